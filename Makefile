@@ -1,0 +1,35 @@
+# Everything runs inside .venv, created on first use, so a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test lint format bench report clean
+
+help:  ## Show this help
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## Create .venv with the project and its dev tools
+
+test: $(STAMP)  ## Lint (ruff) and run the test suite
+	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## Lint only
+	$(BIN)/ruff check pipeline tests benchmarks
+
+format: $(STAMP)  ## Format the code with ruff
+	$(BIN)/ruff format pipeline tests benchmarks
+
+bench: $(STAMP)  ## Run the benchmarks (working-time engine)
+	$(BIN)/python -m benchmarks.bench_calendar
+
+clean:  ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

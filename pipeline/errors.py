@@ -1,0 +1,24 @@
+"""All exceptions of the pipeline, in one place.
+
+Every error names what it is about (calendar and field, file/row/field, ...) so
+that the CLI can show it as it is.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class: an error the user can act on. The CLI prints it without a traceback."""
+
+
+class CalendarError(PipelineError, ValueError):
+    """A calendar definition is invalid. The message names the calendar and the field."""
+
+    def __init__(self, calendar: str, field: str, message: str) -> None:
+        self.calendar = calendar
+        self.field = field
+        super().__init__(f"calendar {calendar!r}, field {field!r}: {message}")
+
+
+class WorkingTimeError(PipelineError, ValueError):
+    """Working time cannot be computed (e.g. a calendar that never opens)."""

@@ -1,0 +1,1 @@
+"""Readers that turn an export file into canonical rows (see `base.RawBatch`)."""
