@@ -1,0 +1,615 @@
+"""The working-time engine: calendars of opening hours, and working time over them.
+
+A `Calendar` is data (a TOML table or a dict): a time zone, weekly opening
+intervals, public holidays from the `holidays` package, extra closed dates,
+extra closed spans and extra open spans. From it the engine precomputes, for
+the span of dates the data needs, the sorted open intervals in UTC
+nanoseconds and the cumulative open time before each. Then every question is
+two `numpy.searchsorted` calls over whole columns:
+
+    F(t) = open time from the start of the precomputed span up to instant t
+    working_seconds(a, b) = F(b) - F(a)
+    add_working_seconds(a, s) = the earliest t with F(t) = F(a) + s
+
+Intervals are built from local wall-clock times and converted to UTC one by
+one, so DST days are counted at their true length (23 or 25 hours for a 24/7
+calendar). A wall-clock time in the spring-forward gap moves to the first
+valid instant after it; for a time that occurs twice on the fall-back night, an
+interval *start* takes the first occurrence and an interval *end* the second, so
+the open span covers every instant whose reading lies between the two.
+
+Precedence of the parts: weekly hours, minus holidays and closed dates, minus
+closures, plus openings (an explicit opening wins, e.g. a release Saturday).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import tomllib
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import holidays as holidays_lib
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import CalendarError, WorkingTimeError
+from pipeline.instants import NAT_NS, to_instants, to_timestamps
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NS = 86_400 * 10**9
+NS = 10**9
+# The names a holiday may be excluded by are looked up over this span of years,
+# so that a name misspelt in a policy is an error and not a silent no-op.
+_HOLIDAY_NAME_YEARS = range(1990, 2061)
+# How far add_working_seconds may search before it declares a calendar closed.
+_MAX_SEARCH_DAYS = 366 * 200
+_KNOWN_KEYS = {
+    "timezone",
+    "weekly",
+    "holidays",
+    "closed_dates",
+    "closures",
+    "openings",
+    "description",
+}
+
+
+@dataclass(frozen=True)
+class HolidayRule:
+    """Public holidays from the `holidays` package: a country, optional subdivision,
+    and holiday names (English or the country's own language) that stay open."""
+
+    country: str
+    subdiv: str | None = None
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Precomputed open intervals covering local dates [first_day, last_day)."""
+
+    first_day: np.datetime64
+    last_day: np.datetime64
+    starts: np.ndarray  # int64 UTC ns, sorted, non-overlapping
+    ends: np.ndarray
+    lengths: np.ndarray
+    cum_before: np.ndarray  # open ns before interval i
+    cum_after: np.ndarray  # open ns up to the end of interval i
+
+    @property
+    def total(self) -> int:
+        return int(self.cum_after[-1]) if len(self.cum_after) else 0
+
+
+def _parse_clock(calendar: str, field: str, text: Any, *, is_end: bool) -> int:
+    """'HH:MM' or 'HH:MM:SS' -> seconds after midnight; '24:00' only as an end."""
+    if not isinstance(text, str):
+        raise CalendarError(calendar, field, f"expected a time like '09:00', got {text!r}")
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) == 2 for p in parts):
+            raise ValueError
+        h, m, s = (int(p) for p in [*parts, "00"][:3])
+    except ValueError:
+        raise CalendarError(calendar, field, f"malformed time {text!r} (use 'HH:MM')") from None
+    if (h, m, s) == (24, 0, 0):
+        if not is_end:
+            raise CalendarError(calendar, field, "'24:00' can only end an interval")
+        return 86_400
+    if h > 23 or m > 59 or s > 59:
+        raise CalendarError(calendar, field, f"malformed time {text!r} (use 'HH:MM')")
+    return h * 3600 + m * 60 + s
+
+
+def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
+    if not isinstance(text, str | dt.datetime | dt.date):
+        raise CalendarError(calendar, field, f"expected a local date-time, got {text!r}")
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise CalendarError(calendar, field, f"malformed date-time {text!r}") from None
+    if ts.tzinfo is not None:
+        raise CalendarError(calendar, field, f"{text!r}: give local time without an offset")
+    return np.datetime64(ts.as_unit("s").to_datetime64(), "s")
+
+
+def _parse_spans(calendar: str, field: str, spans: Any) -> tuple[tuple[np.datetime64, ...], ...]:
+    if not isinstance(spans, list | tuple):
+        raise CalendarError(calendar, field, "expected a list of [start, end] pairs")
+    out = []
+    for i, span in enumerate(spans):
+        where = f"{field}[{i}]"
+        if not isinstance(span, list | tuple) or len(span) != 2:
+            raise CalendarError(calendar, where, f"expected [start, end], got {span!r}")
+        start, end = (_parse_local(calendar, where, v) for v in span)
+        if end <= start:
+            raise CalendarError(calendar, where, f"ends before it starts: {span!r}")
+        out.append((start, end))
+    return tuple(out)
+
+
+def _holiday_table(rule: HolidayRule, years: Iterable[int], language: str) -> dict[dt.date, str]:
+    return dict(
+        holidays_lib.country_holidays(
+            rule.country, subdiv=rule.subdiv, years=years, language=language
+        )
+    )
+
+
+def _native_language(rule: HolidayRule) -> str:
+    # Without an explicit language the package follows the process locale;
+    # names must not depend on where the tool runs.
+    return holidays_lib.country_holidays(rule.country).default_language or "en_US"
+
+
+def _holiday_names(rule: HolidayRule, language: str) -> set[str]:
+    table = _holiday_table(rule, _HOLIDAY_NAME_YEARS, language)
+    return {part.strip() for name in table.values() for part in name.split(";")}
+
+
+class Calendar:
+    """Opening hours in a time zone, and working time measured over them.
+
+    Build one with `from_dict`, `from_toml` or `builtin`. Instances are immutable
+    in what they mean; the precomputed intervals are a cache that grows as
+    queries reach further dates.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        timezone: str,
+        weekly: tuple[tuple[tuple[int, int], ...], ...],
+        *,
+        holiday_rule: HolidayRule | None = None,
+        closed_dates: tuple[dt.date, ...] = (),
+        closures: tuple[tuple[np.datetime64, np.datetime64], ...] = (),
+        openings: tuple[tuple[np.datetime64, np.datetime64], ...] = (),
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self.timezone = timezone
+        self.weekly = weekly
+        self.holiday_rule = holiday_rule
+        self.closed_dates = closed_dates
+        self.closures = closures
+        self.openings = openings
+        self.description = description
+        self._span: _Span | None = None
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], name: str = "custom") -> Calendar:
+        """Build a calendar from a dict shaped like the TOML table.
+
+        Raises `CalendarError` naming the calendar and the field for: an unknown
+        time zone, a malformed time, an interval ending before it starts,
+        overlapping intervals, an unknown holiday country or holiday name.
+        """
+        if not isinstance(data, Mapping):
+            raise CalendarError(name, "<table>", "a calendar is a table of settings")
+        unknown = set(data) - _KNOWN_KEYS
+        if unknown:
+            raise CalendarError(name, sorted(unknown)[0], "unknown setting")
+
+        tz = data.get("timezone")
+        if not isinstance(tz, str):
+            raise CalendarError(name, "timezone", "required: an IANA zone like 'Europe/Amsterdam'")
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise CalendarError(name, "timezone", f"unknown time zone {tz!r}") from None
+
+        weekly_raw = data.get("weekly")
+        if not isinstance(weekly_raw, Mapping):
+            raise CalendarError(name, "weekly", "required: a table mon..sun of [start, end] pairs")
+        bad_days = set(weekly_raw) - set(WEEKDAYS)
+        if bad_days:
+            raise CalendarError(name, f"weekly.{sorted(bad_days)[0]}", "unknown day (use mon..sun)")
+        weekly = tuple(cls._parse_day(name, day, weekly_raw.get(day, [])) for day in WEEKDAYS)
+
+        holiday_rule = None
+        if data.get("holidays") is not None:
+            holiday_rule = cls._parse_holidays(name, data["holidays"])
+
+        closed_raw = data.get("closed_dates", [])
+        if not isinstance(closed_raw, list | tuple):
+            raise CalendarError(name, "closed_dates", "expected a list of dates")
+        closed: list[dt.date] = []
+        for i, value in enumerate(closed_raw):
+            try:
+                closed.append(
+                    value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+                )
+            except ValueError:
+                raise CalendarError(
+                    name, f"closed_dates[{i}]", f"malformed date {value!r} (use YYYY-MM-DD)"
+                ) from None
+
+        return cls(
+            name,
+            tz,
+            weekly,
+            holiday_rule=holiday_rule,
+            closed_dates=tuple(sorted(set(closed))),
+            closures=_parse_spans(name, "closures", data.get("closures", [])),
+            openings=_parse_spans(name, "openings", data.get("openings", [])),
+            description=str(data.get("description", "")),
+        )
+
+    @staticmethod
+    def _parse_day(name: str, day: str, intervals: Any) -> tuple[tuple[int, int], ...]:
+        field = f"weekly.{day}"
+        if not isinstance(intervals, list | tuple):
+            raise CalendarError(name, field, "expected a list of [start, end] pairs")
+        parsed = []
+        for i, pair in enumerate(intervals):
+            where = f"{field}[{i}]"
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise CalendarError(name, where, f"expected [start, end], got {pair!r}")
+            start = _parse_clock(name, where, pair[0], is_end=False)
+            end = _parse_clock(name, where, pair[1], is_end=True)
+            if end <= start:
+                raise CalendarError(name, where, f"ends before it starts: {pair!r}")
+            parsed.append((start, end))
+        parsed.sort()
+        for (_, prev_end), (start, _) in itertools.pairwise(parsed):
+            if start < prev_end:
+                raise CalendarError(name, field, "intervals overlap")
+        return tuple(parsed)
+
+    @staticmethod
+    def _parse_holidays(name: str, raw: Any) -> HolidayRule:
+        if not isinstance(raw, Mapping) or "country" not in raw:
+            raise CalendarError(name, "holidays", "expected { country = 'NL', exclude = [...] }")
+        unknown = set(raw) - {"country", "subdiv", "exclude"}
+        if unknown:
+            raise CalendarError(name, f"holidays.{sorted(unknown)[0]}", "unknown setting")
+        exclude = raw.get("exclude", [])
+        if not isinstance(exclude, list | tuple) or not all(isinstance(x, str) for x in exclude):
+            raise CalendarError(name, "holidays.exclude", "expected a list of holiday names")
+        rule = HolidayRule(str(raw["country"]), raw.get("subdiv"), tuple(exclude))
+        try:
+            known = _holiday_names(rule, "en_US") | _holiday_names(rule, _native_language(rule))
+        except NotImplementedError:
+            raise CalendarError(
+                name, "holidays.country", f"unknown holiday country {rule.country!r}"
+            ) from None
+        except Exception as exc:  # the package raises several types for a bad subdivision
+            raise CalendarError(name, "holidays.subdiv", str(exc)) from None
+        for holiday in exclude:
+            if holiday not in known:
+                raise CalendarError(
+                    name,
+                    "holidays.exclude",
+                    f"unknown holiday name {holiday!r} for {rule.country}; "
+                    f"known: {', '.join(sorted(known))}",
+                )
+        return rule
+
+    @classmethod
+    def from_toml(cls, path: str | Path, name: str) -> Calendar:
+        """Read the table `[calendars.<name>]` of a TOML file."""
+        path = Path(path)
+        try:
+            with path.open("rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError:
+            raise CalendarError(name, "<file>", f"no such file: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise CalendarError(name, "<file>", f"{path} is not valid TOML: {exc}") from None
+        return cls.from_tables(doc.get("calendars", {}), name, source=str(path))
+
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, Any], name: str, *, source: str = "<dict>"
+    ) -> Calendar:
+        """Pick calendar `name` out of a `calendars` mapping (as found in a policy file)."""
+        if name not in tables:
+            known = ", ".join(sorted(tables)) or "none"
+            raise CalendarError(name, "<name>", f"not defined in {source} (defined: {known})")
+        return cls.from_dict(tables[name], name=name)
+
+    @classmethod
+    def builtin(cls, name: str) -> Calendar:
+        """`office` (09:00-17:30 Mon-Fri, Europe/Amsterdam, Dutch public holidays
+        except Good Friday) or `always` (24/7, UTC)."""
+        return cls.from_tables(builtin_tables(), name, source="the built-in calendars")
+
+    # ------------------------------------------------------------ facts for people
+
+    @cached_property
+    def working_day_seconds(self) -> int:
+        """Open seconds of one full opening day: the longest weekday's total.
+
+        "N working days" in a policy means N times this (8.5 h in `office`)."""
+        return max(sum(e - s for s, e in day) for day in self.weekly) or 0
+
+    def holidays_between(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, str]]:
+        """Closed holidays and closed dates in [first, last], with their names."""
+        closed = self._closed_days(first.year, last.year + 1)
+        return [(d, n) for d, n in closed if first <= d <= last]
+
+    def describe_hours(self) -> dict[str, list[str]]:
+        """Weekly hours as text, e.g. {'mon': ['09:00-17:30'], ...}."""
+
+        def clock(seconds: int) -> str:
+            return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+        return {
+            day: [f"{clock(s)}-{clock(e)}" for s, e in intervals]
+            for day, intervals in zip(WEEKDAYS, self.weekly, strict=True)
+        }
+
+    def open_spans(self, start: Any, end: Any, *, naive_tz: str | None = None) -> pd.DataFrame:
+        """The open intervals that overlap [start, end), clipped to it, in local time.
+
+        Columns: start, end (tz-aware, calendar zone), seconds. For audits."""
+        a = to_instants(start, naive_tz or self.timezone).ns[0]
+        b = to_instants(end, naive_tz or self.timezone).ns[0]
+        span = self._ensure(min(a, b), max(a, b))
+        lo, hi = min(a, b), max(a, b)
+        keep = (span.ends > lo) & (span.starts < hi)
+        s = np.maximum(span.starts[keep], lo)
+        e = np.minimum(span.ends[keep], hi)
+        return pd.DataFrame(
+            {
+                "start": to_timestamps(s, self.timezone),
+                "end": to_timestamps(e, self.timezone),
+                "seconds": (e - s) / NS,
+            }
+        )
+
+    # --------------------------------------------------------------- precompute
+
+    def _closed_days(self, first_year: int, end_year: int) -> list[tuple[dt.date, str]]:
+        days: dict[dt.date, str] = {}
+        if self.holiday_rule is not None:
+            rule = self.holiday_rule
+            years = range(first_year, end_year + 1)
+            english = _holiday_table(rule, years, "en_US")
+            native = _holiday_table(rule, years, _native_language(rule))
+            excluded = set(rule.exclude)
+            for day, label in english.items():
+                # Two holidays on one day come as "A; B"; the day stays closed
+                # unless every one of them is excluded, by either of its names.
+                en_parts = [p.strip() for p in label.split(";")]
+                nat_parts = [p.strip() for p in native.get(day, "").split(";")]
+                if len(nat_parts) != len(en_parts):
+                    nat_parts = en_parts
+                if any(
+                    e not in excluded and n not in excluded
+                    for e, n in zip(en_parts, nat_parts, strict=True)
+                ):
+                    days[day] = label
+        for day in self.closed_dates:
+            days.setdefault(day, "closed date")
+        return sorted(days.items())
+
+    def _local_to_utc(self, local: np.ndarray, *, first_occurrence: bool) -> np.ndarray:
+        index = pd.DatetimeIndex(local.astype("datetime64[ns]"))
+        ambiguous = np.full(len(index), first_occurrence, dtype=bool)
+        utc = index.tz_localize(self.timezone, ambiguous=ambiguous, nonexistent="shift_forward")
+        return utc.as_unit("ns").asi8
+
+    def _build(self, first_day: np.datetime64, last_day: np.datetime64) -> _Span:
+        days = np.arange(first_day, last_day, dtype="datetime64[D]")
+        # 1970-01-01 was a Thursday: (n + 3) % 7 is 0 on Mondays.
+        weekday = (days.astype(np.int64) + 3) % 7
+        first_year = int(str(first_day)[:4])
+        last_year = int(str(last_day)[:4])
+        closed = np.array(
+            [np.datetime64(d, "D") for d, _ in self._closed_days(first_year, last_year)],
+            dtype="datetime64[D]",
+        )
+        open_day = ~np.isin(days, closed)
+        local_starts, local_ends = [], []
+        for wd, intervals in enumerate(self.weekly):
+            chosen = days[(weekday == wd) & open_day].astype("datetime64[s]")
+            for s, e in intervals:
+                local_starts.append(chosen + np.timedelta64(s, "s"))
+                local_ends.append(chosen + np.timedelta64(e, "s"))
+        starts = self._local_to_utc(
+            np.concatenate(local_starts or [np.array([], "M8[s]")]), first_occurrence=True
+        )
+        ends = self._local_to_utc(
+            np.concatenate(local_ends or [np.array([], "M8[s]")]), first_occurrence=False
+        )
+        starts, ends = _merge(starts, ends)
+        for c_start, c_end in self.closures:
+            cs, ce = (
+                self._local_to_utc(np.array([v]), first_occurrence=first)[0]
+                for v, first in ((c_start, True), (c_end, False))
+            )
+            starts, ends = _subtract(starts, ends, cs, ce)
+        if self.openings:
+            o_starts = self._local_to_utc(
+                np.array([o[0] for o in self.openings]), first_occurrence=True
+            )
+            o_ends = self._local_to_utc(
+                np.array([o[1] for o in self.openings]), first_occurrence=False
+            )
+            starts, ends = _merge(
+                np.concatenate([starts, o_starts]), np.concatenate([ends, o_ends])
+            )
+        sentinel = self._local_to_utc(np.array([first_day], "M8[s]"), first_occurrence=True)
+        starts = np.concatenate([sentinel, starts])
+        ends = np.concatenate([sentinel, ends])
+        lengths = ends - starts
+        cum_after = np.cumsum(lengths)
+        return _Span(first_day, last_day, starts, ends, lengths, cum_after - lengths, cum_after)
+
+    def _ensure(self, lo_ns: int, hi_ns: int) -> _Span:
+        """The precomputed span, grown (in whole years) to cover [lo_ns, hi_ns]."""
+        # Local dates differ from UTC dates by less than a day; two days of margin
+        # keep every interval touching the range inside the span.
+        lo_day = np.datetime64(int(lo_ns // DAY_NS) - 2, "D")
+        hi_day = np.datetime64(int(hi_ns // DAY_NS) + 3, "D")
+        span = self._span
+        if span is not None and span.first_day <= lo_day and hi_day <= span.last_day:
+            return span
+        if span is not None:
+            lo_day, hi_day = min(lo_day, span.first_day), max(hi_day, span.last_day)
+        first = np.datetime64(f"{str(lo_day)[:4]}-01-01", "D")
+        last = np.datetime64(f"{int(str(hi_day)[:4]) + 1}-01-01", "D")
+        self._span = self._build(first, last)
+        return self._span
+
+    # ------------------------------------------------------------------ queries
+
+    def _cumulative(self, span: _Span, t: np.ndarray) -> np.ndarray:
+        """F(t): open ns from the start of the span to t (t inside the span).
+
+        The span begins with an empty sentinel interval, so every t has an
+        interval at or before it and no element needs a special case."""
+        i = np.searchsorted(span.starts, t, side="right")
+        i -= 1
+        f = t - span.starts[i]
+        np.minimum(f, span.lengths[i], out=f)
+        f += span.cum_before[i]
+        return f
+
+    def working_ns(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
+        """Open nanoseconds in [start, end) for int64 UTC ns arrays without missing values.
+
+        The fast path for callers that already hold UTC nanoseconds (the evaluation)."""
+        if len(start_ns) == 0:
+            return np.zeros(0, dtype=np.int64)
+        lo = min(int(start_ns.min()), int(end_ns.min()))
+        hi = max(int(start_ns.max()), int(end_ns.max()))
+        span = self._ensure(lo, hi)
+        return self._cumulative(span, end_ns) - self._cumulative(span, start_ns)
+
+    def working_seconds(
+        self, start: Any, end: Any, *, naive_tz: str | None = None
+    ) -> float | np.ndarray:
+        """Open seconds in [start, end); negative when end < start.
+
+        `start`/`end`: datetimes, Timestamps, ISO strings or array-likes of them.
+        Naive values are read in `naive_tz`, by default the calendar's own zone.
+        Missing values give NaN. Scalars in -> float out; arrays -> numpy array."""
+        zone = naive_tz or self.timezone
+        a, b = to_instants(start, zone), to_instants(end, zone)
+        a_ns, b_ns = np.broadcast_arrays(a.ns, b.ns)
+        missing = np.broadcast_to(a.missing, a_ns.shape) | np.broadcast_to(b.missing, b_ns.shape)
+        if not missing.any():
+            out = self.working_ns(a_ns, b_ns) / NS
+        else:
+            out = np.full(a_ns.shape, np.nan)
+            ok = ~missing
+            out[ok] = self.working_ns(a_ns[ok], b_ns[ok]) / NS
+        if a.scalar and b.scalar:
+            return float(out[0])
+        return out
+
+    def add_working_ns(self, start_ns: np.ndarray, delta_ns: np.ndarray) -> np.ndarray:
+        """The earliest instant t with working time [start, t) == delta (int64 UTC ns).
+
+        A result landing exactly on a closing time is that closing time. A zero
+        delta gives `start` itself. Negative deltas go backwards (the earliest t
+        for which working_ns(start, t) == delta, i.e. a closing time, not the
+        following opening, when the boundary is a gap)."""
+        if len(start_ns) == 0:
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = int(start_ns.min()), int(start_ns.max())
+        day = self.working_day_seconds * NS or 1
+        # Grow the span until every target lies strictly inside it.
+        ahead = int(max(delta_ns.max(), 0) // day * 7 // 5 + 8) * DAY_NS
+        behind = int(max(-delta_ns.min(), 0) // day * 7 // 5 + 8) * DAY_NS
+        while True:
+            span = self._ensure(lo - behind, hi + ahead)
+            target = self._cumulative(span, start_ns) + delta_ns
+            if span.total > 0 and target.min() > 0 and target.max() < span.total:
+                break
+            if ahead + behind > _MAX_SEARCH_DAYS * DAY_NS:
+                raise WorkingTimeError(
+                    f"calendar {self.name!r} has no open time within "
+                    f"{_MAX_SEARCH_DAYS // 366} years of the instants asked for"
+                )
+            ahead, behind = ahead * 2, behind * 2
+        i = np.searchsorted(span.cum_after, target, side="left")
+        out = span.starts[i] + (target - span.cum_before[i])
+        zero = delta_ns == 0
+        if zero.any():
+            out[zero] = start_ns[zero]
+        return out
+
+    def add_working_seconds(
+        self, start: Any, seconds: Any, *, naive_tz: str | None = None
+    ) -> pd.Timestamp | pd.DatetimeIndex | pd.Series:
+        """The deadline: the earliest instant t with working_seconds(start, t) == seconds.
+
+        Returns tz-aware timestamps in the calendar's zone: a Timestamp for
+        scalars, a Series (same index) for a Series, else a DatetimeIndex.
+        Missing start or seconds gives NaT."""
+        a = to_instants(start, naive_tz or self.timezone)
+        secs = np.asarray(seconds, dtype=float).ravel()
+        a_ns, secs = np.broadcast_arrays(a.ns, secs)
+        missing = np.broadcast_to(a.missing, a_ns.shape) | np.isnan(secs)
+        if not missing.any():
+            out = self.add_working_ns(a_ns, _seconds_to_ns(secs))
+        else:
+            out = np.full(a_ns.shape, NAT_NS, dtype=np.int64)
+            ok = ~missing
+            out[ok] = self.add_working_ns(a_ns[ok], _seconds_to_ns(secs[ok]))
+        result = to_timestamps(out, self.timezone)
+        if a.scalar and np.ndim(seconds) == 0:
+            return result[0]
+        if a.index is not None:
+            return pd.Series(result, index=a.index)
+        return result
+
+    def __repr__(self) -> str:
+        return f"Calendar({self.name!r}, {self.timezone!r})"
+
+
+def _seconds_to_ns(seconds: np.ndarray) -> np.ndarray:
+    ns = np.multiply(seconds, NS)
+    np.rint(ns, out=ns)
+    return ns.astype(np.int64)
+
+
+def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Union of intervals: sorted, overlapping or touching ones joined, empty ones dropped."""
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    if len(starts) == 0:
+        return starts, ends
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    new_group = np.ones(len(starts), dtype=bool)
+    new_group[1:] = starts[1:] > reach[:-1]
+    group = np.cumsum(new_group) - 1
+    merged_ends = np.zeros(group[-1] + 1, dtype=np.int64)
+    np.maximum.at(merged_ends, group, ends)
+    return starts[new_group], merged_ends
+
+
+def _subtract(
+    starts: np.ndarray, ends: np.ndarray, cut_start: int, cut_end: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Remove [cut_start, cut_end) from sorted disjoint intervals."""
+    left_s, left_e = starts, np.minimum(ends, cut_start)
+    right_s, right_e = np.maximum(starts, cut_end), ends
+    return _merge(np.concatenate([left_s, right_s]), np.concatenate([left_e, right_e]))
+
+
+def builtin_tables() -> dict[str, Any]:
+    """The `[calendars]` tables of the built-in calendar file."""
+    text = resources.files("pipeline.data").joinpath("calendars.toml").read_text("utf-8")
+    return tomllib.loads(text)["calendars"]
+
+
+def calendars_from_tables(tables: Mapping[str, Any], names: Iterable[str]) -> dict[str, Calendar]:
+    """Several calendars out of one `calendars` mapping, built-ins filling the gaps."""
+    merged = {**builtin_tables(), **tables}
+    return {name: Calendar.from_tables(merged, name) for name in names}

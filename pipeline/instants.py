@@ -1,0 +1,121 @@
+"""Turning whatever the caller holds into UTC instants, as int64 nanoseconds.
+
+The working-time engine computes on int64 nanoseconds since the Unix epoch, UTC.
+Callers hand it `datetime`, `pandas.Timestamp`, ISO strings, numpy `datetime64`
+of any unit, `pandas.Series`/`DatetimeIndex`, tz-aware or naive. This module is
+the one place that reads them, so the rules live in one place:
+
+- tz-aware values are exact whatever their offset;
+- naive values are wall-clock readings in `naive_tz`, which the caller states;
+- a naive reading that falls in a DST gap (02:30 on the spring-forward night)
+  is shifted forward to the first valid instant; one that happens twice (02:30
+  on the fall-back night) is taken as the *first* occurrence;
+- pandas 3 stores `datetime64[s]`/`[ms]`/`[us]`: units are converted explicitly,
+  never assumed to be nanoseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NAT_NS = np.iinfo(np.int64).min  # pandas' iNaT
+
+# An ISO 8601 string carries its own offset when it ends in Z or +hh[:mm] / -hh[:mm].
+_OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+@dataclass(frozen=True)
+class Instants:
+    """UTC nanoseconds plus what is needed to hand results back in the caller's shape."""
+
+    ns: np.ndarray  # int64, NAT_NS where missing
+    missing: np.ndarray  # bool
+    scalar: bool
+    index: pd.Index | None  # set when the input was a Series: results keep its index
+
+
+def _is_scalar(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, str | dt.datetime | dt.date | np.datetime64)
+        or (np.ndim(value) == 0)
+    )
+
+
+def _localize(index: pd.DatetimeIndex, naive_tz: str) -> pd.DatetimeIndex:
+    if index.tz is not None:
+        return index.tz_convert("UTC")
+    ambiguous = np.ones(len(index), dtype=bool)  # True = DST = the first occurrence
+    return index.tz_localize(naive_tz, ambiguous=ambiguous, nonexistent="shift_forward")
+
+
+def _from_datetime_index(index: pd.DatetimeIndex, naive_tz: str) -> np.ndarray:
+    return _localize(index, naive_tz).as_unit("ns").asi8.copy()
+
+
+def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
+    """Parse an object column mixing strings, datetimes, Timestamps and missing values."""
+    out = np.full(len(values), NAT_NS, dtype=np.int64)
+    missing = values.isna().to_numpy()
+    is_str = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    strings = values[is_str & ~missing].astype(str).str.strip()
+    if len(strings):
+        aware = strings.str.contains(_OFFSET_SUFFIX, regex=True).to_numpy()
+        if aware.any():
+            parsed = pd.to_datetime(strings[aware], utc=True, format="ISO8601")
+            out[np.flatnonzero(is_str & ~missing)[aware]] = (
+                pd.DatetimeIndex(parsed).as_unit("ns").asi8
+            )
+        if (~aware).any():
+            parsed = pd.DatetimeIndex(pd.to_datetime(strings[~aware], format="ISO8601"))
+            out[np.flatnonzero(is_str & ~missing)[~aware]] = _from_datetime_index(parsed, naive_tz)
+    others = ~is_str & ~missing
+    if others.any():
+        objs = values[others]
+        tz_aware = objs.map(lambda v: getattr(v, "tzinfo", None) is not None).to_numpy(bool)
+        positions = np.flatnonzero(others)
+        if tz_aware.any():
+            parsed = pd.to_datetime(objs[tz_aware], utc=True)
+            out[positions[tz_aware]] = pd.DatetimeIndex(parsed).as_unit("ns").asi8
+        if (~tz_aware).any():
+            parsed = pd.DatetimeIndex(pd.to_datetime(objs[~tz_aware]))
+            out[positions[~tz_aware]] = _from_datetime_index(parsed, naive_tz)
+    return out
+
+
+def to_instants(values: Any, naive_tz: str) -> Instants:
+    """Read scalars or array-likes of instants into UTC int64 nanoseconds.
+
+    Raises `ValueError` (from pandas) when a string is not a timestamp.
+    """
+    if _is_scalar(values):
+        if values is None or (not isinstance(values, str) and pd.isna(values)):
+            ns = np.array([NAT_NS], dtype=np.int64)
+        else:
+            ns = _from_objects(pd.Series([pd.Timestamp(values)], dtype=object), naive_tz)
+        return Instants(ns, ns == NAT_NS, scalar=True, index=None)
+
+    index = values.index if isinstance(values, pd.Series) else None
+    if (
+        isinstance(values, pd.Series | pd.Index)
+        and isinstance(values.dtype, pd.DatetimeTZDtype | np.dtype)
+        and pd.api.types.is_datetime64_any_dtype(values.dtype)
+    ):
+        ns = _from_datetime_index(pd.DatetimeIndex(values), naive_tz)
+    else:
+        arr = np.asarray(values)
+        if np.issubdtype(arr.dtype, np.datetime64):
+            ns = _from_datetime_index(pd.DatetimeIndex(arr.ravel()), naive_tz)
+        else:
+            ns = _from_objects(pd.Series(arr.ravel(), dtype=object), naive_tz)
+    return Instants(ns, ns == NAT_NS, scalar=False, index=index)
+
+
+def to_timestamps(ns: np.ndarray, tz: str) -> pd.DatetimeIndex:
+    """UTC int64 nanoseconds (NAT_NS = missing) -> tz-aware DatetimeIndex in `tz`."""
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)

@@ -1,0 +1,339 @@
+"""The working-time engine: worked examples, edge cases, errors, and properties
+checked against the day-by-day reference in `calendar_reference.py`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.calendar import Calendar
+from pipeline.errors import CalendarError
+from tests import calendar_reference as ref
+
+H = 3600.0
+OFFICE_HOURS = {d: [["09:00", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+OFFICE = {
+    "timezone": "Europe/Amsterdam",
+    "weekly": {**OFFICE_HOURS, "sat": [], "sun": []},
+    "holidays": {"country": "NL", "exclude": ["Good Friday"]},
+}
+LUNCH = {
+    "timezone": "Europe/Amsterdam",
+    "weekly": {
+        **{d: [["08:30", "12:00"], ["13:00", "17:00"]] for d in ("mon", "tue", "wed", "thu")},
+        "fri": [["08:30", "12:00"]],
+        "sat": [["10:00", "14:00"]],
+    },
+    "holidays": {"country": "NL"},
+    "closed_dates": ["2026-12-24"],
+    "closures": [["2026-12-31T12:00", "2026-12-31T17:30"]],
+    "openings": [["2026-06-13T09:00", "2026-06-13T16:00"]],
+}
+ALWAYS_LOCAL = {
+    "timezone": "Europe/Amsterdam",
+    "weekly": {d: [["00:00", "24:00"]] for d in ref.WEEKDAYS},
+}
+NEW_YORK = {
+    "timezone": "America/New_York",
+    "weekly": {
+        "mon": [["07:00", "19:00"]],
+        "wed": [["00:00", "06:00"], ["22:00", "24:00"]],
+        "fri": [["09:00", "17:00"]],
+        "sun": [["12:00", "24:00"]],
+    },
+    "holidays": {"country": "US"},
+}
+SPECS = {"office": OFFICE, "lunch": LUNCH, "always_local": ALWAYS_LOCAL, "new_york": NEW_YORK}
+CALENDARS = {name: Calendar.from_dict(spec, name=name) for name, spec in SPECS.items()}
+
+
+def ams(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="Europe/Amsterdam")
+
+
+# ----------------------------------------------------------------- worked examples
+
+
+class TestOfficeExamples:
+    cal = Calendar.builtin("office")
+
+    def test_friday_evening_ticket_waits_for_monday(self) -> None:
+        # Created Fri 23 Oct 2026 17:00: half an hour on Friday, then Monday.
+        assert self.cal.working_seconds("2026-10-23T17:00", "2026-10-26T10:00") == 1.5 * H
+        deadline = self.cal.add_working_seconds(ams("2026-10-23T17:00"), 8 * H)
+        assert deadline == ams("2026-10-26T16:30")
+
+    def test_ticket_created_after_hours_counts_from_next_opening(self) -> None:
+        assert self.cal.working_seconds("2026-10-23T20:00", "2026-10-26T09:00") == 0
+        assert self.cal.add_working_seconds("2026-10-23T20:00", 1) == ams("2026-10-26T09:00:01")
+
+    def test_deadline_on_closing_time_is_closing_time(self) -> None:
+        deadline = self.cal.add_working_seconds(ams("2026-10-23T17:00"), 1800)
+        assert deadline == ams("2026-10-23T17:30")
+
+    def test_ticket_over_easter(self) -> None:
+        # Thu 2 Apr 12:00 -> Wed 8 Apr 12:00, 2026: Good Friday open, Easter Monday closed.
+        seconds = self.cal.working_seconds("2026-04-02T12:00", "2026-04-08T12:00")
+        assert seconds == (5.5 + 8.5 + 8.5 + 3) * H
+        assert self.cal.add_working_seconds("2026-04-03T17:00", 3 * 8.5 * H) == ams(
+            "2026-04-09T17:00"
+        )
+
+    def test_kings_day_and_liberation_day_lustrum(self) -> None:
+        assert self.cal.working_seconds("2026-04-27T00:00", "2026-04-28T00:00") == 0
+        assert self.cal.working_seconds("2025-05-05T00:00", "2025-05-06T00:00") == 0
+        # Liberation Day is a public holiday in the package only in lustrum years.
+        assert self.cal.working_seconds("2026-05-05T00:00", "2026-05-06T00:00") == 8.5 * H
+
+    def test_across_october_dst_change(self) -> None:
+        # Fri 23 Oct 16:00 CEST -> Mon 26 Oct 10:00 CET: 1.5 h + 1 h, whatever the offset.
+        start = pd.Timestamp("2026-10-23T14:00Z")
+        end = pd.Timestamp("2026-10-26T09:00Z")
+        assert self.cal.working_seconds(start, end) == 2.5 * H
+
+    def test_holidays_named(self) -> None:
+        named = self.cal.holidays_between(dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+        assert named == [
+            (dt.date(2026, 4, 5), "Easter Sunday"),
+            (dt.date(2026, 4, 6), "Easter Monday"),
+            (dt.date(2026, 4, 27), "King's Day"),
+        ]
+
+    def test_working_day_is_eight_and_a_half_hours(self) -> None:
+        assert self.cal.working_day_seconds == 8.5 * H
+
+    def test_open_spans_for_audit(self) -> None:
+        spans = self.cal.open_spans("2026-10-23T17:00", "2026-10-26T10:00")
+        assert list(spans["seconds"]) == [1800.0, 3600.0]
+        assert spans["start"].iloc[1] == ams("2026-10-26T09:00")
+
+
+class TestAlways:
+    cal = Calendar.builtin("always")
+
+    def test_dst_days_have_their_true_length_in_local_24_7(self) -> None:
+        local = CALENDARS["always_local"]
+        assert local.working_seconds("2026-03-29", "2026-03-30") == 23 * H
+        assert local.working_seconds("2026-10-25", "2026-10-26") == 25 * H
+
+    def test_outage_call_at_three_in_the_morning(self) -> None:
+        assert self.cal.working_seconds("2026-10-25T03:00+01:00", "2026-10-25T05:30+01:00") == (
+            2.5 * H
+        )
+        assert self.cal.add_working_seconds("2026-10-24T23:00Z", 4 * H) == pd.Timestamp(
+            "2026-10-25T03:00Z"
+        )
+
+
+class TestShapesAndMissing:
+    cal = Calendar.builtin("office")
+
+    def test_negative_when_reversed(self) -> None:
+        assert self.cal.working_seconds("2026-10-26T10:00", "2026-10-23T17:00") == -1.5 * H
+
+    def test_nat_in_nan_out(self) -> None:
+        out = self.cal.working_seconds(
+            pd.Series([pd.Timestamp("2026-10-26T09:00Z"), pd.NaT]), "2026-10-26T12:00Z"
+        )
+        assert out[0] == 3 * H and np.isnan(out[1])
+        assert np.isnan(self.cal.working_seconds(None, "2026-10-26"))
+        deadlines = self.cal.add_working_seconds(["2026-10-26T09:00", None], [3600, 60])
+        assert deadlines[0] == ams("2026-10-26T10:00") and pd.isna(deadlines[1])
+        assert pd.isna(self.cal.add_working_seconds("2026-10-26T09:00", float("nan")))
+
+    @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+    def test_every_datetime64_resolution(self, unit: str) -> None:
+        starts = np.array(["2026-10-23T15:00", "2026-04-02T10:00"], dtype=f"datetime64[{unit}]")
+        ends = np.array(["2026-10-26T09:00", "2026-04-07T10:00"], dtype=f"datetime64[{unit}]")
+        # numpy datetime64 is naive: read in the stated zone.
+        out = self.cal.working_seconds(starts, ends, naive_tz="UTC")
+        assert list(out) == [1.5 * H, (7.5 + 8.5 + 1) * H]
+        series = pd.Series(starts).dt.tz_localize("UTC")
+        assert list(self.cal.working_seconds(series, pd.Series(ends).dt.tz_localize("UTC"))) == (
+            list(out)
+        )
+
+    def test_mixed_offsets_and_naive_strings(self) -> None:
+        starts = ["2026-10-26T09:00+01:00", "2026-10-26T08:00Z", "2026-10-26T09:00"]
+        out = self.cal.working_seconds(starts, "2026-10-26T11:00+01:00")
+        assert list(out) == [2 * H, 2 * H, 2 * H]
+
+    def test_datetime_objects_and_index(self) -> None:
+        start = dt.datetime(2026, 10, 26, 8, 0, tzinfo=dt.UTC)
+        assert self.cal.working_seconds(start, dt.datetime(2026, 10, 26, 11, 0)) == 2 * H
+        idx = pd.DatetimeIndex(["2026-10-26T09:00", "2026-10-27T09:00"], tz="Europe/Amsterdam")
+        deadlines = self.cal.add_working_seconds(idx, 8.5 * H)
+        assert list(deadlines) == [ams("2026-10-26T17:30"), ams("2026-10-27T17:30")]
+
+    def test_series_keeps_its_index(self) -> None:
+        s = pd.Series(pd.to_datetime(["2026-10-26T09:00Z"]), index=["T-1"])
+        assert self.cal.add_working_seconds(s, 60).index.tolist() == ["T-1"]
+
+    def test_negative_seconds_go_backwards(self) -> None:
+        assert self.cal.add_working_seconds("2026-10-26T12:00", -H) == ams("2026-10-26T11:00")
+        # The earliest instant one hour back from Monday 10:00 is Friday's closing time.
+        assert self.cal.add_working_seconds("2026-10-26T10:00", -H) == ams("2026-10-23T17:30")
+
+    def test_zero_seconds_is_the_start(self) -> None:
+        assert self.cal.add_working_seconds("2026-10-24T12:00", 0) == ams("2026-10-24T12:00")
+
+    def test_far_deadline_grows_the_precomputed_span(self) -> None:
+        cal = Calendar.builtin("office")
+        deadline = cal.add_working_seconds("2026-12-30T09:00", 400 * 8.5 * H)
+        assert cal.working_seconds(ams("2026-12-30T09:00"), deadline) == 400 * 8.5 * H
+
+
+class TestCalendarParts:
+    cal = CALENDARS["lunch"]
+
+    def test_lunch_break(self) -> None:
+        assert self.cal.working_seconds("2026-10-26T11:00", "2026-10-26T14:00") == 2 * H
+
+    def test_closed_date_closure_and_opening(self) -> None:
+        assert self.cal.working_seconds("2026-12-24T00:00", "2026-12-25T00:00") == 0
+        assert self.cal.working_seconds("2026-12-31T00:00", "2027-01-01T00:00") == 3.5 * H
+        # Saturday 13 June 2026: weekly 10-14, plus the release opening 09-16.
+        assert self.cal.working_seconds("2026-06-13T00:00", "2026-06-14T00:00") == 7 * H
+
+    def test_interval_in_dst_gap_shifts_forward(self) -> None:
+        cal = Calendar.from_dict(
+            {"timezone": "Europe/Amsterdam", "weekly": {"sun": [["02:30", "04:00"]]}}
+        )
+        # 29 March 2026: 02:30 does not exist; the shift opens at 03:00 CEST.
+        assert cal.working_seconds("2026-03-29T00:00", "2026-03-30T00:00") == 1 * H
+        # 25 October 2026: 02:30 happens twice; open from the first 02:30 to 04:00 CET.
+        assert cal.working_seconds("2026-10-25T00:00", "2026-10-26T00:00") == 2.5 * H
+
+
+class TestFromToml:
+    def test_named_calendar_from_file(self, tmp_path) -> None:
+        path = tmp_path / "cal.toml"
+        path.write_text(
+            '[calendars.office]\ntimezone = "Europe/Amsterdam"\n'
+            'weekly = { mon = [["09:00", "17:30"]], tue = [["09:00", "17:30"]] }\n'
+            'holidays = { country = "NL", exclude = ["Good Friday"] }\n'
+            'closed_dates = ["2026-12-24"]\n'
+        )
+        cal = Calendar.from_toml(path, "office")
+        assert cal.working_seconds("2026-10-26", "2026-10-29") == 17 * H
+
+    def test_unknown_name(self, tmp_path) -> None:
+        path = tmp_path / "cal.toml"
+        path.write_text('[calendars.office]\ntimezone = "UTC"\nweekly = {}\n')
+        with pytest.raises(CalendarError, match=r"'support'.*defined: office"):
+            Calendar.from_toml(path, "support")
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("change", "field", "message"),
+        [
+            ({"timezone": "Europe/Amsterdamm"}, "timezone", "unknown time zone"),
+            ({"weekly": {"mon": [["17:30", "09:00"]]}}, "weekly.mon[0]", "ends before it starts"),
+            (
+                {"weekly": {"mon": [["09:00", "13:00"], ["12:00", "17:00"]]}},
+                "weekly.mon",
+                "overlap",
+            ),
+            ({"weekly": {"mon": [["9h", "17:00"]]}}, "weekly.mon[0]", "malformed time"),
+            ({"weekly": {"mon": [["24:00", "24:00"]]}}, "weekly.mon[0]", "'24:00' can only end"),
+            ({"weekly": {"mon": [["09:00", "25:00"]]}}, "weekly.mon[0]", "malformed time"),
+            ({"weekly": {"monday": []}}, "weekly.monday", "unknown day"),
+            ({"holidays": {"country": "XX"}}, "holidays.country", "unknown holiday country"),
+            (
+                {"holidays": {"country": "NL", "exclude": ["Good Fryday"]}},
+                "holidays.exclude",
+                "unknown holiday name 'Good Fryday'",
+            ),
+            (
+                {"closures": [["2026-12-31T17:30", "2026-12-31T12:00"]]},
+                "closures[0]",
+                "ends before it starts",
+            ),
+            ({"openings": [["2026-13-01T09:00", "2026-13-01T12:00"]]}, "openings[0]", "malformed"),
+            ({"closed_dates": ["24-12-2026"]}, "closed_dates[0]", "malformed date"),
+            ({"colour": "blue"}, "colour", "unknown setting"),
+        ],
+    )
+    def test_clear_error_names_calendar_and_field(self, change, field, message) -> None:
+        spec = {**OFFICE, **change}
+        with pytest.raises(CalendarError) as info:
+            Calendar.from_dict(spec, name="support")
+        assert info.value.calendar == "support"
+        assert info.value.field == field
+        assert message in str(info.value)
+        assert "'support'" in str(info.value)
+
+    def test_dutch_holiday_name_may_be_excluded(self) -> None:
+        spec = {**OFFICE, "holidays": {"country": "NL", "exclude": ["Koningsdag"]}}
+        cal = Calendar.from_dict(spec)
+        assert cal.working_seconds("2026-04-27T00:00", "2026-04-28T00:00") == 8.5 * H
+
+
+# ------------------------------------------------------------------- properties
+
+BASE = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+SPAN = 3 * 365 * 86_400
+instants = st.integers(0, SPAN).map(lambda s: BASE + dt.timedelta(seconds=s))
+durations = st.integers(0, 60 * 86_400)
+calendar_names = st.sampled_from(sorted(CALENDARS))
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=calendar_names, a=instants, length=durations)
+def test_matches_reference(name: str, a: dt.datetime, length: int) -> None:
+    b = a + dt.timedelta(seconds=length)
+    assert CALENDARS[name].working_seconds(a, b) == ref.working_seconds(SPECS[name], a, b)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=calendar_names, a=instants, seconds=st.integers(0, 20 * 86_400))
+def test_deadline_matches_reference(name: str, a: dt.datetime, seconds: int) -> None:
+    cal = CALENDARS[name]
+    expected = ref.add_working_seconds(SPECS[name], a, seconds)
+    assert cal.add_working_seconds(a, seconds) == pd.Timestamp(expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=calendar_names, points=st.lists(instants, min_size=3, max_size=3))
+def test_additive_and_bounded(name: str, points: list[dt.datetime]) -> None:
+    a, b, c = sorted(points)
+    cal = CALENDARS[name]
+    ab, bc, ac = cal.working_seconds([a, b, a], [b, c, c])
+    assert ab + bc == ac
+    assert 0 <= ab <= (b - a).total_seconds()
+    assert cal.working_seconds(c, a) == -ac
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    name=calendar_names,
+    a=instants,
+    micros=st.integers(-40 * 86_400 * 10**6, 40 * 86_400 * 10**6),
+)
+def test_deadline_round_trip(name: str, a: dt.datetime, micros: int) -> None:
+    seconds = micros / 1e6
+    cal = CALENDARS[name]
+    deadline = cal.add_working_seconds(a, seconds)
+    assert cal.working_seconds(a, deadline) == pytest.approx(seconds, abs=1e-6)
+    if seconds > 0:
+        # Earliest: one microsecond earlier is not enough.
+        assert cal.working_seconds(a, deadline - pd.Timedelta(1, "us")) < seconds
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    name=calendar_names,
+    starts=st.lists(instants, min_size=1, max_size=50),
+    length=durations,
+)
+def test_arrays_equal_scalars(name: str, starts: list[dt.datetime], length: int) -> None:
+    cal = CALENDARS[name]
+    ends = [s + dt.timedelta(seconds=length) for s in starts]
+    vector = cal.working_seconds(pd.Series(starts), pd.Series(ends))
+    assert list(vector) == [cal.working_seconds(s, e) for s, e in zip(starts, ends, strict=True)]
