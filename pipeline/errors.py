@@ -22,3 +22,16 @@ class CalendarError(PipelineError, ValueError):
 
 class WorkingTimeError(PipelineError, ValueError):
     """Working time cannot be computed (e.g. a calendar that never opens)."""
+
+
+class PolicyError(PipelineError, ValueError):
+    """A policy file is invalid. The message names the file and the field."""
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        self.source = source
+        self.field = field
+        super().__init__(f"policy {source}, field {field!r}: {message}")
+
+
+class EvaluationError(PipelineError):
+    """An evaluation cannot run or cannot be found (e.g. nothing loaded, unknown id)."""

@@ -41,7 +41,7 @@ CREATE TABLE tickets (
 
 CREATE TABLE ticket_events (
     ticket_id   VARCHAR NOT NULL,
-    at          TIMESTAMPTZ NOT NULL,
+    "at"        TIMESTAMPTZ NOT NULL,  -- quoted: AT is a keyword in DuckDB
     kind        VARCHAR NOT NULL,   -- status_change | agent_reply | customer_reply | internal_note
                                     -- | priority_change | reopen | resolve | close
     old_value   VARCHAR,

@@ -1,0 +1,42 @@
+-- Tickets as known at $as_of, with the tier of the plan valid at creation and the
+-- first public agent reply seen in the event history up to $as_of.
+WITH first_reply AS (
+    SELECT ticket_id, min("at") AS first_agent_reply
+    FROM ticket_events
+    WHERE kind = 'agent_reply' AND "at" <= $as_of
+    GROUP BY ticket_id
+),
+plan AS (
+    SELECT t.ticket_id, p.tier
+    FROM tickets t
+    JOIN plan_history p
+      ON p.customer_id = t.customer_id
+     AND p.valid_from <= t.created_at
+     AND (p.valid_to IS NULL OR t.created_at < p.valid_to)
+    -- Overlapping plans are refused at load; should one slip through, the latest wins.
+    QUALIFY row_number() OVER (PARTITION BY t.ticket_id ORDER BY p.valid_from DESC) = 1
+)
+SELECT
+    t.ticket_id,
+    t.customer_id,
+    coalesce(plan.tier, 'unknown') AS tier,
+    t.created_at,
+    -- A reply recorded on the ticket but not (yet) in the events counts too; the
+    -- earliest of the two is the first response.
+    least(
+        r.first_agent_reply,
+        CASE WHEN t.first_response_at <= $as_of THEN t.first_response_at END
+    ) AS first_response_at,
+    CASE WHEN t.resolved_at <= $as_of THEN t.resolved_at END AS resolved_at,
+    t.priority,
+    t.channel,
+    t.category,
+    t.status,
+    t.requires_it_release,
+    t.cause_domain,
+    t.source_system
+FROM tickets t
+LEFT JOIN first_reply r USING (ticket_id)
+LEFT JOIN plan USING (ticket_id)
+WHERE t.created_at <= $as_of
+ORDER BY t.ticket_id

@@ -1,0 +1,106 @@
+"""Small hand-built warehouses for evaluation tests."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import duckdb
+import pandas as pd
+
+TZ = "Europe/Amsterdam"
+
+
+def local(text: str | None) -> pd.Timestamp | None:
+    return None if text is None else pd.Timestamp(text, tz=TZ).tz_convert("UTC")
+
+
+def schema_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the canonical schema and the evaluation tables."""
+    con = duckdb.connect(":memory:")
+    sql = resources.files("pipeline.sql")
+    for name in ("001_initial.sql", "010_evaluations.sql"):
+        con.execute(sql.joinpath(name).read_text("utf-8"))
+    return con
+
+
+def ticket(
+    ticket_id: str,
+    customer_id: str,
+    created: str,
+    *,
+    first_response: str | None = None,
+    resolved: str | None = None,
+    priority: str = "normal",
+    channel: str = "email",
+    requires_it_release: bool = False,
+    cause_domain: str = "unknown",
+) -> dict:
+    return {
+        "ticket_id": ticket_id,
+        "source_system": "test",
+        "customer_id": customer_id,
+        "created_at": local(created),
+        "first_response_at": local(first_response),
+        "resolved_at": local(resolved),
+        "closed_at": None,
+        "priority": priority,
+        "channel": channel,
+        "category": "payments",
+        "status": "resolved" if resolved else "open",
+        "requires_it_release": requires_it_release,
+        "cause_domain": cause_domain,
+        "subject": f"ticket {ticket_id}",
+        "updated_at": local(resolved or first_response or created),
+        "load_id": 1,
+    }
+
+
+def status(ticket_id: str, at: str, old: str | None, new: str) -> dict:
+    return {
+        "ticket_id": ticket_id,
+        "at": local(at),
+        "kind": "status_change",
+        "old_value": old,
+        "new_value": new,
+        "actor_type": "agent",
+        "load_id": 1,
+    }
+
+
+def reply(ticket_id: str, at: str) -> dict:
+    return {
+        "ticket_id": ticket_id,
+        "at": local(at),
+        "kind": "agent_reply",
+        "old_value": None,
+        "new_value": None,
+        "actor_type": "agent",
+        "load_id": 1,
+    }
+
+
+def plan(customer_id: str, tier: str, valid_from: str, valid_to: str | None = None) -> dict:
+    return {
+        "customer_id": customer_id,
+        "tier": tier,
+        "valid_from": local(valid_from),
+        "valid_to": local(valid_to),
+        "load_id": 1,
+    }
+
+
+def build(tickets: list[dict], events: list[dict], plans: list[dict]) -> duckdb.DuckDBPyConnection:
+    con = schema_connection()
+    con.execute(
+        "INSERT INTO loads (load_id, kind, path, sha256, format, preset, rows_read, accepted, "
+        "started_at, finished_at) VALUES (1, 'tickets', 'test.csv', 'abc', 'csv', 'canonical', "
+        "0, 0, now(), now())"
+    )
+    for table, rows in (("tickets", tickets), ("ticket_events", events), ("plan_history", plans)):
+        if rows:
+            frame = pd.DataFrame(rows)
+            con.register("_rows", frame)
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _rows")
+            con.unregister("_rows")
+    return con

@@ -1,0 +1,286 @@
+"""Hand-worked tickets through the evaluation, with the default policy."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.errors import EvaluationError
+from pipeline.evaluate import evaluate
+from pipeline.policy import Policy
+from tests.evaluation_fixtures import build, local, plan, reply, status, ticket
+
+H = 3600.0
+AS_OF = "2026-11-01T00:00"
+
+
+@pytest.fixture(scope="module")
+def run(stored):
+    return stored[0]
+
+
+@pytest.fixture(scope="module")
+def con(stored):
+    return stored[1]
+
+
+def row(run, ticket_id: str, metric: str) -> pd.Series:
+    r = run.results
+    hit = r[(r["ticket_id"] == ticket_id) & (r["metric"] == metric)]
+    assert len(hit) == 1
+    return hit.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def stored():
+    tickets = [
+        # Friday 17:00 Premium ticket: answered Monday 10:00, resolved Tuesday 12:00.
+        ticket(
+            "FRI",
+            "C-PREM",
+            "2026-10-23T17:00",
+            first_response="2026-10-26T10:00",
+            resolved="2026-10-27T12:00",
+        ),
+        # Business ticket waiting on the customer over a weekend.
+        ticket(
+            "PAUSE",
+            "C-BUS",
+            "2026-10-22T10:00",
+            first_response="2026-10-22T11:00",
+            resolved="2026-10-26T15:00",
+        ),
+        # Business ticket resolved, reopened two days later, resolved again.
+        ticket(
+            "REOPEN",
+            "C-BUS",
+            "2026-10-05T09:00",
+            first_response="2026-10-05T09:30",
+            resolved="2026-10-08T13:00",
+        ),
+        # Needs an IT release: out of the resolution promise.
+        ticket(
+            "ITREL",
+            "C-BUS",
+            "2026-10-01T09:00",
+            first_response="2026-10-01T10:00",
+            resolved="2026-10-30T10:00",
+            requires_it_release=True,
+        ),
+        # Outage line, Sunday 03:00 (the night the clocks go back), cause at the customer.
+        ticket(
+            "OUTAGE",
+            "C-BUS",
+            "2026-10-25T03:00+01:00",
+            first_response="2026-10-25T03:20+01:00",
+            resolved="2026-10-25T09:00",
+            priority="critical",
+            channel="outage_line",
+            cause_domain="customer",
+        ),
+        # Created the day before the customer upgraded to Premium: judged as Business.
+        ticket(
+            "UPGRADE",
+            "C-UPG",
+            "2026-10-12T10:00",
+            first_response="2026-10-13T15:00",
+            resolved="2026-10-14T10:00",
+        ),
+        # Business, late beyond the 7-day limit.
+        ticket(
+            "LATE",
+            "C-BUS",
+            "2026-10-01T09:00",
+            first_response="2026-10-06T09:00",
+            resolved="2026-10-14T09:00",
+        ),
+        # Pioneer: no SLA, measured against Business as benchmark only.
+        ticket(
+            "FREE",
+            "C-FREE",
+            "2026-10-20T09:00",
+            first_response="2026-10-20T12:00",
+            resolved="2026-10-21T09:00",
+        ),
+        # Still open at the as-of instant, 6 working days in.
+        ticket("OPEN", "C-BUS", "2026-10-23T09:00", first_response="2026-10-23T09:10"),
+    ]
+    events = [
+        status("PAUSE", "2026-10-23T15:00", "open", "waiting_on_customer"),
+        status("PAUSE", "2026-10-26T11:00", "waiting_on_customer", "open"),
+        status("PAUSE", "2026-10-26T15:00", "open", "resolved"),
+        status("REOPEN", "2026-10-06T09:00", "open", "resolved"),
+        status("REOPEN", "2026-10-08T09:00", "resolved", "open"),
+        status("REOPEN", "2026-10-08T13:00", "open", "resolved"),
+        reply("REOPEN", "2026-10-05T09:30"),
+    ]
+    plans = [
+        plan("C-PREM", "premium", "2025-01-01"),
+        plan("C-BUS", "business", "2025-01-01"),
+        plan("C-FREE", "pioneer", "2025-01-01"),
+        plan("C-UPG", "business", "2025-01-01", "2026-10-13"),
+        plan("C-UPG", "premium", "2026-10-13"),
+    ]
+    con = build(tickets, events, plans)
+    return evaluate(con, as_of=AS_OF), con
+
+
+def test_friday_evening_premium_ticket(run) -> None:
+    fr = row(run, "FRI", "first_response")
+    assert fr["tier"] == "premium"
+    assert fr["elapsed_working_seconds"] == 1.5 * H
+    assert fr["target_seconds"] == 8 * H
+    assert fr["deadline"] == local("2026-10-26T16:30")
+    assert fr["status"] == "met"
+    res = row(run, "FRI", "resolution")
+    assert res["elapsed_working_seconds"] == (0.5 + 8.5 + 3) * H
+    assert res["target_seconds"] == 3 * 8.5 * H and res["limit_seconds"] == 7 * 8.5 * H
+    assert res["status"] == "met"
+    assert res["month"] == "2026-10"
+
+
+def test_pause_over_weekend_counts_only_working_overlap(run) -> None:
+    res = row(run, "PAUSE", "resolution")
+    # Thu 10:00-17:30 and Fri 09:00-15:00 run; paused Fri 15:00-17:30 and Mon 09:00-11:00.
+    assert res["paused_working_seconds"] == 4.5 * H
+    assert res["elapsed_working_seconds"] == (7.5 + 6 + 4) * H
+    assert res["clock_stop"] == local("2026-10-26T15:00")
+
+
+def test_reopened_ticket_excludes_the_resolved_gap(run) -> None:
+    res = row(run, "REOPEN", "resolution")
+    assert res["reopens"] == 1
+    assert res["gap_working_seconds"] == 17 * H
+    assert res["elapsed_working_seconds"] == 12.5 * H
+    assert res["clock_stop"] == local("2026-10-08T13:00")
+
+
+def test_it_release_ticket_is_excluded_not_dropped(run) -> None:
+    res = row(run, "ITREL", "resolution")
+    assert res["status"] == "excluded"
+    assert res["exclusion_rule"] == "it_release"
+    assert row(run, "ITREL", "first_response")["status"] == "met"
+
+
+def test_outage_call_at_three_in_the_morning(run) -> None:
+    fr = row(run, "OUTAGE", "first_response")
+    assert fr["calendar"] == "always"
+    assert fr["elapsed_working_seconds"] == 20 * 60
+    assert fr["status"] == "no_sla" and fr["exclusion_rule"] == "outage_line_no_target"
+    assert fr["out_of_hours"] and fr["outage_line"] and fr["billable"]
+    res = row(run, "OUTAGE", "resolution")
+    # 24/7: from 03:00 CET to 09:00 CET is six hours.
+    assert res["elapsed_working_seconds"] == 6 * H
+    assert res["limit_seconds"] == 7 * 86_400
+
+
+def test_upgrade_after_creation_keeps_the_old_tier(run) -> None:
+    fr = row(run, "UPGRADE", "first_response")
+    assert fr["tier"] == "business"
+    assert fr["target_seconds"] == 24 * H
+    assert fr["elapsed_working_seconds"] == (7.5 + 6) * H
+    assert fr["status"] == "met"
+
+
+def test_breach_and_lateness(run) -> None:
+    fr = row(run, "LATE", "first_response")
+    assert fr["status"] == "breached"  # 3 working days + 0 h > 24 h
+    assert fr["late_working_seconds"] == 3 * 8.5 * H - 24 * H
+    res = row(run, "LATE", "resolution")
+    # 1 Oct 09:00 -> 14 Oct 09:00 is 9 working days: over the 7-day limit.
+    assert res["elapsed_working_seconds"] == 9 * 8.5 * H
+    assert res["status"] == "breached"
+    assert res["deadline"] == local("2026-10-09T17:30")
+
+
+def test_met_late_target_between_target_and_limit(run) -> None:
+    res = row(run, "ITREL", "first_response")
+    assert res["elapsed_working_seconds"] == 1 * H
+
+
+def test_no_sla_tier_is_benchmark_only(run) -> None:
+    res = row(run, "FREE", "resolution")
+    assert res["status"] == "no_sla"
+    assert res["exclusion_rule"] == "tier_without_sla"
+    assert res["benchmark_status"] == "met"
+    assert not res["has_sla"]
+    assert res["target_seconds"] == 3 * 8.5 * H
+
+
+def test_open_ticket_at_as_of(run) -> None:
+    res = row(run, "OPEN", "resolution")
+    assert pd.isna(res["clock_stop"])
+    assert res["elapsed_working_seconds"] == 6 * 8.5 * H  # 23, 26-30 Oct
+    assert res["status"] == "open_at_risk"  # 6 of 7 days used
+    assert res["deadline"] == local("2026-11-02T17:30")
+    assert res["month"] == "2026-10"
+
+
+def test_run_is_stored_and_never_overwritten(run, con) -> None:
+    first = run.evaluation_id
+    second = evaluate(con, as_of=AS_OF).evaluation_id
+    assert second == first + 1
+    counts = con.execute(
+        "SELECT evaluation_id, count(*) FROM sla_results GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert counts == [(first, 18), (second, 18)]
+    stored = con.execute(
+        "SELECT status FROM sla_results WHERE evaluation_id = ? AND ticket_id = 'LATE' "
+        "AND metric = 'resolution'",
+        [first],
+    ).fetchone()
+    assert stored == ("breached",)
+
+
+def test_as_of_ignores_later_events(con) -> None:
+    earlier = evaluate(con, as_of="2026-10-07T12:00", store=False)
+    res = row(earlier, "REOPEN", "resolution")
+    # At that moment the ticket was resolved once, not yet reopened.
+    assert res["reopens"] == 0
+    assert res["clock_stop"] == local("2026-10-06T09:00")
+    assert res["elapsed_working_seconds"] == 8.5 * H
+    assert "OPEN" not in set(earlier.results["ticket_id"])
+
+
+def test_month_filter(con) -> None:
+    september = evaluate(con, as_of=AS_OF, month_from="2026-09", month_to="2026-09", store=False)
+    assert september.results.empty
+
+
+def test_policy_version_by_creation_date() -> None:
+    doc = Policy.default().document
+    v1 = doc["versions"][0]
+    v2 = {**v1, "version": "2026.2", "effective_from": "2026-10-01"}
+    v2["metrics"] = {
+        **v1["metrics"],
+        "first_response": {
+            **v1["metrics"]["first_response"],
+            "targets": {"business": {"target_hours": 24}, "premium": {"target_hours": 4}},
+        },
+    }
+    policy = Policy.from_dict({**doc, "versions": [v1, v2]})
+    con = build(
+        [
+            ticket("BEFORE", "C-PREM", "2026-09-30T23:59", first_response="2026-10-01T14:00"),
+            ticket("AFTER", "C-PREM", "2026-10-01T00:01", first_response="2026-10-01T14:00"),
+        ],
+        [],
+        [plan("C-PREM", "premium", "2025-01-01")],
+    )
+    run = evaluate(con, policy, as_of=AS_OF, store=False)
+    before, after = row(run, "BEFORE", "first_response"), row(run, "AFTER", "first_response")
+    assert (before["policy_version"], before["status"]) == ("2025.1", "met")
+    assert (after["policy_version"], after["status"]) == ("2026.2", "breached")
+    forced = evaluate(con, policy, as_of=AS_OF, force_version="2026.2", store=False)
+    assert row(forced, "BEFORE", "first_response")["status"] == "breached"
+
+
+def test_empty_warehouse_is_a_clear_error() -> None:
+    con = build([], [], [])
+    with pytest.raises(EvaluationError, match="load data first"):
+        evaluate(con, as_of=AS_OF)
+
+
+def test_bad_month_is_a_clear_error(con) -> None:
+    with pytest.raises(EvaluationError, match="malformed month"):
+        evaluate(con, month_from="2026-13", store=False)
