@@ -387,8 +387,15 @@ def evaluate_frames(
         if first_rule.any():
             # Under first_resolution a later cycle is measured on its own; a ticket
             # that ever breached in any cycle is breached.
-            later = active & (cycle > 0)
-            cyc = pd.DataFrame({"t": seg_tix[later], "c": cycle[later], "w": work[later]})
+            # The clock window ends at the first resolution, so later cycles are
+            # measured here over the whole timeline up to as_of.
+            later = (cycle > 0) & ~paused & ~seg_resolved & first_rule[seg_tix]
+            cycle_work = np.zeros(len(seg_start), dtype=np.int64)
+            for name, mask in _calendar_groups(calendars):
+                m = later & mask[seg_tix]
+                if m.any():
+                    cycle_work[m] = policy.calendar(name).working_ns(seg_start[m], seg_end[m])
+            cyc = pd.DataFrame({"t": seg_tix[later], "c": cycle[later], "w": cycle_work[later]})
             worst = cyc.groupby(["t", "c"])["w"].sum().groupby(level=0).max()
             worst_ns = np.zeros(n, np.int64)
             worst_ns[worst.index.to_numpy()] = worst.to_numpy()

@@ -1,0 +1,158 @@
+"""A slow, per-ticket reference evaluator, written straight from the policy text.
+
+One ticket at a time: walk its events in order, keep the current status, and
+add each stretch of working time to 'elapsed', 'paused' or 'gap'. It uses the
+engine's scalar API for working time (the engine has its own reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.policy import RESOLVED_STATUSES, Policy
+
+IMPLIED = {"resolve": "resolved", "reopen": "open", "close": "closed"}
+
+
+@dataclass
+class RefResult:
+    status: str
+    elapsed: float
+    paused: float
+    gap: float
+    clock_stop: pd.Timestamp | None
+    deadline: pd.Timestamp | None
+    reopens: int
+
+
+def _timeline(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> list[tuple]:
+    """[(start, end, status)] from creation to as_of."""
+    changes = []
+    for e in events:
+        if e["at"] > as_of:
+            continue
+        if e["kind"] == "status_change":
+            changes.append((max(e["at"], ticket["created_at"]), 1, e["new_value"]))
+        elif e["kind"] in IMPLIED:
+            changes.append((max(e["at"], ticket["created_at"]), 2, IMPLIED[e["kind"]]))
+    changes.sort(key=lambda c: (c[0], c[1]))
+    points: list[tuple] = [(ticket["created_at"], "new")]
+    for at, _, st in changes:
+        if points and points[-1][0] == at and len(points) > 1:
+            continue  # an explicit change at the same instant already won
+        points.append((at, st))
+    segments = []
+    for i, (at, st) in enumerate(points):
+        end = points[i + 1][0] if i + 1 < len(points) else as_of
+        segments.append((at, end, st))
+    return segments
+
+
+def evaluate_ticket(
+    policy: Policy, ticket: dict, events: list[dict], tier: str, as_of: pd.Timestamp
+) -> dict[str, RefResult]:
+    version = policy.version_at(ticket["created_at"].tz_convert(policy.report_timezone).date())
+    segments = _timeline(ticket, events, as_of)
+    reopens = sum(
+        1
+        for prev, cur in zip(segments, segments[1:], strict=False)
+        if prev[2] in RESOLVED_STATUSES and cur[2] not in RESOLVED_STATUSES
+    )
+    resolved_starts = [s for s, _, st in segments if st in RESOLVED_STATUSES]
+    final_stop = None
+    if segments[-1][2] in RESOLVED_STATUSES:
+        final_stop = segments[0][0]
+        for s, e, st in segments:
+            if st not in RESOLVED_STATUSES:
+                final_stop = e
+    first_stop = resolved_starts[0] if resolved_starts else None
+    replies = [e["at"] for e in events if e["kind"] == "agent_reply" and e["at"] <= as_of]
+    field_reply = ticket["first_response_at"]
+    if field_reply is not None and field_reply <= as_of:
+        replies.append(field_reply)
+    out = {}
+    for name, metric in version.metrics.items():
+        outage = version.outage_line
+        on_outage = outage is not None and all(ticket.get(k) == v for k, v in outage.match.items())
+        use_outage = on_outage and name in outage.applies_to
+        cal_name = outage.calendar if use_outage else metric.calendar_name
+        cal = policy.calendar(cal_name)
+        tier_obj = version.tiers.get(tier)
+        has_sla = bool(tier_obj and tier_obj.has_sla and tier in metric.targets)
+        if use_outage and name == "first_response":
+            hours = outage.first_response_target_hours
+            target = limit = None if hours is None else hours * 3600
+        else:
+            th = (
+                metric.by_priority.get(ticket["priority"])
+                or metric.targets[tier if has_sla else metric.benchmark_tier]
+            )
+            target, limit = policy.threshold_seconds(metric, th, cal_name)
+        if name == "first_response":
+            stop = min(replies) if replies else first_stop or final_stop
+        else:
+            stop = first_stop if metric.reopen_rule == "first_resolution" else final_stop
+        end = stop if stop is not None else as_of
+        elapsed = paused = gap = 0.0
+        active_pieces = []
+        for s, e, st in segments:
+            s, e = max(s, ticket["created_at"]), min(e, end)
+            if e <= s:
+                continue
+            w = cal.working_seconds(s, e)
+            if st in metric.pause_statuses:
+                paused += w
+            elif st in RESOLVED_STATUSES:
+                gap += w
+            else:
+                elapsed += w
+                active_pieces.append((s, w))
+        deadline = None
+        if limit is not None:
+            total = 0.0
+            for s, w in active_pieces:
+                if total < limit <= total + w:
+                    deadline = cal.add_working_seconds(s, limit - total)
+                    break
+                total += w
+            else:
+                deadline = cal.add_working_seconds(end, limit - elapsed)
+        if limit is None:
+            status = "no_sla"
+        elif stop is not None:
+            status = (
+                "met"
+                if elapsed <= target
+                else "met_late_target"
+                if elapsed <= limit
+                else "breached"
+            )
+        elif elapsed > limit:
+            status = "open_breached"
+        elif elapsed >= metric.at_risk_share * limit:
+            status = "open_at_risk"
+        else:
+            status = "open_on_track"
+        if (
+            name == "resolution"
+            and metric.reopen_rule == "first_resolution"
+            and limit is not None
+            and status in ("met", "met_late_target")
+        ):
+            # Each later cycle (reopen to resolution) is measured on its own.
+            cycle, per_cycle = 0, {}
+            for k, (s, e, st) in enumerate(segments):
+                if k and segments[k - 1][2] in RESOLVED_STATUSES and st not in RESOLVED_STATUSES:
+                    cycle += 1
+                if cycle and st not in RESOLVED_STATUSES and st not in metric.pause_statuses:
+                    per_cycle[cycle] = per_cycle.get(cycle, 0.0) + cal.working_seconds(s, e)
+            if any(v > limit for v in per_cycle.values()):
+                status = "breached"
+        if limit is not None and not has_sla:
+            status = "no_sla"
+        if any(bool(ticket.get(x.field)) == x.value for x in metric.exclude):
+            status = "excluded"
+        out[name] = RefResult(status, elapsed, paused, gap, stop, deadline, reopens)
+    return out
