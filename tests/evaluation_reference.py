@@ -7,6 +7,7 @@ engine's scalar API for working time (the engine has its own reference).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pandas as pd
@@ -57,14 +58,14 @@ def evaluate_ticket(
     segments = _timeline(ticket, events, as_of)
     reopens = sum(
         1
-        for prev, cur in zip(segments, segments[1:], strict=False)
+        for prev, cur in itertools.pairwise(segments)
         if prev[2] in RESOLVED_STATUSES and cur[2] not in RESOLVED_STATUSES
     )
     resolved_starts = [s for s, _, st in segments if st in RESOLVED_STATUSES]
     final_stop = None
     if segments[-1][2] in RESOLVED_STATUSES:
         final_stop = segments[0][0]
-        for s, e, st in segments:
+        for _, e, st in segments:
             if st not in RESOLVED_STATUSES:
                 final_stop = e
     first_stop = resolved_starts[0] if resolved_starts else None
