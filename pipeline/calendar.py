@@ -83,6 +83,11 @@ class _Span:
     cum_before: np.ndarray  # open ns before interval i
     cum_after: np.ndarray  # open ns up to the end of interval i
 
+    @cached_property
+    def shift(self) -> np.ndarray:
+        """cum_before - starts: F(t) inside interval i is t + shift[i]."""
+        return self.cum_before - self.starts
+
     @property
     def total(self) -> int:
         return int(self.cum_after[-1]) if len(self.cum_after) else 0
@@ -472,9 +477,10 @@ class Calendar:
         interval at or before it and no element needs a special case."""
         i = np.searchsorted(span.starts, t, side="right")
         i -= 1
-        f = t - span.starts[i]
-        np.minimum(f, span.lengths[i], out=f)
-        f += span.cum_before[i]
+        # F(t) = min(cum_before[i] + (t - starts[i]), cum_after[i]): two gathers.
+        f = span.shift[i]
+        f += t
+        np.minimum(f, span.cum_after[i], out=f)
         return f
 
     def working_ns(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
@@ -536,7 +542,8 @@ class Calendar:
                 )
             ahead, behind = ahead * 2, behind * 2
         i = np.searchsorted(span.cum_after, target, side="left")
-        out = span.starts[i] + (target - span.cum_before[i])
+        out = span.shift[i]
+        np.subtract(target, out, out=out)
         zero = delta_ns == 0
         if zero.any():
             out[zero] = start_ns[zero]

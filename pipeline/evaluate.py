@@ -29,7 +29,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -43,6 +45,7 @@ from pipeline.instants import NAT_NS
 from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy
 
 NS = 10**9
+CHUNK_TICKETS = 1_000_000
 RESULT_COLUMNS = (
     "ticket_id",
     "metric",
@@ -75,9 +78,34 @@ RESULT_COLUMNS = (
 )
 
 
+STATUS_NAMES = (
+    "met",
+    "met_late_target",
+    "breached",
+    "open_breached",
+    "open_at_risk",
+    "open_on_track",
+    "no_sla",
+    "excluded",
+)
+_S = {name: code for code, name in enumerate(STATUS_NAMES)}
+# Ticket columns a policy may name in an outage match or an exclusion rule.
+RULE_FIELDS = (
+    "tier",
+    "priority",
+    "channel",
+    "category",
+    "status",
+    "requires_it_release",
+    "cause_domain",
+    "source_system",
+)
+
+
 @dataclass(frozen=True)
 class EvaluationRun:
-    """One evaluation: its id (None when not stored) and its result rows."""
+    """One evaluation. `results` reads its rows (from `sla_results` when stored,
+    else from a temporary table on the same connection) when first asked."""
 
     evaluation_id: int | None
     policy: Policy
@@ -86,7 +114,22 @@ class EvaluationRun:
     month_to: str | None
     forced_version: str | None
     tickets_evaluated: int
-    results: pd.DataFrame
+    rows: int
+    con: duckdb.DuckDBPyConnection = field(repr=False)
+    table: str = field(repr=False)
+
+    @cached_property
+    def results(self) -> pd.DataFrame:
+        columns = ", ".join(RESULT_COLUMNS)
+        if self.evaluation_id is not None:
+            return self.con.execute(
+                f"SELECT {columns} FROM sla_results WHERE evaluation_id = ? "
+                "ORDER BY metric, ticket_id",
+                [self.evaluation_id],
+            ).df()
+        return self.con.execute(
+            f"SELECT {columns} FROM {self.table} ORDER BY metric, ticket_id"
+        ).df()
 
 
 def read_sql(name: str) -> str:
@@ -94,73 +137,74 @@ def read_sql(name: str) -> str:
     return resources.files("pipeline.sql").joinpath(name).read_text("utf-8")
 
 
-def _ns(values: Any) -> np.ndarray:
-    """A timestamp column (any unit, tz-aware or UTC-naive) -> int64 UTC ns, NAT_NS missing."""
-    index = pd.DatetimeIndex(values)
-    if index.tz is None:
-        index = index.tz_localize("UTC")
-    return index.tz_convert("UTC").as_unit("ns").asi8.copy()
-
-
-def _timestamps(ns: np.ndarray) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-
-
-def _month_of(ns: np.ndarray, tz: str) -> np.ndarray:
-    """'YYYY-MM' of each instant in zone `tz` (None where missing)."""
-    out = np.full(len(ns), None, dtype=object)
+def _month_codes(ns: np.ndarray, tz: str) -> np.ndarray:
+    """yyyymm of each instant in zone `tz` (0 where missing)."""
+    out = np.zeros(len(ns), dtype=np.int64)
     ok = ns != NAT_NS
     if ok.any():
-        local = _timestamps(ns[ok]).tz_convert(tz)
-        code = local.year.to_numpy() * 100 + local.month.to_numpy()
-        uniques, inverse = np.unique(code, return_inverse=True)
-        labels = np.array([f"{c // 100:04d}-{c % 100:02d}" for c in uniques], dtype=object)
-        out[ok] = labels[inverse]
+        local = pd.DatetimeIndex(ns[ok].view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+        out[ok] = local.year.to_numpy() * 100 + local.month.to_numpy()
     return out
+
+
+def _month_code(month: str | None, tz: str) -> int | None:
+    if month is None:
+        return None
+    start = _month_start(month, tz)
+    return start.year * 100 + start.month
 
 
 # --------------------------------------------------------------------- rules
 
 
-def _ticket_rules(scope: pd.DataFrame, policy: Policy, version_idx: np.ndarray) -> pd.DataFrame:
-    """Per ticket and metric: calendar, thresholds, SLA flags and exclusions.
+@dataclass(frozen=True)
+class _Rules:
+    """Per ticket, for one metric: what the policy says, as arrays."""
 
-    The rules depend only on a few columns (version, tier, priority, the outage
-    match and the exclusion fields), so they are decided once per distinct
-    combination and joined back, not once per ticket."""
-    fields = {"tier", "priority", "channel"}
-    for v in policy.versions:
-        if v.outage_line is not None:
-            fields |= set(v.outage_line.match)
-        for m in v.metrics.values():
-            fields |= {e.field for e in m.exclude}
-    missing = fields - set(scope.columns)
-    if missing:
-        raise EvaluationError(f"the policy refers to unknown ticket fields: {sorted(missing)}")
-    keys = scope[sorted(fields)].copy()
-    keys["_v"] = version_idx
-    combos = keys.drop_duplicates().reset_index(drop=True)
-    rows = []
-    for combo in combos.to_dict("records"):
-        for metric in METRICS:
-            rows.append({**combo, "metric": metric, **_rule_for(combo, metric, policy)})
-    rules = pd.DataFrame(rows)
-    keyed = keys.reset_index(names="_tix")
-    merged = keyed.merge(rules, on=[*sorted(fields), "_v"], how="left", sort=False)
-    return merged.sort_values(["metric", "_tix"], kind="stable").reset_index(drop=True)
+    version: np.ndarray  # index into policy.versions (-1: none in force)
+    calendar: np.ndarray  # index into the calendar name list
+    target: np.ndarray  # seconds, NaN: no target
+    limit: np.ndarray
+    has_sla: np.ndarray
+    outage: np.ndarray
+    billable: np.ndarray
+    excluded_by: np.ndarray  # index into rule names, -1: not excluded
+    no_sla_reason: np.ndarray  # index into rule names, -1: none
+    pause_set: np.ndarray  # index into the list of pause-status sets
+    first_resolution: np.ndarray
+    at_risk_share: np.ndarray
+    office_calendar: np.ndarray
 
 
 def _matches(combo: dict, match: dict) -> bool:
     return all(combo.get(k) == v for k, v in match.items())
 
 
-def _rule_for(combo: dict, metric_name: str, policy: Policy) -> dict:
-    vi = combo["_v"]
-    if vi < 0:
-        return _no_rule("no_policy_in_force", "-", policy.versions[0].metrics)
-    version = policy.versions[vi]
+def _field_equals(value: Any, wanted: Any) -> bool:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return False
+    if isinstance(wanted, bool):
+        return bool(value) is wanted
+    return value == wanted
+
+
+def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -> dict:
+    """The policy's verdict for one combination of rule fields, version and metric."""
+    if version_idx < 0:
+        any_metric = next(iter(policy.versions[0].metrics.values()))
+        return {
+            "reason": "no_policy_in_force",
+            "calendar": any_metric.calendar_name,
+            "office": any_metric.calendar_name,
+        }
+    version = policy.versions[version_idx]
+    office = version.metrics.get(METRICS[0]) or next(iter(version.metrics.values()))
     if metric_name not in version.metrics:
-        return _no_rule("metric_not_in_policy", version.version, version.metrics)
+        return {
+            "reason": "metric_not_in_policy",
+            "calendar": office.calendar_name,
+            "office": office.calendar_name,
+        }
     metric = version.metrics[metric_name]
     tier = version.tiers.get(combo["tier"])
     has_sla = bool(tier and tier.has_sla and combo["tier"] in metric.targets)
@@ -180,293 +224,264 @@ def _rule_for(combo: dict, metric_name: str, policy: Policy) -> dict:
             or metric.targets[combo["tier"] if has_sla else metric.benchmark_tier]
         )
         target, limit = policy.threshold_seconds(metric, threshold, calendar)
-    excluded = next(
-        (e.rule for e in metric.exclude if _field_equals(combo.get(e.field), e.value)), None
-    )
     if reason is None and not has_sla:
         reason = "tier_without_sla" if tier else "no_plan_at_creation"
     return {
-        "policy_version": version.version,
         "calendar": calendar,
-        "target_seconds": target,
-        "limit_seconds": limit,
+        "office": office.calendar_name,
+        "target": target,
+        "limit": limit,
         "has_sla": has_sla,
-        "outage_line": on_outage,
-        "billable_domain": outage.billable_cause_domain if on_outage else None,
-        "excluded_by": excluded,
-        "no_sla_reason": reason,
-        "pause_statuses": metric.pause_statuses,
-        "reopen_rule": metric.reopen_rule,
+        "outage": on_outage,
+        "billable": on_outage and combo.get("cause_domain") == outage.billable_cause_domain,
+        "excluded_by": next(
+            (e.rule for e in metric.exclude if _field_equals(combo.get(e.field), e.value)), None
+        ),
+        "reason": reason,
+        "pauses": tuple(metric.pause_statuses),
+        "first_resolution": metric.reopen_rule == "first_resolution",
         "at_risk_share": metric.at_risk_share,
-        "office_calendar": version.metrics[METRICS[0]].calendar_name
-        if METRICS[0] in version.metrics
-        else metric.calendar_name,
     }
 
 
-def _no_rule(reason: str, version: str, metrics: dict) -> dict:
-    any_metric = next(iter(metrics.values()))
-    return {
-        "policy_version": version,
-        "calendar": any_metric.calendar_name,
-        "target_seconds": None,
-        "limit_seconds": None,
-        "has_sla": False,
-        "outage_line": False,
-        "billable_domain": None,
-        "excluded_by": None,
-        "no_sla_reason": reason,
-        "pause_statuses": (),
-        "reopen_rule": "exclude_gaps",
-        "at_risk_share": 0.75,
-        "office_calendar": any_metric.calendar_name,
-    }
+class _Names:
+    """Small string tables that the numeric results index into."""
+
+    def __init__(self) -> None:
+        self.calendars: list[str] = []
+        self.rules: list[str] = []
+        self.pause_sets: list[tuple[str, ...]] = []
+
+    @staticmethod
+    def _code(table: list, value: Any) -> int:
+        if value is None:
+            return -1
+        if value not in table:
+            table.append(value)
+        return table.index(value)
 
 
-def _field_equals(value: Any, wanted: Any) -> bool:
-    if isinstance(wanted, bool):
-        return bool(value) is wanted if value is not None and not pd.isna(value) else False
-    return value == wanted
+def _rules(
+    keys: pd.DataFrame,
+    keyed: np.ndarray,
+    policy: Policy,
+    version_idx: np.ndarray,
+    names: _Names,
+) -> dict[str, _Rules]:
+    """Decide the rules once per distinct combination of rule fields (`keys`,
+    indexed by rule key) and version, then spread them to the tickets (`keyed`:
+    each ticket's rule key) with one gather per attribute."""
+    n_versions = len(policy.versions) + 1
+    combined = keyed * n_versions + (version_idx + 1)
+    uniques, inverse = np.unique(combined, return_inverse=True)
+    combos = [
+        {**keys.loc[int(u // n_versions)].to_dict(), "_v": int(u % n_versions) - 1} for u in uniques
+    ]
+    out = {}
+    for metric in METRICS:
+        table = [_rule_for(c, metric, c["_v"], policy) for c in combos]
+
+        def col(name, *, default, dtype, table=table):
+            return np.array([t.get(name, default) for t in table], dtype=dtype)[inverse]
+
+        def coded(name, names_table, table=table):
+            return np.array(
+                [_Names._code(names_table, t.get(name)) for t in table], dtype=np.int64
+            )[inverse]
+
+        out[metric] = _Rules(
+            version=np.array([c["_v"] for c in combos], dtype=np.int64)[inverse],
+            calendar=coded("calendar", names.calendars),
+            target=np.array(
+                [np.nan if t.get("target") is None else t["target"] for t in table], float
+            )[inverse],
+            limit=np.array(
+                [np.nan if t.get("limit") is None else t["limit"] for t in table], float
+            )[inverse],
+            has_sla=col("has_sla", default=False, dtype=bool),
+            outage=col("outage", default=False, dtype=bool),
+            billable=col("billable", default=False, dtype=bool),
+            excluded_by=coded("excluded_by", names.rules),
+            no_sla_reason=coded("reason", names.rules),
+            pause_set=coded("pauses", names.pause_sets),
+            first_resolution=col("first_resolution", default=False, dtype=bool),
+            at_risk_share=col("at_risk_share", default=0.75, dtype=float),
+            office_calendar=coded("office", names.calendars),
+        )
+    return out
 
 
 # ----------------------------------------------------------------- measuring
 
 
-def _calendar_groups(names: np.ndarray):
-    """(calendar name, mask) for each distinct calendar: the engine runs once per group."""
-    for name in pd.unique(names):
-        yield name, names == name
+def _calendar_groups(codes: np.ndarray, names: list[str]):
+    """(calendar name, mask) for each calendar in use: the engine runs once per group."""
+    for code in np.unique(codes):
+        yield names[code], codes == code
 
 
-def evaluate_frames(
-    scope: pd.DataFrame,
-    segments: pd.DataFrame,
+def _measure_metric(
+    metric: str,
+    rules: _Rules,
+    names: _Names,
     policy: Policy,
-    as_of: pd.Timestamp,
-    *,
-    force_version: str | None = None,
-) -> pd.DataFrame:
-    """Evaluate tickets from plain frames (the shape of eval_scope.sql / eval_segments.sql).
+    as_of_ns: int,
+    created: np.ndarray,
+    stop: np.ndarray,
+    seg: dict[str, np.ndarray],
+    status_list: list[str],
+) -> dict[str, np.ndarray]:
+    """Elapsed, paused and gap working time, deadline and status for one metric."""
+    n = len(created)
+    seg_tix, seg_start, seg_end = seg["tix"], seg["seg_start"], seg["seg_end"]
+    codes = seg["status"]
+    resolved_codes = [status_list.index(s) + 1 for s in RESOLVED_STATUSES if s in status_list]
+    seg_resolved = np.isin(codes, resolved_codes)
+    clock_end = np.maximum(np.where(stop == NAT_NS, as_of_ns, stop), created)
 
-    Pure: no database. `evaluate` calls it; tests call it directly."""
-    n = len(scope)
-    scope = scope.reset_index(drop=True)
-    as_of_ns = int(pd.Timestamp(as_of).tz_convert("UTC").as_unit("ns").value)
-    created = _ns(scope["created_at"])
-    if force_version is not None:
-        version_idx = np.full(
-            n,
-            [v.version for v in policy.versions].index(policy.version(force_version).version),
-            dtype=np.int64,
-        )
-    else:
-        version_idx = policy.version_index(created)
+    # Clip every segment to its ticket's clock window and classify it.
+    s = np.maximum(seg_start, created[seg_tix])
+    e = np.minimum(seg_end, clock_end[seg_tix])
+    valid = e > s
+    paused = np.zeros(len(codes), dtype=bool)
+    for code, statuses in enumerate(names.pause_sets):
+        listed = [status_list.index(x) + 1 for x in statuses if x in status_list]
+        if listed:
+            paused |= (rules.pause_set[seg_tix] == code) & np.isin(codes, listed)
+    gap = seg_resolved & ~paused
+    active = valid & ~paused & ~gap
+    work = np.zeros(len(s), dtype=np.int64)
+    for name, mask in _calendar_groups(rules.calendar, names.calendars):
+        m = mask[seg_tix] & valid
+        if m.any():
+            work[m] = policy.calendar(name).working_ns(s[m], e[m])
+    elapsed = np.bincount(seg_tix[active], weights=work[active], minlength=n).astype(np.int64)
+    both = valid & paused
+    paused_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
+    both = valid & gap
+    gap_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
 
-    # Segments, tied to ticket positions.
-    seg_tix = pd.Index(scope["ticket_id"]).get_indexer(segments["ticket_id"])
-    seg_start = _ns(segments["seg_start"])
-    seg_end = _ns(segments["seg_end"])
-    seg_end[seg_end == NAT_NS] = as_of_ns
-    seg_status = segments["status"].to_numpy(dtype=object)
-    seg_resolved = np.isin(seg_status, RESOLVED_STATUSES)
-    reopen_flag = segments["is_reopen"].to_numpy(dtype=bool)
-    reopens = np.bincount(seg_tix[reopen_flag], minlength=n).astype(np.int64)
-    # Segments come ordered by ticket and start, so a running count of reopens
-    # numbers the resolution cycles within each ticket.
-    cycle = pd.Series(reopen_flag.astype(np.int64)).groupby(seg_tix).cumsum().to_numpy()
+    has_limit = ~np.isnan(rules.limit)
+    limit_ns = np.where(has_limit, np.round(np.nan_to_num(rules.limit) * NS), 0).astype(np.int64)
 
-    # Resolution stops, from the timeline; the ticket field where no status was ever recorded.
-    has_events = np.bincount(seg_tix, minlength=n) > 1
-    last_pos = pd.Series(np.arange(len(seg_tix))).groupby(seg_tix).max()
-    last_resolved = np.zeros(n, dtype=bool)
-    last_resolved[last_pos.index] = seg_resolved[last_pos.to_numpy()]
-    active_end = pd.Series(seg_end[~seg_resolved]).groupby(seg_tix[~seg_resolved]).max()
-    final_stop = np.full(n, NAT_NS, dtype=np.int64)
-    final_stop[active_end.index] = active_end.to_numpy()
-    final_stop[~last_resolved] = NAT_NS
-    first_res = pd.Series(seg_start[seg_resolved]).groupby(seg_tix[seg_resolved]).min()
-    first_stop = np.full(n, NAT_NS, dtype=np.int64)
-    first_stop[first_res.index] = first_res.to_numpy()
-    field_resolved = _ns(scope["resolved_at"])
-    final_stop[~has_events] = field_resolved[~has_events]
-    first_stop[~has_events] = field_resolved[~has_events]
-    first_stop[first_stop == NAT_NS] = final_stop[first_stop == NAT_NS]
+    # Deadline: the active segment in which the running total reaches the limit.
+    deadline = np.full(n, NAT_NS, dtype=np.int64)
+    act_idx = np.flatnonzero(active)
+    act_tix = seg_tix[act_idx]
+    cum_after = _group_cumsum(work[act_idx], act_tix)
+    cum_before = cum_after - work[act_idx]
+    crossing = (
+        has_limit[act_tix] & (cum_before < limit_ns[act_tix]) & (cum_after >= limit_ns[act_tix])
+    )
+    found = np.zeros(n, dtype=bool)
+    found[act_tix[crossing]] = True
+    rest = has_limit & ~found
+    for name, mask in _calendar_groups(rules.calendar, names.calendars):
+        cal = policy.calendar(name)
+        hit = crossing & mask[act_tix]
+        if hit.any():
+            t = act_tix[hit]
+            deadline[t] = cal.add_working_ns(s[act_idx[hit]], limit_ns[t] - cum_before[hit])
+        later = rest & mask
+        if later.any():
+            deadline[later] = cal.add_working_ns(clock_end[later], limit_ns[later] - elapsed[later])
 
-    rules = _ticket_rules(scope, policy, version_idx)
-    out = []
-    for metric in METRICS:
-        r = rules[rules["metric"] == metric].reset_index(drop=True)
-        tix = r["_tix"].to_numpy()
-        if not (tix == np.arange(n)).all():  # the rules must line up with the scope
-            raise EvaluationError("internal error: rules out of line with tickets")
-        calendars = r["calendar"].to_numpy(dtype=object)
-        first_rule = (r["reopen_rule"] == "first_resolution").to_numpy()
-        if metric == "first_response":
-            stop = _ns(scope["first_response_at"])
-            # A ticket resolved without any reply was answered by its resolution.
-            no_reply = stop == NAT_NS
-            stop[no_reply] = first_stop[no_reply]
-        else:
-            stop = np.where(first_rule, first_stop, final_stop)
-        clock_end = np.where(stop == NAT_NS, as_of_ns, stop)
-        clock_end = np.maximum(clock_end, created)
+    # Out of hours: the office calendar was closed at creation.
+    out_of_hours = np.zeros(n, dtype=bool)
+    for name, mask in _calendar_groups(rules.office_calendar, names.calendars):
+        at = created[mask]
+        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
 
-        # Clip every segment to its ticket's clock window and classify it.
-        s = np.maximum(seg_start, created[seg_tix])
-        e = np.minimum(seg_end, clock_end[seg_tix])
-        valid = e > s
-        paused = np.zeros(len(seg_status), dtype=bool)
-        pause_code, pause_sets = pd.factorize(r["pause_statuses"])
-        for code, statuses in enumerate(pause_sets):
-            if statuses:
-                paused |= (pause_code[seg_tix] == code) & np.isin(seg_status, list(statuses))
-        gap = seg_resolved & ~paused
-        active = valid & ~paused & ~gap
-        work = np.zeros(len(s), dtype=np.int64)
-        for name, mask in _calendar_groups(calendars):
-            m = mask[seg_tix] & valid
-            if m.any():
-                work[m] = policy.calendar(name).working_ns(s[m], e[m])
-        elapsed = np.zeros(n, np.int64)
-        paused_ns = np.zeros(n, np.int64)
-        gap_ns = np.zeros(n, np.int64)
-        np.add.at(elapsed, seg_tix[active], work[active])
-        np.add.at(paused_ns, seg_tix[valid & paused], work[valid & paused])
-        np.add.at(gap_ns, seg_tix[valid & gap], work[valid & gap])
-
-        limit = r["limit_seconds"].to_numpy(dtype=float)
-        target = r["target_seconds"].to_numpy(dtype=float)
-        has_limit = ~np.isnan(limit)
-        limit_ns = np.where(has_limit, np.round(np.nan_to_num(limit) * NS), 0).astype(np.int64)
-
-        # Deadline: the active segment in which the running total reaches the limit.
-        deadline = np.full(n, NAT_NS, dtype=np.int64)
-        act_idx = np.flatnonzero(active)
-        act_tix = seg_tix[act_idx]
-        cum_after = pd.Series(work[act_idx]).groupby(act_tix).cumsum().to_numpy()
-        cum_before = cum_after - work[act_idx]
-        crossing = (
-            has_limit[act_tix] & (cum_before < limit_ns[act_tix]) & (cum_after >= limit_ns[act_tix])
-        )
-        found = np.zeros(n, dtype=bool)
-        found[act_tix[crossing]] = True
-        rest = has_limit & ~found
-
-        for name, mask in _calendar_groups(calendars):
-            cal = policy.calendar(name)
-            hit = crossing & mask[act_tix]
-            if hit.any():
-                t = act_tix[hit]
-                deadline[t] = cal.add_working_ns(s[act_idx[hit]], limit_ns[t] - cum_before[hit])
-            later = rest & mask
-            if later.any():
-                deadline[later] = cal.add_working_ns(
-                    clock_end[later], limit_ns[later] - elapsed[later]
-                )
-
-        # Out of hours: the office calendar was closed at creation.
-        office = r["office_calendar"].to_numpy(dtype=object)
-        closed_at_creation = np.zeros(n, dtype=bool)
-        for name, mask in _calendar_groups(office):
-            at = created[mask]
-            closed_at_creation[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
-
-        stopped = stop != NAT_NS
-        elapsed_s = elapsed / NS
+    stopped = stop != NAT_NS
+    elapsed_s = elapsed / NS
+    with np.errstate(invalid="ignore"):
         computed = np.select(
             [
-                stopped & (elapsed_s <= target),
-                stopped & (elapsed_s <= limit),
+                stopped & (elapsed_s <= rules.target),
+                stopped & (elapsed_s <= rules.limit),
                 stopped,
-                elapsed_s > limit,
-                elapsed_s >= r["at_risk_share"].to_numpy(float) * limit,
+                elapsed_s > rules.limit,
+                elapsed_s >= rules.at_risk_share * rules.limit,
             ],
-            ["met", "met_late_target", "breached", "open_breached", "open_at_risk"],
-            "open_on_track",
-        ).astype(object)
-        if first_rule.any():
-            # Under first_resolution a later cycle is measured on its own; a ticket
-            # that ever breached in any cycle is breached.
-            # The clock window ends at the first resolution, so later cycles are
-            # measured here over the whole timeline up to as_of.
-            later = (cycle > 0) & ~paused & ~seg_resolved & first_rule[seg_tix]
-            cycle_work = np.zeros(len(seg_start), dtype=np.int64)
-            for name, mask in _calendar_groups(calendars):
-                m = later & mask[seg_tix]
-                if m.any():
-                    cycle_work[m] = policy.calendar(name).working_ns(seg_start[m], seg_end[m])
-            cyc = pd.DataFrame({"t": seg_tix[later], "c": cycle[later], "w": cycle_work[later]})
-            worst = cyc.groupby(["t", "c"])["w"].sum().groupby(level=0).max()
-            worst_ns = np.zeros(n, np.int64)
-            worst_ns[worst.index.to_numpy()] = worst.to_numpy()
-            ever = (
-                first_rule
-                & has_limit
-                & (worst_ns > limit_ns)
-                & np.isin(computed, ["met", "met_late_target"])
-            )
-            computed[ever] = "breached"
+            [
+                _S["met"],
+                _S["met_late_target"],
+                _S["breached"],
+                _S["open_breached"],
+                _S["open_at_risk"],
+            ],
+            _S["open_on_track"],
+        )
+    if metric == "resolution" and rules.first_resolution.any():
+        # Under first_resolution a later cycle (reopen to resolution) is measured
+        # on its own, over the whole timeline up to as_of; a ticket that ever
+        # breached in any cycle is breached.
+        cycle = _group_cumsum(seg["is_reopen"].astype(np.int64), seg_tix)
+        later = (cycle > 0) & ~paused & ~seg_resolved & rules.first_resolution[seg_tix]
+        cycle_work = np.zeros(len(codes), dtype=np.int64)
+        for name, mask in _calendar_groups(rules.calendar, names.calendars):
+            m = later & mask[seg_tix]
+            if m.any():
+                cycle_work[m] = policy.calendar(name).working_ns(seg_start[m], seg_end[m])
+        per_cycle = pd.Series(cycle_work[later]).groupby([seg_tix[later], cycle[later]]).sum()
+        worst = per_cycle.groupby(level=0).max()
+        worst_ns = np.zeros(n, np.int64)
+        worst_ns[worst.index.to_numpy()] = worst.to_numpy()
+        ever = (
+            rules.first_resolution
+            & has_limit
+            & (worst_ns > limit_ns)
+            & np.isin(computed, [_S["met"], _S["met_late_target"]])
+        )
+        computed[ever] = _S["breached"]
 
-        has_sla = r["has_sla"].to_numpy(dtype=bool)
-        excluded_by = r["excluded_by"].to_numpy(dtype=object)
-        reason = r["no_sla_reason"].to_numpy(dtype=object)
-        is_excluded = pd.notna(excluded_by)
-        status = np.where(has_sla, computed, "no_sla").astype(object)
-        status[~has_limit] = "no_sla"
-        status[is_excluded] = "excluded"
-        benchmark = np.where(~has_sla & has_limit & ~is_excluded, computed, None)
-        rule_col = np.where(
-            status == "excluded", excluded_by, np.where(status == "no_sla", reason, None)
-        )
+    is_excluded = rules.excluded_by >= 0
+    status = np.where(rules.has_sla & has_limit, computed, _S["no_sla"])
+    status[is_excluded] = _S["excluded"]
+    benchmark = np.where(~rules.has_sla & has_limit & ~is_excluded, computed, -1)
+    rule = np.where(
+        is_excluded, rules.excluded_by, np.where(status == _S["no_sla"], rules.no_sla_reason, -1)
+    )
+    with np.errstate(invalid="ignore"):
+        late = np.where(has_limit & (elapsed_s > rules.limit), elapsed_s - rules.limit, np.nan)
+    month_at = np.where(
+        stopped,
+        stop,
+        # An open ticket counts where its deadline passed; one not yet due, in the
+        # month under way at as_of (as_of may be the first instant of the next
+        # month, as in a month-end report).
+        np.where((deadline != NAT_NS) & (deadline <= as_of_ns), deadline, as_of_ns - 1),
+    )
+    return {
+        "has_sla": rules.has_sla,
+        "outage_line": rules.outage,
+        "out_of_hours": out_of_hours,
+        "billable": rules.billable,
+        "version": rules.version,
+        "calendar": rules.calendar,
+        "clock_stop": stop,
+        "elapsed_working_seconds": elapsed_s,
+        "paused_working_seconds": paused_ns / NS,
+        "gap_working_seconds": gap_ns / NS,
+        "target_seconds": rules.target,
+        "limit_seconds": rules.limit,
+        "deadline": deadline,
+        "status": status,
+        "benchmark_status": benchmark,
+        "exclusion_rule": rule,
+        "late_working_seconds": late,
+        "month": _month_codes(month_at, policy.report_timezone),
+    }
 
-        late = np.where(has_limit & (elapsed_s > limit), elapsed_s - limit, np.nan)
-        month_at = np.where(
-            stopped,
-            stop,
-            # An open ticket counts where its deadline passed; one not yet due, in
-            # the month that was under way at as_of (as_of itself may be the first
-            # instant of the next month, as in a month-end report).
-            np.where((deadline != NAT_NS) & (deadline <= as_of_ns), deadline, as_of_ns - 1),
-        )
-        outage = r["outage_line"].to_numpy(dtype=bool)
-        billable = outage & (
-            scope["cause_domain"].to_numpy(dtype=object) == r["billable_domain"].to_numpy(object)
-        )
-        out.append(
-            pd.DataFrame(
-                {
-                    "ticket_id": scope["ticket_id"].to_numpy(),
-                    "metric": metric,
-                    "customer_id": scope["customer_id"].to_numpy(),
-                    "tier": scope["tier"].to_numpy(),
-                    "has_sla": has_sla,
-                    "priority": scope["priority"].to_numpy(),
-                    "channel": scope["channel"].to_numpy(),
-                    "outage_line": outage,
-                    "out_of_hours": closed_at_creation,
-                    "cause_domain": scope["cause_domain"].to_numpy(),
-                    "billable": billable,
-                    "policy_version": r["policy_version"].to_numpy(),
-                    "policy_hash": policy.hash,
-                    "calendar": calendars,
-                    "clock_start": _timestamps(created),
-                    "clock_stop": _timestamps(stop),
-                    "elapsed_working_seconds": elapsed_s,
-                    "paused_working_seconds": paused_ns / NS,
-                    "gap_working_seconds": gap_ns / NS,
-                    "reopens": reopens.astype(np.int32),
-                    "target_seconds": target,
-                    "limit_seconds": limit,
-                    "deadline": _timestamps(deadline),
-                    "status": status,
-                    "benchmark_status": benchmark,
-                    "exclusion_rule": rule_col,
-                    "late_working_seconds": late,
-                    "month": _month_of(month_at, policy.report_timezone),
-                }
-            )
-        )
-    return pd.concat(out, ignore_index=True)[list(RESULT_COLUMNS)]
+
+def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Running sum within runs of equal, sorted group labels."""
+    total = np.cumsum(values)
+    if len(values) == 0:
+        return total
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    offsets = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
+    return total - offsets
 
 
 # ------------------------------------------------------------------ running
@@ -499,6 +514,89 @@ def input_fingerprint(loads: list[dict]) -> str:
     return digest.hexdigest()
 
 
+def _evaluate_chunk(
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    keys: pd.DataFrame,
+    names: _Names,
+    status_list: list[str],
+    params: dict,
+    as_of_ns: int,
+    forced_idx: int | None,
+    lo: int,
+    hi: int,
+) -> pd.DataFrame:
+    """Numeric results for the tickets with lo <= tix < hi."""
+    n = hi - lo
+    bounds = {"lo": lo, "hi": hi}
+    ticket_cols = con.execute(
+        "SELECT epoch_ns(created_at) AS created, "
+        f"coalesce(epoch_ns(first_response_at), {NAT_NS}) AS replied, "
+        f"coalesce(epoch_ns(resolved_at), {NAT_NS}) AS resolved, rule_key "
+        "FROM scope WHERE tix >= $lo AND tix < $hi ORDER BY tix",
+        bounds,
+    ).fetchnumpy()
+    created = np.asarray(ticket_cols["created"], dtype=np.int64)
+    seg = con.execute(
+        read_sql("eval_segments.sql"),
+        {**params, **bounds, "nat": NAT_NS, "statuses": status_list},
+    ).fetchnumpy()
+    seg = {k: np.asarray(v) for k, v in seg.items()}
+    seg["tix"] = seg["tix"].astype(np.int64) - lo
+    # The current segment runs to the as-of instant.
+    seg["seg_end"][seg["seg_end"] == NAT_NS] = as_of_ns
+
+    version_idx = (
+        np.full(n, forced_idx, dtype=np.int64)
+        if forced_idx is not None
+        else policy.version_index(created)
+    )
+    keyed = np.asarray(ticket_cols["rule_key"], dtype=np.int64)
+    rules = _rules(keys, keyed, policy, version_idx, names)
+
+    # Clock stops. Resolution: the start of the final resolved run of the status
+    # history (or the first resolution); the ticket's field where no status was
+    # ever recorded. First response: the first reply, else the resolution.
+    resolved_codes = [status_list.index(x) + 1 for x in RESOLVED_STATUSES]
+    seg_resolved = np.isin(seg["status"], resolved_codes)
+    seg_tix = seg["tix"]
+    last = np.r_[seg_tix[1:] != seg_tix[:-1], True]
+    last_resolved = np.zeros(n, dtype=bool)
+    last_resolved[seg_tix[last]] = seg_resolved[last]
+    final_stop = np.full(n, NAT_NS, dtype=np.int64)
+    unresolved = ~seg_resolved
+    np.maximum.at(final_stop, seg_tix[unresolved], seg["seg_end"][unresolved])
+    final_stop[~last_resolved] = NAT_NS
+    first_stop = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_stop, seg_tix[seg_resolved], seg["seg_start"][seg_resolved])
+    first_stop[first_stop == np.iinfo(np.int64).max] = NAT_NS
+    no_history = np.bincount(seg_tix, minlength=n) <= 1
+    field_resolved = np.asarray(ticket_cols["resolved"], dtype=np.int64)
+    final_stop[no_history] = field_resolved[no_history]
+    first_stop[no_history] = field_resolved[no_history]
+    first_stop[first_stop == NAT_NS] = final_stop[first_stop == NAT_NS]
+    reopens = np.bincount(seg_tix[seg["is_reopen"].astype(bool)], minlength=n).astype(np.int32)
+
+    frames = []
+    for code, metric in enumerate(METRICS):
+        r = rules[metric]
+        if metric == "first_response":
+            stop = np.asarray(ticket_cols["replied"], dtype=np.int64).copy()
+            no_reply = stop == NAT_NS
+            stop[no_reply] = first_stop[no_reply]
+        else:
+            stop = np.where(r.first_resolution, first_stop, final_stop)
+        measured = _measure_metric(
+            metric, r, names, policy, as_of_ns, created, stop, seg, status_list
+        )
+        frame = pd.DataFrame(measured)
+        frame.insert(0, "tix", np.arange(lo, hi, dtype=np.int64))
+        frame.insert(1, "metric", code)
+        frame["reopens"] = reopens
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def evaluate(
     con: duckdb.DuckDBPyConnection,
     policy: Policy | None = None,
@@ -513,13 +611,12 @@ def evaluate(
     that count in months [month_from, month_to] (default: all).
 
     With `store`, the run is recorded in `evaluations` and its rows in
-    `sla_results` under a new evaluation id, in one transaction.
+    `sla_results` under a new evaluation id, in one transaction; without, the
+    rows stay in a temporary table of this connection.
     Raises `EvaluationError` for a malformed month or an empty warehouse."""
     policy = policy or Policy.default()
     tz = policy.report_timezone
-    for month in (month_from, month_to):
-        if month is not None:
-            _month_start(month, tz)
+    from_code, to_code = _month_code(month_from, tz), _month_code(month_to, tz)
     if as_of is None:
         as_of_ts = pd.Timestamp.now(tz="UTC").floor("s")
     else:
@@ -527,37 +624,81 @@ def evaluate(
         as_of_ts = (as_of_ts.tz_localize(tz) if as_of_ts.tzinfo is None else as_of_ts).tz_convert(
             "UTC"
         )
+    forced_idx = None
+    if force_version is not None:
+        forced_idx = [v.version for v in policy.versions].index(
+            policy.version(force_version).version
+        )
     started = pd.Timestamp.now(tz="UTC")
+    as_of_ns = int(as_of_ts.as_unit("ns").value)
     params = {"as_of": as_of_ts.to_pydatetime()}
-    con.execute("CREATE OR REPLACE TEMP TABLE scope AS " + read_sql("eval_scope.sql"), params)
-    scope = con.execute("SELECT * FROM scope").df()
-    if scope.empty:
-        con.execute("DROP TABLE IF EXISTS scope")
+
+    fields = ", ".join(RULE_FIELDS)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE scope AS SELECT *, "
+        f"dense_rank() OVER (ORDER BY {fields}) - 1 AS rule_key "
+        f"FROM ({read_sql('eval_scope.sql')})",
+        params,
+    )
+    n = con.execute("SELECT count(*) FROM scope").fetchone()[0]
+    if n == 0:
+        con.execute("DROP TABLE scope")
         raise EvaluationError(
             f"no tickets created before {as_of_ts.isoformat()} are loaded: load data first "
             "(sla load FILE)"
         )
-    segments = con.execute(read_sql("eval_segments.sql"), params).df()
-    con.execute("DROP TABLE IF EXISTS scope")
-    results = evaluate_frames(scope, segments, policy, as_of_ts, force_version=force_version)
-    if month_from is not None:
-        results = results[results["month"] >= month_from]
-    if month_to is not None:
-        results = results[results["month"] <= month_to]
-    results = results.reset_index(drop=True)
+    keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope").df()
+    keys = keys.set_index("rule_key").sort_index()
+    status_list = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT new_value FROM ticket_events WHERE kind = 'status_change' "
+            "AND new_value IS NOT NULL"
+        ).fetchall()
+    ]
+    status_list = sorted({*status_list, "new", "open", *RESOLVED_STATUSES})
+    names = _Names()
+    table = f"eval_{uuid.uuid4().hex[:12]}"
+    columns = ", ".join(RESULT_COLUMNS)
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {columns} FROM sla_results LIMIT 0")
+    # Tickets are evaluated in chunks so memory stays bounded however large the
+    # warehouse: a loop over chunks of a million tickets, never over tickets.
+    for lo in range(0, n, CHUNK_TICKETS):
+        numeric = _evaluate_chunk(
+            con,
+            policy,
+            keys,
+            names,
+            status_list,
+            params,
+            as_of_ns,
+            forced_idx,
+            lo,
+            min(n, lo + CHUNK_TICKETS),
+        )
+        con.register("numeric_results", numeric)
+        con.execute(
+            f"INSERT INTO {table} ({columns}) " + read_sql("eval_results.sql"),
+            {
+                "metrics": list(METRICS),
+                "versions": [v.version for v in policy.versions],
+                "policy_hash": policy.hash,
+                "calendars": names.calendars,
+                "statuses": list(STATUS_NAMES),
+                "rules": names.rules,
+                "nat": NAT_NS,
+                "month_from": from_code,
+                "month_to": to_code,
+            },
+        )
+        con.unregister("numeric_results")
+    con.execute("DROP TABLE scope")
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     evaluation_id = None
     if store:
         evaluation_id = _store(
-            con,
-            policy,
-            results,
-            as_of_ts,
-            started,
-            month_from,
-            month_to,
-            force_version,
-            len(scope),
+            con, policy, table, rows, as_of_ts, started, month_from, month_to, force_version, n
         )
     return EvaluationRun(
         evaluation_id=evaluation_id,
@@ -566,15 +707,18 @@ def evaluate(
         month_from=month_from,
         month_to=month_to,
         forced_version=force_version,
-        tickets_evaluated=len(scope),
-        results=results,
+        tickets_evaluated=n,
+        rows=rows,
+        con=con,
+        table=table,
     )
 
 
 def _store(
     con: duckdb.DuckDBPyConnection,
     policy: Policy,
-    results: pd.DataFrame,
+    table: str,
+    rows: int,
     as_of: pd.Timestamp,
     started: pd.Timestamp,
     month_from: str | None,
@@ -604,19 +748,19 @@ def _store(
                 input_fingerprint(loads),
                 __version__,
                 tickets,
-                len(results),
+                rows,
                 started.to_pydatetime(),
                 dt.datetime.now(dt.UTC),
             ],
         )
-        frame = results.copy()
-        frame.insert(0, "evaluation_id", evaluation_id)
-        con.register("_results", frame)
-        columns = ", ".join(["evaluation_id", *RESULT_COLUMNS])
-        con.execute(f"INSERT INTO sla_results ({columns}) SELECT {columns} FROM _results")
-        con.unregister("_results")
+        columns = ", ".join(RESULT_COLUMNS)
+        con.execute(
+            f"INSERT INTO sla_results (evaluation_id, {columns}) SELECT ?, {columns} FROM {table}",
+            [evaluation_id],
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    con.execute(f"DROP TABLE {table}")
     return int(evaluation_id)

@@ -55,7 +55,7 @@ def _localize(index: pd.DatetimeIndex, naive_tz: str) -> pd.DatetimeIndex:
 
 
 def _from_datetime_index(index: pd.DatetimeIndex, naive_tz: str) -> np.ndarray:
-    return _localize(index, naive_tz).as_unit("ns").asi8.copy()
+    return _localize(index, naive_tz).as_unit("ns").asi8
 
 
 def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:

@@ -284,3 +284,10 @@ def test_empty_warehouse_is_a_clear_error() -> None:
 def test_bad_month_is_a_clear_error(con) -> None:
     with pytest.raises(EvaluationError, match="malformed month"):
         evaluate(con, month_from="2026-13", store=False)
+
+
+def test_chunked_evaluation_gives_the_same_rows(con, monkeypatch) -> None:
+    whole = evaluate(con, as_of=AS_OF, store=False).results
+    monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
+    chunked = evaluate(con, as_of=AS_OF, store=False).results
+    pd.testing.assert_frame_equal(whole, chunked)

@@ -1,5 +1,6 @@
 -- Tickets as known at $as_of, with the tier of the plan valid at creation and the
--- first public agent reply seen in the event history up to $as_of.
+-- first public agent reply seen in the event history up to $as_of. `tix` numbers
+-- the tickets 0..n-1 so that the numeric work can run on plain arrays.
 WITH first_reply AS (
     SELECT ticket_id, min("at") AS first_agent_reply
     FROM ticket_events
@@ -17,6 +18,8 @@ plan AS (
     QUALIFY row_number() OVER (PARTITION BY t.ticket_id ORDER BY p.valid_from DESC) = 1
 )
 SELECT
+    -- Any numbering will do: results are joined back by tix and sorted by ticket id.
+    (row_number() OVER () - 1)::BIGINT AS tix,
     t.ticket_id,
     t.customer_id,
     coalesce(plan.tier, 'unknown') AS tier,
@@ -39,4 +42,3 @@ FROM tickets t
 LEFT JOIN first_reply r USING (ticket_id)
 LEFT JOIN plan USING (ticket_id)
 WHERE t.created_at <= $as_of
-ORDER BY t.ticket_id
