@@ -1,0 +1,87 @@
+"""Compliance figures from evaluation rows: counts, compliance with its Wilson
+interval, within-target share and working-time percentiles, per tier and metric.
+
+Compliance is met (within the limit, on or over target) over all closed rows
+that carry an SLA: excluded, no-SLA and still-open rows are counted beside it,
+never in it. For tiers without an SLA the same figures are computed from
+`benchmark_status` and marked as benchmark only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CLOSED_MET = ("met", "met_late_target")
+OPEN = ("open_on_track", "open_at_risk", "open_breached")
+Z95 = 1.959963984540054
+
+
+def wilson_interval(
+    successes: np.ndarray | float, n: np.ndarray | float, z: float = Z95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion; NaN where n == 0."""
+    successes = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = successes / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(n > 0, centre - half, np.nan)
+    high = np.where(n > 0, centre + half, np.nan)
+    return low, high
+
+
+def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per tier and metric of the given evaluation rows."""
+    frame = results.copy()
+    # No-SLA tiers are judged by their benchmark status, flagged as such.
+    frame["judged"] = np.where(frame["has_sla"], frame["status"], frame["benchmark_status"])
+    frame["benchmark_only"] = ~frame["has_sla"].astype(bool)
+    closed = frame["judged"].isin([*CLOSED_MET, "breached"])
+    frame["is_met"] = frame["judged"].isin(CLOSED_MET)
+    frame["is_met_target"] = frame["judged"] == "met"
+    frame["is_breached"] = frame["judged"] == "breached"
+    frame["is_open"] = frame["judged"].isin(OPEN)
+    frame["is_excluded"] = frame["status"] == "excluded"
+    frame["closed_elapsed"] = frame["elapsed_working_seconds"].where(closed)
+    grouped = frame.groupby(["tier", "metric", "benchmark_only"], sort=True)
+    out = grouped.agg(
+        tickets=("ticket_id", "size"),
+        met=("is_met", "sum"),
+        met_within_target=("is_met_target", "sum"),
+        breached=("is_breached", "sum"),
+        open=("is_open", "sum"),
+        excluded=("is_excluded", "sum"),
+        median_seconds=("closed_elapsed", "median"),
+        p90_seconds=("closed_elapsed", lambda s: s.quantile(0.9)),
+    ).reset_index()
+    closed_n = out["met"] + out["breached"]
+    out["closed"] = closed_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["compliance"] = np.where(closed_n > 0, out["met"] / closed_n, np.nan)
+        out["within_target"] = np.where(closed_n > 0, out["met_within_target"] / closed_n, np.nan)
+    out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed_n)
+    return out
+
+
+def compare(current: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Side by side compliance of two evaluations of the same tickets."""
+    a = compliance_summary(current)
+    b = compliance_summary(other)
+    keys = ["tier", "metric", "benchmark_only"]
+    merged = a.merge(b, on=keys, how="outer", suffixes=("_current", "_other"))
+    merged["change"] = merged["compliance_other"] - merged["compliance_current"]
+    return merged[
+        [
+            *keys,
+            "closed_current",
+            "compliance_current",
+            "closed_other",
+            "compliance_other",
+            "change",
+            "breached_current",
+            "breached_other",
+        ]
+    ]
