@@ -1,0 +1,65 @@
+"""Compliance figures and the Wilson interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.metrics import compare, compliance_summary, wilson_interval
+
+
+def test_wilson_interval_known_values() -> None:
+    # 8 of 10: the textbook Wilson 95 % interval is (0.490, 0.943).
+    low, high = wilson_interval(8, 10)
+    assert float(low) == pytest.approx(0.4902, abs=1e-4)
+    assert float(high) == pytest.approx(0.9433, abs=1e-4)
+    low, high = wilson_interval(np.array([0, 5]), np.array([0, 5]))
+    assert np.isnan(low[0]) and np.isnan(high[0])
+    assert high[1] == pytest.approx(1.0) and low[1] == pytest.approx(0.5655, abs=1e-4)
+
+
+def rows(tier: str, statuses: list[str], *, has_sla: bool = True) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ticket_id": [f"{tier}{i}" for i in range(len(statuses))],
+            "metric": "resolution",
+            "tier": tier,
+            "has_sla": has_sla,
+            "status": statuses if has_sla else ["no_sla"] * len(statuses),
+            "benchmark_status": [None] * len(statuses) if has_sla else statuses,
+            "elapsed_working_seconds": np.arange(len(statuses), dtype=float) * 3600,
+        }
+    )
+
+
+def test_summary_counts_only_closed_rows_in_compliance() -> None:
+    frame = pd.concat(
+        [
+            rows("business", ["met", "met_late_target", "breached", "open_at_risk", "excluded"]),
+            rows("pioneer", ["met", "breached"], has_sla=False),
+        ]
+    )
+    summary = compliance_summary(frame).set_index("tier")
+    business = summary.loc["business"]
+    assert (business["tickets"], business["met"], business["breached"]) == (5, 2, 1)
+    assert (business["open"], business["excluded"], business["closed"]) == (1, 1, 3)
+    assert business["compliance"] == pytest.approx(2 / 3)
+    assert business["within_target"] == pytest.approx(1 / 3)
+    assert business["median_seconds"] == 3600.0  # closed rows only: 0 h, 1 h, 2 h
+    assert not business["benchmark_only"]
+    pioneer = summary.loc["pioneer"]
+    assert pioneer["benchmark_only"] and pioneer["compliance"] == pytest.approx(0.5)
+
+
+def test_empty_tier_has_no_compliance_not_a_hundred_percent() -> None:
+    summary = compliance_summary(rows("premium", ["open_on_track"]))
+    assert np.isnan(summary["compliance"].iloc[0])
+
+
+def test_compare_side_by_side() -> None:
+    current = rows("business", ["met", "breached"])
+    other = rows("business", ["met", "met"])
+    side = compare(current, other).iloc[0]
+    assert side["compliance_current"] == 0.5 and side["compliance_other"] == 1.0
+    assert side["change"] == 0.5
