@@ -275,7 +275,11 @@ def _rules(
     combined = keyed * n_versions + (version_idx + 1)
     uniques, inverse = np.unique(combined, return_inverse=True)
     combos = [
-        {**keys.loc[int(u // n_versions)].to_dict(), "_v": int(u % n_versions) - 1} for u in uniques
+        {
+            **keys.iloc[int(u // n_versions)].drop("rule_key").to_dict(),
+            "_v": int(u % n_versions) - 1,
+        }
+        for u in uniques
     ]
     out = {}
     for metric in METRICS:
@@ -551,7 +555,9 @@ def _evaluate_chunk(
         if forced_idx is not None
         else policy.version_index(created)
     )
-    keyed = np.asarray(ticket_cols["rule_key"], dtype=np.int64)
+    # Position of each ticket's rule key among the distinct keys (sorted).
+    hashes = keys["rule_key"].to_numpy(dtype=np.uint64)
+    keyed = np.searchsorted(hashes, np.asarray(ticket_cols["rule_key"], dtype=np.uint64))
     rules = _rules(keys, keyed, policy, version_idx, names)
 
     # Clock stops. Resolution: the start of the final resolved run of the status
@@ -636,7 +642,8 @@ def evaluate(
     fields = ", ".join(RULE_FIELDS)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE scope AS SELECT *, "
-        f"dense_rank() OVER (ORDER BY {fields}) - 1 AS rule_key "
+        # A hash, not a rank: grouping tickets by their rule fields needs no sort.
+        f"hash({fields}) AS rule_key "
         f"FROM ({read_sql('eval_scope.sql')})",
         params,
     )
@@ -647,8 +654,7 @@ def evaluate(
             f"no tickets created before {as_of_ts.isoformat()} are loaded: load data first "
             "(sla load FILE)"
         )
-    keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope").df()
-    keys = keys.set_index("rule_key").sort_index()
+    keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope ORDER BY rule_key").df()
     status_list = [
         r[0]
         for r in con.execute(
