@@ -85,3 +85,21 @@ def compare(current: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
             "breached_other",
         ]
     ]
+
+
+def outage_calls(results: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-hours outage-line calls (first-response rows), with cause and billability."""
+    calls = results[
+        results["outage_line"] & results["out_of_hours"] & (results["metric"] == "first_response")
+    ]
+    return calls[
+        [
+            "ticket_id",
+            "customer_id",
+            "tier",
+            "clock_start",
+            "cause_domain",
+            "billable",
+            "elapsed_working_seconds",
+        ]
+    ].sort_values("clock_start", kind="stable")

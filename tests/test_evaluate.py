@@ -291,3 +291,25 @@ def test_chunked_evaluation_gives_the_same_rows(con, monkeypatch) -> None:
     monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
     chunked = evaluate(con, as_of=AS_OF, store=False).results
     pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_outage_calls_listed_with_cause_and_billable(run) -> None:
+    from pipeline.metrics import outage_calls
+
+    calls = outage_calls(run.results)
+    assert list(calls["ticket_id"]) == ["OUTAGE"]
+    assert calls.iloc[0]["cause_domain"] == "customer" and calls.iloc[0]["billable"]
+
+
+def test_whatif_side_by_side(con) -> None:
+    from pipeline.whatif import whatif
+
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["first_response"]["targets"]["premium"] = {"target_hours": 1}
+    runs_before = con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+    side = whatif(con, Policy.from_dict(doc), as_of=AS_OF)
+    premium = side[(side["tier"] == "premium") & (side["metric"] == "first_response")].iloc[0]
+    # FRI was answered in 1.5 working hours: met at 8 h, breached at 1 h.
+    assert premium["compliance_current"] == 1.0
+    assert premium["compliance_other"] == 0.0
+    assert con.execute("SELECT count(*) FROM evaluations").fetchone()[0] == runs_before

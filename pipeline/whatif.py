@@ -1,0 +1,35 @@
+"""What-if: the same tickets under another policy, side by side, stored nowhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pipeline.evaluate import evaluate
+from pipeline.metrics import compare
+from pipeline.policy import Policy
+
+
+def whatif(
+    con: duckdb.DuckDBPyConnection,
+    other: Policy,
+    *,
+    current: Policy | None = None,
+    month_from: str | None = None,
+    month_to: str | None = None,
+    as_of: Any = None,
+) -> pd.DataFrame:
+    """Compliance per tier and metric under `current` (default policy) and `other`.
+
+    Both evaluations see the warehouse at the same as-of instant and neither is
+    stored, so the loaded data and the recorded runs are untouched."""
+    current = current or Policy.default()
+    base = evaluate(
+        con, current, month_from=month_from, month_to=month_to, as_of=as_of, store=False
+    )
+    alt = evaluate(
+        con, other, month_from=month_from, month_to=month_to, as_of=base.as_of, store=False
+    )
+    return compare(base.results, alt.results)
