@@ -19,7 +19,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.evaluate import evaluate, read_sql
+from pipeline.evaluate import evaluate
+from pipeline.warehouse import migrate
 
 MIN = 60 * 10**9
 HOUR = 60 * MIN
@@ -28,8 +29,7 @@ TIERS = np.array(["pioneer", "professional", "business", "premium"], dtype=objec
 
 def make_warehouse(con: duckdb.DuckDBPyConnection, n: int, seed: int = 3) -> None:
     """Synthetic tickets, 5 events each, straight into the warehouse tables."""
-    for name in ("001_initial.sql", "010_evaluations.sql"):
-        con.execute(read_sql(name))
+    migrate(con)
     rng = np.random.default_rng(seed)
     origin = pd.Timestamp("2025-01-01", tz="UTC").value
     created = origin + rng.integers(0, 600 * 24 * HOUR, n)

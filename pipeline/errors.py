@@ -35,3 +35,16 @@ class PolicyError(PipelineError, ValueError):
 
 class EvaluationError(PipelineError):
     """An evaluation cannot run or cannot be found (e.g. nothing loaded, unknown id)."""
+
+
+class WarehouseError(PipelineError):
+    """The warehouse cannot be opened or is not in the expected state."""
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process holds the warehouse file."""
+
+
+class LoadError(PipelineError):
+    """A file cannot be loaded at all (unreadable, unknown format, naive timestamps
+    without a source time zone). Bad rows do not raise: they are rejected and kept."""

@@ -32,7 +32,6 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from typing import Any
 
 import duckdb
@@ -43,6 +42,7 @@ from pipeline import __version__
 from pipeline.errors import EvaluationError
 from pipeline.instants import NAT_NS
 from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy
+from pipeline.warehouse import read_sql
 
 NS = 10**9
 CHUNK_TICKETS = 1_000_000
@@ -130,11 +130,6 @@ class EvaluationRun:
         return self.con.execute(
             f"SELECT {columns} FROM {self.table} ORDER BY metric, ticket_id"
         ).df()
-
-
-def read_sql(name: str) -> str:
-    """The text of `pipeline/sql/<name>`."""
-    return resources.files("pipeline.sql").joinpath(name).read_text("utf-8")
 
 
 def _month_codes(ns: np.ndarray, tz: str) -> np.ndarray:

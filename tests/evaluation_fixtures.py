@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import duckdb
 import pandas as pd
+
+from pipeline.warehouse import connect
 
 TZ = "Europe/Amsterdam"
 
@@ -16,11 +16,7 @@ def local(text: str | None) -> pd.Timestamp | None:
 
 def schema_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with the canonical schema and the evaluation tables."""
-    con = duckdb.connect(":memory:")
-    sql = resources.files("pipeline.sql")
-    for name in ("001_initial.sql", "010_evaluations.sql"):
-        con.execute(sql.joinpath(name).read_text("utf-8"))
-    return con
+    return connect(":memory:")
 
 
 def ticket(

@@ -1,0 +1,97 @@
+"""The DuckDB warehouse: where it lives, opening it, and its schema migrations.
+
+One file (default `data/warehouse.duckdb`, or `$SLA_DB`, or `--db PATH`).
+The schema is created and upgraded by the numbered SQL files in
+`pipeline/sql/NNN_*.sql`, each applied once, in order, in its own transaction,
+and recorded in `schema_migrations`.
+
+DuckDB lets one process at a time write a database file; a second process gets
+a lock error, which is turned into a clear `WarehouseBusyError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from pipeline.errors import WarehouseBusyError, WarehouseError
+
+DEFAULT_PATH = Path("data/warehouse.duckdb")
+ENV_VAR = "SLA_DB"
+_MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+def default_path() -> Path:
+    """`$SLA_DB` when set, else data/warehouse.duckdb."""
+    return Path(os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def read_sql(name: str) -> str:
+    """The text of `pipeline/sql/<name>`."""
+    return resources.files("pipeline.sql").joinpath(name).read_text("utf-8")
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(number, file name) of every migration shipped, in order."""
+    found = []
+    for entry in resources.files("pipeline.sql").iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name))
+    return sorted(found)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations not yet applied; return their names."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(read_sql(name))
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def connect(
+    path: str | Path | None = None, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the warehouse.
+
+    Raises `WarehouseBusyError` when another process holds the file, and
+    `WarehouseError` when a read-only open finds no warehouse."""
+    target = Path(path) if path is not None else default_path()
+    if str(target) != ":memory:":
+        if read_only and not target.exists():
+            raise WarehouseError(
+                f"no warehouse at {target}: load data first (sla load FILE), "
+                f"or point --db / ${ENV_VAR} at one"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(target), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusyError(
+                f"warehouse {target} is in use by another process (a load or evaluation "
+                "is running); try again when it has finished"
+            ) from None
+        raise WarehouseError(f"cannot open warehouse {target}: {exc}") from None
+    if not read_only:
+        migrate(con)
+    return con
