@@ -1,0 +1,379 @@
+"""Loading export files into the warehouse: staged, checked in SQL, merged, in
+one transaction per file, losing nothing.
+
+A file is first staged as text (`raw`: the canonical columns, its line number
+and the raw row as JSON). SQL then parses and checks every row
+(`pipeline/sql/load_*.sql`): a row is either accepted or rejected with a reason
+code and the field at fault, and rejected rows are kept in `rejected_rows` with
+their raw text. Accepted rows are merged: a newer version of a ticket (by
+`updated_at`, then load order) replaces the stored one, events are
+de-duplicated, a customers file replaces the plan history of the customers it
+names. Loading a file whose content (sha256) was loaded before changes nothing.
+Suspicious but loadable rows are loaded and listed in `flagged_rows`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipeline.errors import LoadError
+from pipeline.sources.base import (
+    ACTOR_TYPES,
+    CAUSE_DOMAINS,
+    CHANNELS,
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    PRIORITIES,
+    STATUSES,
+    TICKET_COLUMNS,
+    TIERS,
+)
+from pipeline.warehouse import read_sql
+
+KINDS = {
+    "tickets": TICKET_COLUMNS,
+    "events": EVENT_COLUMNS,
+    "customers": CUSTOMER_COLUMNS,
+}
+TIMESTAMP_FIELDS = {
+    "tickets": ("created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"),
+    "events": ("at",),
+    "customers": ("valid_from", "valid_to"),
+}
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xlsx": "xlsx",
+}
+# A reply this soon after creation is almost surely an auto-responder.
+AUTO_RESPONSE_SECONDS = 5
+REASONS = {
+    "missing_required_field": "a required field is empty",
+    "unparseable_timestamp": "not a timestamp (use ISO 8601, e.g. 2026-10-26T09:15:00+01:00)",
+    "unknown_value": "not one of the canonical values (docs/canonical-format.md)",
+    "invalid_boolean": "not a yes/no value (true/false, 1/0, yes/no, ja/nee)",
+    "response_before_creation": "the first response is before the ticket was created",
+    "resolved_before_created": "resolved before the ticket was created",
+    "closed_before_created": "closed before the ticket was created",
+    "unknown_customer": "customer not in the warehouse: load customers first (sla customers)",
+    "duplicate_conflicting": "the same ticket id appears more than once with different content",
+    "event_for_unknown_ticket": "event for a ticket that is not loaded",
+    "event_before_creation": "event more than a minute before the ticket was created",
+    "unknown_tier": "not one of pioneer, professional, business, premium",
+    "period_ends_before_start": "the plan period ends before it starts",
+    "overlapping_plan": "overlaps another plan period of the same customer",
+}
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What one load did. rows_read == accepted + rejected, always."""
+
+    path: str
+    kind: str
+    load_id: int
+    sha256: str
+    rows_read: int
+    accepted: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    flagged: dict[str, int] = field(default_factory=dict)
+    unchanged_since: int | None = None  # the earlier load of the same content
+    superseded: int = 0  # accepted rows older than the version already stored
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def detect_kind(columns: list[str]) -> str:
+    """tickets, events or customers, from a file's header."""
+    names = {c.strip().lower() for c in columns}
+    if {"at", "kind"} <= names:
+        return "events"
+    if {"tier", "valid_from"} <= names:
+        return "customers"
+    if {"ticket_id", "created_at"} <= names:
+        return "tickets"
+    raise LoadError(
+        "cannot tell what the file holds from its header "
+        f"({', '.join(columns[:8])}): expected canonical ticket, event or customer columns "
+        "(docs/canonical-format.md), or give --preset / --mapping"
+    )
+
+
+def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
+    """Create TEMP TABLE `raw_file` with every column as text, `_line` and `_raw`."""
+    source = str(path)
+    if fmt == "csv":
+        relation = f"read_csv({_quote(source)}, all_varchar = true, header = true)"
+        first_line = 2  # the header is line 1
+    elif fmt == "parquet":
+        relation = f"read_parquet({_quote(source)})"
+        first_line = 1
+    elif fmt == "jsonl":
+        relation = f"read_json({_quote(source)}, format = 'newline_delimited')"
+        first_line = 1
+    else:  # xlsx
+        frame = pd.read_excel(path, dtype=str)
+        con.register("xlsx_frame", frame)
+        relation = "xlsx_frame"
+        first_line = 2
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE raw_file AS "
+            f"SELECT (row_number() OVER () - 1 + {first_line})::BIGINT AS _line, "
+            f"to_json(r)::VARCHAR AS _raw, r.* FROM {relation} r"
+        )
+    except duckdb.Error as exc:
+        raise LoadError(f"{path}: cannot read as {fmt}: {exc}") from None
+    columns = [
+        row[0]
+        for row in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
+        if row[0] not in ("_line", "_raw")
+    ]
+    return columns
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _normalise(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> None:
+    """TEMP TABLE `raw`: exactly the canonical columns of `kind`, as text."""
+    by_lower = {c.strip().lower(): c for c in columns}
+    select = []
+    for name in KINDS[kind]:
+        if name in by_lower:
+            select.append(f'CAST("{by_lower[name]}" AS VARCHAR) AS "{name}"')
+        else:
+            select.append(f'NULL::VARCHAR AS "{name}"')
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE raw AS SELECT _line, _raw, "
+        + ", ".join(select)
+        + " FROM raw_file"
+    )
+
+
+def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, kind: str, tz: str | None) -> None:
+    if tz is not None:
+        return
+    for name in TIMESTAMP_FIELDS[kind]:
+        row = con.execute(
+            f'SELECT _line, "{name}" FROM raw WHERE NOT sla_blank("{name}") '
+            f'AND NOT sla_has_offset("{name}") '
+            f'AND try_cast(trim("{name}") AS TIMESTAMP) IS NOT NULL ORDER BY _line LIMIT 1'
+        ).fetchall()
+        row = row[0] if row else None
+        if row is not None:
+            raise LoadError(
+                f"{path}, line {row[0]}, field {name!r}: timestamp {row[1]!r} has no UTC "
+                "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
+                "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
+            )
+
+
+def _params(kind: str, tz: str | None, load_id: int, source: str, started: dt.datetime) -> dict:
+    base = {"tz": tz, "load_id": load_id}
+    if kind == "tickets":
+        return {
+            **base,
+            "source": source,
+            "priorities": list(PRIORITIES),
+            "channels": list(CHANNELS),
+            "statuses": list(STATUSES),
+            "cause_domains": list(CAUSE_DOMAINS),
+            "auto_response_seconds": AUTO_RESPONSE_SECONDS,
+            "started": started,
+        }
+    if kind == "events":
+        return {
+            **base,
+            "kinds": list(EVENT_KINDS),
+            "actors": list(ACTOR_TYPES),
+            "statuses": list(STATUSES),
+        }
+    return {**base, "tiers": list(TIERS)}
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict) -> None:
+    """Run each statement of a SQL file with the parameters it uses."""
+    # Comments go first: they may contain semicolons. (Our SQL has no "--" in strings.)
+    text = re.sub(r"--[^\n]*", "", read_sql(sql_file))
+    for statement in text.split(";"):
+        body = statement.strip()
+        if not body:
+            continue
+        used = {k: v for k, v in params.items() if f"${k}" in body}
+        con.execute(body, used).fetchall()
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    source_tz: str | None = None,
+    source_system: str = "canonical",
+) -> LoadSummary:
+    """Load one canonical file (tickets, events or customers; CSV, Parquet, JSON
+    lines or XLSX) in one transaction.
+
+    Raises `LoadError` when the file cannot be read at all, its kind cannot be
+    told, or it has naive timestamps and no `source_tz`. Bad rows never raise:
+    they are rejected with a reason and kept."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"no such file: {path}")
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
+    if source_tz is not None:
+        try:
+            pd.Timestamp("2026-01-01", tz=source_tz)
+        except Exception:
+            raise LoadError(f"unknown time zone {source_tz!r} for --source-tz") from None
+    sha = sha256_of(path)
+    started = dt.datetime.now(dt.UTC)
+    con.execute("SET TimeZone = 'UTC'")
+    _run(con, "load_macros.sql", {})
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        columns = _stage(con, path, fmt)
+        kind = kind or detect_kind(columns)
+        if kind not in KINDS:
+            raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
+        _normalise(con, kind, columns)
+        _check_naive(con, path, kind, source_tz)
+        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
+        earlier = con.execute(
+            "SELECT min(load_id) FROM loads WHERE sha256 = ? AND kind = ? AND NOT unchanged "
+            "AND finished_at IS NOT NULL",
+            [sha, kind],
+        ).fetchall()[0][0]
+        mapping = json.dumps({"preset": "canonical", "kind": kind, "columns": columns})
+        con.execute(
+            "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
+            "unchanged, started_at) VALUES (?, ?, ?, ?, ?, 'canonical', ?, ?, ?, ?)",
+            [load_id, kind, str(path), sha, fmt, mapping, source_tz, earlier is not None, started],
+        )
+        if earlier is not None:
+            con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
+            con.execute("COMMIT")
+            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
+        params = _params(kind, source_tz, load_id, source_system, started)
+        _run(con, f"load_{kind}.sql", params)
+        superseded = 0
+        if kind == "tickets":
+            _run(con, "load_tickets_merge.sql", params)
+            superseded = con.execute("SELECT count(*) FROM superseded").fetchall()[0][0]
+        else:
+            _run(con, f"load_{kind}_merge.sql", params)
+        reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
+        con.register("reasons", reasons)
+        con.execute(
+            "INSERT INTO rejected_rows SELECT ?, ?, c._line, split_part(c.problem, ':', 2), "
+            "split_part(c.problem, ':', 1), r.message, c._raw FROM checked c "
+            "LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1) "
+            "WHERE c.problem IS NOT NULL",
+            [load_id, str(path)],
+        )
+        con.unregister("reasons")
+        read = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
+        rejected = dict(
+            con.execute(
+                "SELECT reason_code, count(*) FROM rejected_rows WHERE load_id = ? "
+                "GROUP BY 1 ORDER BY 1",
+                [load_id],
+            ).fetchall()
+        )
+        flagged = dict(
+            con.execute(
+                "SELECT flag_code, count(*) FROM flagged_rows WHERE load_id = ? GROUP BY 1 "
+                "ORDER BY 1",
+                [load_id],
+            ).fetchall()
+        )
+        n_rejected = sum(rejected.values())
+        con.execute(
+            "UPDATE loads SET rows_read = ?, accepted = ?, rejected = ?, flagged = ?, "
+            "finished_at = now() WHERE load_id = ?",
+            [read, read - n_rejected, n_rejected, sum(flagged.values()), load_id],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LoadSummary(
+        str(path),
+        kind,
+        load_id,
+        sha,
+        read,
+        read - n_rejected,
+        rejected,
+        flagged,
+        superseded=superseded,
+    )
+
+
+@dataclass(frozen=True)
+class WarehouseStatus:
+    loads: pd.DataFrame
+    counts: dict[str, int]
+    created_range: tuple[pd.Timestamp | None, pd.Timestamp | None]
+    rejected: pd.DataFrame  # reason_code, field, rows
+    flagged: pd.DataFrame  # flag_code, rows
+
+
+def warehouse_status(con: duckdb.DuckDBPyConnection) -> WarehouseStatus:
+    """What is loaded: the loads, row counts, the creation date range, rejections and flags."""
+    counts = {
+        table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        for table in (
+            "tickets",
+            "ticket_events",
+            "customers",
+            "plan_history",
+            "rejected_rows",
+            "flagged_rows",
+            "evaluations",
+        )
+    }
+    low, high = con.execute("SELECT min(created_at), max(created_at) FROM tickets").fetchall()[0]
+    return WarehouseStatus(
+        loads=con.execute(
+            "SELECT load_id, kind, path, left(sha256, 12) AS sha256, rows_read, accepted, "
+            "rejected, flagged, unchanged, source_tz, finished_at FROM loads ORDER BY load_id"
+        ).df(),
+        counts=counts,
+        created_range=(low, high),
+        rejected=con.execute(
+            "SELECT reason_code, field, count(*) AS rows FROM rejected_rows GROUP BY ALL "
+            "ORDER BY rows DESC, reason_code"
+        ).df(),
+        flagged=con.execute(
+            "SELECT flag_code, count(*) AS rows FROM flagged_rows GROUP BY ALL ORDER BY 1"
+        ).df(),
+    )

@@ -1,0 +1,20 @@
+-- Helpers shared by every load. A timestamp with an offset (Z, +02:00) is exact;
+-- one without is a wall-clock reading in the load's source time zone (ICU reads
+-- a reading that occurs twice at the fall-back hour as standard time).
+CREATE OR REPLACE TEMP MACRO sla_blank(s) AS s IS NULL OR trim(s) = '';
+CREATE OR REPLACE TEMP MACRO sla_has_offset(s) AS
+    regexp_matches(trim(s), '([Zz]|[+-]\d\d(:?\d\d)?)$');
+CREATE OR REPLACE TEMP MACRO sla_ts(s, tz) AS
+    CASE
+        WHEN sla_blank(s) THEN NULL
+        WHEN sla_has_offset(s) THEN try_cast(trim(s) AS TIMESTAMPTZ)
+        ELSE timezone(tz, try_cast(trim(s) AS TIMESTAMP))
+    END;
+CREATE OR REPLACE TEMP MACRO sla_bad_ts(s, tz) AS NOT sla_blank(s) AND sla_ts(s, tz) IS NULL;
+CREATE OR REPLACE TEMP MACRO sla_text(s) AS nullif(trim(s), '');
+CREATE OR REPLACE TEMP MACRO sla_bool(s) AS
+    CASE
+        WHEN sla_blank(s) THEN false
+        WHEN lower(trim(s)) IN ('true', '1', 'yes', 'y', 'ja', 'j', 't') THEN true
+        WHEN lower(trim(s)) IN ('false', '0', 'no', 'n', 'nee', 'f') THEN false
+    END;

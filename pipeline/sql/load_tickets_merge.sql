@@ -1,0 +1,31 @@
+-- Merge the accepted tickets of load $load_id. A newer version (by updated_at,
+-- then load order: the later load wins a tie) replaces the stored one.
+CREATE OR REPLACE TEMP TABLE candidates AS
+SELECT * FROM checked WHERE problem IS NULL AND NOT is_copy;
+
+CREATE OR REPLACE TEMP TABLE superseded AS
+SELECT c.ticket_id FROM candidates c JOIN tickets t USING (ticket_id)
+WHERE c.updated_at < t.updated_at;
+
+DELETE FROM tickets WHERE ticket_id IN (
+    SELECT ticket_id FROM candidates WHERE ticket_id NOT IN (SELECT ticket_id FROM superseded)
+);
+
+INSERT INTO tickets
+SELECT ticket_id, source_system, customer_id, created_at, first_response_at, resolved_at,
+       closed_at, priority, channel, category, status, requires_it_release, cause_domain,
+       subject, updated_at, $load_id
+FROM candidates
+WHERE ticket_id NOT IN (SELECT ticket_id FROM superseded);
+
+INSERT INTO flagged_rows
+SELECT $load_id, ticket_id, _line, 'first_response_at', 'auto_response',
+       'first response ' || epoch(first_response_at - created_at)::VARCHAR
+       || ' s after creation: probably an auto-responder'
+FROM candidates
+WHERE first_response_at - created_at <= to_seconds($auto_response_seconds)
+UNION ALL
+SELECT $load_id, ticket_id, _line, 'created_at', 'created_in_future',
+       'created after the load started'
+FROM candidates
+WHERE created_at > $started;

@@ -1,0 +1,177 @@
+"""Loading canonical files: rejections with reasons, flags, idempotency, merges, atomicity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.errors import LoadError
+from pipeline.load import load_file, warehouse_status
+from pipeline.warehouse import connect
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def con():
+    con = connect(":memory:")
+    load_file(con, FIXTURES / "customers.csv")
+    return con
+
+
+def load_tickets(con):
+    return load_file(con, FIXTURES / "tickets.csv", source_tz="Europe/Amsterdam")
+
+
+def test_customers_plan_history(con) -> None:
+    plans = con.execute(
+        "SELECT customer_id, tier FROM plan_history ORDER BY customer_id, valid_from"
+    ).fetchall()
+    assert plans == [("C1", "business"), ("C1", "premium"), ("C2", "pioneer"), ("C3", "business")]
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code FROM rejected_rows ORDER BY line_number"
+    ).fetchall()
+    assert rejected == [(6, "valid_from", "overlapping_plan"), (7, "tier", "unknown_tier")]
+
+
+def test_every_row_is_accepted_or_rejected_with_a_reason(con) -> None:
+    summary = load_tickets(con)
+    assert summary.rows_read == 12
+    assert summary.rows_read == summary.accepted + summary.rejected_total
+    assert summary.rejected == {
+        "duplicate_conflicting": 2,
+        "missing_required_field": 1,
+        "response_before_creation": 1,
+        "unknown_customer": 1,
+        "unknown_value": 1,
+        "unparseable_timestamp": 1,
+    }
+    row = con.execute(
+        "SELECT file, field, message, raw FROM rejected_rows WHERE reason_code = "
+        "'unparseable_timestamp'"
+    ).fetchall()[0]
+    assert row[0].endswith("tickets.csv") and row[1] == "created_at"
+    assert "31-02-2026 25:00" in row[3]  # the raw row is kept
+    stored = [r[0] for r in con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall()]
+    assert stored == ["T1", "T2", "T8", "T9"]  # T8's identical copy is one ticket
+
+
+def test_flags_for_suspicious_rows(con) -> None:
+    assert load_tickets(con).flagged == {"auto_response": 1, "created_in_future": 1}
+
+
+def test_timestamps_stored_in_utc_with_source_zone_recorded(con) -> None:
+    load_tickets(con)
+    created = dict(con.execute("SELECT ticket_id, created_at FROM tickets").fetchall())
+    assert pd.Timestamp(created["T1"]) == pd.Timestamp("2026-10-23T15:00Z")
+    # Naive 02:30 on the fall-back night, read in Europe/Amsterdam: standard time.
+    assert pd.Timestamp(created["T2"]) == pd.Timestamp("2026-10-25T01:30Z")
+    zones = con.execute("SELECT source_tz FROM loads WHERE kind = 'tickets'").fetchall()
+    assert zones == [("Europe/Amsterdam",)]
+
+
+def test_naive_timestamps_without_a_zone_are_refused(con) -> None:
+    with pytest.raises(LoadError, match=r"tickets.csv, line 3, field 'created_at'.*--source-tz"):
+        load_file(con, FIXTURES / "tickets.csv")
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+def test_same_file_twice_changes_nothing(con) -> None:
+    first = load_tickets(con)
+    before = con.execute("SELECT count(*) FROM rejected_rows").fetchall()
+    again = load_tickets(con)
+    assert again.unchanged_since == first.load_id
+    assert con.execute("SELECT count(*) FROM rejected_rows").fetchall() == before
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(4,)]
+
+
+def test_newer_export_replaces_older_version(con, tmp_path) -> None:
+    load_tickets(con)
+    newer = tmp_path / "newer.csv"
+    newer.write_text(
+        "ticket_id,customer_id,created_at,status,updated_at\n"
+        "T8,C1,2026-10-21T10:00:00+02:00,resolved,2026-10-22T10:00:00+02:00\n"
+        "T1,C1,2026-10-23T17:00:00+02:00,open,2026-10-24T10:00:00+02:00\n"
+    )
+    summary = load_file(con, newer)
+    assert summary.superseded == 1  # T1 is older than the stored version
+    status = dict(con.execute("SELECT ticket_id, status FROM tickets").fetchall())
+    assert status["T8"] == "resolved" and status["T1"] == "resolved"
+
+
+def test_events_deduplicated_and_checked(con, tmp_path) -> None:
+    load_tickets(con)
+    summary = load_file(con, FIXTURES / "events.csv")
+    assert summary.rejected == {
+        "event_for_unknown_ticket": 1,
+        "unknown_value": 1,
+        "unparseable_timestamp": 1,
+    }
+    assert con.execute("SELECT count(*) FROM ticket_events").fetchall() == [(3,)]
+    # A later export repeats events already stored: they are not stored twice.
+    path = tmp_path / "again.csv"
+    pd.read_csv(FIXTURES / "events.csv", dtype=str).iloc[:3].to_csv(path, index=False)
+    assert load_file(con, path).accepted == 3
+    assert con.execute("SELECT count(*) FROM ticket_events").fetchall() == [(3,)]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_parquet_every_resolution(con, tmp_path, unit) -> None:
+    frame = pd.DataFrame(
+        {
+            "ticket_id": ["P1"],
+            "customer_id": ["C1"],
+            "created_at": pd.DatetimeIndex(["2026-10-23T15:00:00"], tz="UTC").as_unit(unit),
+            "priority": ["normal"],
+        }
+    )
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    summary = load_file(con, path)
+    assert summary.accepted == 1, summary
+    created = con.execute("SELECT created_at FROM tickets WHERE ticket_id = 'P1'").fetchall()
+    assert pd.Timestamp(created[0][0]) == pd.Timestamp("2026-10-23T15:00Z")
+
+
+def test_jsonl_and_xlsx(con, tmp_path) -> None:
+    frame = pd.read_csv(FIXTURES / "tickets.csv", dtype=str).iloc[:1]
+    jsonl = tmp_path / "t.jsonl"
+    frame.to_json(jsonl, orient="records", lines=True)
+    assert load_file(con, jsonl).accepted == 1
+    xlsx = tmp_path / "t.xlsx"
+    frame.assign(ticket_id="X1").to_excel(xlsx, index=False)
+    assert load_file(con, xlsx).accepted == 1
+
+
+def test_failed_load_leaves_warehouse_as_before(con, monkeypatch) -> None:
+    import pipeline.load as load_module
+
+    original = load_module._run
+
+    def failing_run(con_, name, params):
+        original(con_, name, params)
+        if name == "load_tickets_merge.sql":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(load_module, "_run", failing_run)
+    with pytest.raises(KeyboardInterrupt):
+        load_tickets(con)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
+
+
+def test_status(con) -> None:
+    load_tickets(con)
+    status = warehouse_status(con)
+    assert status.counts["tickets"] == 4
+    assert set(status.rejected["reason_code"]) >= {"unknown_tier", "unknown_customer"}
+    assert list(status.loads["kind"]) == ["customers", "tickets"]
+
+
+def test_unknown_file_type(con, tmp_path) -> None:
+    path = tmp_path / "x.doc"
+    path.write_text("hello")
+    with pytest.raises(LoadError, match="unknown file type"):
+        load_file(con, path)
