@@ -12,9 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from pipeline import __version__
+from pipeline.demo import generate
 from pipeline.errors import PipelineError
+from pipeline.evaluate import evaluate
+from pipeline.load import LoadSummary, load_file, warehouse_status
+from pipeline.metrics import compliance_summary, outage_calls
+from pipeline.policy import Policy
+from pipeline.warehouse import connect
+from pipeline.whatif import whatif
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -37,6 +46,266 @@ def cli() -> None:
 
 
 # --- commands are registered below, one block per area ---------------------
+
+DB_OPTION = click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Warehouse file (default: $SLA_DB or data/warehouse.duckdb).",
+)
+POLICY_OPTION = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Policy TOML file (default: the built-in policy).",
+)
+
+
+def _print_load(summary: LoadSummary) -> None:
+    console = Console(soft_wrap=True)
+    if summary.unchanged_since is not None:
+        console.print(
+            f"{summary.path}: same content as load #{summary.unchanged_since}; nothing changed."
+        )
+        return
+    console.print(
+        f"{summary.path} ({summary.kind}, load #{summary.load_id}): read {summary.rows_read:,}, "
+        f"accepted {summary.accepted:,}, rejected {summary.rejected_total:,}"
+        + (f", {summary.superseded:,} older than the stored version" if summary.superseded else "")
+    )
+    for code, count in summary.rejected.items():
+        console.print(f"  rejected  {code:<28} {count:>8,}")
+    for code, count in summary.flagged.items():
+        console.print(f"  flagged   {code:<28} {count:>8,}")
+    if summary.rejected:
+        console.print("  rejected rows are kept with their reason: sla status, table rejected_rows")
+
+
+@cli.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--kind",
+    type=click.Choice(["tickets", "events", "customers"]),
+    default=None,
+    help="What the file holds (default: told from its header).",
+)
+@click.option(
+    "--source-tz",
+    default=None,
+    help="Time zone of naive timestamps in the files (e.g. Europe/Amsterdam, UTC).",
+)
+@DB_OPTION
+@handle_errors
+def load_command(
+    files: tuple[str, ...], kind: str | None, source_tz: str | None, db: str | None
+) -> None:
+    """Load canonical export files (CSV, Parquet, JSON lines, XLSX) into the warehouse."""
+    con = connect(db)
+    for path in files:
+        _print_load(load_file(con, path, kind=kind, source_tz=source_tz))
+
+
+@cli.command("customers")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source-tz", default=None, help="Time zone of naive dates in the file.")
+@DB_OPTION
+@handle_errors
+def customers_command(file: str, source_tz: str | None, db: str | None) -> None:
+    """Load customers and their plan history (CSV/XLSX from billing or CRM)."""
+    _print_load(load_file(connect(db), file, kind="customers", source_tz=source_tz))
+
+
+@cli.command("status")
+@DB_OPTION
+@handle_errors
+def status_command(db: str | None) -> None:
+    """What is loaded: loads, counts, date range, rejected rows by reason, flags."""
+    status = warehouse_status(connect(db))
+    console = Console(soft_wrap=True)
+    table = Table(
+        "load",
+        "kind",
+        "file",
+        "sha256",
+        "read",
+        "accepted",
+        "rejected",
+        "flagged",
+        "source tz",
+        title="Loads",
+    )
+    for row in status.loads.itertuples():
+        table.add_row(
+            str(row.load_id),
+            row.kind,
+            row.path,
+            row.sha256,
+            f"{row.rows_read:,}",
+            f"{row.accepted:,}",
+            f"{row.rejected:,}",
+            f"{row.flagged:,}",
+            str(row.source_tz or ("unchanged" if row.unchanged else "-")),
+        )
+    console.print(table)
+    console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
+    low, high = status.created_range
+    console.print(f"tickets created from {low} to {high}")
+    for row in status.rejected.itertuples():
+        console.print(f"  rejected {row.reason_code:<28} {row.field or '':<20} {row.rows:>8,}")
+    for row in status.flagged.itertuples():
+        console.print(f"  flagged  {row.flag_code:<28} {'':<20} {row.rows:>8,}")
+
+
+@cli.command("evaluate")
+@POLICY_OPTION
+@click.option("--from", "month_from", default=None, help="First month counted, YYYY-MM.")
+@click.option("--to", "month_to", default=None, help="Last month counted, YYYY-MM.")
+@click.option(
+    "--as-of", default=None, help="Evaluate the state known at this instant (default: now)."
+)
+@click.option(
+    "--policy-version",
+    default=None,
+    help="Judge every ticket by this policy version instead of the one in force.",
+)
+@DB_OPTION
+@handle_errors
+def evaluate_command(
+    policy_path: str | None,
+    month_from: str | None,
+    month_to: str | None,
+    as_of: str | None,
+    policy_version: str | None,
+    db: str | None,
+) -> None:
+    """Evaluate every ticket and metric; store the run in sla_results."""
+    con = connect(db)
+    run = evaluate(
+        con,
+        Policy.load(policy_path),
+        month_from=month_from,
+        month_to=month_to,
+        as_of=as_of,
+        force_version=policy_version,
+    )
+    console = Console(soft_wrap=True)
+    console.print(
+        f"evaluation #{run.evaluation_id}: {run.tickets_evaluated:,} tickets, {run.rows:,} "
+        f"result rows, as of {run.as_of.isoformat()}, policy {run.policy.hash[:12]}"
+    )
+    _print_summary(console, compliance_summary(run.results))
+    calls = outage_calls(run.results)
+    if len(calls):
+        console.print(
+            f"outage line, out of hours: {len(calls):,} calls, {int(calls['billable'].sum()):,} "
+            "billable (cause on the customer's side)"
+        )
+
+
+def _print_summary(console: Console, summary) -> None:
+    table = Table(
+        "tier",
+        "metric",
+        "closed",
+        "met",
+        "breached",
+        "open",
+        "excluded",
+        "compliance",
+        "95% CI",
+        title="Compliance",
+    )
+    for row in summary.itertuples():
+        pct = "-" if row.compliance != row.compliance else f"{row.compliance:.1%}"
+        ci = "-" if row.ci_low != row.ci_low else f"{row.ci_low:.1%}-{row.ci_high:.1%}"
+        tier = row.tier + (" (benchmark only)" if row.benchmark_only else "")
+        table.add_row(
+            tier,
+            row.metric,
+            f"{row.closed:,}",
+            f"{row.met:,}",
+            f"{row.breached:,}",
+            f"{row.open:,}",
+            f"{row.excluded:,}",
+            pct,
+            ci,
+        )
+    console.print(table)
+
+
+@cli.command("whatif")
+@click.option(
+    "--policy",
+    "other_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The other policy.",
+)
+@click.option(
+    "--current",
+    "current_path",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The policy to compare with (default: the built-in one).",
+)
+@click.option("--from", "month_from", default=None)
+@click.option("--to", "month_to", default=None)
+@click.option("--as-of", default=None)
+@DB_OPTION
+@handle_errors
+def whatif_command(
+    other_path: str,
+    current_path: str | None,
+    month_from: str | None,
+    month_to: str | None,
+    as_of: str | None,
+    db: str | None,
+) -> None:
+    """Compliance under the current and another policy, side by side; stores nothing."""
+    side = whatif(
+        connect(db),
+        Policy.from_toml(other_path),
+        current=Policy.load(current_path),
+        month_from=month_from,
+        month_to=month_to,
+        as_of=as_of,
+    )
+    table = Table(
+        "tier", "metric", "closed", "current", "other", "change", title=f"What if: {other_path}"
+    )
+    for row in side.itertuples():
+
+        def pct(x: float) -> str:
+            return "-" if x != x else f"{x:.1%}"
+
+        table.add_row(
+            row.tier + (" (benchmark)" if row.benchmark_only else ""),
+            row.metric,
+            f"{row.closed_current:,.0f}",
+            pct(row.compliance_current),
+            pct(row.compliance_other),
+            "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
+        )
+    Console(soft_wrap=True).print(table)
+
+
+@cli.command("demo-data")
+@click.option("--out", default="data/sample", show_default=True, type=click.Path(file_okay=False))
+@click.option("--tickets", default=10_000, show_default=True)
+@click.option("--customers", default=2_500, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--no-broken-rows", is_flag=True, help="Leave out the deliberately broken rows.")
+@handle_errors
+def demo_data_command(
+    out: str, tickets: int, customers: int, seed: int, *, no_broken_rows: bool
+) -> None:
+    """Write a seeded, realistic demo export (canonical CSV)."""
+    files = generate(
+        out, n_tickets=tickets, n_customers=customers, seed=seed, broken_rows=not no_broken_rows
+    )
+    click.echo(f"wrote {files.customers}, {files.tickets}, {files.events}")
 
 
 def main() -> None:

@@ -1,0 +1,61 @@
+"""The `sla` command: every command has --help, works on the sample, fails cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    return str(tmp_path / "w.duckdb")
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help(name: str) -> None:
+    result = run(name, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_load_status_evaluate(db: str) -> None:
+    assert run("customers", str(FIXTURES / "customers.csv"), "--db", db).exit_code == 0
+    result = run(
+        "load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db
+    )
+    assert result.exit_code == 0
+    assert "read 12, accepted 5, rejected 7" in result.output
+    again = run(
+        "load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db
+    )
+    assert "nothing changed" in again.output
+    status = run("status", "--db", db)
+    assert "unknown_customer" in status.output
+    evaluated = run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)
+    assert evaluated.exit_code == 0
+    assert "evaluation #1" in evaluated.output
+
+
+def test_naive_file_without_zone_is_a_clear_error(db: str) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    result = run("load", str(FIXTURES / "tickets.csv"), "--db", db)
+    assert result.exit_code == 1
+    assert "line 3, field 'created_at'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_month_and_empty_warehouse(db: str) -> None:
+    result = run("evaluate", "--from", "2026-13", "--db", db)
+    assert result.exit_code == 1 and "malformed month" in result.output
+    result = run("evaluate", "--db", db)
+    assert result.exit_code == 1 and "load data first" in result.output
