@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format bench report clean
+.PHONY: help setup test lint format bench report sample clean
 
 help:  ## Show this help
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,8 +28,19 @@ lint: $(STAMP)  ## Lint only
 format: $(STAMP)  ## Format the code with ruff
 	$(BIN)/ruff format pipeline tests benchmarks
 
-bench: $(STAMP)  ## Run the benchmarks (working-time engine)
+bench: $(STAMP)  ## Run the benchmarks (working-time engine, evaluation)
 	$(BIN)/python -m benchmarks.bench_calendar
+	$(BIN)/python -m benchmarks.bench_evaluate
+
+SAMPLE_MONTH ?= 2026-10
+
+report: $(STAMP)  ## Load the sample data, evaluate it, render the monthly report (en, nl; html, pdf)
+	$(BIN)/sla customers data/sample/customers.csv
+	$(BIN)/sla load data/sample/tickets.csv data/sample/events.csv
+	$(BIN)/sla report monthly --month $(SAMPLE_MONTH) --lang en,nl --format html,pdf --out reports
+
+sample: $(STAMP)  ## Regenerate the committed sample data (seeded, deterministic)
+	$(BIN)/sla demo-data --out data/sample --tickets 10000 --customers 2500 --seed 7
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

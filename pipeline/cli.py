@@ -22,6 +22,7 @@ from pipeline.evaluate import evaluate
 from pipeline.load import LoadSummary, load_file, warehouse_status
 from pipeline.metrics import compliance_summary, outage_calls
 from pipeline.policy import Policy
+from pipeline.report_monthly import write_monthly_report
 from pipeline.warehouse import connect
 from pipeline.whatif import whatif
 
@@ -289,6 +290,47 @@ def whatif_command(
             "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
         )
     Console(soft_wrap=True).print(table)
+
+
+@cli.group("report")
+def report_group() -> None:
+    """Render reports (monthly compliance)."""
+
+
+@report_group.command("monthly")
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option(
+    "--lang", "langs", default="en", show_default=True, help="Languages, comma-separated: en, nl."
+)
+@click.option(
+    "--format",
+    "formats",
+    default="html,pdf",
+    show_default=True,
+    help="Formats, comma-separated: html, pdf.",
+)
+@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False))
+@POLICY_OPTION
+@DB_OPTION
+@handle_errors
+def report_monthly_command(
+    month: str, langs: str, formats: str, out: str, policy_path: str | None, db: str | None
+) -> None:
+    """The monthly compliance report: reports/<month>/sla-report.<lang>.html/.pdf."""
+    wanted = tuple(x.strip() for x in formats.split(",") if x.strip())
+    unknown = set(wanted) - {"html", "pdf"}
+    if unknown:
+        raise click.BadParameter(f"unknown format {sorted(unknown)[0]!r}", param_hint="--format")
+    paths = write_monthly_report(
+        connect(db),
+        month,
+        langs=tuple(x.strip() for x in langs.split(",") if x.strip()),
+        formats=wanted,
+        out_dir=out,
+        policy=Policy.load(policy_path),
+    )
+    for path in paths:
+        click.echo(f"wrote {path}")
 
 
 @cli.command("demo-data")

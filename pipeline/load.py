@@ -37,7 +37,7 @@ from pipeline.sources.base import (
     TICKET_COLUMNS,
     TIERS,
 )
-from pipeline.warehouse import read_sql
+from pipeline.warehouse import bind, read_sql
 
 KINDS = {
     "tickets": TICKET_COLUMNS,
@@ -224,8 +224,7 @@ def _run(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict) -> None:
         body = statement.strip()
         if not body:
             continue
-        used = {k: v for k, v in params.items() if f"${k}" in body}
-        con.execute(body, used).fetchall()
+        con.execute(body, bind(body, params)).fetchall()
 
 
 def load_file(

@@ -95,3 +95,14 @@ def connect(
     if not read_only:
         migrate(con)
     return con
+
+
+def bind(sql: str, params: dict) -> dict:
+    """The subset of `params` a statement names as $name: DuckDB refuses extra ones."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+
+
+def query(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> duckdb.DuckDBPyConnection:
+    """Run the single statement in `pipeline/sql/<name>` with the parameters it uses."""
+    sql = read_sql(name)
+    return con.execute(sql, bind(sql, params))

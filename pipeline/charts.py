@@ -1,0 +1,125 @@
+"""Report charts as deterministic inline SVG (matplotlib, Agg).
+
+Every chart has a title, labelled axes with units and its target drawn; tiers
+keep one colour *and* one marker and line style everywhere, so the charts read in
+grey print too. SVG output is byte-stable: fixed font, fixed hash salt, no date
+in the metadata, text kept as text.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+TIER_ORDER = ("pioneer", "professional", "business", "premium")
+TIER_STYLE = {
+    "pioneer": {"color": "#9e9e9e", "marker": "o", "linestyle": ":"},
+    "professional": {"color": "#5b8db8", "marker": "s", "linestyle": "-."},
+    "business": {"color": "#1f4e79", "marker": "^", "linestyle": "--"},
+    "premium": {"color": "#c0504d", "marker": "D", "linestyle": "-"},
+}
+RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "svg.hashsalt": "sla-report",
+    "svg.fonttype": "none",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+}
+
+
+def _svg(fig: plt.Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def trend(
+    frame: pd.DataFrame,
+    months: list[str],
+    labels: list[str],
+    *,
+    title: str,
+    ylabel: str,
+    xlabel: str,
+    tier_labels: dict[str, str],
+    value: str = "compliance",
+    percent: bool = True,
+    target: float | None = None,
+    target_label: str = "",
+) -> str:
+    """One line per tier over the months (`frame`: month, tier, value)."""
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.2, 2.7))
+        x = np.arange(len(months))
+        for tier in TIER_ORDER:
+            rows = frame[frame["tier"] == tier].set_index("month").reindex(months)
+            if rows[value].notna().any():
+                y = rows[value].to_numpy(float) * (100 if percent else 1)
+                ax.plot(x, y, label=tier_labels.get(tier, tier), markersize=4, **TIER_STYLE[tier])
+        if target is not None:
+            ax.axhline(target, color="black", linewidth=0.8)
+            ax.annotate(
+                target_label, (x[-1], target), textcoords="offset points", xytext=(4, 2), fontsize=7
+            )
+        ax.set_xticks(x, labels, rotation=45, ha="right")
+        ax.set_title(title, loc="left", fontweight="bold")
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel(xlabel)
+        if percent:
+            ax.set_ylim(0, 105)
+        ax.legend(loc="lower left", ncols=4, fontsize=7, frameon=False)
+        return _svg(fig)
+
+
+def distribution(
+    quantiles: dict[str, np.ndarray],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    tier_labels: dict[str, str],
+    target_hours: float | None,
+    limit_hours: float | None,
+    target_label: str,
+    limit_label: str,
+) -> str:
+    """ECDF per tier from percentiles 0..100 of working time (seconds)."""
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(7.2, 2.6))
+        share = np.linspace(0, 100, 101)
+        for tier in TIER_ORDER:
+            if tier in quantiles:
+                ax.step(
+                    np.asarray(quantiles[tier]) / 3600,
+                    share,
+                    where="post",
+                    label=tier_labels.get(tier, tier),
+                    color=TIER_STYLE[tier]["color"],
+                    linestyle=TIER_STYLE[tier]["linestyle"],
+                )
+        for hours, label in ((target_hours, target_label), (limit_hours, limit_label)):
+            if hours:
+                ax.axvline(hours, color="black", linewidth=0.8)
+                ax.annotate(
+                    label, (hours, 2), textcoords="offset points", xytext=(3, 0), fontsize=7
+                )
+        ax.set_title(title, loc="left", fontweight="bold")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(0, 102)
+        ax.set_xlim(left=0)
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        return _svg(fig)

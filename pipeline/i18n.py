@@ -1,0 +1,90 @@
+"""Messages and locale formatting for reports.
+
+All report text comes from a catalogue (`pipeline/locale/<lang>.toml`); numbers,
+percentages and dates are formatted by Babel for the reader's locale
+("97,1 %", "oktober 2026" in Dutch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+
+from pipeline.errors import PipelineError
+
+LOCALES = {"en": "en_GB", "nl": "nl_NL"}
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    if lang not in LOCALES:
+        raise PipelineError(f"unknown language {lang!r}: use one of {', '.join(LOCALES)}")
+    text = resources.files("pipeline.locale").joinpath(f"{lang}.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Translate keys and format values for one language."""
+
+    lang: str
+
+    @property
+    def locale(self) -> str:
+        return LOCALES[self.lang]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return catalogue(self.lang)[key].format(**values)
+
+    def pct(self, value: float | None, digits: int = 1) -> str:
+        if value is None or value != value:
+            return "–"
+        pattern = (
+            "#,##0." + "0" * digits + " %" if self.lang == "nl" else "#,##0." + "0" * digits + "%"
+        )
+        return format_percent(value, pattern, locale=self.locale)
+
+    def points(self, value: float | None) -> str:
+        """A change of a share, in percentage points with its sign."""
+        if value is None or value != value:
+            return "–"
+        text = format_decimal(abs(value) * 100, "#,##0.0", locale=self.locale)
+        sign = "+" if value > 0 else "−" if value < 0 else "±"
+        return f"{sign}{text} pt"
+
+    def number(self, value: float | None, digits: int = 0) -> str:
+        if value is None or value != value:
+            return "–"
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(value, pattern, locale=self.locale)
+
+    def hours(self, seconds: float | None) -> str:
+        return self.number(None if seconds is None else seconds / 3600, 1)
+
+    def month(self, month: str) -> str:
+        day = dt.date.fromisoformat(f"{month}-01")
+        return format_date(day, "MMMM y", locale=self.locale)
+
+    def short_month(self, month: str) -> str:
+        day = dt.date.fromisoformat(f"{month}-01")
+        return format_date(day, "MMM yy", locale=self.locale)
+
+    def datetime(self, value: dt.datetime | None, tz: str) -> str:
+        if value is None:
+            return "–"
+        return format_datetime(value, "d MMM y HH:mm", tzinfo=_zone(tz), locale=self.locale)
+
+    def date(self, value: dt.date) -> str:
+        return format_date(value, "d MMMM y", locale=self.locale)
+
+
+def _zone(tz: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tz)

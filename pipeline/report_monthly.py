@@ -1,0 +1,547 @@
+"""The monthly compliance report: a typed context built from DuckDB aggregates,
+rendered to one self-contained HTML file and an A4 PDF, in English or Dutch.
+
+The context is computed first (`build_context`) and rendered second, so tests
+check its numbers against the evaluation and the HTML through selectors. All
+aggregation happens in SQL (`pipeline/sql/report_monthly_*.sql`): a month of a
+large warehouse costs a few small result sets, not every ticket in Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import jinja2
+import numpy as np
+import pandas as pd
+
+from pipeline import __version__, charts
+from pipeline.errors import EvaluationError
+from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
+from pipeline.i18n import Messages
+from pipeline.metrics import wilson_interval
+from pipeline.policy import METRICS, Policy
+from pipeline.warehouse import query
+
+SLA_STATUSES = ("breached", "open_breached", "open_at_risk")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One tier and metric in one month."""
+
+    tier: str
+    tier_label: str
+    metric: str
+    metric_label: str
+    benchmark_only: bool
+    tickets: int
+    met: int
+    breached: int
+    excluded: int
+    open: int
+    compliance: float | None
+    ci_low: float | None
+    ci_high: float | None
+    within_target: float | None
+    median_hours: float | None
+    p90_hours: float | None
+    change_month: float | None
+    change_12m: float | None
+    promise: str
+
+
+@dataclass(frozen=True)
+class BreachRow:
+    ticket_id: str
+    customer_id: str
+    tier_label: str
+    metric_label: str
+    status: str
+    status_label: str
+    deadline: str
+    late_hours: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class MonthlyReportContext:
+    lang: str
+    month: str
+    month_label: str
+    evaluation_id: int
+    as_of: str
+    policy_name: str
+    policy_hash: str
+    policy_versions: tuple[str, ...]
+    tier_set: str
+    cells: tuple[Cell, ...]
+    sentences: tuple[str, ...]
+    trend_charts: tuple[str, ...]
+    distribution_charts: tuple[str, ...]
+    by_priority: tuple[dict, ...]
+    by_channel: tuple[dict, ...]
+    outage_calls: int
+    outage_billable: int
+    breaches: tuple[BreachRow, ...]
+    open_at_month_end: tuple[BreachRow, ...]
+    loads: tuple[dict, ...]
+    rejected: tuple[dict, ...]
+    flagged: tuple[dict, ...]
+    excluded: int
+    excluded_it_release: int
+    calendars: tuple[dict, ...]
+    inputs: tuple[dict, ...]
+
+    @property
+    def sla_cells(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.cells if not c.benchmark_only)
+
+
+def _months_back(month: str, n: int) -> list[str]:
+    end = pd.Period(month, "M")
+    return [str(end - i) for i in range(n - 1, -1, -1)]
+
+
+def _valid_month(month: str) -> str:
+    # pandas reads "October" as October of year 1: insist on the exact form.
+    if not isinstance(month, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise EvaluationError(f"malformed month {month!r}: use YYYY-MM")
+    return month
+
+
+def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy) -> int:
+    """The evaluation behind a month's report: reused when one exists for the
+    same policy, months, as-of instant (the month's end) and input data, else run."""
+    months = _months_back(month, 12)
+    as_of = month_end_as_of(month, policy.report_timezone)
+    rows = con.execute(
+        "SELECT evaluation_id, input_fingerprint FROM evaluations WHERE policy_hash = ? "
+        "AND month_from = ? AND month_to = ? AND as_of = ? AND forced_version IS NULL "
+        "ORDER BY evaluation_id DESC",
+        [policy.hash, months[0], month, as_of.to_pydatetime()],
+    ).fetchall()
+    loads = con.execute(
+        "SELECT load_id, sha256, path FROM loads WHERE finished_at IS NOT NULL"
+    ).fetchall()
+    fingerprint = input_fingerprint([{"sha256": r[1]} for r in loads])
+    for evaluation_id, stored in rows:
+        if stored == fingerprint:
+            return int(evaluation_id)
+    run = evaluate(con, policy, month_from=months[0], month_to=month, as_of=as_of)
+    return int(run.evaluation_id)
+
+
+def build_context(
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    *,
+    lang: str = "en",
+    policy: Policy | None = None,
+    evaluation_id: int | None = None,
+) -> MonthlyReportContext:
+    """Everything the monthly report shows, as numbers and formatted text."""
+    policy = policy or Policy.default()
+    month = _valid_month(month)
+    m = Messages(lang)
+    if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
+        raise EvaluationError("the warehouse holds no tickets: load data first (sla load FILE)")
+    low, high = con.execute(
+        "SELECT strftime(min(created_at), '%Y-%m'), strftime(max(created_at), '%Y-%m') "
+        "FROM tickets WHERE created_at <= now()"
+    ).fetchall()[0]
+    if month < low or month > high:
+        raise EvaluationError(
+            f"month {month} is outside the loaded data ({low} to {high}): nothing to report"
+        )
+    if evaluation_id is None:
+        evaluation_id = ensure_evaluation(con, month, policy)
+    info = con.execute(
+        "SELECT as_of, policy_name, policy_hash FROM evaluations WHERE evaluation_id = ?",
+        [evaluation_id],
+    ).fetchall()
+    if not info:
+        raise EvaluationError(f"no evaluation #{evaluation_id} in this warehouse")
+    as_of, policy_name, policy_hash = info[0]
+    months = _months_back(month, 12)
+    params = {"evaluation_id": evaluation_id, "month": month, "month_from": months[0]}
+    cells = query(con, "report_monthly_cells.sql", params).df()
+    version = policy.version_at(dt.date.fromisoformat(f"{month}-01"))
+    tier_labels = {k: t.label for k, t in version.tiers.items()}
+    tier_labels.setdefault("unknown", "?")
+    metric_labels = {name: m(name) for name in METRICS}
+
+    def compliance(frame: pd.DataFrame) -> pd.Series:
+        closed = frame["met"] + frame["breached"]
+        return (frame["met"] / closed).where(closed > 0)
+
+    cells["compliance"] = compliance(cells)
+    current = cells[cells["month"] == month]
+    previous = cells[cells["month"] == months[-2]].set_index(["tier", "metric"])
+    pooled = cells.groupby(["tier", "metric"])[["met", "breached"]].sum()
+    pooled_compliance = compliance(pooled)
+    out_cells = []
+    for row in current.sort_values(["benchmark_only", "tier", "metric"]).itertuples():
+        key = (row.tier, row.metric)
+        closed = row.met + row.breached
+        low_ci, high_ci = wilson_interval(row.met, closed)
+        prev = previous["compliance"].get(key) if key in previous.index else None
+        value = None if pd.isna(row.compliance) else float(row.compliance)
+        metric = version.metrics.get(row.metric)
+        threshold = metric.targets.get(row.tier) if metric and not row.benchmark_only else None
+        if metric and row.benchmark_only:
+            threshold = metric.targets.get(metric.benchmark_tier)
+        out_cells.append(
+            Cell(
+                tier=row.tier,
+                tier_label=tier_labels.get(row.tier, row.tier),
+                metric=row.metric,
+                metric_label=metric_labels[row.metric],
+                benchmark_only=bool(row.benchmark_only),
+                tickets=int(row.tickets),
+                met=int(row.met),
+                breached=int(row.breached),
+                excluded=int(row.excluded),
+                open=int(row.open),
+                compliance=value,
+                ci_low=None if closed == 0 else float(low_ci),
+                ci_high=None if closed == 0 else float(high_ci),
+                within_target=None if closed == 0 else row.met_target / closed,
+                median_hours=None if pd.isna(row.median_seconds) else row.median_seconds / 3600,
+                p90_hours=None if pd.isna(row.p90_seconds) else row.p90_seconds / 3600,
+                change_month=None
+                if value is None or prev is None or pd.isna(prev)
+                else value - float(prev),
+                change_12m=None
+                if value is None or pd.isna(pooled_compliance.get(key))
+                else value - float(pooled_compliance[key]),
+                promise=_promise(m, threshold, metric),
+            )
+        )
+
+    breaches_df = query(con, "report_monthly_breaches.sql", params).df()
+    tz = policy.report_timezone
+
+    def breach_rows(frame: pd.DataFrame) -> tuple[BreachRow, ...]:
+        return tuple(
+            BreachRow(
+                ticket_id=r.ticket_id,
+                customer_id=r.customer_id or "",
+                tier_label=tier_labels.get(r.tier, r.tier),
+                metric_label=metric_labels[r.metric],
+                status=r.status,
+                status_label=m(f"status_{r.status}"),
+                deadline=m.datetime(None if pd.isna(r.deadline) else r.deadline, tz),
+                late_hours=m.hours(
+                    None if pd.isna(r.late_working_seconds) else r.late_working_seconds
+                ),
+                subject=r.subject or "",
+            )
+            for r in frame.itertuples()
+        )
+
+    closed_breaches = breaches_df[breaches_df["status"] == "breached"]
+    open_rows = breaches_df[breaches_df["status"] != "breached"]
+    sentences = _sentences(m, out_cells, closed_breaches)
+
+    trend_frame = cells.assign(compliance=cells["compliance"])
+    labels = [m.short_month(x) for x in months]
+    trend_charts = []
+    for metric in METRICS:
+        part = trend_frame[(trend_frame["metric"] == metric)]
+        trend_charts.append(
+            charts.trend(
+                part,
+                months,
+                labels,
+                title=m("chart_trend_title", metric=metric_labels[metric]),
+                ylabel=m("chart_trend_y"),
+                xlabel=m("chart_month"),
+                tier_labels=tier_labels,
+            )
+        )
+    volume = cells[cells["metric"] == "resolution"][["month", "tier", "tickets"]]
+    trend_charts.append(
+        charts.trend(
+            volume,
+            months,
+            labels,
+            title=m("chart_volume_title"),
+            ylabel=m("chart_volume_y"),
+            xlabel=m("chart_month"),
+            tier_labels=tier_labels,
+            value="tickets",
+            percent=False,
+        )
+    )
+    quantiles = query(con, "report_monthly_quantiles.sql", params).df()
+    distribution_charts = []
+    for metric in METRICS:
+        part = quantiles[quantiles["metric"] == metric]
+        spec = version.metrics.get(metric)
+        business = spec.targets.get("business") if spec else None
+        t_s, l_s = (
+            policy.threshold_seconds(spec, business, spec.calendar_name)
+            if business
+            else (None, None)
+        )
+        distribution_charts.append(
+            charts.distribution(
+                {r.tier: np.asarray(r.q, float) for r in part.itertuples()},
+                title=m("chart_dist_title", metric=metric_labels[metric]),
+                xlabel=m("chart_dist_x"),
+                ylabel=m("chart_dist_y"),
+                tier_labels=tier_labels,
+                target_hours=None if t_s is None else t_s / 3600,
+                limit_hours=None if l_s is None or l_s == t_s else l_s / 3600,
+                target_label=m("chart_target") + " (Business)",
+                limit_label=m("chart_limit"),
+            )
+        )
+
+    def breakdown(dimension: str) -> tuple[dict, ...]:
+        frame = query(con, "report_monthly_breakdown.sql", {**params, "dimension": dimension}).df()
+        return tuple(
+            {
+                "metric": metric_labels[r.metric],
+                "value": r.value,
+                "met": int(r.met),
+                "breached": int(r.breached),
+                "open": int(r.open),
+                "compliance": m.pct(r.met / (r.met + r.breached) if r.met + r.breached else None),
+            }
+            for r in frame.itertuples()
+        )
+
+    quality = query(con, "report_monthly_quality.sql", params).fetchall()[0]
+    loads = con.execute(
+        # Reloads of unchanged files changed nothing, so they are not inputs.
+        "SELECT load_id, kind, path, sha256, rows_read, accepted, rejected, flagged, unchanged "
+        "FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged ORDER BY load_id"
+    ).df()
+    rejected = con.execute(
+        "SELECT reason_code, field, count(*) AS n FROM rejected_rows GROUP BY ALL "
+        "ORDER BY n DESC, reason_code, field"
+    ).df()
+    flagged = con.execute(
+        "SELECT flag_code, count(*) AS n FROM flagged_rows GROUP BY ALL ORDER BY n DESC, flag_code"
+    ).df()
+    first = dt.date.fromisoformat(f"{month}-01")
+    last = (pd.Timestamp(first) + pd.offsets.MonthEnd(1)).date()
+    calendars = []
+    for name in sorted({metric.calendar_name for metric in version.metrics.values()}):
+        cal = policy.calendar(name)
+        hours = "; ".join(
+            f"{day} {' '.join(spans)}" for day, spans in cal.describe_hours().items() if spans
+        )
+        closed = cal.holidays_between(first, last)
+        calendars.append(
+            {
+                "text": m("method_calendar", name=name, tz=cal.timezone, hours=hours),
+                "holidays": m(
+                    "method_holidays", days=", ".join(f"{m.date(d)} ({n})" for d, n in closed)
+                )
+                if closed
+                else m("method_no_holidays"),
+            }
+        )
+    versions = tuple(
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT policy_version FROM sla_results WHERE evaluation_id = ? AND month = ?"
+            " ORDER BY 1",
+            [evaluation_id, month],
+        ).fetchall()
+    )
+    sla_tiers = [tier_labels[k] for k, t in version.tiers.items() if t.has_sla]
+    return MonthlyReportContext(
+        lang=lang,
+        month=month,
+        month_label=m.month(month),
+        evaluation_id=int(evaluation_id),
+        as_of=m.datetime(as_of, tz),
+        policy_name=policy_name,
+        policy_hash=policy_hash,
+        policy_versions=versions,
+        tier_set=", ".join(sla_tiers),
+        cells=tuple(out_cells),
+        sentences=tuple(sentences),
+        trend_charts=tuple(trend_charts),
+        distribution_charts=tuple(distribution_charts),
+        by_priority=breakdown("priority"),
+        by_channel=breakdown("channel"),
+        outage_calls=int(quality[2]),
+        outage_billable=int(quality[3]),
+        breaches=breach_rows(closed_breaches),
+        open_at_month_end=breach_rows(open_rows),
+        loads=tuple(loads.to_dict("records")),
+        rejected=tuple(rejected.to_dict("records")),
+        flagged=tuple(flagged.to_dict("records")),
+        excluded=int(quality[0]),
+        excluded_it_release=int(quality[1]),
+        calendars=tuple(calendars),
+        inputs=tuple(
+            {"path": r["path"], "sha256": r["sha256"]}
+            for r in loads.to_dict("records")
+            if not r["unchanged"]
+        ),
+    )
+
+
+def _promise(m: Messages, threshold, metric) -> str:
+    if threshold is None:
+        return "–"
+    target, limit = (
+        m.number(threshold.target, 1 if threshold.target % 1 else 0),
+        m.number(threshold.limit, 1 if threshold.limit % 1 else 0),
+    )
+    if threshold.unit == "days":
+        return m("promise_days", target=target, limit=limit)
+    key = "promise_clock_hours" if metric.clock == "clock" else "promise_hours"
+    return m(key, target=target)
+
+
+def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[str]:
+    sla = [c for c in cells if not c.benchmark_only and c.compliance is not None]
+    out = []
+    changes = [c for c in sla if c.change_month is not None]
+    if changes:
+        big = max(changes, key=lambda c: (abs(c.change_month), c.tier, c.metric))
+        out.append(
+            m(
+                "sentence_change",
+                tier=big.tier_label,
+                metric=big.metric_label.lower(),
+                change=m.points(big.change_month),
+                value=m.pct(big.compliance),
+            )
+        )
+    else:
+        out.append(m("sentence_no_change"))
+    if sla:
+        worst = min(sla, key=lambda c: (c.compliance, c.tier, c.metric))
+        out.append(
+            m(
+                "sentence_worst",
+                tier=worst.tier_label,
+                metric=worst.metric_label.lower(),
+                value=m.pct(worst.compliance),
+            )
+        )
+    if len(breaches):
+        top = breaches.sort_values(
+            ["late_working_seconds", "ticket_id"], ascending=[False, True]
+        ).iloc[0]
+        out.append(
+            m(
+                "sentence_breaches",
+                count=m.number(len(breaches)),
+                late=m.hours(top["late_working_seconds"]),
+                ticket=top["ticket_id"],
+            )
+        )
+    else:
+        out.append(m("sentence_no_breaches"))
+    return out
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipeline", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+def render_html(context: MonthlyReportContext) -> str:
+    m = Messages(context.lang)
+    return _environment().get_template("monthly.html.j2").render(c=context, m=m)
+
+
+def render_pdf(html: str, path: Path) -> None:
+    from weasyprint import HTML  # imported late: it loads Pango, only needed for PDF
+
+    HTML(string=html).write_pdf(path)
+
+
+def figures_csv(context: MonthlyReportContext) -> str:
+    """The report's figures as CSV: one row per tier and metric, raw values."""
+    buffer = io.StringIO()
+    fields = [f for f in Cell.__dataclass_fields__ if f not in LANGUAGE_FIELDS]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for cell in context.cells:
+        writer.writerow({k: v for k, v in asdict(cell).items() if k in fields})
+    return buffer.getvalue()
+
+
+LANGUAGE_FIELDS = ("tier_label", "metric_label", "promise")
+
+
+def _figure_hash(cell: Cell) -> str:
+    """sha256 of a cell's numbers (not its language-dependent labels)."""
+    numbers = {k: v for k, v in asdict(cell).items() if k not in LANGUAGE_FIELDS}
+    return hashlib.sha256(json.dumps(numbers, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_monthly_report(
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    *,
+    langs: tuple[str, ...] = ("en",),
+    formats: tuple[str, ...] = ("html", "pdf"),
+    out_dir: str | Path = "reports",
+    policy: Policy | None = None,
+) -> list[Path]:
+    """Write reports/<month>/sla-report.<lang>.{html,pdf}, figures.csv and manifest.json."""
+    policy = policy or Policy.default()
+    month = _valid_month(month)
+    folder = Path(out_dir) / month
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    context = None
+    for lang in langs:
+        context = build_context(con, month, lang=lang, policy=policy)
+        html = render_html(context)
+        if "html" in formats:
+            path = folder / f"sla-report.{lang}.html"
+            path.write_text(html, "utf-8")
+            written.append(path)
+        if "pdf" in formats:
+            path = folder / f"sla-report.{lang}.pdf"
+            render_pdf(html, path)
+            written.append(path)
+    assert context is not None
+    figures = figures_csv(context)
+    (folder / "figures.csv").write_text(figures, "utf-8")
+    written.append(folder / "figures.csv")
+    manifest = {
+        "report": "monthly",
+        "month": month,
+        "evaluation_id": context.evaluation_id,
+        "policy_hash": context.policy_hash,
+        "policy_versions": list(context.policy_versions),
+        "as_of": month_end_as_of(month, policy.report_timezone).isoformat(),
+        "package_version": __version__,
+        "inputs": list(context.inputs),
+        "input_fingerprint": input_fingerprint(list(context.inputs)),
+        "figures": {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells},
+        "figures_csv_sha256": hashlib.sha256(figures.encode()).hexdigest(),
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+    written.append(folder / "manifest.json")
+    return written

@@ -1,0 +1,176 @@
+"""The monthly report: context numbers against the evaluation, HTML through
+selectors, PDF text, Dutch formatting, escaping and edge cases."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+
+from pipeline.errors import EvaluationError
+from pipeline.i18n import Messages
+from pipeline.load import load_file
+from pipeline.report_monthly import build_context, render_html, write_monthly_report
+from pipeline.warehouse import connect
+from tests.evaluation_fixtures import build, plan, ticket
+
+SAMPLE = Path(__file__).parent.parent / "data" / "sample"
+MONTH = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def con():
+    con = connect(":memory:")
+    for name in ("customers", "tickets", "events"):
+        load_file(con, SAMPLE / f"{name}.csv")
+    return con
+
+
+@pytest.fixture(scope="module")
+def context(con):
+    return build_context(con, MONTH, lang="en")
+
+
+@pytest.fixture(scope="module")
+def rows(con, context) -> pd.DataFrame:
+    return con.execute(
+        "SELECT * FROM sla_results WHERE evaluation_id = ? AND month = ?",
+        [context.evaluation_id, MONTH],
+    ).df()
+
+
+def test_context_counts_match_the_evaluation(context, rows) -> None:
+    for cell in context.sla_cells:
+        part = rows[(rows["tier"] == cell.tier) & (rows["metric"] == cell.metric)]
+        met = part["status"].isin(["met", "met_late_target"]).sum()
+        breached = (part["status"] == "breached").sum()
+        assert (cell.met, cell.breached) == (met, breached)
+        assert cell.compliance == pytest.approx(met / (met + breached))
+        assert cell.ci_low < cell.compliance < cell.ci_high
+        closed = part[part["status"].isin(["met", "met_late_target", "breached"])]
+        assert cell.median_hours == pytest.approx(closed["elapsed_working_seconds"].median() / 3600)
+    tiers = {c.tier for c in context.sla_cells}
+    assert tiers == {"business", "premium"}
+
+
+def test_no_compliance_claimed_for_tiers_without_sla(context, rows) -> None:
+    benchmark = [c for c in context.cells if c.benchmark_only]
+    assert {c.tier for c in benchmark} == {"pioneer", "professional"}
+    assert (rows.loc[~rows["has_sla"], "status"].isin(["no_sla", "excluded"])).all()
+
+
+def test_breach_list_is_every_breach_of_the_month(context, rows) -> None:
+    expected = rows[rows["has_sla"] & (rows["status"] == "breached")]
+    listed = {(b.ticket_id, b.metric_label) for b in context.breaches}
+    assert len(context.breaches) == len(expected)
+    labels = {"first_response": "First response", "resolution": "Resolution"}
+    assert listed == {(r.ticket_id, labels[r.metric]) for r in expected.itertuples()}
+
+
+def test_html_through_selectors(context) -> None:
+    soup = BeautifulSoup(render_html(context), "html.parser")
+    m = Messages("en")
+    cards = soup.select("#summary .card")
+    assert len(cards) == len(context.sla_cells) == 4
+    for card, cell in zip(cards, context.sla_cells, strict=True):
+        assert card.select_one(".compliance").get_text(strip=True) == m.pct(cell.compliance)
+        assert card.select_one(".breaches").get_text(strip=True) == str(cell.breached)
+    assert len(soup.select("#breaches tr.breach")) == len(context.breaches) + len(
+        context.open_at_month_end
+    )
+    assert len(soup.select("#trends svg")) == 3
+    assert len(soup.select("#distribution svg")) == 2
+    assert soup.select_one("#outage").get_text().startswith(f"{context.outage_calls} critical")
+    assert "sha256" in soup.select_one("#method").get_text()
+    assert not soup.find("link") and not soup.find("script")  # self-contained, no scripts
+
+
+def test_dutch_formatting(con) -> None:
+    html = render_html(build_context(con, MONTH, lang="nl"))
+    assert "oktober 2026" in html
+    assert re.search(r"\d{2},\d %", html)
+    assert "Samenvatting voor het management" in html
+
+
+def test_pdf_and_manifest(con, context, tmp_path) -> None:
+    paths = write_monthly_report(con, MONTH, langs=("en",), out_dir=tmp_path)
+    pdf = tmp_path / MONTH / "sla-report.en.pdf"
+    reader = PdfReader(pdf)
+    assert len(reader.pages) >= 5
+    first = reader.pages[0].extract_text()
+    assert "October 2026" in first
+    business_fr = next(
+        c for c in context.sla_cells if c.tier == "business" and c.metric == "first_response"
+    )
+    assert Messages("en").pct(business_fr.compliance) in first
+    assert "Page 1 of" in first
+    manifest = (tmp_path / MONTH / "manifest.json").read_text()
+    assert f'"evaluation_id": {context.evaluation_id}' in manifest
+    assert (tmp_path / MONTH / "figures.csv") in paths
+
+
+def test_reruns_are_byte_stable(con, tmp_path) -> None:
+    first = render_html(build_context(con, MONTH, lang="en"))
+    second = render_html(build_context(con, MONTH, lang="en"))
+    assert first == second
+
+
+def small_warehouse(subject: str):
+    return build(
+        [
+            ticket(
+                "A",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-09T09:00",
+                resolved="2026-10-09T10:00",
+            ),
+            ticket(
+                "B",
+                "C1",
+                "2026-10-06T09:00",
+                first_response="2026-10-06T10:00",
+                resolved="2026-10-06T12:00",
+            ),
+            ticket(
+                "C",
+                "C1",
+                "2026-10-07T09:00",
+                first_response="2026-10-07T09:30",
+                resolved="2026-10-07T11:00",
+            ),
+        ],
+        [],
+        [plan("C1", "premium", "2025-01-01")],
+    )
+
+
+def test_ticket_text_is_escaped() -> None:
+    con = small_warehouse("x")
+    con.execute("UPDATE tickets SET subject = '<script>alert(1)</script>' WHERE ticket_id = 'A'")
+    html = render_html(build_context(con, MONTH))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert BeautifulSoup(html, "html.parser").find("script") is None
+
+
+def test_tier_with_three_tickets_gets_a_wide_interval() -> None:
+    context = build_context(small_warehouse("x"), MONTH)
+    cell = next(c for c in context.cells if c.metric == "first_response")
+    assert (cell.met, cell.breached) == (2, 1)
+    assert cell.ci_high - cell.ci_low > 0.5  # three tickets say little, and the CI shows it
+
+
+def test_month_without_breaches_and_outside_the_data() -> None:
+    con = small_warehouse("x")
+    con.execute("DELETE FROM tickets WHERE ticket_id = 'A'")
+    context = build_context(con, MONTH)
+    assert context.breaches == ()
+    assert "No SLA breaches this month." in context.sentences
+    with pytest.raises(EvaluationError, match="outside the loaded data"):
+        build_context(con, "2024-01")
+    with pytest.raises(EvaluationError, match="malformed month"):
+        build_context(con, "October")
