@@ -642,7 +642,7 @@ def evaluate(
         f"FROM ({read_sql('eval_scope.sql')})",
         params,
     )
-    n = con.execute("SELECT count(*) FROM scope").fetchone()[0]
+    n = con.execute("SELECT count(*) FROM scope").fetchall()[0][0]
     if n == 0:
         con.execute("DROP TABLE scope")
         raise EvaluationError(
@@ -694,7 +694,7 @@ def evaluate(
         )
         con.unregister("numeric_results")
     con.execute("DROP TABLE scope")
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
     evaluation_id = None
     if store:
@@ -732,7 +732,7 @@ def _store(
     try:
         evaluation_id = con.execute(
             "SELECT coalesce(max(evaluation_id), 0) + 1 FROM evaluations"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         con.execute(
             "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
