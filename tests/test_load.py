@@ -175,3 +175,12 @@ def test_unknown_file_type(con, tmp_path) -> None:
     path.write_text("hello")
     with pytest.raises(LoadError, match="unknown file type"):
         load_file(con, path)
+
+
+def test_documented_examples_load() -> None:
+    examples = Path(__file__).parent.parent / "docs" / "examples"
+    con = connect(":memory:")
+    for name in ("customers", "tickets", "events"):
+        summary = load_file(con, examples / f"{name}.csv")
+        assert summary.rejected == {}, name
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(3,)]
