@@ -7,15 +7,25 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import html
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline import __version__
+from pipeline import __version__, policy_history
+from pipeline.audit import (
+    audit_ticket,
+    breach_register,
+    export_register,
+    render_audit_text,
+    verify_manifest,
+)
 from pipeline.demo import generate
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
@@ -331,6 +341,140 @@ def report_monthly_command(
     )
     for path in paths:
         click.echo(f"wrote {path}")
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Audits: one ticket re-derived, the breach register, report verification."""
+
+
+@audit_group.command("ticket")
+@click.argument("ticket_id")
+@click.option(
+    "--evaluation",
+    "evaluation_id",
+    type=int,
+    default=None,
+    help="Evaluation id (default: the latest).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
+@DB_OPTION
+@handle_errors
+def audit_ticket_command(
+    ticket_id: str, evaluation_id: int | None, fmt: str, db: str | None
+) -> None:
+    """A ticket's full story as the evaluation saw it, and the arithmetic."""
+    audit = audit_ticket(connect(db), ticket_id, evaluation_id=evaluation_id)
+    if fmt == "json":
+        click.echo(audit.to_json())
+    elif fmt == "html":
+        text = html.escape(render_audit_text(audit))
+        click.echo(f"<!DOCTYPE html><meta charset='utf-8'><pre>{text}</pre>")
+    else:
+        click.echo(render_audit_text(audit))
+
+
+@audit_group.command("breaches")
+@click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
+@click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
+@click.option("--tier", default=None)
+@click.option("--evaluation", "evaluation_id", type=int, default=None)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "parquet", "html"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Output file (default: reports/breaches-FROM-TO.FORMAT).",
+)
+@DB_OPTION
+@handle_errors
+def audit_breaches_command(
+    month_from: str,
+    month_to: str,
+    tier: str | None,
+    evaluation_id: int | None,
+    fmt: str,
+    out: str | None,
+    db: str | None,
+) -> None:
+    """The breach register: one row per breached ticket and metric."""
+    frame = breach_register(
+        connect(db),
+        month_from=month_from,
+        month_to=month_to,
+        tier=tier,
+        evaluation_id=evaluation_id,
+    )
+    target = Path(out or f"reports/breaches-{month_from}-{month_to}.{fmt}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    export_register(frame, target, fmt)
+    click.echo(f"wrote {target} ({len(frame):,} breaches)")
+
+
+@audit_group.command("verify")
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@DB_OPTION
+@handle_errors
+def audit_verify_command(manifest: str, db: str | None) -> None:
+    """Re-evaluate a rendered report's month and confirm every figure."""
+    result = verify_manifest(connect(db), manifest)
+    if result.reproduced:
+        click.echo(f"every figure reproduced exactly (re-evaluation #{result.new_evaluation_id})")
+        return
+    for line in result.differences:
+        click.echo(f"differs: {line}")
+    for line in result.reasons:
+        click.echo(f"why: {line}")
+    raise click.exceptions.Exit(1)
+
+
+@cli.group("policy")
+def policy_group() -> None:
+    """Policy history: versions in force and what changed."""
+
+
+@policy_group.command("show")
+@click.option("--at", "at", default=None, help="A date, YYYY-MM-DD (default: today).")
+@POLICY_OPTION
+@handle_errors
+def policy_show_command(at: str | None, policy_path: str | None) -> None:
+    """Which version was in force on a date, and its rules."""
+    policy = Policy.load(policy_path)
+    day = _date(at)
+    for v in policy_history.versions(policy, at=day or dt.date.today()):
+        mark = "*" if v["in_force"] else " "
+        click.echo(f"{mark} {v['version']:<12} from {v['effective_from']}  {v['description']}")
+    for key, value in policy_history.rules(policy, at=day).items():
+        click.echo(f"  {key} = {value!r}")
+
+
+@policy_group.command("diff")
+@click.argument("first")
+@click.argument("second")
+@POLICY_OPTION
+@handle_errors
+def policy_diff_command(first: str, second: str, policy_path: str | None) -> None:
+    """What changed between two versions, setting by setting."""
+    changes = policy_history.diff(Policy.load(policy_path), first, second)
+    if not changes:
+        click.echo("no differences")
+    for key, old, new in changes:
+        click.echo(f"{key}: {old!r} -> {new!r}")
+
+
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint="--at") from None
 
 
 @cli.command("demo-data")

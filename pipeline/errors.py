@@ -48,3 +48,7 @@ class WarehouseBusyError(WarehouseError):
 class LoadError(PipelineError):
     """A file cannot be loaded at all (unreadable, unknown format, naive timestamps
     without a source time zone). Bad rows do not raise: they are rejected and kept."""
+
+
+class AuditError(PipelineError):
+    """An audit request cannot be answered (unknown ticket, evaluation or manifest)."""

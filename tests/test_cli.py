@@ -59,3 +59,16 @@ def test_bad_month_and_empty_warehouse(db: str) -> None:
     assert result.exit_code == 1 and "malformed month" in result.output
     result = run("evaluate", "--db", db)
     assert result.exit_code == 1 and "load data first" in result.output
+
+
+def test_audit_and_policy_commands(db: str) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)
+    audit = run("audit", "ticket", "T1", "--db", db)
+    assert audit.exit_code == 0 and "stored result reproduced" in audit.output
+    missing = run("audit", "ticket", "NOPE", "--db", db)
+    assert missing.exit_code == 1 and "no ticket 'NOPE'" in missing.output
+    assert "2025.1" in run("policy", "show", "--at", "2026-10-01").output
+    bad = run("policy", "diff", "2025.1", "9.9")
+    assert bad.exit_code == 1 and "no version '9.9'" in bad.output
