@@ -33,6 +33,12 @@ from pipeline.load import LoadSummary, load_file, warehouse_status
 from pipeline.metrics import compliance_summary, outage_calls
 from pipeline.policy import Policy
 from pipeline.report_monthly import write_monthly_report
+from pipeline.report_sales import (
+    build_customer_context,
+    build_tiers_context,
+    render,
+    write_sales_report,
+)
 from pipeline.warehouse import connect
 from pipeline.whatif import whatif
 
@@ -327,10 +333,7 @@ def report_monthly_command(
     month: str, langs: str, formats: str, out: str, policy_path: str | None, db: str | None
 ) -> None:
     """The monthly compliance report: reports/<month>/sla-report.<lang>.html/.pdf."""
-    wanted = tuple(x.strip() for x in formats.split(",") if x.strip())
-    unknown = set(wanted) - {"html", "pdf"}
-    if unknown:
-        raise click.BadParameter(f"unknown format {sorted(unknown)[0]!r}", param_hint="--format")
+    wanted = _formats(formats)
     paths = write_monthly_report(
         connect(db),
         month,
@@ -341,6 +344,72 @@ def report_monthly_command(
     )
     for path in paths:
         click.echo(f"wrote {path}")
+
+
+@report_group.command("tiers")
+@click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
+@click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
+@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "nl"]))
+@click.option("--format", "formats", default="html,pdf", show_default=True)
+@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False))
+@POLICY_OPTION
+@DB_OPTION
+@handle_errors
+def report_tiers_command(
+    month_from: str,
+    month_to: str,
+    lang: str,
+    formats: str,
+    out: str,
+    policy_path: str | None,
+    db: str | None,
+) -> None:
+    """Tier value for sales: promises against what customers experienced."""
+    context = build_tiers_context(
+        connect(db), month_from, month_to, lang=lang, policy=Policy.load(policy_path)
+    )
+    stem = f"tiers-{month_from}-{month_to}.{lang}"
+    for path in write_sales_report(render("tiers.html.j2", context), out, stem, _formats(formats)):
+        click.echo(f"wrote {path}")
+
+
+@report_group.command("customer")
+@click.argument("customer_id")
+@click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
+@click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
+@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "nl"]))
+@click.option("--format", "formats", default="html,pdf", show_default=True)
+@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False))
+@POLICY_OPTION
+@DB_OPTION
+@handle_errors
+def report_customer_command(
+    customer_id: str,
+    month_from: str,
+    month_to: str,
+    lang: str,
+    formats: str,
+    out: str,
+    policy_path: str | None,
+    db: str | None,
+) -> None:
+    """One customer's tickets and their honest upgrade case (names appear only here)."""
+    context = build_customer_context(
+        connect(db), customer_id, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
+    )
+    stem = f"customer-{customer_id}-{month_from}-{month_to}.{lang}"
+    for path in write_sales_report(
+        render("customer.html.j2", context), out, stem, _formats(formats)
+    ):
+        click.echo(f"wrote {path}")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    wanted = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = set(wanted) - {"html", "pdf"}
+    if unknown:
+        raise click.BadParameter(f"unknown format {sorted(unknown)[0]!r}", param_hint="--format")
+    return wanted
 
 
 @cli.group("audit")

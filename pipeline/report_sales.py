@@ -1,0 +1,368 @@
+"""Reports for sales: what each tier is worth in real working times, and one
+customer's honest upgrade case.
+
+Both read one evaluation over a range of months (run first when none matches),
+aggregate in DuckDB, and render through the same catalogue, charts and
+templates as the monthly report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from pipeline import charts
+from pipeline.errors import AuditError
+from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
+from pipeline.i18n import Messages
+from pipeline.metrics import wilson_interval
+from pipeline.policy import METRICS, Policy
+from pipeline.report_monthly import _environment, _valid_month, render_pdf
+from pipeline.warehouse import query
+
+H = 3600.0
+TIER_ORDER = ("pioneer", "professional", "business", "premium")
+# The thresholds sales compares tiers on: the page's own numbers.
+FIRST_RESPONSE_HOURS = (8, 24)
+RESOLUTION_DAYS = (3, 7)
+
+
+def range_evaluation(
+    con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, policy: Policy
+) -> int:
+    """An evaluation covering the months, as of the end of the last one (reused if
+    one exists for the same policy and inputs)."""
+    as_of = month_end_as_of(month_to, policy.report_timezone)
+    loads = con.execute("SELECT sha256 FROM loads WHERE finished_at IS NOT NULL").fetchall()
+    fingerprint = input_fingerprint([{"sha256": r[0]} for r in loads])
+    rows = con.execute(
+        "SELECT evaluation_id FROM evaluations WHERE policy_hash = ? AND as_of = ? "
+        "AND month_from <= ? AND month_to >= ? AND forced_version IS NULL "
+        "AND input_fingerprint = ? ORDER BY evaluation_id DESC LIMIT 1",
+        [policy.hash, as_of.to_pydatetime(), month_from, month_to, fingerprint],
+    ).fetchall()
+    if rows:
+        return int(rows[0][0])
+    return int(
+        evaluate(con, policy, month_from=month_from, month_to=month_to, as_of=as_of).evaluation_id
+    )
+
+
+def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
+    """Two-sided p-value of a pooled two-proportion z-test (None without data)."""
+    if n1 == 0 or n2 == 0:
+        return None
+    pooled = (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    z = (k1 / n1 - k2 / n2) / se
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class TierFigure:
+    tier: str
+    label: str
+    price: str
+    support: str
+    has_sla: bool
+    promise_first_response: str
+    promise_resolution: str
+    closed_first_response: int
+    closed_resolution: int
+    fr_median_h: float | None
+    fr_p90_h: float | None
+    res_median_h: float | None
+    res_p90_h: float | None
+    fr_within: tuple[tuple[float, float, float], ...]  # (share, ci low, ci high) for 8 h, 24 h
+    res_within: tuple[tuple[float, float, float], ...]  # for 3 and 7 working days
+    vs_previous: str  # is the difference with the tier below meaningful?
+
+
+@dataclass(frozen=True)
+class TiersContext:
+    lang: str
+    month_from: str
+    month_to: str
+    period_label: str
+    evaluation_id: int
+    policy_hash: str
+    tiers: tuple[TierFigure, ...]
+    distribution_chart: str
+    trend_chart: str
+
+
+def build_tiers_context(
+    con: duckdb.DuckDBPyConnection,
+    month_from: str,
+    month_to: str,
+    *,
+    lang: str = "en",
+    policy: Policy | None = None,
+) -> TiersContext:
+    policy = policy or Policy.default()
+    month_from, month_to = _valid_month(month_from), _valid_month(month_to)
+    if month_from > month_to:
+        raise AuditError(f"--from {month_from} is after --to {month_to}")
+    m = Messages(lang)
+    evaluation_id = range_evaluation(con, month_from, month_to, policy)
+    version = policy.version_at(f"{month_to}-01")
+    day = policy.calendar(version.metrics["resolution"].calendar_name).working_day_seconds
+    base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
+    fr = query(
+        con,
+        "report_tiers.sql",
+        {**base, "metric": "first_response", "short_seconds": 8 * H, "long_seconds": 24 * H},
+    ).df()
+    res = query(
+        con,
+        "report_tiers.sql",
+        {**base, "metric": "resolution", "short_seconds": 3 * day, "long_seconds": 7 * day},
+    ).df()
+    fr, res = fr.set_index("tier"), res.set_index("tier")
+
+    def share(frame, tier: str, column: str) -> tuple[float, float, float]:
+        if tier not in frame.index or frame.loc[tier, "closed"] == 0:
+            return (math.nan, math.nan, math.nan)
+        k, n = int(frame.loc[tier, column]), int(frame.loc[tier, "closed"])
+        low, high = wilson_interval(k, n)
+        return (k / n, float(low), float(high))
+
+    def value(frame, tier: str, column: str) -> float | None:
+        return None if tier not in frame.index else float(frame.loc[tier, column]) / H
+
+    def promise(metric: str, tier: str) -> str:
+        spec = version.metrics.get(metric)
+        threshold = spec.targets.get(tier) if spec else None
+        if threshold is None:
+            return "–"
+        if threshold.unit == "days":
+            return m(
+                "promise_days", target=m.number(threshold.target), limit=m.number(threshold.limit)
+            )
+        return m("promise_hours", target=m.number(threshold.target))
+
+    figures = []
+    previous = None
+    for tier in TIER_ORDER:
+        spec = version.tiers.get(tier)
+        if spec is None:
+            continue
+        note = "–"
+        if previous is not None and tier in fr.index and previous in fr.index:
+            p = two_proportion_p(
+                int(fr.loc[tier, "within_long"]),
+                int(fr.loc[tier, "closed"]),
+                int(fr.loc[previous, "within_long"]),
+                int(fr.loc[previous, "closed"]),
+            )
+            shown = "–" if p is None else "< " + m.number(0.001, 3) if p < 0.001 else m.number(p, 3)
+            note = m("significant" if p is not None and p < 0.05 else "not_significant", p=shown)
+        figures.append(
+            TierFigure(
+                tier=tier,
+                label=spec.label,
+                price=spec.price_label,
+                support=spec.support_description,
+                has_sla=spec.has_sla,
+                promise_first_response=promise("first_response", tier),
+                promise_resolution=promise("resolution", tier),
+                closed_first_response=int(fr.loc[tier, "closed"]) if tier in fr.index else 0,
+                closed_resolution=int(res.loc[tier, "closed"]) if tier in res.index else 0,
+                fr_median_h=value(fr, tier, "median_seconds"),
+                fr_p90_h=value(fr, tier, "p90_seconds"),
+                res_median_h=value(res, tier, "median_seconds"),
+                res_p90_h=value(res, tier, "p90_seconds"),
+                fr_within=(share(fr, tier, "within_short"), share(fr, tier, "within_long")),
+                res_within=(share(res, tier, "within_short"), share(res, tier, "within_long")),
+                vs_previous=note,
+            )
+        )
+        previous = tier
+    quantiles = con.execute(
+        "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
+        "AS q FROM sla_results WHERE evaluation_id = ? AND month BETWEEN ? AND ? "
+        "AND metric = 'first_response' AND clock_stop IS NOT NULL AND NOT outage_line "
+        "GROUP BY tier",
+        [evaluation_id, month_from, month_to],
+    ).df()
+    labels = {k: t.label for k, t in version.tiers.items()}
+    distribution = charts.distribution(
+        {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
+        title=m("chart_dist_title", metric=m("first_response")),
+        xlabel=m("chart_dist_x"),
+        ylabel=m("chart_dist_y"),
+        tier_labels=labels,
+        target_hours=8,
+        limit_hours=24,
+        target_label="8 h",
+        limit_label="24 h",
+    )
+    monthly = con.execute(
+        "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= 24 * 3600) "
+        "/ count(*) AS compliance FROM sla_results WHERE evaluation_id = ? "
+        "AND month BETWEEN ? AND ? AND metric = 'first_response' AND clock_stop IS NOT NULL "
+        "AND NOT outage_line GROUP BY month, tier",
+        [evaluation_id, month_from, month_to],
+    ).df()
+    months = sorted(monthly["month"].unique())
+    trend = charts.trend(
+        monthly,
+        months,
+        [m.short_month(x) for x in months],
+        title=m("chart_share_24h"),
+        ylabel=m("chart_trend_y"),
+        xlabel=m("chart_month"),
+        tier_labels=labels,
+    )
+    policy_hash = con.execute(
+        "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
+    ).fetchall()[0][0]
+    return TiersContext(
+        lang=lang,
+        month_from=month_from,
+        month_to=month_to,
+        period_label=f"{m.month(month_from)} – {m.month(month_to)}",
+        evaluation_id=evaluation_id,
+        policy_hash=policy_hash,
+        tiers=tuple(figures),
+        distribution_chart=distribution,
+        trend_chart=trend,
+    )
+
+
+@dataclass(frozen=True)
+class CustomerTicket:
+    ticket_id: str
+    metric: str
+    tier: str
+    status: str
+    created: str
+    elapsed_h: float
+    covered: bool
+    met_business: bool | None
+    met_premium: bool | None
+    subject: str
+
+
+@dataclass(frozen=True)
+class CustomerContext:
+    lang: str
+    customer_id: str
+    name: str
+    period_label: str
+    evaluation_id: int
+    tiers: str
+    rows: tuple[CustomerTicket, ...]
+    covered: dict[str, int]
+    met_business: dict[str, int]
+    met_premium: dict[str, int]
+
+
+def build_customer_context(
+    con: duckdb.DuckDBPyConnection,
+    customer_id: str,
+    month_from: str,
+    month_to: str,
+    *,
+    lang: str = "en",
+    policy: Policy | None = None,
+) -> CustomerContext:
+    policy = policy or Policy.default()
+    month_from, month_to = _valid_month(month_from), _valid_month(month_to)
+    names = con.execute(
+        "SELECT name FROM customers WHERE customer_id = ?", [customer_id]
+    ).fetchall()
+    if not names:
+        raise AuditError(f"no customer {customer_id!r} in this warehouse")
+    m = Messages(lang)
+    evaluation_id = range_evaluation(con, month_from, month_to, policy)
+    frame = query(
+        con,
+        "report_customer.sql",
+        {
+            "evaluation_id": evaluation_id,
+            "customer_id": customer_id,
+            "month_from": month_from,
+            "month_to": month_to,
+        },
+    ).df()
+    version = policy.version_at(f"{month_to}-01")
+    limits = {
+        tier: {
+            metric: policy.threshold_seconds(
+                version.metrics[metric],
+                version.metrics[metric].targets[tier],
+                version.metrics[metric].calendar_name,
+            )[1]
+            for metric in METRICS
+        }
+        for tier in ("business", "premium")
+    }
+    tz = policy.report_timezone
+    rows = []
+    for r in frame.itertuples():
+        closed = r.clock_stop is not None and r.clock_stop == r.clock_stop
+        rows.append(
+            CustomerTicket(
+                ticket_id=r.ticket_id,
+                metric=m(r.metric),
+                tier=r.tier,
+                status=r.status,
+                created=m.datetime(r.clock_start, tz),
+                elapsed_h=r.elapsed_working_seconds / H,
+                covered=bool(r.covered),
+                met_business=bool(r.elapsed_working_seconds <= limits["business"][r.metric])
+                if r.covered and closed
+                else None,
+                met_premium=bool(r.elapsed_working_seconds <= limits["premium"][r.metric])
+                if r.covered and closed
+                else None,
+                subject=r.subject or "",
+            )
+        )
+
+    def count(attr: str) -> dict[str, int]:
+        return {
+            metric: sum(1 for row in rows if row.metric == m(metric) and getattr(row, attr))
+            for metric in METRICS
+        }
+
+    return CustomerContext(
+        lang=lang,
+        customer_id=customer_id,
+        name=names[0][0] or customer_id,
+        period_label=f"{m.month(month_from)} – {m.month(month_to)}",
+        evaluation_id=evaluation_id,
+        tiers=", ".join(sorted(set(frame["tier"]))) or "–",
+        rows=tuple(rows),
+        covered=count("covered"),
+        met_business=count("met_business"),
+        met_premium=count("met_premium"),
+    )
+
+
+def render(template: str, context: TiersContext | CustomerContext) -> str:
+    return _environment().get_template(template).render(c=context, m=Messages(context.lang))
+
+
+def write_sales_report(
+    html: str, out_dir: str | Path, stem: str, formats: tuple[str, ...]
+) -> list[Path]:
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "html" in formats:
+        path = folder / f"{stem}.html"
+        path.write_text(html, "utf-8")
+        written.append(path)
+    if "pdf" in formats:
+        path = folder / f"{stem}.pdf"
+        render_pdf(html, path)
+        written.append(path)
+    return written

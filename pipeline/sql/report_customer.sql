@@ -1,0 +1,22 @@
+-- One customer's rows over months [$month_from, $month_to] of evaluation
+-- $evaluation_id, with what the Business and Premium promises would have said.
+SELECT
+    r.ticket_id,
+    r.metric,
+    r.tier,
+    r.status,
+    r.clock_start,
+    r.clock_stop,
+    r.elapsed_working_seconds,
+    r.exclusion_rule,
+    r.outage_line,
+    t.subject,
+    -- Under an SLA tier's promise a ticket is covered unless an exclusion applies
+    -- (an IT release) or it is an outage-line first response (no target).
+    r.status <> 'excluded' AND NOT (r.outage_line AND r.metric = 'first_response') AS covered
+FROM sla_results r
+LEFT JOIN tickets t USING (ticket_id)
+WHERE r.evaluation_id = $evaluation_id
+  AND r.customer_id = $customer_id
+  AND r.month BETWEEN $month_from AND $month_to
+ORDER BY r.clock_start, r.ticket_id, r.metric

@@ -1,0 +1,86 @@
+"""Sales reports: tier value against the evaluation, and the per-customer upgrade case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from pipeline.errors import AuditError
+from pipeline.load import load_file
+from pipeline.report_monthly import build_context, render_html
+from pipeline.report_sales import (
+    build_customer_context,
+    build_tiers_context,
+    render,
+    two_proportion_p,
+)
+from pipeline.warehouse import connect
+
+SAMPLE = Path(__file__).parent.parent / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def con():
+    con = connect(":memory:")
+    for name in ("customers", "tickets", "events"):
+        load_file(con, SAMPLE / f"{name}.csv")
+    return con
+
+
+@pytest.fixture(scope="module")
+def tiers(con):
+    return build_tiers_context(con, "2026-01", "2026-10")
+
+
+def test_two_proportion_test() -> None:
+    # 60/100 against 40/100: z = 2.83, p = 0.0047.
+    assert two_proportion_p(60, 100, 40, 100) == pytest.approx(0.00468, abs=1e-4)
+    assert two_proportion_p(1, 0, 1, 1) is None
+
+
+def test_tier_figures_match_the_evaluation(con, tiers) -> None:
+    rows = con.execute(
+        "SELECT * FROM sla_results WHERE evaluation_id = ? AND month BETWEEN '2026-01' AND "
+        "'2026-10' AND metric = 'first_response' AND status <> 'excluded' AND NOT outage_line "
+        "AND clock_stop IS NOT NULL",
+        [tiers.evaluation_id],
+    ).df()
+    for figure in tiers.tiers:
+        part = rows[rows["tier"] == figure.tier]["elapsed_working_seconds"]
+        assert figure.closed_first_response == len(part)
+        assert figure.fr_within[0][0] == pytest.approx((part <= 8 * 3600).mean())
+        assert figure.fr_within[1][0] == pytest.approx((part <= 24 * 3600).mean())
+        assert figure.fr_median_h == pytest.approx(part.median() / 3600)
+    assert [t.tier for t in tiers.tiers] == ["pioneer", "professional", "business", "premium"]
+    premium = tiers.tiers[-1]
+    assert premium.price == "on request" and premium.has_sla
+    assert premium.fr_median_h < tiers.tiers[0].fr_median_h
+
+
+def test_tiers_html(tiers) -> None:
+    soup = BeautifulSoup(render("tiers.html.j2", tiers), "html.parser")
+    assert [th.get_text() for th in soup.select("#tiers thead th[data-tier]")] == [
+        "Pioneer",
+        "Professional",
+        "Business",
+        "Premium",
+    ]
+    assert len(soup.select("svg")) == 2
+
+
+def test_customer_upgrade_case_and_names_only_there(con) -> None:
+    context = build_customer_context(con, "C00001", "2026-01", "2026-10", lang="nl")
+    html = render("customer.html.j2", context)
+    assert "Bakkerij &lt;De Molen&gt; &amp; Zn" in html
+    covered = [r for r in context.rows if r.covered]
+    assert context.covered["first_response"] == sum(
+        1 for r in covered if r.metric == "Eerste reactie"
+    )
+    # Premium promises a faster first response than Business: it can only be met as often.
+    assert context.met_premium["first_response"] <= context.met_business["first_response"]
+    monthly = render_html(build_context(con, "2026-10"))
+    assert "De Molen" not in monthly
+    with pytest.raises(AuditError, match="no customer 'NOPE'"):
+        build_customer_context(con, "NOPE", "2026-01", "2026-10")
