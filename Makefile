@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format bench report sample clean
+.PHONY: help setup test lint format bench report sample snapshot clean
 
 help:  ## Show this help
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ report: $(STAMP)  ## Load the sample data, evaluate it, render the monthly repor
 
 sample: $(STAMP)  ## Regenerate the committed sample data (seeded, deterministic)
 	$(BIN)/sla demo-data --out data/sample --tickets 10000 --customers 2500 --seed 7
+
+snapshot: $(STAMP)  ## Regenerate the golden report files (review the diff before committing)
+	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_report_golden.py
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
