@@ -113,15 +113,36 @@ def _print_load(summary: LoadSummary) -> None:
     default=None,
     help="Time zone of naive timestamps in the files (e.g. Europe/Amsterdam, UTC).",
 )
+@click.option(
+    "--preset",
+    default="canonical",
+    show_default=True,
+    type=click.Choice(["canonical", "freshdesk", "jsm", "zendesk", "servicenow"]),
+    help="The export's format (zendesk and servicenow: not available yet).",
+)
+@click.option(
+    "--mapping",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A mapping file (TOML) for any other export: docs/mapping.md.",
+)
 @DB_OPTION
 @handle_errors
 def load_command(
-    files: tuple[str, ...], kind: str | None, source_tz: str | None, db: str | None
+    files: tuple[str, ...],
+    kind: str | None,
+    source_tz: str | None,
+    preset: str,
+    mapping: str | None,
+    db: str | None,
 ) -> None:
-    """Load canonical export files (CSV, Parquet, JSON lines, XLSX) into the warehouse."""
+    """Load exports into the warehouse: canonical CSV/Parquet/JSON lines/XLSX, a
+    preset, or any table through a mapping file."""
     con = connect(db)
     for path in files:
-        _print_load(load_file(con, path, kind=kind, source_tz=source_tz))
+        _print_load(
+            load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping)
+        )
 
 
 @cli.command("customers")

@@ -37,6 +37,10 @@ from pipeline.sources.base import (
     TICKET_COLUMNS,
     TIERS,
 )
+from pipeline.sources.mapping import PRESETS as MAPPING_PRESETS
+from pipeline.sources.mapping import extract as extract_mapped
+from pipeline.sources.mapping import preset as mapping_preset
+from pipeline.sources.mapping import read_mapping
 from pipeline.warehouse import bind, read_sql
 
 KINDS = {
@@ -75,6 +79,7 @@ REASONS = {
     "unknown_tier": "not one of pioneer, professional, business, premium",
     "period_ends_before_start": "the plan period ends before it starts",
     "overlapping_plan": "overlaps another plan period of the same customer",
+    "skipped_by_mapping": "skipped by the mapping (file.skip_rows)",
 }
 
 
@@ -153,6 +158,14 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
         if row[0] not in ("_line", "_raw")
     ]
     return columns
+
+
+def _stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> list[str]:
+    """Stage rows a reader extracted (canonical text columns, _line, _raw, _skipped)."""
+    con.register("extracted", frame)
+    con.execute("CREATE OR REPLACE TEMP TABLE raw_file AS SELECT * FROM extracted")
+    con.unregister("extracted")
+    return [c for c in frame.columns if not c.startswith("_")]
 
 
 def _quote(text: str) -> str:
@@ -234,6 +247,8 @@ def load_file(
     kind: str | None = None,
     source_tz: str | None = None,
     source_system: str = "canonical",
+    preset: str = "canonical",
+    mapping: str | Path | None = None,
 ) -> LoadSummary:
     """Load one canonical file (tickets, events or customers; CSV, Parquet, JSON
     lines or XLSX) in one transaction.
@@ -244,7 +259,21 @@ def load_file(
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"no such file: {path}")
-    fmt = FORMATS.get(path.suffix.lower())
+    spec = None
+    if mapping is not None:
+        spec, preset = read_mapping(mapping), "mapping"
+    elif preset in MAPPING_PRESETS:
+        spec = mapping_preset(preset)
+    elif preset != "canonical":
+        raise LoadError(
+            f"preset {preset!r} is not available: use canonical, "
+            f"{', '.join(MAPPING_PRESETS)}, or a mapping file (--mapping)"
+        )
+    if spec is not None:
+        kind = kind or spec.kind
+        source_tz = source_tz or spec.source_tz
+        source_system = spec.source_system
+    fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
     if source_tz is not None:
@@ -259,7 +288,10 @@ def load_file(
 
     con.execute("BEGIN TRANSACTION")
     try:
-        columns = _stage(con, path, fmt)
+        if spec is not None:
+            columns = _stage_frame(con, extract_mapped(path, spec))
+        else:
+            columns = _stage(con, path, fmt)
         kind = kind or detect_kind(columns)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
@@ -271,16 +303,41 @@ def load_file(
             "AND finished_at IS NOT NULL",
             [sha, kind],
         ).fetchall()[0][0]
-        mapping = json.dumps({"preset": "canonical", "kind": kind, "columns": columns})
+        recorded = json.dumps(
+            spec.document if spec is not None else {"kind": kind, "columns": columns}
+        )
         con.execute(
             "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
-            "unchanged, started_at) VALUES (?, ?, ?, ?, ?, 'canonical', ?, ?, ?, ?)",
-            [load_id, kind, str(path), sha, fmt, mapping, source_tz, earlier is not None, started],
+            "unchanged, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                load_id,
+                kind,
+                str(path),
+                sha,
+                fmt,
+                preset,
+                recorded,
+                source_tz,
+                earlier is not None,
+                started,
+            ],
         )
         if earlier is not None:
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
             con.execute("COMMIT")
             return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
+        skipped = 0
+        if spec is not None:
+            # Rows the mapping skips are kept as rejected, with their reason.
+            con.execute(
+                "INSERT INTO rejected_rows SELECT ?, ?, _line, NULL, 'skipped_by_mapping', "
+                "'skipped by the mapping (file.skip_rows)', _raw FROM raw_file WHERE _skipped",
+                [load_id, str(path)],
+            )
+            skipped = con.execute("SELECT count(*) FROM raw_file WHERE _skipped").fetchall()[0][0]
+            con.execute(
+                "DELETE FROM raw WHERE _line IN (SELECT _line FROM raw_file WHERE _skipped)"
+            )
         params = _params(kind, source_tz, load_id, source_system, started)
         _run(con, f"load_{kind}.sql", params)
         superseded = 0
@@ -299,7 +356,7 @@ def load_file(
             [load_id, str(path)],
         )
         con.unregister("reasons")
-        read = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
+        read = con.execute("SELECT count(*) FROM raw").fetchall()[0][0] + skipped
         rejected = dict(
             con.execute(
                 "SELECT reason_code, count(*) FROM rejected_rows WHERE load_id = ? "

@@ -1,0 +1,201 @@
+"""Reading any tabular export through a mapping file (TOML), no code needed.
+
+A mapping names the file's format (separator, encoding, header row, rows to
+skip, null markers, timestamp formats, source time zone), which of its columns
+holds each canonical field, and how its labels translate into canonical values.
+See docs/mapping.md. Built-in presets for exports that are plain tables
+(Freshdesk, Jira Service Management) are mapping files shipped in
+`pipeline/presets/`.
+
+The reader only extracts: it returns the canonical columns as text, with each
+row's line number and raw content; the loader's SQL checks and rejects. Rows a
+mapping skips are returned too, marked, so the loader keeps them as rejected
+with the reason `skipped_by_mapping` instead of losing them.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.errors import LoadError
+from pipeline.sources.base import CUSTOMER_COLUMNS, EVENT_COLUMNS, TICKET_COLUMNS
+
+COLUMNS = {"tickets": TICKET_COLUMNS, "events": EVENT_COLUMNS, "customers": CUSTOMER_COLUMNS}
+TIMESTAMPS = {
+    "tickets": ("created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"),
+    "events": ("at",),
+    "customers": ("valid_from", "valid_to"),
+}
+ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1")
+PRESETS = ("freshdesk", "jsm")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    kind: str
+    source_system: str
+    format: str
+    separator: str
+    encoding: str
+    header_row: int
+    skip_rows: tuple[int, ...]
+    null_markers: tuple[str, ...]
+    timestamp_formats: tuple[str, ...]
+    source_tz: str | None
+    columns: dict[str, str]
+    values: dict[str, dict[str, str]]
+    constants: dict[str, str]
+    document: dict[str, Any] = field(repr=False)
+
+
+def _error(name: str, where: str, message: str) -> LoadError:
+    return LoadError(f"mapping {name}, field {where!r}: {message}")
+
+
+def parse_mapping(doc: dict[str, Any], name: str) -> Mapping:
+    """Validate a mapping document. Raises `LoadError` naming the mapping and field."""
+    kind = doc.get("kind", "tickets")
+    if kind not in COLUMNS:
+        raise _error(name, "kind", "use tickets, events or customers")
+    file = doc.get("file", {})
+    fmt = file.get("format", "csv")
+    if fmt not in ("csv", "xlsx"):
+        raise _error(name, "file.format", "use csv or xlsx")
+    encoding = file.get("encoding", "utf-8-sig")
+    if encoding not in ENCODINGS:
+        raise _error(name, "file.encoding", f"use one of {', '.join(ENCODINGS)}")
+    columns = dict(doc.get("columns", {}))
+    unknown = set(columns) - set(COLUMNS[kind])
+    if unknown:
+        raise _error(name, f"columns.{sorted(unknown)[0]}", f"not a canonical {kind} field")
+    constants = {k: str(v) for k, v in doc.get("constants", {}).items()}
+    unknown = set(constants) - set(COLUMNS[kind])
+    if unknown:
+        raise _error(name, f"constants.{sorted(unknown)[0]}", f"not a canonical {kind} field")
+    values = {
+        f: {str(k).lower(): str(v) for k, v in m.items()} for f, m in doc.get("values", {}).items()
+    }
+    header = file.get("header_row", 1)
+    if not isinstance(header, int) or header < 1:
+        raise _error(name, "file.header_row", "a line number, 1 or more")
+    tz = file.get("source_tz")
+    if tz is not None:
+        try:
+            pd.Timestamp("2026-01-01", tz=tz)
+        except Exception:
+            raise _error(name, "file.source_tz", f"unknown time zone {tz!r}") from None
+    return Mapping(
+        name=name,
+        kind=kind,
+        source_system=str(doc.get("source_system", name)),
+        format=fmt,
+        separator=str(file.get("separator", ",")),
+        encoding=encoding,
+        header_row=header,
+        skip_rows=tuple(int(x) for x in file.get("skip_rows", [])),
+        null_markers=tuple(str(x) for x in file.get("null_markers", [])),
+        timestamp_formats=tuple(file.get("timestamp_formats", [])),
+        source_tz=tz,
+        columns=columns,
+        values=values,
+        constants=constants,
+        document=json.loads(json.dumps(doc, default=str)),
+    )
+
+
+def read_mapping(path: str | Path) -> Mapping:
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise LoadError(f"no such mapping file: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LoadError(f"mapping {path} is not valid TOML: {exc}") from None
+    return parse_mapping(doc, str(path))
+
+
+def preset(name: str) -> Mapping:
+    if name not in PRESETS:
+        raise LoadError(f"no mapping preset {name!r} (mapping presets: {', '.join(PRESETS)})")
+    text = resources.files("pipeline.presets").joinpath(f"{name}.toml").read_text("utf-8")
+    return parse_mapping(tomllib.loads(text), name)
+
+
+def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+    """Text in one of `formats` -> ISO text; anything else is left as it was, so the
+    loader rejects it as unparseable with the raw value in view."""
+    out = values.copy()
+    pending = values.notna()
+    for fmt in formats:
+        parsed = pd.to_datetime(values.where(pending), format=fmt, errors="coerce")
+        hit = parsed.notna() & pending
+        iso = parsed[hit].dt.strftime("%Y-%m-%dT%H:%M:%S")
+        if parsed.dt.tz is not None:
+            iso = parsed[hit].map(lambda ts: ts.isoformat())
+        out[hit] = iso
+        pending &= ~hit
+    return out
+
+
+def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
+    """The file's rows as canonical text columns plus `_line`, `_raw` and `_skipped`."""
+    path = Path(path)
+    try:
+        if mapping.format == "xlsx":
+            frame = pd.read_excel(
+                path,
+                header=mapping.header_row - 1,
+                dtype=str,
+                na_values=list(mapping.null_markers),
+                keep_default_na=False,
+            )
+        else:
+            frame = pd.read_csv(
+                path,
+                sep=mapping.separator,
+                encoding=mapping.encoding,
+                header=mapping.header_row - 1,
+                dtype=str,
+                na_values=list(mapping.null_markers),
+                keep_default_na=False,
+            )
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise LoadError(f"{path}: cannot read with mapping {mapping.name}: {exc}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [col for col in mapping.columns.values() if col not in frame.columns]
+    if missing:
+        raise LoadError(
+            f"{path}: column {missing[0]!r} named by mapping {mapping.name} is not in the "
+            f"file (its columns: {', '.join(frame.columns[:12])})"
+        )
+    frame = frame.where(frame.notna() & (frame != ""), None)
+    lines = pd.RangeIndex(len(frame)) + mapping.header_row + 1
+    out = pd.DataFrame(index=frame.index)
+    for name in COLUMNS[mapping.kind]:
+        if name in mapping.columns:
+            column = frame[mapping.columns[name]]
+        elif name in mapping.constants:
+            column = pd.Series(mapping.constants[name], index=frame.index, dtype=object)
+        else:
+            column = pd.Series(None, index=frame.index, dtype=object)
+        if name in mapping.values:
+            table = mapping.values[name]
+            mapped = column.str.strip().str.lower().map(table)
+            column = mapped.where(mapped.notna(), column)
+        if name in TIMESTAMPS[mapping.kind] and mapping.timestamp_formats:
+            column = _parse_times(column, mapping.timestamp_formats)
+        out[name] = column.astype(object).where(column.notna(), None)
+    if "source_system" in out.columns and out["source_system"].isna().all():
+        out["source_system"] = mapping.source_system
+    out["_line"] = lines.to_numpy()
+    out["_raw"] = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    out["_skipped"] = out["_line"].isin(mapping.skip_rows)
+    return out.reset_index(drop=True)

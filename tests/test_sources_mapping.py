@@ -1,0 +1,92 @@
+"""Mapping files and the built-in table presets (Freshdesk, Jira Service Management)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.errors import LoadError
+from pipeline.load import load_file
+from pipeline.sources.mapping import parse_mapping
+from pipeline.warehouse import connect
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+PRESETS = Path(__file__).parent / "fixtures" / "presets"
+
+
+@pytest.fixture
+def con():
+    con = connect(":memory:")
+    load_file(con, EXAMPLES / "customers.csv")
+    return con
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+def test_dutch_export_through_a_mapping_file(con) -> None:
+    summary = load_file(con, EXAMPLES / "dutch-export.csv", mapping=EXAMPLES / "dutch-export.toml")
+    assert summary.rows_read == 4
+    assert summary.rejected == {"skipped_by_mapping": 1, "unparseable_timestamp": 1}
+    rows = dict(
+        (r[0], r[1:])
+        for r in con.execute(
+            "SELECT ticket_id, created_at, first_response_at, priority, channel, subject "
+            "FROM tickets"
+        ).fetchall()
+    )
+    created, replied, priority, channel, subject = rows["NL-1"]
+    assert pd.Timestamp(created) == utc("2026-10-01T07:15Z")  # 09:15 CEST
+    assert pd.Timestamp(replied) == utc("2026-10-01T08:00Z")
+    assert (priority, channel) == ("high", "phone")
+    assert subject.endswith("€ 12,50")  # cp1252 read as such
+    assert rows["NL-2"][1] is None  # "#N/B" is empty
+    loads = con.execute("SELECT preset, source_tz, mapping FROM loads WHERE load_id = 2").fetchall()
+    assert loads[0][0] == "mapping" and loads[0][1] == "Europe/Amsterdam"
+    assert "Ticketnummer" in loads[0][2]  # the mapping is recorded with the load
+
+
+def test_freshdesk_preset(con) -> None:
+    summary = load_file(con, PRESETS / "freshdesk.csv", preset="freshdesk")
+    assert summary.accepted == 2 and summary.rejected == {"unparseable_timestamp": 1}
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT ticket_id, status, priority, channel, first_response_at, source_system "
+            "FROM tickets"
+        ).fetchall()
+    }
+    assert rows["101"][:3] == ("resolved", "high", "email")
+    assert pd.Timestamp(rows["101"][3]) == utc("2026-10-26T09:00Z")  # 10:00 CET
+    assert rows["102"][:3] == ("waiting_on_customer", "critical", "phone")
+    assert rows["101"][4] == "freshdesk"
+
+
+def test_jsm_preset(con) -> None:
+    summary = load_file(con, PRESETS / "jsm.csv", preset="jsm")
+    assert summary.accepted == 2, summary
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT ticket_id, created_at, status, priority FROM tickets"
+        ).fetchall()
+    }
+    assert pd.Timestamp(rows["PAY-1"][0]) == utc("2026-10-23T15:00Z")  # 5:00 PM CEST
+    assert rows["PAY-2"][1:] == ("waiting_on_customer", "critical")
+
+
+def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
+    with pytest.raises(LoadError, match=r"preset 'zendesk' is not available"):
+        load_file(con, PRESETS / "jsm.csv", preset="zendesk")
+    with pytest.raises(LoadError, match=r"field 'columns.colour'"):
+        parse_mapping({"columns": {"colour": "X"}}, "m.toml")
+    with pytest.raises(LoadError, match=r"file\.encoding"):
+        parse_mapping({"file": {"encoding": "ebcdic"}}, "m.toml")
+    bad = tmp_path / "m.toml"
+    bad.write_text('[columns]\nticket_id = "Nope"\n')
+    with pytest.raises(LoadError, match="column 'Nope' named by mapping"):
+        load_file(con, PRESETS / "jsm.csv", mapping=bad)
