@@ -29,7 +29,7 @@ from pipeline.audit import (
 from pipeline.demo import generate
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
-from pipeline.load import LoadSummary, load_file, warehouse_status
+from pipeline.load import LoadSummary, load_file, load_servicenow, warehouse_status
 from pipeline.metrics import compliance_summary, outage_calls
 from pipeline.policy import Policy
 from pipeline.report_monthly import write_monthly_report
@@ -118,7 +118,7 @@ def _print_load(summary: LoadSummary) -> None:
     default="canonical",
     show_default=True,
     type=click.Choice(["canonical", "freshdesk", "jsm", "zendesk", "servicenow"]),
-    help="The export's format (zendesk and servicenow: not available yet).",
+    help="The export's format (zendesk: not available yet).",
 )
 @click.option(
     "--mapping",
@@ -140,6 +140,10 @@ def load_command(
     preset, or any table through a mapping file."""
     con = connect(db)
     for path in files:
+        if preset == "servicenow":
+            for summary in load_servicenow(con, path, source_tz=source_tz):
+                _print_load(summary)
+            continue
         _print_load(
             load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping)
         )

@@ -249,9 +249,14 @@ def load_file(
     source_system: str = "canonical",
     preset: str = "canonical",
     mapping: str | Path | None = None,
+    frame: pd.DataFrame | None = None,
 ) -> LoadSummary:
     """Load one canonical file (tickets, events or customers; CSV, Parquet, JSON
     lines or XLSX) in one transaction.
+
+    `frame`: rows a preset already extracted from the file (canonical text
+    columns, `_line`, `_raw`), for presets that derive several kinds from one
+    file (`load_servicenow`).
 
     Raises `LoadError` when the file cannot be read at all, its kind cannot be
     told, or it has naive timestamps and no `source_tz`. Bad rows never raise:
@@ -264,7 +269,7 @@ def load_file(
         spec, preset = read_mapping(mapping), "mapping"
     elif preset in MAPPING_PRESETS:
         spec = mapping_preset(preset)
-    elif preset != "canonical":
+    elif preset != "canonical" and frame is None:
         raise LoadError(
             f"preset {preset!r} is not available: use canonical, "
             f"{', '.join(MAPPING_PRESETS)}, or a mapping file (--mapping)"
@@ -273,6 +278,8 @@ def load_file(
         kind = kind or spec.kind
         source_tz = source_tz or spec.source_tz
         source_system = spec.source_system
+    if frame is not None:
+        source_system = preset
     fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
@@ -288,7 +295,9 @@ def load_file(
 
     con.execute("BEGIN TRANSACTION")
     try:
-        if spec is not None:
+        if frame is not None:
+            columns = _stage_frame(con, frame)
+        elif spec is not None:
             columns = _stage_frame(con, extract_mapped(path, spec))
         else:
             columns = _stage(con, path, fmt)
@@ -392,6 +401,22 @@ def load_file(
         flagged,
         superseded=superseded,
     )
+
+
+def load_servicenow(
+    con: duckdb.DuckDBPyConnection, path: str | Path, *, source_tz: str | None = None
+) -> list[LoadSummary]:
+    """A ServiceNow incident export: its tickets, then the status events rebuilt
+    from its snapshots, as two loads of the same file."""
+    from pipeline.sources import servicenow
+
+    tickets, events = servicenow.extract(path)
+    return [
+        load_file(
+            con, path, kind="tickets", source_tz=source_tz, preset="servicenow", frame=tickets
+        ),
+        load_file(con, path, kind="events", source_tz=source_tz, preset="servicenow", frame=events),
+    ]
 
 
 @dataclass(frozen=True)

@@ -90,3 +90,33 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
     bad.write_text('[columns]\nticket_id = "Nope"\n')
     with pytest.raises(LoadError, match="column 'Nope' named by mapping"):
         load_file(con, PRESETS / "jsm.csv", mapping=bad)
+
+
+def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
+    from pipeline.load import load_servicenow
+
+    with pytest.raises(LoadError, match="--source-tz"):
+        load_servicenow(con, PRESETS / "servicenow.csv")
+    tickets, events = load_servicenow(con, PRESETS / "servicenow.csv", source_tz="Europe/Amsterdam")
+    assert (tickets.accepted, tickets.rejected_total) == (2, 0)
+    # INC1: open, hold (awaiting caller), open, resolved; the repeated hold is no event.
+    # INC2: resolved, an unknown state 9 (that event is rejected by name), then open.
+    assert events.rejected == {"unknown_value": 1}
+    timeline = con.execute(
+        'SELECT ticket_id, old_value, new_value FROM ticket_events ORDER BY ticket_id, "at"'
+    ).fetchall()
+    assert timeline == [
+        ("INC0010001", "new", "open"),
+        ("INC0010001", "open", "waiting_on_customer"),
+        ("INC0010001", "waiting_on_customer", "open"),
+        ("INC0010001", "open", "resolved"),
+        ("INC0010002", "new", "resolved"),
+        ("INC0010002", "9", "open"),
+    ]
+    row = con.execute(
+        "SELECT priority, channel, first_response_at, customer_id FROM tickets "
+        "WHERE ticket_id = 'INC0010001'"
+    ).fetchall()[0]
+    assert row[:2] == ("high", "phone")
+    assert pd.Timestamp(row[2]) == utc("2026-10-26T09:00Z")  # first move to In Progress
+    assert row[3] == "C00001"
