@@ -37,7 +37,7 @@ def main() -> None:
         plain = duckdb.connect(str(folder / "plain.duckdb"))
         t0 = time.perf_counter()
         for name, path in (("tickets", files.tickets), ("events", files.events)):
-            plain.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{path}')")
+            plain.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{path}', quote = '\"')")
         t_plain = time.perf_counter() - t0
         events = plain.execute("SELECT count(*) FROM events").fetchall()[0][0]
         plain.close()

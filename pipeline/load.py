@@ -131,7 +131,11 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
     """Create TEMP TABLE `raw_file` with every column as text, `_line` and `_raw`."""
     source = str(path)
     if fmt == "csv":
-        relation = f"read_csv({_quote(source)}, all_varchar = true, header = true)"
+        # Quotes are RFC 4180: the sniffer would guess none from a sample without any.
+        relation = (
+            f"read_csv({_quote(source)}, all_varchar = true, header = true, "
+            "quote = '\"', escape = '\"')"
+        )
         first_line = 2  # the header is line 1
     elif fmt == "parquet":
         relation = f"read_parquet({_quote(source)})"

@@ -184,3 +184,16 @@ def test_documented_examples_load() -> None:
         summary = load_file(con, examples / f"{name}.csv")
         assert summary.rejected == {}, name
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(3,)]
+
+
+def test_quoted_field_far_down_a_file(con, tmp_path) -> None:
+    # DuckDB's sniffer looks at a sample; a quoted comma after it must still be read.
+    path = tmp_path / "big.csv"
+    lines = ["ticket_id,customer_id,created_at,subject"]
+    lines += [f"Q{i},C1,2026-10-01T09:00:00+02:00,plain" for i in range(30_000)]
+    lines.append('Q-last,C1,2026-10-01T09:00:00+02:00,"comma, inside"')
+    path.write_text("\n".join(lines) + "\n")
+    summary = load_file(con, path)
+    assert summary.accepted == 30_001
+    subject = con.execute("SELECT subject FROM tickets WHERE ticket_id = 'Q-last'").fetchall()
+    assert subject == [("comma, inside",)]
