@@ -367,6 +367,13 @@ def breach_register(
     """One row per breached ticket and metric, with all it takes to check it by hand."""
     evaluation_id = evaluation_id or latest_evaluation(con)
     info = evaluation_info(con, evaluation_id)
+    covered_from, covered_to = info["month_from"], info["month_to"]
+    if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):
+        raise AuditError(
+            f"evaluation #{evaluation_id} covers {covered_from or 'all months'} to "
+            f"{covered_to or 'now'}, not {month_from} to {month_to}: run "
+            f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
+        )
     tz = policy_of(info).report_timezone
     frame = con.execute(
         "SELECT r.evaluation_id, r.ticket_id, r.customer_id, r.tier, r.metric, r.status, "

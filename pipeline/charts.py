@@ -80,7 +80,8 @@ def trend(
         ax.set_xlabel(xlabel)
         if percent:
             ax.set_ylim(0, 105)
-        ax.legend(loc="lower left", ncols=4, fontsize=7, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower left", ncols=4, fontsize=7, frameon=False)
         return _svg(fig)
 
 
@@ -121,5 +122,6 @@ def distribution(
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 102)
         ax.set_xlim(left=0)
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        if ax.get_legend_handles_labels()[0]:  # an empty month has no lines to name
+            ax.legend(loc="lower right", fontsize=7, frameon=False)
         return _svg(fig)

@@ -127,3 +127,10 @@ def test_policy_history() -> None:
     ]
     with pytest.raises(PolicyError, match="no version 'x'"):
         policy_history.diff(policy, "2025.1", "x")
+
+
+def test_register_for_a_month_the_evaluation_does_not_cover(con, context) -> None:
+    with pytest.raises(AuditError, match="run sla evaluate --from 2027-01"):
+        breach_register(
+            con, month_from="2027-01", month_to="2027-01", evaluation_id=context.evaluation_id
+        )

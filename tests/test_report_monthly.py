@@ -174,3 +174,31 @@ def test_month_without_breaches_and_outside_the_data() -> None:
         build_context(con, "2024-01")
     with pytest.raises(EvaluationError, match="malformed month"):
         build_context(con, "October")
+
+
+def test_empty_month_inside_the_data() -> None:
+    con = build(
+        [
+            ticket(
+                "S",
+                "C1",
+                "2026-09-07T09:00",
+                first_response="2026-09-07T09:30",
+                resolved="2026-09-07T11:00",
+            ),
+            ticket(
+                "N",
+                "C1",
+                "2026-11-03T09:00",
+                first_response="2026-11-03T09:30",
+                resolved="2026-11-03T11:00",
+            ),
+        ],
+        [],
+        [plan("C1", "premium", "2025-01-01")],
+    )
+    context = build_context(con, MONTH)
+    assert context.cells == () and context.breaches == ()
+    html = render_html(context)
+    assert "No SLA breaches this month." in html
+    assert "100" not in BeautifulSoup(html, "html.parser").select_one("#summary").get_text()
