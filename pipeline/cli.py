@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline import __version__, policy_history
@@ -140,13 +141,24 @@ def load_command(
     preset, or any table through a mapping file."""
     con = connect(db)
     for path in files:
-        if preset == "servicenow":
-            for summary in load_servicenow(con, path, source_tz=source_tz):
-                _print_load(summary)
-            continue
-        _print_load(
-            load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping)
-        )
+        # A live spinner with elapsed time while a big file loads; gone when done.
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("loading {task.description}"),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as progress:
+            progress.add_task(path, total=None)
+            if preset == "servicenow":
+                summaries = load_servicenow(con, path, source_tz=source_tz)
+            else:
+                summaries = [
+                    load_file(
+                        con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping
+                    )
+                ]
+        for summary in summaries:
+            _print_load(summary)
 
 
 @cli.command("customers")
