@@ -30,7 +30,13 @@ from pipeline.audit import (
 from pipeline.demo import generate
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
-from pipeline.load import LoadSummary, load_file, load_servicenow, warehouse_status
+from pipeline.load import (
+    DERIVED_PRESETS,
+    LoadSummary,
+    load_derived,
+    load_file,
+    warehouse_status,
+)
 from pipeline.metrics import compliance_summary, outage_calls
 from pipeline.policy import Policy
 from pipeline.report_monthly import write_monthly_report
@@ -119,7 +125,7 @@ def _print_load(summary: LoadSummary) -> None:
     default="canonical",
     show_default=True,
     type=click.Choice(["canonical", "freshdesk", "jsm", "zendesk", "servicenow"]),
-    help="The export's format (zendesk: not available yet).",
+    help="The export's format: docs/presets.md.",
 )
 @click.option(
     "--mapping",
@@ -149,8 +155,8 @@ def load_command(
             transient=True,
         ) as progress:
             progress.add_task(path, total=None)
-            if preset == "servicenow":
-                summaries = load_servicenow(con, path, source_tz=source_tz)
+            if preset in DERIVED_PRESETS:
+                summaries = load_derived(con, path, preset=preset, source_tz=source_tz)
             else:
                 summaries = [
                     load_file(

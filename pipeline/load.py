@@ -284,7 +284,10 @@ def load_file(
         source_system = spec.source_system
     if frame is not None:
         source_system = preset
-    fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
+    if frame is not None:
+        fmt = path.suffix.lower().lstrip(".") or "derived"
+    else:
+        fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
     if source_tz is not None:
@@ -407,20 +410,37 @@ def load_file(
     )
 
 
+DERIVED_PRESETS = ("servicenow", "zendesk")
+
+
+def load_derived(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    preset: str,
+    source_tz: str | None = None,
+) -> list[LoadSummary]:
+    """An export from which a preset derives tickets and events (ServiceNow
+    snapshots, Zendesk incremental JSON): its tickets, then its events, as two
+    loads of the same file."""
+    from pipeline.sources import servicenow, zendesk
+
+    readers = {"servicenow": servicenow.extract, "zendesk": zendesk.extract}
+    if preset not in readers:
+        raise LoadError(f"preset {preset!r} does not derive tickets and events")
+    tickets, events = readers[preset](Path(path))
+    return [
+        load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, frame=frame)
+        for kind, frame in (("tickets", tickets), ("events", events))
+        if len(frame)
+    ]
+
+
 def load_servicenow(
     con: duckdb.DuckDBPyConnection, path: str | Path, *, source_tz: str | None = None
 ) -> list[LoadSummary]:
-    """A ServiceNow incident export: its tickets, then the status events rebuilt
-    from its snapshots, as two loads of the same file."""
-    from pipeline.sources import servicenow
-
-    tickets, events = servicenow.extract(path)
-    return [
-        load_file(
-            con, path, kind="tickets", source_tz=source_tz, preset="servicenow", frame=tickets
-        ),
-        load_file(con, path, kind="events", source_tz=source_tz, preset="servicenow", frame=events),
-    ]
+    """A ServiceNow incident export (one snapshot per update): tickets, then events."""
+    return load_derived(con, path, preset="servicenow", source_tz=source_tz)
 
 
 @dataclass(frozen=True)

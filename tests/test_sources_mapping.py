@@ -120,3 +120,40 @@ def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
     assert row[:2] == ("high", "phone")
     assert pd.Timestamp(row[2]) == utc("2026-10-26T09:00Z")  # first move to In Progress
     assert row[3] == "C00001"
+
+
+def test_zendesk_incremental_export(tmp_path) -> None:
+    from pipeline.load import load_derived
+
+    con = connect(":memory:")
+    customers = tmp_path / "customers.csv"
+    customers.write_text(
+        "customer_id,name,tier,valid_from\n20978392,Jansen,premium,2025-01-01T00:00:00Z\n"
+        "777,Bakker BV,business,2025-01-01T00:00:00Z\n"
+    )
+    load_file(con, customers)
+    tickets, events = load_derived(con, PRESETS / "zendesk.json", preset="zendesk")
+    assert (tickets.accepted, events.accepted) == (2, 6)
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT ticket_id, customer_id, priority, channel, status, requires_it_release, "
+            "first_response_at FROM tickets"
+        ).fetchall()
+    }
+    assert rows["35436"][:5] == ("20978392", "critical", "email", "resolved", True)
+    assert pd.Timestamp(rows["35436"][5]) == utc("2026-10-26T09:00Z")
+    assert rows["35437"][:4] == ("777", "normal", "phone", "waiting_on_customer")
+    kinds = [
+        r[0]
+        for r in con.execute(
+            "SELECT kind FROM ticket_events WHERE ticket_id = '35436' ORDER BY \"at\", kind"
+        ).fetchall()
+    ]
+    assert kinds == [
+        "agent_reply",
+        "status_change",
+        "customer_reply",
+        "internal_note",
+        "status_change",
+    ]
