@@ -128,7 +128,9 @@ def detect_kind(columns: list[str]) -> str:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
-    """Create TEMP TABLE `raw_file` with every column as text, `_line` and `_raw`."""
+    """Create TEMP TABLE `raw_file` with every column as text and `_line`. The raw
+    text of a row is made later, for rejected rows only: for millions of good rows
+    it would cost more than the whole check."""
     source = str(path)
     if fmt == "csv":
         # Quotes are RFC 4180: the sniffer would guess none from a sample without any.
@@ -152,7 +154,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE raw_file AS "
             f"SELECT (row_number() OVER () - 1 + {first_line})::BIGINT AS _line, "
-            f"to_json(r)::VARCHAR AS _raw, r.* FROM {relation} r"
+            f"r.* FROM {relation} r"
         )
     except duckdb.Error as exc:
         raise LoadError(f"{path}: cannot read as {fmt}: {exc}") from None
@@ -186,9 +188,7 @@ def _normalise(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) ->
         else:
             select.append(f'NULL::VARCHAR AS "{name}"')
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE raw AS SELECT _line, _raw, "
-        + ", ".join(select)
-        + " FROM raw_file"
+        "CREATE OR REPLACE TEMP TABLE raw AS SELECT _line, " + ", ".join(select) + " FROM raw_file"
     )
 
 
@@ -364,9 +364,14 @@ def load_file(
             _run(con, f"load_{kind}_merge.sql", params)
         reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
         con.register("reasons", reasons)
+        has_raw = "_raw" in [
+            r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
+        ]
+        raw_text = "f._raw" if has_raw else "to_json(f)::VARCHAR"
         con.execute(
             "INSERT INTO rejected_rows SELECT ?, ?, c._line, split_part(c.problem, ':', 2), "
-            "split_part(c.problem, ':', 1), r.message, c._raw FROM checked c "
+            f"split_part(c.problem, ':', 1), r.message, {raw_text} FROM checked c "
+            "JOIN raw_file f ON f._line = c._line "
             "LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1) "
             "WHERE c.problem IS NOT NULL",
             [load_id, str(path)],

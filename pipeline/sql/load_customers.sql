@@ -5,7 +5,6 @@ CREATE OR REPLACE TEMP TABLE checked AS
 WITH parsed AS (
     SELECT
         _line,
-        _raw,
         sla_text(customer_id) AS customer_id,
         sla_text(name) AS name,
         lower(sla_text(tier)) AS tier,

@@ -1,13 +1,17 @@
+-- Store the accepted events of load $load_id that are not stored yet. EXCEPT is a
+-- set operation: it drops repeats within the file and events already stored
+-- (NULLs compare equal), in one hash pass.
 INSERT INTO ticket_events
-SELECT DISTINCT c.ticket_id, c."at", c.kind, c.old_value,
-       CASE WHEN c.kind = 'status_change' THEN lower(c.new_value) ELSE c.new_value END,
-       c.actor_type, $load_id
-FROM checked c
-WHERE c.problem IS NULL
-  AND NOT EXISTS (
-      SELECT 1 FROM ticket_events e
-      WHERE e.ticket_id = c.ticket_id AND e."at" = c."at" AND e.kind = c.kind
-        AND e.old_value IS NOT DISTINCT FROM c.old_value
-        AND e.new_value IS NOT DISTINCT FROM
-            (CASE WHEN c.kind = 'status_change' THEN lower(c.new_value) ELSE c.new_value END)
-  );
+SELECT ticket_id, "at", kind, old_value, new_value, actor_type, $load_id
+FROM (
+    SELECT
+        ticket_id, "at", kind, old_value,
+        CASE WHEN kind = 'status_change' THEN lower(new_value) ELSE new_value END AS new_value,
+        actor_type
+    FROM checked
+    WHERE problem IS NULL
+    EXCEPT
+    SELECT ticket_id, "at", kind, old_value, new_value, actor_type
+    FROM ticket_events
+    WHERE ticket_id IN (SELECT ticket_id FROM checked)
+);

@@ -4,7 +4,6 @@ CREATE OR REPLACE TEMP TABLE checked AS
 WITH parsed AS (
     SELECT
         _line,
-        _raw,
         sla_text(ticket_id) AS ticket_id,
         coalesce(sla_text(source_system), $source) AS source_system,
         sla_text(customer_id) AS customer_id,
