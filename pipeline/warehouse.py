@@ -22,6 +22,10 @@ from pipeline.errors import WarehouseBusyError, WarehouseError
 
 DEFAULT_PATH = Path("data/warehouse.duckdb")
 ENV_VAR = "SLA_DB"
+# DuckDB would take 80 % of the machine; a bound makes big loads spill to disk
+# (next to the warehouse) instead of competing with the Python side for memory.
+MEMORY_ENV_VAR = "SLA_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "8GB"
 _MIGRATION = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 
@@ -92,9 +96,19 @@ def connect(
                 "is running); try again when it has finished"
             ) from None
         raise WarehouseError(f"cannot open warehouse {target}: {exc}") from None
+    con.execute(f"SET memory_limit = '{_memory_limit()}'")
+    if str(target) != ":memory:":
+        con.execute(f"SET temp_directory = '{target}.tmp'")
     if not read_only:
         migrate(con)
     return con
+
+
+def _memory_limit() -> str:
+    value = os.environ.get(MEMORY_ENV_VAR) or DEFAULT_MEMORY_LIMIT
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", value.strip(), flags=re.IGNORECASE):
+        raise WarehouseError(f"${MEMORY_ENV_VAR}={value!r}: use a size such as 8GB or 512MB")
+    return value.strip()
 
 
 def bind(sql: str, params: dict) -> dict:
