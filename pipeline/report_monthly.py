@@ -478,6 +478,19 @@ def render_pdf(html: str, path: Path) -> None:
     HTML(string=html).write_pdf(path)
 
 
+def write_document(html: str, folder: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
+    """<folder>/<stem>.html and/or .pdf from one rendered HTML document."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "html" in formats:
+        written.append(folder / f"{stem}.html")
+        written[-1].write_text(html, "utf-8")
+    if "pdf" in formats:
+        written.append(folder / f"{stem}.pdf")
+        render_pdf(html, written[-1])
+    return written
+
+
 def figures_csv(context: MonthlyReportContext) -> str:
     """The report's figures as CSV: one row per tier and metric, raw values."""
     buffer = io.StringIO()
@@ -516,15 +529,7 @@ def write_monthly_report(
     context = None
     for lang in langs:
         context = build_context(con, month, lang=lang, policy=policy)
-        html = render_html(context)
-        if "html" in formats:
-            path = folder / f"sla-report.{lang}.html"
-            path.write_text(html, "utf-8")
-            written.append(path)
-        if "pdf" in formats:
-            path = folder / f"sla-report.{lang}.pdf"
-            render_pdf(html, path)
-            written.append(path)
+        written += write_document(render_html(context), folder, f"sla-report.{lang}", formats)
     assert context is not None
     figures = figures_csv(context)
     (folder / "figures.csv").write_text(figures, "utf-8")

@@ -21,7 +21,7 @@ from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
 from pipeline.i18n import Messages
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
-from pipeline.report_monthly import _environment, _valid_month, render_pdf
+from pipeline.report_monthly import _environment, _valid_month, write_document
 from pipeline.warehouse import query
 
 H = 3600.0
@@ -354,15 +354,4 @@ def render(template: str, context: TiersContext | CustomerContext) -> str:
 def write_sales_report(
     html: str, out_dir: str | Path, stem: str, formats: tuple[str, ...]
 ) -> list[Path]:
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    if "html" in formats:
-        path = folder / f"{stem}.html"
-        path.write_text(html, "utf-8")
-        written.append(path)
-    if "pdf" in formats:
-        path = folder / f"{stem}.pdf"
-        render_pdf(html, path)
-        written.append(path)
-    return written
+    return write_document(html, Path(out_dir), stem, formats)

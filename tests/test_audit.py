@@ -19,21 +19,16 @@ from pipeline.audit import (
     verify_manifest,
 )
 from pipeline.errors import AuditError, PolicyError
-from pipeline.load import load_file
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context, write_monthly_report
-from pipeline.warehouse import connect
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
 MONTH = "2026-10"
 
 
 @pytest.fixture(scope="module")
-def con():
-    con = connect(":memory:")
-    for name in ("customers", "tickets", "events"):
-        load_file(con, SAMPLE / f"{name}.csv")
-    return con
+def con(sample_warehouse):
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module")

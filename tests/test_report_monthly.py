@@ -13,9 +13,7 @@ from pypdf import PdfReader
 
 from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
-from pipeline.load import load_file
 from pipeline.report_monthly import build_context, render_html, write_monthly_report
-from pipeline.warehouse import connect
 from tests.evaluation_fixtures import build, plan, ticket
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
@@ -23,11 +21,8 @@ MONTH = "2026-10"
 
 
 @pytest.fixture(scope="module")
-def con():
-    con = connect(":memory:")
-    for name in ("customers", "tickets", "events"):
-        load_file(con, SAMPLE / f"{name}.csv")
-    return con
+def con(sample_warehouse):
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pytest
 from bs4 import BeautifulSoup
 
 from pipeline.errors import AuditError
-from pipeline.load import load_file
 from pipeline.report_monthly import build_context, render_html
 from pipeline.report_sales import (
     build_customer_context,
@@ -16,17 +15,13 @@ from pipeline.report_sales import (
     render,
     two_proportion_p,
 )
-from pipeline.warehouse import connect
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
 
 
 @pytest.fixture(scope="module")
-def con():
-    con = connect(":memory:")
-    for name in ("customers", "tickets", "events"):
-        load_file(con, SAMPLE / f"{name}.csv")
-    return con
+def con(sample_warehouse):
+    return sample_warehouse
 
 
 @pytest.fixture(scope="module")
