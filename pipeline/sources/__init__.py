@@ -1,1 +1,1 @@
-"""Readers that turn an export file into canonical rows (see `base.RawBatch`)."""
+"""Readers that turn an export file into canonical rows (columns: `base`)."""

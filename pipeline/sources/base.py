@@ -1,17 +1,13 @@
-"""The contract between an export reader and the warehouse loader.
+"""The canonical columns and vocabularies every reader maps onto.
 
-A reader (canonical, mapping file, or a vendor preset) only *extracts*: it turns
-a file into rows with the canonical column names, every value still a string (or
-None), each with the line it came from and its raw text. Parsing, validation,
-rejection with reason codes and merging happen once, in the loader's SQL, so
-every source is judged by the same rules.
+A reader (canonical file, mapping file, or a vendor preset) only *extracts*: it
+turns a file into rows with these column names, every value still text, each
+with the line it came from and its raw content. Parsing, validation, rejection
+with reason codes and merging happen once, in the loader's SQL, so every source
+is judged by the same rules.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-
-import pandas as pd
 
 TICKET_COLUMNS: tuple[str, ...] = (
     "ticket_id",
@@ -72,36 +68,3 @@ EVENT_KINDS = (
 ACTOR_TYPES = ("agent", "customer", "system")
 CAUSE_DOMAINS = ("provider", "customer", "unknown")
 TIERS = ("pioneer", "professional", "business", "premium")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A row the reader could not even turn into canonical strings."""
-
-    line_number: int | None
-    field: str | None
-    reason_code: str
-    message: str
-    raw: str | None
-
-
-@dataclass
-class RawBatch:
-    """What a reader hands to the loader.
-
-    `tickets` / `events` hold the canonical columns (missing ones may be absent)
-    with string-or-None values, plus `_line` (1-based line or record number in
-    the file) and `_raw` (the raw row text, kept for `rejected_rows`).
-    Timestamps are strings: ISO 8601 by default, or in one of
-    `timestamp_formats` (strptime syntax). Naive timestamps are read in
-    `source_tz`; a batch with naive timestamps and no `source_tz` is refused.
-    """
-
-    format: str
-    preset: str
-    tickets: pd.DataFrame | None = None
-    events: pd.DataFrame | None = None
-    source_tz: str | None = None
-    timestamp_formats: list[str] | None = None
-    rejected: list[Rejection] = field(default_factory=list)
-    mapping: dict | None = None  # recorded with the load, as JSON
