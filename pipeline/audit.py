@@ -82,7 +82,7 @@ class MetricAudit:
     clock_stop: str | None
     segments: tuple[Segment, ...]
     open_spans: tuple[tuple[str, str, float], ...]
-    closed_days: tuple[tuple[str, str], ...]
+    closed_days: tuple[tuple[str, str], ...]  # holidays, closed dates, closures, openings
     elapsed: float
     paused: float
     gap: float
@@ -249,9 +249,10 @@ def _audit_metric(policy, version, row, timeline, created, as_of, ticket, tz) ->
         else:
             deadline = cal.add_working_seconds(end, limit - elapsed)
     spans = cal.open_spans(created, end)
-    closed = cal.holidays_between(
-        created.tz_convert(cal.timezone).date(), end.tz_convert(cal.timezone).date()
-    )
+    first_day = created.tz_convert(cal.timezone).date()
+    last_day = end.tz_convert(cal.timezone).date()
+    closed = [(d.isoformat(), name) for d, name in cal.holidays_between(first_day, last_day)]
+    closed += cal.exceptions_between(first_day, last_day)
     stored = {
         "elapsed_working_seconds": float(row.elapsed_working_seconds),
         "paused_working_seconds": float(row.paused_working_seconds),
@@ -295,7 +296,7 @@ def _audit_metric(policy, version, row, timeline, created, as_of, ticket, tz) ->
         open_spans=tuple(
             (_iso(s.start, tz), _iso(s.end, tz), float(s.seconds)) for s in spans.itertuples()
         ),
-        closed_days=tuple((d.isoformat(), name) for d, name in closed),
+        closed_days=tuple(closed),
         elapsed=elapsed,
         paused=paused,
         gap=gap,

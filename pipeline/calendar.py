@@ -343,6 +343,17 @@ class Calendar:
         closed = self._closed_days(first.year, last.year + 1)
         return [(d, n) for d, n in closed if first <= d <= last]
 
+    def exceptions_between(self, first: dt.date, last: dt.date) -> list[tuple[str, str]]:
+        """Extra closed and open spans (local time) touching [first, last], named."""
+        out = []
+        lo = np.datetime64(first, "s")
+        hi = np.datetime64(last + dt.timedelta(days=1), "s")
+        for label, spans in (("closure", self.closures), ("opening", self.openings)):
+            for start, end in spans:
+                if end > lo and start < hi:
+                    out.append((f"{start} .. {end}", label))
+        return out
+
     def describe_hours(self) -> dict[str, list[str]]:
         """Weekly hours as text, e.g. {'mon': ['09:00-17:30'], ...}."""
 

@@ -200,6 +200,13 @@ class TestCalendarParts:
         # Saturday 13 June 2026: weekly 10-14, plus the release opening 09-16.
         assert self.cal.working_seconds("2026-06-13T00:00", "2026-06-14T00:00") == 7 * H
 
+    def test_exceptions_named_for_audits(self) -> None:
+        named = self.cal.exceptions_between(dt.date(2026, 12, 30), dt.date(2026, 12, 31))
+        assert named == [("2026-12-31T12:00:00 .. 2026-12-31T17:30:00", "closure")]
+        assert self.cal.holidays_between(dt.date(2026, 12, 24), dt.date(2026, 12, 24)) == [
+            (dt.date(2026, 12, 24), "closed date")
+        ]
+
     def test_interval_in_dst_gap_shifts_forward(self) -> None:
         cal = Calendar.from_dict(
             {"timezone": "Europe/Amsterdam", "weekly": {"sun": [["02:30", "04:00"]]}}
