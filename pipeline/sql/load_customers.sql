@@ -22,7 +22,7 @@ first_pass AS (
             WHEN tier IS NULL THEN 'missing_required_field:tier'
             WHEN sla_blank(from_raw) THEN 'missing_required_field:valid_from'
             WHEN valid_from IS NULL THEN 'unparseable_timestamp:valid_from'
-            WHEN sla_bad_ts(to_raw, $tz) THEN 'unparseable_timestamp:valid_to'
+            WHEN NOT sla_blank(to_raw) AND valid_to IS NULL THEN 'unparseable_timestamp:valid_to'
             WHEN NOT list_contains($tiers, tier) THEN 'unknown_tier:tier'
             WHEN valid_to <= valid_from THEN 'period_ends_before_start:valid_to'
         END AS problem

@@ -17,7 +17,6 @@ CREATE OR REPLACE TEMP MACRO sla_ts(s, tz) AS
         WHEN sla_has_offset(s) THEN try_cast(trim(s) AS TIMESTAMPTZ)
         ELSE timezone(tz, try_cast(trim(s) AS TIMESTAMP))
     END;
-CREATE OR REPLACE TEMP MACRO sla_bad_ts(s, tz) AS NOT sla_blank(s) AND sla_ts(s, tz) IS NULL;
 CREATE OR REPLACE TEMP MACRO sla_text(s) AS nullif(trim(s), '');
 CREATE OR REPLACE TEMP MACRO sla_bool(s) AS
     CASE

@@ -37,10 +37,14 @@ SELECT
         WHEN sla_blank(created_raw) THEN 'missing_required_field:created_at'
         WHEN customer_id IS NULL THEN 'missing_required_field:customer_id'
         WHEN created_at IS NULL THEN 'unparseable_timestamp:created_at'
-        WHEN sla_bad_ts(first_response_raw, $tz) THEN 'unparseable_timestamp:first_response_at'
-        WHEN sla_bad_ts(resolved_raw, $tz) THEN 'unparseable_timestamp:resolved_at'
-        WHEN sla_bad_ts(closed_raw, $tz) THEN 'unparseable_timestamp:closed_at'
-        WHEN sla_bad_ts(updated_raw, $tz) THEN 'unparseable_timestamp:updated_at'
+        WHEN NOT sla_blank(first_response_raw) AND first_response_at IS NULL
+            THEN 'unparseable_timestamp:first_response_at'
+        WHEN NOT sla_blank(resolved_raw) AND resolved_at IS NULL
+            THEN 'unparseable_timestamp:resolved_at'
+        WHEN NOT sla_blank(closed_raw) AND closed_at IS NULL
+            THEN 'unparseable_timestamp:closed_at'
+        WHEN NOT sla_blank(updated_raw) AND updated_given IS NULL
+            THEN 'unparseable_timestamp:updated_at'
         WHEN priority IS NOT NULL AND NOT list_contains($priorities, priority)
             THEN 'unknown_value:priority'
         WHEN channel IS NOT NULL AND NOT list_contains($channels, channel)
