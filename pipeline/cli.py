@@ -389,14 +389,26 @@ def report_monthly_command(
         click.echo(f"wrote {path}")
 
 
+def sales_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options the sales reports share: a month range, language, formats, output."""
+    options = [
+        click.option("--from", "month_from", required=True, help="First month, YYYY-MM."),
+        click.option("--to", "month_to", required=True, help="Last month, YYYY-MM."),
+        click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "nl"])),
+        click.option("--format", "formats", default="html,pdf", show_default=True),
+        click.option(
+            "--out", default="reports", show_default=True, type=click.Path(file_okay=False)
+        ),
+        POLICY_OPTION,
+        DB_OPTION,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @report_group.command("tiers")
-@click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
-@click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
-@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "nl"]))
-@click.option("--format", "formats", default="html,pdf", show_default=True)
-@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False))
-@POLICY_OPTION
-@DB_OPTION
+@sales_report_options
 @handle_errors
 def report_tiers_command(
     month_from: str,
@@ -418,13 +430,7 @@ def report_tiers_command(
 
 @report_group.command("customer")
 @click.argument("customer_id")
-@click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
-@click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
-@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "nl"]))
-@click.option("--format", "formats", default="html,pdf", show_default=True)
-@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False))
-@POLICY_OPTION
-@DB_OPTION
+@sales_report_options
 @handle_errors
 def report_customer_command(
     customer_id: str,

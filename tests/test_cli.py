@@ -72,3 +72,48 @@ def test_audit_and_policy_commands(db: str) -> None:
     assert "2025.1" in run("policy", "show", "--at", "2026-10-01").output
     bad = run("policy", "diff", "2025.1", "9.9")
     assert bad.exit_code == 1 and "no version '9.9'" in bad.output
+
+
+def test_report_commands(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    out = str(tmp_path / "out")
+    monthly = run(
+        "report", "monthly", "--month", "2026-10", "--format", "html", "--out", out, "--db", db
+    )
+    assert monthly.exit_code == 0, monthly.output
+    tiers = run(
+        "report",
+        "tiers",
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-10",
+        "--format",
+        "html",
+        "--out",
+        out,
+        "--db",
+        db,
+    )
+    assert tiers.exit_code == 0 and "tiers-2026-10-2026-10.en.html" in tiers.output
+    customer = run(
+        "report",
+        "customer",
+        "C1",
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-10",
+        "--format",
+        "html",
+        "--lang",
+        "nl",
+        "--out",
+        out,
+        "--db",
+        db,
+    )
+    assert customer.exit_code == 0, customer.output
+    bad = run("report", "monthly", "--month", "2026-10", "--format", "docx", "--db", db)
+    assert bad.exit_code == 2 and "unknown format 'docx'" in bad.output
