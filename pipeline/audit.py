@@ -437,6 +437,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     instant, and compare every figure's hash with the manifest's."""
     from pipeline.evaluate import evaluate, input_fingerprint
     from pipeline.report_monthly import _figure_hash, _months_back, build_context
+    from pipeline.report_sales import build_customer_context, build_tiers_context, sales_figures
 
     path = Path(manifest_path)
     try:
@@ -456,7 +457,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "warehouse, or its policy was never run here"
         )
     policy = Policy.from_dict(json.loads(rows[0][0]), source="manifest policy")
-    month = manifest["month"]
+    month = manifest.get("month")
     loads = con.execute(
         "SELECT sha256, path FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged"
     ).fetchall()
@@ -470,11 +471,32 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             if new
             else "the loaded inputs differ from the report's"
         )
-    run = evaluate(
-        con, policy, month_from=_months_back(month, 12)[0], month_to=month, as_of=manifest["as_of"]
-    )
-    context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
-    now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
+    kind = manifest.get("report", "monthly")
+    if kind == "monthly":
+        first, last = _months_back(month, 12)[0], month
+    else:
+        first, last = manifest["month_from"], manifest["month_to"]
+    run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
+    if kind == "monthly":
+        context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
+        now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
+    elif kind == "tiers":
+        now = sales_figures(
+            build_tiers_context(con, first, last, policy=policy, evaluation_id=run.evaluation_id)
+        )
+    elif kind == "customer":
+        now = sales_figures(
+            build_customer_context(
+                con,
+                manifest["customer_id"],
+                first,
+                last,
+                policy=policy,
+                evaluation_id=run.evaluation_id,
+            )
+        )
+    else:
+        raise AuditError(f"{path}: unknown report kind {kind!r}")
     before = manifest.get("figures", {})
 
     def what(key: str) -> str:

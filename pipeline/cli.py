@@ -43,7 +43,6 @@ from pipeline.report_monthly import write_monthly_report
 from pipeline.report_sales import (
     build_customer_context,
     build_tiers_context,
-    render,
     write_sales_report,
 )
 from pipeline.warehouse import connect
@@ -420,11 +419,15 @@ def report_tiers_command(
     db: str | None,
 ) -> None:
     """Tier value for sales: promises against what customers experienced."""
+    con = connect(db)
     context = build_tiers_context(
-        connect(db), month_from, month_to, lang=lang, policy=Policy.load(policy_path)
+        con, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
     )
     stem = f"tiers-{month_from}-{month_to}.{lang}"
-    for path in write_sales_report(render("tiers.html.j2", context), out, stem, _formats(formats)):
+    params = {"report": "tiers", "month_from": month_from, "month_to": month_to}
+    for path in write_sales_report(
+        con, context, "tiers.html.j2", out, stem, _formats(formats), params
+    ):
         click.echo(f"wrote {path}")
 
 
@@ -443,12 +446,19 @@ def report_customer_command(
     db: str | None,
 ) -> None:
     """One customer's tickets and their honest upgrade case (names appear only here)."""
+    con = connect(db)
     context = build_customer_context(
-        connect(db), customer_id, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
+        con, customer_id, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
     )
     stem = f"customer-{customer_id}-{month_from}-{month_to}.{lang}"
+    params = {
+        "report": "customer",
+        "customer_id": customer_id,
+        "month_from": month_from,
+        "month_to": month_to,
+    }
     for path in write_sales_report(
-        render("customer.html.j2", context), out, stem, _formats(formats)
+        con, context, "customer.html.j2", out, stem, _formats(formats), params
     ):
         click.echo(f"wrote {path}")
 

@@ -505,10 +505,51 @@ def figures_csv(context: MonthlyReportContext) -> str:
 LANGUAGE_FIELDS = ("tier_label", "metric_label", "promise")
 
 
+def figure_hash(value: object, language_fields: tuple[str, ...]) -> str:
+    """sha256 of a figure's numbers, leaving out its language-dependent labels."""
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if k not in language_fields}
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _figure_hash(cell: Cell) -> str:
-    """sha256 of a cell's numbers (not its language-dependent labels)."""
-    numbers = {k: v for k, v in asdict(cell).items() if k not in LANGUAGE_FIELDS}
-    return hashlib.sha256(json.dumps(numbers, sort_keys=True, default=str).encode()).hexdigest()
+    return figure_hash(asdict(cell), LANGUAGE_FIELDS)
+
+
+def write_manifest(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    report: str,
+    params: dict,
+    evaluation_id: int,
+    figures: dict[str, str],
+    extra: dict | None = None,
+) -> Path:
+    """What a rendered report rests on, for `sla audit verify`: the evaluation,
+    its policy hash and as-of instant, the input files and a hash per figure."""
+    info = con.execute(
+        "SELECT policy_hash, as_of FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
+    ).fetchall()[0]
+    loads = con.execute(
+        "SELECT path, sha256 FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged "
+        "ORDER BY load_id"
+    ).fetchall()
+    inputs = [{"path": p, "sha256": sha} for p, sha in loads]
+    manifest = {
+        "report": report,
+        **params,
+        "evaluation_id": evaluation_id,
+        "policy_hash": info[0],
+        "as_of": pd.Timestamp(info[1]).tz_convert("UTC").isoformat(),
+        "package_version": __version__,
+        "inputs": inputs,
+        "input_fingerprint": input_fingerprint(inputs),
+        "figures": figures,
+        **(extra or {}),
+    }
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", "utf-8")
+    return path
 
 
 def write_monthly_report(
@@ -534,19 +575,18 @@ def write_monthly_report(
     figures = figures_csv(context)
     (folder / "figures.csv").write_text(figures, "utf-8")
     written.append(folder / "figures.csv")
-    manifest = {
-        "report": "monthly",
-        "month": month,
-        "evaluation_id": context.evaluation_id,
-        "policy_hash": context.policy_hash,
-        "policy_versions": list(context.policy_versions),
-        "as_of": month_end_as_of(month, policy.report_timezone).isoformat(),
-        "package_version": __version__,
-        "inputs": list(context.inputs),
-        "input_fingerprint": input_fingerprint(list(context.inputs)),
-        "figures": {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells},
-        "figures_csv_sha256": hashlib.sha256(figures.encode()).hexdigest(),
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
-    written.append(folder / "manifest.json")
+    written.append(
+        write_manifest(
+            con,
+            folder / "manifest.json",
+            report="monthly",
+            params={"month": month},
+            evaluation_id=context.evaluation_id,
+            figures={f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells},
+            extra={
+                "policy_versions": list(context.policy_versions),
+                "figures_csv_sha256": hashlib.sha256(figures.encode()).hexdigest(),
+            },
+        )
+    )
     return written

@@ -9,7 +9,7 @@ templates as the monthly report.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -21,7 +21,13 @@ from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
 from pipeline.i18n import Messages
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
-from pipeline.report_monthly import _environment, _valid_month, write_document
+from pipeline.report_monthly import (
+    _environment,
+    _valid_month,
+    figure_hash,
+    write_document,
+    write_manifest,
+)
 from pipeline.warehouse import query
 
 H = 3600.0
@@ -104,13 +110,14 @@ def build_tiers_context(
     *,
     lang: str = "en",
     policy: Policy | None = None,
+    evaluation_id: int | None = None,
 ) -> TiersContext:
     policy = policy or Policy.default()
     month_from, month_to = _valid_month(month_from), _valid_month(month_to)
     if month_from > month_to:
         raise AuditError(f"--from {month_from} is after --to {month_to}")
     m = Messages(lang)
-    evaluation_id = range_evaluation(con, month_from, month_to, policy)
+    evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     version = policy.version_at(f"{month_to}-01")
     day = policy.calendar(version.metrics["resolution"].calendar_name).working_day_seconds
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
@@ -272,6 +279,7 @@ def build_customer_context(
     *,
     lang: str = "en",
     policy: Policy | None = None,
+    evaluation_id: int | None = None,
 ) -> CustomerContext:
     policy = policy or Policy.default()
     month_from, month_to = _valid_month(month_from), _valid_month(month_to)
@@ -281,7 +289,7 @@ def build_customer_context(
     if not names:
         raise AuditError(f"no customer {customer_id!r} in this warehouse")
     m = Messages(lang)
-    evaluation_id = range_evaluation(con, month_from, month_to, policy)
+    evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     frame = query(
         con,
         "report_customer.sql",
@@ -351,7 +359,52 @@ def render(template: str, context: TiersContext | CustomerContext) -> str:
     return _environment().get_template(template).render(c=context, m=Messages(context.lang))
 
 
+# Fields that depend on the language, not on the data: left out of figure hashes.
+LANGUAGE_FIELDS = (
+    "label",
+    "price",
+    "support",
+    "promise_first_response",
+    "promise_resolution",
+    "vs_previous",
+    "metric",
+    "created",
+)
+
+
+def sales_figures(context: TiersContext | CustomerContext) -> dict[str, str]:
+    """A hash of every figure a sales report shows, independent of its language."""
+    if isinstance(context, TiersContext):
+        return {t.tier: figure_hash(asdict(t), LANGUAGE_FIELDS) for t in context.tiers}
+    figures = {
+        f"row/{r.ticket_id}/{i % 2}": figure_hash(asdict(r), LANGUAGE_FIELDS)
+        for i, r in enumerate(context.rows)
+    }
+    for name in ("covered", "met_business", "met_premium"):
+        figures[name] = figure_hash(getattr(context, name), ())
+    return figures
+
+
 def write_sales_report(
-    html: str, out_dir: str | Path, stem: str, formats: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection,
+    context: TiersContext | CustomerContext,
+    template: str,
+    out_dir: str | Path,
+    stem: str,
+    formats: tuple[str, ...],
+    params: dict,
 ) -> list[Path]:
-    return write_document(html, Path(out_dir), stem, formats)
+    """The document(s) and a manifest `<stem>.manifest.json` beside them."""
+    folder = Path(out_dir)
+    written = write_document(render(template, context), folder, stem, formats)
+    written.append(
+        write_manifest(
+            con,
+            folder / f"{stem}.manifest.json",
+            report=params["report"],
+            params=params,
+            evaluation_id=context.evaluation_id,
+            figures=sales_figures(context),
+        )
+    )
+    return written

@@ -129,3 +129,26 @@ def test_register_for_a_month_the_evaluation_does_not_cover(con, context) -> Non
         breach_register(
             con, month_from="2027-01", month_to="2027-01", evaluation_id=context.evaluation_id
         )
+
+
+def test_sales_reports_write_manifests_that_verify(con, tmp_path) -> None:
+    from pipeline.report_sales import (
+        build_customer_context,
+        build_tiers_context,
+        write_sales_report,
+    )
+
+    params = {"report": "tiers", "month_from": "2026-07", "month_to": "2026-09"}
+    tiers = build_tiers_context(con, "2026-07", "2026-09")
+    paths = write_sales_report(con, tiers, "tiers.html.j2", tmp_path, "t", ("html",), params)
+    assert paths[-1].name == "t.manifest.json"
+    assert verify_manifest(con, paths[-1]).reproduced
+    params = {
+        "report": "customer",
+        "customer_id": "C00001",
+        "month_from": "2026-01",
+        "month_to": "2026-10",
+    }
+    customer = build_customer_context(con, "C00001", "2026-01", "2026-10")
+    paths = write_sales_report(con, customer, "customer.html.j2", tmp_path, "c", ("html",), params)
+    assert verify_manifest(con, paths[-1]).reproduced
