@@ -370,7 +370,7 @@ def test_names_and_subjects_survive_csv_quoting(demo) -> None:
     assert {"Bakkerij <De Molen> & Zn", 'Shop "Het Anker" <b>BV</b>'} <= names
     assert "Rijwielhandel Jansen, Zonen & Co" in names
     subjects = set(demo[1]["subject"])
-    assert "Checkout down, no payments coming in" in subjects or len(subjects) > 10
+    assert "Checkout down, no payments coming in" in subjects  # a comma: quoted in the file
     assert "API 500 on /payments" in subjects and "Uitbetaling vertraagd" in subjects
 
 
