@@ -37,7 +37,7 @@ from pipeline.load import (
     load_file,
     warehouse_status,
 )
-from pipeline.metrics import compliance_summary, outage_calls
+from pipeline.metrics import stored_summary
 from pipeline.policy import Policy
 from pipeline.report_monthly import write_monthly_report
 from pipeline.report_sales import (
@@ -254,12 +254,16 @@ def evaluate_command(
         f"evaluation #{run.evaluation_id}: {run.tickets_evaluated:,} tickets, {run.rows:,} "
         f"result rows, as of {run.as_of.isoformat()}, policy {run.policy.hash[:12]}"
     )
-    _print_summary(console, compliance_summary(run.results))
-    calls = outage_calls(run.results)
-    if len(calls):
+    _print_summary(console, stored_summary(con, run.evaluation_id))
+    calls, billable = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE billable) FROM sla_results "
+        "WHERE evaluation_id = ? AND outage_line AND out_of_hours AND metric = 'first_response'",
+        [run.evaluation_id],
+    ).fetchall()[0]
+    if calls:
         console.print(
-            f"outage line, out of hours: {len(calls):,} calls, {int(calls['billable'].sum()):,} "
-            "billable (cause on the customer's side)"
+            f"outage line, out of hours: {calls:,} calls, {billable:,} billable "
+            "(cause on the customer's side)"
         )
 
 

@@ -103,3 +103,40 @@ def outage_calls(results: pd.DataFrame) -> pd.DataFrame:
             "elapsed_working_seconds",
         ]
     ].sort_values("clock_start", kind="stable")
+
+
+SUMMARY_SQL = """
+SELECT
+    tier,
+    metric,
+    NOT bool_or(has_sla) AS benchmark_only,
+    count(*) AS tickets,
+    count(*) FILTER (WHERE judged IN ('met', 'met_late_target')) AS met,
+    count(*) FILTER (WHERE judged = 'met') AS met_within_target,
+    count(*) FILTER (WHERE judged = 'breached') AS breached,
+    count(*) FILTER (WHERE judged LIKE 'open_%') AS open,
+    count(*) FILTER (WHERE status = 'excluded') AS excluded,
+    quantile_cont(elapsed_working_seconds, 0.5)
+        FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS median_seconds,
+    quantile_cont(elapsed_working_seconds, 0.9)
+        FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS p90_seconds
+FROM (
+    SELECT *, CASE WHEN has_sla THEN status ELSE benchmark_status END AS judged
+    FROM sla_results WHERE evaluation_id = ?
+)
+GROUP BY tier, metric
+ORDER BY tier, metric
+"""
+
+
+def stored_summary(con, evaluation_id: int) -> pd.DataFrame:
+    """`compliance_summary` of a stored evaluation, aggregated in DuckDB: a run of
+    millions of tickets is summarised without pulling its rows into Python."""
+    out = con.execute(SUMMARY_SQL, [evaluation_id]).df()
+    closed = out["met"] + out["breached"]
+    out["closed"] = closed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["compliance"] = np.where(closed > 0, out["met"] / closed, np.nan)
+        out["within_target"] = np.where(closed > 0, out["met_within_target"] / closed, np.nan)
+    out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed)
+    return out

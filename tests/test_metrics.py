@@ -63,3 +63,49 @@ def test_compare_side_by_side() -> None:
     side = compare(current, other).iloc[0]
     assert side["compliance_current"] == 0.5 and side["compliance_other"] == 1.0
     assert side["change"] == 0.5
+
+
+def test_stored_summary_equals_the_frame_summary() -> None:
+    from pipeline.evaluate import evaluate
+    from pipeline.metrics import stored_summary
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    con = build(
+        [
+            ticket(
+                "A",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-09T09:00",
+                resolved="2026-10-09T10:00",
+            ),
+            ticket(
+                "B",
+                "C1",
+                "2026-10-06T09:00",
+                first_response="2026-10-06T10:00",
+                resolved="2026-10-06T12:00",
+            ),
+            ticket("C", "C2", "2026-10-07T09:00", first_response="2026-10-07T09:30"),
+        ],
+        [],
+        [plan("C1", "premium", "2025-01-01"), plan("C2", "pioneer", "2025-01-01")],
+    )
+    run = evaluate(con, as_of="2026-11-01T00:00")
+    columns = [
+        "tier",
+        "metric",
+        "benchmark_only",
+        "tickets",
+        "met",
+        "breached",
+        "open",
+        "excluded",
+        "closed",
+        "compliance",
+        "ci_low",
+        "ci_high",
+    ]
+    a = stored_summary(con, run.evaluation_id)[columns].reset_index(drop=True)
+    b = compliance_summary(run.results)[columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
