@@ -1,40 +1,53 @@
-"""Audits: one ticket's judgement re-derived step by step, the breach register,
-and the verification of a rendered report against the warehouse.
+"""Audits: one ticket's judgement re-derived step by step, as the evaluation saw it.
 
-The ticket audit does not read the stored result to explain it: it walks the
-ticket's history again, one segment at a time, with the policy document stored
-with the evaluation and the evaluation's as-of instant, and then compares its
-arithmetic with the stored row. Any difference is shown, never hidden.
+The audit does not explain the stored result by reading it back. It walks the
+ticket's raw history again, one ticket and one segment at a time, with the
+policy document stored with the evaluation (not today's policy) and the
+evaluation's as-of instant (later events are ignored). It decides the tier, the
+policy version, the calendar, the target and limit, the clock stop, the
+segments, the deadline, the status and the month on its own, in plain Python
+written from the policy text, and only then compares every one of them with the
+stored row. Any difference is shown, never hidden: the vectorised evaluation and
+this per-ticket walk are two implementations that must agree.
+
+The breach register lives in `pipeline.breach_register`, report verification in
+`pipeline.verify`.
 """
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from pipeline.errors import AuditError
-from pipeline.policy import RESOLVED_STATUSES, Policy
+from pipeline.errors import AuditError, PolicyError
+from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy, PolicyVersion
 
+# Events that imply a status when no status change says it (as in eval_segments.sql).
 IMPLIED = {"resolve": "resolved", "reopen": "open", "close": "closed"}
-FORMULA_START = ("=", "+", "-", "@")
+# Stored and re-derived instants agree when they are within this (stored rows
+# keep microseconds, the engine works in nanoseconds).
+INSTANT_TOLERANCE = pd.Timedelta(microseconds=1)
+SECONDS_TOLERANCE = 1e-3
 
 
 # --------------------------------------------------------------- evaluations
 
 
 def latest_evaluation(con: duckdb.DuckDBPyConnection) -> int:
+    """The id of the newest evaluation. Raises `AuditError` when there is none."""
     row = con.execute("SELECT max(evaluation_id) FROM evaluations").fetchall()[0][0]
     if row is None:
         raise AuditError("no evaluation in this warehouse yet: run sla evaluate first")
     return int(row)
 
 
-def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict:
+def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict[str, Any]:
+    """The `evaluations` row of one run. Raises `AuditError` for an unknown id."""
     rows = con.execute(
         "SELECT evaluation_id, policy_hash, policy_document, as_of, month_from, month_to, "
         "forced_version, input_fingerprint FROM evaluations WHERE evaluation_id = ?",
@@ -55,43 +68,79 @@ def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict:
     return dict(zip(keys, rows[0], strict=True))
 
 
-def policy_of(info: dict) -> Policy:
+def policy_of(info: dict[str, Any]) -> Policy:
     """The policy exactly as the evaluation used it (stored as JSON with the run)."""
     return Policy.from_dict(
         json.loads(info["policy_document"]), source=f"evaluation #{info['evaluation_id']}"
     )
 
 
-# ------------------------------------------------------------- ticket audit
+# ------------------------------------------------------------- the audit
 
 
 @dataclass(frozen=True)
 class Segment:
+    """A stretch of the status timeline inside the metric's clock window."""
+
     start: str
     end: str
     status: str
     counted_as: str  # elapsed | paused | gap
     working_seconds: float
+    note: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """An open interval of the metric's calendar inside the clock window."""
+
+    start: str
+    end: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Check:
+    """One re-derived value beside the stored one."""
+
+    field: str
+    derived: Any
+    stored: Any
+    agrees: bool
 
 
 @dataclass(frozen=True)
 class MetricAudit:
     metric: str
     calendar: str
+    calendar_reason: str
+    threshold_reason: str
     clock_start: str
     clock_stop: str | None
+    stop_reason: str
     segments: tuple[Segment, ...]
-    open_spans: tuple[tuple[str, str, float], ...]
-    closed_days: tuple[tuple[str, str], ...]  # holidays, closed dates, closures, openings
+    open_spans: tuple[Span, ...]
+    closed_days: tuple[tuple[str, str], ...]  # (day or span, name): holidays, closures, openings
+    working_total: float
     elapsed: float
     paused: float
     gap: float
     target_seconds: float | None
     limit_seconds: float | None
     deadline: str | None
-    stored: dict
-    matches: bool
+    status: str
+    benchmark_status: str | None
+    exclusion_rule: str | None
+    month: str
     arithmetic: str
+    stored: dict[str, Any] | None  # None: the evaluation kept no row (month outside its range)
+    checks: tuple[Check, ...]
+
+    @property
+    def matches(self) -> bool:
+        """No stored value disagrees with its re-derivation (true, vacuously, when
+        the evaluation kept no row for this metric: `stored` is None then)."""
+        return all(c.agrees for c in self.checks)
 
 
 @dataclass(frozen=True)
@@ -99,131 +148,352 @@ class TicketAudit:
     ticket_id: str
     evaluation_id: int
     as_of: str
+    report_timezone: str
     policy_hash: str
     policy_version: str
     version_reason: str
     tier: str
     tier_reason: str
-    ticket: dict
-    events: tuple[dict, ...]
-    metrics: tuple[MetricAudit, ...] = field(default_factory=tuple)
+    ticket: dict[str, Any]
+    events: tuple[dict[str, Any], ...]
+    metrics: tuple[MetricAudit, ...]
+
+    @property
+    def matches(self) -> bool:
+        return all(m.matches for m in self.metrics)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["matches"] = self.matches
+        for metric, audit in zip(out["metrics"], self.metrics, strict=True):
+            metric["matches"] = audit.matches
+        return out
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, default=str)
+        return json.dumps(self.as_dict(), indent=2, default=str)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str | bool) and bool(pd.isna(value)))
+
+
+def _utc(value: Any) -> pd.Timestamp | None:
+    return None if _missing(value) else pd.Timestamp(value).tz_convert("UTC")
 
 
 def _iso(value: Any, tz: str) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    return None if _missing(value) else pd.Timestamp(value).tz_convert(tz).isoformat()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly scalar (numpy and pandas values to Python, missing to None)."""
+    if _missing(value):
         return None
-    return pd.Timestamp(value).tz_convert(tz).isoformat()
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+    return value.item() if hasattr(value, "item") else value
 
 
 def audit_ticket(
     con: duckdb.DuckDBPyConnection, ticket_id: str, *, evaluation_id: int | None = None
 ) -> TicketAudit:
-    """Re-derive how an evaluation judged one ticket. Raises `AuditError` for an
-    unknown ticket or evaluation."""
-    evaluation_id = evaluation_id or latest_evaluation(con)
+    """Re-derive how an evaluation (default: the latest) judged one ticket, and
+    compare every re-derived value with the stored row.
+
+    Raises `AuditError` for an unknown ticket or evaluation, or a ticket the
+    evaluation could not see (created after its as-of instant)."""
+    evaluation_id = evaluation_id if evaluation_id is not None else latest_evaluation(con)
     info = evaluation_info(con, evaluation_id)
     policy = policy_of(info)
     tz = policy.report_timezone
-    as_of = pd.Timestamp(info["as_of"]).tz_convert("UTC")
+    as_of = _utc(info["as_of"])
+    assert as_of is not None
     tickets = con.execute("SELECT * FROM tickets WHERE ticket_id = ?", [ticket_id]).df()
     if tickets.empty:
         raise AuditError(f"no ticket {ticket_id!r} in this warehouse")
+    t = {k: _plain(v) for k, v in tickets.iloc[0].to_dict().items()}
+    created = _utc(t["created_at"])
+    assert created is not None
+    if created > as_of:
+        raise AuditError(
+            f"ticket {ticket_id!r} was created at {_iso(created, tz)}, after the as-of "
+            f"instant {_iso(as_of, tz)} of evaluation #{evaluation_id}: that run never saw it"
+        )
     stored = con.execute(
-        "SELECT * FROM sla_results WHERE evaluation_id = ? AND ticket_id = ? ORDER BY metric",
+        "SELECT * FROM sla_results WHERE evaluation_id = ? AND ticket_id = ?",
         [evaluation_id, ticket_id],
     ).df()
-    if stored.empty:
-        raise AuditError(
-            f"ticket {ticket_id!r} has no result in evaluation #{evaluation_id} (it counts in a "
-            "month outside that run, or was created after its as-of instant); "
-            "pick another run with --evaluation"
-        )
-    t = tickets.iloc[0].to_dict()
-    created = pd.Timestamp(t["created_at"]).tz_convert("UTC")
+    stored_rows = {
+        r["metric"]: {k: _plain(v) for k, v in r.items()} for r in stored.to_dict("records")
+    }
+    # Every event, with the ones after the as-of instant left out: the evaluation
+    # did not know them.
     events = con.execute(
         'SELECT "at", kind, old_value, new_value, actor_type FROM ticket_events '
         'WHERE ticket_id = ? AND "at" <= ? ORDER BY "at", kind',
         [ticket_id, as_of.to_pydatetime()],
     ).df()
-    plans = con.execute(
-        "SELECT tier, valid_from, valid_to FROM plan_history WHERE customer_id = ? "
-        "ORDER BY valid_from",
-        [t["customer_id"]],
-    ).df()
-    tier, tier_reason = "unknown", f"no plan of customer {t['customer_id']} covers the creation"
-    for p in plans.itertuples():
-        if p.valid_from <= created and (pd.isna(p.valid_to) or created < p.valid_to):
-            tier = p.tier
-            tier_reason = (
-                f"plan of customer {t['customer_id']} valid from {_iso(p.valid_from, tz)}"
-                f" to {_iso(p.valid_to, tz) or 'now'} covers the creation at {_iso(created, tz)}"
-            )
-    version = (
-        policy.version(info["forced_version"])
-        if info["forced_version"]
-        else policy.version_at(created.tz_convert(tz).date())
+    event_rows = [{k: _plain(v) for k, v in e.items()} for e in events.to_dict("records")]
+
+    tier, tier_reason = _tier(con, t, created, tz)
+    version, version_reason = _version(policy, info["forced_version"], created, tz)
+    timeline = _timeline(created, event_rows, as_of)
+    stops = _stops(t, timeline, event_rows, created, as_of)
+    fields = {**t, "tier": tier}
+    metrics = tuple(
+        _audit_metric(
+            policy,
+            version,
+            name,
+            fields,
+            timeline,
+            stops,
+            created,
+            as_of,
+            stored_rows.get(name),
+            expect={"tier": tier, "policy_version": version.version if version else None},
+        )
+        for name in (version.metrics if version else METRICS)
+        if version is not None or name in stored_rows
     )
-    version_reason = (
-        f"forced for every ticket: {version.version}"
-        if info["forced_version"]
-        else f"version {version.version} is in force from {version.effective_from}, the "
-        f"latest on or before the creation date {created.tz_convert(tz).date()}"
-    )
-    # The status timeline, as the evaluation saw it.
-    points: list[tuple[pd.Timestamp, str]] = [(created, "new")]
-    for e in events.itertuples():
-        status = e.new_value if e.kind == "status_change" else IMPLIED.get(e.kind)
-        if status is None:
-            continue
-        at = max(pd.Timestamp(e.at).tz_convert("UTC"), created)
-        if points[-1][0] == at and len(points) > 1:
-            continue
-        points.append((at, status))
-    timeline = [
-        (at, points[i + 1][0] if i + 1 < len(points) else as_of, status)
-        for i, (at, status) in enumerate(points)
-    ]
-    metrics = []
-    for row in stored.itertuples():
-        metrics.append(_audit_metric(policy, version, row, timeline, created, as_of, t, tz))
     return TicketAudit(
         ticket_id=ticket_id,
-        evaluation_id=evaluation_id,
-        as_of=as_of.tz_convert(tz).isoformat(),
+        evaluation_id=int(evaluation_id),
+        as_of=_iso(as_of, tz) or "",
+        report_timezone=tz,
         policy_hash=info["policy_hash"],
-        policy_version=version.version,
+        policy_version=version.version if version else "none in force",
         version_reason=version_reason,
         tier=tier,
         tier_reason=tier_reason,
         ticket={k: (_iso(v, tz) if isinstance(v, pd.Timestamp) else v) for k, v in t.items()},
         events=tuple(
             {
-                "at": _iso(e.at, tz),
-                "kind": e.kind,
-                "old": e.old_value,
-                "new": e.new_value,
-                "actor": e.actor_type,
+                "at": _iso(e["at"], tz),
+                "kind": e["kind"],
+                "old": e["old_value"],
+                "new": e["new_value"],
+                "actor": e["actor_type"],
             }
-            for e in events.itertuples()
+            for e in event_rows
         ),
-        metrics=tuple(metrics),
+        metrics=metrics,
     )
 
 
-def _audit_metric(policy, version, row, timeline, created, as_of, ticket, tz) -> MetricAudit:
-    cal = policy.calendar(row.calendar)
-    metric = version.metrics[row.metric]
-    stop = None if pd.isna(row.clock_stop) else pd.Timestamp(row.clock_stop).tz_convert("UTC")
-    end = stop if stop is not None else as_of
-    segments, elapsed, paused, gap = [], 0.0, 0.0, 0.0
+def _tier(
+    con: duckdb.DuckDBPyConnection, t: dict[str, Any], created: pd.Timestamp, tz: str
+) -> tuple[str, str]:
+    """The plan valid at creation, and why (the latest such plan wins, as in eval_scope.sql)."""
+    plans = con.execute(
+        "SELECT tier, valid_from, valid_to FROM plan_history WHERE customer_id = ? "
+        "ORDER BY valid_from",
+        [t["customer_id"]],
+    ).fetchall()
+    tier, reason = "unknown", f"no plan of customer {t['customer_id']} covers the creation"
+    for name, valid_from, valid_to in plans:
+        start, end = _utc(valid_from), _utc(valid_to)
+        if start is not None and start <= created and (end is None or created < end):
+            tier = name
+            reason = (
+                f"the plan of customer {t['customer_id']} valid from {_iso(start, tz)} to "
+                f"{_iso(end, tz) or 'now'} covers the creation at {_iso(created, tz)}"
+            )
+    if len(plans) > 1:
+        reason += f" ({len(plans)} plans on record; the one valid at creation counts)"
+    return tier, reason
+
+
+def _version(
+    policy: Policy, forced: str | None, created: pd.Timestamp, tz: str
+) -> tuple[PolicyVersion | None, str]:
+    if forced:
+        return policy.version(forced), f"version {forced} was forced for every ticket of this run"
+    day = created.tz_convert(tz).date()
+    try:
+        version = policy.version_at(day)
+    except PolicyError:
+        return None, f"no version of the policy is in force on the creation date {day}"
+    return version, (
+        f"version {version.version} is in force from {version.effective_from}, the latest "
+        f"effective_from on or before the creation date {day} ({tz})"
+    )
+
+
+def _timeline(
+    created: pd.Timestamp, events: list[dict[str, Any]], as_of: pd.Timestamp
+) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
+    """[(start, end, status)] from creation to as-of. An event before the
+    creation counts from the creation; at one instant an explicit status change
+    wins over a status implied by a resolve/reopen/close event."""
+    changes = []
+    for e in events:
+        if e["kind"] == "status_change" and e["new_value"] is not None:
+            changes.append((max(_utc(e["at"]), created), 1, e["new_value"]))
+        elif e["kind"] in IMPLIED:
+            changes.append((max(_utc(e["at"]), created), 2, IMPLIED[e["kind"]]))
+    changes.sort(key=lambda c: (c[0], c[1]))
+    points: list[tuple[pd.Timestamp, str]] = [(created, "new")]
+    for at, _, status in changes:
+        if len(points) > 1 and points[-1][0] == at:
+            continue
+        points.append((at, status))
+    return [
+        (at, points[i + 1][0] if i + 1 < len(points) else as_of, status)
+        for i, (at, status) in enumerate(points)
+    ]
+
+
+def _stops(
+    t: dict[str, Any],
+    timeline: list[tuple[pd.Timestamp, pd.Timestamp, str]],
+    events: list[dict[str, Any]],
+    created: pd.Timestamp,
+    as_of: pd.Timestamp,
+) -> dict[str, tuple[pd.Timestamp | None, str]]:
+    """The candidate clock stops, each with the reason it is what it is."""
+
+    def known(value: Any) -> pd.Timestamp | None:
+        at = _utc(value)
+        return at if at is not None and at <= as_of else None
+
+    resolved_starts = [s for s, _, st in timeline if st in RESOLVED_STATUSES]
+    if len(timeline) <= 1:
+        # No status history at all: the ticket's own resolved_at field is all there is.
+        field = known(t.get("resolved_at"))
+        why = "the ticket's resolved_at field (no status history)"
+        final = first = (field, why if field is not None else "not resolved at the as-of instant")
+    else:
+        if timeline[-1][2] in RESOLVED_STATUSES:
+            end = max([e for _, e, st in timeline if st not in RESOLVED_STATUSES], default=created)
+            final = (end, "the start of the final resolved stretch of the status history")
+        else:
+            final = (None, f"still {timeline[-1][2]!r} at the as-of instant")
+        first = (
+            (resolved_starts[0], "the first resolution in the status history")
+            if resolved_starts
+            else final
+        )
+    replies = [known(e["at"]) for e in events if e["kind"] == "agent_reply"]
+    replies = [r for r in replies if r is not None]
+    field_reply = known(t.get("first_response_at"))
+    if replies or field_reply is not None:
+        reply = min([*replies, *([field_reply] if field_reply is not None else [])])
+        why = (
+            "the first agent reply in the events"
+            if replies and reply == min(replies)
+            else "the ticket's first_response_at field (earlier than any reply event)"
+        )
+        first_response = (reply, why)
+    elif first[0] is not None:
+        first_response = (first[0], f"no agent reply: {first[1]}")
+    else:
+        first_response = (None, "no agent reply and no resolution by the as-of instant")
+    return {"first_response": first_response, "final": final, "first": first}
+
+
+def _field_equals(value: Any, wanted: Any) -> bool:
+    """How an exclusion rule compares (as in the evaluation): missing never matches."""
+    if _missing(value):
+        return False
+    if isinstance(wanted, bool):
+        return bool(value) is wanted
+    return value == wanted
+
+
+def _audit_metric(
+    policy: Policy,
+    version: PolicyVersion | None,
+    name: str,
+    fields: dict[str, Any],
+    timeline: list[tuple[pd.Timestamp, pd.Timestamp, str]],
+    stops: dict[str, tuple[pd.Timestamp | None, str]],
+    created: pd.Timestamp,
+    as_of: pd.Timestamp,
+    stored: dict[str, Any] | None,
+    *,
+    expect: dict[str, Any],
+) -> MetricAudit:
+    tz = policy.report_timezone
+    if version is None or name not in version.metrics:
+        # Nothing to re-derive: the evaluation wrote a no-SLA row; show it as stored.
+        assert stored is not None
+        return _stored_only(name, stored, tz)
+    metric = version.metrics[name]
+    tier = fields["tier"]
+    tier_spec = version.tiers.get(tier)
+    has_sla = bool(tier_spec and tier_spec.has_sla and tier in metric.targets)
+
+    # Which calendar and which numbers apply.
+    outage = version.outage_line
+    on_outage = bool(outage and all(fields.get(k) == v for k, v in outage.match.items()))
+    use_outage = on_outage and outage is not None and name in outage.applies_to
+    if use_outage:
+        assert outage is not None
+        calendar_name = outage.calendar
+        match = ", ".join(f"{k}={v}" for k, v in outage.match.items())
+        calendar_reason = f"an outage-line call ({match}): calendar {calendar_name!r}"
+    else:
+        calendar_name = metric.calendar_name
+        calendar_reason = (
+            f"the metric counts clock time: calendar {calendar_name!r}"
+            if metric.clock == "clock"
+            else f"the metric counts working time in calendar {calendar_name!r}"
+        )
+    cal = policy.calendar(calendar_name)
+    no_sla_reason = None
+    target: float | None
+    limit: float | None
+    if use_outage and name == "first_response":
+        assert outage is not None
+        hours = outage.first_response_target_hours
+        target = limit = None if hours is None else hours * 3600.0
+        threshold_reason = (
+            "the outage line has no first-response target (measured, never judged)"
+            if hours is None
+            else f"the outage line's first-response target: {hours:g} hours"
+        )
+        if hours is None:
+            no_sla_reason = "outage_line_no_target"
+    else:
+        priority = fields.get("priority")
+        threshold = metric.by_priority.get(priority)
+        judged_as = tier if has_sla else metric.benchmark_tier
+        if threshold is not None:
+            threshold_reason = f"the override for priority {priority!r}: {threshold.describe()}"
+        else:
+            threshold = metric.targets[judged_as]
+            threshold_reason = f"tier {judged_as!r}: {threshold.describe()}"
+        if not has_sla:
+            threshold_reason += (
+                f"; benchmark only: tier {tier!r} carries no SLA, so it is measured against "
+                f"{metric.benchmark_tier!r} without a compliance claim"
+            )
+        if threshold.unit == "days":
+            threshold_reason += (
+                f"; a working day is one full opening day of {calendar_name!r}, "
+                f"{cal.working_day_seconds:,} s"
+            )
+        target, limit = policy.threshold_seconds(metric, threshold, calendar_name)
+    if no_sla_reason is None and not has_sla:
+        no_sla_reason = "tier_without_sla" if tier_spec else "no_plan_at_creation"
+    excluded_by = next(
+        (e for e in metric.exclude if _field_equals(fields.get(e.field), e.value)), None
+    )
+
+    # When the clock stops.
+    if name == "first_response":
+        stop, stop_reason = stops["first_response"]
+    elif metric.reopen_rule == "first_resolution":
+        stop, why = stops["first"]
+        stop_reason = f"{why} (reopen rule first_resolution)"
+    else:
+        stop, why = stops["final"]
+        stop_reason = f"{why} (reopen rule exclude_gaps)"
+    end = max(stop if stop is not None else as_of, created)
+
+    # Each stretch of the status timeline, measured in working time.
+    segments: list[Segment] = []
     active: list[tuple[pd.Timestamp, float]] = []
+    elapsed = paused = gap = 0.0
     for start, finish, status in timeline:
         s, e = max(start, created), min(finish, end)
         if e <= s:
@@ -231,13 +501,17 @@ def _audit_metric(policy, version, row, timeline, created, as_of, ticket, tz) ->
         seconds = float(cal.working_seconds(s, e))
         if status in metric.pause_statuses:
             kind, paused = "paused", paused + seconds
+            note = f"pause: {status!r} stops the clock; only its working-time overlap is taken off"
         elif status in RESOLVED_STATUSES:
             kind, gap = "gap", gap + seconds
+            note = "reopen gap: resolved until the next reopen, not counted"
         else:
             kind, elapsed = "elapsed", elapsed + seconds
+            note = "counts"
             active.append((s, seconds))
-        segments.append(Segment(_iso(s, tz), _iso(e, tz), status, kind, seconds))
-    limit = None if pd.isna(row.limit_seconds) else float(row.limit_seconds)
+        segments.append(Segment(_iso(s, tz) or "", _iso(e, tz) or "", status, kind, seconds, note))
+
+    # The deadline: where the running total of counted time reaches the limit.
     deadline = None
     if limit is not None:
         total = 0.0
@@ -248,265 +522,315 @@ def _audit_metric(policy, version, row, timeline, created, as_of, ticket, tz) ->
             total += w
         else:
             deadline = cal.add_working_seconds(end, limit - elapsed)
+        deadline = deadline.tz_convert("UTC")
+
+    # The verdict.
+    computed = None
+    if limit is not None and target is not None:
+        if stop is not None:
+            computed = (
+                "met"
+                if elapsed <= target
+                else "met_late_target"
+                if elapsed <= limit
+                else "breached"
+            )
+        elif elapsed > limit:
+            computed = "open_breached"
+        elif elapsed >= metric.at_risk_share * limit:
+            computed = "open_at_risk"
+        else:
+            computed = "open_on_track"
+    cycle_note = ""
+    if (
+        name == "resolution"
+        and metric.reopen_rule == "first_resolution"
+        and limit is not None
+        and computed in ("met", "met_late_target")
+    ):
+        worst = _worst_later_cycle(timeline, metric.pause_statuses, cal)
+        if worst > limit:
+            computed = "breached"
+            cycle_note = f"; a later cycle took {worst:,.0f} s, over the limit: breached"
+    if excluded_by is not None:
+        status, benchmark, rule = "excluded", None, excluded_by.rule
+    elif has_sla and computed is not None:
+        status, benchmark, rule = computed, None, None
+    else:
+        status, benchmark, rule = "no_sla", computed, no_sla_reason
+    if stop is not None:
+        month_at = stop
+    elif deadline is not None and deadline <= as_of:
+        month_at = deadline
+    else:
+        month_at = as_of - pd.Timedelta(1, "ns")
+    month = month_at.tz_convert(tz).strftime("%Y-%m")
+
     spans = cal.open_spans(created, end)
     first_day = created.tz_convert(cal.timezone).date()
     last_day = end.tz_convert(cal.timezone).date()
-    closed = [(d.isoformat(), name) for d, name in cal.holidays_between(first_day, last_day)]
+    closed = [(d.isoformat(), n) for d, n in cal.holidays_between(first_day, last_day)]
     closed += cal.exceptions_between(first_day, last_day)
-    stored = {
-        "elapsed_working_seconds": float(row.elapsed_working_seconds),
-        "paused_working_seconds": float(row.paused_working_seconds),
-        "gap_working_seconds": float(row.gap_working_seconds),
-        "deadline": _iso(row.deadline, tz),
-        "status": row.status,
-        "benchmark_status": row.benchmark_status,
-        "exclusion_rule": row.exclusion_rule,
-        "month": row.month,
-    }
-    matches = (
-        abs(stored["elapsed_working_seconds"] - elapsed) < 1e-3
-        and abs(stored["paused_working_seconds"] - paused) < 1e-3
-        and abs(stored["gap_working_seconds"] - gap) < 1e-3
-        and stored["deadline"] == _iso(deadline, tz)
-    )
     total = elapsed + paused + gap
-    compare = ""
-    if limit is not None:
-        target = float(row.target_seconds)
-        compare = f"; target {target:,.0f} s, limit {limit:,.0f} s: elapsed " + (
+    arithmetic = (
+        f"working time from clock start to {'clock stop' if stop is not None else 'as-of'} "
+        f"{total:,.0f} s - paused {paused:,.0f} s - reopen gaps {gap:,.0f} s "
+        f"= elapsed {elapsed:,.0f} s ({elapsed / 3600:,.2f} working hours)"
+    )
+    if limit is not None and target is not None:
+        arithmetic += f"; target {target:,.0f} s, limit {limit:,.0f} s: elapsed " + (
             "<= target"
             if elapsed <= target
             else "<= limit"
             if elapsed <= limit
             else f"exceeds the limit by {elapsed - limit:,.0f} s"
         )
-    arithmetic = (
-        f"working time from clock start to {'stop' if stop is not None else 'as-of'} "
-        f"{total:,.0f} s - paused {paused:,.0f} s - reopen gaps {gap:,.0f} s "
-        f"= elapsed {elapsed:,.0f} s ({elapsed / 3600:,.2f} working hours){compare}"
-        f" -> {row.status}"
-        + (f" ({row.exclusion_rule})" if isinstance(row.exclusion_rule, str) else "")
-    )
+    arithmetic += cycle_note + f" -> {status}" + (f" ({rule})" if rule else "")
+    if benchmark:
+        arithmetic += f", benchmark {benchmark}"
+    derived = {
+        "tier": expect["tier"],
+        "policy_version": expect["policy_version"],
+        "calendar": calendar_name,
+        "clock_start": created,
+        "clock_stop": stop,
+        "elapsed_working_seconds": elapsed,
+        "paused_working_seconds": paused,
+        "gap_working_seconds": gap,
+        "target_seconds": target,
+        "limit_seconds": limit,
+        "deadline": deadline,
+        "status": status,
+        "benchmark_status": benchmark,
+        "exclusion_rule": rule,
+        "month": month,
+    }
     return MetricAudit(
-        metric=row.metric,
-        calendar=row.calendar,
-        clock_start=_iso(created, tz),
+        metric=name,
+        calendar=calendar_name,
+        calendar_reason=calendar_reason,
+        threshold_reason=threshold_reason,
+        clock_start=_iso(created, tz) or "",
         clock_stop=_iso(stop, tz),
+        stop_reason=stop_reason,
         segments=tuple(segments),
         open_spans=tuple(
-            (_iso(s.start, tz), _iso(s.end, tz), float(s.seconds)) for s in spans.itertuples()
+            Span(_iso(s.start, tz) or "", _iso(s.end, tz) or "", float(s.seconds))
+            for s in spans.itertuples()
         ),
         closed_days=tuple(closed),
+        working_total=total,
         elapsed=elapsed,
         paused=paused,
         gap=gap,
-        target_seconds=None if pd.isna(row.target_seconds) else float(row.target_seconds),
+        target_seconds=target,
         limit_seconds=limit,
         deadline=_iso(deadline, tz),
-        stored=stored,
-        matches=matches,
+        status=status,
+        benchmark_status=benchmark,
+        exclusion_rule=rule,
+        month=month,
         arithmetic=arithmetic,
+        stored=None if stored is None else _shown(stored, tz),
+        checks=() if stored is None else _checks(derived, stored, tz),
     )
 
 
-def render_audit_text(audit: TicketAudit) -> str:
-    """The audit as plain text for the terminal."""
-    lines = [
-        f"Ticket {audit.ticket_id} in evaluation #{audit.evaluation_id} "
-        f"(as of {audit.as_of}, policy {audit.policy_hash[:12]})",
-        f"  created {audit.ticket['created_at']}, customer {audit.ticket['customer_id']}, "
-        f"priority {audit.ticket['priority']}, channel {audit.ticket['channel']}",
-        f"  tier {audit.tier}: {audit.tier_reason}",
-        f"  policy {audit.policy_version}: {audit.version_reason}",
-        "  events:",
-        *(
-            f"    {e['at']}  {e['kind']:<15} {e['old'] or ''} -> {e['new'] or ''}"
-            for e in audit.events
+def _worst_later_cycle(timeline, pauses, cal) -> float:
+    """Counted working time of the longest cycle after the first resolution
+    (reopen to the next resolution, or to the as-of instant)."""
+    cycle, per_cycle = 0, {}
+    for k, (s, e, status) in enumerate(timeline):
+        reopened = k and timeline[k - 1][2] in RESOLVED_STATUSES
+        if reopened and status not in RESOLVED_STATUSES:
+            cycle += 1
+        if cycle and status not in RESOLVED_STATUSES and status not in pauses:
+            per_cycle[cycle] = per_cycle.get(cycle, 0.0) + float(cal.working_seconds(s, e))
+    return max(per_cycle.values(), default=0.0)
+
+
+CHECKED = (
+    "tier",
+    "policy_version",
+    "calendar",
+    "clock_start",
+    "clock_stop",
+    "elapsed_working_seconds",
+    "paused_working_seconds",
+    "gap_working_seconds",
+    "target_seconds",
+    "limit_seconds",
+    "deadline",
+    "status",
+    "benchmark_status",
+    "exclusion_rule",
+    "month",
+)
+INSTANTS = ("clock_start", "clock_stop", "deadline")
+SECONDS = (
+    "elapsed_working_seconds",
+    "paused_working_seconds",
+    "gap_working_seconds",
+    "target_seconds",
+    "limit_seconds",
+)
+
+
+def _agrees(field: str, derived: Any, stored: Any) -> bool:
+    if _missing(derived) or _missing(stored):
+        return _missing(derived) and _missing(stored)
+    if field in INSTANTS:
+        return abs(_utc(derived) - _utc(stored)) <= INSTANT_TOLERANCE
+    if field in SECONDS:
+        return abs(float(derived) - float(stored)) < SECONDS_TOLERANCE
+    return derived == stored
+
+
+def _checks(derived: dict[str, Any], stored: dict[str, Any], tz: str) -> tuple[Check, ...]:
+    def show(field: str, value: Any) -> Any:
+        if _missing(value):
+            return None
+        return _iso(value, tz) if field in INSTANTS else value
+
+    return tuple(
+        Check(
+            field,
+            show(field, derived[field]),
+            show(field, stored.get(field)),
+            _agrees(field, derived[field], stored.get(field)),
+        )
+        for field in CHECKED
+    )
+
+
+def _shown(stored: dict[str, Any], tz: str) -> dict[str, Any]:
+    return {
+        k: (_iso(v, tz) if k in INSTANTS else v)
+        for k, v in stored.items()
+        if k in CHECKED or k in ("late_working_seconds", "reopens")
+    }
+
+
+def _stored_only(name: str, stored: dict[str, Any], tz: str) -> MetricAudit:
+    reason = stored.get("exclusion_rule") or "no rule of the policy applies"
+    return MetricAudit(
+        metric=name,
+        calendar=stored["calendar"],
+        calendar_reason="as stored",
+        threshold_reason=f"no policy version measures this metric for the ticket ({reason})",
+        clock_start=_iso(stored["clock_start"], tz) or "",
+        clock_stop=_iso(stored["clock_stop"], tz),
+        stop_reason="as stored",
+        segments=(),
+        open_spans=(),
+        closed_days=(),
+        working_total=0.0,
+        elapsed=float(stored["elapsed_working_seconds"]),
+        paused=float(stored["paused_working_seconds"]),
+        gap=float(stored["gap_working_seconds"]),
+        target_seconds=None,
+        limit_seconds=None,
+        deadline=None,
+        status=stored["status"],
+        benchmark_status=None,
+        exclusion_rule=stored.get("exclusion_rule"),
+        month=stored["month"],
+        arithmetic=f"not judged: {reason}",
+        stored=_shown(stored, tz),
+        checks=(),
+    )
+
+
+# ------------------------------------------------------------- rendering
+
+
+def audit_renderables(audit: TicketAudit) -> list[Any]:
+    """The audit as rich renderables (tables and text), for the terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list[Any] = [
+        Text(
+            f"Ticket {audit.ticket_id} in evaluation #{audit.evaluation_id} (as of "
+            f"{audit.as_of}, policy {audit.policy_hash[:12]}, times in {audit.report_timezone})",
+            style="bold",
         ),
+        Text(
+            f"created {audit.ticket.get('created_at')}, customer "
+            f"{audit.ticket.get('customer_id')}, priority {audit.ticket.get('priority')}, "
+            f"channel {audit.ticket.get('channel')}"
+        ),
+        Text(f"tier {audit.tier}: {audit.tier_reason}"),
+        Text(f"policy {audit.policy_version}: {audit.version_reason}"),
     ]
+    events = Table(title="events as the evaluation saw them", title_justify="left")
+    for column in ("at", "kind", "old", "new", "actor"):
+        events.add_column(column)
+    for e in audit.events:
+        events.add_row(*(str(e[k] or "") for k in ("at", "kind", "old", "new", "actor")))
+    out.append(events)
     for m in audit.metrics:
-        lines += [
-            f"  {m.metric} (calendar {m.calendar}): clock {m.clock_start} -> "
-            f"{m.clock_stop or 'still running'}",
-            *(
-                f"    {s.start} .. {s.end}  {s.status:<22} {s.counted_as:<8} "
-                f"{s.working_seconds:>10,.0f} s"
-                for s in m.segments
-            ),
-            f"    open spans counted: {len(m.open_spans)}, "
-            f"{sum(x[2] for x in m.open_spans):,.0f} s"
-            + (
-                f"; closed days: {', '.join(f'{d} {n}' for d, n in m.closed_days)}"
-                if m.closed_days
-                else ""
-            ),
-            f"    deadline {m.deadline or '-'}",
-            f"    {m.arithmetic}",
-            f"    stored result {'reproduced' if m.matches else 'DIFFERS'}: {m.stored}",
-        ]
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------ breach register
-
-
-def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def breach_register(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    month_from: str,
-    month_to: str,
-    tier: str | None = None,
-    evaluation_id: int | None = None,
-) -> pd.DataFrame:
-    """One row per breached ticket and metric, with all it takes to check it by hand."""
-    evaluation_id = evaluation_id or latest_evaluation(con)
-    info = evaluation_info(con, evaluation_id)
-    covered_from, covered_to = info["month_from"], info["month_to"]
-    if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):
-        raise AuditError(
-            f"evaluation #{evaluation_id} covers {covered_from or 'all months'} to "
-            f"{covered_to or 'now'}, not {month_from} to {month_to}: run "
-            f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
-        )
-    tz = policy_of(info).report_timezone
-    frame = con.execute(
-        "SELECT r.evaluation_id, r.ticket_id, r.customer_id, r.tier, r.metric, r.status, "
-        "r.priority, r.channel, r.policy_version, r.policy_hash, r.calendar, r.clock_start, "
-        "r.clock_stop, r.deadline, r.elapsed_working_seconds, r.paused_working_seconds, "
-        "r.gap_working_seconds, r.target_seconds, r.limit_seconds, r.late_working_seconds, "
-        "r.month, t.subject FROM sla_results r LEFT JOIN tickets t USING (ticket_id) "
-        "WHERE r.evaluation_id = ? AND r.month BETWEEN ? AND ? AND r.has_sla "
-        "AND r.status IN ('breached', 'open_breached') AND (? IS NULL OR r.tier = ?) "
-        "ORDER BY r.month, r.ticket_id, r.metric",
-        [evaluation_id, month_from, month_to, tier, tier],
-    ).df()
-    for col in ("clock_start", "clock_stop", "deadline"):
-        utc = pd.to_datetime(frame[col], utc=True)
-        frame[f"{col}_utc"] = utc
-        frame[f"{col}_local"] = utc.dt.tz_convert(tz)
-        frame = frame.drop(columns=col)
-    frame["subject"] = frame["subject"].map(neutralise)
-    return frame
-
-
-def export_register(frame: pd.DataFrame, path: Path, fmt: str) -> Path:
-    """CSV (ISO with offsets), XLSX (naive cells: *_utc in UTC, *_local in local
-    time), Parquet (tz-aware), or HTML."""
-    path = Path(path)
-    if fmt == "parquet":
-        frame.to_parquet(path, index=False)
-    elif fmt == "csv":
-        out = frame.copy()
-        for col in out.columns:
-            if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                out[col] = out[col].map(lambda v: v.isoformat() if pd.notna(v) else "")
-        out.to_csv(path, index=False)
-    elif fmt == "xlsx":
-        out = frame.copy()
-        for col in out.columns:
-            if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-                out[col] = out[col].dt.tz_localize(None)
-        out.to_excel(path, index=False)
-    elif fmt == "html":
-        path.write_text(frame.to_html(index=False, escape=True), "utf-8")
-    else:
-        raise AuditError(f"unknown format {fmt!r}: csv, xlsx, parquet or html")
-    return path
-
-
-# ------------------------------------------------------------- verification
-
-
-@dataclass(frozen=True)
-class Verification:
-    reproduced: bool
-    differences: tuple[str, ...]
-    reasons: tuple[str, ...]
-    new_evaluation_id: int | None
-
-
-def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -> Verification:
-    """Re-evaluate from the warehouse under the manifest's policy and as-of
-    instant, and compare every figure's hash with the manifest's."""
-    from pipeline.evaluate import evaluate, input_fingerprint
-    from pipeline.report_monthly import _figure_hash, _months_back, build_context
-    from pipeline.report_sales import build_customer_context, build_tiers_context, sales_figures
-
-    path = Path(manifest_path)
-    try:
-        manifest = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise AuditError(f"no such manifest: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise AuditError(f"{path} is not a manifest (invalid JSON: {exc})") from None
-    rows = con.execute(
-        "SELECT policy_document, policy_hash FROM evaluations WHERE policy_hash = ? LIMIT 1",
-        [manifest.get("policy_hash")],
-    ).fetchall()
-    if not rows:
-        raise AuditError(
-            f"{path}: no evaluation in this warehouse used policy "
-            f"{str(manifest.get('policy_hash'))[:12]}: the manifest comes from another "
-            "warehouse, or its policy was never run here"
-        )
-    policy = Policy.from_dict(json.loads(rows[0][0]), source="manifest policy")
-    month = manifest.get("month")
-    loads = con.execute(
-        "SELECT sha256, path FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged"
-    ).fetchall()
-    reasons = []
-    now_fingerprint = input_fingerprint([{"sha256": r[0]} for r in loads])
-    if now_fingerprint != manifest.get("input_fingerprint"):
-        known = {i["sha256"] for i in manifest.get("inputs", [])}
-        new = sorted({r[1] for r in loads if r[0] not in known})
-        reasons.append(
-            "new data loaded since the report: " + ", ".join(new)
-            if new
-            else "the loaded inputs differ from the report's"
-        )
-    kind = manifest.get("report", "monthly")
-    if kind == "monthly":
-        first, last = _months_back(month, 12)[0], month
-    else:
-        first, last = manifest["month_from"], manifest["month_to"]
-    run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
-    if kind == "monthly":
-        context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
-        now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
-    elif kind == "tiers":
-        now = sales_figures(
-            build_tiers_context(con, first, last, policy=policy, evaluation_id=run.evaluation_id)
-        )
-    elif kind == "customer":
-        now = sales_figures(
-            build_customer_context(
-                con,
-                manifest["customer_id"],
-                first,
-                last,
-                policy=policy,
-                evaluation_id=run.evaluation_id,
+        out.append(
+            Text(
+                f"\n{m.metric}: {m.status}"
+                + (f" (benchmark {m.benchmark_status})" if m.benchmark_status else ""),
+                style="bold",
             )
         )
-    else:
-        raise AuditError(f"{path}: unknown report kind {kind!r}")
-    before = manifest.get("figures", {})
+        out += [
+            Text(f"  calendar {m.calendar}: {m.calendar_reason}"),
+            Text(f"  target and limit: {m.threshold_reason}"),
+            Text(f"  clock {m.clock_start} -> {m.clock_stop or 'still running'}: {m.stop_reason}"),
+        ]
+        segments = Table(title="  status timeline inside the clock window", title_justify="left")
+        for column in ("from", "to", "status", "counted as", "working s"):
+            segments.add_column(column, justify="right" if column == "working s" else "left")
+        for s in m.segments:
+            segments.add_row(s.start, s.end, s.status, s.counted_as, f"{s.working_seconds:,.0f}")
+        out.append(segments)
+        spans = f"  open spans of {m.calendar} in the window: {len(m.open_spans)}, " + (
+            f"{sum(x.seconds for x in m.open_spans):,.0f} s"
+        )
+        if m.open_spans and len(m.open_spans) <= 12:
+            spans += " (" + "; ".join(f"{x.start[:16]}..{x.end[11:16]}" for x in m.open_spans) + ")"
+        out.append(Text(spans))
+        if m.closed_days:
+            closed = ", ".join(f"{d} {n}" for d, n in m.closed_days)
+            out.append(Text(f"  closed in the window: {closed}"))
+        out += [
+            Text(f"  deadline {m.deadline or '-'}, counts in month {m.month}"),
+            Text(f"  {m.arithmetic}"),
+        ]
+        if m.stored is None:
+            out.append(Text("  no stored row: the evaluation's months do not include it"))
+        elif m.matches:
+            out.append(Text("  stored result reproduced: every value agrees", style="green"))
+        else:
+            table = Table(title="  stored result DIFFERS", title_style="bold red")
+            for column in ("field", "re-derived", "stored"):
+                table.add_column(column)
+            for c in m.checks:
+                if not c.agrees:
+                    table.add_row(c.field, str(c.derived), str(c.stored))
+            out.append(table)
+    return out
 
-    def what(key: str) -> str:
-        if key not in now:
-            return "missing now"
-        return "missing in the manifest" if key not in before else "changed"
 
-    differences = tuple(
-        f"{key}: {what(key)}"
-        for key in sorted(set(now) | set(before))
-        if now.get(key) != before.get(key)
-    )
-    return Verification(not differences, differences, tuple(reasons), run.evaluation_id)
+def render_audit_text(audit: TicketAudit, *, width: int = 140) -> str:
+    """The audit as plain text (what the terminal shows, without colour)."""
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width, color_system=None, soft_wrap=True)
+    for item in audit_renderables(audit):
+        console.print(item)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def render_audit_html(audit: TicketAudit) -> str:
+    """The audit as one self-contained HTML page (Jinja2, autoescaped: ticket
+    text is data, not markup)."""
+    from pipeline.i18n import Messages
+    from pipeline.report_monthly import _environment
+
+    template = _environment().get_template("audit.html.j2")
+    return template.render(a=audit, m=Messages("en"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline import __version__, policy_history
-from pipeline.audit import (
-    audit_ticket,
-    breach_register,
-    export_register,
-    render_audit_text,
-    verify_manifest,
-)
+from pipeline.audit import audit_renderables, audit_ticket, render_audit_html
+from pipeline.breach_register import breach_register, export_register
 from pipeline.demo import generate
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
@@ -45,6 +39,7 @@ from pipeline.report_sales import (
     build_tiers_context,
     write_sales_report,
 )
+from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
 from pipeline.whatif import whatif
 
@@ -500,10 +495,11 @@ def audit_ticket_command(
     if fmt == "json":
         click.echo(audit.to_json())
     elif fmt == "html":
-        text = html.escape(render_audit_text(audit))
-        click.echo(f"<!DOCTYPE html><meta charset='utf-8'><pre>{text}</pre>")
+        click.echo(render_audit_html(audit))
     else:
-        click.echo(render_audit_text(audit))
+        console = Console(soft_wrap=True)
+        for item in audit_renderables(audit):
+            console.print(item)
 
 
 @audit_group.command("breaches")
@@ -557,7 +553,12 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
     """Re-evaluate a rendered report's month and confirm every figure."""
     result = verify_manifest(connect(db), manifest)
     if result.reproduced:
-        click.echo(f"every figure reproduced exactly (re-evaluation #{result.new_evaluation_id})")
+        click.echo(
+            f"all {result.figures_checked} figures reproduced exactly "
+            f"(re-evaluation #{result.new_evaluation_id})"
+        )
+        for line in result.reasons:
+            click.echo(f"note: {line}")
         return
     for line in result.differences:
         click.echo(f"differs: {line}")

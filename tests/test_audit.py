@@ -1,154 +1,237 @@
-"""Audits: a ticket re-derived, the breach register, policy history, verification,
-and the agreement of report, register and audit on the sample."""
+"""Ticket audits: hand-worked tickets re-derived segment by segment, a tampered
+stored row caught, the renderers, and the agreement of the monthly report, the
+breach register and the audit on the sample data."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from pathlib import Path
 
-import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
-from pipeline import policy_history
-from pipeline.audit import (
-    audit_ticket,
-    breach_register,
-    export_register,
-    neutralise,
-    verify_manifest,
-)
-from pipeline.errors import AuditError, PolicyError
-from pipeline.policy import Policy
-from pipeline.report_monthly import build_context, write_monthly_report
+from pipeline.audit import audit_ticket, render_audit_html, render_audit_text
+from pipeline.breach_register import BREACH_STATUSES, breach_register
+from pipeline.errors import AuditError
+from pipeline.evaluate import evaluate
+from pipeline.i18n import Messages
+from pipeline.report_monthly import build_context
+from tests.evaluation_fixtures import build, plan, reply, status, ticket
 
-SAMPLE = Path(__file__).parent.parent / "data" / "sample"
+H = 3600.0
+DAY = 8.5 * H  # one full opening day of `office`
+AS_OF = "2026-11-01T00:00"
+
+
+@pytest.fixture(scope="module")
+def con():
+    tickets = [
+        ticket("FRI", "C-PREM", "2026-10-23T17:00", first_response="2026-10-26T10:00"),
+        ticket("PAUSE", "C-BUS", "2026-10-22T10:00", first_response="2026-10-22T11:00"),
+        ticket("REOPEN", "C-BUS", "2026-10-05T09:00"),
+        ticket(
+            "ITREL",
+            "C-BUS",
+            "2026-10-01T09:00",
+            first_response="2026-10-01T10:00",
+            resolved="2026-10-30T10:00",
+            requires_it_release=True,
+        ),
+        # Sunday 03:00 the night the clocks go back (03:00 CET = 02:00 UTC).
+        ticket(
+            "OUTAGE",
+            "C-BUS",
+            "2026-10-25T03:00+01:00",
+            first_response="2026-10-25T03:20+01:00",
+            resolved="2026-10-25T09:00",
+            priority="critical",
+            channel="outage_line",
+        ),
+        ticket(
+            "FREE",
+            "C-FREE",
+            "2026-10-20T09:00",
+            first_response="2026-10-20T12:00",
+            resolved="2026-10-21T09:00",
+        ),
+        ticket("OPEN", "C-BUS", "2026-10-23T09:00", first_response="2026-10-23T09:10"),
+        ticket("UPGRADE", "C-UPG", "2026-10-12T10:00", first_response="2026-10-13T15:00"),
+        ticket("LATER", "C-BUS", "2026-11-03T10:00"),
+    ]
+    events = [
+        status("FRI", "2026-10-27T12:00", "new", "resolved"),
+        status("PAUSE", "2026-10-23T15:00", "new", "waiting_on_customer"),
+        status("PAUSE", "2026-10-26T11:00", "waiting_on_customer", "open"),
+        status("PAUSE", "2026-10-26T15:00", "open", "resolved"),
+        reply("REOPEN", "2026-10-05T09:30"),
+        status("REOPEN", "2026-10-06T09:00", "new", "resolved"),
+        status("REOPEN", "2026-10-08T09:00", "resolved", "open"),
+        status("REOPEN", "2026-10-08T13:00", "open", "resolved"),
+        # Known only after the as-of instant: the audit must not see it.
+        status("OPEN", "2026-11-02T10:00", "new", "resolved"),
+    ]
+    plans = [
+        plan("C-PREM", "premium", "2025-01-01"),
+        plan("C-BUS", "business", "2025-01-01"),
+        plan("C-FREE", "pioneer", "2025-01-01"),
+        plan("C-UPG", "business", "2025-01-01", "2026-10-13"),
+        plan("C-UPG", "premium", "2026-10-13"),
+    ]
+    con = build(tickets, events, plans)
+    evaluate(con, as_of=AS_OF)
+    return con
+
+
+def metric(audit, name: str):
+    return next(m for m in audit.metrics if m.metric == name)
+
+
+def test_pause_over_a_weekend_counts_only_its_working_overlap(con) -> None:
+    audit = audit_ticket(con, "PAUSE")
+    res = metric(audit, "resolution")
+    assert [(s.status, s.counted_as, s.working_seconds) for s in res.segments] == [
+        ("new", "elapsed", 13.5 * H),  # Thu 10:00-17:30, Fri 09:00-15:00
+        ("waiting_on_customer", "paused", 4.5 * H),  # Fri 15:00-17:30, Mon 09:00-11:00
+        ("open", "elapsed", 4 * H),  # Mon 11:00-15:00
+    ]
+    assert "pause" in res.segments[1].note
+    assert (res.elapsed, res.paused, res.gap) == (17.5 * H, 4.5 * H, 0.0)
+    assert res.clock_stop == "2026-10-26T15:00:00+01:00"
+    assert res.status == "met" and res.month == "2026-10"
+    # The calendar spans in the window: Thu, Fri, Mon (the weekend is closed).
+    assert [s.start[:10] for s in res.open_spans] == ["2026-10-22", "2026-10-23", "2026-10-26"]
+    assert sum(s.seconds for s in res.open_spans) == res.working_total == 22 * H
+    assert "= elapsed 63,000 s" in res.arithmetic
+    assert audit.matches and all(c.agrees for c in res.checks)
+
+
+def test_reopen_gap_is_named_and_left_out(con) -> None:
+    res = metric(audit_ticket(con, "REOPEN"), "resolution")
+    assert [(s.status, s.counted_as, s.working_seconds) for s in res.segments] == [
+        ("new", "elapsed", DAY),
+        ("resolved", "gap", 2 * DAY),
+        ("open", "elapsed", 4 * H),
+    ]
+    assert "reopen gap" in res.segments[1].note
+    assert res.gap == 2 * DAY and res.elapsed == DAY + 4 * H
+    assert "final resolved stretch" in res.stop_reason
+    fr = metric(audit_ticket(con, "REOPEN"), "first_response")
+    assert fr.elapsed == 0.5 * H and "first agent reply" in fr.stop_reason
+
+
+def test_friday_evening_premium_deadline_and_tier(con) -> None:
+    audit = audit_ticket(con, "FRI")
+    assert audit.tier == "premium" and "covers the creation" in audit.tier_reason
+    assert "in force from 2020-01-01" in audit.version_reason
+    fr = metric(audit, "first_response")
+    assert fr.elapsed == 1.5 * H and fr.target_seconds == 8 * H
+    assert fr.deadline == "2026-10-26T16:30:00+01:00"
+    assert "tier 'premium': 8 hours" in fr.threshold_reason
+    assert audit.matches
+
+
+def test_exclusion_outage_benchmark_and_open_tickets(con) -> None:
+    itrel = metric(audit_ticket(con, "ITREL"), "resolution")
+    assert itrel.status == "excluded" and itrel.exclusion_rule == "it_release"
+    outage = audit_ticket(con, "OUTAGE")
+    fr = metric(outage, "first_response")
+    assert fr.calendar == "always" and "outage-line call" in fr.calendar_reason
+    assert fr.status == "no_sla" and fr.exclusion_rule == "outage_line_no_target"
+    res = metric(outage, "resolution")
+    assert res.elapsed == 6 * H  # 02:00-08:00 UTC, on the 24/7 calendar
+    assert res.limit_seconds == 7 * 24 * H
+    free = metric(audit_ticket(con, "FREE"), "resolution")
+    assert free.status == "no_sla" and free.benchmark_status == "met"
+    assert "benchmark only" in free.threshold_reason
+    open_ = audit_ticket(con, "OPEN")
+    res = metric(open_, "resolution")
+    assert res.clock_stop is None and res.elapsed == 6 * DAY
+    assert res.status == "open_at_risk"  # 6 of 7 days used, over the 75 % line
+    assert all(e["at"] < "2026-11-01" for e in open_.events)  # the later event is unseen
+    assert "2 plans on record" in audit_ticket(con, "UPGRADE").tier_reason
+    for ticket_id in ("ITREL", "OUTAGE", "FREE", "OPEN", "UPGRADE"):
+        assert audit_ticket(con, ticket_id).matches, ticket_id
+
+
+def test_a_tampered_stored_row_is_flagged(con) -> None:
+    evaluation = evaluate(con, as_of=AS_OF).evaluation_id
+    con.execute(
+        "UPDATE sla_results SET elapsed_working_seconds = elapsed_working_seconds + 60, "
+        "status = 'breached' WHERE evaluation_id = ? AND ticket_id = 'PAUSE' "
+        "AND metric = 'resolution'",
+        [evaluation],
+    )
+    audit = audit_ticket(con, "PAUSE", evaluation_id=evaluation)
+    res = metric(audit, "resolution")
+    assert not res.matches and not audit.matches
+    assert {c.field for c in res.checks if not c.agrees} == {
+        "elapsed_working_seconds",
+        "status",
+    }
+    differing = next(c for c in res.checks if c.field == "status")
+    assert (differing.derived, differing.stored) == ("met", "breached")
+    assert "DIFFERS" in render_audit_text(audit)
+    data = json.loads(audit.to_json())
+    assert data["matches"] is False and data["metrics"][1]["matches"] is False
+
+
+def test_unknown_ticket_evaluation_and_tickets_the_run_never_saw(con) -> None:
+    with pytest.raises(AuditError, match="no ticket 'NOPE'"):
+        audit_ticket(con, "NOPE")
+    with pytest.raises(AuditError, match="no evaluation #999"):
+        audit_ticket(con, "FRI", evaluation_id=999)
+    with pytest.raises(AuditError, match="after the as-of instant"):
+        audit_ticket(con, "LATER", evaluation_id=1)
+
+
+def test_renderers(con) -> None:
+    con.execute("UPDATE tickets SET subject = '<b>=HYPERLINK(1)</b>' WHERE ticket_id = 'PAUSE'")
+    audit = audit_ticket(con, "PAUSE", evaluation_id=1)
+    text = render_audit_text(audit)
+    assert "stored result reproduced" in text and "waiting_on_customer" in text
+    soup = BeautifulSoup(render_audit_html(audit), "html.parser")
+    assert soup.select_one("#ticket td").get_text() == "<b>=HYPERLINK(1)</b>"
+    assert not soup.select("#ticket b")  # ticket text is data, not markup
+    rows = soup.select("#metric-resolution table.segments tbody tr")
+    assert [r.select("td")[3].get_text() for r in rows] == ["elapsed", "paused", "elapsed"]
+    assert not soup.select("tr.differs")
+    data = json.loads(audit.to_json())
+    assert data["metrics"][1]["segments"][1]["working_seconds"] == 4.5 * H
+
+
+# ------------------------------------------------- report, register and audit
+
+
 MONTH = "2026-10"
 
 
 @pytest.fixture(scope="module")
-def con(sample_warehouse):
-    return sample_warehouse
+def sample_context(sample_warehouse):
+    return build_context(sample_warehouse, MONTH)
 
 
-@pytest.fixture(scope="module")
-def context(con):
-    return build_context(con, MONTH)
-
-
-def test_report_register_and_audit_agree(con, context) -> None:
+def test_report_register_and_audit_agree(sample_warehouse, sample_context) -> None:
+    con, context = sample_warehouse, sample_context
     register = breach_register(
         con, month_from=MONTH, month_to=MONTH, evaluation_id=context.evaluation_id
     )
-    closed = register[register["status"] == "breached"]
-    in_report = {b.ticket_id for b in context.breaches}
-    assert in_report == set(closed["ticket_id"])
+    assert len(register) > 10  # the sample has breaches to check
+    m = Messages(context.lang)
+    names = {m(x): x for x in ("first_response", "resolution")}
+    in_report = {
+        (b.ticket_id, names[b.metric_label], b.status)
+        for b in (*context.breaches, *context.open_at_month_end)
+        if b.status in BREACH_STATUSES
+    }
+    assert in_report == set(
+        zip(register["ticket_id"], register["metric"], register["status"], strict=True)
+    )
     for row in register.itertuples():
         audit = audit_ticket(con, row.ticket_id, evaluation_id=context.evaluation_id)
-        metric = next(m for m in audit.metrics if m.metric == row.metric)
-        assert metric.matches, row.ticket_id
-        assert metric.elapsed == pytest.approx(row.elapsed_working_seconds)
-        assert metric.paused == pytest.approx(row.paused_working_seconds)
-        assert metric.deadline == row.deadline_local.isoformat()
-
-
-def test_audit_explains_the_arithmetic(con, context) -> None:
-    ticket = breach_register(con, month_from=MONTH, month_to=MONTH).iloc[0]["ticket_id"]
-    audit = audit_ticket(con, ticket, evaluation_id=context.evaluation_id)
-    assert audit.tier in ("business", "premium")
-    assert "in force from" in audit.version_reason
-    for metric in audit.metrics:
-        counted = sum(s.working_seconds for s in metric.segments)
-        assert counted == pytest.approx(metric.elapsed + metric.paused + metric.gap)
-        assert "elapsed" in metric.arithmetic
-    assert json.loads(audit.to_json())["ticket_id"] == ticket
-
-
-def test_unknown_ticket_and_evaluation(con, context) -> None:
-    with pytest.raises(AuditError, match="no ticket 'NOPE'"):
-        audit_ticket(con, "NOPE", evaluation_id=context.evaluation_id)
-    with pytest.raises(AuditError, match="no evaluation #999"):
-        audit_ticket(con, "T0000001", evaluation_id=999)
-
-
-def test_register_exports_open_cleanly(con, tmp_path) -> None:
-    frame = breach_register(con, month_from=MONTH, month_to=MONTH)
-    frame.loc[frame.index[0], "subject"] = neutralise("=SUM(A1)")
-    assert frame.iloc[0]["subject"] == "'=SUM(A1)"
-    assert str(frame["deadline_local"].dt.tz) == "Europe/Amsterdam"
-    back = pd.read_parquet(export_register(frame, tmp_path / "b.parquet", "parquet"))
-    assert back["ticket_id"].tolist() == frame["ticket_id"].tolist()
-    assert str(back["deadline_utc"].dt.tz) == "UTC"
-    xlsx = pd.read_excel(
-        export_register(frame, tmp_path / "b.xlsx", "xlsx"),
-        dtype={"ticket_id": str, "customer_id": str},
-    )
-    assert xlsx["customer_id"].tolist() == frame["customer_id"].tolist()
-    assert xlsx.iloc[0]["subject"] == "'=SUM(A1)"
-    csv = pd.read_csv(export_register(frame, tmp_path / "b.csv", "csv"), dtype=str)
-    assert csv["deadline_local"].iloc[0].endswith(("+01:00", "+02:00"))
-    assert all(neutralise(x) == "'" + x for x in ("+1", "-1", "@x", "=1"))
-
-
-def test_verify_reproduces_and_explains_differences(con, tmp_path) -> None:
-    write_monthly_report(con, MONTH, formats=("html",), out_dir=tmp_path)
-    manifest = tmp_path / MONTH / "manifest.json"
-    assert verify_manifest(con, manifest).reproduced
-    data = json.loads(manifest.read_text())
-    data["figures"]["business/resolution"] = "0" * 64
-    manifest.write_text(json.dumps(data))
-    result = verify_manifest(con, manifest)
-    assert not result.reproduced
-    assert result.differences == ("business/resolution: changed",)
-    data["policy_hash"] = "f" * 64
-    manifest.write_text(json.dumps(data))
-    with pytest.raises(AuditError, match="another warehouse"):
-        verify_manifest(con, manifest)
-
-
-def test_policy_history() -> None:
-    doc = Policy.default().document
-    v2 = json.loads(json.dumps(doc["versions"][0]))
-    v2.update(version="2026.2", effective_from="2026-07-01")
-    v2["metrics"]["first_response"]["targets"]["premium"]["target_hours"] = 4
-    policy = Policy.from_dict({**doc, "versions": [doc["versions"][0], v2]})
-    table = policy_history.versions(policy, at=dt.date(2026, 6, 30))
-    assert [v["in_force"] for v in table] == [True, False]
-    assert policy_history.rules(policy, at=dt.date(2026, 7, 1))["version"] == "2026.2"
-    assert policy_history.diff(policy, "2025.1", "2026.2") == [
-        ("effective_from", "2020-01-01", "2026-07-01"),
-        ("metrics.first_response.targets.premium.target_hours", 8, 4),
-        ("version", "2025.1", "2026.2"),
-    ]
-    with pytest.raises(PolicyError, match="no version 'x'"):
-        policy_history.diff(policy, "2025.1", "x")
-
-
-def test_register_for_a_month_the_evaluation_does_not_cover(con, context) -> None:
-    with pytest.raises(AuditError, match="run sla evaluate --from 2027-01"):
-        breach_register(
-            con, month_from="2027-01", month_to="2027-01", evaluation_id=context.evaluation_id
-        )
-
-
-def test_sales_reports_write_manifests_that_verify(con, tmp_path) -> None:
-    from pipeline.report_sales import (
-        build_customer_context,
-        build_tiers_context,
-        write_sales_report,
-    )
-
-    params = {"report": "tiers", "month_from": "2026-07", "month_to": "2026-09"}
-    tiers = build_tiers_context(con, "2026-07", "2026-09")
-    paths = write_sales_report(con, tiers, "tiers.html.j2", tmp_path, "t", ("html",), params)
-    assert paths[-1].name == "t.manifest.json"
-    assert verify_manifest(con, paths[-1]).reproduced
-    params = {
-        "report": "customer",
-        "customer_id": "C00001",
-        "month_from": "2026-01",
-        "month_to": "2026-10",
-    }
-    customer = build_customer_context(con, "C00001", "2026-01", "2026-10")
-    paths = write_sales_report(con, customer, "customer.html.j2", tmp_path, "c", ("html",), params)
-    assert verify_manifest(con, paths[-1]).reproduced
+        res = metric(audit, row.metric)
+        assert res.matches, row.ticket_id
+        assert res.status == row.status
+        assert res.elapsed == pytest.approx(row.elapsed_working_seconds, abs=1e-3)
+        assert res.paused == pytest.approx(row.paused_working_seconds, abs=1e-3)
+        assert res.gap == pytest.approx(row.gap_working_seconds, abs=1e-3)
+        assert res.limit_seconds == row.limit_seconds
+        assert res.deadline == row.deadline_local.isoformat()

@@ -1,0 +1,184 @@
+"""The breach register: one row per breached ticket and metric, with everything
+needed to check the judgement by hand, without this tool.
+
+Each row carries the instants in UTC and in the report's local time, the
+working seconds that were counted, paused and left out as reopen gaps, the
+target and limit, the deadline, the calendar, the policy version and hash, the
+evaluation id and its as-of instant (an open breach is measured up to it).
+
+Exports open cleanly in Excel and pandas: ids stay text, instants keep their
+zone where the format can hold one (CSV with offsets, Parquet tz-aware) and are
+split into naive `*_utc` / `*_local` columns where it cannot (XLSX), and any
+text cell a spreadsheet would read as a formula is neutralised.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from pipeline.audit import evaluation_info, policy_of
+from pipeline.errors import AuditError
+from pipeline.report_monthly import _valid_month
+
+BREACH_STATUSES = ("breached", "open_breached")
+# A spreadsheet reads a cell starting with one of these as a formula (or DDE call).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = ("csv", "xlsx", "parquet", "html")
+INSTANTS = ("clock_start", "clock_stop", "deadline", "as_of")
+# Control characters that XLSX (XML 1.0) cannot hold at all.
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _register_sql() -> str:
+    # The order of columns is the order a reader checks them in: who, what, when, how much.
+    return """
+        SELECT r.evaluation_id, r.ticket_id, r.customer_id, r.tier, r.metric, r.status,
+               r.priority, r.channel, t.subject, r.month, r.policy_version, r.policy_hash,
+               r.calendar, r.clock_start, r.clock_stop, r.deadline, e.as_of,
+               r.elapsed_working_seconds, r.paused_working_seconds, r.gap_working_seconds,
+               r.target_seconds, r.limit_seconds, r.late_working_seconds, r.reopens
+        FROM sla_results r
+        JOIN evaluations e USING (evaluation_id)
+        LEFT JOIN tickets t USING (ticket_id)
+        WHERE r.evaluation_id = $evaluation_id
+          AND r.month BETWEEN $month_from AND $month_to
+          AND r.has_sla
+          AND r.status IN ('breached', 'open_breached')
+          AND ($tier IS NULL OR r.tier = $tier)
+        ORDER BY r.month, r.ticket_id, r.metric
+    """
+
+
+def covering_evaluation(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str) -> int:
+    """The latest evaluation whose months cover [month_from, month_to] (one judged
+    by the versions in force, not a forced one). Raises `AuditError` when none does."""
+    rows = con.execute(
+        "SELECT max(evaluation_id) FROM evaluations WHERE forced_version IS NULL "
+        "AND (month_from IS NULL OR month_from <= ?) AND (month_to IS NULL OR month_to >= ?)",
+        [month_from, month_to],
+    ).fetchall()
+    if rows[0][0] is None:
+        raise AuditError(
+            f"no evaluation covers {month_from} to {month_to}: run "
+            f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
+        )
+    return int(rows[0][0])
+
+
+def breach_register(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    month_from: str,
+    month_to: str,
+    tier: str | None = None,
+    evaluation_id: int | None = None,
+) -> pd.DataFrame:
+    """One row per breached ticket and metric (status `breached` or
+    `open_breached`, SLA tiers only) counting in months [month_from, month_to]
+    of an evaluation (default: the latest that covers those months).
+
+    Instants come twice: `*_utc` and `*_local` (the policy's report time zone),
+    both tz-aware. Text is returned as loaded; `export_register` neutralises it
+    for spreadsheets. Raises `AuditError` for a malformed or uncovered month
+    range, an unknown evaluation or tier; `EvaluationError` for a malformed month."""
+    month_from, month_to = _valid_month(month_from), _valid_month(month_to)
+    if month_from > month_to:
+        raise AuditError(f"--from {month_from} is after --to {month_to}")
+    if evaluation_id is None:
+        evaluation_id = covering_evaluation(con, month_from, month_to)
+    info = evaluation_info(con, evaluation_id)
+    covered_from, covered_to = info["month_from"], info["month_to"]
+    if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):
+        raise AuditError(
+            f"evaluation #{evaluation_id} covers {covered_from or 'all months'} to "
+            f"{covered_to or 'now'}, not {month_from} to {month_to}: run "
+            f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
+        )
+    policy = policy_of(info)
+    if tier is not None:
+        known = sorted({t for v in policy.versions for t in v.tiers})
+        if tier not in known:
+            raise AuditError(f"unknown tier {tier!r} (known: {', '.join(known)})")
+    tz = policy.report_timezone
+    frame = con.execute(
+        _register_sql(),
+        {
+            "evaluation_id": evaluation_id,
+            "month_from": month_from,
+            "month_to": month_to,
+            "tier": tier,
+        },
+    ).df()
+    out = {}
+    for col in frame.columns:
+        if col in INSTANTS:
+            utc = pd.to_datetime(frame[col], utc=True)
+            out[f"{col}_utc"] = utc
+            out[f"{col}_local"] = utc.dt.tz_convert(tz)
+        else:
+            out[col] = frame[col]
+    register = pd.DataFrame(out)
+    register.insert(register.columns.get_loc("clock_start_utc"), "report_timezone", tz)
+    for col in ("ticket_id", "customer_id", "subject", "priority", "channel"):
+        register[col] = register[col].astype("string")
+    return register
+
+
+def neutralise(value: Any) -> Any:
+    """Text a spreadsheet would read as a formula gets a leading apostrophe (the
+    OWASP advice for CSV injection); anything else is returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or isinstance(out[col].dtype, pd.StringDtype):
+            out[col] = out[col].map(neutralise, na_action="ignore")
+    return out
+
+
+def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
+    """Write the register as `fmt`:
+
+    - csv: UTF-8 with a byte-order mark (so Excel reads accents), instants as ISO
+      8601 with their offset, text neutralised;
+    - xlsx: instants as naive cells, `*_utc` in UTC and `*_local` in the report
+      zone (XLSX holds no zones), ids as text cells, text neutralised;
+    - parquet: tz-aware instants, text exactly as loaded (no formula engine reads it);
+    - html: one table, text escaped and neutralised (Excel can open HTML tables).
+
+    Raises `AuditError` for an unknown format."""
+    path = Path(path)
+    if fmt not in FORMATS:
+        raise AuditError(f"unknown format {fmt!r}: {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        frame.to_parquet(path, index=False)
+        return path
+    out = _neutralised(frame)
+    instants = [c for c in out.columns if isinstance(out[c].dtype, pd.DatetimeTZDtype)]
+    if fmt == "csv":
+        for col in instants:
+            out[col] = out[col].map(lambda v: v.isoformat(), na_action="ignore")
+        out.to_csv(path, index=False, encoding="utf-8-sig")
+    elif fmt == "xlsx":
+        for col in instants:
+            out[col] = out[col].dt.tz_localize(None)
+        for col in out.columns:
+            if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
+                out[col] = out[col].map(lambda v: _XLSX_ILLEGAL.sub("", v), na_action="ignore")
+        out.to_excel(path, index=False, sheet_name="breaches", freeze_panes=(1, 0))
+    else:
+        path.write_text(
+            "<!DOCTYPE html><meta charset='utf-8'><title>Breach register</title>\n"
+            + out.to_html(index=False, escape=True, na_rep=""),
+            "utf-8",
+        )
+    return path

@@ -1,0 +1,195 @@
+"""Verification of a rendered report against the warehouse (`sla audit verify`).
+
+Every rendered report writes a manifest beside it (`report_monthly.write_manifest`,
+format in docs/manifest.md): the evaluation it rests on, that evaluation's
+policy hash and as-of instant, the input files' hashes and a hash of every
+figure it shows. Verification re-evaluates from the warehouse under the same
+policy document (read back from the evaluation that used that hash) and the
+same as-of instant, rebuilds the report's figures and compares them hash by
+hash. When something differs it says what (field by field for the monthly
+report, whose figures.csv lies beside its manifest) and looks for why: new data
+loaded since, a different policy, another package version, or a manifest that
+comes from another warehouse altogether.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline import __version__
+from pipeline.errors import AuditError
+from pipeline.policy import Policy
+
+
+@dataclass(frozen=True)
+class Verification:
+    reproduced: bool
+    differences: tuple[str, ...]  # "<figure>: changed (field a -> b, ...)"
+    reasons: tuple[str, ...]  # why figures may differ (empty when nothing points to a cause)
+    new_evaluation_id: int | None
+    figures_checked: int
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise AuditError(f"no such manifest: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AuditError(f"{path} is not a manifest (invalid JSON: {exc})") from None
+    missing = [
+        k for k in ("policy_hash", "as_of", "input_fingerprint", "figures") if k not in manifest
+    ]
+    if not isinstance(manifest, dict) or missing:
+        raise AuditError(f"{path} is not a report manifest (missing {', '.join(missing)})")
+    return manifest
+
+
+def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -> Verification:
+    """Re-evaluate from the warehouse under the manifest's policy and as-of
+    instant, and compare every figure with the manifest's.
+
+    Raises `AuditError` for a missing or malformed manifest, or one from another
+    warehouse (none of its inputs loaded here, or its policy never run here)."""
+    from pipeline.evaluate import evaluate, input_fingerprint
+    from pipeline.report_monthly import _figure_hash, _months_back, build_context, figures_csv
+    from pipeline.report_sales import (
+        build_customer_context,
+        build_tiers_context,
+        sales_figures,
+    )
+
+    path = Path(manifest_path)
+    manifest = _read_manifest(path)
+    loads = con.execute(
+        "SELECT sha256, path FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged"
+    ).fetchall()
+    known_here = {sha for sha, _ in loads}
+    inputs = manifest.get("inputs", [])
+    if inputs and not any(i.get("sha256") in known_here for i in inputs):
+        raise AuditError(
+            f"{path}: none of the report's input files were loaded into this warehouse: the "
+            "manifest comes from another warehouse (pass --db to point at the right one)"
+        )
+    rows = con.execute(
+        "SELECT policy_document FROM evaluations WHERE policy_hash = ? LIMIT 1",
+        [manifest["policy_hash"]],
+    ).fetchall()
+    if not rows:
+        raise AuditError(
+            f"{path}: no evaluation in this warehouse used policy "
+            f"{str(manifest['policy_hash'])[:12]}: the manifest comes from another "
+            "warehouse, or its policy was never run here"
+        )
+    policy = Policy.from_dict(json.loads(rows[0][0]), source="the manifest's policy")
+
+    reasons = []
+    if input_fingerprint([{"sha256": sha} for sha, _ in loads]) != manifest["input_fingerprint"]:
+        before = {i.get("sha256") for i in inputs}
+        new = sorted({p for sha, p in loads if sha not in before})
+        reasons.append(
+            "new data loaded since the report: " + ", ".join(new)
+            if new
+            else "the loaded inputs differ from the report's (a file it used is gone)"
+        )
+    original = con.execute(
+        "SELECT policy_hash, as_of FROM evaluations WHERE evaluation_id = ?",
+        [manifest.get("evaluation_id")],
+    ).fetchall()
+    if original and original[0][0] != manifest["policy_hash"]:
+        reasons.append(
+            f"evaluation #{manifest.get('evaluation_id')} here used policy "
+            f"{original[0][0][:12]}, the manifest names {manifest['policy_hash'][:12]}: "
+            "a different policy (or a manifest from another warehouse)"
+        )
+    if manifest.get("package_version") not in (None, __version__):
+        reasons.append(
+            f"the report was made by version {manifest['package_version']}, this is "
+            f"{__version__}: the evaluation code changed"
+        )
+
+    kind = manifest.get("report", "monthly")
+    month = manifest.get("month")
+    if kind == "monthly":
+        first, last = _months_back(month, 12)[0], month
+    elif kind in ("tiers", "customer"):
+        first, last = manifest["month_from"], manifest["month_to"]
+    else:
+        raise AuditError(f"{path}: unknown report kind {kind!r}")
+    run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
+    details: dict[str, str] = {}
+    if kind == "monthly":
+        context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
+        now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
+        details = _csv_details(path.parent / "figures.csv", manifest, figures_csv(context))
+    elif kind == "tiers":
+        now = sales_figures(
+            build_tiers_context(con, first, last, policy=policy, evaluation_id=run.evaluation_id)
+        )
+    else:
+        now = sales_figures(
+            build_customer_context(
+                con,
+                manifest["customer_id"],
+                first,
+                last,
+                policy=policy,
+                evaluation_id=run.evaluation_id,
+            )
+        )
+    before = manifest["figures"]
+
+    def what(key: str) -> str:
+        if key not in now:
+            return "missing now"
+        if key not in before:
+            return "missing in the manifest"
+        return "changed" + (f" ({details[key]})" if key in details else "")
+
+    differences = tuple(
+        f"{key}: {what(key)}"
+        for key in sorted(set(now) | set(before))
+        if now.get(key) != before.get(key)
+    )
+    if differences and not reasons:
+        reasons.append(
+            "same inputs, policy and package version, yet different figures: the evaluation "
+            "did not reproduce (a bug: please report it with this manifest)"
+        )
+    return Verification(
+        not differences, differences, tuple(reasons), run.evaluation_id, len(set(now) | set(before))
+    )
+
+
+def _csv_details(path: Path, manifest: dict[str, Any], now_csv: str) -> dict[str, str]:
+    """Field-by-field changes per figure, from the figures.csv written with the
+    report (only when it is the very file the manifest names)."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return {}
+    if hashlib.sha256(text.encode()).hexdigest() != manifest.get("figures_csv_sha256"):
+        return {}
+
+    def rows(content: str) -> dict[str, dict[str, str]]:
+        return {f"{r['tier']}/{r['metric']}": r for r in csv.DictReader(io.StringIO(content))}
+
+    old, new = rows(text), rows(now_csv)
+    out = {}
+    for key in old.keys() & new.keys():
+        changed = [
+            f"{field} {old[key][field] or '-'} -> {new[key].get(field) or '-'}"
+            for field in old[key]
+            if old[key][field] != new[key].get(field)
+        ]
+        if changed:
+            out[key] = ", ".join(changed)
+    return out

@@ -1,0 +1,175 @@
+"""The breach register: which rows, which columns, and exports that open
+cleanly in Excel and pandas (types, zones, ids as text, formulas neutralised)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+from openpyxl import load_workbook
+
+from pipeline.breach_register import breach_register, export_register, neutralise
+from pipeline.errors import AuditError, EvaluationError
+from pipeline.evaluate import evaluate
+from tests.evaluation_fixtures import build, plan, ticket
+
+H = 3600.0
+AS_OF = "2026-11-01T00:00"
+
+
+@pytest.fixture(scope="module")
+def con():
+    tickets = [
+        # Business, resolved 8 working days after creation: over the 7-day limit.
+        ticket(
+            "007",
+            "0042",
+            "2026-10-01T09:00",
+            first_response="2026-10-06T09:00",
+            resolved="2026-10-13T09:00",
+        ),
+        # Premium, never answered, still open: first response open_breached.
+        ticket("=1+1", "0042", "2026-10-27T09:00"),
+        # Met: not in the register.
+        ticket(
+            "OK",
+            "0042",
+            "2026-10-05T09:00",
+            first_response="2026-10-05T10:00",
+            resolved="2026-10-06T10:00",
+        ),
+        # Pioneer, late: benchmark only, never a breach.
+        ticket("FREE", "C-FREE", "2026-10-01T09:00", resolved="2026-10-30T09:00"),
+        # A September breach: outside an October register.
+        ticket("SEP", "0042", "2026-09-01T09:00", first_response="2026-09-10T09:00"),
+    ]
+    plans = [
+        plan("0042", "business", "2025-01-01", "2026-10-20"),
+        plan("0042", "premium", "2026-10-20"),
+        plan("C-FREE", "pioneer", "2025-01-01"),
+    ]
+    con = build(tickets, [], plans)
+    con.execute(
+        "UPDATE tickets SET subject = '=HYPERLINK(\"http://x\",\"click\")' WHERE ticket_id = '007'"
+    )
+    con.execute("UPDATE tickets SET subject = '-2+3 <b>bold</b>' WHERE ticket_id = '=1+1'")
+    evaluate(con, as_of=AS_OF, month_from="2026-09", month_to="2026-10")
+    return con
+
+
+@pytest.fixture(scope="module")
+def register(con):
+    return breach_register(con, month_from="2026-10", month_to="2026-10")
+
+
+def test_rows_and_columns(register) -> None:
+    assert list(
+        zip(register["ticket_id"], register["metric"], register["status"], strict=True)
+    ) == [
+        ("007", "first_response", "breached"),
+        ("007", "resolution", "breached"),
+        ("=1+1", "first_response", "open_breached"),
+    ]
+    row = register.iloc[1]
+    assert row["elapsed_working_seconds"] == 8 * 8.5 * H
+    assert row["limit_seconds"] == 7 * 8.5 * H and row["target_seconds"] == 3 * 8.5 * H
+    assert row["late_working_seconds"] == 8.5 * H
+    assert row["paused_working_seconds"] == 0 and row["gap_working_seconds"] == 0
+    assert row["policy_version"] == "2025.1" and len(row["policy_hash"]) == 64
+    assert row["calendar"] == "office" and row["report_timezone"] == "Europe/Amsterdam"
+    assert row["evaluation_id"] == 1
+    # The deadline twice: the same instant in UTC and in local time.
+    assert row["deadline_utc"] == row["deadline_local"]
+    assert str(row["deadline_utc"].tz) == "UTC"
+    assert row["deadline_local"].isoformat() == "2026-10-09T17:30:00+02:00"
+    open_row = register.iloc[2]
+    assert pd.isna(open_row["clock_stop_utc"])
+    assert open_row["as_of_local"].isoformat() == "2026-11-01T00:00:00+01:00"
+    assert open_row["tier"] == "premium"  # the plan at creation, after the upgrade
+
+
+def test_tier_filter_and_bad_requests(con) -> None:
+    assert breach_register(con, month_from="2026-10", month_to="2026-10", tier="business")[
+        "ticket_id"
+    ].tolist() == ["007", "007"]
+    # Still open and past its deadline in September: it counts where the deadline passed.
+    september = breach_register(con, month_from="2026-09", month_to="2026-09")
+    assert list(zip(september["ticket_id"], september["status"], strict=True)) == [
+        ("SEP", "breached"),
+        ("SEP", "open_breached"),
+    ]
+    with pytest.raises(AuditError, match="unknown tier 'gold'"):
+        breach_register(con, month_from="2026-10", month_to="2026-10", tier="gold")
+    with pytest.raises(AuditError, match="run sla evaluate --from 2027-01"):
+        breach_register(con, month_from="2027-01", month_to="2027-01")
+    with pytest.raises(AuditError, match="covers 2026-09 to 2026-10"):
+        breach_register(con, month_from="2026-08", month_to="2026-10", evaluation_id=1)
+    with pytest.raises(EvaluationError, match="malformed month"):
+        breach_register(con, month_from="October", month_to="2026-10")
+    with pytest.raises(AuditError, match="after"):
+        breach_register(con, month_from="2026-10", month_to="2026-09")
+
+
+def test_neutralise() -> None:
+    assert [neutralise(x) for x in ("=1", "+1", "-1", "@x", "\t=1", "a=b", "")] == [
+        "'=1",
+        "'+1",
+        "'-1",
+        "'@x",
+        "'\t=1",
+        "a=b",
+        "",
+    ]
+    assert neutralise(5) == 5 and neutralise(None) is None
+
+
+def test_xlsx_opens_cleanly(register, tmp_path) -> None:
+    path = export_register(register, tmp_path / "b.xlsx", "xlsx")
+    sheet = load_workbook(path)["breaches"]
+    header = [c.value for c in sheet[1]]
+    cells = {name: sheet.cell(row=2, column=header.index(name) + 1) for name in header}
+    # Ids are text cells: no leading zeros lost.
+    assert cells["ticket_id"].value == "007" and cells["ticket_id"].data_type == "s"
+    assert cells["customer_id"].value == "0042"
+    # A subject or id that looks like a formula stays text.
+    assert cells["subject"].value == '\'=HYPERLINK("http://x","click")'
+    assert sheet.cell(row=4, column=header.index("ticket_id") + 1).value == "'=1+1"
+    assert not any(
+        isinstance(c.value, str) and c.value.startswith("=")
+        for row in sheet.iter_rows()
+        for c in row
+    )
+    # Instants: naive cells, UTC and local side by side (row 3: the resolution breach).
+    cells = {name: sheet.cell(row=3, column=header.index(name) + 1) for name in header}
+    assert cells["deadline_utc"].value == pd.Timestamp("2026-10-09 15:30").to_pydatetime()
+    assert cells["deadline_local"].value == pd.Timestamp("2026-10-09 17:30").to_pydatetime()
+    assert cells["elapsed_working_seconds"].data_type == "n"  # a number, not text
+    assert cells["elapsed_working_seconds"].value == 8 * 8.5 * H
+    back = pd.read_excel(path, dtype={"ticket_id": str, "customer_id": str})
+    assert back["customer_id"].tolist() == ["0042"] * 3
+
+
+def test_csv_and_parquet_open_cleanly_in_pandas(register, tmp_path) -> None:
+    csv = export_register(register, tmp_path / "b.csv", "csv")
+    assert csv.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 with a BOM
+    back = pd.read_csv(csv, dtype={"ticket_id": str, "customer_id": str})
+    assert back["ticket_id"].tolist() == ["007", "007", "'=1+1"]
+    assert back["subject"].iloc[2] == "'-2+3 <b>bold</b>"
+    local = pd.to_datetime(back["deadline_local"].iloc[1])
+    assert local.isoformat() == "2026-10-09T17:30:00+02:00"
+    assert pd.isna(back["clock_stop_utc"].iloc[2])
+    parquet = pd.read_parquet(export_register(register, tmp_path / "b.parquet", "parquet"))
+    # Parquet keeps the zone and the text exactly as loaded (no formula engine reads it).
+    assert str(parquet["deadline_local"].dt.tz) == "Europe/Amsterdam"
+    assert parquet["ticket_id"].tolist() == ["007", "007", "=1+1"]
+    assert parquet["elapsed_working_seconds"].dtype == "float64"
+
+
+def test_html_escapes_and_neutralises(register, tmp_path) -> None:
+    path = export_register(register, tmp_path / "b.html", "html")
+    soup = BeautifulSoup(path.read_text("utf-8"), "html.parser")
+    assert not soup.select("td b")
+    cells = [td.get_text() for td in soup.select("td")]
+    assert "'-2+3 <b>bold</b>" in cells
+    with pytest.raises(AuditError, match="unknown format 'pdf'"):
+        export_register(register, tmp_path / "b.pdf", "pdf")

@@ -1,0 +1,110 @@
+"""Verifying rendered reports against the warehouse: reproduced, or what differs and why."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from pipeline.errors import AuditError
+from pipeline.load import load_file
+from pipeline.report_monthly import write_monthly_report
+from pipeline.report_sales import build_customer_context, build_tiers_context, write_sales_report
+from pipeline.verify import verify_manifest
+from pipeline.warehouse import connect
+from tests.conftest import SAMPLE
+
+MONTH = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def report(sample_warehouse, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reports")
+    write_monthly_report(sample_warehouse, MONTH, formats=("html",), out_dir=folder)
+    return folder / MONTH / "manifest.json"
+
+
+def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
+    result = verify_manifest(sample_warehouse, report)
+    assert result.reproduced and result.differences == () and result.reasons == ()
+    assert result.figures_checked == len(json.loads(report.read_text())["figures"])
+
+
+def test_a_changed_figure_is_listed_field_by_field(sample_warehouse, report, tmp_path) -> None:
+    data = json.loads(report.read_text())
+    data["figures"]["business/resolution"] = "0" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    # The figures.csv beside it says what the report showed: one count off.
+    csv = (report.parent / "figures.csv").read_text()
+    lines = csv.splitlines()
+    header = lines[0].split(",")
+    at = next(i for i, line in enumerate(lines) if line.startswith("business,resolution,"))
+    cells = lines[at].split(",")
+    cells[header.index("met")] = str(int(cells[header.index("met")]) + 1)
+    lines[at] = ",".join(cells)
+    changed = "\n".join(lines) + "\n"
+    (tmp_path / "figures.csv").write_text(changed)
+    data["figures_csv_sha256"] = hashlib.sha256(changed.encode()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced
+    assert len(result.differences) == 1
+    assert result.differences[0].startswith("business/resolution: changed (met ")
+    # Same inputs, policy and version: nothing explains it, and the result says so.
+    assert "did not reproduce" in result.reasons[0]
+
+
+def test_new_data_and_a_foreign_manifest(report, tmp_path) -> None:
+    con = connect(":memory:")
+    for name in ("customers", "tickets", "events"):
+        load_file(con, SAMPLE / f"{name}.csv")
+    with pytest.raises(AuditError, match="never run here"):
+        verify_manifest(con, report)  # this warehouse has never evaluated
+    from pipeline.evaluate import evaluate
+
+    evaluate(con, month_from=MONTH, month_to=MONTH, as_of="2026-11-01T00:00")
+    extra = tmp_path / "late-tickets.csv"
+    extra.write_text(
+        "ticket_id,customer_id,created_at,priority,channel,status,subject\n"
+        "LATE1,C00001,2026-10-20T10:00:00+02:00,normal,email,open,arrived late\n"
+    )
+    load_file(con, extra)
+    result = verify_manifest(con, report)
+    assert any(
+        "new data loaded since the report" in r and "late-tickets.csv" in r for r in result.reasons
+    )
+    data = json.loads(report.read_text())
+    data["inputs"] = [{"path": "elsewhere.csv", "sha256": "e" * 64}]
+    (tmp_path / "foreign.json").write_text(json.dumps(data))
+    with pytest.raises(AuditError, match="another warehouse"):
+        verify_manifest(con, tmp_path / "foreign.json")
+
+
+def test_bad_manifests(sample_warehouse, tmp_path) -> None:
+    with pytest.raises(AuditError, match="no such manifest"):
+        verify_manifest(sample_warehouse, tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(AuditError, match="invalid JSON"):
+        verify_manifest(sample_warehouse, tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"hello": 1}')
+    with pytest.raises(AuditError, match="not a report manifest"):
+        verify_manifest(sample_warehouse, tmp_path / "other.json")
+
+
+def test_sales_reports_write_manifests_that_verify(sample_warehouse, tmp_path) -> None:
+    con = sample_warehouse
+    params = {"report": "tiers", "month_from": "2026-07", "month_to": "2026-09"}
+    tiers = build_tiers_context(con, "2026-07", "2026-09")
+    paths = write_sales_report(con, tiers, "tiers.html.j2", tmp_path, "t", ("html",), params)
+    assert paths[-1].name == "t.manifest.json"
+    assert verify_manifest(con, paths[-1]).reproduced
+    params = {
+        "report": "customer",
+        "customer_id": "C00001",
+        "month_from": "2026-01",
+        "month_to": "2026-10",
+    }
+    customer = build_customer_context(con, "C00001", "2026-01", "2026-10")
+    paths = write_sales_report(con, customer, "customer.html.j2", tmp_path, "c", ("html",), params)
+    assert verify_manifest(con, paths[-1]).reproduced
