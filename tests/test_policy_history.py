@@ -1,0 +1,65 @@
+"""Policy history: versions in force on a date, their rules, and field-by-field diffs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from pipeline import policy_history
+from pipeline.errors import PolicyError
+from pipeline.policy import Policy
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    doc = Policy.default().document
+    v2 = json.loads(json.dumps(doc["versions"][0]))
+    v2.update(version="2026.2", effective_from="2026-07-01", description="Premium 4 h")
+    v2["metrics"]["first_response"]["targets"]["premium"]["target_hours"] = 4
+    v2["metrics"]["resolution"]["pause_statuses"] = ["waiting_on_customer", "on_hold"]
+    del v2["outage_line"]
+    return Policy.from_dict({**doc, "versions": [doc["versions"][0], v2]})
+
+
+def test_versions_in_force(policy) -> None:
+    table = policy_history.versions(policy, at=dt.date(2026, 6, 30))
+    assert [(v["version"], v["effective_from"], v["in_force"]) for v in table] == [
+        ("2025.1", "2020-01-01", True),
+        ("2026.2", "2026-07-01", False),
+    ]
+    assert [v["in_force"] for v in policy_history.versions(policy, at=dt.date(2026, 7, 1))] == [
+        False,
+        True,
+    ]
+
+
+def test_rules_of_the_version_in_force(policy) -> None:
+    rules = policy_history.rules(policy, at=dt.date(2026, 7, 1))
+    assert rules["version"] == "2026.2"
+    assert rules["metrics.first_response.targets.premium.target_hours"] == 4
+    assert rules["metrics.resolution.exclude"] == [
+        {"rule": "it_release", "field": "requires_it_release", "value": True}
+    ]
+    assert policy_history.rules(policy, at=dt.date(2026, 6, 30))["outage_line.calendar"] == (
+        "always"
+    )
+    with pytest.raises(PolicyError, match="no version in force on 2019-12-31"):
+        policy_history.rules(policy, at=dt.date(2019, 12, 31))
+
+
+def test_diff_field_by_field(policy) -> None:
+    changes = policy_history.diff(policy, "2025.1", "2026.2")
+    assert ("metrics.first_response.targets.premium.target_hours", 8, 4) in changes
+    assert (
+        "metrics.resolution.pause_statuses",
+        ["waiting_on_customer"],
+        ["waiting_on_customer", "on_hold"],
+    ) in changes
+    # A table that exists in one version only shows as missing (None) on the other side.
+    assert ("outage_line.calendar", "always", None) in changes
+    assert ("effective_from", "2020-01-01", "2026-07-01") in changes
+    assert policy_history.diff(policy, "2025.1", "2025.1") == []
+    with pytest.raises(PolicyError, match="no version 'x'"):
+        policy_history.diff(policy, "2025.1", "x")
