@@ -96,8 +96,10 @@ def distribution(
     limit_hours: float | None,
     target_label: str,
     limit_label: str,
+    max_hours: float | None = None,
 ) -> str:
-    """ECDF per tier from percentiles 0..100 of working time (seconds)."""
+    """ECDF per tier from percentiles 0..100 of working time (seconds); the x axis
+    ends at `max_hours` when given (the tail beyond it is cut, not rescaled)."""
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.2, 2.6))
         share = np.linspace(0, 100, 101)
@@ -121,7 +123,7 @@ def distribution(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 102)
-        ax.set_xlim(left=0)
+        ax.set_xlim(left=0, right=max_hours)
         if ax.get_legend_handles_labels()[0]:  # an empty month has no lines to name
             ax.legend(loc="lower right", fontsize=7, frameon=False)
         return _svg(fig)

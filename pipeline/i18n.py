@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from pipeline.errors import PipelineError
 
@@ -63,6 +63,10 @@ class Messages:
             return "–"
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, pattern, locale=self.locale)
+
+    def currency(self, value: float, currency: str) -> str:
+        """An amount of money in the reader's format (EUR 89 -> "€ 89,00" in Dutch)."""
+        return format_currency(value, currency, locale=self.locale)
 
     def hours(self, seconds: float | None) -> str:
         return self.number(None if seconds is None else seconds / 3600, 1)

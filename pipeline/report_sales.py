@@ -58,6 +58,12 @@ def range_evaluation(
     )
 
 
+def _axis_end(quantiles: list, *, percentile: int) -> float | None:
+    """The x-axis end in hours: the largest `percentile`-th percentile, rounded up to 10 h."""
+    ends = [q[percentile] for q in quantiles if q is not None and len(q) > percentile]
+    return None if not ends else max(10.0, math.ceil(max(ends) / H / 10) * 10)
+
+
 def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
     """Two-sided p-value of a pooled two-proportion z-test (None without data)."""
     if n1 == 0 or n2 == 0:
@@ -87,7 +93,13 @@ class TierFigure:
     res_p90_h: float | None
     fr_within: tuple[tuple[float, float, float], ...]  # (share, ci low, ci high) for 8 h, 24 h
     res_within: tuple[tuple[float, float, float], ...]  # for 3 and 7 working days
-    vs_previous: str  # is the difference with the tier below meaningful?
+    # Is the difference with the tier below meaningful? Two-sided p-values of a
+    # two-proportion z-test on the shares answered within 24 working hours and
+    # resolved within 7 working days (None: no tier below, or no closed tickets).
+    fr_p_vs_previous: float | None
+    res_p_vs_previous: float | None
+    vs_previous: str
+    vs_previous_resolution: str
 
 
 @dataclass(frozen=True)
@@ -154,27 +166,43 @@ def build_tiers_context(
             )
         return m("promise_hours", target=m.number(threshold.target))
 
+    def vs_below(frame, tier: str, below: str | None) -> float | None:
+        if below is None or tier not in frame.index or below not in frame.index:
+            return None
+        return two_proportion_p(
+            int(frame.loc[tier, "within_long"]),
+            int(frame.loc[tier, "closed"]),
+            int(frame.loc[below, "within_long"]),
+            int(frame.loc[below, "closed"]),
+        )
+
+    def significance(p: float | None) -> str:
+        if p is None:
+            return "–"
+        shown = "< " + m.number(0.001, 3) if p < 0.001 else "= " + m.number(p, 3)
+        return m("significant" if p < 0.05 else "not_significant", p=shown)
+
+    def price(spec) -> str:
+        # Prices are data (EUR per month); the words around them come from the catalogue.
+        if spec.price_eur_month is None:
+            return m("price_on_request")
+        if spec.price_eur_month == 0:
+            return m("price_free")
+        return m("price_per_month", price=m.currency(spec.price_eur_month, "EUR"))
+
     figures = []
     previous = None
     for tier in TIER_ORDER:
         spec = version.tiers.get(tier)
         if spec is None:
             continue
-        note = "–"
-        if previous is not None and tier in fr.index and previous in fr.index:
-            p = two_proportion_p(
-                int(fr.loc[tier, "within_long"]),
-                int(fr.loc[tier, "closed"]),
-                int(fr.loc[previous, "within_long"]),
-                int(fr.loc[previous, "closed"]),
-            )
-            shown = "–" if p is None else "< " + m.number(0.001, 3) if p < 0.001 else m.number(p, 3)
-            note = m("significant" if p is not None and p < 0.05 else "not_significant", p=shown)
+        fr_p = vs_below(fr, tier, previous)
+        res_p = vs_below(res, tier, previous)
         figures.append(
             TierFigure(
                 tier=tier,
                 label=spec.label,
-                price=spec.price_label,
+                price=price(spec),
                 support=spec.support_description,
                 has_sla=spec.has_sla,
                 promise_first_response=promise("first_response", tier),
@@ -187,7 +215,10 @@ def build_tiers_context(
                 res_p90_h=value(res, tier, "p90_seconds"),
                 fr_within=(share(fr, tier, "within_short"), share(fr, tier, "within_long")),
                 res_within=(share(res, tier, "within_short"), share(res, tier, "within_long")),
-                vs_previous=note,
+                fr_p_vs_previous=fr_p,
+                res_p_vs_previous=res_p,
+                vs_previous=significance(fr_p),
+                vs_previous_resolution=significance(res_p),
             )
         )
         previous = tier
@@ -209,6 +240,9 @@ def build_tiers_context(
         limit_hours=24,
         target_label="8 h",
         limit_label="24 h",
+        # A long tail (tickets answered weeks later) would squeeze the part that
+        # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
+        max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
     )
     monthly = con.execute(
         "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= 24 * 3600) "
@@ -367,6 +401,7 @@ LANGUAGE_FIELDS = (
     "promise_first_response",
     "promise_resolution",
     "vs_previous",
+    "vs_previous_resolution",
     "metric",
     "created",
 )

@@ -10,6 +10,7 @@ from bs4 import BeautifulSoup
 from pipeline.errors import AuditError
 from pipeline.report_monthly import build_context, render_html
 from pipeline.report_sales import (
+    _axis_end,
     build_customer_context,
     build_tiers_context,
     render,
@@ -79,3 +80,33 @@ def test_customer_upgrade_case_and_names_only_there(con) -> None:
     assert "De Molen" not in monthly
     with pytest.raises(AuditError, match="no customer 'NOPE'"):
         build_customer_context(con, "NOPE", "2026-01", "2026-10")
+
+
+def test_adjacent_tiers_are_compared_on_both_metrics(con, tiers) -> None:
+    pioneer, professional, business, premium = tiers.tiers
+    assert pioneer.fr_p_vs_previous is None and pioneer.vs_previous == "–"
+    # The p-value is the z-test on the very counts the table shows.
+    for below, tier in ((professional, business), (business, premium)):
+        k1 = round(tier.res_within[1][0] * tier.closed_resolution)
+        k2 = round(below.res_within[1][0] * below.closed_resolution)
+        assert tier.res_p_vs_previous == pytest.approx(
+            two_proportion_p(k1, tier.closed_resolution, k2, below.closed_resolution)
+        )
+    assert business.fr_p_vs_previous < 0.05 and business.vs_previous.startswith("meaningful (p ")
+
+
+def test_prices_in_the_readers_language(con) -> None:
+    dutch = build_tiers_context(con, "2026-01", "2026-10", lang="nl")
+    assert [t.price for t in dutch.tiers] == [
+        "gratis",
+        "€\xa035,00 / maand",
+        "€\xa089,00 / maand",
+        "op aanvraag",
+    ]
+
+
+def test_distribution_axis_ends_at_the_slowest_tiers_95th_percentile() -> None:
+    half_hours = [i * 1800.0 for i in range(101)]  # percentile i at i/2 hours: p95 = 47.5 h
+    assert _axis_end([half_hours, [0.0] * 101], percentile=95) == 50
+    assert _axis_end([[0.0] * 101], percentile=95) == 10  # never a zero-width axis
+    assert _axis_end([], percentile=95) is None
