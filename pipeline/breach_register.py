@@ -100,6 +100,18 @@ def breach_register(
             f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
         )
     policy = policy_of(info)
+    # Nothing counts in a month after the as-of instant: an empty register there
+    # would read as "no breaches" when the truth is "not judged".
+    last_judged = (
+        (pd.Timestamp(info["as_of"]) - pd.Timedelta(1, "ns"))
+        .tz_convert(policy.report_timezone)
+        .strftime("%Y-%m")
+    )
+    if month_to > last_judged:
+        raise AuditError(
+            f"evaluation #{evaluation_id} is as of {info['as_of']}: months after {last_judged} "
+            f"are not judged in it; evaluate later data first (sla evaluate --to {month_to})"
+        )
     if tier is not None:
         known = sorted({t for v in policy.versions for t in v.tiers})
         if tier not in known:

@@ -3,6 +3,8 @@ cleanly in Excel and pandas (types, zones, ids as text, formulas neutralised).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
@@ -173,3 +175,44 @@ def test_html_escapes_and_neutralises(register, tmp_path) -> None:
     assert "'-2+3 <b>bold</b>" in cells
     with pytest.raises(AuditError, match="unknown format 'pdf'"):
         export_register(register, tmp_path / "b.pdf", "pdf")
+
+
+def test_cli_writes_the_register_and_fails_cleanly(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+
+    fixtures = Path(__file__).parent / "fixtures"
+    db = str(tmp_path / "w.duckdb")
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, [*args, "--db", db], catch_exceptions=False)
+
+    run("customers", str(fixtures / "customers.csv"))
+    run("load", str(fixtures / "tickets.csv"), "--source-tz", "Europe/Amsterdam")
+    run("evaluate", "--as-of", "2026-11-01T00:00")
+    out = tmp_path / "r.xlsx"
+    result = run(
+        "audit",
+        "breaches",
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-10",
+        "--format",
+        "xlsx",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0 and "breaches)" in result.output
+    assert len(pd.read_excel(out)) == int(result.output.split("(")[1].split()[0])
+    html = run("audit", "ticket", "T1", "--format", "html")
+    assert html.exit_code == 0 and BeautifulSoup(html.output, "html.parser").select("#events")
+    for args, message in (
+        (("audit", "breaches", "--from", "2031-01", "--to", "2031-01"), "not judged"),
+        (("audit", "verify", str(tmp_path / "none.json")), "no such manifest"),
+        (("audit", "ticket", "T1", "--evaluation", "42"), "no evaluation #42"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 1 and message in result.output
+        assert "Traceback" not in result.output
