@@ -128,7 +128,7 @@ def detect_kind(columns: list[str]) -> str:
 
 
 def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
-    """Create TEMP TABLE `raw_file` with every column as text and `_line`. The raw
+    """Stage the file as `raw_file`: every column as text, and `_line`. The raw
     text of a row is made later, for rejected rows only: for millions of good rows
     it would cost more than the whole check."""
     source = str(path)
@@ -150,12 +150,18 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
         con.register("xlsx_frame", frame)
         relation = "xlsx_frame"
         first_line = 2
+    # A CSV file is read where it is checked (a view): the check query keeps the
+    # rows in memory once instead of copying them into a table first. Numbering
+    # the rows (a streaming window) keeps the file's order.
+    numbered = (
+        f"SELECT (row_number() OVER () - 1 + {first_line})::BIGINT AS _line, r.* FROM {relation} r"
+    )
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw_file AS "
-            f"SELECT (row_number() OVER () - 1 + {first_line})::BIGINT AS _line, "
-            f"r.* FROM {relation} r"
-        )
+        if fmt == "csv":
+            con.execute(f"CREATE OR REPLACE TEMP VIEW raw_file AS {numbered}")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE raw_staged AS {numbered}")
+            con.execute("CREATE OR REPLACE TEMP VIEW raw_file AS SELECT * FROM raw_staged")
     except duckdb.Error as exc:
         raise LoadError(f"{path}: cannot read as {fmt}: {exc}") from None
     columns = [
@@ -169,7 +175,8 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
 def _stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> list[str]:
     """Stage rows a reader extracted (canonical text columns, _line, _raw, _skipped)."""
     con.register("extracted", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE raw_file AS SELECT * FROM extracted")
+    con.execute("CREATE OR REPLACE TEMP TABLE raw_staged AS SELECT * FROM extracted")
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_file AS SELECT * FROM raw_staged")
     con.unregister("extracted")
     return [c for c in frame.columns if not c.startswith("_")]
 
@@ -178,36 +185,67 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _normalise(con: duckdb.DuckDBPyConnection, kind: str, columns: list[str]) -> None:
-    """TEMP TABLE `raw`: exactly the canonical columns of `kind`, as text."""
+def _normalise(
+    con: duckdb.DuckDBPyConnection, kind: str, columns: list[str], *, skips: bool
+) -> None:
+    """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
+    and `_row`, the whole staged row (made into text only for rejected rows, by
+    `sla_raw_text`), without the rows a mapping skips. The staged rows are
+    materialised once, inside the check query that reads this view."""
     by_lower = {c.strip().lower(): c for c in columns}
     select = []
     for name in KINDS[kind]:
         if name in by_lower:
-            select.append(f'CAST("{by_lower[name]}" AS VARCHAR) AS "{name}"')
+            select.append(f'CAST(f."{by_lower[name]}" AS VARCHAR) AS "{name}"')
         else:
             select.append(f'NULL::VARCHAR AS "{name}"')
+    staged = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()]
+    if "_raw" in staged:  # a reader kept each row's source text
+        con.execute("CREATE OR REPLACE TEMP MACRO sla_raw_text(row) AS row._raw")
+    else:
+        con.execute("CREATE OR REPLACE TEMP MACRO sla_raw_text(row) AS to_json(row)::VARCHAR")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE raw AS SELECT _line, " + ", ".join(select) + " FROM raw_file"
+        "CREATE OR REPLACE TEMP VIEW raw AS "
+        "WITH f AS MATERIALIZED (SELECT * FROM raw_file"
+        + (" WHERE NOT _skipped" if skips else "")
+        + ") SELECT f._line, "
+        + ", ".join(select)
+        + ", f AS _row FROM f"
     )
 
 
-def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, kind: str, tz: str | None) -> None:
+def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Rows rejected after the check query (duplicates that disagree) get their
+    raw text here; usually there are none, and the file is not read again."""
+    missing = con.execute(
+        "SELECT count(*) FROM checked WHERE problem IS NOT NULL AND raw_text IS NULL"
+    ).fetchall()[0][0]
+    if missing:
+        con.execute(
+            "UPDATE checked SET raw_text = sla_raw_text(f) FROM raw_file f "
+            "WHERE f._line = checked._line AND checked.problem IS NOT NULL "
+            "AND checked.raw_text IS NULL"
+        )
+
+
+def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, tz: str | None) -> None:
+    """Without a source zone, a timestamp with no offset stops the load: its zone
+    is unknown. The check query marked each row's first such field."""
     if tz is not None:
         return
-    for name in TIMESTAMP_FIELDS[kind]:
-        row = con.execute(
-            f'SELECT _line, "{name}" FROM raw WHERE NOT sla_blank("{name}") '
-            f'AND NOT sla_has_offset("{name}") '
-            f'AND try_cast(trim("{name}") AS TIMESTAMP) IS NOT NULL ORDER BY _line LIMIT 1'
-        ).fetchall()
-        row = row[0] if row else None
-        if row is not None:
-            raise LoadError(
-                f"{path}, line {row[0]}, field {name!r}: timestamp {row[1]!r} has no UTC "
-                "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
-                "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
-            )
+    row = con.execute(
+        "SELECT _line, naive_field FROM checked WHERE naive_field IS NOT NULL "
+        "ORDER BY _line LIMIT 1"
+    ).fetchall()
+    if not row:
+        return
+    line, name = row[0]
+    value = con.execute(f'SELECT "{name}" FROM raw WHERE _line = ?', [line]).fetchall()[0][0]
+    raise LoadError(
+        f"{path}, line {line}, field {name!r}: timestamp {value!r} has no UTC "
+        "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
+        "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
+    )
 
 
 def _params(kind: str, tz: str | None, load_id: int, source: str, started: dt.datetime) -> dict:
@@ -311,8 +349,7 @@ def load_file(
         kind = kind or detect_kind(columns)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
-        _normalise(con, kind, columns)
-        _check_naive(con, path, kind, source_tz)
+        _normalise(con, kind, columns, skips=spec is not None)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         earlier = con.execute(
             "SELECT min(load_id) FROM loads WHERE sha256 = ? AND kind = ? AND NOT unchanged "
@@ -351,33 +388,31 @@ def load_file(
                 [load_id, str(path)],
             )
             skipped = con.execute("SELECT count(*) FROM raw_file WHERE _skipped").fetchall()[0][0]
-            con.execute(
-                "DELETE FROM raw WHERE _line IN (SELECT _line FROM raw_file WHERE _skipped)"
-            )
         params = _params(kind, source_tz, load_id, source_system, started)
-        _run(con, f"load_{kind}.sql", params)
+        try:
+            _run(con, f"load_{kind}.sql", params)
+        except duckdb.InvalidInputException as exc:
+            # The check query is where a CSV file is read: a malformed line surfaces here.
+            raise LoadError(f"{path}: cannot read as {fmt}: {exc}") from None
+        _check_naive(con, path, source_tz)
         superseded = 0
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)
             superseded = con.execute("SELECT count(*) FROM superseded").fetchall()[0][0]
         else:
             _run(con, f"load_{kind}_merge.sql", params)
+        _fill_raw_text(con)
         reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
         con.register("reasons", reasons)
-        has_raw = "_raw" in [
-            r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
-        ]
-        raw_text = "f._raw" if has_raw else "to_json(f)::VARCHAR"
         con.execute(
             "INSERT INTO rejected_rows SELECT ?, ?, c._line, split_part(c.problem, ':', 2), "
-            f"split_part(c.problem, ':', 1), r.message, {raw_text} FROM checked c "
-            "JOIN raw_file f ON f._line = c._line "
+            "split_part(c.problem, ':', 1), r.message, c.raw_text FROM checked c "
             "LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1) "
             "WHERE c.problem IS NOT NULL",
             [load_id, str(path)],
         )
         con.unregister("reasons")
-        read = con.execute("SELECT count(*) FROM raw").fetchall()[0][0] + skipped
+        read = con.execute("SELECT count(*) FROM checked").fetchall()[0][0] + skipped
         rejected = dict(
             con.execute(
                 "SELECT reason_code, count(*) FROM rejected_rows WHERE load_id = ? "

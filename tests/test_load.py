@@ -56,6 +56,12 @@ def test_every_row_is_accepted_or_rejected_with_a_reason(con) -> None:
     assert "31-02-2026 25:00" in row[3]  # the raw row is kept
     stored = [r[0] for r in con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall()]
     assert stored == ["T1", "T2", "T8", "T9"]  # T8's identical copy is one ticket
+    # Copies that disagree are rejected after the check query: their raw text is kept too.
+    raws = con.execute(
+        "SELECT line_number, raw FROM rejected_rows WHERE reason_code = 'duplicate_conflicting' "
+        "ORDER BY line_number"
+    ).fetchall()
+    assert len(raws) == 2 and all(raw and '"ticket_id"' in raw for _, raw in raws)
 
 
 def test_flags_for_suspicious_rows(con) -> None:
@@ -70,6 +76,31 @@ def test_timestamps_stored_in_utc_with_source_zone_recorded(con) -> None:
     assert pd.Timestamp(created["T2"]) == pd.Timestamp("2026-10-25T01:30Z")
     zones = con.execute("SELECT source_tz FROM loads WHERE kind = 'tickets'").fetchall()
     assert zones == [("Europe/Amsterdam",)]
+
+
+def test_naive_timestamp_found_on_its_line_in_any_field(con, tmp_path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\n"
+        "A,C1,2026-10-01T09:00:00+02:00,2026-10-02T09:00:00Z\n"
+        "B,C1,2026-10-01T09:00:00+02:00,2026-10-02 09:00:00\n"
+        "C,C1,2026-10-01 09:00:00,\n"
+    )
+    with pytest.raises(LoadError, match=r"t.csv, line 3, field 'resolved_at'.*'2026-10-02 09:00"):
+        load_file(con, path)
+    assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
+
+
+def test_malformed_csv_line_names_file_and_line(con, tmp_path) -> None:
+    # The file is read inside the check query: a broken line there is a clean LoadError.
+    path = tmp_path / "broken.csv"
+    lines = ["ticket_id,customer_id,created_at"]
+    lines += [f"Q{i},C1,2026-10-01T09:00:00+02:00" for i in range(3_000)]
+    lines.append("Q-bad,C1,2026-10-01T09:00:00+02:00,one,too,many")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LoadError, match=r"broken.csv: cannot read as csv.*Line: 3002"):
+        load_file(con, path)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
 
 
 def test_naive_timestamps_without_a_zone_are_refused(con) -> None:

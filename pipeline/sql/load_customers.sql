@@ -11,7 +11,15 @@ WITH parsed AS (
         valid_from AS from_raw,
         valid_to AS to_raw,
         sla_ts(valid_from, $tz) AS valid_from,
-        sla_ts(valid_to, $tz) AS valid_to
+        sla_ts(valid_to, $tz) AS valid_to,
+        -- Without a source zone, the first timestamp field with no offset (the load stops).
+        CASE WHEN $tz::VARCHAR IS NULL THEN
+            CASE
+                WHEN sla_ts(valid_from, $tz) IS NULL AND sla_naive(valid_from) THEN 'valid_from'
+                WHEN sla_ts(valid_to, $tz) IS NULL AND sla_naive(valid_to) THEN 'valid_to'
+            END
+        END AS naive_field,
+        _row
     FROM raw
 ),
 first_pass AS (
@@ -20,14 +28,15 @@ first_pass AS (
         CASE
             WHEN customer_id IS NULL THEN 'missing_required_field:customer_id'
             WHEN tier IS NULL THEN 'missing_required_field:tier'
-            WHEN sla_blank(from_raw) THEN 'missing_required_field:valid_from'
+            WHEN valid_from IS NULL AND sla_blank(from_raw) THEN 'missing_required_field:valid_from'
             WHEN valid_from IS NULL THEN 'unparseable_timestamp:valid_from'
-            WHEN NOT sla_blank(to_raw) AND valid_to IS NULL THEN 'unparseable_timestamp:valid_to'
+            WHEN valid_to IS NULL AND NOT sla_blank(to_raw) THEN 'unparseable_timestamp:valid_to'
             WHEN NOT list_contains($tiers, tier) THEN 'unknown_tier:tier'
             WHEN valid_to <= valid_from THEN 'period_ends_before_start:valid_to'
         END AS problem
     FROM parsed
-)
+),
+judged AS (
 SELECT
     * EXCLUDE (problem),
     CASE
@@ -36,4 +45,9 @@ SELECT
                 PARTITION BY customer_id, problem IS NULL ORDER BY valid_from, _line)
             THEN 'overlapping_plan:valid_from'
     END AS problem
-FROM first_pass;
+FROM first_pass
+)
+SELECT
+    * EXCLUDE (_row),
+    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text
+FROM judged;

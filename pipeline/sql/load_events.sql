@@ -1,5 +1,5 @@
--- Parse and check a staged events file; merge the accepted events of load $load_id.
--- Events already stored (same ticket, instant, kind and values) are not stored again.
+-- Parse and check a staged events file (`raw`). Every row gets either
+-- problem = NULL (accepted) or 'reason_code:field'.
 CREATE OR REPLACE TEMP TABLE checked AS
 WITH parsed AS (
     SELECT
@@ -10,14 +10,19 @@ WITH parsed AS (
         lower(sla_text(r.kind)) AS kind,
         sla_text(r.old_value) AS old_value,
         sla_text(r.new_value) AS new_value,
-        lower(sla_text(r.actor_type)) AS actor_type
+        lower(sla_text(r.actor_type)) AS actor_type,
+        r._row
     FROM raw r
-)
+),
+judged AS (
 SELECT
-    p.*,
+    p.* REPLACE (
+        CASE WHEN p.kind = 'status_change' THEN lower(p.new_value) ELSE p.new_value END
+            AS new_value
+    ),
     CASE
         WHEN p.ticket_id IS NULL THEN 'missing_required_field:ticket_id'
-        WHEN sla_blank(p.at_raw) THEN 'missing_required_field:at'
+        WHEN p."at" IS NULL AND sla_blank(p.at_raw) THEN 'missing_required_field:at'
         WHEN p.kind IS NULL THEN 'missing_required_field:kind'
         WHEN p."at" IS NULL THEN 'unparseable_timestamp:at'
         WHEN NOT list_contains($kinds, p.kind) THEN 'unknown_value:kind'
@@ -29,6 +34,15 @@ SELECT
             THEN 'unknown_value:new_value'
         WHEN t.ticket_id IS NULL THEN 'event_for_unknown_ticket:ticket_id'
         WHEN p."at" < t.created_at - INTERVAL 1 MINUTE THEN 'event_before_creation:at'
-    END AS problem
+    END AS problem,
+    CASE WHEN $tz::VARCHAR IS NULL AND p."at" IS NULL AND sla_naive(p.at_raw) THEN 'at' END
+        AS naive_field
 FROM parsed p
-LEFT JOIN tickets t ON t.ticket_id = p.ticket_id;
+LEFT JOIN tickets t ON t.ticket_id = p.ticket_id
+)
+SELECT
+    * EXCLUDE (_row),
+    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text,
+    -- Narrows the search for repeats (load_events_merge.sql); rows are compared by value.
+    hash(ticket_id, "at", kind, old_value, new_value, actor_type) AS content_hash
+FROM judged;

@@ -24,9 +24,11 @@ WITH parsed AS (
         requires_it_release AS it_release_raw,
         sla_bool(requires_it_release) AS requires_it_release,
         coalesce(lower(sla_text(cause_domain)), 'unknown') AS cause_domain,
-        sla_text(subject) AS subject
+        sla_text(subject) AS subject,
+        _row
     FROM raw
-)
+),
+judged AS (
 SELECT
     p.*,
     coalesce(
@@ -34,16 +36,17 @@ SELECT
     ) AS updated_at,
     CASE
         WHEN ticket_id IS NULL THEN 'missing_required_field:ticket_id'
-        WHEN sla_blank(created_raw) THEN 'missing_required_field:created_at'
+        WHEN created_at IS NULL AND sla_blank(created_raw)
+            THEN 'missing_required_field:created_at'
         WHEN customer_id IS NULL THEN 'missing_required_field:customer_id'
         WHEN created_at IS NULL THEN 'unparseable_timestamp:created_at'
-        WHEN NOT sla_blank(first_response_raw) AND first_response_at IS NULL
+        WHEN first_response_at IS NULL AND NOT sla_blank(first_response_raw)
             THEN 'unparseable_timestamp:first_response_at'
-        WHEN NOT sla_blank(resolved_raw) AND resolved_at IS NULL
+        WHEN resolved_at IS NULL AND NOT sla_blank(resolved_raw)
             THEN 'unparseable_timestamp:resolved_at'
-        WHEN NOT sla_blank(closed_raw) AND closed_at IS NULL
+        WHEN closed_at IS NULL AND NOT sla_blank(closed_raw)
             THEN 'unparseable_timestamp:closed_at'
-        WHEN NOT sla_blank(updated_raw) AND updated_given IS NULL
+        WHEN updated_given IS NULL AND NOT sla_blank(updated_raw)
             THEN 'unparseable_timestamp:updated_at'
         WHEN priority IS NOT NULL AND NOT list_contains($priorities, priority)
             THEN 'unknown_value:priority'
@@ -58,28 +61,44 @@ SELECT
         WHEN closed_at < created_at THEN 'closed_before_created:closed_at'
         WHEN customer_id NOT IN (SELECT customer_id FROM customers)
             THEN 'unknown_customer:customer_id'
-    END AS problem
-FROM parsed p;
-
--- The same ticket twice in one file: identical copies are one ticket; copies that
--- disagree are all rejected, since nothing says which one is right.
-CREATE OR REPLACE TEMP TABLE checked AS
-WITH content AS (
-    SELECT *, hash(source_system, customer_id, created_at, first_response_at, resolved_at,
-                   closed_at, priority, channel, category, status, requires_it_release,
-                   cause_domain, subject, updated_at) AS content_hash
-    FROM checked
-),
-conflicts AS (
-    SELECT ticket_id FROM content WHERE problem IS NULL
-    GROUP BY ticket_id HAVING count(DISTINCT content_hash) > 1
+    END AS problem,
+    -- Without a source zone, the first timestamp field with no offset (the load stops).
+    CASE WHEN $tz::VARCHAR IS NULL THEN
+        CASE
+            WHEN created_at IS NULL AND sla_naive(created_raw) THEN 'created_at'
+            WHEN first_response_at IS NULL AND sla_naive(first_response_raw) THEN 'first_response_at'
+            WHEN resolved_at IS NULL AND sla_naive(resolved_raw) THEN 'resolved_at'
+            WHEN closed_at IS NULL AND sla_naive(closed_raw) THEN 'closed_at'
+            WHEN updated_given IS NULL AND sla_naive(updated_raw) THEN 'updated_at'
+        END
+    END AS naive_field
+FROM parsed p
 )
 SELECT
-    * EXCLUDE (problem, content_hash),
-    CASE
-        WHEN problem IS NULL AND ticket_id IN (SELECT ticket_id FROM conflicts)
-            THEN 'duplicate_conflicting:ticket_id'
-        ELSE problem
-    END AS problem,
-    row_number() OVER (PARTITION BY ticket_id, content_hash ORDER BY _line) > 1 AS is_copy
+    * EXCLUDE (_row),
+    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text
+FROM judged;
+
+-- The same ticket twice in one file: identical copies are one ticket; copies that
+-- disagree are all rejected, since nothing says which one is right. Only ids that
+-- occur more than once are compared (usually none), not the whole file.
+CREATE OR REPLACE TEMP TABLE repeated AS
+WITH content AS (
+    SELECT _line, ticket_id,
+           row(source_system, customer_id, created_at, first_response_at, resolved_at,
+               closed_at, priority, channel, category, status, requires_it_release,
+               cause_domain, subject, updated_at) AS content
+    FROM checked
+    WHERE problem IS NULL AND ticket_id IN (
+        SELECT ticket_id FROM checked WHERE problem IS NULL
+        GROUP BY ticket_id HAVING count(*) > 1
+    )
+)
+SELECT
+    _line,
+    count(DISTINCT content) OVER (PARTITION BY ticket_id) > 1 AS conflicting,
+    row_number() OVER (PARTITION BY ticket_id, content ORDER BY _line) > 1 AS is_copy
 FROM content;
+
+UPDATE checked SET problem = 'duplicate_conflicting:ticket_id'
+WHERE _line IN (SELECT _line FROM repeated WHERE conflicting);

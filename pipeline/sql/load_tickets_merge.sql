@@ -1,7 +1,8 @@
 -- Merge the accepted tickets of load $load_id. A newer version (by updated_at,
 -- then load order: the later load wins a tie) replaces the stored one.
-CREATE OR REPLACE TEMP TABLE candidates AS
-SELECT * FROM checked WHERE problem IS NULL AND NOT is_copy;
+CREATE OR REPLACE TEMP VIEW candidates AS
+SELECT * FROM checked
+WHERE problem IS NULL AND _line NOT IN (SELECT _line FROM repeated WHERE is_copy);
 
 CREATE OR REPLACE TEMP TABLE superseded AS
 SELECT c.ticket_id FROM candidates c JOIN tickets t USING (ticket_id)

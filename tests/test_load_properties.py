@@ -1,0 +1,72 @@
+"""Event de-duplication against a plain reference: whatever the files repeat,
+within one file or across loads, the warehouse holds each distinct event once."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.load import load_file
+from pipeline.warehouse import connect
+
+TICKETS = (
+    "ticket_id,customer_id,created_at\n"
+    "A,C1,2026-10-01T09:00:00+02:00\n"
+    "B,C1,2026-10-01T09:00:00+02:00\n"
+    "C,C1,2026-10-01T09:00:00+02:00\n"
+)
+CUSTOMERS = "customer_id,name,tier,valid_from\nC1,Shop,business,2025-01-01T00:00:00Z\n"
+HEADER = ["ticket_id", "at", "kind", "old_value", "new_value", "actor_type"]
+
+# Few values, so that repeats (and values equal after trimming) are frequent.
+event = st.tuples(
+    st.sampled_from(["A", "B", "C", " A"]),
+    st.sampled_from(["2026-10-01T10:00:00+02:00", "2026-10-01T08:00:00Z", "2026-10-02T10:00:00Z"]),
+    st.sampled_from(["agent_reply", "internal_note", "customer_reply"]),
+    st.sampled_from(["", "x", "x ", "y"]),
+    st.sampled_from(["", "x", "z"]),
+    st.sampled_from(["", "agent", "customer"]),
+)
+batches = st.lists(st.lists(event, max_size=12), min_size=1, max_size=3)
+
+
+def canonical(row: tuple[str, ...]) -> tuple:
+    """What the warehouse should store for a row: text trimmed, blanks NULL, instants in UTC."""
+    ticket, at, kind, old, new, actor = (value.strip() or None for value in row)
+    instant = {
+        "2026-10-01T10:00:00+02:00": "2026-10-01 08:00:00",
+        "2026-10-01T08:00:00Z": "2026-10-01 08:00:00",
+        "2026-10-02T10:00:00Z": "2026-10-02 10:00:00",
+    }[at]
+    return (ticket, instant, kind, old, new, actor)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches)
+def test_each_distinct_event_is_stored_once(files: list[list[tuple[str, ...]]]) -> None:
+    con = connect(":memory:")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "customers.csv").write_text(CUSTOMERS)
+        (folder / "tickets.csv").write_text(TICKETS)
+        load_file(con, folder / "customers.csv")
+        load_file(con, folder / "tickets.csv")
+        for number, rows in enumerate(files):
+            path = folder / f"events{number}.csv"
+            with path.open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(HEADER)
+                writer.writerows(rows)
+            summary = load_file(con, path)
+            # A file with the content of an earlier one is recognised and skipped.
+            assert summary.accepted == len(rows) or summary.unchanged_since is not None
+    stored = con.execute(
+        "SELECT ticket_id, strftime(\"at\", '%Y-%m-%d %H:%M:%S'), kind, old_value, new_value, "
+        "actor_type FROM ticket_events"
+    ).fetchall()
+    expected = {canonical(row) for rows in files for row in rows}
+    assert sorted(stored, key=repr) == sorted(expected, key=repr)
