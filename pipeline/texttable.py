@@ -83,7 +83,8 @@ def text_table(
 
     Each column but the last is as wide as its widest cell or longest header
     word; the last column takes the rest of the line. While that rest is under
-    `min_last` the widest other column gives up a cell (its cells then wrap).
+    `min_last` the widest other column gives up a cell (its cells then wrap,
+    and the column keeps only the width its wrapped lines use).
     Columns whose index is in `right` are right-aligned (numbers).
 
     Raises ValueError when the columns cannot fit in `total` cells at all.
@@ -105,6 +106,14 @@ def text_table(
     while sum(widths) > room:
         widest = max(range(n - 1), key=lambda i: widths[i])
         widths[widest] -= 1
+    # A narrowed column wraps between words, so its lines may all be shorter
+    # than the width left to it: keep only what they use, for the last column.
+    for i in range(n - 1):
+        widths[i] = max(
+            display_width(line)
+            for cell in [header[i], *(row[i] for row in rows)]
+            for line in wrap(cell, widths[i])
+        )
     widths.append(total - gap * (n - 1) - sum(widths))
 
     def lines(cells: Sequence[str]) -> tuple[str, ...]:
