@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 def display_width(text: str) -> int:
     """Cells `text` takes in a monospaced font."""
+    if text.isascii():  # nearly every cell: no wide characters, no combining marks
+        return len(text)
     return sum(
         0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
         for ch in text
