@@ -3,7 +3,8 @@
     python -m benchmarks.bench_report [--tickets 1000000]
 
 Both warehouses are loaded and evaluated first (not timed); then the month's
-context, HTML and PDF are rendered and timed. Target: the large month takes at
+context, its print HTML (the markup the PDF is made from) and the PDF are
+rendered and timed. Target: the large month takes at
 most twice as long as the sample month, because the report aggregates in DuckDB
 instead of pulling tickets into Python.
 """
@@ -28,7 +29,7 @@ SAMPLE = Path(__file__).parent.parent / "data" / "sample"
 
 def render_seconds(con: duckdb.DuckDBPyConnection, month: str, out: Path) -> float:
     t0 = time.perf_counter()
-    html = render_html(build_context(con, month))
+    html = render_html(build_context(con, month), for_print=True)
     render_pdf(html, out)
     return time.perf_counter() - t0
 
@@ -36,9 +37,13 @@ def render_seconds(con: duckdb.DuckDBPyConnection, month: str, out: Path) -> flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="write the two PDFs to this folder, to look at")
     args = parser.parse_args()
     policy = Policy.default()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = args.keep
         sample = connect(":memory:")
         for name in ("customers", "tickets", "events"):
             load_file(sample, SAMPLE / f"{name}.csv")

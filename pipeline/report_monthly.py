@@ -30,6 +30,7 @@ from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
 from pipeline.i18n import Messages
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
+from pipeline.texttable import text_table
 from pipeline.warehouse import query
 
 SLA_STATUSES = ("breached", "open_breached", "open_at_risk")
@@ -468,9 +469,87 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(context: MonthlyReportContext) -> str:
+# The print layout's breach list is monospaced text (pipeline.texttable): 120
+# cells of DejaVu Sans Mono at 7pt (0.602 em each) are 506pt, inside the 510pt
+# (180mm) between the A4 page's margins; the CSS is in monthly.html.j2 (for_print).
+PRINT_LINE_CELLS = 120
+# Records of one line share a <pre> block of at most this many lines: a page
+# may break between any two of its lines. WeasyPrint re-reads a block's
+# remaining text for every line it breaks, so one block for the whole list
+# would cost it time quadratic in the rows.
+PRINT_BLOCK_LINES = 25
+
+
+@dataclass(frozen=True)
+class PrintBlock:
+    """Lines of the printed breach list that WeasyPrint lays out as one block;
+    `keep` when they are one record's lines, which a page must not split."""
+
+    text: str
+    keep: bool
+
+
+@dataclass(frozen=True)
+class PrintList:
+    header: str
+    blocks: tuple[PrintBlock, ...]
+
+
+def print_breach_list(m: Messages, rows: tuple[BreachRow, ...]) -> PrintList:
+    """A breach list as fixed-width text for the PDF: every row, every column,
+    each cell wrapped (never cut) to its column."""
+    table = text_table(
+        [m(k) for k in ("ticket", "customer", "tier", "metric", "status", "deadline", "late_by")]
+        + [m("subject")],
+        [
+            (
+                b.ticket_id,
+                b.customer_id,
+                b.tier_label,
+                b.metric_label,
+                b.status_label,
+                b.deadline,
+                b.late_hours,
+                b.subject,
+            )
+            for b in rows
+        ],
+        total=PRINT_LINE_CELLS,
+        right=(6,),
+    )
+    blocks: list[PrintBlock] = []
+    run: list[str] = []
+    for lines in table.records:
+        if len(lines) == 1 and len(run) < PRINT_BLOCK_LINES:
+            run.append(lines[0])
+            continue
+        if run:
+            blocks.append(PrintBlock("\n".join(run), keep=False))
+            run = []
+        if len(lines) == 1:
+            run.append(lines[0])
+        else:
+            blocks.append(PrintBlock("\n".join(lines), keep=True))
+    if run:
+        blocks.append(PrintBlock("\n".join(run), keep=False))
+    return PrintList("\n".join(table.header), tuple(blocks))
+
+
+def render_html(context: MonthlyReportContext, *, for_print: bool = False) -> str:
+    """The report as one self-contained HTML document. `for_print` gives the
+    markup the PDF is rendered from: the same report, with the breach lists as
+    fixed-width text under a column header repeated at the top of every page."""
     m = Messages(context.lang)
-    return _environment().get_template("monthly.html.j2").render(c=context, m=m)
+    print_lists = (
+        (print_breach_list(m, context.breaches), print_breach_list(m, context.open_at_month_end))
+        if for_print
+        else None
+    )
+    return (
+        _environment()
+        .get_template("monthly.html.j2")
+        .render(c=context, m=m, for_print=for_print, print_lists=print_lists)
+    )
 
 
 def render_pdf(html: str, path: Path) -> None:
@@ -490,8 +569,16 @@ def render_pdf(html: str, path: Path) -> None:
             gc.enable()
 
 
-def write_document(html: str, folder: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
-    """<folder>/<stem>.html and/or .pdf from one rendered HTML document."""
+def write_document(
+    html: str,
+    folder: Path,
+    stem: str,
+    formats: tuple[str, ...],
+    *,
+    print_html: str | None = None,
+) -> list[Path]:
+    """<folder>/<stem>.html and/or .pdf: the PDF from `print_html` when given
+    (a print layout of the same report), else from `html`."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     if "html" in formats:
@@ -499,7 +586,7 @@ def write_document(html: str, folder: Path, stem: str, formats: tuple[str, ...])
         written[-1].write_text(html, "utf-8")
     if "pdf" in formats:
         written.append(folder / f"{stem}.pdf")
-        render_pdf(html, written[-1])
+        render_pdf(html if print_html is None else print_html, written[-1])
     return written
 
 
@@ -582,7 +669,13 @@ def write_monthly_report(
     context = None
     for lang in langs:
         context = build_context(con, month, lang=lang, policy=policy)
-        written += write_document(render_html(context), folder, f"sla-report.{lang}", formats)
+        written += write_document(
+            render_html(context),
+            folder,
+            f"sla-report.{lang}",
+            formats,
+            print_html=render_html(context, for_print=True) if "pdf" in formats else None,
+        )
     assert context is not None
     figures = figures_csv(context)
     (folder / "figures.csv").write_text(figures, "utf-8")

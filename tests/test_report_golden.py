@@ -11,10 +11,13 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from pipeline.report_monthly import build_context, render_html
 from tests.evaluation_fixtures import build, plan, reply, status, ticket
 
 GOLDEN = Path(__file__).parent / "golden" / "monthly-2026-10.en.html"
+GOLDEN_PRINT = Path(__file__).parent / "golden" / "monthly-2026-10.en.print.html"
 
 
 def fixed_warehouse():
@@ -79,8 +82,10 @@ def without_charts(html: str) -> str:
     return re.sub(r"<svg.*?</svg>", "<svg>chart</svg>", html, flags=re.DOTALL)
 
 
-def test_monthly_html_matches_golden() -> None:
-    html = without_charts(render_html(build_context(fixed_warehouse(), "2026-10")))
-    if os.environ.get("UPDATE_GOLDEN") or not GOLDEN.exists():
-        GOLDEN.write_text(html, "utf-8")
-    assert html == GOLDEN.read_text("utf-8")
+@pytest.mark.parametrize(("golden", "for_print"), [(GOLDEN, False), (GOLDEN_PRINT, True)])
+def test_monthly_html_matches_golden(golden: Path, for_print: bool) -> None:
+    context = build_context(fixed_warehouse(), "2026-10")
+    html = without_charts(render_html(context, for_print=for_print))
+    if os.environ.get("UPDATE_GOLDEN") or not golden.exists():
+        golden.write_text(html, "utf-8")
+    assert html == golden.read_text("utf-8")

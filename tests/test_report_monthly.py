@@ -4,6 +4,7 @@ selectors, PDF text, Dutch formatting, escaping and edge cases."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,14 @@ from pypdf import PdfReader
 
 from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
-from pipeline.report_monthly import build_context, render_html, write_monthly_report
+from pipeline.report_monthly import (
+    PRINT_LINE_CELLS,
+    build_context,
+    print_breach_list,
+    render_html,
+    write_monthly_report,
+)
+from pipeline.texttable import display_width
 from tests.evaluation_fixtures import build, plan, ticket
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
@@ -91,11 +99,52 @@ def test_dutch_formatting(con) -> None:
     assert "Samenvatting voor het management" in html
 
 
+def test_print_html_lists_every_breach_as_fixed_width_text(context) -> None:
+    soup = BeautifulSoup(render_html(context, for_print=True), "html.parser")
+    assert not soup.select("#breaches table")
+    lists = soup.select("#breaches .breach-list")
+    assert [int(x["data-rows"]) for x in lists] == [
+        len(context.breaches),
+        len(context.open_at_month_end),
+    ]
+    text = "\n".join(x.get_text() for x in lists)
+    for b in context.breaches + context.open_at_month_end:
+        assert re.search(rf"^{b.ticket_id} +{b.customer_id} +{b.tier_label} ", text, re.M)
+    # the rest of the report is the screen report's
+    assert (
+        soup.select_one("#per-tier").get_text()
+        == BeautifulSoup(render_html(context), "html.parser").select_one("#per-tier").get_text()
+    )
+
+
+def test_print_breach_list_keeps_wrapped_records_whole(context) -> None:
+    m = Messages("en")
+    long = replace(context.breaches[0], ticket_id="T9999999", subject="word " * 40 + "END")
+    rows = (*context.breaches[:30], long, *context.breaches[30:])
+    text = print_breach_list(m, rows)
+    lines = [line for b in text.blocks for line in b.text.split("\n")]
+    starts = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert starts == [b.ticket_id for b in rows]  # every row, in order, each once
+    (block,) = [b for b in text.blocks if b.text.startswith("T9999999")]
+    assert block.keep and block.text.endswith("END")
+    assert " ".join(block.text.split()).endswith(" ".join(long.subject.split()))
+    assert all(b.keep == ("\n " in b.text) for b in text.blocks)  # a record's lines together
+    assert max(display_width(line) for line in lines) <= PRINT_LINE_CELLS
+    assert all(len(b.text.split("\n")) <= 25 for b in text.blocks)
+
+
 def test_pdf_and_manifest(con, context, tmp_path) -> None:
     paths = write_monthly_report(con, MONTH, langs=("en",), out_dir=tmp_path)
     pdf = tmp_path / MONTH / "sla-report.en.pdf"
     reader = PdfReader(pdf)
-    assert len(reader.pages) >= 5
+    assert len(reader.pages) == 7
+    pages = [page.extract_text() for page in reader.pages]
+    # Every breach is in the PDF, and every page it is on repeats the column header.
+    for b in context.breaches + context.open_at_month_end:
+        on = [text for text in pages if re.search(rf"^{b.ticket_id} ", text, re.M)]
+        assert len(on) == 1, b.ticket_id
+        assert "Ticket" in on[0] and "Subject" in on[0] and "Deadline" in on[0]
+        assert b.subject.split()[-1] in on[0]
     first = reader.pages[0].extract_text()
     assert "October 2026" in first
     business_fr = next(
@@ -144,10 +193,11 @@ def small_warehouse(subject: str):
     )
 
 
-def test_ticket_text_is_escaped() -> None:
+@pytest.mark.parametrize("for_print", [False, True])
+def test_ticket_text_is_escaped(for_print: bool) -> None:
     con = small_warehouse("x")
     con.execute("UPDATE tickets SET subject = '<script>alert(1)</script>' WHERE ticket_id = 'A'")
-    html = render_html(build_context(con, MONTH))
+    html = render_html(build_context(con, MONTH), for_print=for_print)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert BeautifulSoup(html, "html.parser").find("script") is None
 
