@@ -75,13 +75,17 @@ def trend(
                 target_label, (x[-1], target), textcoords="offset points", xytext=(4, 2), fontsize=7
             )
         ax.set_xticks(x, labels, rotation=45, ha="right")
-        ax.set_title(title, loc="left", fontweight="bold")
+        ax.set_title(title, loc="left", fontweight="bold", pad=16)  # room for the legend
         ax.set_ylabel(ylabel)
         ax.set_xlabel(xlabel)
         if percent:
             ax.set_ylim(0, 105)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower left", ncols=4, fontsize=7, frameon=False)
+            # Between the title and the plot: inside it would cover a line.
+            ax.legend(
+                loc="lower left", bbox_to_anchor=(0, 1), ncols=4, fontsize=7, frameon=False,
+                borderaxespad=0.2,
+            )
         return _svg(fig)
 
 
@@ -113,11 +117,14 @@ def distribution(
                     color=TIER_STYLE[tier]["color"],
                     linestyle=TIER_STYLE[tier]["linestyle"],
                 )
-        for hours, label in ((target_hours, target_label), (limit_hours, limit_label)):
+        # The two lines can stand close (24 h target, 56 h limit on a 250 h axis):
+        # their labels sit at different heights so they never overprint.
+        lines = ((target_hours, target_label, 2), (limit_hours, limit_label, 12))
+        for hours, label, height in lines:
             if hours:
                 ax.axvline(hours, color="black", linewidth=0.8)
                 ax.annotate(
-                    label, (hours, 2), textcoords="offset points", xytext=(3, 0), fontsize=7
+                    label, (hours, height), textcoords="offset points", xytext=(3, 0), fontsize=7
                 )
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_xlabel(xlabel)

@@ -45,8 +45,12 @@ class Messages:
     def pct(self, value: float | None, digits: int = 1) -> str:
         if value is None or value != value:
             return "–"
+        # Dutch puts a space before the sign: a no-break space, so that a line
+        # never ends in "90,0" with the "%" on the next.
         pattern = (
-            "#,##0." + "0" * digits + " %" if self.lang == "nl" else "#,##0." + "0" * digits + "%"
+            "#,##0." + "0" * digits + "\u00a0%"
+            if self.lang == "nl"
+            else "#,##0." + "0" * digits + "%"
         )
         return format_percent(value, pattern, locale=self.locale)
 

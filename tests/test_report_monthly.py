@@ -95,7 +95,7 @@ def test_html_through_selectors(context) -> None:
 def test_dutch_formatting(con) -> None:
     html = render_html(build_context(con, MONTH, lang="nl"))
     assert "oktober 2026" in html
-    assert re.search(r"\d{2},\d %", html)
+    assert re.search(r"\d{2},\d\u00a0%", html)  # a no-break space
     assert "Samenvatting voor het management" in html
 
 
