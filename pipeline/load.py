@@ -191,7 +191,10 @@ def _normalise(
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
     `sla_raw_text`), without the rows a mapping skips. The staged rows are
-    materialised once, inside the check query that reads this view."""
+    materialised once, inside the check query that reads this view. That also
+    keeps the check's TRY_CASTs away from the CSV reader: DuckDB can push a cast
+    into read_csv, which then fails on a bad cell instead of giving NULL
+    (duckdb/duckdb#23818); the rejection tests would catch it."""
     by_lower = {c.strip().lower(): c for c in columns}
     select = []
     for name in KINDS[kind]:
