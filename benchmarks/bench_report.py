@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.bench_evaluate import make_warehouse
+from pipeline.demo import SUBJECTS
 from pipeline.load import load_file
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context, ensure_evaluation, render_html, render_pdf
@@ -50,6 +51,13 @@ def main() -> None:
         ensure_evaluation(sample, "2026-10", policy)
         big = connect(":memory:")
         make_warehouse(big, args.tickets)
+        # The synthetic tickets' subject is one word; the demo's subjects (as long as
+        # a real desk's) decide how many breach rows wrap in the PDF.
+        big.execute(
+            "UPDATE tickets SET subject = "
+            "list_element($subjects, (hash(ticket_id) % len($subjects))::INTEGER + 1)",
+            {"subjects": [str(s) for s in SUBJECTS]},
+        )
         t0 = time.perf_counter()
         ensure_evaluation(big, "2026-06", policy)
         print(f"evaluated {args.tickets:,} tickets (12 months) in {time.perf_counter() - t0:.1f} s")
