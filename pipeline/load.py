@@ -164,6 +164,9 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
             con.execute("CREATE OR REPLACE TEMP VIEW raw_file AS SELECT * FROM raw_staged")
     except duckdb.Error as exc:
         raise LoadError(f"{path}: cannot read as {fmt}: {exc}") from None
+    finally:
+        if fmt == "xlsx":
+            con.unregister("xlsx_frame")  # copied into raw_staged
     columns = [
         row[0]
         for row in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
@@ -229,6 +232,19 @@ def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
             "WHERE f._line = checked._line AND checked.problem IS NOT NULL "
             "AND checked.raw_text IS NULL"
         )
+
+
+SCRATCH_TABLES = ("checked", "repeated", "superseded", "maybe_repeated", "raw_staged")
+SCRATCH_VIEWS = ("candidates", "raw", "raw_file")
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    """A checked events file is millions of rows in memory: a library caller that
+    keeps the connection open (load, then evaluate) should not carry it along."""
+    for view in SCRATCH_VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for table in SCRATCH_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, tz: str | None) -> None:
@@ -440,6 +456,8 @@ def load_file(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        _drop_scratch(con)
     return LoadSummary(
         str(path),
         kind,

@@ -228,3 +228,13 @@ def test_quoted_field_far_down_a_file(con, tmp_path) -> None:
     assert summary.accepted == 30_001
     subject = con.execute("SELECT subject FROM tickets WHERE ticket_id = 'Q-last'").fetchall()
     assert subject == [("comma, inside",)]
+
+
+def test_no_scratch_tables_left_after_a_load(con) -> None:
+    load_tickets(con)
+    load_file(con, FIXTURES / "events.csv")
+    temporary = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+    ).fetchall()
+    assert temporary == []
