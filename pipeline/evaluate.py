@@ -473,6 +473,41 @@ def _measure_metric(
     }
 
 
+def _segments(changes: dict, status_list: list[str], as_of_ns: int) -> dict[str, np.ndarray]:
+    """The status timeline from the sorted status changes of eval_segments.sql: one
+    segment [seg_start, seg_end) per change, `is_reopen` where a resolved or closed
+    status gives way to another one.
+
+    At one instant an explicit status change wins over a status implied by another
+    event (the changes come sorted by ticket, instant and `ord`, so the first of
+    them at that instant); the current segment of a ticket runs to `as_of_ns`."""
+    tix = np.asarray(changes["tix"], dtype=np.int64)
+    start = np.asarray(changes["seg_start"], dtype=np.int64)
+    status = np.asarray(changes["status"], dtype=np.int32)
+    ord_ = np.asarray(changes["ord"])
+    # Drop an event that follows another event of the same ticket at the same instant.
+    same = np.zeros(len(tix), dtype=bool)
+    same[1:] = (tix[1:] == tix[:-1]) & (start[1:] == start[:-1]) & (ord_[:-1] > 0)
+    if same.any():
+        keep = ~same
+        tix, start, status = tix[keep], start[keep], status[keep]
+    next_same = np.zeros(len(tix), dtype=bool)
+    next_same[:-1] = tix[1:] == tix[:-1]
+    end = np.full(len(tix), as_of_ns, dtype=np.int64)
+    end[:-1][next_same[:-1]] = start[1:][next_same[:-1]]
+    closing = [status_list.index(x) + 1 for x in ("resolved", "closed") if x in status_list]
+    is_closing = np.isin(status, closing)
+    is_reopen = np.zeros(len(tix), dtype=bool)
+    is_reopen[1:] = next_same[:-1] & is_closing[:-1] & ~is_closing[1:]
+    return {
+        "tix": tix,
+        "seg_start": start,
+        "seg_end": end,
+        "status": status,
+        "is_reopen": is_reopen,
+    }
+
+
 def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Running sum within runs of equal, sorted group labels."""
     total = np.cumsum(values)
@@ -536,14 +571,11 @@ def _evaluate_chunk(
         bounds,
     ).fetchnumpy()
     created = np.asarray(ticket_cols["created"], dtype=np.int64)
-    seg = con.execute(
-        read_sql("eval_segments.sql"),
-        {**params, **bounds, "nat": NAT_NS, "statuses": status_list},
+    changes = con.execute(
+        read_sql("eval_segments.sql"), {**params, **bounds, "statuses": status_list}
     ).fetchnumpy()
-    seg = {k: np.asarray(v) for k, v in seg.items()}
-    seg["tix"] = seg["tix"].astype(np.int64) - lo
-    # The current segment runs to the as-of instant.
-    seg["seg_end"][seg["seg_end"] == NAT_NS] = as_of_ns
+    seg = _segments(changes, status_list, as_of_ns)
+    seg["tix"] -= lo
 
     version_idx = (
         np.full(n, forced_idx, dtype=np.int64)
