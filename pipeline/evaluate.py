@@ -315,8 +315,48 @@ def _rules(
 
 def _calendar_groups(codes: np.ndarray, names: list[str]):
     """(calendar name, mask) for each calendar in use: the engine runs once per group."""
-    for code in np.unique(codes):
+    for code in np.flatnonzero(np.bincount(codes[codes >= 0], minlength=1)):
         yield names[code], codes == code
+
+
+class _Clocks:
+    """Working-time clocks of one chunk, per calendar, shared by both metrics.
+
+    A clock maps an instant to the open time since a fixed origin, so the working
+    time of [a, b) is clock(b) - clock(a). Every instant a metric measures lies
+    between the earliest creation and `as_of` (clock windows are clipped to
+    them), so one clock per calendar serves every interval, and the clock of
+    each segment's start and end is looked up once for both metrics."""
+
+    def __init__(
+        self, policy: Policy, seg: dict[str, np.ndarray], created: np.ndarray, as_of_ns: int
+    ):
+        self.policy = policy
+        self.seg = seg
+        self.as_of_ns = as_of_ns
+        self.lo = int(min(created.min(), seg["seg_start"].min(initial=created.min())))
+        self.hi = int(max(created.max(), as_of_ns))
+        self._clocks: dict[str, Any] = {}
+        self._segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def clock(self, name: str):
+        if name not in self._clocks:
+            cal = self.policy.calendar(name)
+            self._clocks[name] = cal.working_clock(self.lo, self.hi)
+        return self._clocks[name]
+
+    def segments(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The clock at every segment's start and end."""
+        if name not in self._segments:
+            clock = self.clock(name)
+            at_start = clock(self.seg["seg_start"])
+            # A segment ends where the next one of its ticket starts, the last at as_of.
+            at_end = np.empty_like(at_start)
+            at_end[:-1] = at_start[1:]
+            last = self.seg["last"]
+            at_end[last] = clock(self.seg["seg_end"][last])
+            self._segments[name] = (at_start, at_end)
+        return self._segments[name]
 
 
 def _measure_metric(
@@ -329,31 +369,49 @@ def _measure_metric(
     stop: np.ndarray,
     seg: dict[str, np.ndarray],
     status_list: list[str],
+    clocks: _Clocks,
+    out_of_hours: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Elapsed, paused and gap working time, deadline and status for one metric."""
     n = len(created)
     seg_tix, seg_start, seg_end = seg["tix"], seg["seg_start"], seg["seg_end"]
     codes = seg["status"]
-    resolved_codes = [status_list.index(s) + 1 for s in RESOLVED_STATUSES if s in status_list]
-    seg_resolved = np.isin(codes, resolved_codes)
+    seg_resolved = seg["resolved"]
     clock_end = np.maximum(np.where(stop == NAT_NS, as_of_ns, stop), created)
 
-    # Clip every segment to its ticket's clock window and classify it.
-    s = np.maximum(seg_start, created[seg_tix])
-    e = np.minimum(seg_end, clock_end[seg_tix])
-    valid = e > s
-    paused = np.zeros(len(codes), dtype=bool)
+    # Clip every segment to its ticket's clock window [created, clock_end) and
+    # measure it on the ticket's calendar: clocks are monotonic, so the clock at
+    # the clipped ends is the max / min of the clocks at the ends.
+    at_start = np.empty(len(seg_tix), dtype=np.int64)
+    at_end = np.empty(len(seg_tix), dtype=np.int64)
+    at_created = np.empty(n, dtype=np.int64)
+    at_clock_end = np.empty(n, dtype=np.int64)
+    for name, mask in _calendar_groups(rules.calendar, names.calendars):
+        clock = clocks.clock(name)
+        at_created[mask] = clock(created[mask])
+        at_clock_end[mask] = clock(clock_end[mask])
+        seg_at_start, seg_at_end = clocks.segments(name)
+        if mask.all():
+            at_start, at_end = seg_at_start.copy(), seg_at_end.copy()
+        else:
+            m = mask[seg_tix]
+            at_start[m] = seg_at_start[m]
+            at_end[m] = seg_at_end[m]
+    np.maximum(at_start, at_created[seg_tix], out=at_start)
+    np.minimum(at_end, at_clock_end[seg_tix], out=at_end)
+    work = at_end
+    work -= at_start
+    # Segments outside the clock window measure <= 0; those and empty ones add
+    # nothing to any sum and never hold a deadline, so only positive ones count.
+    valid = work > 0
+    np.maximum(work, 0, out=work)
+
+    lut = np.zeros((len(names.pause_sets) + 1, len(status_list) + 1), dtype=bool)
     for code, statuses in enumerate(names.pause_sets):
-        listed = [status_list.index(x) + 1 for x in statuses if x in status_list]
-        if listed:
-            paused |= (rules.pause_set[seg_tix] == code) & np.isin(codes, listed)
+        lut[code + 1, [status_list.index(x) + 1 for x in statuses if x in status_list]] = True
+    paused = lut[rules.pause_set[seg_tix] + 1, codes]
     gap = seg_resolved & ~paused
     active = valid & ~paused & ~gap
-    work = np.zeros(len(s), dtype=np.int64)
-    for name, mask in _calendar_groups(rules.calendar, names.calendars):
-        m = mask[seg_tix] & valid
-        if m.any():
-            work[m] = policy.calendar(name).working_ns(s[m], e[m])
     elapsed = np.bincount(seg_tix[active], weights=work[active], minlength=n).astype(np.int64)
     both = valid & paused
     paused_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
@@ -380,16 +438,11 @@ def _measure_metric(
         hit = crossing & mask[act_tix]
         if hit.any():
             t = act_tix[hit]
-            deadline[t] = cal.add_working_ns(s[act_idx[hit]], limit_ns[t] - cum_before[hit])
+            s = np.maximum(seg_start[act_idx[hit]], created[t])
+            deadline[t] = cal.add_working_ns(s, limit_ns[t] - cum_before[hit])
         later = rest & mask
         if later.any():
             deadline[later] = cal.add_working_ns(clock_end[later], limit_ns[later] - elapsed[later])
-
-    # Out of hours: the office calendar was closed at creation.
-    out_of_hours = np.zeros(n, dtype=bool)
-    for name, mask in _calendar_groups(rules.office_calendar, names.calendars):
-        at = created[mask]
-        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
 
     stopped = stop != NAT_NS
     elapsed_s = elapsed / NS
@@ -591,9 +644,11 @@ def _evaluate_chunk(
     # history (or the first resolution); the ticket's field where no status was
     # ever recorded. First response: the first reply, else the resolution.
     resolved_codes = [status_list.index(x) + 1 for x in RESOLVED_STATUSES]
-    seg_resolved = np.isin(seg["status"], resolved_codes)
+    is_resolved = np.zeros(len(status_list) + 1, dtype=bool)
+    is_resolved[resolved_codes] = True
+    seg_resolved = seg["resolved"] = is_resolved[seg["status"]]
     seg_tix = seg["tix"]
-    last = np.r_[seg_tix[1:] != seg_tix[:-1], True]
+    last = seg["last"] = np.r_[seg_tix[1:] != seg_tix[:-1], True]
     last_resolved = np.zeros(n, dtype=bool)
     last_resolved[seg_tix[last]] = seg_resolved[last]
     final_stop = np.full(n, NAT_NS, dtype=np.int64)
@@ -610,6 +665,15 @@ def _evaluate_chunk(
     first_stop[first_stop == NAT_NS] = final_stop[first_stop == NAT_NS]
     reopens = np.bincount(seg_tix[seg["is_reopen"].astype(bool)], minlength=n).astype(np.int32)
 
+    # Out of hours: the office calendar was closed at creation. The office calendar
+    # is the policy version's, the same for every metric.
+    office = rules[METRICS[0]].office_calendar
+    out_of_hours = np.zeros(n, dtype=bool)
+    for name, mask in _calendar_groups(office, names.calendars):
+        at = created[mask]
+        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
+
+    clocks = _Clocks(policy, seg, created, as_of_ns)
     frames = []
     for code, metric in enumerate(METRICS):
         r = rules[metric]
@@ -620,7 +684,17 @@ def _evaluate_chunk(
         else:
             stop = np.where(r.first_resolution, first_stop, final_stop)
         measured = _measure_metric(
-            metric, r, names, policy, as_of_ns, created, stop, seg, status_list
+            metric,
+            r,
+            names,
+            policy,
+            as_of_ns,
+            created,
+            stop,
+            seg,
+            status_list,
+            clocks,
+            out_of_hours,
         )
         frame = pd.DataFrame(measured)
         frame.insert(0, "tix", np.arange(lo, hi, dtype=np.int64))
