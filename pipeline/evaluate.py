@@ -268,14 +268,15 @@ def _rules(
     each ticket's rule key) with one gather per attribute."""
     n_versions = len(policy.versions) + 1
     combined = keyed * n_versions + (version_idx + 1)
-    uniques, inverse = np.unique(combined, return_inverse=True)
-    combos = [
-        {
-            **keys.iloc[int(u // n_versions)].drop("rule_key").to_dict(),
-            "_v": int(u % n_versions) - 1,
-        }
-        for u in uniques
-    ]
+    # The combinations in use, in order, and each ticket's position among them
+    # (what np.unique(..., return_inverse=True) gives, without its sort: the codes
+    # are small and dense).
+    present = np.bincount(combined, minlength=len(keys) * n_versions) > 0
+    uniques = np.flatnonzero(present)
+    inverse = (np.cumsum(present) - 1)[combined]
+    records = keys.drop(columns="rule_key").to_dict("records")
+    combos = [{**records[int(u // n_versions)], "_v": int(u % n_versions) - 1} for u in uniques]
+    version = np.array([c["_v"] for c in combos], dtype=np.int64)[inverse]
     out = {}
     for metric in METRICS:
         table = [_rule_for(c, metric, c["_v"], policy) for c in combos]
@@ -289,7 +290,7 @@ def _rules(
             )[inverse]
 
         out[metric] = _Rules(
-            version=np.array([c["_v"] for c in combos], dtype=np.int64)[inverse],
+            version=version,
             calendar=coded("calendar", names.calendars),
             target=np.array(
                 [np.nan if t.get("target") is None else t["target"] for t in table], float
