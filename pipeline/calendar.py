@@ -88,6 +88,38 @@ class _Span:
         """cum_before - starts: F(t) inside interval i is t + shift[i]."""
         return self.cum_before - self.starts
 
+    @cached_property
+    def by_day(self) -> tuple[int, np.ndarray, int, np.ndarray]:
+        """A day table that replaces a binary search over `starts` with lookups.
+
+        (first UTC midnight, the number of starts at or before each following UTC
+        midnight, the most starts within one day, `starts` padded with that many
+        never-reached values): the index of the last start at or before t is the
+        count at t's midnight, plus the starts later that day up to t, minus one."""
+        first = int(self.starts[0]) // DAY_NS * DAY_NS
+        days = int(self.starts[-1] - first) // DAY_NS + 2
+        midnights = first + np.arange(days + 1, dtype=np.int64) * DAY_NS
+        counts = np.searchsorted(self.starts, midnights, side="right")
+        most = int(np.diff(counts).max(initial=0))
+        padded = np.concatenate([self.starts, np.full(most, np.iinfo(np.int64).max)])
+        return first, counts, most, padded
+
+    def index(self, t: np.ndarray) -> np.ndarray:
+        """np.searchsorted(starts, t, side="right") - 1, by day table."""
+        first, counts, most, padded = self.by_day
+        day = t - first
+        day //= DAY_NS
+        np.clip(day, 0, len(counts) - 1, out=day)
+        i = counts[day]
+        if most:
+            at = i.copy()
+            for _ in range(most):
+                # The starts later on t's day are consecutive: count those <= t.
+                i += padded[at] <= t
+                at += 1
+        i -= 1
+        return i
+
     @property
     def total(self) -> int:
         return int(self.cum_after[-1]) if len(self.cum_after) else 0
@@ -486,8 +518,7 @@ class Calendar:
 
         The span begins with an empty sentinel interval, so every t has an
         interval at or before it and no element needs a special case."""
-        i = np.searchsorted(span.starts, t, side="right")
-        i -= 1
+        i = span.index(t)
         # F(t) = min(cum_before[i] + (t - starts[i]), cum_after[i]): two gathers.
         f = span.shift[i]
         f += t

@@ -366,3 +366,18 @@ def test_working_clock_refuses_instants_outside_its_range() -> None:
     clock = cal.working_clock(lo, lo + 86_400 * 10**9)
     with pytest.raises(ValueError, match="outside"):
         clock(np.array([lo - 1], dtype=np.int64))
+
+
+@pytest.mark.parametrize("name", sorted(CALENDARS))
+def test_day_table_finds_the_interval_a_binary_search_finds(name: str) -> None:
+    # The day table behind every working-time lookup, checked at and next to each
+    # opening and closing instant (DST days and split days included) and at random.
+    cal = Calendar.from_dict(SPECS[name], name=name)
+    lo = pd.Timestamp("2024-01-01", tz="UTC").value
+    span = cal._ensure(lo, lo + SPAN * 10**9)
+    edges = np.concatenate([span.starts, span.ends])
+    t = np.concatenate([edges - 1, edges, edges + 1])
+    rng = np.random.default_rng(7)
+    t = np.concatenate([t, rng.integers(span.starts[0], span.ends[-1], 100_000)])
+    t = t[t >= span.starts[0]]
+    assert (span.index(t) == np.searchsorted(span.starts, t, side="right") - 1).all()
