@@ -50,6 +50,8 @@ NS = 10**9
 _HOLIDAY_NAME_YEARS = range(1990, 2061)
 # How far add_working_seconds may search before it declares a calendar closed.
 _MAX_SEARCH_DAYS = 366 * 200
+# Instants per block of a working-time lookup (see Calendar._cumulative).
+_BLOCK = 1 << 16
 _KNOWN_KEYS = {
     "timezone",
     "weekly",
@@ -518,11 +520,17 @@ class Calendar:
 
         The span begins with an empty sentinel interval, so every t has an
         interval at or before it and no element needs a special case."""
-        i = span.index(t)
-        # F(t) = min(cum_before[i] + (t - starts[i]), cum_after[i]): two gathers.
-        f = span.shift[i]
-        f += t
-        np.minimum(f, span.cum_after[i], out=f)
+        t = np.asarray(t, dtype=np.int64)
+        f = np.empty(t.shape, dtype=np.int64)
+        # In blocks: the temporaries of a block stay in cache and are reused,
+        # where whole-array ones would be fresh memory for every step.
+        for lo in range(0, t.size, _BLOCK):
+            part, out = t[lo : lo + _BLOCK], f[lo : lo + _BLOCK]
+            i = span.index(part)
+            # F(t) = min(cum_before[i] + (t - starts[i]), cum_after[i]): two gathers.
+            np.take(span.shift, i, out=out)
+            out += part
+            np.minimum(out, span.cum_after[i], out=out)
         return f
 
     def working_ns(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
