@@ -785,6 +785,10 @@ def evaluate(
             min(n, lo + CHUNK_TICKETS),
         )
         con.register("numeric_results", numeric)
+        # Month names by lookup (a formatting call per row costs more than the insert's
+        # whole string work otherwise): the codes are yyyymm, so the range is short.
+        month_base, month_last = int(numeric["month"].min()), int(numeric["month"].max())
+        months = [f"{c // 100:04d}-{c % 100:02d}" for c in range(month_base, month_last + 1)]
         con.execute(
             f"INSERT INTO {table} ({columns}) " + read_sql("eval_results.sql"),
             {
@@ -797,6 +801,8 @@ def evaluate(
                 "nat": NAT_NS,
                 "month_from": from_code,
                 "month_to": to_code,
+                "months": months,
+                "month_base": month_base,
             },
         )
         con.unregister("numeric_results")
