@@ -326,8 +326,10 @@ class _Clocks:
     A clock maps an instant to the open time since a fixed origin, so the working
     time of [a, b) is clock(b) - clock(a). Every instant a metric measures lies
     between the earliest creation and `as_of` (clock windows are clipped to
-    them), so one clock per calendar serves every interval, and the clock of
-    each segment's start and end is looked up once for both metrics."""
+    them), so one clock per calendar serves every interval. The clock of every
+    segment's start and end is looked up once per calendar for both metrics (for
+    the calendar most tickets use); the few segments on another calendar are
+    looked up on their own."""
 
     def __init__(
         self, policy: Policy, seg: dict[str, np.ndarray], created: np.ndarray, as_of_ns: int
@@ -339,12 +341,25 @@ class _Clocks:
         self.hi = int(max(created.max(), as_of_ns))
         self._clocks: dict[str, Any] = {}
         self._segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds: np.ndarray | None = None
 
     def clock(self, name: str):
+        """The clock of calendar `name`."""
         if name not in self._clocks:
             cal = self.policy.calendar(name)
             self._clocks[name] = cal.working_clock(self.lo, self.hi)
         return self._clocks[name]
+
+    def segments_of(self, tickets: np.ndarray) -> np.ndarray:
+        """Positions of the segments of the tickets in `tickets` (a mask)."""
+        if self._bounds is None:
+            # Segments come sorted by ticket: ticket k's are bounds[k]:bounds[k + 1].
+            n = len(tickets)
+            self._bounds = np.searchsorted(self.seg["tix"], np.arange(n + 1))
+        t = np.flatnonzero(tickets)
+        first, count = self._bounds[t], self._bounds[t + 1] - self._bounds[t]
+        before = np.cumsum(count) - count
+        return np.arange(int(count.sum())) + np.repeat(first - before, count)
 
     def segments(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The clock at every segment's start and end."""
@@ -383,24 +398,25 @@ def _measure_metric(
     # Clip every segment to its ticket's clock window [created, clock_end) and
     # measure it on the ticket's calendar: clocks are monotonic, so the clock at
     # the clipped ends is the max / min of the clocks at the ends.
-    at_start = np.empty(len(seg_tix), dtype=np.int64)
-    at_end = np.empty(len(seg_tix), dtype=np.int64)
     at_created = np.empty(n, dtype=np.int64)
     at_clock_end = np.empty(n, dtype=np.int64)
     for name, mask in _calendar_groups(rules.calendar, names.calendars):
         clock = clocks.clock(name)
         at_created[mask] = clock(created[mask])
         at_clock_end[mask] = clock(clock_end[mask])
-        seg_at_start, seg_at_end = clocks.segments(name)
-        if mask.all():
-            at_start, at_end = seg_at_start.copy(), seg_at_end.copy()
-        else:
-            m = mask[seg_tix]
-            at_start[m] = seg_at_start[m]
-            at_end[m] = seg_at_end[m]
-    np.maximum(at_start, at_created[seg_tix], out=at_start)
-    np.minimum(at_end, at_clock_end[seg_tix], out=at_end)
-    work = at_end
+    # The most used calendar over all segments (its clock at every segment end is
+    # shared by both metrics), the others patched in for their tickets' segments.
+    groups = sorted(
+        _calendar_groups(rules.calendar, names.calendars), key=lambda g: -int(g[1].sum())
+    )
+    seg_at_start, seg_at_end = clocks.segments(groups[0][0])
+    at_start = np.maximum(seg_at_start, at_created[seg_tix])
+    work = np.minimum(seg_at_end, at_clock_end[seg_tix])
+    for name, mask in groups[1:]:
+        clock, idx = clocks.clock(name), clocks.segments_of(mask)
+        t = seg_tix[idx]
+        at_start[idx] = np.maximum(clock(seg_start[idx]), at_created[t])
+        work[idx] = np.minimum(clock(seg_end[idx]), at_clock_end[t])
     work -= at_start
     # Segments outside the clock window measure <= 0; those and empty ones add
     # nothing to any sum and never hold a deadline, so only positive ones count.
@@ -413,11 +429,14 @@ def _measure_metric(
     paused = lut[rules.pause_set[seg_tix] + 1, codes]
     gap = seg_resolved & ~paused
     active = valid & ~paused & ~gap
-    elapsed = np.bincount(seg_tix[active], weights=work[active], minlength=n).astype(np.int64)
-    both = valid & paused
-    paused_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
-    both = valid & gap
-    gap_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
+    # Elapsed, paused and gap time per ticket in one pass: every segment is one of
+    # the three (bin 3 * tix + kind); segments that measure nothing add 0.
+    kind = seg_tix * 3
+    kind += paused
+    kind += gap
+    kind += gap
+    sums = np.bincount(kind, weights=work, minlength=3 * n).astype(np.int64).reshape(n, 3)
+    elapsed, paused_ns, gap_ns = sums[:, 0], sums[:, 1], sums[:, 2]
 
     has_limit = ~np.isnan(rules.limit)
     limit_ns = np.where(has_limit, np.round(np.nan_to_num(rules.limit) * NS), 0).astype(np.int64)
