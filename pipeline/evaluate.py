@@ -671,8 +671,12 @@ def _evaluate_chunk(
     last_resolved = np.zeros(n, dtype=bool)
     last_resolved[seg_tix[last]] = seg_resolved[last]
     final_stop = np.full(n, NAT_NS, dtype=np.int64)
-    unresolved = ~seg_resolved
-    np.maximum.at(final_stop, seg_tix[unresolved], seg["seg_end"][unresolved])
+    if len(seg_tix):
+        # The latest end of an unresolved segment per ticket (NAT_NS, the smallest
+        # int64, where there is none): one reduceat over each ticket's run of segments.
+        runs = np.flatnonzero(np.r_[True, seg_tix[1:] != seg_tix[:-1]])
+        unresolved_end = np.where(seg_resolved, NAT_NS, seg["seg_end"])
+        final_stop[seg_tix[runs]] = np.maximum.reduceat(unresolved_end, runs)
     final_stop[~last_resolved] = NAT_NS
     first_stop = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_stop, seg_tix[seg_resolved], seg["seg_start"][seg_resolved])
