@@ -20,8 +20,9 @@ How a metric is measured (see docs/policy.md):
   segment where the running total crosses it (or, when the total stays below
   it, by adding the remainder after the clock end).
 
-All of it runs over whole columns: DuckDB builds the timeline, numpy measures
-it through the working-time engine, grouped by calendar, never per ticket.
+All of it runs over whole columns: DuckDB gathers and sorts the status changes,
+numpy turns them into the timeline and measures it through the working-time
+engine, grouped by calendar, in blocks of tickets, never per ticket.
 """
 
 from __future__ import annotations
@@ -324,7 +325,7 @@ def _calendar_groups(codes: np.ndarray, names: list[str]):
 
 
 class _Clocks:
-    """Working-time clocks of one chunk, per calendar, shared by both metrics.
+    """Working-time clocks of one block of tickets, per calendar, shared by both metrics.
 
     A clock maps an instant to the open time since a fixed origin, so the working
     time of [a, b) is clock(b) - clock(a). Every instant a metric measures lies
