@@ -28,7 +28,7 @@ import datetime as dt
 import itertools
 import tomllib
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -50,6 +50,8 @@ NS = 10**9
 _HOLIDAY_NAME_YEARS = range(1990, 2061)
 # How far add_working_seconds may search before it declares a calendar closed.
 _MAX_SEARCH_DAYS = 366 * 200
+# Instants per block of a working-time lookup (see Calendar._cumulative).
+_BLOCK = 1 << 16
 _KNOWN_KEYS = {
     "timezone",
     "weekly",
@@ -87,6 +89,38 @@ class _Span:
     def shift(self) -> np.ndarray:
         """cum_before - starts: F(t) inside interval i is t + shift[i]."""
         return self.cum_before - self.starts
+
+    @cached_property
+    def by_day(self) -> tuple[int, np.ndarray, int, np.ndarray]:
+        """A day table that replaces a binary search over `starts` with lookups.
+
+        (first UTC midnight, the number of starts at or before each following UTC
+        midnight, the most starts within one day, `starts` padded with that many
+        never-reached values): the index of the last start at or before t is the
+        count at t's midnight, plus the starts later that day up to t, minus one."""
+        first = int(self.starts[0]) // DAY_NS * DAY_NS
+        days = int(self.starts[-1] - first) // DAY_NS + 2
+        midnights = first + np.arange(days + 1, dtype=np.int64) * DAY_NS
+        counts = np.searchsorted(self.starts, midnights, side="right")
+        most = int(np.diff(counts).max(initial=0))
+        padded = np.concatenate([self.starts, np.full(most, np.iinfo(np.int64).max)])
+        return first, counts, most, padded
+
+    def index(self, t: np.ndarray) -> np.ndarray:
+        """np.searchsorted(starts, t, side="right") - 1, by day table."""
+        first, counts, most, padded = self.by_day
+        day = t - first
+        day //= DAY_NS
+        np.clip(day, 0, len(counts) - 1, out=day)
+        i = counts[day]
+        if most:
+            at = i.copy()
+            for _ in range(most):
+                # The starts later on t's day are consecutive: count those <= t.
+                i += padded[at] <= t
+                at += 1
+        i -= 1
+        return i
 
     @property
     def total(self) -> int:
@@ -486,12 +520,17 @@ class Calendar:
 
         The span begins with an empty sentinel interval, so every t has an
         interval at or before it and no element needs a special case."""
-        i = np.searchsorted(span.starts, t, side="right")
-        i -= 1
-        # F(t) = min(cum_before[i] + (t - starts[i]), cum_after[i]): two gathers.
-        f = span.shift[i]
-        f += t
-        np.minimum(f, span.cum_after[i], out=f)
+        t = np.asarray(t, dtype=np.int64)
+        f = np.empty(t.shape, dtype=np.int64)
+        # In blocks: the temporaries of a block stay in cache and are reused,
+        # where whole-array ones would be fresh memory for every step.
+        for lo in range(0, t.size, _BLOCK):
+            part, out = t[lo : lo + _BLOCK], f[lo : lo + _BLOCK]
+            i = span.index(part)
+            # F(t) = min(cum_before[i] + (t - starts[i]), cum_after[i]): two gathers.
+            np.take(span.shift, i, out=out)
+            out += part
+            np.minimum(out, span.cum_after[i], out=out)
         return f
 
     def working_ns(self, start_ns: np.ndarray, end_ns: np.ndarray) -> np.ndarray:
@@ -504,6 +543,23 @@ class Calendar:
         hi = max(int(start_ns.max()), int(end_ns.max()))
         span = self._ensure(lo, hi)
         return self._cumulative(span, end_ns) - self._cumulative(span, start_ns)
+
+    def working_clock(self, lo_ns: int, hi_ns: int) -> Callable[[np.ndarray], np.ndarray]:
+        """A clock of open time for int64 UTC ns instants in [lo_ns, hi_ns]: it maps
+        each instant t to the open nanoseconds between a fixed origin and t, so that
+        working_ns(a, b) == clock(b) - clock(a) for any a, b in the range.
+
+        For callers that measure many intervals sharing their end points (the
+        evaluation): each instant is looked up once, not once per interval.
+        The clock raises `ValueError` for an instant outside the range."""
+        span = self._ensure(lo_ns, hi_ns)
+
+        def clock(t: np.ndarray) -> np.ndarray:
+            if len(t) and (int(t.min()) < lo_ns or int(t.max()) > hi_ns):
+                raise ValueError(f"an instant lies outside the clock's range [{lo_ns}, {hi_ns}]")
+            return self._cumulative(span, t)
+
+        return clock
 
     def working_seconds(
         self, start: Any, end: Any, *, naive_tz: str | None = None

@@ -20,8 +20,9 @@ How a metric is measured (see docs/policy.md):
   segment where the running total crosses it (or, when the total stays below
   it, by adding the remainder after the clock end).
 
-All of it runs over whole columns: DuckDB builds the timeline, numpy measures
-it through the working-time engine, grouped by calendar, never per ticket.
+All of it runs over whole columns: DuckDB gathers and sorts the status changes,
+numpy turns them into the timeline and measures it through the working-time
+engine, grouped by calendar, in blocks of tickets, never per ticket.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipeline import __version__
 from pipeline.errors import EvaluationError
@@ -46,6 +48,8 @@ from pipeline.warehouse import read_sql
 
 NS = 10**9
 CHUNK_TICKETS = 1_000_000
+# Tickets measured at a time within a chunk (see _evaluate_chunk).
+MEASURE_BLOCK = 1 << 17
 RESULT_COLUMNS = (
     "ticket_id",
     "metric",
@@ -268,14 +272,15 @@ def _rules(
     each ticket's rule key) with one gather per attribute."""
     n_versions = len(policy.versions) + 1
     combined = keyed * n_versions + (version_idx + 1)
-    uniques, inverse = np.unique(combined, return_inverse=True)
-    combos = [
-        {
-            **keys.iloc[int(u // n_versions)].drop("rule_key").to_dict(),
-            "_v": int(u % n_versions) - 1,
-        }
-        for u in uniques
-    ]
+    # The combinations in use, in order, and each ticket's position among them
+    # (what np.unique(..., return_inverse=True) gives, without its sort: the codes
+    # are small and dense).
+    present = np.bincount(combined, minlength=len(keys) * n_versions) > 0
+    uniques = np.flatnonzero(present)
+    inverse = (np.cumsum(present) - 1)[combined]
+    records = keys.drop(columns="rule_key").to_dict("records")
+    combos = [{**records[int(u // n_versions)], "_v": int(u % n_versions) - 1} for u in uniques]
+    version = np.array([c["_v"] for c in combos], dtype=np.int64)[inverse]
     out = {}
     for metric in METRICS:
         table = [_rule_for(c, metric, c["_v"], policy) for c in combos]
@@ -289,7 +294,7 @@ def _rules(
             )[inverse]
 
         out[metric] = _Rules(
-            version=np.array([c["_v"] for c in combos], dtype=np.int64)[inverse],
+            version=version,
             calendar=coded("calendar", names.calendars),
             target=np.array(
                 [np.nan if t.get("target") is None else t["target"] for t in table], float
@@ -315,8 +320,59 @@ def _rules(
 
 def _calendar_groups(codes: np.ndarray, names: list[str]):
     """(calendar name, mask) for each calendar in use: the engine runs once per group."""
-    for code in np.unique(codes):
+    for code in np.flatnonzero(np.bincount(codes[codes >= 0], minlength=1)):
         yield names[code], codes == code
+
+
+class _Clocks:
+    """Working-time clocks of one block of tickets, per calendar, shared by both metrics.
+
+    A clock maps an instant to the open time since a fixed origin, so the working
+    time of [a, b) is clock(b) - clock(a). Every instant a metric measures lies
+    between the earliest creation and `as_of` (clock windows are clipped to
+    them), so one clock per calendar serves every interval. The clock of every
+    segment's start and end is looked up once per calendar for both metrics (for
+    the calendar most tickets use); the few segments on another calendar are
+    looked up on their own."""
+
+    def __init__(self, policy: Policy, seg: dict[str, np.ndarray], clock_range: tuple[int, int]):
+        self.policy = policy
+        self.seg = seg
+        self.lo, self.hi = clock_range
+        self._clocks: dict[str, Any] = {}
+        self._segments: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds: np.ndarray | None = None
+
+    def clock(self, name: str):
+        """The clock of calendar `name`."""
+        if name not in self._clocks:
+            cal = self.policy.calendar(name)
+            self._clocks[name] = cal.working_clock(self.lo, self.hi)
+        return self._clocks[name]
+
+    def segments_of(self, tickets: np.ndarray) -> np.ndarray:
+        """Positions of the segments of the tickets in `tickets` (a mask)."""
+        if self._bounds is None:
+            # Segments come sorted by ticket: ticket k's are bounds[k]:bounds[k + 1].
+            n = len(tickets)
+            self._bounds = np.searchsorted(self.seg["tix"], np.arange(n + 1))
+        t = np.flatnonzero(tickets)
+        first, count = self._bounds[t], self._bounds[t + 1] - self._bounds[t]
+        before = np.cumsum(count) - count
+        return np.arange(int(count.sum())) + np.repeat(first - before, count)
+
+    def segments(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The clock at every segment's start and end."""
+        if name not in self._segments:
+            clock = self.clock(name)
+            at_start = clock(self.seg["seg_start"])
+            # A segment ends where the next one of its ticket starts, the last at as_of.
+            at_end = np.empty_like(at_start)
+            at_end[:-1] = at_start[1:]
+            last = self.seg["last"]
+            at_end[last] = clock(self.seg["seg_end"][last])
+            self._segments[name] = (at_start, at_end)
+        return self._segments[name]
 
 
 def _measure_metric(
@@ -329,36 +385,58 @@ def _measure_metric(
     stop: np.ndarray,
     seg: dict[str, np.ndarray],
     status_list: list[str],
+    clocks: _Clocks,
+    out_of_hours: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Elapsed, paused and gap working time, deadline and status for one metric."""
     n = len(created)
     seg_tix, seg_start, seg_end = seg["tix"], seg["seg_start"], seg["seg_end"]
     codes = seg["status"]
-    resolved_codes = [status_list.index(s) + 1 for s in RESOLVED_STATUSES if s in status_list]
-    seg_resolved = np.isin(codes, resolved_codes)
+    seg_resolved = seg["resolved"]
     clock_end = np.maximum(np.where(stop == NAT_NS, as_of_ns, stop), created)
 
-    # Clip every segment to its ticket's clock window and classify it.
-    s = np.maximum(seg_start, created[seg_tix])
-    e = np.minimum(seg_end, clock_end[seg_tix])
-    valid = e > s
-    paused = np.zeros(len(codes), dtype=bool)
+    # Clip every segment to its ticket's clock window [created, clock_end) and
+    # measure it on the ticket's calendar: clocks are monotonic, so the clock at
+    # the clipped ends is the max / min of the clocks at the ends.
+    at_created = np.empty(n, dtype=np.int64)
+    at_clock_end = np.empty(n, dtype=np.int64)
+    for name, mask in _calendar_groups(rules.calendar, names.calendars):
+        clock = clocks.clock(name)
+        at_created[mask] = clock(created[mask])
+        at_clock_end[mask] = clock(clock_end[mask])
+    # The most used calendar over all segments (its clock at every segment end is
+    # shared by both metrics), the others patched in for their tickets' segments.
+    groups = sorted(
+        _calendar_groups(rules.calendar, names.calendars), key=lambda g: -int(g[1].sum())
+    )
+    seg_at_start, seg_at_end = clocks.segments(groups[0][0])
+    at_start = np.maximum(seg_at_start, at_created[seg_tix])
+    work = np.minimum(seg_at_end, at_clock_end[seg_tix])
+    for name, mask in groups[1:]:
+        clock, idx = clocks.clock(name), clocks.segments_of(mask)
+        t = seg_tix[idx]
+        at_start[idx] = np.maximum(clock(seg_start[idx]), at_created[t])
+        work[idx] = np.minimum(clock(seg_end[idx]), at_clock_end[t])
+    work -= at_start
+    # Segments outside the clock window measure <= 0; those and empty ones add
+    # nothing to any sum and never hold a deadline, so only positive ones count.
+    valid = work > 0
+    np.maximum(work, 0, out=work)
+
+    lut = np.zeros((len(names.pause_sets) + 1, len(status_list) + 1), dtype=bool)
     for code, statuses in enumerate(names.pause_sets):
-        listed = [status_list.index(x) + 1 for x in statuses if x in status_list]
-        if listed:
-            paused |= (rules.pause_set[seg_tix] == code) & np.isin(codes, listed)
+        lut[code + 1, [status_list.index(x) + 1 for x in statuses if x in status_list]] = True
+    paused = lut[rules.pause_set[seg_tix] + 1, codes]
     gap = seg_resolved & ~paused
     active = valid & ~paused & ~gap
-    work = np.zeros(len(s), dtype=np.int64)
-    for name, mask in _calendar_groups(rules.calendar, names.calendars):
-        m = mask[seg_tix] & valid
-        if m.any():
-            work[m] = policy.calendar(name).working_ns(s[m], e[m])
-    elapsed = np.bincount(seg_tix[active], weights=work[active], minlength=n).astype(np.int64)
-    both = valid & paused
-    paused_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
-    both = valid & gap
-    gap_ns = np.bincount(seg_tix[both], weights=work[both], minlength=n).astype(np.int64)
+    # Elapsed, paused and gap time per ticket in one pass: every segment is one of
+    # the three (bin 3 * tix + kind); segments that measure nothing add 0.
+    kind = seg_tix * 3
+    kind += paused
+    kind += gap
+    kind += gap
+    sums = np.bincount(kind, weights=work, minlength=3 * n).astype(np.int64).reshape(n, 3)
+    elapsed, paused_ns, gap_ns = sums[:, 0], sums[:, 1], sums[:, 2]
 
     has_limit = ~np.isnan(rules.limit)
     limit_ns = np.where(has_limit, np.round(np.nan_to_num(rules.limit) * NS), 0).astype(np.int64)
@@ -380,16 +458,11 @@ def _measure_metric(
         hit = crossing & mask[act_tix]
         if hit.any():
             t = act_tix[hit]
-            deadline[t] = cal.add_working_ns(s[act_idx[hit]], limit_ns[t] - cum_before[hit])
+            s = np.maximum(seg_start[act_idx[hit]], created[t])
+            deadline[t] = cal.add_working_ns(s, limit_ns[t] - cum_before[hit])
         later = rest & mask
         if later.any():
             deadline[later] = cal.add_working_ns(clock_end[later], limit_ns[later] - elapsed[later])
-
-    # Out of hours: the office calendar was closed at creation.
-    out_of_hours = np.zeros(n, dtype=bool)
-    for name, mask in _calendar_groups(rules.office_calendar, names.calendars):
-        at = created[mask]
-        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
 
     stopped = stop != NAT_NS
     elapsed_s = elapsed / NS
@@ -473,6 +546,41 @@ def _measure_metric(
     }
 
 
+def _segments(changes: dict, status_list: list[str], as_of_ns: int) -> dict[str, np.ndarray]:
+    """The status timeline from the sorted status changes of eval_segments.sql: one
+    segment [seg_start, seg_end) per change, `is_reopen` where a resolved or closed
+    status gives way to another one.
+
+    At one instant an explicit status change wins over a status implied by another
+    event (the changes come sorted by ticket, instant and `ord`, so the first of
+    them at that instant); the current segment of a ticket runs to `as_of_ns`."""
+    tix = np.asarray(changes["tix"], dtype=np.int64)
+    start = np.asarray(changes["seg_start"], dtype=np.int64)
+    status = np.asarray(changes["status"], dtype=np.int32)
+    ord_ = np.asarray(changes["ord"])
+    # Drop an event that follows another event of the same ticket at the same instant.
+    same = np.zeros(len(tix), dtype=bool)
+    same[1:] = (tix[1:] == tix[:-1]) & (start[1:] == start[:-1]) & (ord_[:-1] > 0)
+    if same.any():
+        keep = ~same
+        tix, start, status = tix[keep], start[keep], status[keep]
+    next_same = np.zeros(len(tix), dtype=bool)
+    next_same[:-1] = tix[1:] == tix[:-1]
+    end = np.full(len(tix), as_of_ns, dtype=np.int64)
+    end[:-1][next_same[:-1]] = start[1:][next_same[:-1]]
+    closing = [status_list.index(x) + 1 for x in ("resolved", "closed") if x in status_list]
+    is_closing = np.isin(status, closing)
+    is_reopen = np.zeros(len(tix), dtype=bool)
+    is_reopen[1:] = next_same[:-1] & is_closing[:-1] & ~is_closing[1:]
+    return {
+        "tix": tix,
+        "seg_start": start,
+        "seg_end": end,
+        "status": status,
+        "is_reopen": is_reopen,
+    }
+
+
 def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Running sum within runs of equal, sorted group labels."""
     total = np.cumsum(values)
@@ -524,7 +632,7 @@ def _evaluate_chunk(
     forced_idx: int | None,
     lo: int,
     hi: int,
-) -> pd.DataFrame:
+) -> pa.Table:
     """Numeric results for the tickets with lo <= tix < hi."""
     n = hi - lo
     bounds = {"lo": lo, "hi": hi}
@@ -536,14 +644,11 @@ def _evaluate_chunk(
         bounds,
     ).fetchnumpy()
     created = np.asarray(ticket_cols["created"], dtype=np.int64)
-    seg = con.execute(
-        read_sql("eval_segments.sql"),
-        {**params, **bounds, "nat": NAT_NS, "statuses": status_list},
+    changes = con.execute(
+        read_sql("eval_segments.sql"), {**params, **bounds, "statuses": status_list}
     ).fetchnumpy()
-    seg = {k: np.asarray(v) for k, v in seg.items()}
-    seg["tix"] = seg["tix"].astype(np.int64) - lo
-    # The current segment runs to the as-of instant.
-    seg["seg_end"][seg["seg_end"] == NAT_NS] = as_of_ns
+    seg = _segments(changes, status_list, as_of_ns)
+    seg["tix"] -= lo
 
     version_idx = (
         np.full(n, forced_idx, dtype=np.int64)
@@ -559,14 +664,20 @@ def _evaluate_chunk(
     # history (or the first resolution); the ticket's field where no status was
     # ever recorded. First response: the first reply, else the resolution.
     resolved_codes = [status_list.index(x) + 1 for x in RESOLVED_STATUSES]
-    seg_resolved = np.isin(seg["status"], resolved_codes)
+    is_resolved = np.zeros(len(status_list) + 1, dtype=bool)
+    is_resolved[resolved_codes] = True
+    seg_resolved = seg["resolved"] = is_resolved[seg["status"]]
     seg_tix = seg["tix"]
-    last = np.r_[seg_tix[1:] != seg_tix[:-1], True]
+    last = seg["last"] = np.r_[seg_tix[1:] != seg_tix[:-1], True]
     last_resolved = np.zeros(n, dtype=bool)
     last_resolved[seg_tix[last]] = seg_resolved[last]
     final_stop = np.full(n, NAT_NS, dtype=np.int64)
-    unresolved = ~seg_resolved
-    np.maximum.at(final_stop, seg_tix[unresolved], seg["seg_end"][unresolved])
+    if len(seg_tix):
+        # The latest end of an unresolved segment per ticket (NAT_NS, the smallest
+        # int64, where there is none): one reduceat over each ticket's run of segments.
+        runs = np.flatnonzero(np.r_[True, seg_tix[1:] != seg_tix[:-1]])
+        unresolved_end = np.where(seg_resolved, NAT_NS, seg["seg_end"])
+        final_stop[seg_tix[runs]] = np.maximum.reduceat(unresolved_end, runs)
     final_stop[~last_resolved] = NAT_NS
     first_stop = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first_stop, seg_tix[seg_resolved], seg["seg_start"][seg_resolved])
@@ -578,24 +689,69 @@ def _evaluate_chunk(
     first_stop[first_stop == NAT_NS] = final_stop[first_stop == NAT_NS]
     reopens = np.bincount(seg_tix[seg["is_reopen"].astype(bool)], minlength=n).astype(np.int32)
 
-    frames = []
-    for code, metric in enumerate(METRICS):
-        r = rules[metric]
+    # Out of hours: the office calendar was closed at creation. The office calendar
+    # is the policy version's, the same for every metric.
+    office = rules[METRICS[0]].office_calendar
+    out_of_hours = np.zeros(n, dtype=bool)
+    for name, mask in _calendar_groups(office, names.calendars):
+        at = created[mask]
+        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
+
+    stops = {}
+    for metric in METRICS:
         if metric == "first_response":
             stop = np.asarray(ticket_cols["replied"], dtype=np.int64).copy()
             no_reply = stop == NAT_NS
             stop[no_reply] = first_stop[no_reply]
         else:
-            stop = np.where(r.first_resolution, first_stop, final_stop)
-        measured = _measure_metric(
-            metric, r, names, policy, as_of_ns, created, stop, seg, status_list
-        )
-        frame = pd.DataFrame(measured)
-        frame.insert(0, "tix", np.arange(lo, hi, dtype=np.int64))
-        frame.insert(1, "metric", code)
-        frame["reopens"] = reopens
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+            stop = np.where(rules[metric].first_resolution, first_stop, final_stop)
+        stops[metric] = stop
+
+    # Measure in blocks of tickets (and their segments, which come sorted by
+    # ticket): the many whole-column steps then work on arrays that stay in cache
+    # and reuse memory, where million-row temporaries are fresh memory each time.
+    # Every instant measured lies between the earliest creation and as_of, so all
+    # blocks share one clock range.
+    clock_range = (
+        int(min(created.min(), seg["seg_start"].min(initial=created.min()))),
+        int(max(created.max(), as_of_ns)),
+    )
+    bounds = np.searchsorted(seg_tix, np.arange(0, n + MEASURE_BLOCK, MEASURE_BLOCK).clip(max=n))
+    # Each block's results go straight to their rows of the chunk's result columns
+    # (metric by metric, tickets in order within each).
+    columns: dict[str, np.ndarray] = {
+        "tix": np.tile(np.arange(lo, hi, dtype=np.int64), len(METRICS)),
+        "metric": np.repeat(np.arange(len(METRICS), dtype=np.int64), n),
+        "reopens": np.tile(reopens, len(METRICS)),
+    }
+    for block, a in enumerate(range(0, n, MEASURE_BLOCK)):
+        b = min(n, a + MEASURE_BLOCK)
+        sa, sb = bounds[block], bounds[block + 1]
+        block_seg = {k: v[sa:sb] for k, v in seg.items()}
+        block_seg["tix"] = block_seg["tix"] - a
+        clocks = _Clocks(policy, block_seg, clock_range)
+        for code, metric in enumerate(METRICS):
+            r = rules[metric]
+            measured = _measure_metric(
+                metric,
+                _Rules(**{f.name: getattr(r, f.name)[a:b] for f in fields(_Rules)}),
+                names,
+                policy,
+                as_of_ns,
+                created[a:b],
+                stops[metric][a:b],
+                block_seg,
+                status_list,
+                clocks,
+                out_of_hours[a:b],
+            )
+            for name, values in measured.items():
+                if name not in columns:
+                    columns[name] = np.empty(len(METRICS) * n, dtype=values.dtype)
+                columns[name][code * n + a : code * n + b] = values
+    # An Arrow table over the columns as they are (a pandas frame would copy them
+    # twice); NaN is missing, as DuckDB reads it from a pandas float column.
+    return pa.table({name: pa.array(v, from_pandas=True) for name, v in columns.items()})
 
 
 def evaluate(
@@ -678,6 +834,11 @@ def evaluate(
             min(n, lo + CHUNK_TICKETS),
         )
         con.register("numeric_results", numeric)
+        # Month names by lookup (a formatting call per row costs more than the insert's
+        # whole string work otherwise): the codes are yyyymm, so the range is short.
+        month = numeric.column("month").to_numpy()
+        month_base, month_last = int(month.min()), int(month.max())
+        months = [f"{c // 100:04d}-{c % 100:02d}" for c in range(month_base, month_last + 1)]
         con.execute(
             f"INSERT INTO {table} ({columns}) " + read_sql("eval_results.sql"),
             {
@@ -690,6 +851,8 @@ def evaluate(
                 "nat": NAT_NS,
                 "month_from": from_code,
                 "month_to": to_code,
+                "months": months,
+                "month_base": month_base,
             },
         )
         con.unregister("numeric_results")

@@ -344,3 +344,40 @@ def test_arrays_equal_scalars(name: str, starts: list[dt.datetime], length: int)
     ends = [s + dt.timedelta(seconds=length) for s in starts]
     vector = cal.working_seconds(pd.Series(starts), pd.Series(ends))
     assert list(vector) == [cal.working_seconds(s, e) for s, e in zip(starts, ends, strict=True)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(name=calendar_names, points=st.lists(instants, min_size=2, max_size=20))
+def test_working_clock_differences_are_working_time(name: str, points: list[dt.datetime]) -> None:
+    # A fresh calendar: the clock must not depend on what was asked before.
+    cal = Calendar.from_dict(SPECS[name], name=name)
+    ns = np.array([pd.Timestamp(p).value for p in points], dtype=np.int64)
+    clock = cal.working_clock(int(ns.min()), int(ns.max()))
+    # A later query reaching further grows the calendar's cache: the clock keeps its own.
+    cal.working_ns(ns[:1], ns[:1] + 40 * 365 * 86_400 * 10**9)
+    at = clock(ns)
+    a, b = ns[:-1], ns[1:]
+    assert list(at[1:] - at[:-1]) == list(cal.working_ns(a, b))
+
+
+def test_working_clock_refuses_instants_outside_its_range() -> None:
+    cal = CALENDARS[sorted(CALENDARS)[0]]
+    lo = pd.Timestamp("2026-01-01", tz="UTC").value
+    clock = cal.working_clock(lo, lo + 86_400 * 10**9)
+    with pytest.raises(ValueError, match="outside"):
+        clock(np.array([lo - 1], dtype=np.int64))
+
+
+@pytest.mark.parametrize("name", sorted(CALENDARS))
+def test_day_table_finds_the_interval_a_binary_search_finds(name: str) -> None:
+    # The day table behind every working-time lookup, checked at and next to each
+    # opening and closing instant (DST days and split days included) and at random.
+    cal = Calendar.from_dict(SPECS[name], name=name)
+    lo = pd.Timestamp("2024-01-01", tz="UTC").value
+    span = cal._ensure(lo, lo + SPAN * 10**9)
+    edges = np.concatenate([span.starts, span.ends])
+    t = np.concatenate([edges - 1, edges, edges + 1])
+    rng = np.random.default_rng(7)
+    t = np.concatenate([t, rng.integers(span.starts[0], span.ends[-1], 100_000)])
+    t = t[t >= span.starts[0]]
+    assert (span.index(t) == np.searchsorted(span.starts, t, side="right") - 1).all()

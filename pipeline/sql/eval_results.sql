@@ -28,7 +28,8 @@ SELECT
     CASE WHEN r.benchmark_status >= 0 THEN ($statuses::VARCHAR[])[r.benchmark_status + 1] END AS benchmark_status,
     CASE WHEN r.exclusion_rule >= 0 THEN ($rules::VARCHAR[])[r.exclusion_rule + 1] END AS exclusion_rule,
     r.late_working_seconds,
-    printf('%04d-%02d', r.month // 100, r.month % 100) AS month
+    -- yyyymm as 'yyyy-mm', looked up: $months names every code from $month_base on.
+    ($months::VARCHAR[])[r.month - $month_base + 1] AS month
 FROM numeric_results r
 JOIN scope s USING (tix)
 WHERE ($month_from IS NULL OR r.month >= $month_from)

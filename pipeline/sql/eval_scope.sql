@@ -18,8 +18,7 @@ plan AS (
     QUALIFY row_number() OVER (PARTITION BY t.ticket_id ORDER BY p.valid_from DESC) = 1
 )
 SELECT
-    -- Any numbering will do: results are joined back by tix and sorted by ticket id.
-    (row_number() OVER () - 1)::BIGINT AS tix,
+    t.tix,
     t.ticket_id,
     t.customer_id,
     coalesce(plan.tier, 'unknown') AS tier,
@@ -38,7 +37,13 @@ SELECT
     t.requires_it_release,
     t.cause_domain,
     t.source_system
-FROM tickets t
+FROM (
+    -- Any numbering will do: results are joined back by tix and sorted by ticket id.
+    -- Numbering the plain scan is cheap; numbering the joined rows (row_number()
+    -- over the whole result) would gather them in one thread first.
+    SELECT (row_number() OVER () - 1)::BIGINT AS tix, *
+    FROM tickets
+    WHERE created_at <= $as_of
+) t
 LEFT JOIN first_reply r USING (ticket_id)
 LEFT JOIN plan USING (ticket_id)
-WHERE t.created_at <= $as_of
