@@ -313,3 +313,27 @@ def test_whatif_side_by_side(con) -> None:
     assert premium["compliance_current"] == 1.0
     assert premium["compliance_other"] == 0.0
     assert con.execute("SELECT count(*) FROM evaluations").fetchone()[0] == runs_before
+
+
+def test_status_changes_at_one_instant_are_settled_the_same_way_every_run() -> None:
+    # Two explicit changes at 10:00 sharp, in either order in the export: the status
+    # first by name ('open' before 'waiting_on_customer') holds, so nothing is paused.
+    tickets = [
+        ticket("AB", "C-BUS", "2026-10-05T09:00", resolved="2026-10-05T12:00"),
+        ticket("BA", "C-BUS", "2026-10-05T09:00", resolved="2026-10-05T12:00"),
+    ]
+    events = [
+        status("AB", "2026-10-05T10:00", "new", "open"),
+        status("AB", "2026-10-05T10:00", "open", "waiting_on_customer"),
+        status("BA", "2026-10-05T10:00", "open", "waiting_on_customer"),
+        status("BA", "2026-10-05T10:00", "new", "open"),
+        status("AB", "2026-10-05T12:00", "open", "resolved"),
+        status("BA", "2026-10-05T12:00", "open", "resolved"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    for _ in range(3):
+        run = evaluate(con, as_of=AS_OF, store=False)
+        for ticket_id in ("AB", "BA"):
+            res = row(run, ticket_id, "resolution")
+            assert res["paused_working_seconds"] == 0
+            assert res["elapsed_working_seconds"] == 3 * H

@@ -38,4 +38,7 @@ SELECT
     coalesce(list_position($statuses, status), 0)::INTEGER AS status,
     ord::TINYINT AS ord
 FROM all_changes
-ORDER BY tix, seg_start, ord
+-- An export may record several explicit changes at one instant with no order among
+-- them: the status code (its place in the sorted $statuses) decides, so that every
+-- run keeps the same one (docs/policy.md).
+ORDER BY tix, seg_start, ord, status
