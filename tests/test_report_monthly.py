@@ -19,6 +19,7 @@ from pipeline.report_monthly import (
     build_context,
     print_breach_list,
     render_html,
+    render_pdf,
     write_monthly_report,
 )
 from pipeline.texttable import display_width
@@ -247,3 +248,23 @@ def test_empty_month_inside_the_data() -> None:
     html = render_html(context)
     assert "No SLA breaches this month." in html
     assert "100" not in BeautifulSoup(html, "html.parser").select_one("#summary").get_text()
+
+
+def test_second_breach_list_never_opens_a_page_under_the_first_lists_columns(
+    context, tmp_path
+) -> None:
+    # With these lengths of the first list, the second one fell at the top of a page
+    # (page header with the first list's columns, then its own): it now takes the
+    # first list's last block along, so the top of a page shows rows, not a heading.
+    title = Messages("en")("open_at_month_end")
+    seen = False
+    for k in (59, 60, 61):
+        longer = replace(context, breaches=(list(context.breaches) * 2)[:k])
+        render_pdf(render_html(longer, for_print=True), tmp_path / "k.pdf")
+        for page in PdfReader(tmp_path / "k.pdf").pages:
+            lines = [line for line in page.extract_text().splitlines() if line.strip()]
+            at = next((i for i, line in enumerate(lines) if line.startswith(title)), None)
+            if at is not None:
+                seen = True
+                assert at > 0 and re.match(r"T\d", lines[at - 1]), lines[: at + 1]
+    assert seen
