@@ -398,17 +398,17 @@ def _measure_metric(
     # Clip every segment to its ticket's clock window [created, clock_end) and
     # measure it on the ticket's calendar: clocks are monotonic, so the clock at
     # the clipped ends is the max / min of the clocks at the ends.
-    at_created = np.empty(n, dtype=np.int64)
-    at_clock_end = np.empty(n, dtype=np.int64)
-    for name, mask in _calendar_groups(rules.calendar, names.calendars):
-        clock = clocks.clock(name)
-        at_created[mask] = clock(created[mask])
-        at_clock_end[mask] = clock(clock_end[mask])
-    # The most used calendar over all segments (its clock at every segment end is
-    # shared by both metrics), the others patched in for their tickets' segments.
+    # The calendars in use, the most used first: its clock at every segment end is
+    # shared by both metrics, the others are patched in for their tickets' segments.
     groups = sorted(
         _calendar_groups(rules.calendar, names.calendars), key=lambda g: -int(g[1].sum())
     )
+    at_created = np.empty(n, dtype=np.int64)
+    at_clock_end = np.empty(n, dtype=np.int64)
+    for name, mask in groups:
+        clock = clocks.clock(name)
+        at_created[mask] = clock(created[mask])
+        at_clock_end[mask] = clock(clock_end[mask])
     seg_at_start, seg_at_end = clocks.segments(groups[0][0])
     at_start = np.maximum(seg_at_start, at_created[seg_tix])
     work = np.minimum(seg_at_end, at_clock_end[seg_tix])
@@ -453,7 +453,7 @@ def _measure_metric(
     found = np.zeros(n, dtype=bool)
     found[act_tix[crossing]] = True
     rest = has_limit & ~found
-    for name, mask in _calendar_groups(rules.calendar, names.calendars):
+    for name, mask in groups:
         cal = policy.calendar(name)
         hit = crossing & mask[act_tix]
         if hit.any():
@@ -491,7 +491,7 @@ def _measure_metric(
         cycle = _group_cumsum(seg["is_reopen"].astype(np.int64), seg_tix)
         later = (cycle > 0) & ~paused & ~seg_resolved & rules.first_resolution[seg_tix]
         cycle_work = np.zeros(len(codes), dtype=np.int64)
-        for name, mask in _calendar_groups(rules.calendar, names.calendars):
+        for name, mask in groups:
             m = later & mask[seg_tix]
             if m.any():
                 cycle_work[m] = policy.calendar(name).working_ns(seg_start[m], seg_end[m])
@@ -548,8 +548,9 @@ def _measure_metric(
 
 def _segments(changes: dict, status_list: list[str], as_of_ns: int) -> dict[str, np.ndarray]:
     """The status timeline from the sorted status changes of eval_segments.sql: one
-    segment [seg_start, seg_end) per change, `is_reopen` where a resolved or closed
-    status gives way to another one.
+    segment [seg_start, seg_end) per change, with `resolved` (a resolved or closed
+    status), `last` (a ticket's current segment) and `is_reopen` (where a resolved
+    status gives way to another one).
 
     At one instant an explicit status change wins over a status implied by another
     event (the changes come sorted by ticket, instant and `ord`, so the first of
@@ -564,19 +565,23 @@ def _segments(changes: dict, status_list: list[str], as_of_ns: int) -> dict[str,
     if same.any():
         keep = ~same
         tix, start, status = tix[keep], start[keep], status[keep]
-    next_same = np.zeros(len(tix), dtype=bool)
-    next_same[:-1] = tix[1:] == tix[:-1]
+    # A ticket's last segment (the others end where the next one starts).
+    last = np.ones(len(tix), dtype=bool)
+    last[:-1] = tix[1:] != tix[:-1]
     end = np.full(len(tix), as_of_ns, dtype=np.int64)
-    end[:-1][next_same[:-1]] = start[1:][next_same[:-1]]
-    closing = [status_list.index(x) + 1 for x in ("resolved", "closed") if x in status_list]
-    is_closing = np.isin(status, closing)
+    end[:-1][~last[:-1]] = start[1:][~last[:-1]]
+    is_resolved = np.zeros(len(status_list) + 1, dtype=bool)
+    is_resolved[[status_list.index(x) + 1 for x in RESOLVED_STATUSES]] = True
+    resolved = is_resolved[status]
     is_reopen = np.zeros(len(tix), dtype=bool)
-    is_reopen[1:] = next_same[:-1] & is_closing[:-1] & ~is_closing[1:]
+    is_reopen[1:] = ~last[:-1] & resolved[:-1] & ~resolved[1:]
     return {
         "tix": tix,
         "seg_start": start,
         "seg_end": end,
         "status": status,
+        "resolved": resolved,
+        "last": last,
         "is_reopen": is_reopen,
     }
 
@@ -663,19 +668,14 @@ def _evaluate_chunk(
     # Clock stops. Resolution: the start of the final resolved run of the status
     # history (or the first resolution); the ticket's field where no status was
     # ever recorded. First response: the first reply, else the resolution.
-    resolved_codes = [status_list.index(x) + 1 for x in RESOLVED_STATUSES]
-    is_resolved = np.zeros(len(status_list) + 1, dtype=bool)
-    is_resolved[resolved_codes] = True
-    seg_resolved = seg["resolved"] = is_resolved[seg["status"]]
-    seg_tix = seg["tix"]
-    last = seg["last"] = np.r_[seg_tix[1:] != seg_tix[:-1], True]
+    seg_resolved, seg_tix, last = seg["resolved"], seg["tix"], seg["last"]
     last_resolved = np.zeros(n, dtype=bool)
     last_resolved[seg_tix[last]] = seg_resolved[last]
     final_stop = np.full(n, NAT_NS, dtype=np.int64)
     if len(seg_tix):
         # The latest end of an unresolved segment per ticket (NAT_NS, the smallest
         # int64, where there is none): one reduceat over each ticket's run of segments.
-        runs = np.flatnonzero(np.r_[True, seg_tix[1:] != seg_tix[:-1]])
+        runs = np.flatnonzero(np.r_[True, last[:-1]])
         unresolved_end = np.where(seg_resolved, NAT_NS, seg["seg_end"])
         final_stop[seg_tix[runs]] = np.maximum.reduceat(unresolved_end, runs)
     final_stop[~last_resolved] = NAT_NS
@@ -687,7 +687,7 @@ def _evaluate_chunk(
     final_stop[no_history] = field_resolved[no_history]
     first_stop[no_history] = field_resolved[no_history]
     first_stop[first_stop == NAT_NS] = final_stop[first_stop == NAT_NS]
-    reopens = np.bincount(seg_tix[seg["is_reopen"].astype(bool)], minlength=n).astype(np.int32)
+    reopens = np.bincount(seg_tix[seg["is_reopen"]], minlength=n).astype(np.int32)
 
     # Out of hours: the office calendar was closed at creation. The office calendar
     # is the policy version's, the same for every metric.

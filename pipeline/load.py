@@ -48,11 +48,6 @@ KINDS = {
     "events": EVENT_COLUMNS,
     "customers": CUSTOMER_COLUMNS,
 }
-TIMESTAMP_FIELDS = {
-    "tickets": ("created_at", "first_response_at", "resolved_at", "closed_at", "updated_at"),
-    "events": ("at",),
-    "customers": ("valid_from", "valid_to"),
-}
 FORMATS = {
     ".csv": "csv",
     ".txt": "csv",
