@@ -29,6 +29,10 @@ from pipeline.load import load_file
 from pipeline.warehouse import connect
 
 
+def _runs(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -70,13 +74,12 @@ def main() -> None:
             con.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     t_plain, t_ours = min(plain_times), min(ours_times)
-    runs = lambda times: ", ".join(f"{t:.2f}" for t in times)  # noqa: E731
     print(f"files: {args.tickets:,} tickets, {events:,} events")
-    print(f"DuckDB read_csv into plain tables: {t_plain:8.2f} s  (runs: {runs(plain_times)})")
+    print(f"DuckDB read_csv into plain tables: {t_plain:8.2f} s  (runs: {_runs(plain_times)})")
     print(
         f"sla load (checked, merged):         {t_ours:8.2f} s "
         f"({tickets.accepted:,} tickets, {loaded.accepted:,} events accepted; "
-        f"runs: {runs(ours_times)})"
+        f"runs: {_runs(ours_times)})"
     )
     print(
         f"ratio: {t_ours / t_plain:.2f}x best to best (target <= 3x), "

@@ -518,18 +518,15 @@ def print_breach_list(m: Messages, rows: tuple[BreachRow, ...]) -> PrintList:
         right=(6,),
     )
     blocks: list[PrintBlock] = []
-    run: list[str] = []
+    run: list[str] = []  # one-line records waiting for their shared block
     for lines in table.records:
-        if len(lines) == 1 and len(run) < PRINT_BLOCK_LINES:
-            run.append(lines[0])
-            continue
-        if run:
+        if run and (len(lines) > 1 or len(run) == PRINT_BLOCK_LINES):
             blocks.append(PrintBlock("\n".join(run), keep=False))
             run = []
-        if len(lines) == 1:
-            run.append(lines[0])
-        else:
+        if len(lines) > 1:
             blocks.append(PrintBlock("\n".join(lines), keep=True))
+        else:
+            run.append(lines[0])
     if run:
         blocks.append(PrintBlock("\n".join(run), keep=False))
     return PrintList("\n".join(table.header), tuple(blocks))

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
 from pipeline.report_monthly import (
+    PRINT_BLOCK_LINES,
     PRINT_LINE_CELLS,
     build_context,
     print_breach_list,
@@ -131,7 +132,7 @@ def test_print_breach_list_keeps_wrapped_records_whole(context) -> None:
     assert " ".join(block.text.split()).endswith(" ".join(long.subject.split()))
     assert all(b.keep == ("\n " in b.text) for b in text.blocks)  # a record's lines together
     assert max(display_width(line) for line in lines) <= PRINT_LINE_CELLS
-    assert all(len(b.text.split("\n")) <= 25 for b in text.blocks)
+    assert all(len(b.text.split("\n")) <= PRINT_BLOCK_LINES for b in text.blocks)
 
 
 def test_pdf_and_manifest(con, context, tmp_path) -> None:
