@@ -47,11 +47,8 @@ class Messages:
             return "–"
         # Dutch puts a space before the sign: a no-break space, so that a line
         # never ends in "90,0" with the "%" on the next.
-        pattern = (
-            "#,##0." + "0" * digits + "\u00a0%"
-            if self.lang == "nl"
-            else "#,##0." + "0" * digits + "%"
-        )
+        sign = "\u00a0%" if self.lang == "nl" else "%"
+        pattern = "#,##0." + "0" * digits + sign
         return format_percent(value, pattern, locale=self.locale)
 
     def points(self, value: float | None) -> str:
