@@ -30,9 +30,10 @@ import tomllib
 import zoneinfo
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import holidays as holidays_lib
@@ -174,11 +175,15 @@ def _parse_spans(calendar: str, field: str, spans: Any) -> tuple[tuple[np.dateti
     return tuple(out)
 
 
-def _holiday_table(rule: HolidayRule, years: Iterable[int], language: str) -> dict[dt.date, str]:
-    return dict(
-        holidays_lib.country_holidays(
-            rule.country, subdiv=rule.subdiv, years=years, language=language
-        )
+# Generating decades of holidays takes tens of milliseconds per country and
+# language, and every calendar built (each evaluation's default policy too) asks
+# for them again: the table depends only on these values and is never modified.
+@cache
+def _holiday_table(
+    country: str, subdiv: str | None, years: range, language: str
+) -> Mapping[dt.date, str]:
+    return MappingProxyType(
+        dict(holidays_lib.country_holidays(country, subdiv=subdiv, years=years, language=language))
     )
 
 
@@ -189,7 +194,7 @@ def _native_language(rule: HolidayRule) -> str:
 
 
 def _holiday_names(rule: HolidayRule, language: str) -> set[str]:
-    table = _holiday_table(rule, _HOLIDAY_NAME_YEARS, language)
+    table = _holiday_table(rule.country, rule.subdiv, _HOLIDAY_NAME_YEARS, language)
     return {part.strip() for name in table.values() for part in name.split(";")}
 
 
@@ -425,8 +430,8 @@ class Calendar:
         if self.holiday_rule is not None:
             rule = self.holiday_rule
             years = range(first_year, end_year + 1)
-            english = _holiday_table(rule, years, "en_US")
-            native = _holiday_table(rule, years, _native_language(rule))
+            english = _holiday_table(rule.country, rule.subdiv, years, "en_US")
+            native = _holiday_table(rule.country, rule.subdiv, years, _native_language(rule))
             excluded = set(rule.exclude)
             for day, label in english.items():
                 # Two holidays on one day come as "A; B"; the day stays closed
