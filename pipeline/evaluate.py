@@ -27,10 +27,13 @@ engine, grouped by calendar, in blocks of tickets, never per ticket.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
@@ -141,8 +144,20 @@ def _month_codes(ns: np.ndarray, tz: str) -> np.ndarray:
     out = np.zeros(len(ns), dtype=np.int64)
     ok = ns != NAT_NS
     if ok.any():
-        local = pd.DatetimeIndex(ns[ok].view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
-        out[ok] = local.year.to_numpy() * 100 + local.month.to_numpy()
+        # Looked up among the month starts the instants span: a handful of
+        # boundaries, where converting every instant to local fields costs far more.
+        at = ns[ok]
+        first, last = (
+            pd.Timestamp(int(x), unit="ns", tz="UTC").tz_convert(tz) for x in (at.min(), at.max())
+        )
+        starts = pd.date_range(
+            first.tz_localize(None).to_period("M").start_time,
+            last.tz_localize(None).to_period("M").start_time,
+            freq="MS",
+        ).tz_localize(tz)
+        bounds = starts.as_unit("ns").asi8
+        codes = starts.year.to_numpy() * 100 + starts.month.to_numpy()
+        out[ok] = codes[np.searchsorted(bounds, at, side="right") - 1]
     return out
 
 
@@ -151,6 +166,31 @@ def _month_code(month: str | None, tz: str) -> int | None:
         return None
     start = _month_start(month, tz)
     return start.year * 100 + start.month
+
+
+@contextlib.contextmanager
+def _without_hugepage_advice() -> Iterator[None]:
+    """Numpy advises the kernel to back every large array with huge pages. Where
+    the kernel then compacts memory on the spot to find one (transparent_hugepage
+    defrag = madvise, a common default), each fresh array stalls: measuring a
+    chunk makes hundreds of short-lived ones, and the stalls were 0.45 s of the
+    3.6 s the 1M-ticket benchmark took. Off while measuring, restored after; left
+    as it is when the user chose with numpy's NUMPY_MADVISE_HUGEPAGE (the switch
+    is numpy's own, a private function, so its absence just means no change)."""
+    toggle = None
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        for module in (getattr(np, "_core", None), getattr(np, "core", None)):
+            toggle = getattr(getattr(module, "multiarray", None), "_set_madvise_hugepage", None)
+            if toggle is not None:
+                break
+    if toggle is None:
+        yield
+        return
+    previous = toggle(False)  # noqa: FBT003 (numpy's switch takes no keyword)
+    try:
+        yield
+    finally:
+        toggle(previous)
 
 
 # --------------------------------------------------------------------- rules
@@ -821,18 +861,19 @@ def evaluate(
     # Tickets are evaluated in chunks so memory stays bounded however large the
     # warehouse: a loop over chunks of a million tickets, never over tickets.
     for lo in range(0, n, CHUNK_TICKETS):
-        numeric = _evaluate_chunk(
-            con,
-            policy,
-            keys,
-            names,
-            status_list,
-            params,
-            as_of_ns,
-            forced_idx,
-            lo,
-            min(n, lo + CHUNK_TICKETS),
-        )
+        with _without_hugepage_advice():
+            numeric = _evaluate_chunk(
+                con,
+                policy,
+                keys,
+                names,
+                status_list,
+                params,
+                as_of_ns,
+                forced_idx,
+                lo,
+                min(n, lo + CHUNK_TICKETS),
+            )
         con.register("numeric_results", numeric)
         # Month names by lookup (a formatting call per row costs more than the insert's
         # whole string work otherwise): the codes are yyyymm, so the range is short.

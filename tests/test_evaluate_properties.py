@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.evaluate import evaluate
+from pipeline.evaluate import _month_codes, evaluate
+from pipeline.instants import NAT_NS
 from pipeline.policy import Policy
 from tests import evaluation_reference as ref
 from tests.evaluation_fixtures import build, plan
@@ -103,3 +105,26 @@ def test_vectorised_matches_reference(rule: str, cases) -> None:
             deadline = None if pd.isna(row["deadline"]) else row["deadline"]
             assert deadline == want.deadline, where
             assert row["status"] == want.status, where
+
+
+# Instants from 1970 to 2100, and every month start (and its neighbours) of a few
+# years in each zone: the lookup's boundaries are exactly those instants.
+_ZONES = ["Europe/Amsterdam", "UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    zone=st.sampled_from(_ZONES),
+    instants=st.lists(st.integers(0, 4_102_444_800 * 10**9), min_size=1, max_size=40),
+    edge_year=st.integers(1971, 2098),
+    missing=st.booleans(),
+)
+def test_month_codes_match_local_calendar_fields(zone, instants, edge_year, missing) -> None:
+    edges = pd.date_range(f"{edge_year}-01-01", f"{edge_year + 1}-12-01", freq="MS", tz=zone)
+    edge_ns = edges.as_unit("ns").asi8
+    ns = np.array([*instants, *edge_ns, *(edge_ns - 1), *(edge_ns + 1)], dtype=np.int64)
+    local = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(zone)
+    expected = local.year.to_numpy() * 100 + local.month.to_numpy()
+    if missing:
+        ns, expected = np.r_[ns, NAT_NS], np.r_[expected, 0]
+    np.testing.assert_array_equal(_month_codes(ns, zone), expected)
