@@ -857,54 +857,89 @@ def evaluate(
     names = _Names()
     table = f"eval_{uuid.uuid4().hex[:12]}"
     columns = ", ".join(RESULT_COLUMNS)
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {columns} FROM sla_results LIMIT 0")
-    # Tickets are evaluated in chunks so memory stays bounded however large the
-    # warehouse: a loop over chunks of a million tickets, never over tickets.
-    for lo in range(0, n, CHUNK_TICKETS):
-        with _without_hugepage_advice():
-            numeric = _evaluate_chunk(
-                con,
-                policy,
-                keys,
-                names,
-                status_list,
-                params,
-                as_of_ns,
-                forced_idx,
-                lo,
-                min(n, lo + CHUNK_TICKETS),
-            )
-        con.register("numeric_results", numeric)
-        # Month names by lookup (a formatting call per row costs more than the insert's
-        # whole string work otherwise): the codes are yyyymm, so the range is short.
-        month = numeric.column("month").to_numpy()
-        month_base, month_last = int(month.min()), int(month.max())
-        months = [f"{c // 100:04d}-{c % 100:02d}" for c in range(month_base, month_last + 1)]
-        con.execute(
-            f"INSERT INTO {table} ({columns}) " + read_sql("eval_results.sql"),
-            {
-                "metrics": list(METRICS),
-                "versions": [v.version for v in policy.versions],
-                "policy_hash": policy.hash,
-                "calendars": names.calendars,
-                "statuses": list(STATUS_NAMES),
-                "rules": names.rules,
-                "nat": NAT_NS,
-                "month_from": from_code,
-                "month_to": to_code,
-                "months": months,
-                "month_base": month_base,
-            },
-        )
-        con.unregister("numeric_results")
-    con.execute("DROP TABLE scope")
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-
     evaluation_id = None
+    # A stored run writes its rows straight into sla_results, in one transaction
+    # with its `evaluations` row (a detour through a temporary table copied every
+    # row a second time); an unstored one keeps them in a temporary table.
     if store:
-        evaluation_id = _store(
-            con, policy, table, rows, as_of_ts, started, month_from, month_to, force_version, n
-        )
+        loads = _input_loads(con)
+        con.execute("BEGIN TRANSACTION")
+    else:
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {columns} FROM sla_results LIMIT 0")
+    try:
+        if store:
+            evaluation_id = int(
+                con.execute(
+                    "SELECT coalesce(max(evaluation_id), 0) + 1 FROM evaluations"
+                ).fetchall()[0][0]
+            )
+            insert = f"INSERT INTO sla_results (evaluation_id, {columns}) SELECT $evaluation_id, *"
+        else:
+            insert = f"INSERT INTO {table} ({columns}) SELECT *"
+        insert += f" FROM ({read_sql('eval_results.sql')})"
+        rows = 0
+        # Tickets are evaluated in chunks so memory stays bounded however large the
+        # warehouse: a loop over chunks of a million tickets, never over tickets.
+        for lo in range(0, n, CHUNK_TICKETS):
+            with _without_hugepage_advice():
+                numeric = _evaluate_chunk(
+                    con,
+                    policy,
+                    keys,
+                    names,
+                    status_list,
+                    params,
+                    as_of_ns,
+                    forced_idx,
+                    lo,
+                    min(n, lo + CHUNK_TICKETS),
+                )
+            con.register("numeric_results", numeric)
+            # Month names by lookup (a formatting call per row costs more than the
+            # insert's whole string work otherwise): codes are yyyymm, the range short.
+            month = numeric.column("month").to_numpy()
+            month_base, month_last = int(month.min()), int(month.max())
+            months = [f"{c // 100:04d}-{c % 100:02d}" for c in range(month_base, month_last + 1)]
+            inserted = con.execute(
+                insert,
+                {
+                    **({"evaluation_id": evaluation_id} if store else {}),
+                    "metrics": list(METRICS),
+                    "versions": [v.version for v in policy.versions],
+                    "policy_hash": policy.hash,
+                    "calendars": names.calendars,
+                    "statuses": list(STATUS_NAMES),
+                    "rules": names.rules,
+                    "nat": NAT_NS,
+                    "month_from": from_code,
+                    "month_to": to_code,
+                    "months": months,
+                    "month_base": month_base,
+                },
+            ).fetchall()[0][0]
+            rows += inserted
+            con.unregister("numeric_results")
+        if store:
+            _record_run(
+                con,
+                evaluation_id,
+                policy,
+                loads,
+                rows,
+                as_of_ts,
+                started,
+                month_from,
+                month_to,
+                force_version,
+                n,
+            )
+            con.execute("COMMIT")
+    except BaseException:
+        if store:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS scope")
     return EvaluationRun(
         evaluation_id=evaluation_id,
         policy=policy,
@@ -919,10 +954,11 @@ def evaluate(
     )
 
 
-def _store(
+def _record_run(
     con: duckdb.DuckDBPyConnection,
+    evaluation_id: int,
     policy: Policy,
-    table: str,
+    loads: list[dict],
     rows: int,
     as_of: pd.Timestamp,
     started: pd.Timestamp,
@@ -930,42 +966,26 @@ def _store(
     month_to: str | None,
     forced: str | None,
     tickets: int,
-) -> int:
-    loads = _input_loads(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        evaluation_id = con.execute(
-            "SELECT coalesce(max(evaluation_id), 0) + 1 FROM evaluations"
-        ).fetchall()[0][0]
-        con.execute(
-            "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                evaluation_id,
-                policy.name,
-                policy.hash,
-                policy.source,
-                json.dumps(policy.document, sort_keys=True),
-                forced,
-                as_of.to_pydatetime(),
-                month_from,
-                month_to,
-                json.dumps(loads),
-                input_fingerprint(loads),
-                __version__,
-                tickets,
-                rows,
-                started.to_pydatetime(),
-                dt.datetime.now(dt.UTC),
-            ],
-        )
-        columns = ", ".join(RESULT_COLUMNS)
-        con.execute(
-            f"INSERT INTO sla_results (evaluation_id, {columns}) SELECT ?, {columns} FROM {table}",
-            [evaluation_id],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute(f"DROP TABLE {table}")
-    return int(evaluation_id)
+) -> None:
+    """The run's row in `evaluations` (inside the caller's transaction)."""
+    con.execute(
+        "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            evaluation_id,
+            policy.name,
+            policy.hash,
+            policy.source,
+            json.dumps(policy.document, sort_keys=True),
+            forced,
+            as_of.to_pydatetime(),
+            month_from,
+            month_to,
+            json.dumps(loads),
+            input_fingerprint(loads),
+            __version__,
+            tickets,
+            rows,
+            started.to_pydatetime(),
+            dt.datetime.now(dt.UTC),
+        ],
+    )

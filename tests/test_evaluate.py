@@ -293,6 +293,45 @@ def test_chunked_evaluation_gives_the_same_rows(con, monkeypatch) -> None:
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+def test_stored_run_writes_the_same_rows_in_chunks(con, monkeypatch) -> None:
+    unstored = evaluate(con, as_of=AS_OF, store=False).results
+    monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
+    stored = evaluate(con, as_of=AS_OF)
+    pd.testing.assert_frame_equal(stored.results, unstored)
+    recorded = con.execute(
+        "SELECT rows_written FROM evaluations WHERE evaluation_id = ?", [stored.evaluation_id]
+    ).fetchone()[0]
+    assert recorded == stored.rows == len(unstored)
+
+
+def test_failed_stored_run_leaves_nothing_behind(con, monkeypatch) -> None:
+    import pipeline.evaluate as evaluation
+
+    before = con.execute("SELECT count(*), max(evaluation_id) FROM evaluations").fetchone()
+    results_before = con.execute("SELECT count(*) FROM sla_results").fetchone()[0]
+    real_chunk = evaluation._evaluate_chunk
+    chunks = []
+
+    def second_chunk_fails(*args, **kwargs):
+        chunks.append(1)
+        if len(chunks) == 2:
+            raise RuntimeError("disk full")
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
+    monkeypatch.setattr("pipeline.evaluate._evaluate_chunk", second_chunk_fails)
+    with pytest.raises(RuntimeError, match="disk full"):
+        evaluate(con, as_of=AS_OF)
+    # The first chunk's rows went in before the failure: all rolled back.
+    assert con.execute("SELECT count(*), max(evaluation_id) FROM evaluations").fetchone() == before
+    assert con.execute("SELECT count(*) FROM sla_results").fetchone()[0] == results_before
+    assert not con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scope'"
+    ).fetchone()[0]
+    monkeypatch.undo()
+    assert evaluate(con, as_of=AS_OF).evaluation_id == before[1] + 1
+
+
 def test_outage_calls_listed_with_cause_and_billable(run) -> None:
     from pipeline.metrics import outage_calls
 
