@@ -275,6 +275,38 @@ def test_policy_version_by_creation_date() -> None:
     assert row(forced, "BEFORE", "first_response")["status"] == "breached"
 
 
+def test_overlapping_plans_the_latest_in_force_wins() -> None:
+    # The loader refuses overlapping plans; written straight into the warehouse,
+    # each ticket takes the latest plan in force at its creation.
+    con = build(
+        [
+            ticket("EARLY", "C-OVER", "2026-02-10T10:00"),
+            ticket("INSIDE", "C-OVER", "2026-04-10T10:00"),
+            ticket("AFTER", "C-OVER", "2026-07-10T10:00"),
+            ticket("OPEN_END", "C-TWO", "2026-05-10T10:00"),
+            ticket("PLAIN", "C-ONE", "2026-05-10T10:00"),
+        ],
+        [],
+        [
+            plan("C-OVER", "business", "2026-01-01", "2026-12-31"),
+            plan("C-OVER", "premium", "2026-03-01", "2026-06-01"),
+            plan("C-TWO", "professional", "2025-01-01"),
+            plan("C-TWO", "premium", "2026-05-01"),
+            plan("C-ONE", "business", "2025-01-01", "2026-03-01"),
+            plan("C-ONE", "premium", "2026-03-01"),
+        ],
+    )
+    run = evaluate(con, as_of=AS_OF, store=False)
+    tiers = run.results.groupby("ticket_id")["tier"].agg(set).to_dict()
+    assert tiers == {
+        "EARLY": {"business"},
+        "INSIDE": {"premium"},
+        "AFTER": {"business"},
+        "OPEN_END": {"premium"},
+        "PLAIN": {"premium"},
+    }
+
+
 def test_empty_warehouse_is_a_clear_error() -> None:
     con = build([], [], [])
     with pytest.raises(EvaluationError, match="load data first"):

@@ -7,15 +7,38 @@ WITH first_reply AS (
     WHERE kind = 'agent_reply' AND "at" <= $as_of
     GROUP BY ticket_id
 ),
-plan AS (
-    SELECT t.ticket_id, p.tier
+-- Overlapping plans are refused at load; should one slip through, the latest wins.
+-- Only the tickets of customers with overlapping plans need that decided (a window
+-- over every ticket costs more than the rest of the plan lookup): a plan overlaps
+-- another exactly when it overlaps the next one to start.
+overlapping AS (
+    SELECT DISTINCT customer_id
+    FROM (
+        SELECT
+            customer_id,
+            valid_to,
+            lead(valid_from) OVER (PARTITION BY customer_id ORDER BY valid_from) AS next_from
+        FROM plan_history
+    )
+    WHERE next_from IS NOT NULL AND (valid_to IS NULL OR next_from < valid_to)
+),
+plan_rows AS (
+    SELECT t.ticket_id, t.customer_id, p.tier, p.valid_from
     FROM tickets t
     JOIN plan_history p
       ON p.customer_id = t.customer_id
      AND p.valid_from <= t.created_at
      AND (p.valid_to IS NULL OR t.created_at < p.valid_to)
-    -- Overlapping plans are refused at load; should one slip through, the latest wins.
-    QUALIFY row_number() OVER (PARTITION BY t.ticket_id ORDER BY p.valid_from DESC) = 1
+),
+plan AS (
+    SELECT ticket_id, tier
+    FROM plan_rows
+    WHERE customer_id NOT IN (SELECT customer_id FROM overlapping)
+    UNION ALL
+    SELECT ticket_id, tier
+    FROM plan_rows
+    WHERE customer_id IN (SELECT customer_id FROM overlapping)
+    QUALIFY row_number() OVER (PARTITION BY ticket_id ORDER BY valid_from DESC) = 1
 )
 SELECT
     t.tix,
