@@ -364,6 +364,26 @@ def test_failed_stored_run_leaves_nothing_behind(con, monkeypatch) -> None:
     assert evaluate(con, as_of=AS_OF).evaluation_id == before[1] + 1
 
 
+def test_hugepage_advice_is_off_while_measuring_and_restored(con, monkeypatch) -> None:
+    import numpy as np
+
+    calls = []
+
+    def switch(enabled: bool) -> bool:
+        calls.append(enabled)
+        return True
+
+    monkeypatch.setattr(np._core.multiarray, "_set_madvise_hugepage", switch)
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    evaluate(con, as_of=AS_OF, store=False)
+    assert calls == [False, True]
+    # The user's own choice (numpy's environment variable) is left alone.
+    calls.clear()
+    monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+    evaluate(con, as_of=AS_OF, store=False)
+    assert calls == []
+
+
 def test_outage_calls_listed_with_cause_and_billable(run) -> None:
     from pipeline.metrics import outage_calls
 
