@@ -83,7 +83,11 @@ def trend(
         if ax.get_legend_handles_labels()[0]:
             # Between the title and the plot: inside it would cover a line.
             ax.legend(
-                loc="lower left", bbox_to_anchor=(0, 1), ncols=4, fontsize=7, frameon=False,
+                loc="lower left",
+                bbox_to_anchor=(0, 1),
+                ncols=4,
+                fontsize=7,
+                frameon=False,
                 borderaxespad=0.2,
             )
         return _svg(fig)
