@@ -171,12 +171,12 @@ def _month_code(month: str | None, tz: str) -> int | None:
 @contextlib.contextmanager
 def _without_hugepage_advice() -> Iterator[None]:
     """Numpy advises the kernel to back every large array with huge pages. Where
-    the kernel then compacts memory on the spot to find one (transparent_hugepage
-    defrag = madvise, a common default), each fresh array stalls: measuring a
-    chunk makes hundreds of short-lived ones, and the stalls were 0.45 s of the
-    3.6 s the 1M-ticket benchmark took. Off while measuring, restored after; left
-    as it is when the user chose with numpy's NUMPY_MADVISE_HUGEPAGE (the switch
-    is numpy's own, a private function, so its absence just means no change)."""
+    the kernel may then compact memory on the spot to find one (transparent_hugepage
+    defrag = madvise, a common default), the first touch of a fresh array is slow:
+    measuring a chunk makes hundreds of short-lived ones, and that cost 0.45 s of
+    the 3.6 s the 1M-ticket benchmark took. Off while measuring, restored after;
+    left as it is when the user chose with numpy's NUMPY_MADVISE_HUGEPAGE (the
+    switch is numpy's own, a private function: without it, nothing changes)."""
     toggle = None
     if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
         for module in (getattr(np, "_core", None), getattr(np, "core", None)):
@@ -937,6 +937,8 @@ def evaluate(
     except BaseException:
         if store:
             con.execute("ROLLBACK")
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         raise
     finally:
         con.execute("DROP TABLE IF EXISTS scope")

@@ -336,7 +336,7 @@ def test_stored_run_writes_the_same_rows_in_chunks(con, monkeypatch) -> None:
     assert recorded == stored.rows == len(unstored)
 
 
-def test_failed_stored_run_leaves_nothing_behind(con, monkeypatch) -> None:
+def test_failed_run_leaves_nothing_behind(con, monkeypatch) -> None:
     import pipeline.evaluate as evaluation
 
     before = con.execute("SELECT count(*), max(evaluation_id) FROM evaluations").fetchone()
@@ -360,6 +360,12 @@ def test_failed_stored_run_leaves_nothing_behind(con, monkeypatch) -> None:
     assert not con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scope'"
     ).fetchone()[0]
+    # Nor does an unstored one leave its table of rows.
+    tables = set(con.execute("SELECT table_name FROM duckdb_tables()").fetchall())
+    chunks.clear()
+    with pytest.raises(RuntimeError, match="disk full"):
+        evaluate(con, as_of=AS_OF, store=False)
+    assert set(con.execute("SELECT table_name FROM duckdb_tables()").fetchall()) == tables
     monkeypatch.undo()
     assert evaluate(con, as_of=AS_OF).evaluation_id == before[1] + 1
 
