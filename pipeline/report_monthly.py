@@ -15,6 +15,7 @@ import gc
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -549,6 +550,11 @@ def render_html(context: MonthlyReportContext, *, for_print: bool = False) -> st
     )
 
 
+# The "modified" time written into the fonts embedded in a PDF (see render_pdf):
+# 2020-01-01T00:00Z, any fixed instant would do.
+PDF_FONT_EPOCH = "1577836800"
+
+
 def render_pdf(html: str, path: Path) -> None:
     from weasyprint import HTML  # imported late: it loads Pango, only needed for PDF
 
@@ -559,9 +565,19 @@ def render_pdf(html: str, path: Path) -> None:
     # counting still frees everything acyclic; the collector resumes afterwards.
     collecting = gc.isenabled()
     gc.disable()
+    # The subset fonts WeasyPrint embeds carry their own "modified" time, the
+    # moment of rendering (fontTools), so the same report gave different bytes
+    # every run. fontTools takes that time from SOURCE_DATE_EPOCH when set (the
+    # reproducible-builds convention): a fixed one makes the PDF depend on the
+    # report alone. One the user set is kept.
+    epoch_set = "SOURCE_DATE_EPOCH" in os.environ
+    if not epoch_set:
+        os.environ["SOURCE_DATE_EPOCH"] = PDF_FONT_EPOCH
     try:
         HTML(string=html).write_pdf(path)
     finally:
+        if not epoch_set:
+            del os.environ["SOURCE_DATE_EPOCH"]
         if collecting:
             gc.enable()
 

@@ -165,6 +165,21 @@ def test_reruns_are_byte_stable(con, tmp_path) -> None:
     assert first == second
 
 
+def test_pdf_bytes_depend_on_the_report_not_the_hour(con, tmp_path, monkeypatch) -> None:
+    import os
+    import time
+
+    html = render_html(build_context(con, MONTH, lang="en"), for_print=True)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    render_pdf(html, tmp_path / "now.pdf")
+    # Two days later: the fonts' own "modified" time used to follow the clock.
+    later = time.time() + 2 * 86400
+    monkeypatch.setattr(time, "time", lambda: later)
+    render_pdf(html, tmp_path / "later.pdf")
+    assert (tmp_path / "now.pdf").read_bytes() == (tmp_path / "later.pdf").read_bytes()
+    assert "SOURCE_DATE_EPOCH" not in os.environ
+
+
 def small_warehouse(subject: str):
     return build(
         [
