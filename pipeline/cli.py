@@ -15,7 +15,15 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.measure import Measurement
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from pipeline import __version__, policy_history
@@ -72,6 +80,8 @@ DB_OPTION = click.option(
     default=None,
     help="Warehouse file (default: $SLA_DB or data/warehouse.duckdb).",
 )
+# Wider than any table the commands print: a table's own width is measured in it.
+_UNBOUNDED = 10_000
 POLICY_OPTION = click.option(
     "--policy",
     "policy_path",
@@ -79,6 +89,29 @@ POLICY_OPTION = click.option(
     default=None,
     help="Policy TOML file (default: the built-in policy).",
 )
+
+
+def _progress(*columns: Any) -> Progress:
+    """A live progress line on stderr, gone when done; nothing at all when stderr is
+    not a terminal (a log or a pipe wants the results, not the animation)."""
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
+def _show(console: Console, *renderables: Any) -> None:
+    """Print rich renderables whole. Rich fits a table to the console (80 columns
+    when the output goes to a pipe or a file) by cutting its cells short with an
+    ellipsis; an instant or a count cut short is wrong, so a table wider than the
+    console is printed at its own width and the lines wrap instead."""
+    for item in renderables:
+        natural = Measurement.get(console, console.options.update_width(_UNBOUNDED), item)
+        width = console.width
+        if natural.maximum > width:
+            console.width = natural.maximum
+        try:
+            console.print(item)
+        finally:
+            console.width = width
 
 
 def _print_load(summary: LoadSummary) -> None:
@@ -142,11 +175,8 @@ def load_command(
     con = connect(db)
     for path in files:
         # A live spinner with elapsed time while a big file loads; gone when done.
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("loading {task.description}"),
-            TimeElapsedColumn(),
-            transient=True,
+        with _progress(
+            SpinnerColumn(), TextColumn("loading {task.description}"), TimeElapsedColumn()
         ) as progress:
             progress.add_task(path, total=None)
             if preset in DERIVED_PRESETS:
@@ -202,7 +232,7 @@ def status_command(db: str | None) -> None:
             f"{row.flagged:,}",
             str(row.source_tz or ("unchanged" if row.unchanged else "-")),
         )
-    console.print(table)
+    _show(console, table)
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
     console.print(f"tickets created from {low} to {high}")
@@ -236,14 +266,25 @@ def evaluate_command(
 ) -> None:
     """Evaluate every ticket and metric; store the run in sla_results."""
     con = connect(db)
-    run = evaluate(
-        con,
-        Policy.load(policy_path),
-        month_from=month_from,
-        month_to=month_to,
-        as_of=as_of,
-        force_version=policy_version,
-    )
+    # A live bar of tickets evaluated (a chunk of a million at a time); gone when done.
+    with _progress(
+        SpinnerColumn(),
+        TextColumn("evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tickets"),
+        TimeElapsedColumn(),
+    ) as bar:
+        task = bar.add_task("evaluate", total=None)
+        run = evaluate(
+            con,
+            Policy.load(policy_path),
+            month_from=month_from,
+            month_to=month_to,
+            as_of=as_of,
+            force_version=policy_version,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     console = Console(soft_wrap=True)
     console.print(
         f"evaluation #{run.evaluation_id}: {run.tickets_evaluated:,} tickets, {run.rows:,} "
@@ -290,7 +331,7 @@ def _print_summary(console: Console, summary) -> None:
             pct,
             ci,
         )
-    console.print(table)
+    _show(console, table)
 
 
 @cli.command("whatif")
@@ -346,7 +387,7 @@ def whatif_command(
             pct(row.compliance_other),
             "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
         )
-    Console(soft_wrap=True).print(table)
+    _show(Console(soft_wrap=True), table)
 
 
 @cli.group("report")
@@ -497,9 +538,7 @@ def audit_ticket_command(
     elif fmt == "html":
         click.echo(render_audit_html(audit))
     else:
-        console = Console(soft_wrap=True)
-        for item in audit_renderables(audit):
-            console.print(item)
+        _show(Console(soft_wrap=True), *audit_renderables(audit))
 
 
 @audit_group.command("breaches")

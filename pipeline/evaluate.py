@@ -33,7 +33,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
@@ -803,9 +803,13 @@ def evaluate(
     as_of: Any = None,
     force_version: str | None = None,
     store: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationRun:
     """Evaluate every ticket known at `as_of` (default: now) and keep the rows
     that count in months [month_from, month_to] (default: all).
+
+    `progress`, when given, is called with (tickets done, tickets in scope)
+    before the first chunk and after each one.
 
     With `store`, the run is recorded in `evaluations` and its rows in
     `sla_results` under a new evaluation id, in one transaction; without, the
@@ -878,6 +882,8 @@ def evaluate(
             insert = f"INSERT INTO {table} ({columns}) SELECT *"
         insert += f" FROM ({read_sql('eval_results.sql')})"
         rows = 0
+        if progress is not None:
+            progress(0, n)
         # Tickets are evaluated in chunks so memory stays bounded however large the
         # warehouse: a loop over chunks of a million tickets, never over tickets.
         for lo in range(0, n, CHUNK_TICKETS):
@@ -919,6 +925,8 @@ def evaluate(
             ).fetchall()[0][0]
             rows += inserted
             con.unregister("numeric_results")
+            if progress is not None:
+                progress(min(n, lo + CHUNK_TICKETS), n)
         if store:
             _record_run(
                 con,

@@ -74,6 +74,25 @@ def test_audit_and_policy_commands(db: str) -> None:
     assert bad.exit_code == 1 and "no version '9.9'" in bad.output
 
 
+def test_output_to_a_pipe_is_whole_and_starts_with_the_results(db: str, monkeypatch) -> None:
+    # A pipe or a file: rich assumes 80 columns and would cut wider tables short.
+    monkeypatch.setenv("COLUMNS", "80")
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    loaded = run(
+        "load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db
+    )
+    evaluated = run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)
+    # No line left behind by the progress display.
+    assert loaded.output.startswith(str(FIXTURES / "tickets.csv"))
+    assert evaluated.output.startswith("evaluation #1")
+    audit = run("audit", "ticket", "T1", "--db", db)
+    status = run("status", "--db", db)
+    for result in (evaluated, audit, status):
+        assert "\u2026" not in result.output  # no cell ends in an ellipsis
+    # The status timeline's first segment starts at creation, printed to the second.
+    assert "│ 2026-10-23T17:00:00+02:00 │" in audit.output
+
+
 def test_report_commands(db: str, tmp_path) -> None:
     run("customers", str(FIXTURES / "customers.csv"), "--db", db)
     run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)

@@ -325,6 +325,15 @@ def test_chunked_evaluation_gives_the_same_rows(con, monkeypatch) -> None:
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+def test_progress_is_reported_per_chunk(con, monkeypatch) -> None:
+    monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 4)
+    calls = []
+    run = evaluate(con, as_of=AS_OF, store=False, progress=lambda *a: calls.append(a))
+    n = run.tickets_evaluated
+    assert n > 8
+    assert calls == [(0, n), *((min(n, k), n) for k in range(4, n + 4, 4))]
+
+
 def test_stored_run_writes_the_same_rows_in_chunks(con, monkeypatch) -> None:
     unstored = evaluate(con, as_of=AS_OF, store=False).results
     monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
