@@ -34,6 +34,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
@@ -191,6 +192,11 @@ def _without_hugepage_advice() -> Iterator[None]:
         yield
     finally:
         toggle(previous)
+
+
+def _measure_threads() -> int:
+    """Threads that measure blocks of tickets: one per core, at most eight."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 # --------------------------------------------------------------------- rules
@@ -764,17 +770,17 @@ def _evaluate_chunk(
         "metric": np.repeat(np.arange(len(METRICS), dtype=np.int64), n),
         "reopens": np.tile(reopens, len(METRICS)),
     }
-    for block, a in enumerate(range(0, n, MEASURE_BLOCK)):
-        b = min(n, a + MEASURE_BLOCK)
+
+    def measure_block(block: int) -> list[dict[str, np.ndarray]]:
+        a, b = block * MEASURE_BLOCK, min(n, (block + 1) * MEASURE_BLOCK)
         sa, sb = bounds[block], bounds[block + 1]
         block_seg = {k: v[sa:sb] for k, v in seg.items()}
         block_seg["tix"] = block_seg["tix"] - a
         clocks = _Clocks(policy, block_seg, clock_range)
-        for code, metric in enumerate(METRICS):
-            r = rules[metric]
-            measured = _measure_metric(
+        return [
+            _measure_metric(
                 metric,
-                _Rules(**{f.name: getattr(r, f.name)[a:b] for f in fields(_Rules)}),
+                _Rules(**{f.name: getattr(rules[metric], f.name)[a:b] for f in fields(_Rules)}),
                 names,
                 policy,
                 as_of_ns,
@@ -785,10 +791,25 @@ def _evaluate_chunk(
                 clocks,
                 out_of_hours[a:b],
             )
-            for name, values in measured.items():
-                if name not in columns:
-                    columns[name] = np.empty(len(METRICS) * n, dtype=values.dtype)
-                columns[name][code * n + a : code * n + b] = values
+            for metric in METRICS
+        ]
+
+    # Blocks are independent and numpy lets go of the interpreter inside its
+    # loops, so they are measured on every core (DuckDB waits meanwhile). The
+    # calendars' shared tables are built first, once, not by racing threads.
+    for name in {c for r in rules.values() for c in np.unique(r.calendar) if c >= 0}:
+        policy.calendar(names.calendars[name]).working_clock(*clock_range)(
+            np.array(clock_range, dtype=np.int64)
+        )
+    blocks = range(-(-n // MEASURE_BLOCK))
+    with ThreadPoolExecutor(max_workers=_measure_threads()) as pool:
+        for block, per_metric in zip(blocks, pool.map(measure_block, blocks), strict=True):
+            a, b = block * MEASURE_BLOCK, min(n, (block + 1) * MEASURE_BLOCK)
+            for code, measured in enumerate(per_metric):
+                for name, values in measured.items():
+                    if name not in columns:
+                        columns[name] = np.empty(len(METRICS) * n, dtype=values.dtype)
+                    columns[name][code * n + a : code * n + b] = values
     # An Arrow table over the columns as they are (a pandas frame would copy them
     # twice); NaN is missing, as DuckDB reads it from a pandas float column.
     return pa.table({name: pa.array(v, from_pandas=True) for name, v in columns.items()})

@@ -325,6 +325,14 @@ def test_chunked_evaluation_gives_the_same_rows(con, monkeypatch) -> None:
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+def test_blocks_measured_on_several_threads_give_the_same_rows(con, monkeypatch) -> None:
+    whole = evaluate(con, as_of=AS_OF, store=False).results
+    monkeypatch.setattr("pipeline.evaluate.MEASURE_BLOCK", 3)
+    monkeypatch.setattr("pipeline.evaluate._measure_threads", lambda: 4)
+    blocks = evaluate(con, as_of=AS_OF, store=False).results
+    pd.testing.assert_frame_equal(whole, blocks)
+
+
 def test_progress_is_reported_per_chunk(con, monkeypatch) -> None:
     monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 4)
     calls = []
