@@ -794,22 +794,25 @@ def _evaluate_chunk(
             for metric in METRICS
         ]
 
-    # Blocks are independent and numpy lets go of the interpreter inside its
-    # loops, so they are measured on every core (DuckDB waits meanwhile). The
-    # calendars' shared tables are built first, once, not by racing threads.
-    for name in {c for r in rules.values() for c in np.unique(r.calendar) if c >= 0}:
-        policy.calendar(names.calendars[name]).working_clock(*clock_range)(
-            np.array(clock_range, dtype=np.int64)
-        )
     blocks = range(-(-n // MEASURE_BLOCK))
+
+    def store(block: int, per_metric: list[dict[str, np.ndarray]]) -> None:
+        a, b = block * MEASURE_BLOCK, min(n, (block + 1) * MEASURE_BLOCK)
+        for code, measured in enumerate(per_metric):
+            for name, values in measured.items():
+                if name not in columns:
+                    columns[name] = np.empty(len(METRICS) * n, dtype=values.dtype)
+                columns[name][code * n + a : code * n + b] = values
+
+    # Blocks are independent and numpy lets go of the interpreter inside its
+    # loops, so they are measured on every core (DuckDB waits meanwhile), each
+    # thread writing its block's own rows. The first block runs alone: it makes
+    # the result columns the others write into, and the shared tables of the
+    # calendars it uses (threads racing to build one would only build it twice).
+    store(0, measure_block(0))
     with ThreadPoolExecutor(max_workers=_measure_threads()) as pool:
-        for block, per_metric in zip(blocks, pool.map(measure_block, blocks), strict=True):
-            a, b = block * MEASURE_BLOCK, min(n, (block + 1) * MEASURE_BLOCK)
-            for code, measured in enumerate(per_metric):
-                for name, values in measured.items():
-                    if name not in columns:
-                        columns[name] = np.empty(len(METRICS) * n, dtype=values.dtype)
-                    columns[name][code * n + a : code * n + b] = values
+        for _ in pool.map(lambda block: store(block, measure_block(block)), blocks[1:]):
+            pass
     # An Arrow table over the columns as they are (a pandas frame would copy them
     # twice); NaN is missing, as DuckDB reads it from a pandas float column.
     return pa.table({name: pa.array(v, from_pandas=True) for name, v in columns.items()})
