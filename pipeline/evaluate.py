@@ -22,7 +22,8 @@ How a metric is measured (see docs/policy.md):
 
 All of it runs over whole columns: DuckDB gathers and sorts the status changes,
 numpy turns them into the timeline and measures it through the working-time
-engine, grouped by calendar, in blocks of tickets, never per ticket.
+engine, grouped by calendar, in blocks of tickets (measured on every core),
+never per ticket.
 """
 
 from __future__ import annotations
