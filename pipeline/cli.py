@@ -392,7 +392,7 @@ def whatif_command(
 
 @cli.group("report")
 def report_group() -> None:
-    """Render reports (monthly compliance)."""
+    """Render reports: monthly compliance, tier value and customer cases for sales."""
 
 
 @report_group.command("monthly")
@@ -544,8 +544,14 @@ def audit_ticket_command(
 @audit_group.command("breaches")
 @click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
 @click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
-@click.option("--tier", default=None)
-@click.option("--evaluation", "evaluation_id", type=int, default=None)
+@click.option("--tier", default=None, help="Only this tier's breaches.")
+@click.option(
+    "--evaluation",
+    "evaluation_id",
+    type=int,
+    default=None,
+    help="The evaluation to read (default: the latest that covers the months).",
+)
 @click.option(
     "--format",
     "fmt",
