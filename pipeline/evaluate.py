@@ -843,10 +843,20 @@ def evaluate(
     policy = policy or Policy.default()
     tz = policy.report_timezone
     from_code, to_code = _month_code(month_from, tz), _month_code(month_to, tz)
+    if from_code is not None and to_code is not None and from_code > to_code:
+        raise EvaluationError(f"the months run backwards: from {month_from} to {month_to}")
     if as_of is None:
         as_of_ts = pd.Timestamp.now(tz="UTC").floor("s")
     else:
-        as_of_ts = pd.Timestamp(as_of)
+        try:
+            as_of_ts = pd.Timestamp(as_of)
+        except (ValueError, TypeError):
+            raise EvaluationError(
+                f"malformed as-of instant {as_of!r}: use e.g. 2026-11-01T00:00 "
+                f"(read in {tz}) or 2026-11-01T00:00Z"
+            ) from None
+        if pd.isna(as_of_ts):
+            raise EvaluationError(f"as-of instant {as_of!r} is not a time")
         as_of_ts = (as_of_ts.tz_localize(tz) if as_of_ts.tzinfo is None else as_of_ts).tz_convert(
             "UTC"
         )

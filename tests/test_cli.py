@@ -59,6 +59,9 @@ def test_bad_month_and_empty_warehouse(db: str) -> None:
     assert result.exit_code == 1 and "malformed month" in result.output
     result = run("evaluate", "--db", db)
     assert result.exit_code == 1 and "load data first" in result.output
+    result = run("evaluate", "--as-of", "garbage", "--db", db)
+    assert result.exit_code == 1 and "malformed as-of instant 'garbage'" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_audit_and_policy_commands(db: str) -> None:

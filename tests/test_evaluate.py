@@ -316,6 +316,14 @@ def test_empty_warehouse_is_a_clear_error() -> None:
 def test_bad_month_is_a_clear_error(con) -> None:
     with pytest.raises(EvaluationError, match="malformed month"):
         evaluate(con, month_from="2026-13", store=False)
+    with pytest.raises(EvaluationError, match="months run backwards: from 2026-10 to 2026-09"):
+        evaluate(con, month_from="2026-10", month_to="2026-09", store=False)
+
+
+@pytest.mark.parametrize("as_of", ["garbage", "2026-13-01", "NaT"])
+def test_bad_as_of_is_a_clear_error(con, as_of) -> None:
+    with pytest.raises(EvaluationError, match="as-of instant"):
+        evaluate(con, as_of=as_of, store=False)
 
 
 def test_chunked_evaluation_gives_the_same_rows(con, monkeypatch) -> None:
