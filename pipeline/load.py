@@ -347,6 +347,8 @@ def load_file(
             pd.Timestamp("2026-01-01", tz=source_tz)
         except Exception:
             raise LoadError(f"unknown time zone {source_tz!r} for --source-tz") from None
+    if frame is None and path.stat().st_size == 0:
+        raise LoadError(f"{path}: the file is empty (no header, no rows): nothing to load")
     sha = sha256_of(path)
     started = dt.datetime.now(dt.UTC)
     con.execute("SET TimeZone = 'UTC'")

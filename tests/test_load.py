@@ -208,6 +208,14 @@ def test_unknown_file_type(con, tmp_path) -> None:
         load_file(con, path)
 
 
+def test_empty_file_is_a_clear_error(con, tmp_path) -> None:
+    empty = tmp_path / "tickets.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(LoadError, match=r"tickets\.csv: the file is empty"):
+        load_file(con, empty, source_tz="UTC")
+    assert con.execute("SELECT count(*) FROM loads WHERE path = ?", [str(empty)]).fetchone() == (0,)
+
+
 def test_documented_examples_load() -> None:
     examples = Path(__file__).parent.parent / "docs" / "examples"
     con = connect(":memory:")
