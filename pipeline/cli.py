@@ -602,6 +602,11 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
             f"all {result.figures_checked} figures reproduced exactly "
             f"(re-evaluation #{result.new_evaluation_id})"
         )
+        if result.documents_checked:
+            click.echo(f"documents as rendered: {', '.join(result.documents_checked)}")
+        if result.documents_absent:
+            absent = ", ".join(result.documents_absent)
+            click.echo(f"not beside the manifest, not checked: {absent}")
         for line in result.reasons:
             click.echo(f"note: {line}")
         return

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from pipeline import __version__, charts
 from pipeline.errors import EvaluationError
 from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
 from pipeline.i18n import Messages
+from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
 from pipeline.texttable import text_table
@@ -637,9 +639,12 @@ def write_manifest(
     evaluation_id: int,
     figures: dict[str, str],
     extra: dict | None = None,
+    documents: Sequence[Path] = (),
 ) -> Path:
     """What a rendered report rests on, for `sla audit verify`: the evaluation,
-    its policy hash and as-of instant, the input files and a hash per figure."""
+    its policy hash and as-of instant, the input files, a hash per figure, and
+    the hash of each rendered document (`documents`, in the manifest's folder):
+    rendering is byte-stable, so a document that no longer matches was changed."""
     info = con.execute(
         "SELECT policy_hash, as_of FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
     ).fetchall()[0]
@@ -659,6 +664,7 @@ def write_manifest(
         "input_fingerprint": input_fingerprint(inputs),
         "figures": figures,
         **(extra or {}),
+        "documents": {doc.name: sha256_of(doc) for doc in documents},
     }
     path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", "utf-8")
     return path
@@ -690,6 +696,7 @@ def write_monthly_report(
             print_html=render_html(context, for_print=True) if "pdf" in formats else None,
         )
     assert context is not None
+    documents = list(written)
     figures = figures_csv(context)
     (folder / "figures.csv").write_text(figures, "utf-8")
     written.append(folder / "figures.csv")
@@ -705,6 +712,7 @@ def write_monthly_report(
                 "policy_versions": list(context.policy_versions),
                 "figures_csv_sha256": hashlib.sha256(figures.encode()).hexdigest(),
             },
+            documents=documents,
         )
     )
     return written

@@ -440,6 +440,7 @@ def write_sales_report(
             params=params,
             evaluation_id=context.evaluation_id,
             figures=sales_figures(context),
+            documents=list(written),
         )
     )
     return written

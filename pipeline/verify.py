@@ -36,6 +36,10 @@ class Verification:
     reasons: tuple[str, ...]  # why figures may differ (empty when nothing points to a cause)
     new_evaluation_id: int | None
     figures_checked: int
+    # Rendered documents named in the manifest and found beside it, each matching
+    # the hash it was rendered with (a changed one is listed in `differences`).
+    documents_checked: tuple[str, ...] = ()
+    documents_absent: tuple[str, ...] = ()  # named in the manifest, not beside it
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -164,9 +168,41 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "same inputs, policy and package version, yet different figures: the evaluation "
             "did not reproduce (a bug: please report it with this manifest)"
         )
+    checked, absent, altered = _check_documents(path.parent, manifest)
+    if altered:
+        differences += tuple(f"document {name}: changed since it was rendered" for name in altered)
+        reasons.append(
+            "a document beside the manifest is not the file rendered with it: rendering is "
+            "byte-stable, so it was changed afterwards (or belongs to another rendering)"
+        )
     return Verification(
-        not differences, differences, tuple(reasons), run.evaluation_id, len(set(now) | set(before))
+        not differences,
+        differences,
+        tuple(reasons),
+        run.evaluation_id,
+        len(set(now) | set(before)),
+        checked,
+        absent,
     )
+
+
+def _check_documents(
+    folder: Path, manifest: dict[str, Any]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(intact, absent, altered) names among the rendered documents the manifest
+    lists (manifests written before documents were hashed list none)."""
+    from pipeline.load import sha256_of
+
+    intact, absent, altered = [], [], []
+    for name, sha in sorted(manifest.get("documents", {}).items()):
+        doc = folder / name
+        if not doc.is_file():
+            absent.append(name)
+        elif sha256_of(doc) == sha:
+            intact.append(name)
+        else:
+            altered.append(name)
+    return tuple(intact), tuple(absent), tuple(altered)
 
 
 def _csv_details(path: Path, manifest: dict[str, Any], now_csv: str) -> dict[str, str]:

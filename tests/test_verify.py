@@ -29,6 +29,21 @@ def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
     result = verify_manifest(sample_warehouse, report)
     assert result.reproduced and result.differences == () and result.reasons == ()
     assert result.figures_checked == len(json.loads(report.read_text())["figures"])
+    assert result.documents_checked == ("sla-report.en.html",)
+
+
+def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, tmp_path) -> None:
+    (tmp_path / "manifest.json").write_text(report.read_text())
+    html = (report.parent / "sla-report.en.html").read_text()
+    (tmp_path / "sla-report.en.html").write_text(html + "<!-- one figure edited -->")
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced
+    assert result.differences == ("document sla-report.en.html: changed since it was rendered",)
+    assert "changed afterwards" in result.reasons[0]
+    # Only the manifest at hand: the figures are checked, the document cannot be.
+    (tmp_path / "sla-report.en.html").unlink()
+    alone = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert alone.reproduced and alone.documents_absent == ("sla-report.en.html",)
 
 
 def test_a_changed_figure_is_listed_field_by_field(sample_warehouse, report, tmp_path) -> None:
