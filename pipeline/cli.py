@@ -206,7 +206,7 @@ def customers_command(file: str, source_tz: str | None, db: str | None) -> None:
 @handle_errors
 def status_command(db: str | None) -> None:
     """What is loaded: loads, counts, date range, rejected rows by reason, flags."""
-    status = warehouse_status(connect(db))
+    status = warehouse_status(connect(db, must_exist=True))
     console = Console(soft_wrap=True)
     table = Table(
         "load",
@@ -235,7 +235,10 @@ def status_command(db: str | None) -> None:
     _show(console, table)
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
-    console.print(f"tickets created from {low} to {high}")
+    if low is None:
+        console.print("no tickets loaded yet: sla customers FILE, then sla load FILE")
+    else:
+        console.print(f"tickets created from {low} to {high}")
     for row in status.rejected.itertuples():
         console.print(f"  rejected {row.reason_code:<28} {row.field or '':<20} {row.rows:>8,}")
     for row in status.flagged.itertuples():
@@ -265,7 +268,7 @@ def evaluate_command(
     db: str | None,
 ) -> None:
     """Evaluate every ticket and metric; store the run in sla_results."""
-    con = connect(db)
+    con = connect(db, must_exist=True)
     # A live bar of tickets evaluated (a chunk of a million at a time); gone when done.
     with _progress(
         SpinnerColumn(),
@@ -364,7 +367,7 @@ def whatif_command(
 ) -> None:
     """Compliance under the current and another policy, side by side; stores nothing."""
     side = whatif(
-        connect(db),
+        connect(db, must_exist=True),
         Policy.from_toml(other_path),
         current=Policy.load(current_path),
         month_from=month_from,
@@ -417,7 +420,7 @@ def report_monthly_command(
     """The monthly compliance report: reports/<month>/sla-report.<lang>.html/.pdf."""
     wanted = _formats(formats)
     paths = write_monthly_report(
-        connect(db),
+        connect(db, must_exist=True),
         month,
         langs=tuple(x.strip() for x in langs.split(",") if x.strip()),
         formats=wanted,
@@ -459,7 +462,7 @@ def report_tiers_command(
     db: str | None,
 ) -> None:
     """Tier value for sales: promises against what customers experienced."""
-    con = connect(db)
+    con = connect(db, must_exist=True)
     context = build_tiers_context(
         con, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
     )
@@ -486,7 +489,7 @@ def report_customer_command(
     db: str | None,
 ) -> None:
     """One customer's tickets and their honest upgrade case (names appear only here)."""
-    con = connect(db)
+    con = connect(db, must_exist=True)
     context = build_customer_context(
         con, customer_id, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
     )
@@ -532,7 +535,7 @@ def audit_ticket_command(
     ticket_id: str, evaluation_id: int | None, fmt: str, db: str | None
 ) -> None:
     """A ticket's full story as the evaluation saw it, and the arithmetic."""
-    audit = audit_ticket(connect(db), ticket_id, evaluation_id=evaluation_id)
+    audit = audit_ticket(connect(db, must_exist=True), ticket_id, evaluation_id=evaluation_id)
     if fmt == "json":
         click.echo(audit.to_json())
     elif fmt == "html":
@@ -578,7 +581,7 @@ def audit_breaches_command(
 ) -> None:
     """The breach register: one row per breached ticket and metric."""
     frame = breach_register(
-        connect(db),
+        connect(db, must_exist=True),
         month_from=month_from,
         month_to=month_to,
         tier=tier,
@@ -596,7 +599,7 @@ def audit_breaches_command(
 @handle_errors
 def audit_verify_command(manifest: str, db: str | None) -> None:
     """Re-evaluate a rendered report's month and confirm every figure."""
-    result = verify_manifest(connect(db), manifest)
+    result = verify_manifest(connect(db, must_exist=True), manifest)
     if result.reproduced:
         click.echo(
             f"all {result.figures_checked} figures reproduced exactly "

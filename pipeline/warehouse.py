@@ -73,15 +73,16 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def connect(
-    path: str | Path | None = None, *, read_only: bool = False
+    path: str | Path | None = None, *, read_only: bool = False, must_exist: bool = False
 ) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) and migrate the warehouse.
+    """Open (creating if needed, unless `must_exist` or `read_only`) and migrate
+    the warehouse.
 
     Raises `WarehouseBusyError` when another process holds the file, and
-    `WarehouseError` when a read-only open finds no warehouse."""
+    `WarehouseError` when a read-only or must-exist open finds no warehouse."""
     target = Path(path) if path is not None else default_path()
     if str(target) != ":memory:":
-        if read_only and not target.exists():
+        if (read_only or must_exist) and not target.exists():
             raise WarehouseError(
                 f"no warehouse at {target}: load data first (sla load FILE), "
                 f"or point --db / ${ENV_VAR} at one"

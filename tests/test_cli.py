@@ -55,6 +55,13 @@ def test_naive_file_without_zone_is_a_clear_error(db: str) -> None:
 
 
 def test_bad_month_and_empty_warehouse(db: str) -> None:
+    # No warehouse at all: only the loading commands create one.
+    for command in (["evaluate"], ["status"], ["audit", "ticket", "T1"]):
+        result = run(*command, "--db", db)
+        assert result.exit_code == 1 and f"no warehouse at {db}" in result.output
+        assert not Path(db).exists()
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    assert "no tickets loaded yet" in run("status", "--db", db).output
     result = run("evaluate", "--from", "2026-13", "--db", db)
     assert result.exit_code == 1 and "malformed month" in result.output
     result = run("evaluate", "--db", db)
