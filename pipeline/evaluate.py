@@ -433,7 +433,6 @@ def _measure_metric(
     seg: dict[str, np.ndarray],
     status_list: list[str],
     clocks: _Clocks,
-    out_of_hours: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Elapsed, paused and gap working time, deadline and status for one metric."""
     n = len(created)
@@ -574,7 +573,6 @@ def _measure_metric(
     return {
         "has_sla": rules.has_sla,
         "outage_line": rules.outage,
-        "out_of_hours": out_of_hours,
         "billable": rules.billable,
         "version": rules.version,
         "calendar": rules.calendar,
@@ -770,16 +768,17 @@ def _evaluate_chunk(
         "tix": np.tile(np.arange(lo, hi, dtype=np.int64), len(METRICS)),
         "metric": np.repeat(np.arange(len(METRICS), dtype=np.int64), n),
         "reopens": np.tile(reopens, len(METRICS)),
+        "out_of_hours": np.tile(out_of_hours, len(METRICS)),
     }
 
-    def measure_block(block: int) -> list[dict[str, np.ndarray]]:
+    def measure(block: int) -> None:
+        """Measure one block of tickets for every metric; write its rows of `columns`."""
         a, b = block * MEASURE_BLOCK, min(n, (block + 1) * MEASURE_BLOCK)
-        sa, sb = bounds[block], bounds[block + 1]
-        block_seg = {k: v[sa:sb] for k, v in seg.items()}
+        block_seg = {k: v[bounds[block] : bounds[block + 1]] for k, v in seg.items()}
         block_seg["tix"] = block_seg["tix"] - a
         clocks = _Clocks(policy, block_seg, clock_range)
-        return [
-            _measure_metric(
+        for code, metric in enumerate(METRICS):
+            measured = _measure_metric(
                 metric,
                 _Rules(**{f.name: getattr(rules[metric], f.name)[a:b] for f in fields(_Rules)}),
                 names,
@@ -790,16 +789,7 @@ def _evaluate_chunk(
                 block_seg,
                 status_list,
                 clocks,
-                out_of_hours[a:b],
             )
-            for metric in METRICS
-        ]
-
-    blocks = range(-(-n // MEASURE_BLOCK))
-
-    def store(block: int, per_metric: list[dict[str, np.ndarray]]) -> None:
-        a, b = block * MEASURE_BLOCK, min(n, (block + 1) * MEASURE_BLOCK)
-        for code, measured in enumerate(per_metric):
             for name, values in measured.items():
                 if name not in columns:
                     columns[name] = np.empty(len(METRICS) * n, dtype=values.dtype)
@@ -810,10 +800,9 @@ def _evaluate_chunk(
     # thread writing its block's own rows. The first block runs alone: it makes
     # the result columns the others write into, and the shared tables of the
     # calendars it uses (threads racing to build one would only build it twice).
-    store(0, measure_block(0))
+    measure(0)
     with ThreadPoolExecutor(max_workers=_measure_threads()) as pool:
-        for _ in pool.map(lambda block: store(block, measure_block(block)), blocks[1:]):
-            pass
+        list(pool.map(measure, range(1, -(-n // MEASURE_BLOCK))))
     # An Arrow table over the columns as they are (a pandas frame would copy them
     # twice); NaN is missing, as DuckDB reads it from a pandas float column.
     return pa.table({name: pa.array(v, from_pandas=True) for name, v in columns.items()})
