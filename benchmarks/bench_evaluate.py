@@ -17,6 +17,7 @@ import argparse
 import resource
 import statistics
 import time
+from functools import partial
 
 import duckdb
 import numpy as np
@@ -130,24 +131,22 @@ def main() -> None:
     )
     times: dict[str, list[float]] = {"frame": [], "table": [], "evaluate": [], "copy": []}
 
-    def timed(key: str, sql: str) -> None:
+    def timed(key: str, work):
         t0 = time.perf_counter()
-        con.execute(sql).fetchall()
+        out = work()
         times[key].append(time.perf_counter() - t0)
+        return out
 
     # Alternating runs: a machine whose speed drifts (shared cores) affects both sides.
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        con.execute(group_by).df()
-        times["frame"].append(time.perf_counter() - t0)
-        timed("table", "CREATE TEMP TABLE grouped AS " + group_by)
+        timed("frame", lambda: con.execute(group_by).df())
+        timed("table", lambda: con.execute("CREATE TEMP TABLE grouped AS " + group_by))
         con.execute("DROP TABLE grouped")
-        t0 = time.perf_counter()
-        run = evaluate(con, as_of="2027-01-01T00:00Z", store=False)
-        times["evaluate"].append(time.perf_counter() - t0)
+        run = timed("evaluate", lambda: evaluate(con, as_of="2027-01-01T00:00Z", store=False))
         # For scale: copying the finished result rows to another table, which any
         # evaluation that keeps its rows pays at least once.
-        timed("copy", f"CREATE TEMP TABLE result_copy AS SELECT * FROM {run.table}")
+        copy = f"CREATE TEMP TABLE result_copy AS SELECT * FROM {run.table}"
+        timed("copy", partial(con.execute, copy))
         con.execute(f"DROP TABLE result_copy; DROP TABLE {run.table}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     # The first run is what `sla evaluate` pays (one evaluation per process, its
