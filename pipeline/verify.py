@@ -26,6 +26,7 @@ import duckdb
 
 from pipeline import __version__
 from pipeline.errors import AuditError
+from pipeline.load import sha256_of
 from pipeline.policy import Policy
 
 
@@ -191,8 +192,6 @@ def _check_documents(
 ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(intact, absent, altered) names among the rendered documents the manifest
     lists (manifests written before documents were hashed list none)."""
-    from pipeline.load import sha256_of
-
     intact, absent, altered = [], [], []
     for name, sha in sorted(manifest.get("documents", {}).items()):
         doc = folder / name
