@@ -7,8 +7,10 @@ The tickets are synthetic but shaped like the real thing: every tier, office
 hours and nights, a reply, a pause waiting on the customer, a resolution.
 Target: the evaluation (both metrics, pauses included) takes at most 3 times as
 long as the GROUP BY. Both run `--repeat` times, alternating; best and median
-are printed (single runs on a shared machine vary by +-15%). Peak memory is the
-process's maximum resident set size.
+are printed (single runs on a shared machine vary by +-15%). Beneath the
+evaluation, its four phases (`pipeline.evaluate.PHASES`), each with its median
+as a multiple of the GROUP BY's. Peak memory is the process's maximum resident
+set size.
 """
 
 from __future__ import annotations
@@ -23,11 +25,19 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.evaluate import evaluate
+from pipeline.evaluate import PHASES, evaluate
 from pipeline.warehouse import migrate
 
 MIN = 60 * 10**9
 HOUR = 60 * MIN
+# Where the evaluation's time goes; the multiple after each is its median
+# over the GROUP BY's median (to a DataFrame).
+PHASE_LABELS = {
+    "scope": "of which scope: tickets, plan, first reply (DuckDB)",
+    "timelines": "of which timelines: status changes sorted (DuckDB)",
+    "measure": "of which measuring working time (numpy)",
+    "write": "of which writing the result rows (DuckDB)",
+}
 TIERS = np.array(["pioneer", "professional", "business", "premium"], dtype=object)
 
 
@@ -130,6 +140,7 @@ def main() -> None:
         'SELECT ticket_id, count(*), min("at"), max("at") FROM ticket_events GROUP BY ticket_id'
     )
     times: dict[str, list[float]] = {"frame": [], "table": [], "evaluate": [], "copy": []}
+    times.update({phase: [] for phase in PHASES})
 
     def timed(key: str, work):
         t0 = time.perf_counter()
@@ -143,6 +154,8 @@ def main() -> None:
         timed("table", lambda: con.execute("CREATE TEMP TABLE grouped AS " + group_by))
         con.execute("DROP TABLE grouped")
         run = timed("evaluate", lambda: evaluate(con, as_of="2027-01-01T00:00Z", store=False))
+        for phase, seconds in run.phase_seconds.items():
+            times[phase].append(seconds)
         # For scale: copying the finished result rows to another table, which any
         # evaluation that keeps its rows pays at least once.
         copy = f"CREATE TEMP TABLE result_copy AS SELECT * FROM {run.table}"
@@ -168,6 +181,8 @@ def main() -> None:
     line(
         "evaluate (both metrics, pauses, results in a table)", "evaluate", f"  ({run.rows:,} rows)"
     )
+    for phase, label in PHASE_LABELS.items():
+        line(f"  {label}", phase, f"  {stats['median'][phase] / stats['median']['frame']:5.1f}x")
     line("for scale: copying the result rows to a new table", "copy")
     for label, key in (("to DataFrame", "frame"), ("to table", "table")):
         cells = "".join(f"{stats[c]['evaluate'] / stats[c][key]:9.2f}x" for c in stats)

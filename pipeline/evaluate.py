@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +54,7 @@ from pipeline.warehouse import read_sql
 
 NS = 10**9
 CHUNK_TICKETS = 1_000_000
-# Tickets measured at a time within a chunk (see _evaluate_chunk).
+# Tickets measured at a time within a chunk (see _measure_chunk).
 MEASURE_BLOCK = 1 << 17
 RESULT_COLUMNS = (
     "ticket_id",
@@ -85,6 +86,25 @@ RESULT_COLUMNS = (
     "late_working_seconds",
     "month",
 )
+
+
+# Where an evaluation spends its time: the tickets in scope with plan and first
+# reply (DuckDB), their status changes gathered in timeline order (DuckDB), working
+# time measured (numpy), the result rows written (DuckDB). The benchmark prints them.
+PHASES = ("scope", "timelines", "measure", "write")
+
+
+class _PhaseClock:
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+
+    @contextlib.contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
 
 
 STATUS_NAMES = (
@@ -126,6 +146,8 @@ class EvaluationRun:
     rows: int
     con: duckdb.DuckDBPyConnection = field(repr=False)
     table: str = field(repr=False)
+    # Wall-clock seconds per phase (see PHASES), summed over chunks.
+    phase_seconds: dict[str, float] = field(default_factory=dict, repr=False)
 
     @cached_property
     def results(self) -> pd.DataFrame:
@@ -671,20 +693,11 @@ def input_fingerprint(loads: list[dict]) -> str:
     return digest.hexdigest()
 
 
-def _evaluate_chunk(
-    con: duckdb.DuckDBPyConnection,
-    policy: Policy,
-    keys: pd.DataFrame,
-    names: _Names,
-    status_list: list[str],
-    params: dict,
-    as_of_ns: int,
-    forced_idx: int | None,
-    lo: int,
-    hi: int,
-) -> pa.Table:
-    """Numeric results for the tickets with lo <= tix < hi."""
-    n = hi - lo
+def _read_chunk(
+    con: duckdb.DuckDBPyConnection, status_list: list[str], params: dict, lo: int, hi: int
+) -> tuple[dict, dict]:
+    """The ticket columns and the ordered status changes of the tickets with
+    lo <= tix < hi, as numpy arrays."""
     bounds = {"lo": lo, "hi": hi}
     ticket_cols = con.execute(
         "SELECT epoch_ns(created_at) AS created, "
@@ -693,10 +706,27 @@ def _evaluate_chunk(
         "FROM scope WHERE tix >= $lo AND tix < $hi ORDER BY tix",
         bounds,
     ).fetchnumpy()
-    created = np.asarray(ticket_cols["created"], dtype=np.int64)
     changes = con.execute(
         read_sql("eval_segments.sql"), {**params, **bounds, "statuses": status_list}
     ).fetchnumpy()
+    return ticket_cols, changes
+
+
+def _measure_chunk(
+    ticket_cols: dict,
+    changes: dict,
+    policy: Policy,
+    keys: pd.DataFrame,
+    names: _Names,
+    status_list: list[str],
+    as_of_ns: int,
+    forced_idx: int | None,
+    lo: int,
+    hi: int,
+) -> pa.Table:
+    """Numeric results for the tickets with lo <= tix < hi, from `_read_chunk`."""
+    n = hi - lo
+    created = np.asarray(ticket_cols["created"], dtype=np.int64)
     seg = _segments(changes, status_list, as_of_ns)
     seg["tix"] -= lo
 
@@ -808,6 +838,25 @@ def _evaluate_chunk(
     return pa.table({name: pa.array(v, from_pandas=True) for name, v in columns.items()})
 
 
+def _write_chunk(
+    con: duckdb.DuckDBPyConnection, insert: str, params: dict, numeric: pa.Table
+) -> int:
+    """Insert a chunk's numeric results as rows (eval_results.sql); returns the
+    number of rows kept (those in the months asked for)."""
+    # Month names by lookup (a formatting call per row costs more than the
+    # insert's whole string work otherwise): codes are yyyymm, the range short.
+    month = numeric.column("month").to_numpy()
+    month_base, month_last = int(month.min()), int(month.max())
+    months = [f"{c // 100:04d}-{c % 100:02d}" for c in range(month_base, month_last + 1)]
+    con.register("numeric_results", numeric)
+    try:
+        return con.execute(
+            insert, {**params, "months": months, "month_base": month_base}
+        ).fetchall()[0][0]
+    finally:
+        con.unregister("numeric_results")
+
+
 def evaluate(
     con: duckdb.DuckDBPyConnection,
     policy: Policy | None = None,
@@ -858,29 +907,31 @@ def evaluate(
     as_of_ns = int(as_of_ts.as_unit("ns").value)
     params = {"as_of": as_of_ts.to_pydatetime()}
 
+    phases = _PhaseClock()
     fields = ", ".join(RULE_FIELDS)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE scope AS SELECT *, "
-        # A hash, not a rank: grouping tickets by their rule fields needs no sort.
-        f"hash({fields}) AS rule_key "
-        f"FROM ({read_sql('eval_scope.sql')})",
-        params,
-    )
-    n = con.execute("SELECT count(*) FROM scope").fetchall()[0][0]
-    if n == 0:
-        con.execute("DROP TABLE scope")
-        raise EvaluationError(
-            f"no tickets created before {as_of_ts.isoformat()} are loaded: load data first "
-            "(sla load FILE)"
+    with phases.timed("scope"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE scope AS SELECT *, "
+            # A hash, not a rank: grouping tickets by their rule fields needs no sort.
+            f"hash({fields}) AS rule_key "
+            f"FROM ({read_sql('eval_scope.sql')})",
+            params,
         )
-    keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope ORDER BY rule_key").df()
-    status_list = [
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT new_value FROM ticket_events WHERE kind = 'status_change' "
-            "AND new_value IS NOT NULL"
-        ).fetchall()
-    ]
+        n = con.execute("SELECT count(*) FROM scope").fetchall()[0][0]
+        if n == 0:
+            con.execute("DROP TABLE scope")
+            raise EvaluationError(
+                f"no tickets created before {as_of_ts.isoformat()} are loaded: load data "
+                "first (sla load FILE)"
+            )
+        keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope ORDER BY rule_key").df()
+        status_list = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT new_value FROM ticket_events WHERE kind = 'status_change' "
+                "AND new_value IS NOT NULL"
+            ).fetchall()
+        ]
     status_list = sorted({*status_list, "new", "open", *RESOLVED_STATUSES})
     names = _Names()
     table = f"eval_{uuid.uuid4().hex[:12]}"
@@ -905,52 +956,45 @@ def evaluate(
         else:
             insert = f"INSERT INTO {table} ({columns}) SELECT *"
         insert += f" FROM ({read_sql('eval_results.sql')})"
+        insert_params = {
+            **({"evaluation_id": evaluation_id} if store else {}),
+            "metrics": list(METRICS),
+            "versions": [v.version for v in policy.versions],
+            "policy_hash": policy.hash,
+            "calendars": names.calendars,
+            "statuses": list(STATUS_NAMES),
+            "rules": names.rules,
+            "nat": NAT_NS,
+            "month_from": from_code,
+            "month_to": to_code,
+        }
         rows = 0
         if progress is not None:
             progress(0, n)
         # Tickets are evaluated in chunks so memory stays bounded however large the
         # warehouse: a loop over chunks of a million tickets, never over tickets.
         for lo in range(0, n, CHUNK_TICKETS):
-            with _without_hugepage_advice():
-                numeric = _evaluate_chunk(
-                    con,
+            hi = min(n, lo + CHUNK_TICKETS)
+            with phases.timed("timelines"):
+                ticket_cols, changes = _read_chunk(con, status_list, params, lo, hi)
+            with phases.timed("measure"), _without_hugepage_advice():
+                numeric = _measure_chunk(
+                    ticket_cols,
+                    changes,
                     policy,
                     keys,
                     names,
                     status_list,
-                    params,
                     as_of_ns,
                     forced_idx,
                     lo,
-                    min(n, lo + CHUNK_TICKETS),
+                    hi,
                 )
-            con.register("numeric_results", numeric)
-            # Month names by lookup (a formatting call per row costs more than the
-            # insert's whole string work otherwise): codes are yyyymm, the range short.
-            month = numeric.column("month").to_numpy()
-            month_base, month_last = int(month.min()), int(month.max())
-            months = [f"{c // 100:04d}-{c % 100:02d}" for c in range(month_base, month_last + 1)]
-            inserted = con.execute(
-                insert,
-                {
-                    **({"evaluation_id": evaluation_id} if store else {}),
-                    "metrics": list(METRICS),
-                    "versions": [v.version for v in policy.versions],
-                    "policy_hash": policy.hash,
-                    "calendars": names.calendars,
-                    "statuses": list(STATUS_NAMES),
-                    "rules": names.rules,
-                    "nat": NAT_NS,
-                    "month_from": from_code,
-                    "month_to": to_code,
-                    "months": months,
-                    "month_base": month_base,
-                },
-            ).fetchall()[0][0]
-            rows += inserted
-            con.unregister("numeric_results")
+            del ticket_cols, changes
+            with phases.timed("write"):
+                rows += _write_chunk(con, insert, insert_params, numeric)
             if progress is not None:
-                progress(min(n, lo + CHUNK_TICKETS), n)
+                progress(hi, n)
         if store:
             _record_run(
                 con,
@@ -985,6 +1029,7 @@ def evaluate(
         rows=rows,
         con=con,
         table=table,
+        phase_seconds=phases.seconds,
     )
 
 

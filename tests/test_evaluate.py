@@ -350,6 +350,22 @@ def test_progress_is_reported_per_chunk(con, monkeypatch) -> None:
     assert calls == [(0, n), *((min(n, k), n) for k in range(4, n + 4, 4))]
 
 
+def test_phase_times_add_up_over_chunks(con, monkeypatch) -> None:
+    # A clock that advances one second per reading: each timed phase then counts
+    # exactly one second per time it ran.
+    ticks = iter(range(10**6))
+    monkeypatch.setattr("pipeline.evaluate.time.perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 4)
+    run = evaluate(con, as_of=AS_OF, store=False)
+    chunks = -(-run.tickets_evaluated // 4)
+    assert run.phase_seconds == {
+        "scope": 1.0,
+        "timelines": chunks,
+        "measure": chunks,
+        "write": chunks,
+    }
+
+
 def test_stored_run_writes_the_same_rows_in_chunks(con, monkeypatch) -> None:
     unstored = evaluate(con, as_of=AS_OF, store=False).results
     monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
@@ -366,7 +382,7 @@ def test_failed_run_leaves_nothing_behind(con, monkeypatch) -> None:
 
     before = con.execute("SELECT count(*), max(evaluation_id) FROM evaluations").fetchone()
     results_before = con.execute("SELECT count(*) FROM sla_results").fetchone()[0]
-    real_chunk = evaluation._evaluate_chunk
+    real_chunk = evaluation._measure_chunk
     chunks = []
 
     def second_chunk_fails(*args, **kwargs):
@@ -376,7 +392,7 @@ def test_failed_run_leaves_nothing_behind(con, monkeypatch) -> None:
         return real_chunk(*args, **kwargs)
 
     monkeypatch.setattr("pipeline.evaluate.CHUNK_TICKETS", 2)
-    monkeypatch.setattr("pipeline.evaluate._evaluate_chunk", second_chunk_fails)
+    monkeypatch.setattr("pipeline.evaluate._measure_chunk", second_chunk_fails)
     with pytest.raises(RuntimeError, match="disk full"):
         evaluate(con, as_of=AS_OF)
     # The first chunk's rows went in before the failure: all rolled back.
