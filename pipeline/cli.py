@@ -235,10 +235,16 @@ def status_command(db: str | None) -> None:
     _show(console, table)
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
-    if low is None:
+    later, latest = status.created_later
+    if low is None and not later:
         console.print("no tickets loaded yet: sla customers FILE, then sla load FILE")
-    else:
+    elif low is not None:
         console.print(f"tickets created from {low} to {high}")
+    if later:
+        console.print(
+            f"{later:,} ticket{'s' if later > 1 else ''} created after now "
+            f"(the latest {latest}): flagged created_in_future when loaded"
+        )
     for row in status.rejected.itertuples():
         console.print(f"  rejected {row.reason_code:<28} {row.field or '':<20} {row.rows:>8,}")
     for row in status.flagged.itertuples():

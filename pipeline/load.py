@@ -505,13 +505,21 @@ def load_servicenow(
 class WarehouseStatus:
     loads: pd.DataFrame
     counts: dict[str, int]
+    # Over the tickets created up to now; those created later (flagged
+    # created_in_future when loaded) are counted apart, so that one mistyped year
+    # does not stretch the range.
     created_range: tuple[pd.Timestamp | None, pd.Timestamp | None]
+    created_later: tuple[int, pd.Timestamp | None]  # how many, the latest
     rejected: pd.DataFrame  # reason_code, field, rows
     flagged: pd.DataFrame  # flag_code, rows
 
 
-def warehouse_status(con: duckdb.DuckDBPyConnection) -> WarehouseStatus:
-    """What is loaded: the loads, row counts, the creation date range, rejections and flags."""
+def warehouse_status(
+    con: duckdb.DuckDBPyConnection, now: pd.Timestamp | None = None
+) -> WarehouseStatus:
+    """What is loaded: the loads, row counts, the creation date range (up to
+    `now`, default the current time), rejections and flags."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
     counts = {
         table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         for table in (
@@ -524,7 +532,13 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> WarehouseStatus:
             "evaluations",
         )
     }
-    low, high = con.execute("SELECT min(created_at), max(created_at) FROM tickets").fetchall()[0]
+    low, high, later, latest = con.execute(
+        "SELECT min(created_at) FILTER (created_at <= $now), "
+        "max(created_at) FILTER (created_at <= $now), "
+        "count(*) FILTER (created_at > $now), max(created_at) FILTER (created_at > $now) "
+        "FROM tickets",
+        {"now": now.to_pydatetime()},
+    ).fetchall()[0]
     return WarehouseStatus(
         loads=con.execute(
             "SELECT load_id, kind, path, left(sha256, 12) AS sha256, rows_read, accepted, "
@@ -532,6 +546,7 @@ def warehouse_status(con: duckdb.DuckDBPyConnection) -> WarehouseStatus:
         ).df(),
         counts=counts,
         created_range=(low, high),
+        created_later=(later, latest),
         rejected=con.execute(
             "SELECT reason_code, field, count(*) AS rows FROM rejected_rows GROUP BY ALL "
             "ORDER BY rows DESC, reason_code"

@@ -41,6 +41,10 @@ def test_load_status_evaluate(db: str) -> None:
     assert "nothing changed" in again.output
     status = run("status", "--db", db)
     assert "unknown_customer" in status.output
+    assert "tickets created from 2026-10-21 08:00:00+00:00 to 2026-10-25 01:30:00+00:00" in (
+        status.output
+    )
+    assert "1 ticket created after now (the latest 2036-10-21 08:00:00+00:00)" in status.output
     evaluated = run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)
     assert evaluated.exit_code == 0
     assert "evaluation #1" in evaluated.output
