@@ -16,7 +16,9 @@ one, so DST days are counted at their true length (23 or 25 hours for a 24/7
 calendar). A wall-clock time in the spring-forward gap moves to the first
 valid instant after it; for a time that occurs twice on the fall-back night, an
 interval *start* takes the first occurrence and an interval *end* the second, so
-the open span covers every instant whose reading lies between the two.
+the open span covers every instant whose reading lies between the two. Naive
+instants handed to the functions below are recorded readings, not interval
+bounds: they follow `pipeline/instants.py`, the rule the loader follows.
 
 Precedence of the parts: weekly hours, minus holidays and closed dates, minus
 closures, plus openings (an explicit opening wins, e.g. a release Saturday).

@@ -48,7 +48,7 @@ import pyarrow as pa
 
 from pipeline import __version__
 from pipeline.errors import EvaluationError
-from pipeline.instants import NAT_NS
+from pipeline.instants import NAT_NS, localize_naive
 from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy
 from pipeline.warehouse import read_sql
 
@@ -668,9 +668,11 @@ def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def _month_start(month: str, tz: str) -> pd.Timestamp:
     try:
-        return pd.Timestamp(f"{month}-01", tz=tz)
+        midnight = pd.Timestamp(f"{month}-01")
     except ValueError:
         raise EvaluationError(f"malformed month {month!r}: use YYYY-MM") from None
+    # (Some zones have moved their clocks at midnight.)
+    return localize_naive(pd.DatetimeIndex([midnight]), tz).tz_convert(tz)[0]
 
 
 def month_end_as_of(month: str, tz: str) -> pd.Timestamp:
@@ -895,9 +897,10 @@ def evaluate(
             ) from None
         if pd.isna(as_of_ts):
             raise EvaluationError(f"as-of instant {as_of!r} is not a time")
-        as_of_ts = (as_of_ts.tz_localize(tz) if as_of_ts.tzinfo is None else as_of_ts).tz_convert(
-            "UTC"
-        )
+        if as_of_ts.tzinfo is None:
+            # A wall-clock reading, read as the loader reads one (instants.py).
+            as_of_ts = localize_naive(pd.DatetimeIndex([as_of_ts]), tz)[0]
+        as_of_ts = as_of_ts.tz_convert("UTC")
     forced_idx = None
     if force_version is not None:
         forced_idx = [v.version for v in policy.versions].index(

@@ -7,9 +7,11 @@ the one place that reads them, so the rules live in one place:
 
 - tz-aware values are exact whatever their offset;
 - naive values are wall-clock readings in `naive_tz`, which the caller states;
-- a naive reading that falls in a DST gap (02:30 on the spring-forward night)
-  is shifted forward to the first valid instant; one that happens twice (02:30
-  on the fall-back night) is taken as the *first* occurrence;
+- a naive reading that happens twice (02:30 on the fall-back night) is standard
+  time, the *later* one; one that falls in a DST gap (02:30 on the spring-forward
+  night) is read with the offset in force before the gap, so it moves forward by
+  the gap (to 03:30 summer time). That is how the loader's SQL reads them (DuckDB's
+  ICU time zones), so a naive reading means the same instant wherever it enters;
 - pandas 3 stores `datetime64[s]`/`[ms]`/`[us]`: units are converted explicitly,
   never assumed to be nanoseconds.
 """
@@ -47,11 +49,29 @@ def _is_scalar(value: Any) -> bool:
     )
 
 
+def localize_naive(index: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    """Wall-clock readings in `tz` as UTC instants, by the rule in the module
+    docstring (the loader's): twice-happening readings are standard time, readings
+    in a gap take the offset from before it."""
+    index = pd.DatetimeIndex(index).as_unit("ns")
+    # False: not summer time, i.e. the later of the two readings.
+    utc = index.tz_localize(tz, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="NaT")
+    gap = np.asarray(utc.isna()) & np.asarray(index.notna())
+    if not gap.any():
+        return utc.tz_convert("UTC")
+    ns = utc.asi8.copy()
+    wall = index[gap]
+    # The last instant before the gap carries the offset in force before it.
+    before = wall.tz_localize(tz, nonexistent="shift_backward")
+    offset = before.tz_localize(None) - before.tz_convert("UTC").tz_localize(None)
+    ns[gap] = (wall - offset).asi8
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+
+
 def _localize(index: pd.DatetimeIndex, naive_tz: str) -> pd.DatetimeIndex:
     if index.tz is not None:
         return index.tz_convert("UTC")
-    ambiguous = np.ones(len(index), dtype=bool)  # True = DST = the first occurrence
-    return index.tz_localize(naive_tz, ambiguous=ambiguous, nonexistent="shift_forward")
+    return localize_naive(index, naive_tz)
 
 
 def _from_datetime_index(index: pd.DatetimeIndex, naive_tz: str) -> np.ndarray:

@@ -1,0 +1,121 @@
+"""Reading instants: a naive reading means the same instant in the engine, on the
+command line and in the loader's SQL, including around DST transitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.evaluate import evaluate
+from pipeline.instants import localize_naive, to_instants
+from pipeline.warehouse import read_sql
+from tests.evaluation_fixtures import build, plan, ticket
+
+# Zones with one-hour and half-hour (Lord Howe) shifts, north and south, and one
+# that changed its rules (Sao Paulo dropped summer time in 2019).
+ZONES = (
+    "Europe/Amsterdam",
+    "Europe/London",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+)
+
+
+def _transitions(zone: str) -> list[pd.Timestamp]:
+    """Wall-clock times near each change of the zone's UTC offset, 2015-2030."""
+    hours = pd.date_range("2015-01-01", "2031-01-01", freq="h", tz="UTC").tz_convert(zone)
+    offsets = np.array([t.utcoffset().total_seconds() for t in hours])
+    changed = np.flatnonzero(np.diff(offsets) != 0) + 1
+    return [hours[i].tz_localize(None) for i in changed]
+
+
+TRANSITIONS = [(zone, at) for zone in ZONES for at in _transitions(zone)]
+
+
+@pytest.fixture(scope="module")
+def sql() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(read_sql("load_macros.sql"))
+    return con
+
+
+def _loader_ns(con: duckdb.DuckDBPyConnection, text: str, zone: str) -> int:
+    return con.execute("SELECT epoch_ns(sla_ts(?, ?))", [text, zone]).fetchone()[0]
+
+
+def test_transitions_found() -> None:
+    # Two a year where the zone keeps summer time; none in Sao Paulo after 2019.
+    amsterdam = [at for zone, at in TRANSITIONS if zone == "Europe/Amsterdam"]
+    assert len(amsterdam) == 32
+    assert pd.Timestamp("2026-10-25 02:00") in amsterdam
+    assert max(at for zone, at in TRANSITIONS if zone == "America/Sao_Paulo").year == 2019
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        # The clocks go back at 03:00 summer time: 02:30 happens twice; standard time.
+        ("2026-10-25 02:30:00", "2026-10-25T01:30Z"),
+        ("2026-10-25 01:59:59", "2026-10-24T23:59:59Z"),
+        ("2026-10-25 03:00:00", "2026-10-25T02:00Z"),
+        # They go forward at 02:00: 02:30 never happens; read at +01:00, i.e. 03:30 CEST.
+        ("2026-03-29 02:30:00", "2026-03-29T01:30Z"),
+        ("2026-03-29 03:00:00", "2026-03-29T01:00Z"),
+    ],
+)
+def test_naive_readings_around_dst_in_amsterdam(sql, text: str, utc: str) -> None:
+    expected = pd.Timestamp(utc).value
+    assert to_instants(text, "Europe/Amsterdam").ns[0] == expected
+    assert _loader_ns(sql, text, "Europe/Amsterdam") == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    near=st.sampled_from(TRANSITIONS),
+    seconds=st.integers(-3 * 3600, 3 * 3600),
+    form=st.sampled_from(["str", "datetime64[s]", "datetime64[us]", "series[ms]", "datetime"]),
+)
+def test_engine_reads_naive_like_the_loader(sql, near, seconds: int, form: str) -> None:
+    zone, at = near
+    wall = at + pd.Timedelta(seconds=seconds)
+    text = wall.strftime("%Y-%m-%d %H:%M:%S")
+    value = {
+        "str": text,
+        "datetime64[s]": np.array([wall.to_datetime64()], dtype="datetime64[s]"),
+        "datetime64[us]": np.array([wall.to_datetime64()], dtype="datetime64[us]"),
+        "series[ms]": pd.Series([wall]).astype("datetime64[ms]"),
+        "datetime": wall.to_pydatetime(),
+    }[form]
+    assert int(to_instants(value, zone).ns[0]) == _loader_ns(sql, text, zone)
+
+
+def test_localize_naive_keeps_missing_and_any_unit() -> None:
+    index = pd.DatetimeIndex(["2026-03-29 02:30", None, "2026-10-25 02:30"]).as_unit("s")
+    out = localize_naive(index, "Europe/Amsterdam")
+    assert str(out.tz) == "UTC"
+    assert list(out[[0, 2]]) == [
+        pd.Timestamp("2026-03-29T01:30Z"),
+        pd.Timestamp("2026-10-25T01:30Z"),
+    ]
+    assert pd.isna(out[1])
+
+
+def test_as_of_in_the_repeated_or_skipped_hour() -> None:
+    # Used to end in a pandas error ("Cannot infer dst time"); now read like the loader.
+    con = build(
+        [ticket("T1", "C1", "2026-03-02 10:00")], [], [plan("C1", "business", "2026-01-01")]
+    )
+    for text, utc in (
+        ("2026-10-25T02:30", dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)),
+        ("2026-03-29T02:30", dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)),
+    ):
+        run = evaluate(con, as_of=text, store=False)
+        assert run.as_of == pd.Timestamp(utc)
