@@ -5,15 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint format bench report sample snapshot clean
+.PHONY: help setup test lint format bench report sample snapshot lock clean
 
 help:  ## Show this help
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)  ## Create .venv with the project and its dev tools
@@ -44,6 +44,16 @@ sample: $(STAMP)  ## Regenerate the committed sample data (seeded, deterministic
 
 snapshot: $(STAMP)  ## Regenerate the golden report files (review the diff before committing)
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_report_golden.py
+
+lock:  ## Re-resolve the newest allowed versions into constraints.txt (then run make test)
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	head -3 constraints.txt > constraints.new
+	.lock-venv/bin/pip freeze --exclude-editable >> constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
