@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import CalendarError, WorkingTimeError
-from pipeline.instants import NAT_NS, to_instants, to_timestamps
+from pipeline.instants import NAT_NS, local_bounds, to_instants, to_timestamps
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NS = 86_400 * 10**9
@@ -452,10 +452,7 @@ class Calendar:
         return sorted(days.items())
 
     def _local_to_utc(self, local: np.ndarray, *, first_occurrence: bool) -> np.ndarray:
-        index = pd.DatetimeIndex(local.astype("datetime64[ns]"))
-        ambiguous = np.full(len(index), first_occurrence, dtype=bool)
-        utc = index.tz_localize(self.timezone, ambiguous=ambiguous, nonexistent="shift_forward")
-        return utc.as_unit("ns").asi8
+        return local_bounds(local, self.timezone, first_occurrence=first_occurrence)
 
     def _build(self, first_day: np.datetime64, last_day: np.datetime64) -> _Span:
         days = np.arange(first_day, last_day, dtype="datetime64[D]")

@@ -48,7 +48,7 @@ import pyarrow as pa
 
 from pipeline import __version__
 from pipeline.errors import EvaluationError
-from pipeline.instants import NAT_NS, localize_naive
+from pipeline.instants import NAT_NS, local_bounds, localize_naive
 from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy
 from pipeline.warehouse import read_sql
 
@@ -178,8 +178,8 @@ def _month_codes(ns: np.ndarray, tz: str) -> np.ndarray:
             first.tz_localize(None).to_period("M").start_time,
             last.tz_localize(None).to_period("M").start_time,
             freq="MS",
-        ).tz_localize(tz)
-        bounds = starts.as_unit("ns").asi8
+        )
+        bounds = local_bounds(starts, tz, first_occurrence=True)
         codes = starts.year.to_numpy() * 100 + starts.month.to_numpy()
         out[ok] = codes[np.searchsorted(bounds, at, side="right") - 1]
     return out
@@ -666,18 +666,28 @@ def _group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ running
 
 
-def _month_start(month: str, tz: str) -> pd.Timestamp:
+def _first_instant(midnight: pd.Timestamp, tz: str) -> pd.Timestamp:
+    """The first instant of the local period starting at `midnight` (naive): some
+    zones have moved their clocks at midnight (local_bounds)."""
+    ns = local_bounds([midnight], tz, first_occurrence=True)[0]
+    return pd.Timestamp(ns, unit="ns", tz="UTC").tz_convert(tz)
+
+
+def _month_midnight(month: str) -> pd.Timestamp:
     try:
-        midnight = pd.Timestamp(f"{month}-01")
+        return pd.Timestamp(f"{month}-01")
     except ValueError:
         raise EvaluationError(f"malformed month {month!r}: use YYYY-MM") from None
-    # (Some zones have moved their clocks at midnight.)
-    return localize_naive(pd.DatetimeIndex([midnight]), tz).tz_convert(tz)[0]
+
+
+def _month_start(month: str, tz: str) -> pd.Timestamp:
+    return _first_instant(_month_midnight(month), tz)
 
 
 def month_end_as_of(month: str, tz: str) -> pd.Timestamp:
     """The first instant after `month` in zone `tz` (a report's as-of instant)."""
-    return (_month_start(month, tz) + pd.offsets.MonthBegin(1)).tz_convert("UTC")
+    following = _month_midnight(month) + pd.offsets.MonthBegin(1)
+    return _first_instant(following, tz).tz_convert("UTC")
 
 
 def _input_loads(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -68,6 +68,18 @@ def localize_naive(index: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
 
 
+def local_bounds(local: Any, tz: str, *, first_occurrence: bool) -> np.ndarray:
+    """Wall-clock times in `tz` taken as the bounds of a local period (an opening
+    span, a day, a month), as UTC int64 nanoseconds. Unlike a reading
+    (`localize_naive`), a bound in a DST gap is the first instant after the gap,
+    and a bound that happens twice is its first occurrence for a start and its
+    second for an end: the period then holds every instant whose reading lies in
+    it (a month that begins in a gap begins when the clocks jump)."""
+    index = pd.DatetimeIndex(local).as_unit("ns")
+    ambiguous = np.full(len(index), first_occurrence, dtype=bool)  # True: summer time
+    return index.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward").asi8
+
+
 def _localize(index: pd.DatetimeIndex, naive_tz: str) -> pd.DatetimeIndex:
     if index.tz is not None:
         return index.tz_convert("UTC")

@@ -28,6 +28,7 @@ import pandas as pd
 
 from pipeline.calendar import Calendar, builtin_tables
 from pipeline.errors import CalendarError, PolicyError
+from pipeline.instants import local_bounds
 
 METRICS = ("first_response", "resolution")
 RESOLVED_STATUSES = ("resolved", "closed")
@@ -209,12 +210,11 @@ class Policy:
 
     def version_index(self, created_ns: np.ndarray) -> np.ndarray:
         """For UTC ns creation instants, the index into `versions` in force (-1: none)."""
-        starts = np.array(
-            [
-                pd.Timestamp(v.effective_from, tz=self.report_timezone).as_unit("ns").value
-                for v in self.versions
-            ],
-            dtype=np.int64,
+        # A version is in force from the first instant of its local date.
+        starts = local_bounds(
+            [pd.Timestamp(v.effective_from) for v in self.versions],
+            self.report_timezone,
+            first_occurrence=True,
         )
         return np.searchsorted(starts, created_ns, side="right") - 1
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.evaluate import evaluate
-from pipeline.instants import localize_naive, to_instants
+from pipeline.evaluate import evaluate, month_end_as_of
+from pipeline.instants import local_bounds, localize_naive, to_instants
 from pipeline.warehouse import read_sql
 from tests.evaluation_fixtures import build, plan, ticket
 
@@ -119,3 +119,35 @@ def test_as_of_in_the_repeated_or_skipped_hour() -> None:
     ):
         run = evaluate(con, as_of=text, store=False)
         assert run.as_of == pd.Timestamp(utc)
+
+
+@pytest.mark.parametrize(
+    ("month", "zone", "next_start"),
+    [
+        # Cairo's clocks jumped from midnight to 01:00 on 1 August 2014: the month
+        # began at 01:00 summer time (used to end in a pandas error).
+        ("2014-07", "Africa/Cairo", "2014-07-31T22:00Z"),
+        # St. John's fell back at 00:01 on 1 November 2009, so midnight came twice:
+        # November began at the first (00:00 summer time, UTC-2:30).
+        ("2009-10", "America/St_Johns", "2009-11-01T02:30Z"),
+        ("2026-10", "Europe/Amsterdam", "2026-10-31T23:00Z"),
+    ],
+)
+def test_a_month_ends_at_the_first_instant_of_the_next(month, zone, next_start) -> None:
+    assert month_end_as_of(month, zone) == pd.Timestamp(next_start)
+
+
+def test_bounds_and_readings_differ_only_where_the_clocks_move() -> None:
+    walls = pd.DatetimeIndex(["2026-03-29 02:30", "2026-10-25 02:30", "2026-06-01 12:00"])
+    tz = "Europe/Amsterdam"
+    starts = local_bounds(walls, tz, first_occurrence=True)
+    ends = local_bounds(walls, tz, first_occurrence=False)
+    readings = localize_naive(walls, tz).asi8
+    ts = pd.Timestamp
+    # In the gap a bound is the jump (03:00 CEST), a reading takes the old offset.
+    assert starts[0] == ends[0] == ts("2026-03-29T01:00Z").value
+    assert readings[0] == ts("2026-03-29T01:30Z").value
+    # Twice: a start takes the first 02:30, an end and a reading the second.
+    assert starts[1] == ts("2026-10-25T00:30Z").value
+    assert ends[1] == readings[1] == ts("2026-10-25T01:30Z").value
+    assert starts[2] == ends[2] == readings[2] == ts("2026-06-01T10:00Z").value
