@@ -705,6 +705,12 @@ def input_fingerprint(loads: list[dict]) -> str:
     return digest.hexdigest()
 
 
+def current_input_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The fingerprint an evaluation run now would record: the one that decides
+    whether a stored evaluation still describes the warehouse's data."""
+    return input_fingerprint(_input_loads(con))
+
+
 def _read_chunk(
     con: duckdb.DuckDBPyConnection, status_list: list[str], params: dict, lo: int, hi: int
 ) -> tuple[dict, dict]:

@@ -28,7 +28,11 @@ import pandas as pd
 
 from pipeline import __version__, charts
 from pipeline.errors import EvaluationError
-from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
+from pipeline.evaluate import (
+    current_input_fingerprint,
+    evaluate,
+    month_end_as_of,
+)
 from pipeline.i18n import Messages
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
@@ -134,10 +138,7 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
         "ORDER BY evaluation_id DESC",
         [policy.hash, months[0], month, as_of.to_pydatetime()],
     ).fetchall()
-    loads = con.execute(
-        "SELECT load_id, sha256, path FROM loads WHERE finished_at IS NOT NULL"
-    ).fetchall()
-    fingerprint = input_fingerprint([{"sha256": r[1]} for r in loads])
+    fingerprint = current_input_fingerprint(con)
     for evaluation_id, stored in rows:
         if stored == fingerprint:
             return int(evaluation_id)
@@ -646,13 +647,17 @@ def write_manifest(
     the hash of each rendered document (`documents`, in the manifest's folder):
     rendering is byte-stable, so a document that no longer matches was changed."""
     info = con.execute(
-        "SELECT policy_hash, as_of FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
+        "SELECT policy_hash, as_of, input_loads, input_fingerprint FROM evaluations "
+        "WHERE evaluation_id = ?",
+        [evaluation_id],
     ).fetchall()[0]
-    loads = con.execute(
-        "SELECT path, sha256 FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged "
-        "ORDER BY load_id"
-    ).fetchall()
-    inputs = [{"path": p, "sha256": sha} for p, sha in loads]
+    # The inputs the evaluation read, not the warehouse's loads now: a report
+    # rendered from an older evaluation must not claim files loaded since.
+    # A file loaded twice unchanged is listed once, under its first load.
+    first_load: dict[str, dict] = {}
+    for load in json.loads(info[2]):
+        first_load.setdefault(load["sha256"], {"path": load["path"], "sha256": load["sha256"]})
+    inputs = list(first_load.values())
     manifest = {
         "report": report,
         **params,
@@ -661,7 +666,7 @@ def write_manifest(
         "as_of": pd.Timestamp(info[1]).tz_convert("UTC").isoformat(),
         "package_version": __version__,
         "inputs": inputs,
-        "input_fingerprint": input_fingerprint(inputs),
+        "input_fingerprint": info[3],
         "figures": figures,
         **(extra or {}),
         "documents": {doc.name: sha256_of(doc) for doc in documents},

@@ -17,7 +17,7 @@ import numpy as np
 
 from pipeline import charts
 from pipeline.errors import AuditError
-from pipeline.evaluate import evaluate, input_fingerprint, month_end_as_of
+from pipeline.evaluate import current_input_fingerprint, evaluate, month_end_as_of
 from pipeline.i18n import Messages
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
@@ -43,8 +43,7 @@ def range_evaluation(
     """An evaluation covering the months, as of the end of the last one (reused if
     one exists for the same policy and inputs)."""
     as_of = month_end_as_of(month_to, policy.report_timezone)
-    loads = con.execute("SELECT sha256 FROM loads WHERE finished_at IS NOT NULL").fetchall()
-    fingerprint = input_fingerprint([{"sha256": r[0]} for r in loads])
+    fingerprint = current_input_fingerprint(con)
     rows = con.execute(
         "SELECT evaluation_id FROM evaluations WHERE policy_hash = ? AND as_of = ? "
         "AND month_from <= ? AND month_to >= ? AND forced_version IS NULL "

@@ -64,7 +64,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
 
     Raises `AuditError` for a missing or malformed manifest, or one from another
     warehouse (none of its inputs loaded here, or its policy never run here)."""
-    from pipeline.evaluate import evaluate, input_fingerprint
+    from pipeline.evaluate import current_input_fingerprint, evaluate
     from pipeline.report_monthly import _figure_hash, _months_back, build_context, figures_csv
     from pipeline.report_sales import (
         build_customer_context,
@@ -97,7 +97,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     policy = Policy.from_dict(json.loads(rows[0][0]), source="the manifest's policy")
 
     reasons = []
-    if input_fingerprint([{"sha256": sha} for sha, _ in loads]) != manifest["input_fingerprint"]:
+    if current_input_fingerprint(con) != manifest["input_fingerprint"]:
         before = {i.get("sha256") for i in inputs}
         new = sorted({p for sha, p in loads if sha not in before})
         reasons.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,38 @@ def test_sales_reports_write_manifests_that_verify(sample_warehouse, tmp_path) -
     customer = build_customer_context(con, "C00001", "2026-01", "2026-10")
     paths = write_sales_report(con, customer, "customer.html.j2", tmp_path, "c", ("html",), params)
     assert verify_manifest(con, paths[-1]).reproduced
+
+
+def test_a_manifest_lists_the_inputs_its_evaluation_read(tmp_path) -> None:
+    from pipeline.evaluate import evaluate
+    from pipeline.report_monthly import write_manifest
+
+    con = connect(":memory:")
+    for name in ("customers", "tickets", "events"):
+        load_file(con, SAMPLE / f"{name}.csv")
+    load_file(con, SAMPLE / "tickets.csv")  # the same file again: loaded unchanged
+    run = evaluate(con, month_from=MONTH, month_to=MONTH, as_of="2026-11-01T00:00")
+    extra = tmp_path / "late-tickets.csv"
+    extra.write_text(
+        "ticket_id,customer_id,created_at,priority,channel,status,subject\n"
+        "LATE1,C00001,2026-10-20T10:00:00+02:00,normal,email,open,arrived late\n"
+    )
+    load_file(con, extra)
+    path = write_manifest(
+        con,
+        tmp_path / "manifest.json",
+        report="monthly",
+        params={"month": MONTH},
+        evaluation_id=run.evaluation_id,
+        figures={},
+    )
+    manifest = json.loads(path.read_text())
+    assert [Path(i["path"]).name for i in manifest["inputs"]] == [
+        "customers.csv",
+        "tickets.csv",
+        "events.csv",
+    ]
+    stored = con.execute(
+        "SELECT input_fingerprint FROM evaluations WHERE evaluation_id = ?", [run.evaluation_id]
+    ).fetchall()[0][0]
+    assert manifest["input_fingerprint"] == stored
