@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.evaluate import _month_codes, evaluate
@@ -16,13 +19,27 @@ from tests.evaluation_fixtures import build, plan
 
 BASE = pd.Timestamp("2026-09-01", tz="Europe/Amsterdam").tz_convert("UTC")
 AS_OF = pd.Timestamp("2026-11-15", tz="UTC")
+# Windows of 60 days with their as-of instants: autumn (the clocks go back), and
+# spring and winter, where Easter, King's Day, Ascension, Whitsun, Christmas and
+# New Year close the office calendar.
+WINDOWS = {
+    "autumn": (BASE, AS_OF),
+    "spring": (
+        pd.Timestamp("2026-03-20", tz="Europe/Amsterdam").tz_convert("UTC"),
+        pd.Timestamp("2026-06-03", tz="UTC"),
+    ),
+    "winter": (
+        pd.Timestamp("2026-12-01", tz="Europe/Amsterdam").tz_convert("UTC"),
+        pd.Timestamp("2027-02-14", tz="UTC"),
+    ),
+}
 TIERS = ("pioneer", "professional", "business", "premium")
 STATUSES = ("open", "waiting_on_customer", "waiting_on_third_party", "resolved", "closed")
 
 
 @st.composite
-def histories(draw):
-    created = BASE + pd.Timedelta(seconds=draw(st.integers(0, 60 * 86_400)))
+def histories(draw, base: pd.Timestamp = BASE):
+    created = base + pd.Timedelta(seconds=draw(st.integers(0, 60 * 86_400)))
     steps = draw(st.lists(st.integers(60, 5 * 86_400), max_size=6))
     statuses = draw(st.lists(st.sampled_from(STATUSES), min_size=len(steps), max_size=len(steps)))
     at, events = created, []
@@ -100,6 +117,110 @@ def test_vectorised_matches_reference(rule: str, cases) -> None:
             assert row["paused_working_seconds"] == pytest.approx(want.paused, abs=1e-6), where
             assert row["gap_working_seconds"] == pytest.approx(want.gap, abs=1e-6), where
             assert row["reopens"] == want.reopens, where
+            stop = None if pd.isna(row["clock_stop"]) else row["clock_stop"]
+            assert stop == want.clock_stop, where
+            deadline = None if pd.isna(row["deadline"]) else row["deadline"]
+            assert deadline == want.deadline, where
+            assert row["status"] == want.status, where
+
+
+def _versioned_policy(effective: str, reopen_rule: str) -> Policy:
+    """The default policy, and from `effective` a second version that changes
+    every setting the evaluation reads per version."""
+    doc = Policy.default().document
+    later = copy.deepcopy(doc["versions"][0])
+    later.update(version="later", effective_from=effective, description="changed")
+    fr, res = later["metrics"]["first_response"], later["metrics"]["resolution"]
+    fr["clock"] = "clock"
+    fr["targets"]["premium"] = {"target_hours": 4}
+    fr["at_risk_share"] = 0.5
+    res["pause_statuses"] = ["waiting_on_customer", "waiting_on_third_party"]
+    res["reopen_rule"] = reopen_rule
+    res["by_priority"] = {"high": {"target_days": 1, "limit_days": 2}}
+    later["outage_line"]["first_response_target_hours"] = 1
+    doc["versions"].append(later)
+    return Policy.from_dict(doc)
+
+
+@st.composite
+def plan_histories(draw, customer_id: str, base: pd.Timestamp) -> list[dict]:
+    """One to three plans of a customer, back to back; the first may begin
+    after the ticket was created (no plan at creation)."""
+    start = base + pd.Timedelta(seconds=draw(st.integers(-30 * 86_400, 20 * 86_400)))
+    plans = []
+    for _ in range(draw(st.integers(1, 3))):
+        plans.append(
+            {
+                "customer_id": customer_id,
+                "tier": draw(st.sampled_from(TIERS)),
+                "valid_from": start,
+                "valid_to": None,
+                "load_id": 1,
+            }
+        )
+        start = start + pd.Timedelta(seconds=draw(st.integers(3600, 20 * 86_400)))
+    for earlier, later in itertools.pairwise(plans):
+        earlier["valid_to"] = later["valid_from"]
+    return plans
+
+
+def _tier_at(plans: list[dict], created: pd.Timestamp) -> str:
+    in_force = [p for p in plans if p["valid_from"] <= created]
+    return in_force[-1]["tier"] if in_force else "unknown"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    window=st.sampled_from(sorted(WINDOWS)),
+    effective_day=st.integers(0, 60),
+    reopen_rule=st.sampled_from(["exclude_gaps", "first_resolution"]),
+    data=st.data(),
+)
+def test_policy_versions_and_plan_changes_match_reference(
+    window: str, effective_day: int, reopen_rule: str, data
+) -> None:
+    base, as_of = WINDOWS[window]
+    cases = data.draw(st.lists(histories(base), min_size=1, max_size=5))
+    effective = (base.tz_convert("Europe/Amsterdam") + pd.Timedelta(days=effective_day)).date()
+    policy = _versioned_policy(effective.isoformat(), reopen_rule)
+    tickets, events, plans, tiers = [], [], [], []
+    for i, (t, evs, _) in enumerate(cases):
+        tid, cid = f"T{i}", f"C{i}"
+        history = data.draw(plan_histories(cid, base))
+        plans += history
+        tiers.append(_tier_at(history, t["created_at"]))
+        tickets.append(
+            {
+                **t,
+                "ticket_id": tid,
+                "source_system": "test",
+                "customer_id": cid,
+                "resolved_at": None,
+                "closed_at": None,
+                "category": "x",
+                "status": "open",
+                "subject": "s",
+                "updated_at": t["created_at"],
+                "load_id": 1,
+            }
+        )
+        events += [
+            {"ticket_id": tid, "old_value": None, "actor_type": "agent", "load_id": 1, **e}
+            for e in evs
+        ]
+    run = evaluate(build(tickets, events, plans), policy, as_of=as_of, store=False)
+    got = run.results.set_index(["ticket_id", "metric"])
+    for i, (t, evs, _) in enumerate(cases):
+        version = policy.version_at(t["created_at"].tz_convert("Europe/Amsterdam").date())
+        expected = ref.evaluate_ticket(policy, t, evs, tiers[i], as_of)
+        for metric, want in expected.items():
+            row = got.loc[(f"T{i}", metric)]
+            where = f"T{i} {metric} ({tiers[i]}, version {version.version})"
+            event(f"version {version.version}, tier {tiers[i]}, {metric} {want.status}")
+            assert row["tier"] == tiers[i], where
+            assert row["policy_version"] == version.version, where
+            assert row["elapsed_working_seconds"] == pytest.approx(want.elapsed, abs=1e-6), where
+            assert row["paused_working_seconds"] == pytest.approx(want.paused, abs=1e-6), where
             stop = None if pd.isna(row["clock_stop"]) else row["clock_stop"]
             assert stop == want.clock_stop, where
             deadline = None if pd.isna(row["deadline"]) else row["deadline"]
