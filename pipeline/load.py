@@ -281,6 +281,7 @@ def _params(kind: str, tz: str | None, load_id: int, source: str, started: dt.da
             "kinds": list(EVENT_KINDS),
             "actors": list(ACTOR_TYPES),
             "statuses": list(STATUSES),
+            "priorities": list(PRIORITIES),
         }
     return {**base, "tiers": list(TIERS)}
 

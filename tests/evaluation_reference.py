@@ -51,10 +51,31 @@ def _timeline(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> list[tup
     return segments
 
 
+def priority_at(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> str | None:
+    """The priority as known at as_of: a change after it is undone."""
+    changes = [e for e in events if e["kind"] == "priority_change"]
+    later = [e for e in changes if e["at"] > as_of]
+    if not later:
+        return ticket["priority"]
+    # At one instant the value first by name; a missing value last.
+    first_later = min(later, key=lambda e: (e["at"], e["old_value"] is None, e["old_value"] or ""))
+    if first_later["old_value"] is not None:
+        return first_later["old_value"]
+    earlier = [e for e in changes if e["at"] <= as_of]
+    if earlier:
+        at = max(e["at"] for e in earlier)
+        values = [e["new_value"] for e in earlier if e["at"] == at]
+        known = sorted(v for v in values if v is not None)
+        if known:
+            return known[0]
+    return ticket["priority"]
+
+
 def evaluate_ticket(
     policy: Policy, ticket: dict, events: list[dict], tier: str, as_of: pd.Timestamp
 ) -> dict[str, RefResult]:
     version = policy.version_at(ticket["created_at"].tz_convert(policy.report_timezone).date())
+    ticket = {**ticket, "priority": priority_at(ticket, events, as_of)}
     segments = _timeline(ticket, events, as_of)
     reopens = sum(
         1

@@ -479,3 +479,58 @@ def test_status_changes_at_one_instant_are_settled_the_same_way_every_run() -> N
             res = row(run, ticket_id, "resolution")
             assert res["paused_working_seconds"] == 0
             assert res["elapsed_working_seconds"] == 3 * H
+
+
+def _priority_change(ticket_id: str, at: str, old: str | None, new: str | None) -> dict:
+    return {**status(ticket_id, at, old, new), "kind": "priority_change", "new_value": new}
+
+
+def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
+    """A ticket row holds the priority at export; --as-of must undo later changes,
+    or re-running a past month would judge its tickets by what was decided after."""
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["by_priority"] = {
+        "critical": {"target_days": 1, "limit_days": 2}
+    }
+    policy = Policy.from_dict(doc)
+    tickets = [
+        # Raised to critical on 20 October; the export shows critical.
+        {**ticket("UP", "C-BUS", "2026-10-12T09:00"), "priority": "critical"},
+        # Raised on 5 October, then changed again on 20 October by an export that
+        # left the old value out: the 5 October value is the best knowledge.
+        {**ticket("GAP", "C-BUS", "2026-10-01T09:00"), "priority": "critical"},
+        # Two changes at one instant after the as-of: the value first by name.
+        {**ticket("TIE", "C-BUS", "2026-10-12T09:00"), "priority": "low"},
+        # No change recorded: the export's priority.
+        {**ticket("SAME", "C-BUS", "2026-10-12T09:00"), "priority": "high"},
+    ]
+    events = [
+        _priority_change("UP", "2026-10-20T10:00", "normal", "critical"),
+        _priority_change("GAP", "2026-10-05T10:00", "normal", "high"),
+        _priority_change("GAP", "2026-10-20T10:00", None, "critical"),
+        _priority_change("TIE", "2026-10-20T10:00", "normal", "low"),
+        _priority_change("TIE", "2026-10-20T10:00", "high", "low"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
+
+    def judged(as_of: str) -> pd.DataFrame:
+        r = evaluate(con, policy, as_of=as_of, store=False).results
+        return r[r["metric"] == "resolution"].set_index("ticket_id")
+
+    before, after = judged("2026-10-15T00:00"), judged("2026-11-01T00:00")
+    assert before["priority"].to_dict() == {
+        "UP": "normal",
+        "GAP": "high",
+        "TIE": "high",
+        "SAME": "high",
+    }
+    assert after["priority"].to_dict() == {
+        "UP": "critical",
+        "GAP": "critical",
+        "TIE": "low",
+        "SAME": "high",
+    }
+    # The critical override applies from the change on, as the helpdesk would.
+    day = 8.5 * H
+    assert before.loc["UP", "limit_seconds"] == 7 * day
+    assert after.loc["UP", "limit_seconds"] == 2 * day

@@ -55,6 +55,18 @@ def histories(draw, base: pd.Timestamp = BASE):
                 "new_value": None,
             }
         )
+    # Priority changes, some after the as-of instant, some without the old value;
+    # whole hours, so that two can fall on one instant.
+    priorities = st.sampled_from(["low", "normal", "high", "critical"])
+    for _ in range(draw(st.integers(0, 2))):
+        events.append(
+            {
+                "at": created + pd.Timedelta(hours=draw(st.integers(0, 80 * 24))),
+                "kind": "priority_change",
+                "old_value": draw(st.none() | priorities),
+                "new_value": draw(priorities),
+            }
+        )
     outage = draw(st.booleans())
     ticket = {
         "created_at": created,
@@ -117,6 +129,7 @@ def test_vectorised_matches_reference(rule: str, cases) -> None:
             assert row["paused_working_seconds"] == pytest.approx(want.paused, abs=1e-6), where
             assert row["gap_working_seconds"] == pytest.approx(want.gap, abs=1e-6), where
             assert row["reopens"] == want.reopens, where
+            assert row["priority"] == ref.priority_at(t, evs, AS_OF), where
             stop = None if pd.isna(row["clock_stop"]) else row["clock_stop"]
             assert stop == want.clock_stop, where
             deadline = None if pd.isna(row["deadline"]) else row["deadline"]
@@ -219,6 +232,7 @@ def test_policy_versions_and_plan_changes_match_reference(
             event(f"version {version.version}, tier {tiers[i]}, {metric} {want.status}")
             assert row["tier"] == tiers[i], where
             assert row["policy_version"] == version.version, where
+            assert row["priority"] == ref.priority_at(t, evs, as_of), where
             assert row["elapsed_working_seconds"] == pytest.approx(want.elapsed, abs=1e-6), where
             assert row["paused_working_seconds"] == pytest.approx(want.paused, abs=1e-6), where
             stop = None if pd.isna(row["clock_stop"]) else row["clock_stop"]

@@ -255,3 +255,30 @@ def test_no_scratch_tables_left_after_a_load(con) -> None:
         "UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
     ).fetchall()
     assert temporary == []
+
+
+def test_priority_changes_are_read_case_insensitively_and_checked(con, tmp_path) -> None:
+    load_tickets(con)
+    ticket = con.execute("SELECT ticket_id FROM tickets ORDER BY ticket_id LIMIT 1").fetchall()
+    tid = ticket[0][0]
+    path = tmp_path / "priorities.csv"
+    path.write_text(
+        "ticket_id,at,kind,old_value,new_value,actor_type\n"
+        f"{tid},2026-10-24T10:00:00Z,priority_change,Normal,HIGH,agent\n"
+        f"{tid},2026-10-25T10:00:00Z,priority_change,,critical,agent\n"
+        f"{tid},2026-10-26T10:00:00Z,priority_change,critical,urgent,agent\n"
+        f"{tid},2026-10-27T10:00:00Z,priority_change,asap,low,agent\n"
+    )
+    summary = load_file(con, path)
+    assert summary.accepted == 2
+    stored = con.execute(
+        "SELECT old_value, new_value FROM ticket_events WHERE kind = 'priority_change' "
+        'ORDER BY "at"'
+    ).fetchall()
+    assert stored == [("normal", "high"), (None, "critical")]
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number",
+        [summary.load_id],
+    ).fetchall()
+    assert rejected == [(4, "new_value", "unknown_value"), (5, "old_value", "unknown_value")]

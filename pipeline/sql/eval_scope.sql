@@ -1,10 +1,27 @@
--- Tickets as known at $as_of, with the tier of the plan valid at creation and the
--- first public agent reply seen in the event history up to $as_of. `tix` numbers
--- the tickets 0..n-1 so that the numeric work can run on plain arrays.
+-- Tickets as known at $as_of, with the tier of the plan valid at creation, the
+-- first public agent reply seen in the event history up to $as_of, and the priority
+-- as it was at $as_of. `tix` numbers the tickets 0..n-1 so that the numeric work
+-- can run on plain arrays.
 WITH first_reply AS (
     SELECT ticket_id, min("at") AS first_agent_reply
     FROM ticket_events
     WHERE kind = 'agent_reply' AND "at" <= $as_of
+    GROUP BY ticket_id
+),
+-- A ticket row holds the priority at export. A change recorded after $as_of was
+-- not known then: the priority at $as_of is the value that change replaced (the
+-- earliest such change's old value); when the export left that out, the value of
+-- the latest change up to $as_of. Changes at one instant: the value first by name.
+-- (The values are wrapped in structs because arg_min skips a NULL argument.)
+priority_change AS (
+    SELECT
+        ticket_id,
+        arg_min({'v': old_value}, {'at': "at", 'v': old_value})
+            FILTER (WHERE "at" > $as_of) AS replaced_later,
+        arg_min({'v': new_value}, {'at': -epoch_ns("at"), 'v': new_value})
+            FILTER (WHERE "at" <= $as_of) AS set_before
+    FROM ticket_events
+    WHERE kind = 'priority_change'
     GROUP BY ticket_id
 ),
 -- Overlapping plans are refused at load; should one slip through, the latest wins.
@@ -53,7 +70,10 @@ SELECT
         CASE WHEN t.first_response_at <= $as_of THEN t.first_response_at END
     ) AS first_response_at,
     CASE WHEN t.resolved_at <= $as_of THEN t.resolved_at END AS resolved_at,
-    t.priority,
+    CASE
+        WHEN pc.replaced_later IS NULL THEN t.priority
+        ELSE coalesce(pc.replaced_later.v, pc.set_before.v, t.priority)
+    END AS priority,
     t.channel,
     t.category,
     t.status,
@@ -69,4 +89,5 @@ FROM (
     WHERE created_at <= $as_of
 ) t
 LEFT JOIN first_reply r USING (ticket_id)
+LEFT JOIN priority_change pc USING (ticket_id)
 LEFT JOIN plan USING (ticket_id)

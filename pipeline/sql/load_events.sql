@@ -16,9 +16,13 @@ WITH parsed AS (
 ),
 judged AS (
 SELECT
+    -- Statuses and priorities are case-insensitive, like the tickets' fields; the
+    -- evaluation reads a priority change's old value (the priority before it).
     p.* REPLACE (
-        CASE WHEN p.kind = 'status_change' THEN lower(p.new_value) ELSE p.new_value END
-            AS new_value
+        CASE WHEN p.kind = 'priority_change' THEN lower(p.old_value) ELSE p.old_value END
+            AS old_value,
+        CASE WHEN p.kind IN ('status_change', 'priority_change') THEN lower(p.new_value)
+             ELSE p.new_value END AS new_value
     ),
     CASE
         WHEN p.ticket_id IS NULL THEN 'missing_required_field:ticket_id'
@@ -31,6 +35,12 @@ SELECT
         WHEN p.kind = 'status_change' AND p.new_value IS NULL
             THEN 'missing_required_field:new_value'
         WHEN p.kind = 'status_change' AND NOT list_contains($statuses, lower(p.new_value))
+            THEN 'unknown_value:new_value'
+        WHEN p.kind = 'priority_change' AND p.old_value IS NOT NULL
+             AND NOT list_contains($priorities, lower(p.old_value))
+            THEN 'unknown_value:old_value'
+        WHEN p.kind = 'priority_change' AND p.new_value IS NOT NULL
+             AND NOT list_contains($priorities, lower(p.new_value))
             THEN 'unknown_value:new_value'
         WHEN t.ticket_id IS NULL THEN 'event_for_unknown_ticket:ticket_id'
         WHEN p."at" < t.created_at - INTERVAL 1 MINUTE THEN 'event_before_creation:at'
