@@ -103,7 +103,8 @@ def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
     # INC2: resolved, an unknown state 9 (that event is rejected by name), then open.
     assert events.rejected == {"unknown_value": 1}
     timeline = con.execute(
-        'SELECT ticket_id, old_value, new_value FROM ticket_events ORDER BY ticket_id, "at"'
+        "SELECT ticket_id, old_value, new_value FROM ticket_events "
+        "WHERE kind = 'status_change' ORDER BY ticket_id, \"at\""
     ).fetchall()
     assert timeline == [
         ("INC0010001", "new", "open"),
@@ -117,7 +118,15 @@ def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
         "SELECT priority, channel, first_response_at, customer_id FROM tickets "
         "WHERE ticket_id = 'INC0010001'"
     ).fetchall()[0]
-    assert row[:2] == ("high", "phone")
+    assert row[:2] == ("critical", "phone")
+    # Escalated from 2 - High in the snapshot of 27 October 11:00: an event.
+    escalation = con.execute(
+        'SELECT ticket_id, "at", old_value, new_value FROM ticket_events '
+        "WHERE kind = 'priority_change'"
+    ).fetchall()
+    assert [(e[0], pd.Timestamp(e[1]), e[2], e[3]) for e in escalation] == [
+        ("INC0010001", utc("2026-10-27T10:00Z"), "high", "critical")
+    ]
     assert pd.Timestamp(row[2]) == utc("2026-10-26T09:00Z")  # first move to In Progress
     assert row[3] == "C00001"
 
@@ -133,7 +142,7 @@ def test_zendesk_incremental_export(tmp_path) -> None:
     )
     load_file(con, customers)
     tickets, events = load_derived(con, PRESETS / "zendesk.json", preset="zendesk")
-    assert (tickets.accepted, events.accepted) == (2, 6)
+    assert (tickets.accepted, events.accepted) == (2, 7)
     rows = {
         r[0]: r[1:]
         for r in con.execute(
@@ -152,8 +161,18 @@ def test_zendesk_incremental_export(tmp_path) -> None:
     ]
     assert kinds == [
         "agent_reply",
+        "priority_change",
         "status_change",
         "customer_reply",
         "internal_note",
         "status_change",
     ]
+    # Escalated from high to urgent on 26 October: --as-of before that sees high.
+    change = con.execute(
+        "SELECT old_value, new_value FROM ticket_events WHERE kind = 'priority_change'"
+    ).fetchall()
+    assert change == [("high", "critical")]
+    from pipeline.evaluate import evaluate
+
+    before = evaluate(con, as_of="2026-10-25T00:00Z", store=False).results
+    assert set(before.loc[before["ticket_id"] == "35436", "priority"]) == {"high"}

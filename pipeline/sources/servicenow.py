@@ -5,8 +5,9 @@ row per update) holds a snapshot of the incident after each update: `number`,
 `incident_state`, `sys_updated_on` (or `sys_updated_at`), `opened_at`,
 `resolved_at`, `closed_at`, `priority`, `caller_id`, `company`, `contact_type`,
 `short_description`, `hold_reason`, `category`. The reader sorts the snapshots
-of each incident by update time and turns every change of state into a status
-event, and takes the last snapshot as the ticket. Everything is done with
+of each incident by update time, turns every change of state into a status
+event and every change of priority into a priority event, and takes the last
+snapshot as the ticket. Everything is done with
 whole-column pandas operations (sort, shift, compare), not per incident.
 
 Decisions (docs/presets.md): a state of On Hold with hold reason Awaiting Caller
@@ -102,11 +103,35 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "_raw": moves["_raw"],
         }
     )
+    # A change of priority between snapshots is an event too: --as-of undoes it.
+    if "priority" in frame.columns:
+        code = _lower(frame["priority"]).str[:1].map(PRIORITIES)
+        frame["_priority"] = code.where(code.notna(), frame["priority"])
+        before = frame["_priority"].shift().where(same)
+        moved = same & frame["_priority"].notna() & before.notna()
+        moved &= frame["_priority"].ne(before)
+        shifts = frame[moved]
+        events = pd.concat(
+            [
+                events,
+                pd.DataFrame(
+                    {
+                        "ticket_id": shifts["number"],
+                        "at": shifts[updated_col],
+                        "kind": "priority_change",
+                        "old_value": before[moved],
+                        "new_value": shifts["_priority"],
+                        "actor_type": "agent",
+                        "_line": shifts["_line"],
+                        "_raw": shifts["_raw"],
+                    }
+                ),
+            ]
+        )
     started = frame[(frame["_status"] == "open") & (previous != "open")]
     first_work = started.groupby("number")[updated_col].first()
 
     last = frame.groupby("number", sort=False).tail(1).set_index("number", drop=False)
-    priority = _lower(last.get("priority", pd.Series("", index=last.index))).str[:1]
     channel = _lower(last.get("contact_type", pd.Series("", index=last.index))).map(CHANNELS)
     customer = last["company"] if "company" in last.columns else None
     if customer is None or customer.isna().all():
@@ -122,9 +147,7 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             "first_response_at": first_work.reindex(last.index),
             "resolved_at": last.get("resolved_at"),
             "closed_at": last.get("closed_at"),
-            "priority": priority.map(PRIORITIES).where(
-                priority.map(PRIORITIES).notna(), last.get("priority")
-            ),
+            "priority": last.get("_priority"),
             "channel": channel.fillna("other"),
             "category": last.get("category"),
             "status": last["_status"],

@@ -12,7 +12,8 @@ urgent becomes critical; `via.channel` email/web/chat/voice/api become
 email/web/chat/phone/api, anything else other; the customer is the
 organization, else the requester; the tag `it_release` marks a ticket that needs
 an IT release. The first public comment by someone other than the requester is
-the first response (agent_reply); a change of status is a status_change event.
+the first response (agent_reply); a change of status is a status_change event,
+a change of priority a priority_change event (so that --as-of can undo it).
 
 Records are walked one by one (JSON has no columns to vectorise over); the
 result is handed to the loader as whole frames.
@@ -132,6 +133,17 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                             "kind": "status_change",
                             "old_value": STATUSES.get(old, old),
                             "new_value": STATUSES.get(new, new),
+                            "actor_type": "agent",
+                        }
+                    )
+                elif child.get("event_type") == "Change" and field == "priority":
+                    new, old = child.get("value"), child.get("previous_value")
+                    events.append(
+                        {
+                            **base,
+                            "kind": "priority_change",
+                            "old_value": PRIORITIES.get(old, old),
+                            "new_value": PRIORITIES.get(new, new),
                             "actor_type": "agent",
                         }
                     )
