@@ -154,6 +154,8 @@ class TicketAudit:
     version_reason: str
     tier: str
     tier_reason: str
+    priority: str | None
+    priority_reason: str
     ticket: dict[str, Any]
     events: tuple[dict[str, Any], ...]
     metrics: tuple[MetricAudit, ...]
@@ -234,10 +236,11 @@ def audit_ticket(
     event_rows = [{k: _plain(v) for k, v in e.items()} for e in events.to_dict("records")]
 
     tier, tier_reason = _tier(con, t, created, tz)
+    priority, priority_reason = _priority(con, t, as_of, tz)
     version, version_reason = _version(policy, info["forced_version"], created, tz)
     timeline = _timeline(created, event_rows, as_of)
     stops = _stops(t, timeline, event_rows, created, as_of)
-    fields = {**t, "tier": tier}
+    fields = {**t, "tier": tier, "priority": priority}
     metrics = tuple(
         _audit_metric(
             policy,
@@ -249,7 +252,11 @@ def audit_ticket(
             created,
             as_of,
             stored_rows.get(name),
-            expect={"tier": tier, "policy_version": version.version if version else None},
+            expect={
+                "tier": tier,
+                "priority": priority,
+                "policy_version": version.version if version else None,
+            },
         )
         for name in (version.metrics if version else METRICS)
         if version is not None or name in stored_rows
@@ -264,6 +271,8 @@ def audit_ticket(
         version_reason=version_reason,
         tier=tier,
         tier_reason=tier_reason,
+        priority=priority,
+        priority_reason=priority_reason,
         ticket={k: (_iso(v, tz) if isinstance(v, pd.Timestamp) else v) for k, v in t.items()},
         events=tuple(
             {
@@ -300,6 +309,39 @@ def _tier(
     if len(plans) > 1:
         reason += f" ({len(plans)} plans on record; the one valid at creation counts)"
     return tier, reason
+
+
+def _priority(
+    con: duckdb.DuckDBPyConnection, t: dict[str, Any], as_of: pd.Timestamp, tz: str
+) -> tuple[str | None, str]:
+    """The priority as known at the as-of instant, and why (the rule of eval_scope.sql)."""
+    changes = con.execute(
+        'SELECT "at", old_value, new_value FROM ticket_events '
+        "WHERE ticket_id = ? AND kind = 'priority_change'",
+        [t["ticket_id"]],
+    ).fetchall()
+    changes = [(_utc(at), old, new) for at, old, new in changes]
+    later = [c for c in changes if c[0] > as_of]
+    if not later:
+        return t["priority"], (
+            "the ticket's priority at export; no change of priority was recorded after the "
+            "as-of instant"
+        )
+    # At one instant the value first by name; a missing value last.
+    at, old, new = min(later, key=lambda c: (c[0], c[1] is None, c[1] or ""))
+    change = f"the change to {new!r} at {_iso(at, tz)}, after the as-of instant"
+    if old is not None:
+        return old, f"the priority before {change} (the ticket shows {t['priority']!r})"
+    earlier = [c for c in changes if c[0] <= as_of]
+    if earlier:
+        last = max(c[0] for c in earlier)
+        known = sorted(c[2] for c in earlier if c[0] == last and c[2] is not None)
+        if known:
+            return known[0], (f"set at {_iso(last, tz)}; {change} does not say what it replaced")
+    return t["priority"], (
+        f"the ticket's priority at export: {change} does not say what it replaced, and no "
+        "earlier change was recorded"
+    )
 
 
 def _version(
@@ -590,6 +632,7 @@ def _audit_metric(
         arithmetic += f", benchmark {benchmark}"
     derived = {
         "tier": expect["tier"],
+        "priority": expect["priority"],
         "policy_version": expect["policy_version"],
         "calendar": calendar_name,
         "clock_start": created,
@@ -651,6 +694,7 @@ def _worst_later_cycle(timeline, pauses, cal) -> float:
 
 CHECKED = (
     "tier",
+    "priority",
     "policy_version",
     "calendar",
     "clock_start",
@@ -757,10 +801,10 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
         ),
         Text(
             f"created {audit.ticket.get('created_at')}, customer "
-            f"{audit.ticket.get('customer_id')}, priority {audit.ticket.get('priority')}, "
-            f"channel {audit.ticket.get('channel')}"
+            f"{audit.ticket.get('customer_id')}, channel {audit.ticket.get('channel')}"
         ),
         Text(f"tier {audit.tier}: {audit.tier_reason}"),
+        Text(f"priority {audit.priority}: {audit.priority_reason}"),
         Text(f"policy {audit.policy_version}: {audit.version_reason}"),
     ]
     events = Table(title="events as the evaluation saw them", title_justify="left")

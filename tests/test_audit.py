@@ -235,3 +235,31 @@ def test_report_register_and_audit_agree(sample_warehouse, sample_context) -> No
         assert res.gap == pytest.approx(row.gap_working_seconds, abs=1e-3)
         assert res.limit_seconds == row.limit_seconds
         assert res.deadline == row.deadline_local.isoformat()
+
+
+def test_the_priority_of_the_time_is_re_derived_and_explained() -> None:
+    from pipeline.policy import Policy
+
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["by_priority"] = {
+        "critical": {"target_days": 1, "limit_days": 2}
+    }
+    policy = Policy.from_dict(doc)
+    escalated = {**ticket("UP", "C-BUS", "2026-10-12T09:00"), "priority": "critical"}
+    change = {
+        **status("UP", "2026-11-03T10:00", "normal", "critical"),
+        "kind": "priority_change",
+    }
+    con = build([escalated], [change], [plan("C-BUS", "business", "2026-01-01")])
+    evaluate(con, policy, as_of=AS_OF)
+    audit = audit_ticket(con, "UP")
+    assert audit.matches
+    assert audit.priority == "normal"
+    assert "before the change to 'critical' at 2026-11-03T10:00:00+01:00" in audit.priority_reason
+    resolution = next(m for m in audit.metrics if m.metric == "resolution")
+    assert resolution.limit_seconds == 7 * DAY  # not the critical override's 2 days
+    assert any(c.field == "priority" and c.agrees for c in resolution.checks)
+    assert "priority normal: the priority before" in render_audit_text(audit)
+    html = BeautifulSoup(render_audit_html(audit), "html.parser")
+    row = next(r for r in html.select("#ticket tr") if r.th.text == "Priority normal")
+    assert "after the as-of instant" in row.td.text
