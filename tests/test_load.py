@@ -282,3 +282,41 @@ def test_priority_changes_are_read_case_insensitively_and_checked(con, tmp_path)
         [summary.load_id],
     ).fetchall()
     assert rejected == [(4, "new_value", "unknown_value"), (5, "old_value", "unknown_value")]
+
+
+def test_timestamps_with_anything_after_the_time_are_rejected(con, tmp_path) -> None:
+    """DuckDB's TIMESTAMP cast ignores what follows the time: ' PM' or a zone name
+    would load as a wrong instant, 'infinity' as the year 9999."""
+    path = tmp_path / "suffixes.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\n"
+        "T1,C1,2026-10-26 01:15:00 PM,\n"
+        "T2,C1,2026-10-26T09:15:00 America/New_York,\n"
+        "T3,C1,2026-10-26 09:15:00 foo,\n"
+        "T4,C1,epoch,\n"
+        "T5,C1,2026-10-26 09:15:00,infinity\n"
+        "T6,C1,2026-10-26 09:15:00 UTC,\n"
+        "T7,C1,2026-10-26 9:15,\n"
+    )
+    summary = load_file(con, path, source_tz="Europe/Amsterdam")
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number",
+        [summary.load_id],
+    ).fetchall()
+    assert rejected == [
+        (2, "created_at", "unparseable_timestamp"),
+        (3, "created_at", "unparseable_timestamp"),
+        (4, "created_at", "unparseable_timestamp"),
+        (5, "created_at", "unparseable_timestamp"),
+        (6, "resolved_at", "unparseable_timestamp"),
+    ]
+    assert summary.accepted == 2
+    stored = dict(con.execute("SELECT ticket_id, created_at FROM tickets").fetchall())
+    assert pd.Timestamp(stored["T6"]) == pd.Timestamp("2026-10-26T09:15Z")
+    assert pd.Timestamp(stored["T7"]) == pd.Timestamp("2026-10-26T08:15Z")
+    # Without a zone, such a value is not 'naive': it is unreadable, said as such.
+    fresh = connect(":memory:")
+    load_file(fresh, FIXTURES / "customers.csv")
+    path.write_text("ticket_id,customer_id,created_at\nT1,C1,2026-10-26 01:15:00 PM\n")
+    assert load_file(fresh, path).rejected == {"unparseable_timestamp": 1}

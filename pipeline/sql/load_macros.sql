@@ -5,18 +5,24 @@
 -- whitespace, so values are not trimmed first (trim copies every long string),
 -- and one regular expression is cheaper than several string positions.
 CREATE OR REPLACE TEMP MACRO sla_blank(s) AS s IS NULL OR trim(s) = '';
--- An offset (Z, +HH:MM, +HHMM, +HH) after a time part with seconds or minutes.
+-- An offset (Z, +HH:MM, +HHMM, +HH, UTC) after a time part with seconds or minutes.
 CREATE OR REPLACE TEMP MACRO sla_has_offset(s) AS
-    regexp_matches(s, ':\d\d(\.\d*)?\s*([zZ]|[+-]\d\d(:?\d\d)?)\s*$');
+    regexp_matches(s, ':\d\d(\.\d*)?\s*([zZ]|[+-]\d\d(:?\d\d)?|UTC)\s*$');
+-- A reading without an offset must be a date, optionally with a time, and nothing
+-- else: the TIMESTAMP cast ignores whatever follows the time (' PM', a zone name
+-- such as 'America/New_York', 'foo') and reads 'infinity' and 'epoch', so these
+-- would load as wrong instants instead of being rejected.
+CREATE OR REPLACE TEMP MACRO sla_reading(s) AS
+    regexp_full_match(s, '\s*\d{4}-\d\d?-\d\d?([T ]\d\d?:\d\d(:\d\d(\.\d*)?)?)?\s*');
 CREATE OR REPLACE TEMP MACRO sla_ts(s, tz) AS
     CASE
         WHEN sla_has_offset(s) THEN try_cast(s AS TIMESTAMPTZ)
-        ELSE timezone(tz, try_cast(s AS TIMESTAMP))
+        WHEN sla_reading(s) THEN timezone(tz, try_cast(s AS TIMESTAMP))
     END;
 -- A readable timestamp without an offset: its zone must be given (--source-tz).
 -- Without a zone, sla_ts gives NULL for these: callers test only the NULLs.
 CREATE OR REPLACE TEMP MACRO sla_naive(s) AS
-    NOT sla_has_offset(s) AND try_cast(s AS TIMESTAMP) IS NOT NULL;
+    NOT sla_has_offset(s) AND sla_reading(s) AND try_cast(s AS TIMESTAMP) IS NOT NULL;
 -- trim() copies every value; most values have nothing to trim.
 CREATE OR REPLACE TEMP MACRO sla_text(s) AS
     CASE
