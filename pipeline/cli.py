@@ -310,6 +310,17 @@ def evaluate_command(
             f"outage line, out of hours: {calls:,} calls, {billable:,} billable "
             "(cause on the customer's side)"
         )
+    before = con.execute(
+        "SELECT count(DISTINCT ticket_id) FROM sla_results "
+        "WHERE evaluation_id = ? AND exclusion_rule = 'no_policy_in_force'",
+        [run.evaluation_id],
+    ).fetchall()[0][0]
+    if before:
+        console.print(
+            f"{before:,} tickets created before {run.policy.versions[0].effective_from}, when "
+            "the policy's first version took effect: judged by none, stored as no_sla "
+            "(no_policy_in_force)"
+        )
 
 
 def _print_summary(console: Console, summary) -> None:

@@ -180,7 +180,13 @@ def build_context(
     months = _months_back(month, 12)
     params = {"evaluation_id": evaluation_id, "month": month, "month_from": months[0]}
     cells = query(con, "report_monthly_cells.sql", params).df()
-    version = policy.version_at(dt.date.fromisoformat(f"{month}-01"))
+    # The promises shown: the version in force on the 1st; for a month before the
+    # policy's first version (its tickets are judged by none), that first version.
+    first_day = dt.date.fromisoformat(f"{month}-01")
+    version = next(
+        (v for v in reversed(policy.versions) if v.effective_from <= first_day),
+        policy.versions[0],
+    )
     tier_labels = {k: t.label for k, t in version.tiers.items()}
     tier_labels.setdefault("unknown", "?")
     metric_labels = {name: m(name) for name in METRICS}
@@ -363,7 +369,7 @@ def build_context(
         r[0]
         for r in con.execute(
             "SELECT DISTINCT policy_version FROM sla_results WHERE evaluation_id = ? AND month = ?"
-            " ORDER BY 1",
+            " AND policy_version IS NOT NULL ORDER BY 1",
             [evaluation_id, month],
         ).fetchall()
     )

@@ -150,3 +150,47 @@ def test_report_commands(db: str, tmp_path) -> None:
     assert customer.exit_code == 0, customer.output
     bad = run("report", "monthly", "--month", "2026-10", "--format", "docx", "--db", db)
     assert bad.exit_code == 2 and "unknown format 'docx'" in bad.output
+
+
+def test_a_policy_that_begins_after_the_first_tickets(db: str, tmp_path) -> None:
+    """An SLA that began mid-year: earlier tickets are stored as judged by none."""
+    default = Path(__file__).parents[1] / "pipeline" / "data" / "default_policy.toml"
+    late = tmp_path / "late.toml"
+    late.write_text(
+        default.read_text().replace(
+            'effective_from = "2020-01-01"', 'effective_from = "2026-10-22"'
+        )
+    )
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    result = run("evaluate", "--policy", str(late), "--as-of", "2026-11-01T00:00", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "1 tickets created before 2026-10-22, when the policy's first version" in result.output
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        rows = con.execute(
+            "SELECT r.ticket_id, r.exclusion_rule, r.policy_version, "
+            "t.created_at < TIMESTAMPTZ '2026-10-22 00:00:00+02:00' AS before "
+            "FROM sla_results r JOIN tickets t USING (ticket_id) "
+            "WHERE r.metric = 'resolution' ORDER BY r.ticket_id"
+        ).fetchall()
+    assert sum(r[3] for r in rows) == 1  # T8, created on 21 October
+    for ticket_id, reason, version, before in rows:
+        assert (reason == "no_policy_in_force") == before, ticket_id
+        assert (version is None) == before, ticket_id
+    report = run(
+        "report",
+        "monthly",
+        "--month",
+        "2026-10",
+        "--policy",
+        str(late),
+        "--db",
+        db,
+        "--format",
+        "html",
+        "--out",
+        str(tmp_path / "reports"),
+    )
+    assert report.exit_code == 0, report.output
