@@ -134,7 +134,8 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     if kind == "monthly":
         context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
         now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
-        details = _csv_details(path.parent / "figures.csv", manifest, figures_csv(context))
+        now_csv = figures_csv(context)
+        details = _csv_details(path.parent / "figures.csv", manifest, now_csv)
     elif kind == "tiers":
         now = sales_figures(
             build_tiers_context(con, first, last, policy=policy, evaluation_id=run.evaluation_id)
@@ -169,6 +170,17 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "same inputs, policy and package version, yet different figures: the evaluation "
             "did not reproduce (a bug: please report it with this manifest)"
         )
+    if (
+        kind == "monthly"
+        and manifest.get("figures_csv_sha256")
+        and hashlib.sha256(now_csv.encode()).hexdigest() != manifest["figures_csv_sha256"]
+        and not differences
+    ):
+        differences = ("figures.csv: the manifest's hash is not that of the figures re-derived",)
+        reasons.append(
+            "every figure reproduced, but not the figures.csv hash the manifest names: the "
+            "manifest was edited (or figures.csv was rendered from other numbers)"
+        )
     checked, absent, altered = _check_documents(path.parent, manifest)
     if altered:
         differences += tuple(f"document {name}: changed since it was rendered" for name in altered)
@@ -193,7 +205,12 @@ def _check_documents(
     """(intact, absent, altered) names among the rendered documents the manifest
     lists (manifests written before documents were hashed list none)."""
     intact, absent, altered = [], [], []
-    for name, sha in sorted(manifest.get("documents", {}).items()):
+    documents = dict(manifest.get("documents", {}))
+    # figures.csv is what a reader re-uses the report's numbers from: as much a
+    # rendered document as the HTML, hashed in the manifest under its own key.
+    if manifest.get("figures_csv_sha256"):
+        documents["figures.csv"] = manifest["figures_csv_sha256"]
+    for name, sha in sorted(documents.items()):
         doc = folder / name
         if not doc.is_file():
             absent.append(name)

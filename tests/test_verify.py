@@ -30,7 +30,7 @@ def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
     result = verify_manifest(sample_warehouse, report)
     assert result.reproduced and result.differences == () and result.reasons == ()
     assert result.figures_checked == len(json.loads(report.read_text())["figures"])
-    assert result.documents_checked == ("sla-report.en.html",)
+    assert result.documents_checked == ("figures.csv", "sla-report.en.html")
 
 
 def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, tmp_path) -> None:
@@ -44,7 +44,27 @@ def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, 
     # Only the manifest at hand: the figures are checked, the document cannot be.
     (tmp_path / "sla-report.en.html").unlink()
     alone = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
-    assert alone.reproduced and alone.documents_absent == ("sla-report.en.html",)
+    assert alone.reproduced and alone.documents_absent == ("figures.csv", "sla-report.en.html")
+
+
+def test_an_edited_figures_csv_or_its_hash_is_caught(sample_warehouse, report, tmp_path) -> None:
+    (tmp_path / "manifest.json").write_text(report.read_text())
+    csv = (report.parent / "figures.csv").read_text()
+    (tmp_path / "figures.csv").write_text(csv.replace(",business,", ",business,", 1) + "x\n")
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced
+    assert result.differences == ("document figures.csv: changed since it was rendered",)
+    # The file intact, the manifest's hash of it edited.
+    (tmp_path / "figures.csv").write_text(csv)
+    data = json.loads(report.read_text())
+    data["figures_csv_sha256"] = "0" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced
+    assert result.differences[0] == (
+        "figures.csv: the manifest's hash is not that of the figures re-derived"
+    )
+    assert "the manifest was edited" in result.reasons[0]
 
 
 def test_a_changed_figure_is_listed_field_by_field(sample_warehouse, report, tmp_path) -> None:
