@@ -320,3 +320,24 @@ def test_timestamps_with_anything_after_the_time_are_rejected(con, tmp_path) -> 
     load_file(fresh, FIXTURES / "customers.csv")
     path.write_text("ticket_id,customer_id,created_at\nT1,C1,2026-10-26 01:15:00 PM\n")
     assert load_file(fresh, path).rejected == {"unparseable_timestamp": 1}
+
+
+def test_a_period_inside_a_longer_one_is_an_overlap(tmp_path) -> None:
+    con = connect(":memory:")
+    path = tmp_path / "plans.csv"
+    path.write_text(
+        "customer_id,tier,valid_from,valid_to\n"
+        "K1,business,2024-01-01T00:00:00Z,2025-01-01T00:00:00Z\n"
+        "K1,premium,2024-03-01T00:00:00Z,2024-04-01T00:00:00Z\n"
+        "K1,pioneer,2024-06-01T00:00:00Z,2024-07-01T00:00:00Z\n"
+        "K1,premium,2025-01-01T00:00:00Z,\n"
+    )
+    summary = load_file(con, path)
+    assert summary.rejected == {"overlapping_plan": 2}
+    assert con.execute(
+        "SELECT line_number, field FROM rejected_rows ORDER BY line_number"
+    ).fetchall() == [(3, "valid_from"), (4, "valid_from")]
+    assert con.execute("SELECT tier FROM plan_history ORDER BY valid_from").fetchall() == [
+        ("business",),
+        ("premium",),
+    ]

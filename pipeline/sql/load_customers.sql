@@ -41,8 +41,11 @@ SELECT
     * EXCLUDE (problem),
     CASE
         WHEN problem IS NOT NULL THEN problem
-        WHEN valid_from < lag(coalesce(valid_to, 'infinity'::TIMESTAMPTZ)) OVER (
-                PARTITION BY customer_id, problem IS NULL ORDER BY valid_from, _line)
+        -- Against every earlier period, not only the one just before: a long
+        -- period can contain several later ones.
+        WHEN valid_from < max(coalesce(valid_to, 'infinity'::TIMESTAMPTZ)) OVER (
+                PARTITION BY customer_id, problem IS NULL ORDER BY valid_from, _line
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
             THEN 'overlapping_plan:valid_from'
     END AS problem
 FROM first_pass
