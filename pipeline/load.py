@@ -262,8 +262,10 @@ def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, tz: str | None) -> 
     )
 
 
-def _params(kind: str, tz: str | None, load_id: int, source: str, started: dt.datetime) -> dict:
-    base = {"tz": tz, "load_id": load_id}
+def _params(
+    kind: str, tz: str | None, load_id: int, source: str, started: dt.datetime, sha: str
+) -> dict:
+    base = {"tz": tz, "load_id": load_id, "sha": sha}
     if kind == "tickets":
         return {
             **base,
@@ -295,6 +297,39 @@ def _run(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict) -> None:
         if not body:
             continue
         con.execute(body, bind(body, params)).fetchall()
+
+
+# Rejections that depend on what else is loaded, and the kind of load that can
+# undo them: a file loaded again after its customers (or tickets) were loaded may
+# fare better, so it is then not skipped as unchanged.
+RETRY_REASONS = ("unknown_customer", "event_for_unknown_ticket", "event_before_creation")
+DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
+
+
+def _same_load(
+    con: duckdb.DuckDBPyConnection,
+    sha: str,
+    kind: str,
+    preset: str,
+    recorded: str,
+    source_tz: str | None,
+) -> int | None:
+    """The load whose result a new load of this file would repeat, if any: the
+    latest real load of the same content and kind, read with the same preset,
+    mapping and source zone, unless rows it rejected for want of other data
+    may now be accepted (that data was loaded since)."""
+    rows = con.execute(
+        "SELECT l.load_id, l.preset = ? AND l.mapping IS NOT DISTINCT FROM ? "
+        "AND l.source_tz IS NOT DISTINCT FROM ? "
+        "AND NOT (EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id "
+        "    AND list_contains(?, r.reason_code)) "
+        "  AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = ? "
+        "    AND NOT d.unchanged AND d.finished_at IS NOT NULL)) "
+        "FROM loads l WHERE l.sha256 = ? AND l.kind = ? AND NOT l.unchanged "
+        "AND l.finished_at IS NOT NULL ORDER BY l.load_id DESC LIMIT 1",
+        [preset, recorded, source_tz, list(RETRY_REASONS), DEPENDS_ON.get(kind), sha, kind],
+    ).fetchall()
+    return rows[0][0] if rows and rows[0][1] else None
 
 
 def load_file(
@@ -368,14 +403,10 @@ def load_file(
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
         _normalise(con, kind, columns, skips=spec is not None)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
-        earlier = con.execute(
-            "SELECT min(load_id) FROM loads WHERE sha256 = ? AND kind = ? AND NOT unchanged "
-            "AND finished_at IS NOT NULL",
-            [sha, kind],
-        ).fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
         )
+        earlier = _same_load(con, sha, kind, preset, recorded, source_tz)
         con.execute(
             "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
             "unchanged, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -405,7 +436,7 @@ def load_file(
                 [load_id, str(path)],
             )
             skipped = con.execute("SELECT count(*) FROM raw_file WHERE _skipped").fetchall()[0][0]
-        params = _params(kind, source_tz, load_id, source_system, started)
+        params = _params(kind, source_tz, load_id, source_system, started, sha)
         try:
             _run(con, f"load_{kind}.sql", params)
         except duckdb.InvalidInputException as exc:

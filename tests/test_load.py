@@ -341,3 +341,41 @@ def test_a_period_inside_a_longer_one_is_an_overlap(tmp_path) -> None:
         ("business",),
         ("premium",),
     ]
+
+
+def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
+    con = connect(":memory:")
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,tier,valid_from\nC1,business,2026-01-01T00:00:00Z\n")
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(
+        "ticket_id,customer_id,created_at\nT1,C2,2026-10-26 09:00:00\nT2,C1,2026-10-26 09:00:00\n"
+    )
+    load_file(con, customers)
+    first = load_file(con, tickets, source_tz="UTC")
+    assert first.rejected == {"unknown_customer": 1}
+    # Nothing loaded since, same settings: the same result, so skipped.
+    assert load_file(con, tickets, source_tz="UTC").unchanged_since == first.load_id
+    # Read in another zone: read again, and the instants follow the new zone.
+    other = load_file(con, tickets, source_tz="Europe/Amsterdam")
+    assert other.unchanged_since is None
+    created = con.execute("SELECT created_at FROM tickets WHERE ticket_id = 'T2'").fetchall()
+    assert pd.Timestamp(created[0][0]) == pd.Timestamp("2026-10-26T08:00Z")
+    # The missing customer arrives: the rejected ticket is accepted on reloading.
+    customers.write_text(
+        "customer_id,tier,valid_from\nC1,business,2026-01-01T00:00:00Z\n"
+        "C2,premium,2026-01-01T00:00:00Z\n"
+    )
+    load_file(con, customers)
+    again = load_file(con, tickets, source_tz="Europe/Amsterdam")
+    assert again.unchanged_since is None and again.rejected == {}
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(2,)]
+    # And now it is unchanged again.
+    assert load_file(con, tickets, source_tz="Europe/Amsterdam").unchanged_since == again.load_id
+    # Events read in the wrong zone are replaced, not kept beside the new reading.
+    events = tmp_path / "events.csv"
+    events.write_text("ticket_id,at,kind\nT2,2026-10-26 10:00:00,agent_reply\n")
+    load_file(con, events, source_tz="UTC")
+    load_file(con, events, source_tz="Europe/Amsterdam")
+    stored = con.execute('SELECT "at" FROM ticket_events').fetchall()
+    assert [pd.Timestamp(r[0]) for r in stored] == [pd.Timestamp("2026-10-26T09:00Z")]

@@ -5,6 +5,13 @@
 -- that can be repeats: those whose hash occurs twice in the file and those of
 -- tickets that already have stored events. The hash only narrows the search;
 -- rows are compared by value.
+-- An earlier reading of this very file (same content, read again with another
+-- source zone or mapping) was a misreading: its events give way to this one's.
+DELETE FROM ticket_events
+WHERE load_id IN (
+    SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'events' AND load_id <> $load_id
+);
+
 CREATE OR REPLACE TEMP TABLE maybe_repeated AS
 WITH accepted AS (SELECT _line, ticket_id, content_hash FROM checked WHERE problem IS NULL)
 SELECT _line FROM accepted

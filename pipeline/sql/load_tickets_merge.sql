@@ -1,12 +1,15 @@
 -- Merge the accepted tickets of load $load_id. A newer version (by updated_at,
--- then load order: the later load wins a tie) replaces the stored one.
+-- then load order: the later load wins a tie) replaces the stored one. A row stored
+-- by an earlier reading of this very file (same content, read again with another
+-- source zone or mapping) is replaced whatever its updated_at: it was misread.
 CREATE OR REPLACE TEMP VIEW candidates AS
 SELECT * FROM checked
 WHERE problem IS NULL AND _line NOT IN (SELECT _line FROM repeated WHERE is_copy);
 
 CREATE OR REPLACE TEMP TABLE superseded AS
 SELECT c.ticket_id FROM candidates c JOIN tickets t USING (ticket_id)
-WHERE c.updated_at < t.updated_at;
+WHERE c.updated_at < t.updated_at
+  AND t.load_id NOT IN (SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets');
 
 DELETE FROM tickets WHERE ticket_id IN (
     SELECT ticket_id FROM candidates WHERE ticket_id NOT IN (SELECT ticket_id FROM superseded)
