@@ -23,7 +23,7 @@ import pandas as pd
 
 from pipeline.audit import evaluation_info, policy_of
 from pipeline.errors import AuditError
-from pipeline.report_monthly import _valid_month
+from pipeline.evaluate import valid_month
 
 BREACH_STATUSES = ("breached", "open_breached")
 # A spreadsheet reads a cell starting with one of these as a formula (or DDE call).
@@ -86,7 +86,7 @@ def breach_register(
     both tz-aware. Text is returned as loaded; `export_register` neutralises it
     for spreadsheets. Raises `AuditError` for a malformed or uncovered month
     range, an unknown evaluation or tier; `EvaluationError` for a malformed month."""
-    month_from, month_to = _valid_month(month_from), _valid_month(month_to)
+    month_from, month_to = valid_month(month_from), valid_month(month_to)
     if month_from > month_to:
         raise AuditError(f"--from {month_from} is after --to {month_to}")
     if evaluation_id is None:

@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -673,11 +674,26 @@ def _first_instant(midnight: pd.Timestamp, tz: str) -> pd.Timestamp:
     return pd.Timestamp(ns, unit="ns", tz="UTC").tz_convert(tz)
 
 
+# pandas reads '2026-1', '2026/10', '26-10' (as 2001) and 'October' (as year 1)
+# as months: only the exact form is one.
+MONTH_FORM = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+# An as-of instant in ISO 8601, with or without an offset. pandas would also take
+# 'now' (the machine's wall clock, then read in the report zone), 'today' and
+# '01/10/2026' (as 10 January).
+INSTANT_FORM = re.compile(
+    r"\s*\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?\s*(Z|[+-]\d\d(:?\d\d)?)?\s*"
+)
+
+
+def valid_month(month: Any) -> str:
+    """`month` itself when it is written YYYY-MM; else `EvaluationError`."""
+    if not isinstance(month, str) or not MONTH_FORM.fullmatch(month):
+        raise EvaluationError(f"malformed month {month!r}: use YYYY-MM")
+    return month
+
+
 def _month_midnight(month: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(f"{month}-01")
-    except ValueError:
-        raise EvaluationError(f"malformed month {month!r}: use YYYY-MM") from None
+    return pd.Timestamp(f"{valid_month(month)}-01")
 
 
 def _month_start(month: str, tz: str) -> pd.Timestamp:
@@ -905,11 +921,13 @@ def evaluate(
         as_of_ts = pd.Timestamp.now(tz="UTC").floor("s")
     else:
         try:
+            if isinstance(as_of, str) and not INSTANT_FORM.fullmatch(as_of):
+                raise ValueError(as_of)
             as_of_ts = pd.Timestamp(as_of)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise EvaluationError(
                 f"malformed as-of instant {as_of!r}: use e.g. 2026-11-01T00:00 "
-                f"(read in {tz}) or 2026-11-01T00:00Z"
+                f"(read in {tz}) or 2026-11-01T00:00Z; leave it out for now"
             ) from None
         if pd.isna(as_of_ts):
             raise EvaluationError(f"as-of instant {as_of!r} is not a time")

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from pipeline.evaluate import (
     current_input_fingerprint,
     evaluate,
     month_end_as_of,
+    valid_month,
 )
 from pipeline.i18n import Messages
 from pipeline.load import sha256_of
@@ -120,13 +120,6 @@ def _months_back(month: str, n: int) -> list[str]:
     return [str(end - i) for i in range(n - 1, -1, -1)]
 
 
-def _valid_month(month: str) -> str:
-    # pandas reads "October" as October of year 1: insist on the exact form.
-    if not isinstance(month, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise EvaluationError(f"malformed month {month!r}: use YYYY-MM")
-    return month
-
-
 def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy) -> int:
     """The evaluation behind a month's report: reused when one exists for the
     same policy, months, as-of instant (the month's end) and input data, else run."""
@@ -156,7 +149,7 @@ def build_context(
 ) -> MonthlyReportContext:
     """Everything the monthly report shows, as numbers and formatted text."""
     policy = policy or Policy.default()
-    month = _valid_month(month)
+    month = valid_month(month)
     m = Messages(lang)
     if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
         raise EvaluationError("the warehouse holds no tickets: load data first (sla load FILE)")
@@ -692,7 +685,7 @@ def write_monthly_report(
 ) -> list[Path]:
     """Write reports/<month>/sla-report.<lang>.{html,pdf}, figures.csv and manifest.json."""
     policy = policy or Policy.default()
-    month = _valid_month(month)
+    month = valid_month(month)
     folder = Path(out_dir) / month
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -17,13 +17,17 @@ import numpy as np
 
 from pipeline import charts
 from pipeline.errors import AuditError
-from pipeline.evaluate import current_input_fingerprint, evaluate, month_end_as_of
+from pipeline.evaluate import (
+    current_input_fingerprint,
+    evaluate,
+    month_end_as_of,
+    valid_month,
+)
 from pipeline.i18n import Messages
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
 from pipeline.report_monthly import (
     _environment,
-    _valid_month,
     figure_hash,
     write_document,
     write_manifest,
@@ -124,7 +128,7 @@ def build_tiers_context(
     evaluation_id: int | None = None,
 ) -> TiersContext:
     policy = policy or Policy.default()
-    month_from, month_to = _valid_month(month_from), _valid_month(month_to)
+    month_from, month_to = valid_month(month_from), valid_month(month_to)
     if month_from > month_to:
         raise AuditError(f"--from {month_from} is after --to {month_to}")
     m = Messages(lang)
@@ -315,7 +319,7 @@ def build_customer_context(
     evaluation_id: int | None = None,
 ) -> CustomerContext:
     policy = policy or Policy.default()
-    month_from, month_to = _valid_month(month_from), _valid_month(month_to)
+    month_from, month_to = valid_month(month_from), valid_month(month_to)
     names = con.execute(
         "SELECT name FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchall()

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from pipeline import __version__
-from pipeline.errors import AuditError
+from pipeline.errors import AuditError, EvaluationError
 from pipeline.load import sha256_of
 from pipeline.policy import Policy
 
@@ -64,7 +64,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
 
     Raises `AuditError` for a missing or malformed manifest, or one from another
     warehouse (none of its inputs loaded here, or its policy never run here)."""
-    from pipeline.evaluate import current_input_fingerprint, evaluate
+    from pipeline.evaluate import current_input_fingerprint, evaluate, valid_month
     from pipeline.report_monthly import _figure_hash, _months_back, build_context, figures_csv
     from pipeline.report_sales import (
         build_customer_context,
@@ -123,12 +123,18 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
 
     kind = manifest.get("report", "monthly")
     month = manifest.get("month")
-    if kind == "monthly":
-        first, last = _months_back(month, 12)[0], month
-    elif kind in ("tiers", "customer"):
-        first, last = manifest["month_from"], manifest["month_to"]
-    else:
-        raise AuditError(f"{path}: unknown report kind {kind!r}")
+    try:
+        if kind == "monthly":
+            first, last = _months_back(valid_month(month), 12)[0], month
+        elif kind in ("tiers", "customer"):
+            first, last = (
+                valid_month(manifest.get("month_from")),
+                valid_month(manifest.get("month_to")),
+            )
+        else:
+            raise AuditError(f"{path}: unknown report kind {kind!r}")
+    except EvaluationError as exc:
+        raise AuditError(f"{path}: not a report manifest as written: {exc}") from None
     run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
     details: dict[str, str] = {}
     if kind == "monthly":

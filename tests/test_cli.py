@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from pipeline.cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
+DEFAULT_POLICY = Path(__file__).parents[1] / "pipeline" / "data" / "default_policy.toml"
 
 
 @pytest.fixture
@@ -194,3 +195,21 @@ def test_a_policy_that_begins_after_the_first_tickets(db: str, tmp_path) -> None
         str(tmp_path / "reports"),
     )
     assert report.exit_code == 0, report.output
+
+
+def test_months_and_as_of_instants_only_in_their_exact_form(db: str) -> None:
+    """pandas reads '26-10' as 2001, '01/10/2026' as 10 January and 'now' as the
+    machine's wall clock read in the report zone: none of them is taken."""
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    for month in ("2026-1", "26-10", "2026/10", "October", "", " 2026-10", "2026-10-15"):
+        for command in ("evaluate", "whatif"):
+            extra = ["--policy", str(DEFAULT_POLICY)] if command == "whatif" else []
+            result = run(command, "--from", month, "--to", "2026-10", *extra, "--db", db)
+            assert result.exit_code == 1, (command, month, result.output)
+            assert f"malformed month {month!r}: use YYYY-MM" in result.output
+    for as_of in ("now", "today", "01/10/2026", "Oct", "2026-10-26 01:15 PM"):
+        result = run("evaluate", "--as-of", as_of, "--db", db)
+        assert result.exit_code == 1 and f"malformed as-of instant {as_of!r}" in result.output
+    ok = run("evaluate", "--as-of", "2026-11-01 00:00:00+01:00", "--db", db)
+    assert "as of 2026-10-31T23:00:00+00:00" in ok.output

@@ -179,3 +179,11 @@ def test_a_manifest_lists_the_inputs_its_evaluation_read(tmp_path) -> None:
         "SELECT input_fingerprint FROM evaluations WHERE evaluation_id = ?", [run.evaluation_id]
     ).fetchall()[0][0]
     assert manifest["input_fingerprint"] == stored
+
+
+def test_a_manifest_with_a_malformed_month(sample_warehouse, report, tmp_path) -> None:
+    data = json.loads(report.read_text())
+    data["month"] = "October"
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(AuditError, match="malformed month 'October'"):
+        verify_manifest(sample_warehouse, tmp_path / "manifest.json")
