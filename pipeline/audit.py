@@ -50,7 +50,8 @@ def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict[
     """The `evaluations` row of one run. Raises `AuditError` for an unknown id."""
     rows = con.execute(
         "SELECT evaluation_id, policy_hash, policy_document, as_of, month_from, month_to, "
-        "forced_version, input_fingerprint FROM evaluations WHERE evaluation_id = ?",
+        "forced_version, input_fingerprint, policy_source FROM evaluations "
+        "WHERE evaluation_id = ?",
         [evaluation_id],
     ).fetchall()
     if not rows:
@@ -64,6 +65,7 @@ def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict[
         "month_to",
         "forced_version",
         "input_fingerprint",
+        "policy_source",
     )
     return dict(zip(keys, rows[0], strict=True))
 

@@ -138,6 +138,12 @@ def breach_register(
     register.insert(register.columns.get_loc("clock_start_utc"), "report_timezone", tz)
     for col in ("ticket_id", "customer_id", "subject", "priority", "channel"):
         register[col] = register[col].astype("string")
+    register.attrs["evaluation"] = {
+        "evaluation_id": int(evaluation_id),
+        "as_of": pd.Timestamp(info["as_of"]).tz_convert(tz).isoformat(),
+        "policy_hash": info["policy_hash"],
+        "policy_source": info["policy_source"],
+    }
     return register
 
 

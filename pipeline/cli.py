@@ -607,7 +607,13 @@ def audit_breaches_command(
     target = Path(out or f"reports/breaches-{month_from}-{month_to}.{fmt}")
     target.parent.mkdir(parents=True, exist_ok=True)
     export_register(frame, target, fmt)
-    click.echo(f"wrote {target} ({len(frame):,} breaches)")
+    # Which judgement this is: by default the latest evaluation covering the months,
+    # which may be a run under another policy; the line says so.
+    used = frame.attrs["evaluation"]
+    click.echo(
+        f"wrote {target} ({len(frame):,} breaches; evaluation #{used['evaluation_id']}, as of "
+        f"{used['as_of']}, policy {used['policy_hash'][:12]} from {used['policy_source']})"
+    )
 
 
 @audit_group.command("verify")

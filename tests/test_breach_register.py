@@ -204,8 +204,12 @@ def test_cli_writes_the_register_and_fails_cleanly(tmp_path) -> None:
         "--out",
         str(out),
     )
-    assert result.exit_code == 0 and "breaches)" in result.output
-    assert len(pd.read_excel(out)) == int(result.output.split("(")[1].split()[0])
+    assert result.exit_code == 0
+    # The line says which judgement the register is: the run, its as-of and policy.
+    assert "breaches; evaluation #" in result.output
+    assert "as of 2026-11-01T00:00:00+01:00, policy " in result.output
+    assert "from built-in default)" in result.output
+    assert len(pd.read_excel(out)) == int(result.output.split("(")[1].split()[0].replace(",", ""))
     html = run("audit", "ticket", "T1", "--format", "html")
     assert html.exit_code == 0 and BeautifulSoup(html.output, "html.parser").select("#events")
     for args, message in (
