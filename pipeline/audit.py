@@ -518,7 +518,13 @@ def _audit_metric(
             )
         target, limit = policy.threshold_seconds(metric, threshold, calendar_name)
     if no_sla_reason is None and not has_sla:
-        no_sla_reason = "tier_without_sla" if tier_spec else "no_plan_at_creation"
+        no_sla_reason = (
+            "tier_without_sla"
+            if tier_spec
+            else "no_plan_at_creation"
+            if tier == "unknown"
+            else "tier_not_in_policy"
+        )
     excluded_by = next(
         (e for e in metric.exclude if _field_equals(fields.get(e.field), e.value)), None
     )

@@ -50,7 +50,7 @@ import pyarrow as pa
 from pipeline import __version__
 from pipeline.errors import EvaluationError
 from pipeline.instants import NAT_NS, local_bounds, localize_naive
-from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy
+from pipeline.policy import METRICS, RESOLVED_STATUSES, RULE_FIELD_VALUES, Policy
 from pipeline.warehouse import read_sql
 
 NS = 10**9
@@ -120,16 +120,9 @@ STATUS_NAMES = (
 )
 _S = {name: code for code, name in enumerate(STATUS_NAMES)}
 # Ticket columns a policy may name in an outage match or an exclusion rule.
-RULE_FIELDS = (
-    "tier",
-    "priority",
-    "channel",
-    "category",
-    "status",
-    "requires_it_release",
-    "cause_domain",
-    "source_system",
-)
+# The ticket fields the policy's rules may read (exclusions, the outage line's
+# match), as the policy validates them.
+RULE_FIELDS = tuple(RULE_FIELD_VALUES)
 
 
 @dataclass(frozen=True)
@@ -294,7 +287,13 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
         )
         target, limit = policy.threshold_seconds(metric, threshold, calendar)
     if reason is None and not has_sla:
-        reason = "tier_without_sla" if tier else "no_plan_at_creation"
+        reason = (
+            "tier_without_sla"
+            if tier
+            else "no_plan_at_creation"
+            if combo["tier"] == "unknown"
+            else "tier_not_in_policy"
+        )
     return {
         "calendar": calendar,
         "office": office.calendar_name,

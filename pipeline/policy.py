@@ -14,10 +14,13 @@ file does not change it, and every result row carries it.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
+import math
 import tomllib
-from collections.abc import Mapping
+import zoneinfo
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,11 +32,61 @@ import pandas as pd
 from pipeline.calendar import Calendar, builtin_tables
 from pipeline.errors import CalendarError, PolicyError
 from pipeline.instants import local_bounds
+from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES, TIERS
 
 METRICS = ("first_response", "resolution")
 RESOLVED_STATUSES = ("resolved", "closed")
 REOPEN_RULES = ("exclude_gaps", "first_resolution")
 HOUR = 3600.0
+
+# Ticket fields an exclusion rule or the outage line's `match` may name: the
+# columns the evaluation reads for them (evaluate.RULE_FIELDS), each with the
+# values it can hold once loaded: the canonical vocabulary, `bool`, or `str` for
+# free text. A name or value outside these would never match a ticket, so the
+# rule would silently do nothing.
+RULE_FIELD_VALUES: dict[str, tuple[str, ...] | type] = {
+    "tier": TIERS,
+    "priority": PRIORITIES,
+    "channel": CHANNELS,
+    "category": str,
+    "status": STATUSES,
+    "requires_it_release": bool,
+    "cause_domain": CAUSE_DOMAINS,
+    "source_system": str,
+}
+
+# The keys each table of a policy file may hold. Anything else is an error: a
+# misspelt key (`pause_status`) would otherwise be ignored and its default used.
+TOP_KEYS = ("policy", "calendars", "versions")
+POLICY_KEYS = ("name", "source", "report_timezone")
+VERSION_KEYS = ("version", "effective_from", "description", "tiers", "metrics", "outage_line")
+TIER_KEYS = (
+    "label",
+    "has_sla",
+    "price_eur_month",
+    "price_label",
+    "support",
+    "support_description",
+)
+METRIC_KEYS = (
+    "clock",
+    "calendar",
+    "pause_statuses",
+    "benchmark_tier",
+    "at_risk_share",
+    "targets",
+    "by_priority",
+    "exclude",
+    "reopen_rule",
+)
+EXCLUDE_KEYS = ("rule", "field", "value")
+OUTAGE_KEYS = (
+    "match",
+    "calendar",
+    "first_response_target_hours",
+    "applies_to",
+    "billable_cause_domain",
+)
 
 
 @dataclass(frozen=True)
@@ -126,11 +179,16 @@ class Policy:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Policy:
+        """Read and validate a policy file. Raises `PolicyError` naming the file and field."""
         path = Path(path)
         try:
             doc = tomllib.loads(path.read_text("utf-8"))
         except FileNotFoundError:
             raise PolicyError(str(path), "<file>", "no such file") from None
+        except UnicodeDecodeError as exc:
+            raise PolicyError(str(path), "<file>", f"not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:
+            raise PolicyError(str(path), "<file>", f"cannot read it: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(str(path), "<file>", f"not valid TOML: {exc}") from None
         return cls.from_dict(doc, source=str(path))
@@ -142,42 +200,54 @@ class Policy:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, source: str = "<dict>") -> Policy:
-        """Validate and build a policy. Raises `PolicyError` naming the source and field."""
+        """Validate and build a policy from a dict shaped like the TOML file.
+
+        Raises `PolicyError` naming the source and the field (e.g.
+        `versions[0].metrics.resolution.pause_statuses`) for the first problem
+        found: an unknown key, a value of the wrong type or out of range, a name
+        (tier, priority, metric, calendar, ticket field, value) that is not known,
+        or versions that share a name or a date or are not in date order.
+        """
+        if not isinstance(doc, Mapping):
+            raise PolicyError(source, "<file>", "a policy is a table of settings")
+        _check_keys(doc, TOP_KEYS, source, "")
         head = _table(doc, "policy", source, "policy")
+        _check_keys(head, POLICY_KEYS, source, "policy")
+        name = _string(head.get("name", "SLA policy"), source, "policy.name")
+        if "source" in head:
+            _string(head["source"], source, "policy.source")
+        tz = _string(
+            head.get("report_timezone", "Europe/Amsterdam"), source, "policy.report_timezone"
+        )
+        if not _is_zone(tz):
+            raise PolicyError(
+                source,
+                "policy.report_timezone",
+                f"unknown time zone {tz!r} (use an IANA name like 'Europe/Amsterdam')",
+            )
         calendars = _table(doc, "calendars", source, "calendars", required=False)
         tables = {**builtin_tables(), **calendars}
-        for name in calendars:
-            try:
-                Calendar.from_tables(tables, name)
-            except CalendarError as exc:
-                raise PolicyError(source, f"calendars.{name}.{exc.field}", str(exc)) from None
+        # Every calendar the file defines is checked, used or not; the ones built
+        # here are kept, so that the evaluation does not build them again.
+        built: dict[str, Calendar] = {}
+        for calendar_name in calendars:
+            _calendar(tables, calendar_name, source, built)
         raw_versions = doc.get("versions")
-        if not isinstance(raw_versions, list) or not raw_versions:
+        if not isinstance(raw_versions, list | tuple) or not raw_versions:
             raise PolicyError(source, "versions", "at least one [[versions]] table is required")
         versions = [
-            _parse_version(v, source, f"versions[{i}]", tables) for i, v in enumerate(raw_versions)
+            _parse_version(v, source, f"versions[{i}]", tables, built)
+            for i, v in enumerate(raw_versions)
         ]
-        versions.sort(key=lambda v: v.effective_from)
-        names = [v.version for v in versions]
-        if len(set(names)) != len(names):
-            raise PolicyError(source, "versions", "version names must be unique")
-        dates = [v.effective_from for v in versions]
-        if len(set(dates)) != len(dates):
-            raise PolicyError(source, "versions", "two versions share one effective_from")
-        tz = head.get("report_timezone", "Europe/Amsterdam")
-        try:
-            pd.Timestamp("2026-01-01", tz=tz)
-        except Exception:
-            raise PolicyError(
-                source, "policy.report_timezone", f"unknown time zone {tz!r}"
-            ) from None
+        _check_version_order(versions, source)
         return cls(
-            name=str(head.get("name", "SLA policy")),
+            name=name,
             source=source,
             report_timezone=tz,
             calendar_tables=tables,
             versions=tuple(versions),
             document=json.loads(json.dumps(doc, default=str)),
+            _calendars=built,
         )
 
     # ------------------------------------------------------------------ facts
@@ -225,6 +295,36 @@ class Policy:
 
 
 # ---------------------------------------------------------------------- parsing
+#
+# Each helper gets the source (file name) and `where`, the field path so far
+# (`versions[0].metrics.resolution`), so that every error names both. The first
+# problem found is raised: one PolicyError names one field.
+
+
+def _field(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _suggestion(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _hint(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean ...?)' for a near miss, else the names that are known."""
+    choices = list(choices)
+    return _suggestion(word, choices) or f" (known: {', '.join(choices) or 'none'})"
+
+
+def _check_keys(
+    raw: Mapping, allowed: Iterable[str], source: str, where: str, *, what: str = "key"
+) -> None:
+    allowed = tuple(allowed)
+    for key in raw:
+        if key not in allowed:
+            raise PolicyError(
+                source, _field(where, key), f"unknown {what} {key!r}{_hint(str(key), allowed)}"
+            )
 
 
 def _table(doc: Mapping, key: str, source: str, where: str, *, required: bool = True) -> dict:
@@ -232,85 +332,315 @@ def _table(doc: Mapping, key: str, source: str, where: str, *, required: bool = 
     if value is None and not required:
         return {}
     if not isinstance(value, Mapping):
-        raise PolicyError(source, where, "a table is required here")
+        got = "nothing" if value is None else repr(value)
+        raise PolicyError(source, where, f"a table is required here, got {got}")
     return dict(value)
 
 
-def _number(value: Any, source: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise PolicyError(source, where, f"expected a non-negative number, got {value!r}")
+def _number(value: Any, source: str, where: str, *, allow_zero: bool = False) -> float:
+    """A finite number > 0 (>= 0 with `allow_zero`). bool is excluded: TOML `true`
+    is a Python int subclass, and NaN or infinity would compare false everywhere."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyError(source, where, f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise PolicyError(source, where, f"expected a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise PolicyError(source, where, f"expected a number {bound}, got {value!r}")
     return float(value)
+
+
+def _string(value: Any, source: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(source, where, f"expected a string, got {value!r}")
+    return value
+
+
+def _name(value: Any, source: str, where: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PolicyError(source, where, f"{what} is required (a non-empty string), got {value!r}")
+    return value
+
+
+def _boolean(value: Any, source: str, where: str) -> bool:
+    # `bool("false")` is True: only a real TOML boolean says what it means.
+    if not isinstance(value, bool):
+        raise PolicyError(source, where, f"expected true or false, got {value!r}")
+    return value
+
+
+def _choice(value: Any, choices: tuple[str, ...], source: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(
+            source, where, f"expected one of {', '.join(choices)} (a string), got {value!r}"
+        )
+    if value not in choices:
+        raise PolicyError(
+            source,
+            where,
+            f"unknown value {value!r}{_suggestion(value, choices)}; "
+            f"use one of {', '.join(choices)}",
+        )
+    return value
+
+
+def _strings(
+    value: Any, source: str, where: str, *, choices: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
+    # A string where a list belongs would otherwise become a tuple of its letters.
+    if not isinstance(value, list | tuple):
+        raise PolicyError(
+            source, where, f'expected a list of strings like ["a", "b"], got {value!r}'
+        )
+    for i, item in enumerate(value):
+        if choices is None:
+            _string(item, source, f"{where}[{i}]")
+        else:
+            _choice(item, choices, source, f"{where}[{i}]")
+    return tuple(value)
+
+
+def _date(value: Any, source: str, where: str) -> dt.date:
+    """A TOML date or a 'YYYY-MM-DD' string. A TOML date-time is refused: a version
+    starts on a local date of the report time zone, not at an instant."""
+    if isinstance(value, dt.datetime):
+        raise PolicyError(source, where, f"a date YYYY-MM-DD is required, not a date-time: {value}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            day = None
+        # fromisoformat also reads '20200101' and week dates; the docs promise YYYY-MM-DD.
+        if day is not None and day.isoformat() == value:
+            return day
+    got = "nothing" if value is None else repr(value)
+    raise PolicyError(source, where, f"a date YYYY-MM-DD is required, got {got}")
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+        pd.Timestamp("2026-01-01", tz=name)
+    except Exception:  # zoneinfo and pandas raise several types for a bad name
+        return False
+    return True
+
+
+def _calendar(tables: Mapping, name: str, source: str, built: dict[str, Calendar]) -> Calendar:
+    """Build calendar `name` once, as a PolicyError naming the file and field if it is bad."""
+    if name in built:
+        return built[name]
+    try:
+        calendar = Calendar.from_tables(tables, name)
+    except CalendarError as exc:
+        field = (
+            f"calendars.{name}" if exc.field.startswith("<") else f"calendars.{name}.{exc.field}"
+        )
+        # The field is in the PolicyError already; keep the calendar's own words only.
+        message = str(exc).removeprefix(f"calendar {exc.calendar!r}, field {exc.field!r}: ")
+        raise PolicyError(source, field, message) from None
+    # A calendar that never opens is accepted by Calendar, but every deadline on it
+    # would fail much later in the evaluation, without naming the policy file.
+    if not any(calendar.weekly) and not calendar.openings:
+        raise PolicyError(
+            source,
+            f"calendars.{name}.weekly",
+            f"calendar {name!r} is never open: every day of the week is empty and it has "
+            'no openings (give hours like mon = [["09:00", "17:30"]])',
+        )
+    built[name] = calendar
+    return calendar
 
 
 def _threshold(raw: Any, source: str, where: str) -> Threshold:
     if not isinstance(raw, Mapping):
         raise PolicyError(
-            source, where, "expected { target_hours = N } or { target_days = N, ... }"
+            source,
+            where,
+            "expected { target_hours = N } or { target_days = N, limit_days = M }, "
+            f"got {raw!r}",
         )
-    for unit in ("hours", "days"):
-        if f"target_{unit}" in raw:
-            target = _number(raw[f"target_{unit}"], source, f"{where}.target_{unit}")
-            limit = _number(raw.get(f"limit_{unit}", target), source, f"{where}.limit_{unit}")
-            if limit < target:
-                raise PolicyError(source, where, "the limit is below the target")
-            unknown = set(raw) - {f"target_{unit}", f"limit_{unit}"}
-            if unknown:
-                raise PolicyError(source, f"{where}.{sorted(unknown)[0]}", "unknown setting")
-            return Threshold(target, limit, unit)
-    raise PolicyError(source, where, "needs target_hours or target_days")
+    units = [unit for unit in ("hours", "days") if f"target_{unit}" in raw]
+    if not units:
+        raise PolicyError(source, where, "needs target_hours or target_days")
+    if len(units) > 1:
+        raise PolicyError(source, f"{where}.target_days", "give the target in hours or in days")
+    unit = units[0]
+    for key in raw:
+        if key in ("limit_hours", "limit_days") and key != f"limit_{unit}":
+            raise PolicyError(
+                source, f"{where}.{key}", f"the limit must be in the target's unit: limit_{unit}"
+            )
+    _check_keys(raw, (f"target_{unit}", f"limit_{unit}"), source, where)
+    target = _number(raw[f"target_{unit}"], source, f"{where}.target_{unit}")
+    limit = _number(raw.get(f"limit_{unit}", target), source, f"{where}.limit_{unit}")
+    if limit < target:
+        raise PolicyError(
+            source,
+            f"{where}.limit_{unit}",
+            f"the limit ({limit:g}) is below the target ({target:g})",
+        )
+    return Threshold(target, limit, unit)
+
+
+def _thresholds(
+    raw: Mapping, keys: tuple[str, ...], what: str, source: str, where: str
+) -> dict[str, Threshold]:
+    _check_keys(raw, keys, source, where, what=what)
+    return {key: _threshold(spec, source, f"{where}.{key}") for key, spec in raw.items()}
+
+
+def _rule_value(field: str, value: Any, source: str, where: str) -> Any:
+    """A value that ticket field `field` can hold (see RULE_FIELD_VALUES)."""
+    kind = RULE_FIELD_VALUES[field]
+    if kind is bool:
+        return _boolean(value, source, where)
+    if kind is str:
+        return _string(value, source, where)
+    return _choice(value, kind, source, where)
+
+
+def _rule_field(value: Any, source: str, where: str) -> str:
+    field = _string(value, source, where)
+    if field not in RULE_FIELD_VALUES:
+        raise PolicyError(
+            source, where, f"unknown ticket field {field!r}{_hint(field, RULE_FIELD_VALUES)}"
+        )
+    return field
+
+
+def _parse_tier(key: str, spec: Any, source: str, where: str) -> Tier:
+    if not isinstance(spec, Mapping):
+        raise PolicyError(
+            source,
+            where,
+            f"a table is required here ([versions.tiers.{key}] with label = ...), got {spec!r}",
+        )
+    _check_keys(spec, TIER_KEYS, source, where)
+    price = spec.get("price_eur_month")
+    return Tier(
+        key=key,
+        label=_string(spec.get("label", key.title()), source, f"{where}.label"),
+        has_sla=_boolean(spec.get("has_sla", False), source, f"{where}.has_sla"),
+        price_eur_month=None
+        if price is None
+        else _number(price, source, f"{where}.price_eur_month", allow_zero=True),
+        price_label=_string(spec.get("price_label", ""), source, f"{where}.price_label"),
+        support=_strings(spec.get("support", []), source, f"{where}.support"),
+        support_description=_string(
+            spec.get("support_description", ""), source, f"{where}.support_description"
+        ),
+    )
 
 
 def _parse_metric(
-    name: str, raw: Any, source: str, where: str, tiers: Mapping[str, Tier], calendars: Mapping
+    name: str,
+    raw: Any,
+    source: str,
+    where: str,
+    tiers: Mapping[str, Tier],
+    tables: Mapping,
+    built: dict[str, Calendar],
 ) -> Metric:
     if not isinstance(raw, Mapping):
-        raise PolicyError(source, where, "a table is required here")
-    clock = raw.get("clock", "working")
-    if clock not in ("working", "clock"):
-        raise PolicyError(source, f"{where}.clock", "use 'working' or 'clock'")
-    calendar = raw.get("calendar", "office")
-    if calendar not in calendars:
-        raise PolicyError(source, f"{where}.calendar", f"unknown calendar {calendar!r}")
-    targets = {
-        tier: _threshold(spec, source, f"{where}.targets.{tier}")
-        for tier, spec in dict(raw.get("targets", {})).items()
-    }
-    for tier in targets:
-        if tier not in tiers:
-            raise PolicyError(source, f"{where}.targets.{tier}", "unknown tier")
-    benchmark = raw.get("benchmark_tier", "business")
+        raise PolicyError(source, where, f"a table is required here, got {raw!r}")
+    _check_keys(raw, METRIC_KEYS, source, where)
+    clock = _choice(raw.get("clock", "working"), ("working", "clock"), source, f"{where}.clock")
+    calendar = _string(raw.get("calendar", "office"), source, f"{where}.calendar")
+    if calendar not in tables:
+        raise PolicyError(
+            source, f"{where}.calendar", f"unknown calendar {calendar!r}{_hint(calendar, tables)}"
+        )
+    targets = _thresholds(
+        _table(raw, "targets", source, f"{where}.targets", required=False),
+        tuple(tiers),
+        "tier",
+        source,
+        f"{where}.targets",
+    )
+    benchmark = _string(raw.get("benchmark_tier", "business"), source, f"{where}.benchmark_tier")
     if benchmark not in targets:
-        raise PolicyError(source, f"{where}.benchmark_tier", f"{benchmark!r} has no targets")
+        raise PolicyError(
+            source,
+            f"{where}.benchmark_tier",
+            f"{benchmark!r} has no targets{_hint(benchmark, targets)}",
+        )
     for tier in tiers.values():
         if tier.has_sla and tier.key not in targets:
             raise PolicyError(source, f"{where}.targets", f"SLA tier {tier.key!r} has no target")
-    by_priority = {
-        p: _threshold(spec, source, f"{where}.by_priority.{p}")
-        for p, spec in dict(raw.get("by_priority", {})).items()
-    }
-    excludes = []
-    for i, rule in enumerate(raw.get("exclude", [])):
-        if not isinstance(rule, Mapping) or not {"rule", "field", "value"} <= set(rule):
-            raise PolicyError(
-                source, f"{where}.exclude[{i}]", "expected { rule = ..., field = ..., value = ... }"
-            )
-        excludes.append(Exclusion(str(rule["rule"]), str(rule["field"]), rule["value"]))
-    reopen_rule = raw.get("reopen_rule", "exclude_gaps")
-    if reopen_rule not in REOPEN_RULES:
-        raise PolicyError(source, f"{where}.reopen_rule", f"use one of {', '.join(REOPEN_RULES)}")
-    share = _number(raw.get("at_risk_share", 0.75), source, f"{where}.at_risk_share")
-    pauses = raw.get("pause_statuses", [])
-    if not isinstance(pauses, list) or set(pauses) & set(RESOLVED_STATUSES):
+    by_priority = _thresholds(
+        _table(raw, "by_priority", source, f"{where}.by_priority", required=False),
+        PRIORITIES,
+        "priority",
+        source,
+        f"{where}.by_priority",
+    )
+    # "N working days" is N full opening days of the calendar: one without any
+    # weekly hours (only dated openings) has no such day to count in.
+    calendar_name = "always" if clock == "clock" else calendar
+    for kind, thresholds in (("targets", targets), ("by_priority", by_priority)):
+        for key, threshold in thresholds.items():
+            if (
+                threshold.unit == "days"
+                and _calendar(tables, calendar_name, source, built).working_day_seconds == 0
+            ):
+                raise PolicyError(
+                    source,
+                    f"{where}.{kind}.{key}.target_days",
+                    f"calendar {calendar_name!r} has no opening hours in its week, "
+                    "so a working day has no length: give the target in hours",
+                )
+    raw_excludes = raw.get("exclude", [])
+    if not isinstance(raw_excludes, list | tuple):
         raise PolicyError(
-            source, f"{where}.pause_statuses", "a list of statuses (not resolved/closed)"
+            source, f"{where}.exclude", f"expected a list of exclusion rules, got {raw_excludes!r}"
+        )
+    excludes = []
+    for i, rule in enumerate(raw_excludes):
+        at = f"{where}.exclude[{i}]"
+        if not isinstance(rule, Mapping):
+            raise PolicyError(
+                source, at, f"expected {{ rule = ..., field = ..., value = ... }}, got {rule!r}"
+            )
+        _check_keys(rule, EXCLUDE_KEYS, source, at)
+        missing = [key for key in EXCLUDE_KEYS if key not in rule]
+        if missing:
+            raise PolicyError(source, f"{at}.{missing[0]}", "required")
+        field = _rule_field(rule["field"], source, f"{at}.field")
+        excludes.append(
+            Exclusion(
+                _name(rule["rule"], source, f"{at}.rule", "a rule name"),
+                field,
+                _rule_value(field, rule["value"], source, f"{at}.value"),
+            )
+        )
+    reopen_rule = _choice(
+        raw.get("reopen_rule", "exclude_gaps"), REOPEN_RULES, source, f"{where}.reopen_rule"
+    )
+    share = raw.get("at_risk_share", 0.75)
+    _number(share, source, f"{where}.at_risk_share")
+    if share > 1:
+        raise PolicyError(
+            source,
+            f"{where}.at_risk_share",
+            f"a share of the limit, 0 < share <= 1 (0.75 is 75 %), got {share!r}",
+        )
+    pauses = _strings(
+        raw.get("pause_statuses", []), source, f"{where}.pause_statuses", choices=STATUSES
+    )
+    if set(pauses) & set(RESOLVED_STATUSES):
+        raise PolicyError(
+            source, f"{where}.pause_statuses", "a resolved or closed status cannot pause the clock"
         )
     return Metric(
         name=name,
         clock=clock,
         calendar=calendar,
-        pause_statuses=tuple(pauses),
+        pause_statuses=pauses,
         benchmark_tier=benchmark,
-        at_risk_share=share,
+        at_risk_share=float(share),
         targets=targets,
         by_priority=by_priority,
         exclude=tuple(excludes),
@@ -318,68 +648,119 @@ def _parse_metric(
     )
 
 
-def _parse_version(raw: Any, source: str, where: str, calendars: Mapping) -> PolicyVersion:
+def _parse_outage(raw: Any, source: str, where: str, tables: Mapping) -> OutageLine:
     if not isinstance(raw, Mapping):
-        raise PolicyError(source, where, "a table is required here")
-    version = raw.get("version")
-    if not isinstance(version, str) or not version:
-        raise PolicyError(source, f"{where}.version", "a version name is required")
-    where = f"versions[{version}]"
-    try:
-        effective = raw.get("effective_from")
-        effective = (
-            effective if isinstance(effective, dt.date) else dt.date.fromisoformat(str(effective))
-        )
-    except ValueError:
+        raise PolicyError(source, where, f"a table is required here, got {raw!r}")
+    _check_keys(raw, OUTAGE_KEYS, source, where)
+    raw_match = raw.get("match", {"channel": "outage_line"})
+    # An empty match would match every ticket and put all of them on the outage line.
+    if not isinstance(raw_match, Mapping) or not raw_match:
         raise PolicyError(
-            source, f"{where}.effective_from", "a date YYYY-MM-DD is required"
-        ) from None
-    tiers = {}
-    for key, spec in _table(raw, "tiers", source, f"{where}.tiers").items():
-        spec = dict(spec)
-        price = spec.get("price_eur_month")
-        tiers[key] = Tier(
-            key=key,
-            label=str(spec.get("label", key.title())),
-            has_sla=bool(spec.get("has_sla", False)),
-            price_eur_month=None
-            if price is None
-            else _number(price, source, f"{where}.tiers.{key}"),
-            price_label=str(spec.get("price_label", "")),
-            support=tuple(spec.get("support", [])),
-            support_description=str(spec.get("support_description", "")),
+            source,
+            f"{where}.match",
+            "expected a table of ticket fields like { channel = 'outage_line' }, "
+            f"got {raw_match!r}",
         )
+    match = {}
+    for key, value in raw_match.items():
+        field = _rule_field(key, source, f"{where}.match.{key}")
+        match[field] = _rule_value(field, value, source, f"{where}.match.{key}")
+    calendar = _string(raw.get("calendar", "always"), source, f"{where}.calendar")
+    if calendar not in tables:
+        raise PolicyError(
+            source, f"{where}.calendar", f"unknown calendar {calendar!r}{_hint(calendar, tables)}"
+        )
+    target = raw.get("first_response_target_hours")
+    return OutageLine(
+        match=match,
+        calendar=calendar,
+        first_response_target_hours=None
+        if target is None
+        else _number(target, source, f"{where}.first_response_target_hours"),
+        applies_to=_strings(
+            raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
+        ),
+        billable_cause_domain=_choice(
+            raw.get("billable_cause_domain", "customer"),
+            CAUSE_DOMAINS,
+            source,
+            f"{where}.billable_cause_domain",
+        ),
+    )
+
+
+def _parse_version(
+    raw: Any, source: str, where: str, tables: Mapping, built: dict[str, Calendar]
+) -> PolicyVersion:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(source, where, f"a table is required here, got {raw!r}")
+    _check_keys(raw, VERSION_KEYS, source, where)
+    version = _name(raw.get("version"), source, f"{where}.version", "a version name")
+    effective = _date(raw.get("effective_from"), source, f"{where}.effective_from")
+    description = _string(raw.get("description", ""), source, f"{where}.description")
+    raw_tiers = _table(raw, "tiers", source, f"{where}.tiers")
+    # Customers' plans only ever hold the canonical tiers: any other name would
+    # never apply to a ticket.
+    _check_keys(raw_tiers, TIERS, source, f"{where}.tiers", what="tier")
+    tiers = {
+        key: _parse_tier(key, spec, source, f"{where}.tiers.{key}")
+        for key, spec in raw_tiers.items()
+    }
     metrics_raw = _table(raw, "metrics", source, f"{where}.metrics")
-    unknown = set(metrics_raw) - set(METRICS)
-    if unknown:
-        raise PolicyError(source, f"{where}.metrics.{sorted(unknown)[0]}", "unknown metric")
+    if not metrics_raw:
+        raise PolicyError(
+            source, f"{where}.metrics", f"at least one metric is required ({', '.join(METRICS)})"
+        )
+    _check_keys(metrics_raw, METRICS, source, f"{where}.metrics", what="metric")
     metrics = {
         name: _parse_metric(
-            name, metrics_raw[name], source, f"{where}.metrics.{name}", tiers, calendars
+            name, metrics_raw[name], source, f"{where}.metrics.{name}", tiers, tables, built
         )
         for name in METRICS
         if name in metrics_raw
     }
     outage = None
     if "outage_line" in raw:
-        o = _table(raw, "outage_line", source, f"{where}.outage_line")
-        target = o.get("first_response_target_hours")
-        if o.get("calendar", "always") not in calendars:
-            raise PolicyError(source, f"{where}.outage_line.calendar", "unknown calendar")
-        outage = OutageLine(
-            match=dict(o.get("match", {"channel": "outage_line"})),
-            calendar=o.get("calendar", "always"),
-            first_response_target_hours=None
-            if target is None
-            else _number(target, source, f"{where}.outage_line.first_response_target_hours"),
-            applies_to=tuple(o.get("applies_to", METRICS)),
-            billable_cause_domain=str(o.get("billable_cause_domain", "customer")),
-        )
+        outage = _parse_outage(raw["outage_line"], source, f"{where}.outage_line", tables)
     return PolicyVersion(
         version=version,
         effective_from=effective,
-        description=str(raw.get("description", "")),
+        description=description,
         tiers=tiers,
         metrics=metrics,
         outage_line=outage,
     )
+
+
+def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
+    """Unique names, and dates strictly rising in file order.
+
+    The versions are not sorted silently: a mistyped year in the newest version's
+    date (2016 for 2026) would move it to the front and change which tickets it
+    judges, without a word."""
+    first_with: dict[str, int] = {}
+    for i, v in enumerate(versions):
+        if v.version in first_with:
+            raise PolicyError(
+                source,
+                f"versions[{i}].version",
+                f"{v.version!r} is also the name of versions[{first_with[v.version]}]; "
+                "version names must be unique",
+            )
+        first_with[v.version] = i
+    for i in range(1, len(versions)):
+        before, this = versions[i - 1], versions[i]
+        if this.effective_from == before.effective_from:
+            raise PolicyError(
+                source,
+                f"versions[{i}].effective_from",
+                f"{this.effective_from} is also the effective_from of versions[{i - 1}] "
+                f"({before.version!r}); each version needs its own date",
+            )
+        if this.effective_from < before.effective_from:
+            raise PolicyError(
+                source,
+                f"versions[{i}].effective_from",
+                f"{this.effective_from} is before versions[{i - 1}] ({before.version!r}, "
+                f"{before.effective_from}); list the versions oldest first",
+            )

@@ -534,3 +534,21 @@ def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
     day = 8.5 * H
     assert before.loc["UP", "limit_seconds"] == 7 * day
     assert after.loc["UP", "limit_seconds"] == 2 * day
+
+
+def test_a_tier_the_policy_does_not_list_is_named_as_such() -> None:
+    doc = Policy.default().document
+    version = doc["versions"][0]
+    del version["tiers"]["premium"]
+    for metric in version["metrics"].values():
+        metric["targets"].pop("premium", None)
+    policy = Policy.from_dict(doc)
+    con = build(
+        [ticket("P", "C-PREM", "2026-10-12T09:00"), ticket("U", "C-NONE", "2026-10-12T09:00")],
+        [],
+        [plan("C-PREM", "premium", "2026-01-01")],
+    )
+    r = evaluate(con, policy, as_of=AS_OF, store=False).results.set_index("ticket_id")
+    assert set(r.loc["P", "status"]) == {"no_sla"}
+    assert set(r.loc["P", "exclusion_rule"]) == {"tier_not_in_policy"}
+    assert set(r.loc["U", "exclusion_rule"]) == {"no_plan_at_creation"}

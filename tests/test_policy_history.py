@@ -18,7 +18,10 @@ def policy() -> Policy:
     v2 = json.loads(json.dumps(doc["versions"][0]))
     v2.update(version="2026.2", effective_from="2026-07-01", description="Premium 4 h")
     v2["metrics"]["first_response"]["targets"]["premium"]["target_hours"] = 4
-    v2["metrics"]["resolution"]["pause_statuses"] = ["waiting_on_customer", "on_hold"]
+    v2["metrics"]["resolution"]["pause_statuses"] = [
+        "waiting_on_customer",
+        "waiting_on_third_party",
+    ]
     del v2["outage_line"]
     return Policy.from_dict({**doc, "versions": [doc["versions"][0], v2]})
 
@@ -55,7 +58,7 @@ def test_diff_field_by_field(policy) -> None:
     assert (
         "metrics.resolution.pause_statuses",
         ["waiting_on_customer"],
-        ["waiting_on_customer", "on_hold"],
+        ["waiting_on_customer", "waiting_on_third_party"],
     ) in changes
     # A table that exists in one version only shows as missing (None) on the other side.
     assert ("outage_line.calendar", "always", None) in changes
