@@ -138,8 +138,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
         relation = f"read_parquet({_quote(source)})"
         first_line = 1
     elif fmt == "jsonl":
-        relation = f"read_json({_quote(source)}, format = 'newline_delimited')"
-        first_line = 1
+        return _stage_json_lines(con, path)
     else:  # xlsx
         frame = pd.read_excel(path, dtype=str)
         con.register("xlsx_frame", frame)
@@ -170,6 +169,60 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
     return columns
 
 
+# JSON lines as text: DuckDB's read_json guesses each key's type from a sample,
+# so one numeric ticket id turned the others into quoted JSON text, one nested
+# value made a whole column unreadable, a naive time after the sample was read
+# as a typed timestamp (no --source-tz asked), and a key first seen after the
+# sample refused the file. Here every line is one row, numbered as in the file
+# (blank lines count), and every value is the JSON value as text: a string
+# unquoted, a number or boolean as written, an object or array as JSON.
+# A raw CR is dropped: JSON strings cannot hold one, so only line ends lose it.
+JSON_LINES_SQL = """
+CREATE OR REPLACE TEMP TABLE json_lines AS
+SELECT
+    _line,
+    line AS _raw,
+    CASE WHEN json_valid(line) AND json_type(line::JSON) = 'OBJECT' THEN line::JSON END AS doc
+FROM (
+    SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line
+    FROM (SELECT string_split(replace(content, chr(13), ''), chr(10)) AS lines
+          FROM read_text($path))
+)
+WHERE trim(line) <> ''
+"""
+JSON_KEYS_SQL = (
+    "SELECT DISTINCT unnest(json_keys(doc)) AS k FROM json_lines WHERE doc IS NOT NULL ORDER BY k"
+)
+
+
+def _stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Stage a JSON-lines file as `raw_file` (see JSON_LINES_SQL). A line that is
+    not a JSON object stays a row of NULLs with its text, to be rejected."""
+    try:
+        con.execute(JSON_LINES_SQL, {"path": str(path)})
+    except duckdb.Error as exc:
+        raise LoadError(f"{path}: cannot read as JSON lines: {exc}") from None
+    keys = [row[0] for row in con.execute(JSON_KEYS_SQL).fetchall()]
+    keys = [k for k in keys if k not in ("_line", "_raw")]
+    values = "".join(
+        f", json_extract_string(doc, {_quote(_json_path(k))}) AS {_identifier(k)}" for k in keys
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE raw_staged AS SELECT _line, _raw{values} FROM json_lines"
+    )
+    con.execute("DROP TABLE json_lines")
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_file AS SELECT * FROM raw_staged")
+    return keys
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> list[str]:
     """Stage rows a reader extracted (canonical text columns, _line, _raw, _skipped)."""
     con.register("extracted", frame)
@@ -197,7 +250,7 @@ def _normalise(
     select = []
     for name in KINDS[kind]:
         if name in by_lower:
-            select.append(f'CAST(f."{by_lower[name]}" AS VARCHAR) AS "{name}"')
+            select.append(f'CAST(f.{_identifier(by_lower[name])} AS VARCHAR) AS "{name}"')
         else:
             select.append(f'NULL::VARCHAR AS "{name}"')
     staged = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()]

@@ -379,3 +379,43 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     load_file(con, events, source_tz="Europe/Amsterdam")
     stored = con.execute('SELECT "at" FROM ticket_events').fetchall()
     assert [pd.Timestamp(r[0]) for r in stored] == [pd.Timestamp("2026-10-26T09:00Z")]
+
+
+def test_json_lines_are_read_as_text_line_by_line(con, tmp_path) -> None:
+    """Every value as text, whatever the other lines hold, numbered as in the file."""
+    path = tmp_path / "tickets.jsonl"
+    good = '"customer_id": "C1", "created_at": "2026-10-05T09:00:00+02:00"'
+    path.write_text(
+        f'{{"ticket_id": 123, {good}}}\n'
+        "\n"
+        f'{{"ticket_id": "J1", {good}, "subject": {{"nested": true}}}}\n'
+        '{"ticket_id": "J2", "customer_id": "C1", "created_at": {"at": 1}}\n'
+        '["not", "an", "object"]\n'
+        "{broken\n"
+        + "".join(f'{{"ticket_id": "K{i}", {good}}}\n' for i in range(3000))
+        + f'{{"ticket_id": "LATE", {good}, "category": "only here"}}\n'
+    )
+    summary = load_file(con, path)
+    assert summary.accepted == 3003
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code, raw FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number",
+        [summary.load_id],
+    ).fetchall()
+    assert [r[:3] for r in rejected] == [
+        (4, "created_at", "unparseable_timestamp"),
+        (5, "ticket_id", "missing_required_field"),
+        (6, "ticket_id", "missing_required_field"),
+    ]
+    assert rejected[2][3] == "{broken"
+    stored = dict(con.execute("SELECT ticket_id, subject FROM tickets").fetchall())
+    assert "123" in stored and stored["J1"] == '{"nested":true}'
+    category = con.execute("SELECT category FROM tickets WHERE ticket_id = 'LATE'").fetchall()
+    assert category == [("only here",)]
+    # A naive time anywhere in the file needs the zone, as in a CSV file.
+    path.write_text(
+        f'{{"ticket_id": "N1", {good}}}\n' * 1
+        + '{"ticket_id": "N2", "customer_id": "C1", "created_at": "2026-10-05 09:00:00"}\n'
+    )
+    with pytest.raises(LoadError, match="line 2, field 'created_at'"):
+        load_file(con, path)
