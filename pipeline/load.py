@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
     elif fmt == "jsonl":
         return _stage_json_lines(con, path)
     else:  # xlsx
-        frame = pd.read_excel(path, dtype=str)
+        frame = _read_xlsx(path)
         con.register("xlsx_frame", frame)
         relation = "xlsx_frame"
         first_line = 2
@@ -221,6 +222,22 @@ def _json_path(key: str) -> str:
 
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    """The workbook's one sheet with data, every cell as text. A workbook with data
+    on several sheets is refused: reading only the first would drop the others."""
+    try:
+        sheets = pd.read_excel(path, dtype=str, sheet_name=None)
+    except Exception as exc:  # openpyxl and zipfile raise many kinds for a bad file
+        raise LoadError(f"{path}: cannot read as an XLSX workbook: {exc}") from None
+    used = {name: frame for name, frame in sheets.items() if not frame.dropna(how="all").empty}
+    if len(used) > 1:
+        raise LoadError(
+            f"{path}: the workbook has data on {len(used)} sheets ({', '.join(used)}): save "
+            "each sheet as its own file (one table per file), so that no rows are left out"
+        )
+    return next(iter(used.values()), next(iter(sheets.values())))
 
 
 def _stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> list[str]:
@@ -431,11 +448,13 @@ def load_file(
         fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
-    if source_tz is not None:
-        try:
-            pd.Timestamp("2026-01-01", tz=source_tz)
-        except Exception:
-            raise LoadError(f"unknown time zone {source_tz!r} for --source-tz") from None
+    # An IANA name, as DuckDB's ICU knows them: pandas also takes '+01:00' and
+    # 'dateutil/...', which DuckDB then fails on mid-load.
+    if source_tz is not None and source_tz not in zoneinfo.available_timezones():
+        raise LoadError(
+            f"unknown time zone {source_tz!r} for --source-tz: use an IANA name such as "
+            "Europe/Amsterdam or UTC"
+        )
     if frame is None and path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty (no header, no rows): nothing to load")
     sha = sha256_of(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -419,3 +420,23 @@ def test_json_lines_are_read_as_text_line_by_line(con, tmp_path) -> None:
     )
     with pytest.raises(LoadError, match="line 2, field 'created_at'"):
         load_file(con, path)
+
+
+def test_zone_names_and_workbooks_that_would_go_wrong_are_refused(con, tmp_path) -> None:
+    for zone in ("+01:00", "dateutil/Europe/Amsterdam", "CEST"):
+        with pytest.raises(LoadError, match=re.escape(f"unknown time zone '{zone}'")):
+            load_file(con, FIXTURES / "tickets.csv", source_tz=zone)
+    workbook = tmp_path / "tickets.xlsx"
+    with pd.ExcelWriter(workbook) as writer:
+        pd.DataFrame({"ticket_id": ["X1"], "customer_id": ["C1"]}).to_excel(
+            writer, sheet_name="First", index=False
+        )
+        pd.DataFrame({"ticket_id": ["X9"], "customer_id": ["C1"]}).to_excel(
+            writer, sheet_name="More", index=False
+        )
+    with pytest.raises(LoadError, match=r"data on 2 sheets \(First, More\)"):
+        load_file(con, workbook)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("not a workbook")
+    with pytest.raises(LoadError, match="cannot read as an XLSX workbook"):
+        load_file(con, broken)
