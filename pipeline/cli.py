@@ -126,6 +126,8 @@ def _print_load(summary: LoadSummary) -> None:
         f"accepted {summary.accepted:,}, rejected {summary.rejected_total:,}"
         + (f", {summary.superseded:,} older than the stored version" if summary.superseded else "")
     )
+    for column in summary.ignored_columns:
+        console.print(f"  ignored column {column}: not a field of {summary.kind}")
     for code, count in summary.rejected.items():
         console.print(f"  rejected  {code:<28} {count:>8,}")
     for code, count in summary.flagged.items():

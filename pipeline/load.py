@@ -15,6 +15,7 @@ Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import re
@@ -93,6 +94,9 @@ class LoadSummary:
     flagged: dict[str, int] = field(default_factory=dict)
     unchanged_since: int | None = None  # the earlier load of the same content
     superseded: int = 0  # accepted rows older than the version already stored
+    # Columns of a canonical file that are no field of its kind, each with a
+    # near-miss hint ("did you mean ...") when there is one: read, not loaded.
+    ignored_columns: tuple[str, ...] = ()
 
     @property
     def rejected_total(self) -> int:
@@ -263,7 +267,14 @@ def _normalise(
     keeps the check's TRY_CASTs away from the CSV reader: DuckDB can push a cast
     into read_csv, which then fails on a bad cell instead of giving NULL
     (duckdb/duckdb#23818); the rejection tests would catch it."""
-    by_lower = {c.strip().lower(): c for c in columns}
+    by_lower: dict[str, str] = {}
+    for c in columns:
+        key = c.strip().lower()
+        if key in by_lower and key in KINDS[kind]:
+            raise LoadError(
+                f"columns {by_lower[key]!r} and {c!r} are both field {key!r}: keep one"
+            )
+        by_lower.setdefault(key, c)
     select = []
     for name in KINDS[kind]:
         if name in by_lower:
@@ -283,6 +294,28 @@ def _normalise(
         + ", ".join(select)
         + ", f AS _row FROM f"
     )
+
+
+def _ignored(kind: str, columns: list[str], path: Path) -> tuple[str, ...]:
+    """The columns of a canonical file that are no field of its kind, with a hint.
+    A repeated header name (DuckDB calls the second 'priority_1') is refused: the
+    file holds two values for one field and nothing says which is meant."""
+    fields = KINDS[kind]
+    out = []
+    for c in columns:
+        name = c.strip().lower()
+        if name in fields:
+            continue
+        repeated = re.fullmatch(r"(.+)_\d+", name)
+        if repeated and repeated.group(1) in fields and repeated.group(1) in {
+            x.strip().lower() for x in columns
+        }:
+            raise LoadError(
+                f"{path}: the header names field {repeated.group(1)!r} more than once: keep one"
+            )
+        close = difflib.get_close_matches(name, fields, n=1)
+        out.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return tuple(out)
 
 
 def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
@@ -474,6 +507,7 @@ def load_file(
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
         _normalise(con, kind, columns, skips=spec is not None)
+        ignored = () if frame is not None or spec is not None else _ignored(kind, columns, path)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
@@ -569,6 +603,7 @@ def load_file(
         rejected,
         flagged,
         superseded=superseded,
+        ignored_columns=ignored,
     )
 
 

@@ -440,3 +440,23 @@ def test_zone_names_and_workbooks_that_would_go_wrong_are_refused(con, tmp_path)
     broken.write_text("not a workbook")
     with pytest.raises(LoadError, match="cannot read as an XLSX workbook"):
         load_file(con, broken)
+
+
+def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(con, tmp_path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,first_respons_at,internal_score\n"
+        "T1,C1,2026-10-26T09:00:00Z,2026-10-26T10:00:00Z,7\n"
+    )
+    summary = load_file(con, path)
+    assert summary.ignored_columns == (
+        "'first_respons_at' (did you mean 'first_response_at'?)",
+        "'internal_score'",
+    )
+    for header in (
+        "ticket_id,customer_id,created_at,priority,priority",
+        "ticket_id,customer_id,created_at,priority,Priority ",
+    ):
+        path.write_text(header + "\nT2,C1,2026-10-26T09:00:00Z,high,low\n")
+        with pytest.raises(LoadError, match="'priority'"):
+            load_file(con, path)
