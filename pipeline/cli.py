@@ -32,6 +32,7 @@ from pipeline.breach_register import breach_register, export_register
 from pipeline.demo import generate
 from pipeline.errors import PipelineError
 from pipeline.evaluate import evaluate
+from pipeline.i18n import LOCALES
 from pipeline.load import (
     DERIVED_PRESETS,
     LoadSummary,
@@ -441,7 +442,7 @@ def report_monthly_command(
     paths = write_monthly_report(
         connect(db, must_exist=True),
         month,
-        langs=tuple(x.strip() for x in langs.split(",") if x.strip()),
+        langs=_langs(langs),
         formats=wanted,
         out_dir=out,
         policy=Policy.load(policy_path),
@@ -526,10 +527,24 @@ def report_customer_command(
 
 
 def _formats(text: str) -> tuple[str, ...]:
+    return _choices(text, ("html", "pdf"), "--format", "format")
+
+
+def _langs(text: str) -> tuple[str, ...]:
+    return _choices(text, tuple(LOCALES), "--lang", "language")
+
+
+def _choices(text: str, known: tuple[str, ...], option: str, what: str) -> tuple[str, ...]:
+    """A comma-separated list of known values, at least one (an empty list would
+    write a manifest listing no document, over the last one)."""
     wanted = tuple(x.strip() for x in text.split(",") if x.strip())
-    unknown = set(wanted) - {"html", "pdf"}
+    if not wanted:
+        raise click.BadParameter(f"name at least one {what}: {', '.join(known)}", param_hint=option)
+    unknown = sorted(set(wanted) - set(known))
     if unknown:
-        raise click.BadParameter(f"unknown format {sorted(unknown)[0]!r}", param_hint="--format")
+        raise click.BadParameter(
+            f"unknown {what} {unknown[0]!r}: use {', '.join(known)}", param_hint=option
+        )
     return wanted
 
 

@@ -213,3 +213,15 @@ def test_months_and_as_of_instants_only_in_their_exact_form(db: str) -> None:
         assert result.exit_code == 1 and f"malformed as-of instant {as_of!r}" in result.output
     ok = run("evaluate", "--as-of", "2026-11-01 00:00:00+01:00", "--db", db)
     assert "as of 2026-10-31T23:00:00+00:00" in ok.output
+
+
+def test_languages_and_formats_must_be_named(db: str) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    for args, message in (
+        (("--lang", ""), "name at least one language: en, nl"),
+        (("--lang", "de"), "unknown language 'de': use en, nl"),
+        (("--format", ""), "name at least one format: html, pdf"),
+        (("--format", "docx"), "unknown format 'docx'"),
+    ):
+        result = run("report", "monthly", "--month", "2026-10", *args, "--db", db)
+        assert result.exit_code == 2 and message in result.output, result.output
