@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_day_names
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from pipeline.errors import PipelineError
@@ -87,6 +87,10 @@ class Messages:
 
     def date(self, value: dt.date) -> str:
         return format_date(value, "d MMMM y", locale=self.locale)
+
+    def weekday(self, index: int) -> str:
+        """The abbreviated name of a weekday, Monday = 0 ("Mon", "ma")."""
+        return get_day_names("abbreviated", locale=self.locale)[index]
 
 
 def _zone(tz: str):

@@ -193,6 +193,10 @@ def build_context(
     previous = cells[cells["month"] == months[-2]].set_index(["tier", "metric"])
     pooled = cells.groupby(["tier", "metric"])[["met", "breached"]].sum()
     pooled_compliance = compliance(pooled)
+    # Without an earlier month to average over, the 12-month average is this month
+    # itself: no comparison, rather than a change of zero.
+    earlier = cells[(cells["month"] < month) & (cells["met"] + cells["breached"] > 0)]
+    with_history = set(zip(earlier["tier"], earlier["metric"], strict=True))
     out_cells = []
     for row in current.sort_values(["benchmark_only", "tier", "metric"]).itertuples():
         key = (row.tier, row.metric)
@@ -226,7 +230,7 @@ def build_context(
                 if value is None or prev is None or pd.isna(prev)
                 else value - float(prev),
                 change_12m=None
-                if value is None or pd.isna(pooled_compliance.get(key))
+                if value is None or key not in with_history or pd.isna(pooled_compliance.get(key))
                 else value - float(pooled_compliance[key]),
                 promise=_promise(m, threshold, metric),
             )
@@ -345,7 +349,9 @@ def build_context(
     for name in sorted({metric.calendar_name for metric in version.metrics.values()}):
         cal = policy.calendar(name)
         hours = "; ".join(
-            f"{day} {' '.join(spans)}" for day, spans in cal.describe_hours().items() if spans
+            f"{m.weekday(i)} {' '.join(spans)}"
+            for i, spans in enumerate(cal.describe_hours().values())
+            if spans
         )
         closed = cal.holidays_between(first, last)
         calendars.append(
