@@ -271,9 +271,7 @@ def _normalise(
     for c in columns:
         key = c.strip().lower()
         if key in by_lower and key in KINDS[kind]:
-            raise LoadError(
-                f"columns {by_lower[key]!r} and {c!r} are both field {key!r}: keep one"
-            )
+            raise LoadError(f"columns {by_lower[key]!r} and {c!r} are both field {key!r}: keep one")
         by_lower.setdefault(key, c)
     select = []
     for name in KINDS[kind]:
@@ -307,9 +305,11 @@ def _ignored(kind: str, columns: list[str], path: Path) -> tuple[str, ...]:
         if name in fields:
             continue
         repeated = re.fullmatch(r"(.+)_\d+", name)
-        if repeated and repeated.group(1) in fields and repeated.group(1) in {
-            x.strip().lower() for x in columns
-        }:
+        if (
+            repeated
+            and repeated.group(1) in fields
+            and repeated.group(1) in {x.strip().lower() for x in columns}
+        ):
             raise LoadError(
                 f"{path}: the header names field {repeated.group(1)!r} more than once: keep one"
             )
