@@ -176,3 +176,267 @@ def test_zendesk_incremental_export(tmp_path) -> None:
 
     before = evaluate(con, as_of="2026-10-25T00:00Z", store=False).results
     assert set(before.loc[before["ticket_id"] == "35436", "priority"]) == {"high"}
+
+
+# --- Defects found by QA in the preset readers -------------------------------------
+
+SN_HEADER = (
+    "number,incident_state,hold_reason,sys_updated_on,opened_at,resolved_at,closed_at,"
+    "priority,caller_id,company,contact_type,short_description,category\n"
+)
+FD_HEADER = (
+    "Ticket ID,Subject,Status,Priority,Source,Type,Agent,Group,Created time,Due by Time,"
+    "Resolved time,Closed time,Last update time,Initial response time,Contact ID,Tags\n"
+)
+
+
+def fd_row(ticket: str, subject: str = "Payout delayed", priority: str = "High") -> str:
+    return (
+        f"{ticket},{subject},Resolved,{priority},Email,Incident,Anna,Payments,"
+        "2026-10-23 17:00:00,,2026-10-27 12:00:00,,2026-10-27 12:00:00,2026-10-26 10:00:00,"
+        "C00001,\n"
+    )
+
+
+def sn_row(number: str, state: str, updated: str, subject: str = "x") -> str:
+    return (
+        f"{number},{state},,{updated},2026-10-23 17:00:00,,,2 - High,Anna,C00001,phone,"
+        f"{subject},payments\n"
+    )
+
+
+def rejected(con, load_id: int) -> list[tuple]:
+    return con.execute(
+        "SELECT line_number, field, reason_code FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number, field",
+        [load_id],
+    ).fetchall()
+
+
+def test_servicenow_snapshot_without_number_is_rejected_not_lost(con, tmp_path) -> None:
+    from pipeline.load import load_servicenow
+
+    path = tmp_path / "sn.csv"
+    path.write_text(
+        SN_HEADER
+        + sn_row("INC1", "2", "2026-10-23 17:00:00")
+        + sn_row("", "2", "2026-10-23 18:00:00")
+        + sn_row("INC2", "2", "2026-10-23 17:00:00")
+    )
+    tickets, events = load_servicenow(con, path, source_tz="Europe/Amsterdam")
+    assert (tickets.rows_read, tickets.accepted) == (3, 2)
+    assert rejected(con, tickets.load_id) == [(3, "ticket_id", "missing_required_field")]
+    # The number-less snapshot is one rejected ticket row, not an event as well.
+    assert (events.rows_read, events.accepted) == (2, 2)
+
+
+def test_servicenow_snapshot_with_unreadable_update_time_is_rejected_alone(con, tmp_path):
+    from pipeline.load import load_servicenow
+
+    path = tmp_path / "sn.csv"
+    path.write_text(
+        SN_HEADER
+        + sn_row("INC1", "1", "2026-10-23 17:00:00")
+        + sn_row("INC1", "2", "yesterday")
+        + sn_row("INC1", "6", "2026-10-24 17:00:00")
+        + sn_row("INC2", "1", "")
+        + sn_row("INC2", "2", "2026-10-25 09:00:00")
+    )
+    tickets, events = load_servicenow(con, path, source_tz="Europe/Amsterdam")
+    assert rejected(con, tickets.load_id) == [
+        (3, "updated_at", "unparseable_timestamp"),
+        (5, "updated_at", "unparseable_timestamp"),  # an empty update time
+    ]
+    assert (tickets.rows_read, tickets.accepted) == (4, 2)
+    rows = dict(con.execute("SELECT ticket_id, status FROM tickets").fetchall())
+    assert rows == {"INC1": "resolved", "INC2": "open"}  # from the readable snapshots
+    timeline = con.execute(
+        'SELECT ticket_id, old_value, new_value FROM ticket_events ORDER BY ticket_id, "at"'
+    ).fetchall()
+    assert timeline == [("INC1", "new", "resolved"), ("INC2", "new", "open")]
+    assert (events.rows_read, events.rejected_total) == (2, 0)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u0085", "\u2029"])
+def test_line_separator_characters_inside_a_value(con, tmp_path, separator) -> None:
+    from pipeline.load import load_servicenow
+
+    fd = tmp_path / "fd.csv"
+    fd.write_text(FD_HEADER + fd_row("101", f"Payout{separator}delayed"), encoding="utf-8")
+    assert load_file(con, fd, preset="freshdesk").accepted == 1
+    sn = tmp_path / "sn.csv"
+    sn.write_text(SN_HEADER + sn_row("INC1", "1", "2026-10-23 17:00:00", f"a{separator}b"))
+    (tickets,) = load_servicenow(con, sn, source_tz="Europe/Amsterdam")
+    assert tickets.accepted == 1
+    subjects = dict(con.execute("SELECT ticket_id, subject FROM tickets").fetchall())
+    assert subjects == {"101": f"Payout{separator}delayed", "INC1": f"a{separator}b"}
+
+
+def test_row_longer_than_the_header_stops_the_load_naming_its_line(con, tmp_path) -> None:
+    from pipeline.load import load_servicenow
+
+    first = tmp_path / "fd_first.csv"
+    first.write_text(FD_HEADER + fd_row("101").replace("C00001,", "C00001,,EXTRA") + fd_row("104"))
+    with pytest.raises(LoadError, match=r"fd_first\.csv, line 2: 17 values .* names 16 columns"):
+        load_file(con, first, preset="freshdesk")
+    # Further down, after a value over two lines: the line in the file, not the record.
+    later = tmp_path / "fd_later.csv"
+    later.write_text(
+        FD_HEADER + fd_row("101", '"two\nlines"') + "\n" + fd_row("104").replace(",\n", ",X,Y\n")
+    )
+    with pytest.raises(LoadError, match=r"fd_later\.csv, line 5: 17 values"):
+        load_file(con, later, preset="freshdesk")
+    sn = tmp_path / "sn.csv"
+    sn.write_text(SN_HEADER + sn_row("INC1", "1", "2026-10-23 17:00:00").replace("\n", ",X\n"))
+    with pytest.raises(LoadError, match=r"sn\.csv, line 2: 14 values .* names 13 columns"):
+        load_servicenow(con, sn, source_tz="Europe/Amsterdam")
+    assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
+
+
+def test_preset_rows_keep_their_line_after_multiline_values_and_blank_lines(con, tmp_path):
+    path = tmp_path / "fd.csv"
+    path.write_text(
+        FD_HEADER
+        + fd_row("101")
+        + fd_row("102", '"multi\nline"')
+        + "\n"
+        + fd_row("103", "x", "Bogus")
+    )
+    summary = load_file(con, path, preset="freshdesk")
+    assert (summary.rows_read, summary.accepted) == (3, 2)
+    assert rejected(con, summary.load_id) == [(6, "priority", "unknown_value")]
+
+
+def test_a_column_the_preset_reads_twice_is_refused(con, tmp_path) -> None:
+    path = tmp_path / "fd.csv"
+    path.write_text(FD_HEADER.replace("Tags\n", "Priority\n") + fd_row("101"))
+    with pytest.raises(LoadError, match=r"line 1: column 'Priority' appears twice"):
+        load_file(con, path, preset="freshdesk")
+
+
+@pytest.fixture
+def zcon(tmp_path):
+    con = connect(":memory:")
+    customers = tmp_path / "customers.csv"
+    customers.write_text(
+        "customer_id,name,tier,valid_from\n20978392,Jansen,premium,2025-01-01T00:00:00Z\n"
+    )
+    load_file(con, customers)
+    return con
+
+
+Z_TICKET = (
+    '{"id": 1, "created_at": "2026-10-23T15:00:00Z", "updated_at": "2026-10-27T11:00:00Z", '
+    '"status": "open", "priority": "high", "requester_id": 20978392, "via": {"channel": "email"}}'
+)
+
+
+def zendesk(tmp_path, text: str, name: str = "z.json"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tickets", "events", "expected"),
+    [
+        # An event time that is not a timestamp.
+        (
+            [Z_TICKET],
+            [
+                '{"ticket_id": 1, "created_at": "garbage", "child_events": '
+                '[{"event_type": "Comment", "public": true, "author_id": 99}]}'
+            ],
+            [("events", 2, "at", "unparseable_timestamp")],
+        ),
+        # A list where a priority belongs.
+        (
+            [Z_TICKET.replace('"high"', '["high"]')],
+            [],
+            [("tickets", 1, "priority", "unknown_value")],
+        ),
+        # A ticket that is not an object.
+        ([Z_TICKET, '"oops"'], [], [("tickets", 2, "ticket_id", "missing_required_field")]),
+        # An event record whose child events are null.
+        (
+            [Z_TICKET],
+            ['{"ticket_id": 1, "created_at": "2026-10-26T09:00:00Z", "child_events": null}'],
+            [("events", 2, "kind", "missing_required_field")],
+        ),
+        # Times without an offset: Zendesk writes UTC with Z, so their zone is unknown.
+        (
+            [Z_TICKET.replace("2026-10-23T15:00:00Z", "2026-10-23 15:00:00")],
+            [],
+            [("tickets", 1, "created_at", "unparseable_timestamp")],
+        ),
+        (
+            [Z_TICKET],
+            [
+                '{"ticket_id": 1, "created_at": "2026-10-26 09:00:00", "child_events": '
+                '[{"event_type": "Change", "field_name": "status", "value": "solved", '
+                '"previous_value": "open"}, {"event_type": "Comment", "public": true, '
+                '"author_id": 99}]}'
+            ],
+            [("events", 2, "at", "unparseable_timestamp")] * 2,
+        ),
+    ],
+)
+def test_zendesk_bad_records_are_rejected_rows(zcon, tmp_path, tickets, events, expected):
+    from pipeline.load import load_derived
+
+    text = f'{{"tickets": [{", ".join(tickets)}], "ticket_events": [{", ".join(events)}]}}'
+    summaries = load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+    found = [(s.kind, *row) for s in summaries for row in rejected(zcon, s.load_id)]
+    assert found == expected
+    for s in summaries:
+        assert s.rows_read == s.accepted + s.rejected_total
+    # A reply whose time is rejected is no first response either.
+    assert zcon.execute("SELECT first_response_at FROM tickets").fetchall() in ([], [(None,)])
+
+
+def test_zendesk_first_response_agrees_with_the_loaded_reply(zcon, tmp_path) -> None:
+    from pipeline.load import load_derived
+
+    text = (
+        f'{{"tickets": [{Z_TICKET}], "ticket_events": [{{"ticket_id": 1, "created_at": '
+        '"2026-10-26T10:00:00+01:00", "child_events": [{"event_type": "Comment", '
+        '"public": true, "author_id": 99}]}]}'
+    )
+    tickets, events = load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+    assert (tickets.accepted, events.accepted) == (1, 1)
+    replied = zcon.execute("SELECT first_response_at FROM tickets").fetchall()[0][0]
+    at = zcon.execute('SELECT "at" FROM ticket_events').fetchall()[0][0]
+    assert pd.Timestamp(replied) == pd.Timestamp(at) == utc("2026-10-26T09:00Z")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"tickets": [{"id": 3, "subject": "caf\xe9"}]}'.encode("latin-1"), r"line 1: not UTF-8"),
+        (b'{"tickets": null}', r"z\.json, field 'tickets': expected a list of records, found null"),
+        (b'{"tickets": [], "ticket_events": "x"}', r"field 'ticket_events': expected a list"),
+        (b'[{"tickets": []}]', r"not a Zendesk incremental export"),
+        (b'{\n  "tickets": [\n    {"id": 1},\n  ]\n}\n', r"z\.json, line 4, column 3: not JSON"),
+        (b'{"tickets": []}\n{"tickets": [}\n', r"z\.json, line 2, column 14: not JSON"),
+        (b'{"tickets": []}\n"x"\n', r"z\.json, line 2: not a Zendesk incremental export"),
+        (b"  \n", r"the file is empty"),
+    ],
+)
+def test_zendesk_file_that_is_not_an_export_is_refused(zcon, tmp_path, content, message):
+    from pipeline.load import load_derived
+
+    path = tmp_path / "z.json"
+    path.write_bytes(content)
+    with pytest.raises(LoadError, match=message):
+        load_derived(zcon, path, preset="zendesk")
+    assert zcon.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+def test_zendesk_json_lines_with_a_line_separator_inside_a_value(zcon, tmp_path) -> None:
+    from pipeline.load import load_derived
+
+    page = Z_TICKET.replace('"id": 1,', '"id": 1, "subject": "a\u2028b\u0085c",')
+    path = zendesk(tmp_path, f'{{"tickets": [{page}]}}\n{{"tickets": []}}\n')
+    (tickets,) = load_derived(zcon, path, preset="zendesk")
+    assert tickets.accepted == 1
+    assert zcon.execute("SELECT subject FROM tickets").fetchall() == [("a\u2028b\u0085c",)]

@@ -5,9 +5,20 @@ turns a file into rows with these column names, every value still text, each
 with the line it came from and its raw content. Parsing, validation, rejection
 with reason codes and merging happen once, in the loader's SQL, so every source
 is judged by the same rules.
+
+`read_csv_cells` and `raw_json` are the CSV reading the table readers share.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import LoadError
 
 TICKET_COLUMNS: tuple[str, ...] = (
     "ticket_id",
@@ -68,3 +79,129 @@ EVENT_KINDS = (
 ACTOR_TYPES = ("agent", "customer", "system")
 CAUSE_DOMAINS = ("provider", "customer", "unknown")
 TIERS = ("pioneer", "professional", "business", "premium")
+
+
+def read_csv_cells(
+    path: Path,
+    *,
+    what: str,
+    reads: Collection[str] = (),
+    separator: str = ",",
+    encoding: str = "utf-8-sig",
+    header_row: int = 1,
+    null_markers: Collection[str] = (),
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A CSV export as text cells named by its header, and each row's line in the file.
+
+    `what` names the export in messages; `reads` are the columns the reader
+    uses. Empty cells are "", cells equal to a null marker are NaN. Lines with no
+    value at all (blank, or separators only) are not rows.
+
+    Raises `LoadError` naming the file (and line) when it cannot be decoded or
+    tokenised, when a row has more values than the header has columns, or when
+    a column in `reads` appears twice in the header.
+    """
+    options = {
+        "sep": separator,
+        "encoding": encoding,
+        "skiprows": header_row - 1,
+        "header": None,
+        "dtype": str,
+        "keep_default_na": False,
+        "na_filter": False,
+        "skip_blank_lines": False,
+    }
+    try:
+        # The header is read as the first row: pandas then expects every row to
+        # have as many values as the header and stops at one with more. With the
+        # header as names, a longer first row silently became the index and every
+        # value moved one column to the left.
+        cells = pd.read_csv(path, **options)
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{path}: cannot read {what} as {encoding}: {exc}") from None
+    except pd.errors.EmptyDataError:
+        raise LoadError(
+            f"{path}: the file is empty (no header, no rows): nothing to load"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise _ragged_row(path, what, exc, options, header_row, separator) from None
+    lines = header_row + np.arange(len(cells)) + _line_breaks_before(cells)
+    header = [str(name).strip() for name in cells.iloc[0]]
+    _check_duplicates(path, what, header, reads, header_row)
+    cells.columns = _unique(header)
+    cells = cells.iloc[1:]
+    filled = (cells != "").any(axis=1).to_numpy()
+    cells, lines = cells[filled].reset_index(drop=True), lines[1:][filled]
+    if null_markers:
+        cells = cells.where(~cells.isin(list(null_markers)))
+    return cells, lines
+
+
+def _line_breaks_before(cells: pd.DataFrame) -> np.ndarray:
+    """For each row, the line breaks inside quoted values of the rows before it:
+    a value over two lines moves every later row one line down."""
+    breaks = np.zeros(len(cells), dtype=np.int64)
+    for column in cells.columns:
+        breaks += cells[column].str.count("\n").to_numpy(dtype=np.int64)
+    return np.cumsum(breaks) - breaks
+
+
+def _ragged_row(
+    path: Path,
+    what: str,
+    exc: pd.errors.ParserError,
+    options: dict,
+    header_row: int,
+    separator: str,
+) -> LoadError:
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found is None:
+        return LoadError(f"{path}: cannot read as {what}: {exc}")
+    expected, record, saw = (int(g) for g in found.groups())
+    # pandas counts records, not lines: read the rows before the bad one again to
+    # find its line when values above it span several lines.
+    try:
+        before = pd.read_csv(path, **options, nrows=record - header_row)
+    except (ValueError, UnicodeDecodeError):  # it was read up to there once already
+        return LoadError(f"{path}, line {record}: cannot read as {what}: {exc}")
+    line = header_row + len(before) + sum(int(before[c].str.count("\n").sum()) for c in before)
+    return LoadError(
+        f"{path}, line {line}: {saw} values where the header (line {header_row}) of "
+        f"{what} names {expected} columns: quote a value that holds the separator "
+        f"{separator!r}, or remove the extra values; the file was not loaded"
+    )
+
+
+def _check_duplicates(
+    path: Path, what: str, header: list[str], reads: Collection[str], header_row: int
+) -> None:
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name in reads:
+            raise LoadError(
+                f"{path}, line {header_row}: column {name!r} appears twice in the header of "
+                f"{what}: which one to read is unclear; remove or rename one"
+            )
+        seen.add(name)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique the way pandas does (`Tags`, `Tags.1`), for
+    duplicated columns no reader reads."""
+    counts: dict[str, int] = {}
+    out = []
+    for name in names:
+        n = counts.get(name, 0)
+        counts[name] = n + 1
+        out.append(name if n == 0 else f"{name}.{n}")
+    return out
+
+
+def raw_json(frame: pd.DataFrame) -> list[str]:
+    """Each row of `frame` as one line of JSON, the raw text kept for a rejected row."""
+    if frame.empty:
+        return []
+    text = frame.to_json(orient="records", lines=True, force_ascii=False)
+    # Split on "\n" alone: JSON escapes it inside values, but not U+2028, U+0085 or
+    # the other characters str.splitlines() also takes as line ends.
+    return text.removesuffix("\n").split("\n")

@@ -17,15 +17,23 @@ from __future__ import annotations
 
 import json
 import tomllib
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.sources.base import CUSTOMER_COLUMNS, EVENT_COLUMNS, TICKET_COLUMNS
+from pipeline.sources.base import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    TICKET_COLUMNS,
+    raw_json,
+    read_csv_cells,
+)
 
 COLUMNS = {"tickets": TICKET_COLUMNS, "events": EVENT_COLUMNS, "customers": CUSTOMER_COLUMNS}
 TIMESTAMPS = {
@@ -146,10 +154,13 @@ def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
 
 
 def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
-    """The file's rows as canonical text columns plus `_line`, `_raw` and `_skipped`."""
+    """The file's rows as canonical text columns plus `_line`, `_raw` and `_skipped`.
+
+    Raises `LoadError` naming the file (and line or column) when it cannot be
+    read with the mapping."""
     path = Path(path)
-    try:
-        if mapping.format == "xlsx":
+    if mapping.format == "xlsx":
+        try:
             frame = pd.read_excel(
                 path,
                 header=mapping.header_row - 1,
@@ -157,19 +168,20 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
                 na_values=list(mapping.null_markers),
                 keep_default_na=False,
             )
-        else:
-            frame = pd.read_csv(
-                path,
-                sep=mapping.separator,
-                encoding=mapping.encoding,
-                header=mapping.header_row - 1,
-                dtype=str,
-                na_values=list(mapping.null_markers),
-                keep_default_na=False,
-            )
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
-        raise LoadError(f"{path}: cannot read with mapping {mapping.name}: {exc}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+        except (ValueError, zipfile.BadZipFile) as exc:
+            raise LoadError(f"{path}: cannot read with mapping {mapping.name}: {exc}") from None
+        frame.columns = [str(c).strip() for c in frame.columns]
+        lines = np.arange(len(frame)) + mapping.header_row + 1
+    else:
+        frame, lines = read_csv_cells(
+            path,
+            what=f"a file read with mapping {mapping.name}",
+            reads=set(mapping.columns.values()),
+            separator=mapping.separator,
+            encoding=mapping.encoding,
+            header_row=mapping.header_row,
+            null_markers=mapping.null_markers,
+        )
     missing = [col for col in mapping.columns.values() if col not in frame.columns]
     if missing:
         raise LoadError(
@@ -177,7 +189,6 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
             f"file (its columns: {', '.join(frame.columns[:12])})"
         )
     frame = frame.where(frame.notna() & (frame != ""), None)
-    lines = pd.RangeIndex(len(frame)) + mapping.header_row + 1
     out = pd.DataFrame(index=frame.index)
     for name in COLUMNS[mapping.kind]:
         if name in mapping.columns:
@@ -195,7 +206,7 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
         out[name] = column.astype(object).where(column.notna(), None)
     if "source_system" in out.columns and out["source_system"].isna().all():
         out["source_system"] = mapping.source_system
-    out["_line"] = lines.to_numpy()
-    out["_raw"] = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    out["_line"] = lines
+    out["_raw"] = raw_json(frame)
     out["_skipped"] = out["_line"].isin(mapping.skip_rows)
     return out.reset_index(drop=True)

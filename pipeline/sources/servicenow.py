@@ -14,7 +14,10 @@ Decisions (docs/presets.md): a state of On Hold with hold reason Awaiting Caller
 (1) is waiting on the customer, any other hold is waiting on a third party; the
 first move to In Progress is the first response (the export has no comments);
 Canceled counts as closed; the customer is `company`, else `caller_id`.
-Timestamps are the exporting user's local time without offset.
+Timestamps are the exporting user's local time without offset. A snapshot
+without a number, or whose update time is empty or unreadable, cannot be placed
+in an incident's history: it becomes a ticket row of its own that the loader
+rejects with its line, and the incident is built from its other snapshots.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
+from pipeline.sources.base import raw_json, read_csv_cells
 
 STATES = {
     "1": "new",
@@ -53,29 +57,76 @@ CHANNELS = {
 }
 AWAITING_CALLER = {"1", "awaiting caller"}
 REQUIRED = ("number", "incident_state", "opened_at")
+UPDATED = ("sys_updated_on", "sys_updated_at")
+OPTIONAL = (
+    "hold_reason",
+    "resolved_at",
+    "closed_at",
+    "priority",
+    "caller_id",
+    "company",
+    "contact_type",
+    "short_description",
+    "category",
+)
 
 
 def _lower(series: pd.Series) -> pd.Series:
     return series.fillna("").astype(str).str.strip().str.lower()
 
 
+def _tickets(rows: pd.DataFrame, updated_col: str, first_work: pd.Series) -> pd.DataFrame:
+    """Ticket rows from snapshots: the last snapshot of each incident, or a
+    snapshot that is rejected on its own (no number, unreadable update time)."""
+    channel = _lower(rows.get("contact_type", pd.Series("", index=rows.index))).map(CHANNELS)
+    customer = rows["company"] if "company" in rows.columns else None
+    if customer is None or customer.isna().all():
+        customer = rows.get("caller_id")
+    elif "caller_id" in rows.columns:
+        customer = customer.fillna(rows["caller_id"])
+    return pd.DataFrame(
+        {
+            "ticket_id": rows["number"],
+            "source_system": "servicenow",
+            "customer_id": customer,
+            "created_at": rows["opened_at"],
+            "first_response_at": rows["number"].map(first_work),
+            "resolved_at": rows.get("resolved_at"),
+            "closed_at": rows.get("closed_at"),
+            "priority": rows.get("_priority"),
+            "channel": channel.fillna("other"),
+            "category": rows.get("category"),
+            "status": rows["_status"],
+            "requires_it_release": "false",
+            "cause_domain": "unknown",
+            "subject": rows.get("short_description"),
+            "updated_at": rows[updated_col],
+            "_line": rows["_line"],
+            "_raw": rows["_raw"],
+        },
+        index=rows.index,
+    )
+
+
 def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tickets, events) as canonical text columns with `_line` and `_raw`."""
+    """(tickets, events) as canonical text columns with `_line` and `_raw`.
+
+    Raises `LoadError` naming the file (and line) when it is not a readable
+    ServiceNow incident export; bad snapshots do not raise, they become rows the
+    loader rejects."""
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise LoadError(f"{path}: cannot read as a ServiceNow CSV export: {exc}") from None
-    raw.columns = [c.strip() for c in raw.columns]
-    updated_col = next((c for c in ("sys_updated_on", "sys_updated_at") if c in raw.columns), None)
+    raw, lines = read_csv_cells(
+        path, what="a ServiceNow CSV export", reads=(*REQUIRED, *UPDATED, *OPTIONAL)
+    )
+    updated_col = next((c for c in UPDATED if c in raw.columns), None)
     missing = [c for c in REQUIRED if c not in raw.columns] + (
         [] if updated_col else ["sys_updated_on"]
     )
     if missing:
         raise LoadError(f"{path}: not a ServiceNow incident export: no column {missing[0]!r}")
     frame = raw.replace("", None)
-    frame["_line"] = np.arange(len(frame)) + 2
-    frame["_raw"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    frame["_line"] = lines
+    frame["_raw"] = raw_json(raw)
     state = _lower(frame["incident_state"]).map(STATES)
     hold = _lower(frame.get("hold_reason", pd.Series("", index=frame.index)))
     status = state.where(
@@ -84,8 +135,26 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     # Unknown states pass through as written: the loader rejects them by name.
     frame["_status"] = status.where(status.notna(), frame["incident_state"])
-    frame["_updated"] = pd.to_datetime(frame[updated_col], errors="coerce")
-    frame = frame.sort_values(["number", "_updated", "_line"], kind="stable")
+    if "priority" in frame.columns:
+        code = _lower(frame["priority"]).str[:1].map(PRIORITIES)
+        frame["_priority"] = code.where(code.notna(), frame["priority"])
+    # The sort key only orders an incident's snapshots (the loader reads the
+    # times in the source zone); naive and offset times are compared as UTC.
+    # The loader also reads a "UTC" suffix, which pandas does not.
+    updated = frame[updated_col].str.replace(r"\s*UTC\s*$", "Z", regex=True)
+    frame["_updated"] = pd.to_datetime(updated, format="ISO8601", errors="coerce", utc=True)
+    # A snapshot without a number belongs to no incident, and one without a
+    # readable update time has no place in its incident's history: each becomes
+    # a ticket row of its own, which the loader rejects (missing ticket_id,
+    # unparseable updated_at) with its line, instead of vanishing or being
+    # sorted last and taken as the incident's latest state.
+    placed = frame["number"].notna() & frame["_updated"].notna()
+    alone = frame[~placed].copy()
+    # An empty update time would pass the loader's check (the ticket's other
+    # times stand in for it): the snapshot is still unplaceable, so it is
+    # handed on as a value the loader rejects as unparseable.
+    alone[updated_col] = alone[updated_col].fillna("(empty)")
+    frame = frame[placed].sort_values(["number", "_updated", "_line"], kind="stable")
 
     same = frame["number"].eq(frame["number"].shift())
     previous = frame["_status"].shift().where(same, "new")
@@ -104,9 +173,7 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     # A change of priority between snapshots is an event too: --as-of undoes it.
-    if "priority" in frame.columns:
-        code = _lower(frame["priority"]).str[:1].map(PRIORITIES)
-        frame["_priority"] = code.where(code.notna(), frame["priority"])
+    if "_priority" in frame.columns:
         before = frame["_priority"].shift().where(same)
         moved = same & frame["_priority"].notna() & before.notna()
         moved &= frame["_priority"].ne(before)
@@ -131,34 +198,16 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     started = frame[(frame["_status"] == "open") & (previous != "open")]
     first_work = started.groupby("number")[updated_col].first()
 
-    last = frame.groupby("number", sort=False).tail(1).set_index("number", drop=False)
-    channel = _lower(last.get("contact_type", pd.Series("", index=last.index))).map(CHANNELS)
-    customer = last["company"] if "company" in last.columns else None
-    if customer is None or customer.isna().all():
-        customer = last.get("caller_id")
-    elif "caller_id" in last.columns:
-        customer = customer.fillna(last["caller_id"])
-    tickets = pd.DataFrame(
-        {
-            "ticket_id": last["number"],
-            "source_system": "servicenow",
-            "customer_id": customer,
-            "created_at": last["opened_at"],
-            "first_response_at": first_work.reindex(last.index),
-            "resolved_at": last.get("resolved_at"),
-            "closed_at": last.get("closed_at"),
-            "priority": last.get("_priority"),
-            "channel": channel.fillna("other"),
-            "category": last.get("category"),
-            "status": last["_status"],
-            "requires_it_release": "false",
-            "cause_domain": "unknown",
-            "subject": last.get("short_description"),
-            "updated_at": last[updated_col],
-            "_line": last["_line"],
-            "_raw": last["_raw"],
-        }
-    ).reset_index(drop=True)
+    last = frame.groupby("number", sort=False).tail(1)
+    tickets = pd.concat(
+        [
+            _tickets(last, updated_col, first_work),
+            _tickets(alone, updated_col, pd.Series(dtype=object)),
+        ]
+    )
     # Earlier snapshots are accounted for: they became events or were unchanged
     # repeats of a state, and the ticket row carries the last one.
-    return tickets, events.reset_index(drop=True)
+    return (
+        tickets.sort_values("_line").reset_index(drop=True),
+        events.sort_values("_line", kind="stable").reset_index(drop=True),
+    )

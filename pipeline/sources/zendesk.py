@@ -4,7 +4,8 @@ Reads a JSON file holding a page (or the concatenated pages) of
 `/api/v2/incremental/tickets.json` (key `tickets`) and/or
 `/api/v2/incremental/ticket_events.json?include=comment_events` (key
 `ticket_events`); a JSON-lines file of such pages works too. Timestamps are
-ISO 8601 in UTC (`...Z`), so no source zone is needed.
+ISO 8601 in UTC (`...Z`), so no source zone is needed; one without an offset
+is not a Zendesk timestamp and its record is rejected, not read as UTC.
 
 Mapping (docs/presets.md): status new/open/pending/hold/solved/closed become
 new/open/waiting_on_customer/waiting_on_third_party/resolved/closed; priority
@@ -16,7 +17,9 @@ the first response (agent_reply); a change of status is a status_change event,
 a change of priority a priority_change event (so that --as-of can undo it).
 
 Records are walked one by one (JSON has no columns to vectorise over); the
-result is handed to the loader as whole frames.
+result is handed to the loader as whole frames. A record that cannot be read
+becomes a row the loader rejects, with the record's number; a file that is not
+UTF-8 JSON shaped as an incremental export is refused with a `LoadError`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import LoadError
+from pipeline.sources.base import EVENT_COLUMNS, TICKET_COLUMNS
 
 STATUSES = {
     "new": "new",
@@ -50,131 +54,252 @@ CHANNELS = {
 IT_RELEASE_TAG = "it_release"
 
 
-def _pages(path: Path) -> list[tuple[int, dict]]:
-    text = path.read_text("utf-8-sig")
+TICKET_TIMES = ("created_at", "resolved_at", "updated_at")
+# An explicit offset at the end of a timestamp, as the loader reads it.
+OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?|UTC)\s*$"
+# Appended to a timestamp that is not a UTC instant, so that the loader rejects
+# it as unparseable (it rejects anything after the time) whatever --source-tz says.
+NOT_AN_INSTANT = " (not a UTC instant)"
+
+
+def _text(path: Path) -> str:
+    data = path.read_bytes()
     try:
-        return [(1, json.loads(text))]
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise LoadError(
+            f"{path}, line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}): Zendesk "
+            "exports are UTF-8 JSON; was the file re-saved in another encoding?"
+        ) from None
+
+
+def _pages(path: Path) -> list[tuple[int | None, Any]]:
+    """The JSON pages of the file, each with its line in a JSON-lines file (None
+    for a file that is one JSON document)."""
+    text = _text(path)
+    if not text.strip():
+        raise LoadError(f"{path}: the file is empty: nothing to load")
+    try:
+        return [(None, json.loads(text))]
+    except json.JSONDecodeError as exc:
+        whole = exc
+    # Split on "\n" alone: U+2028 and U+0085 may stand unescaped inside JSON
+    # strings, and str.splitlines() would break a page there.
+    lines = text.split("\n")
+    first = next(line for line in lines if line.strip())
+    try:
+        json.loads(first)
     except json.JSONDecodeError:
-        pass
+        # Not JSON lines either: one document (often pretty-printed) with an error.
+        raise LoadError(
+            f"{path}, line {whole.lineno}, column {whole.colno}: not JSON: {whole.msg}"
+        ) from None
     pages = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if line.strip():
             try:
                 pages.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
-                raise LoadError(f"{path}, line {number}: not JSON: {exc}") from None
+                raise LoadError(
+                    f"{path}, line {number}, column {exc.colno}: not JSON: {exc.msg}"
+                ) from None
     return pages
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):  # ticket events carry a Unix `timestamp`
-        return pd.Timestamp(value, unit="s", tz="UTC").isoformat()
+def _value(value: Any) -> str | None:
+    """A JSON value as the loader's text: a list or object stays JSON, so that the
+    loader rejects it by name with the value in view."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | list | dict):
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
+def _label(table: dict[str, str], value: Any) -> str | None:
+    """A Zendesk label in canonical terms; anything else passes as it is, for the
+    loader to reject as an unknown value."""
+    return table.get(value, value) if isinstance(value, str) else _value(value)
+
+
+def _when(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Ticket events carry a Unix `timestamp`.
+        try:
+            return pd.Timestamp(value, unit="s", tz="UTC").isoformat()
+        except (ValueError, OverflowError):
+            pass
+    return _value(value)
+
+
+def _utc(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Zendesk timestamps as UTC text for the loader, and as instants.
+
+    Zendesk writes UTC with `Z`; a time with an explicit offset is read as
+    that instant. A time without one, or no time at all, is marked so that the
+    loader rejects it (unparseable_timestamp): its zone is unknown, and reading
+    it here and in the loader the same way is what keeps a first response
+    derived here consistent with the events the loader keeps."""
+    text = values.astype(object).where(values.notna(), None)
+    explicit = text.str.contains(OFFSET, regex=True, na=False)
+    readable = text.where(explicit).str.replace(r"\s*UTC\s*$", "Z", regex=True)
+    instants = pd.to_datetime(readable, format="ISO8601", errors="coerce", utc=True)
+    good = instants.notna()
+    out = text.where(text.isna() | good, text + NOT_AN_INSTANT)
+    out[good] = instants[good].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return out.where(out.notna(), None), instants
+
+
+def _ticket_row(ticket: Any, record: int) -> dict[str, Any]:
+    base = {"_line": record, "_raw": json.dumps(ticket, ensure_ascii=False)}
+    if not isinstance(ticket, dict):
+        # Not a ticket at all: a row without a ticket id, which the loader rejects.
+        return {**dict.fromkeys(TICKET_COLUMNS), "source_system": "zendesk", **base}
+    via = ticket.get("via")
+    channel = via.get("channel") if isinstance(via, dict) else via
+    metrics = ticket.get("metric_set")
+    tags = ticket.get("tags") or []
+    customer = ticket.get("organization_id") or ticket.get("requester_id")
+    return {
+        "ticket_id": _value(ticket.get("id")),
+        "source_system": "zendesk",
+        "customer_id": _value(customer),
+        "created_at": _when(ticket.get("created_at")),
+        "first_response_at": None,
+        "resolved_at": (
+            _when(metrics.get("solved_at")) if isinstance(metrics, dict) else _value(metrics)
+        ),
+        "closed_at": None,
+        "priority": _label(PRIORITIES, ticket.get("priority")),
+        "channel": (
+            CHANNELS.get(channel, "other")
+            if isinstance(channel, str) and channel
+            else _value(channel)
+        ),
+        "category": _value(ticket.get("type")),
+        "status": _label(STATUSES, ticket.get("status")),
+        "requires_it_release": (
+            str(IT_RELEASE_TAG in tags).lower() if isinstance(tags, list) else _value(tags)
+        ),
+        "cause_domain": "unknown",
+        "subject": _value(ticket.get("subject")),
+        "updated_at": _when(ticket.get("updated_at")),
+        **base,
+    }
+
+
+def _event_rows(event: Any, record: int, requesters: dict) -> list[dict[str, Any]]:
+    """The canonical events of one ticket event record. Child events of other
+    kinds (assignee, tags, ...) are not read; a record that cannot be read gives
+    one row without a kind, which the loader rejects with the record's number."""
+    unreadable = {**dict.fromkeys(EVENT_COLUMNS), "_line": record}
+    if not isinstance(event, dict):
+        return [{**unreadable, "_raw": json.dumps(event, ensure_ascii=False)}]
+    ticket_id = _value(event.get("ticket_id"))
+    at = _when(event.get("created_at") or event.get("timestamp"))
+    children = event.get("child_events", [])
+    if not isinstance(children, list):
+        raw = json.dumps(event, ensure_ascii=False)
+        return [{**unreadable, "ticket_id": ticket_id, "at": at, "_raw": raw}]
+    rows = []
+    for child in children:
+        base = {
+            "ticket_id": ticket_id,
+            "at": at,
+            "_line": record,
+            "_raw": json.dumps(child, ensure_ascii=False),
+        }
+        if not isinstance(child, dict):
+            rows.append({**unreadable, **base})
+            continue
+        field = child.get("field_name") or ("status" if "status" in child else None)
+        if child.get("event_type") in ("Change", "Create") and field == "status":
+            new = child.get("value", child.get("status"))
+            old = child.get("previous_value")
+            rows.append(
+                {
+                    **base,
+                    "kind": "status_change",
+                    "old_value": _label(STATUSES, old),
+                    "new_value": _label(STATUSES, new),
+                    "actor_type": "agent",
+                }
+            )
+        elif child.get("event_type") == "Change" and field == "priority":
+            new, old = child.get("value"), child.get("previous_value")
+            rows.append(
+                {
+                    **base,
+                    "kind": "priority_change",
+                    "old_value": _label(PRIORITIES, old),
+                    "new_value": _label(PRIORITIES, new),
+                    "actor_type": "agent",
+                }
+            )
+        elif child.get("event_type") in ("Comment", "VoiceComment"):
+            author = child.get("author_id")
+            is_customer = author is not None and author == requesters.get(ticket_id)
+            if child.get("public", True):
+                kind = "customer_reply" if is_customer else "agent_reply"
+            else:
+                kind = "internal_note"
+            rows.append(
+                {
+                    **base,
+                    "kind": kind,
+                    "old_value": None,
+                    "new_value": None,
+                    "actor_type": "customer" if is_customer else "agent",
+                }
+            )
+    return rows
+
+
+def _records(page: Any, key: str, where: str) -> list:
+    if not isinstance(page, dict) or not ({"tickets", "ticket_events"} & set(page)):
+        raise LoadError(
+            f"{where}: not a Zendesk incremental export (no 'tickets' or 'ticket_events' key)"
+        )
+    records = page.get(key, [])
+    if not isinstance(records, list):
+        raise LoadError(
+            f"{where}, field {key!r}: expected a list of records, found {json.dumps(records)[:40]}"
+        )
+    return records
+
+
 def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tickets, events) as canonical text columns with `_line` (record number) and `_raw`."""
+    """(tickets, events) as canonical text columns with `_line` (record number) and `_raw`.
+
+    Raises `LoadError` naming the file (and line, and field) when it is not UTF-8
+    JSON or not shaped as a Zendesk incremental export; a record that cannot be
+    read does not raise: it becomes a row the loader rejects."""
     path = Path(path)
     tickets, events, requesters = [], [], {}
     record = 0
-    for _, page in _pages(path):
-        if not isinstance(page, dict) or not ({"tickets", "ticket_events"} & set(page)):
-            raise LoadError(
-                f"{path}: not a Zendesk incremental export (no 'tickets' or 'ticket_events' key)"
-            )
-        for ticket in page.get("tickets", []):
+    for line, page in _pages(path):
+        where = str(path) if line is None else f"{path}, line {line}"
+        for ticket in _records(page, "tickets", where):
             record += 1
-            requesters[str(ticket.get("id"))] = ticket.get("requester_id")
-            via = (ticket.get("via") or {}).get("channel")
-            metrics = ticket.get("metric_set") or {}
-            tags = ticket.get("tags") or []
-            customer = ticket.get("organization_id") or ticket.get("requester_id")
-            tickets.append(
-                {
-                    "ticket_id": None if ticket.get("id") is None else str(ticket["id"]),
-                    "source_system": "zendesk",
-                    "customer_id": None if customer is None else str(customer),
-                    "created_at": _iso(ticket.get("created_at")),
-                    "first_response_at": None,
-                    "resolved_at": _iso(metrics.get("solved_at")),
-                    "closed_at": None,
-                    "priority": PRIORITIES.get(ticket.get("priority"), ticket.get("priority")),
-                    "channel": CHANNELS.get(via, "other") if via else None,
-                    "category": ticket.get("type"),
-                    "status": STATUSES.get(ticket.get("status"), ticket.get("status")),
-                    "requires_it_release": "true" if IT_RELEASE_TAG in tags else "false",
-                    "cause_domain": "unknown",
-                    "subject": ticket.get("subject"),
-                    "updated_at": _iso(ticket.get("updated_at")),
-                    "_line": record,
-                    "_raw": json.dumps(ticket, ensure_ascii=False),
-                }
-            )
-        for event in page.get("ticket_events", []):
+            row = _ticket_row(ticket, record)
+            if isinstance(ticket, dict):
+                requesters[row["ticket_id"]] = ticket.get("requester_id")
+            tickets.append(row)
+        for event in _records(page, "ticket_events", where):
             record += 1
-            ticket_id = str(event.get("ticket_id"))
-            at = _iso(event.get("created_at") or event.get("timestamp"))
-            for child in event.get("child_events", []):
-                base = {
-                    "ticket_id": ticket_id,
-                    "at": at,
-                    "_line": record,
-                    "_raw": json.dumps(child, ensure_ascii=False),
-                }
-                field = child.get("field_name") or ("status" if "status" in child else None)
-                if child.get("event_type") in ("Change", "Create") and field == "status":
-                    new = child.get("value", child.get("status"))
-                    old = child.get("previous_value")
-                    events.append(
-                        {
-                            **base,
-                            "kind": "status_change",
-                            "old_value": STATUSES.get(old, old),
-                            "new_value": STATUSES.get(new, new),
-                            "actor_type": "agent",
-                        }
-                    )
-                elif child.get("event_type") == "Change" and field == "priority":
-                    new, old = child.get("value"), child.get("previous_value")
-                    events.append(
-                        {
-                            **base,
-                            "kind": "priority_change",
-                            "old_value": PRIORITIES.get(old, old),
-                            "new_value": PRIORITIES.get(new, new),
-                            "actor_type": "agent",
-                        }
-                    )
-                elif child.get("event_type") in ("Comment", "VoiceComment"):
-                    author = child.get("author_id")
-                    is_customer = author is not None and author == requesters.get(ticket_id)
-                    if child.get("public", True):
-                        kind = "customer_reply" if is_customer else "agent_reply"
-                    else:
-                        kind = "internal_note"
-                    events.append(
-                        {
-                            **base,
-                            "kind": kind,
-                            "old_value": None,
-                            "new_value": None,
-                            "actor_type": "customer" if is_customer else "agent",
-                        }
-                    )
-    tickets_frame = pd.DataFrame(tickets)
-    events_frame = pd.DataFrame(events)
-    if len(tickets_frame) and len(events_frame):
-        # The first public reply by anyone but the requester is the first response.
-        replies = events_frame[events_frame["kind"] == "agent_reply"]
-        first = (
-            replies.assign(ts=pd.to_datetime(replies["at"], utc=True))
-            .groupby("ticket_id")["ts"]
-            .min()
-        )
-        mapped = tickets_frame["ticket_id"].map(first)
-        tickets_frame["first_response_at"] = mapped.map(
-            lambda ts: None if pd.isna(ts) else ts.isoformat()
-        )
+            events.extend(_event_rows(event, record, requesters))
+    tickets_frame = pd.DataFrame(tickets, columns=[*TICKET_COLUMNS, "_line", "_raw"])
+    events_frame = pd.DataFrame(events, columns=[*EVENT_COLUMNS, "_line", "_raw"])
+    for name in TICKET_TIMES:
+        tickets_frame[name] = _utc(tickets_frame[name])[0]
+    events_frame["at"], at = _utc(events_frame["at"])
+    # The first public reply by anyone but the requester is the first response.
+    # Replies whose time is not an instant are rejected by the loader: they do not count.
+    replies = at.where(events_frame["kind"] == "agent_reply")
+    first = replies.groupby(events_frame["ticket_id"]).min()
+    replied = pd.to_datetime(first.reindex(tickets_frame["ticket_id"]).to_numpy(), utc=True)
+    tickets_frame["first_response_at"] = pd.Series(
+        replied.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), index=tickets_frame.index, dtype=object
+    ).where(~replied.isna(), None)
     return tickets_frame, events_frame
