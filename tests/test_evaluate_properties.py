@@ -89,6 +89,30 @@ def _policy(rule: str) -> Policy:
 POLICIES = {rule: _policy(rule) for rule in ("exclude_gaps", "first_resolution")}
 
 
+def _ticket_row(t: dict, ticket_id: str, customer_id: str) -> dict:
+    """A generated ticket as a `tickets` row of the canonical schema."""
+    return {
+        **t,
+        "ticket_id": ticket_id,
+        "source_system": "test",
+        "customer_id": customer_id,
+        "resolved_at": None,
+        "closed_at": None,
+        "category": "x",
+        "status": "open",
+        "subject": "s",
+        "updated_at": t["created_at"],
+        "load_id": 1,
+    }
+
+
+def _event_rows(events: list[dict], ticket_id: str) -> list[dict]:
+    return [
+        {"ticket_id": ticket_id, "old_value": None, "actor_type": "agent", "load_id": 1, **e}
+        for e in events
+    ]
+
+
 @pytest.mark.parametrize("rule", sorted(POLICIES))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases=st.lists(histories(), min_size=1, max_size=6))
@@ -97,25 +121,8 @@ def test_vectorised_matches_reference(rule: str, cases) -> None:
     tickets, events, plans = [], [], []
     for i, (t, evs, tier) in enumerate(cases):
         tid, cid = f"T{i}", f"C{i}"
-        tickets.append(
-            {
-                **t,
-                "ticket_id": tid,
-                "source_system": "test",
-                "customer_id": cid,
-                "resolved_at": None,
-                "closed_at": None,
-                "category": "x",
-                "status": "open",
-                "subject": "s",
-                "updated_at": t["created_at"],
-                "load_id": 1,
-            }
-        )
-        for e in evs:
-            events.append(
-                {"ticket_id": tid, "old_value": None, "actor_type": "agent", "load_id": 1, **e}
-            )
+        tickets.append(_ticket_row(t, tid, cid))
+        events += _event_rows(evs, tid)
         plans.append(plan(cid, tier, "2020-01-01"))
     con = build(tickets, events, plans)
     run = evaluate(con, policy, as_of=AS_OF, store=False)
@@ -202,25 +209,8 @@ def test_policy_versions_and_plan_changes_match_reference(
         history = data.draw(plan_histories(cid, base))
         plans += history
         tiers.append(_tier_at(history, t["created_at"]))
-        tickets.append(
-            {
-                **t,
-                "ticket_id": tid,
-                "source_system": "test",
-                "customer_id": cid,
-                "resolved_at": None,
-                "closed_at": None,
-                "category": "x",
-                "status": "open",
-                "subject": "s",
-                "updated_at": t["created_at"],
-                "load_id": 1,
-            }
-        )
-        events += [
-            {"ticket_id": tid, "old_value": None, "actor_type": "agent", "load_id": 1, **e}
-            for e in evs
-        ]
+        tickets.append(_ticket_row(t, tid, cid))
+        events += _event_rows(evs, tid)
     run = evaluate(build(tickets, events, plans), policy, as_of=as_of, store=False)
     got = run.results.set_index(["ticket_id", "metric"])
     for i, (t, evs, _) in enumerate(cases):
