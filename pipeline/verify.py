@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from pipeline import __version__
 from pipeline.errors import AuditError, EvaluationError
@@ -106,7 +107,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             else "the loaded inputs differ from the report's (a file it used is gone)"
         )
     original = con.execute(
-        "SELECT policy_hash, as_of FROM evaluations WHERE evaluation_id = ?",
+        "SELECT policy_hash, as_of, month_to FROM evaluations WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
     if original and original[0][0] != manifest["policy_hash"]:
@@ -115,6 +116,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             f"{original[0][0][:12]}, the manifest names {manifest['policy_hash'][:12]}: "
             "a different policy (or a manifest from another warehouse)"
         )
+    reasons += _edits(manifest, original[0] if original else None)
     if manifest.get("package_version") not in (None, __version__):
         reasons.append(
             f"the report was made by version {manifest['package_version']}, this is "
@@ -173,8 +175,9 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     )
     if differences and not reasons:
         reasons.append(
-            "same inputs, policy and package version, yet different figures: the evaluation "
-            "did not reproduce (a bug: please report it with this manifest)"
+            "same inputs, policy and package version, yet different figures: either a figure's "
+            "hash in the manifest was edited, or the evaluation did not reproduce (a bug: "
+            "please report it with this manifest)"
         )
     if (
         kind == "monthly"
@@ -203,6 +206,43 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         checked,
         absent,
     )
+
+
+def _edits(manifest: dict[str, Any], original: tuple | None) -> list[str]:
+    """Signs that the manifest itself was changed after it was written: its parts
+    no longer agree with each other or with the evaluation it names."""
+    from pipeline.evaluate import input_fingerprint
+
+    out = []
+    eid = manifest.get("evaluation_id")
+    inputs = manifest.get("inputs", [])
+    if inputs and input_fingerprint(inputs) != manifest["input_fingerprint"]:
+        out.append(
+            "the manifest's inputs do not give its input_fingerprint: the manifest was edited"
+        )
+    if original is None:
+        out.append(
+            f"there is no evaluation #{eid} in this warehouse: the manifest comes from another "
+            "warehouse, or its evaluation id was edited"
+        )
+        return out
+    _, as_of, month_to = original
+    try:
+        same_as_of = pd.Timestamp(manifest["as_of"]) == pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        same_as_of = False
+    if not same_as_of:
+        out.append(
+            f"evaluation #{eid} was as of {pd.Timestamp(as_of).isoformat()}, the manifest says "
+            f"{manifest['as_of']}: the manifest was edited"
+        )
+    month = manifest.get("month") or manifest.get("month_to")
+    if month_to is not None and month is not None and month != month_to:
+        out.append(
+            f"evaluation #{eid} ends with {month_to}, the manifest's report is of {month}: "
+            "the manifest was edited"
+        )
+    return out
 
 
 def _check_documents(

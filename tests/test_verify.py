@@ -187,3 +187,22 @@ def test_a_manifest_with_a_malformed_month(sample_warehouse, report, tmp_path) -
     (tmp_path / "manifest.json").write_text(json.dumps(data))
     with pytest.raises(AuditError, match="malformed month 'October'"):
         verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+
+
+def test_an_edited_manifest_is_called_edited(sample_warehouse, report, tmp_path) -> None:
+    original = json.loads(report.read_text())
+    edits = {
+        "as_of": ("as_of", "2026-10-31T12:00:00+00:00", "the manifest says 2026-10-31T12:00"),
+        "evaluation": ("evaluation_id", 9999, "no evaluation #9999 in this warehouse"),
+        "month": ("month", "2026-09", "the manifest's report is of 2026-09"),
+    }
+    for name, (key, value, reason) in edits.items():
+        data = {**original, key: value}
+        (tmp_path / "manifest.json").write_text(json.dumps(data))
+        result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+        assert any(reason in r for r in result.reasons), (name, result.reasons)
+    inputs = [dict(i) for i in original["inputs"]]
+    inputs[-1]["sha256"] = "f" * 64
+    (tmp_path / "manifest.json").write_text(json.dumps({**original, "inputs": inputs}))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert any("do not give its input_fingerprint" in r for r in result.reasons)
