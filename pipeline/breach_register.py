@@ -15,6 +15,7 @@ text cell a spreadsheet would read as a formula is neutralised.
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,26 @@ def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# openpyxl stamps the workbook (docProps/core.xml) and every zip entry with the
+# time of writing, so the same register written twice differed. A fixed stamp
+# makes the file a function of its rows, like the CSV, HTML and Parquet forms.
+_STAMP = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)")
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _make_stable(path: Path) -> None:
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = _STAMP.sub(rb"\g<1>1980-01-01T00:00:00Z\g<3>", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            target.writestr(fixed, data)
+
+
 def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     """Write the register as `fmt`:
 
@@ -193,6 +214,7 @@ def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
             if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
                 out[col] = out[col].map(lambda v: _XLSX_ILLEGAL.sub("", v), na_action="ignore")
         out.to_excel(path, index=False, sheet_name="breaches", freeze_panes=(1, 0))
+        _make_stable(path)
     else:
         path.write_text(
             "<!DOCTYPE html><meta charset='utf-8'><title>Breach register</title>\n"
