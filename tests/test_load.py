@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import LoadError
-from pipeline.load import load_file, warehouse_status
+from pipeline.load import STRICT_CSV_BYTES, load_file, warehouse_status
 from pipeline.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -99,7 +99,7 @@ def test_malformed_csv_line_names_file_and_line(con, tmp_path) -> None:
     lines += [f"Q{i},C1,2026-10-01T09:00:00+02:00" for i in range(3_000)]
     lines.append("Q-bad,C1,2026-10-01T09:00:00+02:00,one,too,many")
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(LoadError, match=r"broken.csv: cannot read as csv.*Line: 3002"):
+    with pytest.raises(LoadError, match=r"broken.csv, line 3002: more values than the 3 columns"):
         load_file(con, path)
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
 
@@ -460,3 +460,55 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(con, tm
         path.write_text(header + "\nT2,C1,2026-10-26T09:00:00Z,high,low\n")
         with pytest.raises(LoadError, match="'priority'"):
             load_file(con, path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "ticket_id,customer_id,created_at,priority\nT1,C1,2026-10-05T09:00:00Z,low,extra\n",
+            "line 2: more values than the 4 columns the header names",
+        ),
+        (
+            "ticket_id,customer_id,created_at,priority\nT1,C1,x,low\nT2,C1,2026-10-05T09:00:00Z\n",
+            "line 3: 3 values where the header names 4 columns",
+        ),
+        (
+            'ticket_id,customer_id,created_at,subject\nT1,C1,x,"open\nT2,C1,x,y\n',
+            "line 2: a quoted value is not closed",
+        ),
+        ("ticket_id,customer_id,created_at\nT1,C1,caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
+        ("\ufeff\n\n", "no header on line 1"),
+        ("a,b\n1,2\n", "cannot tell what the file holds"),
+    ],
+)
+@pytest.mark.parametrize("strict_below", [STRICT_CSV_BYTES, 0], ids=["small", "large"])
+def test_a_broken_csv_file_is_named_with_its_line(
+    con, tmp_path, monkeypatch, content, message, strict_below
+) -> None:
+    """One row too long used to make DuckDB's sniffer settle on a dialect that read
+    no rows (or one column); its own errors came with settings and options. Large
+    files are read by the sniffing reader first: the same errors come out."""
+    monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", strict_below)
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content.encode("latin-1" if "\xe9" in content else "utf-8"))
+    with pytest.raises(LoadError, match=re.escape(f"{path}")) as caught:
+        load_file(con, path)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value) and "strict_mode" not in str(caught.value)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+def test_large_files_read_by_the_sniffing_reader_load_the_same(monkeypatch) -> None:
+    def loaded(strict_below: int) -> list:
+        monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", strict_below)
+        con = connect(":memory:")
+        load_file(con, FIXTURES / "customers.csv")
+        load_tickets(con)
+        load_file(con, FIXTURES / "events.csv")
+        return [
+            con.execute(f"SELECT * EXCLUDE (load_id) FROM {t} ORDER BY ALL").fetchall()
+            for t in ("tickets", "ticket_events", "plan_history")
+        ] + [con.execute("SELECT * EXCLUDE (load_id) FROM rejected_rows ORDER BY ALL").fetchall()]
+
+    assert loaded(0) == loaded(STRICT_CSV_BYTES)
