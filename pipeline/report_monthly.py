@@ -153,9 +153,15 @@ def build_context(
     m = Messages(lang)
     if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
         raise EvaluationError("the warehouse holds no tickets: load data first (sla load FILE)")
+    # Months of the report's zone (not UTC), up to the last month anything happened
+    # to a ticket: tickets created in October and resolved in November count in a
+    # November report.
     low, high = con.execute(
-        "SELECT strftime(min(created_at), '%Y-%m'), strftime(max(created_at), '%Y-%m') "
-        "FROM tickets WHERE created_at <= now()"
+        "SELECT strftime(timezone($tz, min(created_at)), '%Y-%m'), "
+        "strftime(timezone($tz, max(least(now(), greatest(created_at, "
+        "coalesce(resolved_at, created_at), coalesce(closed_at, created_at))))), '%Y-%m') "
+        "FROM tickets WHERE created_at <= now()",
+        {"tz": policy.report_timezone},
     ).fetchall()[0]
     if month < low or month > high:
         raise EvaluationError(
