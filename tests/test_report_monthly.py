@@ -284,3 +284,25 @@ def test_second_breach_list_never_opens_a_page_under_the_first_lists_columns(
                 seen = True
                 assert at > 0 and re.match(r"T\d", lines[at - 1]), lines[: at + 1]
     assert seen
+
+
+def test_a_month_with_resolutions_only_is_inside_the_data() -> None:
+    """Created in October, resolved in November: the November report exists."""
+    con = build(
+        [
+            ticket(
+                "LATE",
+                "C1",
+                "2026-10-30T16:00",
+                first_response="2026-10-30T16:30",
+                resolved="2026-11-04T10:00",
+            )
+        ],
+        [],
+        [plan("C1", "business", "2026-01-01")],
+    )
+    context = build_context(con, "2026-11")
+    resolution = next(c for c in context.cells if c.tier == "business" and c.metric == "resolution")
+    assert resolution.met == 1
+    with pytest.raises(EvaluationError, match=r"outside the loaded data \(2026-10 to 2026-11\)"):
+        build_context(con, "2026-12")
