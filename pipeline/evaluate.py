@@ -182,7 +182,7 @@ def _month_codes(ns: np.ndarray, tz: str) -> np.ndarray:
 def _month_code(month: str | None, tz: str) -> int | None:
     if month is None:
         return None
-    start = _month_start(month, tz)
+    start = month_start(month, tz)
     return start.year * 100 + start.month
 
 
@@ -695,7 +695,8 @@ def _month_midnight(month: str) -> pd.Timestamp:
     return pd.Timestamp(f"{valid_month(month)}-01")
 
 
-def _month_start(month: str, tz: str) -> pd.Timestamp:
+def month_start(month: str, tz: str) -> pd.Timestamp:
+    """The first instant of `month` in zone `tz`."""
     return _first_instant(_month_midnight(month), tz)
 
 

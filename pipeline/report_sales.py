@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 from pipeline import charts
 from pipeline.errors import AuditError
@@ -21,6 +22,7 @@ from pipeline.evaluate import (
     current_input_fingerprint,
     evaluate,
     month_end_as_of,
+    month_start,
     valid_month,
 )
 from pipeline.i18n import Messages
@@ -301,7 +303,8 @@ class CustomerContext:
     name: str
     period_label: str
     evaluation_id: int
-    tiers: str
+    tiers: str  # the customer's plans in the period, from the plan history
+    tier_labels: dict[str, str]
     rows: tuple[CustomerTicket, ...]
     covered: dict[str, int]
     met_business: dict[str, int]
@@ -338,6 +341,7 @@ def build_customer_context(
         },
     ).df()
     version = policy.version_at(f"{month_to}-01")
+    labels = {k: t.label for k, t in version.tiers.items()}
     limits = {
         tier: {
             metric: policy.threshold_seconds(
@@ -384,12 +388,47 @@ def build_customer_context(
         name=names[0][0] or customer_id,
         period_label=f"{m.month(month_from)} – {m.month(month_to)}",
         evaluation_id=evaluation_id,
-        tiers=", ".join(sorted(set(frame["tier"]))) or "–",
+        tiers=_plans_in_period(con, customer_id, month_from, month_to, policy, labels, m),
+        tier_labels=labels,
         rows=tuple(rows),
         covered=count("covered"),
         met_business=count("met_business"),
         met_premium=count("met_premium"),
     )
+
+
+def _plans_in_period(
+    con: duckdb.DuckDBPyConnection,
+    customer_id: str,
+    month_from: str,
+    month_to: str,
+    policy: Policy,
+    labels: dict[str, str],
+    m: Messages,
+) -> str:
+    """The customer's plans that overlap the period, from the plan history ("Professional
+    until 28 February 2026, Business from 1 March 2026"): what sales talks about,
+    whether or not each plan saw a ticket."""
+    tz = policy.report_timezone
+    start = month_start(month_from, tz)
+    end = month_end_as_of(month_to, tz)
+    plans = con.execute(
+        "SELECT tier, valid_from, valid_to FROM plan_history WHERE customer_id = ? "
+        "AND valid_from < ? AND (valid_to IS NULL OR valid_to > ?) ORDER BY valid_from",
+        [customer_id, end.to_pydatetime(), start.to_pydatetime()],
+    ).fetchall()
+    parts = []
+    for tier, valid_from, valid_to in plans:
+        text = labels.get(tier, tier)
+        since = pd.Timestamp(valid_from).tz_convert(tz)
+        until = None if valid_to is None else pd.Timestamp(valid_to).tz_convert(tz)
+        if since > start:
+            text += " " + m("plan_from", date=m.date(since.date()))
+        if until is not None and until < end:
+            last_day = (until - pd.Timedelta(1, "ns")).date()
+            text += " " + m("plan_until", date=m.date(last_day))
+        parts.append(text)
+    return ", ".join(parts) or "–"
 
 
 def render(template: str, context: TiersContext | CustomerContext) -> str:

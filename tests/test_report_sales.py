@@ -70,6 +70,14 @@ def test_customer_upgrade_case_and_names_only_there(con) -> None:
     context = build_customer_context(con, "C00001", "2026-01", "2026-10", lang="nl")
     html = render("customer.html.j2", context)
     assert "Bakkerij &lt;De Molen&gt; &amp; Zn" in html
+    # The plans of the period from the plan history (Business from 1 March 2026), by
+    # their labels; statuses in the reader's words, not as codes.
+    assert context.tiers == "Professional tot en met 28 februari 2026, Business vanaf 1 maart 2026"
+    rows = BeautifulSoup(html, "html.parser").select("tr.row")
+    assert {r.select("td")[2].get_text() for r in rows} <= {"Professional", "Business"}
+    assert not {r.select("td")[3].get_text() for r in rows} & {"met", "no_sla", "breached"}
+    english = build_customer_context(con, "C00001", "2026-04", "2026-10")
+    assert english.tiers == "Business"
     covered = [r for r in context.rows if r.covered]
     assert context.covered["first_response"] == sum(
         1 for r in covered if r.metric == "Eerste reactie"
