@@ -394,23 +394,40 @@ def whatif_command(
         month_to=month_to,
         as_of=as_of,
     )
+    console = Console(soft_wrap=True)
+    if side.empty:
+        console.print("no ticket counts in the months asked for: nothing to compare")
+        return
+    # Each side counts its own closed tickets: the other policy may exclude or
+    # judge a different set (another exclusion rule, a tier it does not list).
     table = Table(
-        "tier", "metric", "closed", "current", "other", "change", title=f"What if: {other_path}"
+        "tier",
+        "metric",
+        "closed (current)",
+        "current",
+        "closed (other)",
+        "other",
+        "change",
+        title=f"What if: {other_path}",
     )
+
+    def pct(x: float) -> str:
+        return "-" if x != x else f"{x:.1%}"
+
+    def count(x: float) -> str:
+        return "-" if x != x else f"{x:,.0f}"
+
     for row in side.itertuples():
-
-        def pct(x: float) -> str:
-            return "-" if x != x else f"{x:.1%}"
-
         table.add_row(
             row.tier + (" (benchmark)" if row.benchmark_only else ""),
             row.metric,
-            f"{row.closed_current:,.0f}",
+            count(row.closed_current),
             pct(row.compliance_current),
+            count(row.closed_other),
             pct(row.compliance_other),
             "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
         )
-    _show(Console(soft_wrap=True), table)
+    _show(console, table)
 
 
 @cli.group("report")

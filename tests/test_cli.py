@@ -225,3 +225,22 @@ def test_languages_and_formats_must_be_named(db: str) -> None:
     ):
         result = run("report", "monthly", "--month", "2026-10", *args, "--db", db)
         assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_whatif_counts_each_side_and_says_when_there_is_nothing(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    # The other policy excludes nothing from resolution: its closed count may differ.
+    other = tmp_path / "other.toml"
+    text = DEFAULT_POLICY.read_text()
+    start = text.index("exclude = [")
+    end = text.index("]", text.index("}", start)) + 1
+    other.write_text(text[:start] + text[end:])
+    result = run("whatif", "--policy", str(other), "--as-of", "2026-11-01T00:00", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "closed (current)" in result.output and "closed (other)" in result.output
+    assert "nan" not in result.output
+    empty = run(
+        "whatif", "--policy", str(other), "--from", "2020-01", "--to", "2020-01", "--db", db
+    )
+    assert empty.exit_code == 0 and "nothing to compare" in empty.output
