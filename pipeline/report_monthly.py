@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import jinja2
@@ -186,6 +187,10 @@ def build_context(
         (v for v in reversed(policy.versions) if v.effective_from <= first_day),
         policy.versions[0],
     )
+    # A version taking effect during the month judges the tickets created from
+    # then on: its promises are shown beside the first one's, with the date.
+    last_day = (pd.Timestamp(first_day) + pd.offsets.MonthEnd(1)).date()
+    in_month = [version] + [v for v in policy.versions if first_day < v.effective_from <= last_day]
     tier_labels = {k: t.label for k, t in version.tiers.items()}
     tier_labels.setdefault("unknown", "?")
     metric_labels = {name: m(name) for name in METRICS}
@@ -211,9 +216,6 @@ def build_context(
         prev = previous["compliance"].get(key) if key in previous.index else None
         value = None if pd.isna(row.compliance) else float(row.compliance)
         metric = version.metrics.get(row.metric)
-        threshold = metric.targets.get(row.tier) if metric and not row.benchmark_only else None
-        if metric and row.benchmark_only:
-            threshold = metric.targets.get(metric.benchmark_tier)
         out_cells.append(
             Cell(
                 tier=row.tier,
@@ -238,7 +240,9 @@ def build_context(
                 change_12m=None
                 if value is None or key not in with_history or pd.isna(pooled_compliance.get(key))
                 else value - float(pooled_compliance[key]),
-                promise=_promise(m, threshold, metric),
+                promise=_promises(
+                    m, in_month, row.tier, row.metric, benchmark=bool(row.benchmark_only)
+                ),
             )
         )
 
@@ -411,6 +415,22 @@ def build_context(
             if not r["unchanged"]
         ),
     )
+
+
+def _promises(m: Messages, versions: list, tier: str, metric_name: str, *, benchmark: bool) -> str:
+    """The promise of each version in force during the month ('24 working hours;
+    4 working hours from 15 October 2026'), once when they agree."""
+    texts: list[tuple[str, Any]] = []
+    for v in versions:
+        metric = v.metrics.get(metric_name)
+        threshold = None
+        if metric is not None:
+            threshold = metric.targets.get(metric.benchmark_tier if benchmark else tier)
+        text = _promise(m, threshold, metric)
+        if not texts or text != texts[-1][0]:
+            texts.append((text, v.effective_from))
+    first, *later = texts
+    return "; ".join([first[0]] + [m("promise_from", promise=t, date=m.date(d)) for t, d in later])
 
 
 def _promise(m: Messages, threshold, metric) -> str:

@@ -306,3 +306,30 @@ def test_a_month_with_resolutions_only_is_inside_the_data() -> None:
     assert resolution.met == 1
     with pytest.raises(EvaluationError, match=r"outside the loaded data \(2026-10 to 2026-11\)"):
         build_context(con, "2026-12")
+
+
+def test_a_version_taking_effect_mid_month_shows_both_promises() -> None:
+    from pipeline.policy import Policy
+
+    doc = Policy.default().document
+    later = {**doc["versions"][0], "version": "2026.10", "effective_from": "2026-10-15"}
+    later["metrics"] = {
+        **later["metrics"],
+        "first_response": {
+            **later["metrics"]["first_response"],
+            "targets": {"business": {"target_hours": 24}, "premium": {"target_hours": 4}},
+        },
+    }
+    doc["versions"].append(later)
+    policy = Policy.from_dict(doc)
+    con = build(
+        [ticket("P1", "C1", "2026-10-20T09:00", first_response="2026-10-20T10:00")],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    context = build_context(con, MONTH, policy=policy)
+    cells = {(c.tier, c.metric): c.promise for c in context.cells}
+    assert cells[("premium", "first_response")] == (
+        "8 working hours; 4 working hours from 15 October 2026"
+    )
+    assert cells[("premium", "resolution")] == "target 3, limit 7 working days"
