@@ -447,6 +447,9 @@ def _promise(m: Messages, threshold, metric) -> str:
 
 
 def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[str]:
+    if not any(c.tickets for c in cells):
+        # "No breaches" would read as good news: the truth is that nothing was measured.
+        return [m("sentence_nothing_counted")]
     sla = [c for c in cells if not c.benchmark_only and c.compliance is not None]
     out = []
     changes = [c for c in sla if c.change_month is not None]

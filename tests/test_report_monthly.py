@@ -262,7 +262,12 @@ def test_empty_month_inside_the_data() -> None:
     context = build_context(con, MONTH)
     assert context.cells == () and context.breaches == ()
     html = render_html(context)
-    assert "No SLA breaches this month." in html
+    # Not "no breaches": nothing was measured, and the summary says that.
+    assert "No SLA breaches this month." not in html
+    assert list(context.sentences) == [
+        "No ticket counts in this month: no response or resolution was measured, so "
+        "nothing can be said about compliance."
+    ]
     assert "100" not in BeautifulSoup(html, "html.parser").select_one("#summary").get_text()
 
 
