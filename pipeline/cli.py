@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import (
@@ -302,6 +303,13 @@ def evaluate_command(
         f"evaluation #{run.evaluation_id}: {run.tickets_evaluated:,} tickets, {run.rows:,} "
         f"result rows, as of {run.as_of.isoformat()}, policy {run.policy.hash[:12]}"
     )
+    if run.as_of > pd.Timestamp.now(tz="UTC"):
+        # Allowed (a report of the month under way), but open tickets are then
+        # measured up to an instant that has not come yet.
+        console.print(
+            "note: the as-of instant is in the future: open tickets count working time "
+            "up to it, and deadlines before it show as passed"
+        )
     _print_summary(console, stored_summary(con, run.evaluation_id))
     calls, billable = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE billable) FROM sla_results "

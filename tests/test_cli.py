@@ -244,3 +244,12 @@ def test_whatif_counts_each_side_and_says_when_there_is_nothing(db: str, tmp_pat
         "whatif", "--policy", str(other), "--from", "2020-01", "--to", "2020-01", "--db", db
     )
     assert empty.exit_code == 0 and "nothing to compare" in empty.output
+
+
+def test_a_future_as_of_is_noted(db: str) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    result = run("evaluate", "--as-of", "2099-01-01T00:00Z", "--db", db)
+    assert result.exit_code == 0 and "the as-of instant is in the future" in result.output
+    past = run("evaluate", "--as-of", "2026-11-01T00:00Z", "--db", db)
+    assert "in the future" not in past.output
