@@ -553,6 +553,7 @@ def load_file(
     preset: str = "canonical",
     mapping: str | Path | None = None,
     frame: pd.DataFrame | None = None,
+    in_transaction: bool = False,
 ) -> LoadSummary:
     """Load one canonical file (tickets, events or customers; CSV, Parquet, JSON
     lines or XLSX) in one transaction.
@@ -603,7 +604,10 @@ def load_file(
     con.execute("SET TimeZone = 'UTC'")
     _run(con, "load_macros.sql", {})
 
-    con.execute("BEGIN TRANSACTION")
+    # `in_transaction`: the caller holds a transaction around several loads
+    # (load_derived), and commits or rolls back all of them together.
+    if not in_transaction:
+        con.execute("BEGIN TRANSACTION")
     try:
         if frame is not None:
             columns = _stage_frame(con, frame)
@@ -642,7 +646,8 @@ def load_file(
         )
         if earlier is not None:
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
-            con.execute("COMMIT")
+            if not in_transaction:
+                con.execute("COMMIT")
             return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
         skipped = 0
         if spec is not None:
@@ -698,9 +703,11 @@ def load_file(
             "finished_at = now() WHERE load_id = ?",
             [read, read - n_rejected, n_rejected, sum(flagged.values()), load_id],
         )
-        con.execute("COMMIT")
+        if not in_transaction:
+            con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        if not in_transaction:
+            con.execute("ROLLBACK")
         raise
     finally:
         _drop_scratch(con)
@@ -730,18 +737,34 @@ def load_derived(
 ) -> list[LoadSummary]:
     """An export from which a preset derives tickets and events (ServiceNow
     snapshots, Zendesk incremental JSON): its tickets, then its events, as two
-    loads of the same file."""
+    loads of the same file in one transaction (a failure in the events leaves
+    no tickets of the file behind)."""
     from pipeline.sources import servicenow, zendesk
 
     readers = {"servicenow": servicenow.extract, "zendesk": zendesk.extract}
     if preset not in readers:
         raise LoadError(f"preset {preset!r} does not derive tickets and events")
     tickets, events = readers[preset](Path(path))
-    return [
-        load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, frame=frame)
-        for kind, frame in (("tickets", tickets), ("events", events))
-        if len(frame)
-    ]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        summaries = [
+            load_file(
+                con,
+                path,
+                kind=kind,
+                source_tz=source_tz,
+                preset=preset,
+                frame=frame,
+                in_transaction=True,
+            )
+            for kind, frame in (("tickets", tickets), ("events", events))
+            if len(frame)
+        ]
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return summaries
 
 
 def load_servicenow(

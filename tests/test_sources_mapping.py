@@ -440,3 +440,23 @@ def test_zendesk_json_lines_with_a_line_separator_inside_a_value(zcon, tmp_path)
     (tickets,) = load_derived(zcon, path, preset="zendesk")
     assert tickets.accepted == 1
     assert zcon.execute("SELECT subject FROM tickets").fetchall() == [("a\u2028b\u0085c",)]
+
+
+def test_a_derived_export_loads_whole_or_not_at_all(con, monkeypatch) -> None:
+    """Tickets and events of one ServiceNow file are one transaction: a failure in
+    the events leaves none of the file's tickets behind."""
+    import pipeline.load as load
+
+    real = load._run
+
+    def failing(con, sql_file, params):
+        if sql_file == "load_events.sql":
+            raise LoadError("events failed")
+        return real(con, sql_file, params)
+
+    monkeypatch.setattr(load, "_run", failing)
+    before = con.execute("SELECT count(*) FROM loads").fetchall()
+    with pytest.raises(LoadError, match="events failed"):
+        load.load_servicenow(con, PRESETS / "servicenow.csv", source_tz="Europe/Amsterdam")
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM loads").fetchall() == before
