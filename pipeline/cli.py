@@ -31,7 +31,7 @@ from pipeline import __version__, policy_history
 from pipeline.audit import audit_renderables, audit_ticket, render_audit_html
 from pipeline.breach_register import breach_register, export_register
 from pipeline.demo import generate
-from pipeline.errors import PipelineError
+from pipeline.errors import LoadError, PipelineError
 from pipeline.evaluate import evaluate
 from pipeline.i18n import LOCALES
 from pipeline.load import (
@@ -177,20 +177,38 @@ def load_command(
     """Load exports into the warehouse: canonical CSV/Parquet/JSON lines/XLSX, a
     preset, or any table through a mapping file."""
     con = connect(db)
-    for path in files:
+    for done, path in enumerate(files):
         # A live spinner with elapsed time while a big file loads; gone when done.
         with _progress(
             SpinnerColumn(), TextColumn("loading {task.description}"), TimeElapsedColumn()
         ) as progress:
             progress.add_task(path, total=None)
-            if preset in DERIVED_PRESETS:
-                summaries = load_derived(con, path, preset=preset, source_tz=source_tz)
-            else:
-                summaries = [
-                    load_file(
-                        con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping
+            try:
+                if preset in DERIVED_PRESETS:
+                    summaries = load_derived(con, path, preset=preset, source_tz=source_tz)
+                else:
+                    summaries = [
+                        load_file(
+                            con,
+                            path,
+                            kind=kind,
+                            source_tz=source_tz,
+                            preset=preset,
+                            mapping=mapping,
+                        )
+                    ]
+            except LoadError as exc:
+                # Each file is one load: the ones before stay loaded, the rest are not
+                # tried. Said, so that nobody reloads or misses them by guesswork.
+                if done or len(files) > 1:
+                    rest = len(files) - done - 1
+                    exc.args = (
+                        f"{exc.args[0]}\n{done} file(s) before it stay loaded; "
+                        f"{rest} after it not tried: mend it and load it"
+                        + (" and the rest" if rest else "")
+                        + " again",
                     )
-                ]
+                raise
         for summary in summaries:
             _print_load(summary)
 

@@ -253,3 +253,15 @@ def test_a_future_as_of_is_noted(db: str) -> None:
     assert result.exit_code == 0 and "the as-of instant is in the future" in result.output
     past = run("evaluate", "--as-of", "2026-11-01T00:00Z", "--db", db)
     assert "in the future" not in past.output
+
+
+def test_loading_several_files_says_which_stay_loaded(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    naive = tmp_path / "naive.csv"
+    naive.write_text("ticket_id,at,kind\nT1,2026-10-26 10:00:00,agent_reply\n")
+    events = str(FIXTURES / "events.csv")
+    result = run("load", events, str(naive), events, "--db", db)
+    assert result.exit_code == 1
+    assert "naive.csv, line 2, field 'at'" in result.output
+    assert "1 file(s) before it stay loaded; 1 after it not tried" in result.output
