@@ -657,6 +657,13 @@ def audit_breaches_command(
     db: str | None,
 ) -> None:
     """The breach register: one row per breached ticket and metric."""
+    target = Path(out or f"reports/breaches-{month_from}-{month_to}.{fmt}")
+    if target.suffix.lower() != f".{fmt}":
+        # An XLSX workbook named .csv opens as garbage (or not at all) elsewhere.
+        raise click.BadParameter(
+            f"{target.name} does not end in .{fmt}: name the file for its format",
+            param_hint="--out",
+        )
     frame = breach_register(
         connect(db, must_exist=True),
         month_from=month_from,
@@ -664,7 +671,6 @@ def audit_breaches_command(
         tier=tier,
         evaluation_id=evaluation_id,
     )
-    target = Path(out or f"reports/breaches-{month_from}-{month_to}.{fmt}")
     target.parent.mkdir(parents=True, exist_ok=True)
     export_register(frame, target, fmt)
     # Which judgement this is: by default the latest evaluation covering the months,

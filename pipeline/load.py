@@ -75,7 +75,7 @@ REASONS = {
     "event_for_unknown_ticket": "event for a ticket that is not loaded",
     "event_before_creation": "event more than a minute before the ticket was created",
     "unknown_tier": "not one of pioneer, professional, business, premium",
-    "period_ends_before_start": "the plan period ends before it starts",
+    "period_ends_before_start": "the plan period ends before it starts, or when it starts (empty)",
     "overlapping_plan": "overlaps another plan period of the same customer",
     "skipped_by_mapping": "skipped by the mapping (file.skip_rows)",
 }
