@@ -14,6 +14,7 @@ Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import difflib
@@ -21,6 +22,7 @@ import hashlib
 import json
 import re
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +114,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def detect_kind(columns: list[str]) -> str:
+def detect_kind(columns: list[str], path: Path) -> str:
     """tickets, events or customers, from a file's header."""
     names = {c.strip().lower() for c in columns}
     if {"at", "kind"} <= names:
@@ -122,7 +124,7 @@ def detect_kind(columns: list[str]) -> str:
     if {"ticket_id", "created_at"} <= names:
         return "tickets"
     raise LoadError(
-        "cannot tell what the file holds from its header "
+        f"{path}: cannot tell what the file holds from its header "
         f"({', '.join(columns[:8])}): expected canonical ticket, event or customer columns "
         "(docs/canonical-format.md), or give --preset / --mapping"
     )
@@ -157,12 +159,13 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
     finally:
         if fmt == "xlsx":
             con.unregister("xlsx_frame")  # copied into raw_staged
-    columns = [
-        row[0]
-        for row in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
-        if row[0] not in ("_line", "_raw")
-    ]
-    return columns
+    return _staged_columns(con)
+
+
+def _staged_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The columns of `raw_file` as the file names them (without `_line`, `_raw`)."""
+    described = con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
+    return [row[0] for row in described if row[0] not in ("_line", "_raw")]
 
 
 # JSON lines as text: DuckDB's read_json guesses each key's type from a sample,
@@ -256,9 +259,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
             "CREATE OR REPLACE TEMP VIEW raw_file AS "
             f"SELECT (row_number() OVER () + 1)::BIGINT AS _line, r.* FROM {relation} r"
         )
-        return [
-            r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()
-        ][1:]
+        return _staged_columns(con)
 
     try:
         if path.stat().st_size >= STRICT_CSV_BYTES:
@@ -273,7 +274,6 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
 
 
 SEPARATORS = (",", ";", "\t", "|")
-NEWLINE = b"\n"
 
 
 def _csv_header(path: Path) -> tuple[str, list[str], str]:
@@ -288,7 +288,7 @@ def _csv_header(path: Path) -> tuple[str, list[str], str]:
     except UnicodeDecodeError as exc:
         # Not merely a character cut in two at the end of the block read.
         if len(head) < block or exc.start < len(head) - 4:
-            line = head[: exc.start].count(NEWLINE) + 1
+            line = head.count(b"\n", 0, exc.start) + 1
             raise LoadError(
                 f"{path}, line {line}: not UTF-8 text "
                 f"(byte 0x{head[exc.start]:02x}): save the export as UTF-8"
@@ -366,23 +366,39 @@ def _quote(text: str) -> str:
 
 
 def _normalise(
-    con: duckdb.DuckDBPyConnection, kind: str, columns: list[str], *, skips: bool
-) -> None:
+    con: duckdb.DuckDBPyConnection, kind: str, columns: list[str], path: Path, *, skips: bool
+) -> tuple[str, ...]:
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
     `sla_raw_text`), without the rows a mapping skips. The staged rows are
     materialised once, inside the check query that reads this view. That also
     keeps the check's TRY_CASTs away from the CSV reader: DuckDB can push a cast
     into read_csv, which then fails on a bad cell instead of giving NULL
-    (duckdb/duckdb#23818); the rejection tests would catch it."""
+    (duckdb/duckdb#23818); the rejection tests would catch it.
+
+    Returns the columns that are no field of `kind`, each with a near-miss hint
+    ("did you mean ..."): read, not loaded. A field given twice ('priority' and
+    'Priority ', or a repeated name the reader numbered 'priority_1') is refused:
+    nothing says which of the two is meant."""
+    fields = KINDS[kind]
+    names = {c.strip().lower() for c in columns}
     by_lower: dict[str, str] = {}
+    ignored = []
     for c in columns:
         key = c.strip().lower()
-        if key in by_lower and key in KINDS[kind]:
-            raise LoadError(f"columns {by_lower[key]!r} and {c!r} are both field {key!r}: keep one")
+        repeated = re.fullmatch(r"(.+)[._]\d+", key)
+        if repeated and repeated.group(1) in fields and repeated.group(1) in names:
+            key = repeated.group(1)
+        if key in by_lower and key in fields:
+            raise LoadError(
+                f"{path}: columns {by_lower[key]!r} and {c!r} are both field {key!r}: keep one"
+            )
         by_lower.setdefault(key, c)
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            ignored.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     select = []
-    for name in KINDS[kind]:
+    for name in fields:
         if name in by_lower:
             select.append(f'CAST(f.{_identifier(by_lower[name])} AS VARCHAR) AS "{name}"')
         else:
@@ -400,30 +416,7 @@ def _normalise(
         + ", ".join(select)
         + ", f AS _row FROM f"
     )
-
-
-def _ignored(kind: str, columns: list[str], path: Path) -> tuple[str, ...]:
-    """The columns of a canonical file that are no field of its kind, with a hint.
-    A repeated header name (DuckDB calls the second 'priority_1') is refused: the
-    file holds two values for one field and nothing says which is meant."""
-    fields = KINDS[kind]
-    out = []
-    for c in columns:
-        name = c.strip().lower()
-        if name in fields:
-            continue
-        repeated = re.fullmatch(r"(.+)_\d+", name)
-        if (
-            repeated
-            and repeated.group(1) in fields
-            and repeated.group(1) in {x.strip().lower() for x in columns}
-        ):
-            raise LoadError(
-                f"{path}: the header names field {repeated.group(1)!r} more than once: keep one"
-            )
-        close = difflib.get_close_matches(name, fields, n=1)
-        out.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return tuple(out)
+    return tuple(ignored)
 
 
 def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
@@ -442,6 +435,32 @@ def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
 
 SCRATCH_TABLES = ("checked", "repeated", "superseded", "maybe_repeated", "raw_staged")
 SCRATCH_VIEWS = ("candidates", "raw", "raw_file")
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection, *, joined: bool) -> Iterator[None]:
+    """One transaction around the block: committed when it ends, rolled back when
+    it raises. `joined`: the caller already holds one (load_derived puts a file's
+    tickets and events in one) and commits or rolls back everything itself."""
+    if joined:
+        yield
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _scratch_dropped(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Drop the scratch tables when the block ends well. When it raises, the
+    rollback takes them away (they are made inside the transaction), and a drop in
+    a transaction DuckDB has aborted would only hide the error with its own."""
+    yield
+    _drop_scratch(con)
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
@@ -604,25 +623,17 @@ def load_file(
     con.execute("SET TimeZone = 'UTC'")
     _run(con, "load_macros.sql", {})
 
-    # `in_transaction`: the caller holds a transaction around several loads
-    # (load_derived), and commits or rolls back all of them together.
-    if not in_transaction:
-        con.execute("BEGIN TRANSACTION")
-    try:
+    with _transaction(con, joined=in_transaction), _scratch_dropped(con):
         if frame is not None:
             columns = _stage_frame(con, frame)
         elif spec is not None:
             columns = _stage_frame(con, extract_mapped(path, spec))
         else:
             columns = _stage(con, path, fmt)
-        try:
-            kind = kind or detect_kind(columns)
-        except LoadError as exc:
-            raise LoadError(f"{path}: {exc}") from None
+        kind = kind or detect_kind(columns, path)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
-        _normalise(con, kind, columns, skips=spec is not None)
-        ignored = () if frame is not None or spec is not None else _ignored(kind, columns, path)
+        ignored = _normalise(con, kind, columns, path, skips=spec is not None)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
@@ -646,8 +657,6 @@ def load_file(
         )
         if earlier is not None:
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
-            if not in_transaction:
-                con.execute("COMMIT")
             return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
         skipped = 0
         if spec is not None:
@@ -703,14 +712,6 @@ def load_file(
             "finished_at = now() WHERE load_id = ?",
             [read, read - n_rejected, n_rejected, sum(flagged.values()), load_id],
         )
-        if not in_transaction:
-            con.execute("COMMIT")
-    except BaseException:
-        if not in_transaction:
-            con.execute("ROLLBACK")
-        raise
-    finally:
-        _drop_scratch(con)
     return LoadSummary(
         str(path),
         kind,
@@ -745,9 +746,8 @@ def load_derived(
     if preset not in readers:
         raise LoadError(f"preset {preset!r} does not derive tickets and events")
     tickets, events = readers[preset](Path(path))
-    con.execute("BEGIN TRANSACTION")
-    try:
-        summaries = [
+    with _transaction(con, joined=False):
+        return [
             load_file(
                 con,
                 path,
@@ -760,11 +760,6 @@ def load_derived(
             for kind, frame in (("tickets", tickets), ("events", events))
             if len(frame)
         ]
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return summaries
 
 
 def load_servicenow(
