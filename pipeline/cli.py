@@ -41,7 +41,7 @@ from pipeline.load import (
     load_file,
     warehouse_status,
 )
-from pipeline.metrics import stored_summary
+from pipeline.metrics import run_counts, stored_summary
 from pipeline.policy import Policy
 from pipeline.report_monthly import write_monthly_report
 from pipeline.report_sales import (
@@ -200,15 +200,14 @@ def load_command(
             except LoadError as exc:
                 # Each file is one load: the ones before stay loaded, the rest are not
                 # tried. Said, so that nobody reloads or misses them by guesswork.
-                if done or len(files) > 1:
-                    rest = len(files) - done - 1
-                    exc.args = (
-                        f"{exc.args[0]}\n{done} file(s) before it stay loaded; "
-                        f"{rest} after it not tried: mend it and load it"
-                        + (" and the rest" if rest else "")
-                        + " again",
-                    )
-                raise
+                if len(files) == 1:
+                    raise
+                rest = len(files) - done - 1
+                again = "it and the rest" if rest else "it"
+                raise LoadError(
+                    f"{exc}\n{done} file(s) before it stay loaded; {rest} after it not tried: "
+                    f"mend it and load {again} again"
+                ) from None
         for summary in summaries:
             _print_load(summary)
 
@@ -329,26 +328,17 @@ def evaluate_command(
             "up to it, and deadlines before it show as passed"
         )
     _print_summary(console, stored_summary(con, run.evaluation_id))
-    calls, billable = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE billable) FROM sla_results "
-        "WHERE evaluation_id = ? AND outage_line AND out_of_hours AND metric = 'first_response'",
-        [run.evaluation_id],
-    ).fetchall()[0]
-    if calls:
+    counts = run_counts(con, run.evaluation_id)
+    if counts["outage_calls"]:
         console.print(
-            f"outage line, out of hours: {calls:,} calls, {billable:,} billable "
-            "(cause on the customer's side)"
+            f"outage line, out of hours: {counts['outage_calls']:,} calls, "
+            f"{counts['billable_calls']:,} billable (cause on the customer's side)"
         )
-    before = con.execute(
-        "SELECT count(DISTINCT ticket_id) FROM sla_results "
-        "WHERE evaluation_id = ? AND exclusion_rule = 'no_policy_in_force'",
-        [run.evaluation_id],
-    ).fetchall()[0][0]
-    if before:
+    if counts["no_policy_in_force"]:
         console.print(
-            f"{before:,} tickets created before {run.policy.versions[0].effective_from}, when "
-            "the policy's first version took effect: judged by none, stored as no_sla "
-            "(no_policy_in_force)"
+            f"{counts['no_policy_in_force']:,} tickets created before "
+            f"{run.policy.versions[0].effective_from}, when the policy's first version took "
+            "effect: judged by none, stored as no_sla (no_policy_in_force)"
         )
 
 

@@ -140,3 +140,24 @@ def stored_summary(con, evaluation_id: int) -> pd.DataFrame:
         out["within_target"] = np.where(closed > 0, out["met_within_target"] / closed, np.nan)
     out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed)
     return out
+
+
+# Counts `sla evaluate` reports beside the compliance table, in one scan of the
+# run's rows: out-of-hours outage-line calls (first-response rows, one per call),
+# the billable ones, and the tickets no policy version judged.
+RUN_COUNTS_SQL = """
+SELECT
+    count(*) FILTER (WHERE outage_line AND out_of_hours AND metric = 'first_response'),
+    count(*) FILTER (
+        WHERE outage_line AND out_of_hours AND metric = 'first_response' AND billable
+    ),
+    count(DISTINCT ticket_id) FILTER (WHERE exclusion_rule = 'no_policy_in_force')
+FROM sla_results
+WHERE evaluation_id = ?
+"""
+
+
+def run_counts(con, evaluation_id: int) -> dict[str, int]:
+    """{'outage_calls', 'billable_calls', 'no_policy_in_force'} of a stored evaluation."""
+    calls, billable, unjudged = con.execute(RUN_COUNTS_SQL, [evaluation_id]).fetchall()[0]
+    return {"outage_calls": calls, "billable_calls": billable, "no_policy_in_force": unjudged}

@@ -435,12 +435,20 @@ def test_hugepage_advice_is_off_while_measuring_and_restored(con, monkeypatch) -
     assert calls == []
 
 
-def test_outage_calls_listed_with_cause_and_billable(run) -> None:
+def test_outage_calls_listed_with_cause_and_billable(run, con) -> None:
     from pipeline.metrics import outage_calls
 
     calls = outage_calls(run.results)
     assert list(calls["ticket_id"]) == ["OUTAGE"]
     assert calls.iloc[0]["cause_domain"] == "customer" and calls.iloc[0]["billable"]
+    # The stored run's counts (what 'sla evaluate' prints) agree with the rows.
+    from pipeline.metrics import run_counts
+
+    assert run_counts(con, run.evaluation_id) == {
+        "outage_calls": len(calls),
+        "billable_calls": int(calls["billable"].sum()),
+        "no_policy_in_force": 0,
+    }
 
 
 def test_whatif_side_by_side(con) -> None:
