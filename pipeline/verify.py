@@ -107,7 +107,8 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             else "the loaded inputs differ from the report's (a file it used is gone)"
         )
     original = con.execute(
-        "SELECT policy_hash, as_of, month_to FROM evaluations WHERE evaluation_id = ?",
+        "SELECT policy_hash, as_of, month_from, month_to FROM evaluations "
+        "WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
     if original and original[0][0] != manifest["policy_hash"]:
@@ -226,7 +227,7 @@ def _edits(manifest: dict[str, Any], original: tuple | None) -> list[str]:
             "warehouse, or its evaluation id was edited"
         )
         return out
-    _, as_of, month_to = original
+    _, as_of, covered_from, covered_to = original
     try:
         same_as_of = pd.Timestamp(manifest["as_of"]) == pd.Timestamp(as_of)
     except (ValueError, TypeError):
@@ -236,11 +237,20 @@ def _edits(manifest: dict[str, Any], original: tuple | None) -> list[str]:
             f"evaluation #{eid} was as of {pd.Timestamp(as_of).isoformat()}, the manifest says "
             f"{manifest['as_of']}: the manifest was edited"
         )
-    month = manifest.get("month") or manifest.get("month_to")
-    if month_to is not None and month is not None and month != month_to:
+    # A monthly report's evaluation ends with its month; a sales report may reuse
+    # one that covers a wider range (report_sales.range_evaluation).
+    if manifest.get("month") is not None:
+        first = last = manifest["month"]
+        fits = covered_to == last
+    else:
+        first, last = manifest.get("month_from"), manifest.get("month_to")
+        fits = (covered_from is None or first is None or covered_from <= first) and (
+            covered_to is None or last is None or covered_to >= last
+        )
+    if not fits:
         out.append(
-            f"evaluation #{eid} ends with {month_to}, the manifest's report is of {month}: "
-            "the manifest was edited"
+            f"evaluation #{eid} covers {covered_from} to {covered_to}, the manifest's report "
+            f"is of {first} to {last}: the manifest was edited"
         )
     return out
 

@@ -206,3 +206,25 @@ def test_an_edited_manifest_is_called_edited(sample_warehouse, report, tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({**original, "inputs": inputs}))
     result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
     assert any("do not give its input_fingerprint" in r for r in result.reasons)
+
+
+def test_a_sales_report_on_a_wider_evaluation_is_not_called_edited(
+    sample_warehouse, tmp_path
+) -> None:
+    """A sales report reuses any evaluation covering its months (same as-of): its
+    manifest names that evaluation, whose range is wider than the report's."""
+    from pipeline.evaluate import evaluate, month_end_as_of
+
+    con = sample_warehouse
+    wide = evaluate(
+        con,
+        month_from="2026-01",
+        month_to="2026-12",
+        as_of=month_end_as_of("2026-08", "Europe/Amsterdam"),
+    )
+    tiers = build_tiers_context(con, "2026-07", "2026-08")
+    assert tiers.evaluation_id == wide.evaluation_id
+    params = {"report": "tiers", "month_from": "2026-07", "month_to": "2026-08"}
+    paths = write_sales_report(con, tiers, "tiers.html.j2", tmp_path, "w", ("html",), params)
+    result = verify_manifest(con, paths[-1])
+    assert result.reproduced and result.reasons == ()
