@@ -29,8 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import tomllib
-import zoneinfo
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -43,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import CalendarError, WorkingTimeError
-from pipeline.instants import NAT_NS, local_bounds, to_instants, to_timestamps
+from pipeline.instants import NAT_NS, is_zone_name, local_bounds, to_instants, to_timestamps
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NS = 86_400 * 10**9
@@ -249,10 +248,8 @@ class Calendar:
         tz = data.get("timezone")
         if not isinstance(tz, str):
             raise CalendarError(name, "timezone", "required: an IANA zone like 'Europe/Amsterdam'")
-        try:
-            zoneinfo.ZoneInfo(tz)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise CalendarError(name, "timezone", f"unknown time zone {tz!r}") from None
+        if not is_zone_name(tz):
+            raise CalendarError(name, "timezone", f"unknown time zone {tz!r}")
 
         weekly_raw = data.get("weekly")
         if not isinstance(weekly_raw, Mapping):
@@ -280,6 +277,15 @@ class Calendar:
                     name, f"closed_dates[{i}]", f"malformed date {value!r} (use YYYY-MM-DD)"
                 ) from None
 
+        openings = _parse_spans(name, "openings", data.get("openings", []))
+        # Accepted, it would fail much later, at the first deadline computed on it.
+        if not any(weekly) and not openings:
+            raise CalendarError(
+                name,
+                "weekly",
+                "never open: every day of the week is empty and there are no openings "
+                '(give hours like mon = [["09:00", "17:30"]])',
+            )
         return cls(
             name,
             tz,
@@ -287,7 +293,7 @@ class Calendar:
             holiday_rule=holiday_rule,
             closed_dates=tuple(sorted(set(closed))),
             closures=_parse_spans(name, "closures", data.get("closures", [])),
-            openings=_parse_spans(name, "openings", data.get("openings", [])),
+            openings=openings,
             description=str(data.get("description", "")),
         )
 
@@ -685,9 +691,3 @@ def builtin_tables() -> dict[str, Any]:
     """The `[calendars]` tables of the built-in calendar file."""
     text = resources.files("pipeline.data").joinpath("calendars.toml").read_text("utf-8")
     return tomllib.loads(text)["calendars"]
-
-
-def calendars_from_tables(tables: Mapping[str, Any], names: Iterable[str]) -> dict[str, Calendar]:
-    """Several calendars out of one `calendars` mapping, built-ins filling the gaps."""
-    merged = {**builtin_tables(), **tables}
-    return {name: Calendar.from_tables(merged, name) for name in names}

@@ -17,6 +17,7 @@ class CalendarError(PipelineError, ValueError):
     def __init__(self, calendar: str, field: str, message: str) -> None:
         self.calendar = calendar
         self.field = field
+        self.message = message  # without the calendar and field, for callers that name them
         super().__init__(f"calendar {calendar!r}, field {field!r}: {message}")
 
 

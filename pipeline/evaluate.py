@@ -119,7 +119,6 @@ STATUS_NAMES = (
     "excluded",
 )
 _S = {name: code for code, name in enumerate(STATUS_NAMES)}
-# Ticket columns a policy may name in an outage match or an exclusion rule.
 # The ticket fields the policy's rules may read (exclusions, the outage line's
 # match), as the policy validates them.
 RULE_FIELDS = tuple(RULE_FIELD_VALUES)

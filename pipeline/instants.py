@@ -19,6 +19,8 @@ the one place that reads them, so the rules live in one place:
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,3 +153,16 @@ def to_instants(values: Any, naive_tz: str) -> Instants:
 def to_timestamps(ns: np.ndarray, tz: str) -> pd.DatetimeIndex:
     """UTC int64 nanoseconds (NAT_NS = missing) -> tz-aware DatetimeIndex in `tz`."""
     return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(tz)
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_zone_name(name: object) -> bool:
+    """An IANA time zone name, as DuckDB's ICU knows them too. zoneinfo and pandas
+    also take '+01:00', 'dateutil/...' or 'localtime', which DuckDB then refuses
+    mid-query: every zone a user names (calendar, policy, --source-tz) is checked
+    against this one list."""
+    return isinstance(name, str) and name in _zone_names()

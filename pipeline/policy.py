@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import tomllib
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,7 +30,7 @@ import pandas as pd
 
 from pipeline.calendar import Calendar, builtin_tables
 from pipeline.errors import CalendarError, PolicyError
-from pipeline.instants import local_bounds
+from pipeline.instants import is_zone_name, local_bounds
 from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES, TIERS
 
 METRICS = ("first_response", "resolution")
@@ -167,7 +166,8 @@ class Policy:
     calendar_tables: Mapping[str, Any]
     versions: tuple[PolicyVersion, ...]  # sorted by effective_from
     document: dict[str, Any] = field(repr=False)
-    _calendars: dict[str, Calendar] = field(default_factory=dict, repr=False)
+    # Built calendars, a cache: two policies of the same document are equal.
+    _calendars: dict[str, Calendar] = field(default_factory=dict, repr=False, compare=False)
 
     # ----------------------------------------------------------------- reading
 
@@ -219,7 +219,7 @@ class Policy:
         tz = _string(
             head.get("report_timezone", "Europe/Amsterdam"), source, "policy.report_timezone"
         )
-        if not _is_zone(tz):
+        if not is_zone_name(tz):
             raise PolicyError(
                 source,
                 "policy.report_timezone",
@@ -419,15 +419,6 @@ def _date(value: Any, source: str, where: str) -> dt.date:
     raise PolicyError(source, where, f"a date YYYY-MM-DD is required, got {got}")
 
 
-def _is_zone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-        pd.Timestamp("2026-01-01", tz=name)
-    except Exception:  # zoneinfo and pandas raise several types for a bad name
-        return False
-    return True
-
-
 def _calendar(tables: Mapping, name: str, source: str, built: dict[str, Calendar]) -> Calendar:
     """Build calendar `name` once, as a PolicyError naming the file and field if it is bad."""
     if name in built:
@@ -438,18 +429,8 @@ def _calendar(tables: Mapping, name: str, source: str, built: dict[str, Calendar
         field = (
             f"calendars.{name}" if exc.field.startswith("<") else f"calendars.{name}.{exc.field}"
         )
-        # The field is in the PolicyError already; keep the calendar's own words only.
-        message = str(exc).removeprefix(f"calendar {exc.calendar!r}, field {exc.field!r}: ")
-        raise PolicyError(source, field, message) from None
-    # A calendar that never opens is accepted by Calendar, but every deadline on it
-    # would fail much later in the evaluation, without naming the policy file.
-    if not any(calendar.weekly) and not calendar.openings:
-        raise PolicyError(
-            source,
-            f"calendars.{name}.weekly",
-            f"calendar {name!r} is never open: every day of the week is empty and it has "
-            'no openings (give hours like mon = [["09:00", "17:30"]])',
-        )
+        # The field is in the PolicyError already: the calendar's own words only.
+        raise PolicyError(source, field, exc.message) from None
     built[name] = calendar
     return calendar
 
@@ -577,21 +558,6 @@ def _parse_metric(
         source,
         f"{where}.by_priority",
     )
-    # "N working days" is N full opening days of the calendar: one without any
-    # weekly hours (only dated openings) has no such day to count in.
-    calendar_name = "always" if clock == "clock" else calendar
-    for kind, thresholds in (("targets", targets), ("by_priority", by_priority)):
-        for key, threshold in thresholds.items():
-            if (
-                threshold.unit == "days"
-                and _calendar(tables, calendar_name, source, built).working_day_seconds == 0
-            ):
-                raise PolicyError(
-                    source,
-                    f"{where}.{kind}.{key}.target_days",
-                    f"calendar {calendar_name!r} has no opening hours in its week, "
-                    "so a working day has no length: give the target in hours",
-                )
     raw_excludes = raw.get("exclude", [])
     if not isinstance(raw_excludes, list | tuple):
         raise PolicyError(
@@ -619,8 +585,7 @@ def _parse_metric(
     reopen_rule = _choice(
         raw.get("reopen_rule", "exclude_gaps"), REOPEN_RULES, source, f"{where}.reopen_rule"
     )
-    share = raw.get("at_risk_share", 0.75)
-    _number(share, source, f"{where}.at_risk_share")
+    share = _number(raw.get("at_risk_share", 0.75), source, f"{where}.at_risk_share")
     if share > 1:
         raise PolicyError(
             source,
@@ -634,18 +599,31 @@ def _parse_metric(
         raise PolicyError(
             source, f"{where}.pause_statuses", "a resolved or closed status cannot pause the clock"
         )
-    return Metric(
+    metric = Metric(
         name=name,
         clock=clock,
         calendar=calendar,
         pause_statuses=pauses,
         benchmark_tier=benchmark,
-        at_risk_share=float(share),
+        at_risk_share=share,
         targets=targets,
         by_priority=by_priority,
         exclude=tuple(excludes),
         reopen_rule=reopen_rule,
     )
+    # "N working days" is N full opening days of the calendar: one without any
+    # weekly hours (only dated openings) has no such day to count in.
+    if _calendar(tables, metric.calendar_name, source, built).working_day_seconds == 0:
+        for kind in ("targets", "by_priority"):
+            for key, threshold in getattr(metric, kind).items():
+                if threshold.unit == "days":
+                    raise PolicyError(
+                        source,
+                        f"{where}.{kind}.{key}.target_days",
+                        f"calendar {metric.calendar_name!r} has no opening hours in its week, "
+                        "so a working day has no length: give the target in hours",
+                    )
+    return metric
 
 
 def _parse_outage(raw: Any, source: str, where: str, tables: Mapping) -> OutageLine:

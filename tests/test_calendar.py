@@ -265,6 +265,8 @@ class TestBadInput:
             ({"openings": [["2026-13-01T09:00", "2026-13-01T12:00"]]}, "openings[0]", "malformed"),
             ({"closed_dates": ["24-12-2026"]}, "closed_dates[0]", "malformed date"),
             ({"colour": "blue"}, "colour", "unknown setting"),
+            ({"timezone": "+01:00"}, "timezone", "unknown time zone"),
+            ({"weekly": {}}, "weekly", "never open"),
         ],
     )
     def test_clear_error_names_calendar_and_field(self, change, field, message) -> None:

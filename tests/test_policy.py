@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.calendar import builtin_tables
+from pipeline.calendar import WEEKDAYS, builtin_tables
 from pipeline.errors import PolicyError
 from pipeline.policy import Exclusion, Policy, PolicyVersion, Threshold
 
@@ -45,9 +45,7 @@ def _calendar(**changes: object) -> dict:
     return {"office": {**builtin_tables()["office"], **changes}}
 
 
-CLOSED_WEEK: dict[str, list] = {
-    day: [] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-}
+CLOSED_WEEK: dict[str, list] = {day: [] for day in WEEKDAYS}
 
 
 def _second_version(doc: dict, **changes: object) -> None:
@@ -416,7 +414,7 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "calendar_empty_week",
         lambda d: d.update(calendars=_calendar(weekly=CLOSED_WEEK)),
         "calendars.office.weekly",
-        "calendar 'office' is never open",
+        "never open: every day of the week is empty",
     ),
     (
         "days_on_a_calendar_without_weekly_hours",
@@ -508,6 +506,14 @@ def test_a_file_that_is_not_utf8_is_an_error(tmp_path) -> None:
     assert (caught.value.source, caught.value.field) == (str(path), "<file>")
 
 
+def test_a_missing_or_unreadable_file_is_an_error(tmp_path) -> None:
+    with pytest.raises(PolicyError, match="no such file"):
+        Policy.from_toml(tmp_path / "none.toml")
+    with pytest.raises(PolicyError, match="cannot read it"):
+        Policy.from_toml(tmp_path)  # a folder
+    assert Policy.default() == Policy.default()  # the calendar cache is no part of a policy
+
+
 def test_a_toml_date_time_is_an_error_and_a_toml_date_is_accepted(tmp_path) -> None:
     text = DEFAULT_TOML.read_text("utf-8")
     quoted = 'effective_from = "2020-01-01"'
@@ -550,11 +556,6 @@ def test_the_default_policy_is_valid_and_its_hash_unchanged() -> None:
     assert version.outage_line.applies_to == ("first_response", "resolution")
 
 
-def _valid_later_version(doc: dict) -> None:
-    _second_version(doc, effective_from="2026-07-01")
-    _fr(doc)["targets"]["premium"] = {"target_hours": 4}
-
-
 def _first(policy: Policy) -> PolicyVersion:
     return policy.versions[0]
 
@@ -563,7 +564,7 @@ def _first(policy: Policy) -> PolicyVersion:
 VALID_CHANGES: list[tuple[str, Callable[[dict], object], Callable[[Policy], object], object]] = [
     (
         "second_version_later",
-        _valid_later_version,
+        _second_version,
         lambda p: [(v.version, v.effective_from) for v in p.versions],
         [("2025.1", dt.date(2020, 1, 1)), ("2026.2", dt.date(2026, 7, 1))],
     ),
