@@ -278,6 +278,15 @@ class Policy:
             raise PolicyError(self.source, "versions", f"no version in force on {day} ({first})")
         return in_force[-1]
 
+    def versions_during(self, first: dt.date, last: dt.date) -> list[PolicyVersion]:
+        """The versions that judge tickets created from `first` to `last`: the one in
+        force on `first` (the first version when none is yet), then each taking
+        effect by `last`."""
+        started = [v for v in self.versions if v.effective_from <= first]
+        return [started[-1] if started else self.versions[0]] + [
+            v for v in self.versions if first < v.effective_from <= last
+        ]
+
     def version_index(self, created_ns: np.ndarray) -> np.ndarray:
         """For UTC ns creation instants, the index into `versions` in force (-1: none)."""
         # A version is in force from the first instant of its local date.

@@ -180,17 +180,13 @@ def build_context(
     months = _months_back(month, 12)
     params = {"evaluation_id": evaluation_id, "month": month, "month_from": months[0]}
     cells = query(con, "report_monthly_cells.sql", params).df()
-    # The promises shown: the version in force on the 1st; for a month before the
-    # policy's first version (its tickets are judged by none), that first version.
+    # The promises shown: those of each version judging tickets created in the
+    # month (the first version for a month before it), with the date each began.
     first_day = dt.date.fromisoformat(f"{month}-01")
-    version = next(
-        (v for v in reversed(policy.versions) if v.effective_from <= first_day),
-        policy.versions[0],
+    in_month = policy.versions_during(
+        first_day, (pd.Timestamp(first_day) + pd.offsets.MonthEnd(1)).date()
     )
-    # A version taking effect during the month judges the tickets created from
-    # then on: its promises are shown beside the first one's, with the date.
-    last_day = (pd.Timestamp(first_day) + pd.offsets.MonthEnd(1)).date()
-    in_month = [version] + [v for v in policy.versions if first_day < v.effective_from <= last_day]
+    version = in_month[0]
     tier_labels = {k: t.label for k, t in version.tiers.items()}
     tier_labels.setdefault("unknown", "?")
     metric_labels = {name: m(name) for name in METRICS}

@@ -647,3 +647,19 @@ def test_the_calendar_example_in_the_docs_loads() -> None:
     office = policy.calendar("office")
     assert office.working_day_seconds == 8.5 * 3600
     assert dt.date(2026, 12, 24) in office.closed_dates
+
+
+def test_the_versions_during_a_period() -> None:
+    doc = Policy.default().document
+    _second_version(doc)  # from 2026-07-01
+    policy = Policy.from_dict(doc)
+    names = [
+        [v.version for v in policy.versions_during(dt.date(*first), dt.date(*last))]
+        for first, last in (
+            ((2026, 6, 1), (2026, 6, 30)),
+            ((2026, 6, 1), (2026, 7, 31)),
+            ((2026, 7, 1), (2026, 7, 31)),
+            ((2019, 1, 1), (2019, 1, 31)),  # before the first: the first one's promises
+        )
+    ]
+    assert names == [["2025.1"], ["2025.1", "2026.2"], ["2026.2"], ["2025.1"]]
