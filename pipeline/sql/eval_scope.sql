@@ -13,6 +13,9 @@ WITH first_reply AS (
 -- earliest such change's old value); when the export left that out, the value of
 -- the latest change up to $as_of. Changes at one instant: the value first by name.
 -- (The values are wrapped in structs because arg_min skips a NULL argument.)
+-- A second, narrow scan of the events: folded into first_reply as FILTERed
+-- aggregates it made the scope phase slower (0.63-0.77 s against 0.55-0.57 s
+-- in bench_evaluate), the struct aggregates then running over every reply.
 priority_change AS (
     SELECT
         ticket_id,
