@@ -107,8 +107,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             else "the loaded inputs differ from the report's (a file it used is gone)"
         )
     original = con.execute(
-        "SELECT policy_hash, as_of, month_from, month_to FROM evaluations "
-        "WHERE evaluation_id = ?",
+        "SELECT policy_hash, as_of, month_from, month_to FROM evaluations WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
     if original and original[0][0] != manifest["policy_hash"]:
