@@ -41,6 +41,8 @@ from pipeline.sources.base import (
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
+    read_xlsx_cells,
+    undecodable,
 )
 from pipeline.sources.mapping import PRESETS as MAPPING_PRESETS
 from pipeline.sources.mapping import extract as extract_mapped
@@ -143,8 +145,9 @@ def _stage(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> list[str]:
     elif fmt == "jsonl":
         return _stage_json_lines(con, path)
     else:  # xlsx
-        frame = _read_xlsx(path)
-        con.register("xlsx_frame", frame)
+        frame, _ = read_xlsx_cells(path, what="a canonical file")
+        # An empty cell is NULL, as in a CSV file read by DuckDB.
+        con.register("xlsx_frame", frame.where(frame != "", None))
         relation = "xlsx_frame"
         first_line = 2
     # Numbering the rows (a streaming window) keeps the file's order.
@@ -287,13 +290,9 @@ def _csv_header(path: Path) -> tuple[str, list[str], str]:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         # Not merely a character cut in two at the end of the block read.
-        if len(head) < block or exc.start < len(head) - 4:
-            line = head.count(b"\n", 0, exc.start) + 1
-            raise LoadError(
-                f"{path}, line {line}: not UTF-8 text "
-                f"(byte 0x{head[exc.start]:02x}): save the export as UTF-8"
-            ) from None
-        text = head[: exc.start].decode("utf-8-sig")
+        if len(head) < block or exc.reason != "unexpected end of data":
+            raise undecodable(path, exc) from None
+        text = exc.object[: exc.start].decode("utf-8")
     first = text.splitlines()[0] if text.strip() else ""
     # Told explicitly: without it DuckDB cannot split the file between threads.
     newline = "\\r\\n" if text[len(first) : len(first) + 2] == "\r\n" else "\\n"
@@ -336,26 +335,23 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_xlsx(path: Path) -> pd.DataFrame:
-    """The workbook's one sheet with data, every cell as text. A workbook with data
-    on several sheets is refused: reading only the first would drop the others."""
-    try:
-        sheets = pd.read_excel(path, dtype=str, sheet_name=None)
-    except Exception as exc:  # openpyxl and zipfile raise many kinds for a bad file
-        raise LoadError(f"{path}: cannot read as an XLSX workbook: {exc}") from None
-    used = {name: frame for name, frame in sheets.items() if not frame.dropna(how="all").empty}
-    if len(used) > 1:
-        raise LoadError(
-            f"{path}: the workbook has data on {len(used)} sheets ({', '.join(used)}): save "
-            "each sheet as its own file (one table per file), so that no rows are left out"
-        )
-    return next(iter(used.values()), next(iter(sheets.values())))
-
-
 def _stage_frame(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> list[str]:
-    """Stage rows a reader extracted (canonical text columns, _line, _raw, _skipped)."""
+    """Stage rows a reader extracted: canonical text columns, `_line`, `_raw`, and
+    `_rejected`, the rows the reader itself rejects ('reason_code:field', NULL
+    for a row the loader checks; a frame without the column rejects none)."""
+    if "_rejected" not in frame.columns:
+        frame = frame.assign(_rejected=None)
+    given = frame["_rejected"].dropna().unique()
+    codes = {str(value).partition(":")[0] for value in given} - set(REASONS)
+    if codes:
+        # A reader's mistake, not the file's: a reason without a message to show.
+        raise ValueError(f"reader rejected rows with unknown reason codes {sorted(codes)}")
     con.register("extracted", frame)
-    con.execute("CREATE OR REPLACE TEMP TABLE raw_staged AS SELECT * FROM extracted")
+    # Cast: a column of Python None only is typed NULL (INTEGER), not text.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE raw_staged AS "
+        "SELECT * REPLACE (CAST(_rejected AS VARCHAR) AS _rejected) FROM extracted"
+    )
     con.execute("CREATE OR REPLACE TEMP VIEW raw_file AS SELECT * FROM raw_staged")
     con.unregister("extracted")
     return [c for c in frame.columns if not c.startswith("_")]
@@ -366,11 +362,17 @@ def _quote(text: str) -> str:
 
 
 def _normalise(
-    con: duckdb.DuckDBPyConnection, kind: str, columns: list[str], path: Path, *, skips: bool
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    columns: list[str],
+    path: Path,
+    *,
+    reader_rejects: bool,
 ) -> tuple[str, ...]:
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
-    `sla_raw_text`), without the rows a mapping skips. The staged rows are
+    `sla_raw_text`), without the rows the reader rejected (`reader_rejects`: the
+    rows were staged by `_stage_frame`, with `_rejected`). The staged rows are
     materialised once, inside the check query that reads this view. That also
     keeps the check's TRY_CASTs away from the CSV reader: DuckDB can push a cast
     into read_csv, which then fails on a bad cell instead of giving NULL
@@ -411,7 +413,7 @@ def _normalise(
     con.execute(
         "CREATE OR REPLACE TEMP VIEW raw AS "
         "WITH f AS MATERIALIZED (SELECT * FROM raw_file"
-        + (" WHERE NOT _skipped" if skips else "")
+        + (" WHERE _rejected IS NULL" if reader_rejects else "")
         + ") SELECT f._line, "
         + ", ".join(select)
         + ", f AS _row FROM f"
@@ -578,8 +580,8 @@ def load_file(
     lines or XLSX) in one transaction.
 
     `frame`: rows a preset already extracted from the file (canonical text
-    columns, `_line`, `_raw`), for presets that derive several kinds from one
-    file (`load_servicenow`).
+    columns, `_line`, `_raw`, optionally `_rejected`: see `_stage_frame`), for
+    presets that derive several kinds from one file (`load_derived`).
 
     Raises `LoadError` when the file cannot be read at all, its kind cannot be
     told, or it has naive timestamps and no `source_tz`. Bad rows never raise:
@@ -623,6 +625,9 @@ def load_file(
     con.execute("SET TimeZone = 'UTC'")
     _run(con, "load_macros.sql", {})
 
+    # Only rows a reader extracted can carry its rejections: a column `_rejected`
+    # in a canonical file is just a column.
+    from_reader = frame is not None or spec is not None
     with _transaction(con, joined=in_transaction), _scratch_dropped(con):
         if frame is not None:
             columns = _stage_frame(con, frame)
@@ -633,7 +638,7 @@ def load_file(
         kind = kind or detect_kind(columns, path)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
-        ignored = _normalise(con, kind, columns, path, skips=spec is not None)
+        ignored = _normalise(con, kind, columns, path, reader_rejects=from_reader)
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
@@ -658,15 +663,23 @@ def load_file(
         if earlier is not None:
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
             return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
-        skipped = 0
-        if spec is not None:
-            # Rows the mapping skips are kept as rejected, with their reason.
+        reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
+        con.register("reasons", reasons)
+        rejected_by_reader = 0
+        if from_reader:
+            # Rows the reader rejected (a skipped line, a snapshot it cannot place)
+            # are kept as rejected with its reason, the check never sees them.
             con.execute(
-                "INSERT INTO rejected_rows SELECT ?, ?, _line, NULL, 'skipped_by_mapping', "
-                "'skipped by the mapping (file.skip_rows)', _raw FROM raw_file WHERE _skipped",
+                "INSERT INTO rejected_rows SELECT ?, ?, f._line, "
+                "nullif(split_part(f._rejected, ':', 2), ''), split_part(f._rejected, ':', 1), "
+                "r.message, sla_raw_text(f) FROM raw_file f "
+                "LEFT JOIN reasons r ON r.code = split_part(f._rejected, ':', 1) "
+                "WHERE f._rejected IS NOT NULL",
                 [load_id, str(path)],
             )
-            skipped = con.execute("SELECT count(*) FROM raw_file WHERE _skipped").fetchall()[0][0]
+            rejected_by_reader = con.execute(
+                "SELECT count(*) FROM raw_file WHERE _rejected IS NOT NULL"
+            ).fetchall()[0][0]
         params = _params(kind, source_tz, load_id, source_system, started, sha)
         try:
             _run(con, f"load_{kind}.sql", params)
@@ -681,8 +694,6 @@ def load_file(
         else:
             _run(con, f"load_{kind}_merge.sql", params)
         _fill_raw_text(con)
-        reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
-        con.register("reasons", reasons)
         con.execute(
             "INSERT INTO rejected_rows SELECT ?, ?, c._line, split_part(c.problem, ':', 2), "
             "split_part(c.problem, ':', 1), r.message, c.raw_text FROM checked c "
@@ -691,7 +702,7 @@ def load_file(
             [load_id, str(path)],
         )
         con.unregister("reasons")
-        read = con.execute("SELECT count(*) FROM checked").fetchall()[0][0] + skipped
+        read = con.execute("SELECT count(*) FROM checked").fetchall()[0][0] + rejected_by_reader
         rejected = dict(
             con.execute(
                 "SELECT reason_code, count(*) FROM rejected_rows WHERE load_id = ? "

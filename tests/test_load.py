@@ -13,6 +13,7 @@ from pipeline.load import STRICT_CSV_BYTES, load_file, warehouse_status
 from pipeline.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 
 
 @pytest.fixture
@@ -514,3 +515,90 @@ def test_large_files_read_by_the_sniffing_reader_load_the_same(monkeypatch) -> N
         ] + [con.execute("SELECT * EXCLUDE (load_id) FROM rejected_rows ORDER BY ALL").fetchall()]
 
     assert loaded(0) == loaded(STRICT_CSV_BYTES)
+
+
+def test_rows_a_reader_rejects_are_kept_with_its_reason(con, tmp_path) -> None:
+    """A reader's `_rejected` ('reason:field') keeps a row out of the check and in
+    rejected_rows; a canonical file's column of that name is only a column."""
+    path = tmp_path / "derived.csv"
+    path.write_text("x\n")
+    frame = pd.DataFrame(
+        {
+            "ticket_id": ["R1", "R2"],
+            "customer_id": ["C1", "C1"],
+            "created_at": ["2026-10-05T09:00:00Z", "someday"],
+            "_line": [2, 3],
+            "_raw": ["first", "second"],
+            "_rejected": [None, "unparseable_timestamp:created_at"],
+        }
+    )
+    summary = load_file(con, path, kind="tickets", preset="test", frame=frame)
+    assert (summary.rows_read, summary.accepted) == (2, 1)
+    assert con.execute(
+        "SELECT line_number, field, reason_code, message, raw FROM rejected_rows WHERE load_id = ?",
+        [summary.load_id],
+    ).fetchall() == [
+        (
+            3,
+            "created_at",
+            "unparseable_timestamp",
+            "not a timestamp (use ISO 8601, e.g. 2026-10-26T09:15:00+01:00)",
+            "second",
+        )
+    ]
+    with pytest.raises(ValueError, match=r"unknown reason codes \['bogus'\]"):
+        load_file(con, path, kind="tickets", preset="test", frame=frame.assign(_rejected="bogus:x"))
+    canonical = tmp_path / "tickets.csv"
+    canonical.write_text(
+        "ticket_id,customer_id,created_at,_rejected\n"
+        "R3,C1,2026-10-05T09:00:00Z,unparseable_timestamp:created_at\n"
+    )
+    summary = load_file(con, canonical)
+    assert (summary.accepted, summary.ignored_columns) == (1, ("'_rejected'",))
+
+
+def test_a_byte_order_mark_does_not_shift_the_utf8_check(con, tmp_path) -> None:
+    """The header is checked in a first block of 64 KiB: a character cut in two at
+    its end is no error, and the bad byte named is the file's, after the mark too."""
+    body = b"\xef\xbb\xbfticket_id,customer_id,created_at,subject\n"
+    rows = 0
+    while len(body) < 65_400:
+        body += f"T{rows},C1,2026-10-05T09:00:00Z,x\n".encode()
+        rows += 1
+    last = f"T{rows},C1,2026-10-05T09:00:00Z,".encode()
+    # A three-byte euro sign over the end of the block: two bytes in, one out.
+    body += last + b"a" * (65_534 - len(body) - len(last)) + "\u20ac\n".encode()
+    path = tmp_path / "tickets.csv"
+    path.write_bytes(body)
+    assert load_file(con, path).accepted == rows + 1
+    path.write_bytes(b"\xef\xbb\xbfticket_id,customer_id,created_at\nT1,C1,caf\xe9\n")
+    with pytest.raises(LoadError, match=r"line 2: not UTF-8 text \(byte 0xe9\)"):
+        load_file(con, path)
+
+
+def test_a_derived_export_loads_whole_or_not_at_all(monkeypatch) -> None:
+    """Tickets and events of one ServiceNow file are one transaction: a failure in
+    the events leaves none of the file's tickets behind."""
+    import pipeline.load as load
+
+    con = connect(":memory:")
+    load_file(con, EXAMPLES / "customers.csv")  # the export's customers: its tickets load
+    export = FIXTURES / "presets" / "servicenow.csv"
+    real = load._run
+
+    def failing(con, sql_file, params):
+        if sql_file == "load_events.sql":
+            raise LoadError("events failed")
+        return real(con, sql_file, params)
+
+    monkeypatch.setattr(load, "_run", failing)
+    before = con.execute("SELECT count(*) FROM loads").fetchall()
+    with pytest.raises(LoadError, match="events failed"):
+        load.load_servicenow(con, export, source_tz="Europe/Amsterdam")
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM loads").fetchall() == before
+    # Not for want of loadable tickets: without the failure, the same file loads them.
+    monkeypatch.setattr(load, "_run", real)
+    tickets, _ = load.load_servicenow(con, export, source_tz="Europe/Amsterdam")
+    assert tickets.accepted == 2
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(2,)]

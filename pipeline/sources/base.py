@@ -6,7 +6,8 @@ with the line it came from and its raw content. Parsing, validation, rejection
 with reason codes and merging happen once, in the loader's SQL, so every source
 is judged by the same rules.
 
-`read_csv_cells` and `raw_json` are the CSV reading the table readers share.
+`read_csv_cells`, `read_xlsx_cells` and `raw_json` are the reading the table
+readers (and the loader, for a canonical workbook) share.
 """
 
 from __future__ import annotations
@@ -81,6 +82,27 @@ CAUSE_DOMAINS = ("provider", "customer", "unknown")
 TIERS = ("pioneer", "professional", "business", "premium")
 
 
+def undecodable(
+    path: Path,
+    exc: UnicodeDecodeError,
+    *,
+    encoding: str = "UTF-8",
+    advice: str = "save the export as UTF-8",
+) -> LoadError:
+    """The error for a file that is not `encoding` text, naming the line of the
+    first byte that is not, and the byte.
+
+    `exc` must come from decoding the file's bytes from their start: it holds
+    those bytes (`exc.object`), less a byte order mark utf-8-sig took off, so that
+    its position is in them (a position in `path.read_bytes()` would be three
+    bytes off after a mark)."""
+    data = exc.object
+    line = data.count(b"\n", 0, exc.start) + 1
+    return LoadError(
+        f"{path}, line {line}: not {encoding} text (byte 0x{data[exc.start]:02x}): {advice}"
+    )
+
+
 def read_csv_cells(
     path: Path,
     *,
@@ -118,7 +140,7 @@ def read_csv_cells(
         # value moved one column to the left.
         cells = pd.read_csv(path, **options)
     except UnicodeDecodeError as exc:
-        raise LoadError(f"{path}: cannot read {what} as {encoding}: {exc}") from None
+        raise _undecodable_csv(path, what, encoding, exc) from None
     except pd.errors.EmptyDataError:
         raise LoadError(
             f"{path}: the file is empty (no header, no rows): nothing to load"
@@ -135,6 +157,66 @@ def read_csv_cells(
     if null_markers:
         cells = cells.where(~cells.isin(list(null_markers)))
     return cells, lines
+
+
+def read_xlsx_cells(
+    path: Path,
+    *,
+    what: str,
+    reads: Collection[str] = (),
+    header_row: int = 1,
+    null_markers: Collection[str] = (),
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The workbook's one sheet with data as text cells named by its header row,
+    and each row's line (its row number in the sheet).
+
+    As `read_csv_cells`: empty cells are "", cells equal to a null marker are
+    NaN, and a column in `reads` named twice in the header is refused. Unlike
+    there, a blank row below the header is kept as a row (the loader rejects it
+    with its line), as the workbook readers always did.
+
+    Raises `LoadError` naming the file when it is no XLSX workbook, has no
+    header row, or has data (a value below the header row) on several sheets:
+    reading only the first sheet would drop the others' rows unseen.
+    """
+    try:
+        # Read with no header, every value as written ("NA" stays text): the
+        # header row is picked here, as read_csv_cells picks it.
+        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=str, keep_default_na=False)
+    except Exception as exc:  # openpyxl and zipfile raise many kinds for a bad file
+        raise LoadError(f"{path}: cannot read as an XLSX workbook: {exc}") from None
+    sheets = {name: cells.fillna("") for name, cells in sheets.items()}
+    used = {
+        name: cells
+        for name, cells in sheets.items()
+        if (cells.iloc[header_row:] != "").to_numpy().any()
+    }
+    if len(used) > 1:
+        raise LoadError(
+            f"{path}: the workbook has data on {len(used)} sheets ({', '.join(used)}): save "
+            "each sheet as its own file (one table per file), so that no rows are left out"
+        )
+    cells = next(iter(used.values()), next(iter(sheets.values()), pd.DataFrame()))
+    if len(cells) < header_row or (cells.iloc[header_row - 1] == "").all():
+        raise LoadError(f"{path}: no header on line {header_row}: nothing to load")
+    header = [name.strip() for name in cells.iloc[header_row - 1]]
+    _check_duplicates(path, what, header, reads, header_row)
+    cells = cells.iloc[header_row:].set_axis(_unique(header), axis=1).reset_index(drop=True)
+    lines = header_row + 1 + np.arange(len(cells))
+    if null_markers:
+        cells = cells.where(~cells.isin(list(null_markers)))
+    return cells, lines
+
+
+def _undecodable_csv(path: Path, what: str, encoding: str, exc: UnicodeDecodeError) -> LoadError:
+    """pandas decodes a file in chunks, so its error's position is in a chunk:
+    the file is decoded again, whole, to find the line."""
+    label = "UTF-8" if encoding.startswith("utf-8") else encoding
+    try:
+        path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as whole:
+        return undecodable(path, whole, encoding=label, advice=f"save the export as {label}")
+    return LoadError(f"{path}: cannot read {what} as {encoding}: {exc}")
 
 
 def _line_breaks_before(cells: pd.DataFrame) -> np.ndarray:

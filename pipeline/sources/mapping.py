@@ -9,15 +9,14 @@ See docs/mapping.md. Built-in presets for exports that are plain tables
 
 The reader only extracts: it returns the canonical columns as text, with each
 row's line number and raw content; the loader's SQL checks and rejects. Rows a
-mapping skips are returned too, marked, so the loader keeps them as rejected
-with the reason `skipped_by_mapping` instead of losing them.
+mapping skips are returned too, with `_rejected` = 'skipped_by_mapping:', so the
+loader keeps them as rejected with that reason instead of losing them.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
-import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,6 +32,7 @@ from pipeline.sources.base import (
     TICKET_COLUMNS,
     raw_json,
     read_csv_cells,
+    read_xlsx_cells,
 )
 
 COLUMNS = {"tickets": TICKET_COLUMNS, "events": EVENT_COLUMNS, "customers": CUSTOMER_COLUMNS}
@@ -154,33 +154,22 @@ def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
 
 
 def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
-    """The file's rows as canonical text columns plus `_line`, `_raw` and `_skipped`.
+    """The file's rows as canonical text columns plus `_line`, `_raw` and `_rejected`.
 
     Raises `LoadError` naming the file (and line or column) when it cannot be
     read with the mapping."""
     path = Path(path)
+    options = {
+        "what": f"a file read with mapping {mapping.name}",
+        "reads": set(mapping.columns.values()),
+        "header_row": mapping.header_row,
+        "null_markers": mapping.null_markers,
+    }
     if mapping.format == "xlsx":
-        try:
-            frame = pd.read_excel(
-                path,
-                header=mapping.header_row - 1,
-                dtype=str,
-                na_values=list(mapping.null_markers),
-                keep_default_na=False,
-            )
-        except (ValueError, zipfile.BadZipFile) as exc:
-            raise LoadError(f"{path}: cannot read with mapping {mapping.name}: {exc}") from None
-        frame.columns = [str(c).strip() for c in frame.columns]
-        lines = np.arange(len(frame)) + mapping.header_row + 1
+        frame, lines = read_xlsx_cells(path, **options)
     else:
         frame, lines = read_csv_cells(
-            path,
-            what=f"a file read with mapping {mapping.name}",
-            reads=set(mapping.columns.values()),
-            separator=mapping.separator,
-            encoding=mapping.encoding,
-            header_row=mapping.header_row,
-            null_markers=mapping.null_markers,
+            path, separator=mapping.separator, encoding=mapping.encoding, **options
         )
     missing = [col for col in mapping.columns.values() if col not in frame.columns]
     if missing:
@@ -208,5 +197,6 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
         out["source_system"] = mapping.source_system
     out["_line"] = lines
     out["_raw"] = raw_json(frame)
-    out["_skipped"] = out["_line"].isin(mapping.skip_rows)
+    # A skipped line names no field: the whole row is left out.
+    out["_rejected"] = np.where(out["_line"].isin(mapping.skip_rows), "skipped_by_mapping:", None)
     return out.reset_index(drop=True)

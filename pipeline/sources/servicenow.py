@@ -16,8 +16,9 @@ first move to In Progress is the first response (the export has no comments);
 Canceled counts as closed; the customer is `company`, else `caller_id`.
 Timestamps are the exporting user's local time without offset. A snapshot
 without a number, or whose update time is empty or unreadable, cannot be placed
-in an incident's history: it becomes a ticket row of its own that the loader
-rejects with its line, and the incident is built from its other snapshots.
+in an incident's history: it becomes a ticket row of its own, rejected with its
+line (by the loader for want of a number, by this reader, through `_rejected`,
+for the update time), and the incident is built from its other snapshots.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def _lower(series: pd.Series) -> pd.Series:
 
 def _tickets(rows: pd.DataFrame, updated_col: str, first_work: pd.Series) -> pd.DataFrame:
     """Ticket rows from snapshots: the last snapshot of each incident, or a
-    snapshot that is rejected on its own (no number, unreadable update time)."""
+    snapshot that is rejected on its own (no number, unreadable update time;
+    `_rejected` carries the reason this reader gives)."""
     channel = _lower(rows.get("contact_type", pd.Series("", index=rows.index))).map(CHANNELS)
     customer = rows["company"] if "company" in rows.columns else None
     if customer is None or customer.isna().all():
@@ -103,13 +105,40 @@ def _tickets(rows: pd.DataFrame, updated_col: str, first_work: pd.Series) -> pd.
             "updated_at": rows[updated_col],
             "_line": rows["_line"],
             "_raw": rows["_raw"],
+            "_rejected": rows.get("_rejected"),
         },
         index=rows.index,
     )
 
 
+def _changes(
+    frame: pd.DataFrame,
+    where: pd.Series,
+    updated_col: str,
+    kind: str,
+    before: pd.Series,
+    column: str,
+) -> pd.DataFrame:
+    """Event rows of `kind`, one at each sorted snapshot `where` marks: its
+    `column` changed from `before` (the value of the snapshot before it)."""
+    rows = frame[where]
+    return pd.DataFrame(
+        {
+            "ticket_id": rows["number"],
+            "at": rows[updated_col],
+            "kind": kind,
+            "old_value": before[where],
+            "new_value": rows[column],
+            "actor_type": "agent",
+            "_line": rows["_line"],
+            "_raw": rows["_raw"],
+        }
+    )
+
+
 def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tickets, events) as canonical text columns with `_line` and `_raw`.
+    """(tickets, events) as canonical text columns with `_line` and `_raw`, and
+    the tickets' `_rejected` (the snapshots this reader rejects itself).
 
     Raises `LoadError` naming the file (and line) when it is not a readable
     ServiceNow incident export; bad snapshots do not raise, they become rows the
@@ -145,56 +174,29 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame["_updated"] = pd.to_datetime(updated, format="ISO8601", errors="coerce", utc=True)
     # A snapshot without a number belongs to no incident, and one without a
     # readable update time has no place in its incident's history: each becomes
-    # a ticket row of its own, which the loader rejects (missing ticket_id,
-    # unparseable updated_at) with its line, instead of vanishing or being
-    # sorted last and taken as the incident's latest state.
+    # a ticket row of its own, rejected with its line instead of vanishing or
+    # being sorted last and taken as the incident's latest state. The loader
+    # rejects a missing number itself; the update time is judged here, since
+    # the loader would accept an empty one (a ticket's other times stand in).
     placed = frame["number"].notna() & frame["_updated"].notna()
     alone = frame[~placed].copy()
-    # An empty update time would pass the loader's check (the ticket's other
-    # times stand in for it): the snapshot is still unplaceable, so it is
-    # handed on as a value the loader rejects as unparseable.
-    alone[updated_col] = alone[updated_col].fillna("(empty)")
+    alone["_rejected"] = np.select(
+        [alone["number"].isna(), alone[updated_col].isna()],
+        [None, "missing_required_field:updated_at"],
+        "unparseable_timestamp:updated_at",
+    )
     frame = frame[placed].sort_values(["number", "_updated", "_line"], kind="stable")
 
     same = frame["number"].eq(frame["number"].shift())
     previous = frame["_status"].shift().where(same, "new")
     changed = frame["_status"].ne(previous)
-    moves = frame[changed]
-    events = pd.DataFrame(
-        {
-            "ticket_id": moves["number"],
-            "at": moves[updated_col],
-            "kind": "status_change",
-            "old_value": previous[changed],
-            "new_value": moves["_status"],
-            "actor_type": "agent",
-            "_line": moves["_line"],
-            "_raw": moves["_raw"],
-        }
-    )
+    events = [_changes(frame, changed, updated_col, "status_change", previous, "_status")]
     # A change of priority between snapshots is an event too: --as-of undoes it.
     if "_priority" in frame.columns:
         before = frame["_priority"].shift().where(same)
         moved = same & frame["_priority"].notna() & before.notna()
         moved &= frame["_priority"].ne(before)
-        shifts = frame[moved]
-        events = pd.concat(
-            [
-                events,
-                pd.DataFrame(
-                    {
-                        "ticket_id": shifts["number"],
-                        "at": shifts[updated_col],
-                        "kind": "priority_change",
-                        "old_value": before[moved],
-                        "new_value": shifts["_priority"],
-                        "actor_type": "agent",
-                        "_line": shifts["_line"],
-                        "_raw": shifts["_raw"],
-                    }
-                ),
-            ]
-        )
+        events.append(_changes(frame, moved, updated_col, "priority_change", before, "_priority"))
     started = frame[(frame["_status"] == "open") & (previous != "open")]
     first_work = started.groupby("number")[updated_col].first()
 
@@ -209,5 +211,5 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     # repeats of a state, and the ticket row carries the last one.
     return (
         tickets.sort_values("_line").reset_index(drop=True),
-        events.sort_values("_line", kind="stable").reset_index(drop=True),
+        pd.concat(events).sort_values("_line", kind="stable").reset_index(drop=True),
     )

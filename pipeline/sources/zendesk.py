@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.sources.base import EVENT_COLUMNS, TICKET_COLUMNS
+from pipeline.sources.base import EVENT_COLUMNS, TICKET_COLUMNS, undecodable
 
 STATUSES = {
     "new": "new",
@@ -55,11 +55,10 @@ IT_RELEASE_TAG = "it_release"
 
 
 TICKET_TIMES = ("created_at", "resolved_at", "updated_at")
+# How an instant is handed to the loader.
+ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
 # An explicit offset at the end of a timestamp, as the loader reads it.
 OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?|UTC)\s*$"
-# Appended to a timestamp that is not a UTC instant, so that the loader rejects
-# it as unparseable (it rejects anything after the time) whatever --source-tz says.
-NOT_AN_INSTANT = " (not a UTC instant)"
 
 
 def _text(path: Path) -> str:
@@ -67,10 +66,10 @@ def _text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise LoadError(
-            f"{path}, line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}): Zendesk "
-            "exports are UTF-8 JSON; was the file re-saved in another encoding?"
+        raise undecodable(
+            path,
+            exc,
+            advice="Zendesk exports are UTF-8 JSON; was the file re-saved in another encoding?",
         ) from None
 
 
@@ -134,21 +133,36 @@ def _when(value: Any) -> str | None:
 
 
 def _utc(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Zendesk timestamps as UTC text for the loader, and as instants.
+    """Zendesk timestamps as UTC text for the loader, and as instants (NaT where
+    there is no instant: an empty value, or one to reject).
 
     Zendesk writes UTC with `Z`; a time with an explicit offset is read as
-    that instant. A time without one, or no time at all, is marked so that the
-    loader rejects it (unparseable_timestamp): its zone is unknown, and reading
-    it here and in the loader the same way is what keeps a first response
-    derived here consistent with the events the loader keeps."""
+    that instant. A time without one, or no time at all, is left as written
+    for the caller to reject (unparseable_timestamp) whatever --source-tz says:
+    its zone is unknown, and deciding it here, once, is what keeps a first
+    response derived here consistent with the events the loader keeps."""
     text = values.astype(object).where(values.notna(), None)
     explicit = text.str.contains(OFFSET, regex=True, na=False)
     readable = text.where(explicit).str.replace(r"\s*UTC\s*$", "Z", regex=True)
     instants = pd.to_datetime(readable, format="ISO8601", errors="coerce", utc=True)
     good = instants.notna()
-    out = text.where(text.isna() | good, text + NOT_AN_INSTANT)
-    out[good] = instants[good].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return out.where(out.notna(), None), instants
+    out = text.copy()
+    out[good] = instants[good].dt.strftime(ISO_UTC)
+    return out, instants
+
+
+def _times(frame: pd.DataFrame, fields: tuple[str, ...]) -> dict[str, pd.Series]:
+    """Put the timestamp `fields` of `frame` in UTC text (in place) and set its
+    `_rejected` to the first of them holding no instant, 'unparseable_timestamp:field'
+    (None: the loader checks the row). Returns each field's instants."""
+    frame["_rejected"] = None
+    instants = {}
+    # Backwards, so that the first bad field is the one that stays named.
+    for name in reversed(fields):
+        frame[name], instants[name] = _utc(frame[name])
+        bad = frame[name].notna() & instants[name].isna()
+        frame["_rejected"] = frame["_rejected"].mask(bad, f"unparseable_timestamp:{name}")
+    return instants
 
 
 def _ticket_row(ticket: Any, record: int) -> dict[str, Any]:
@@ -270,7 +284,8 @@ def _records(page: Any, key: str, where: str) -> list:
 
 
 def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(tickets, events) as canonical text columns with `_line` (record number) and `_raw`.
+    """(tickets, events) as canonical text columns with `_line` (record number), `_raw`
+    and `_rejected` (see `_times`).
 
     Raises `LoadError` naming the file (and line, and field) when it is not UTF-8
     JSON or not shaped as a Zendesk incremental export; a record that cannot be
@@ -291,15 +306,12 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             events.extend(_event_rows(event, record, requesters))
     tickets_frame = pd.DataFrame(tickets, columns=[*TICKET_COLUMNS, "_line", "_raw"])
     events_frame = pd.DataFrame(events, columns=[*EVENT_COLUMNS, "_line", "_raw"])
-    for name in TICKET_TIMES:
-        tickets_frame[name] = _utc(tickets_frame[name])[0]
-    events_frame["at"], at = _utc(events_frame["at"])
+    _times(tickets_frame, TICKET_TIMES)
+    at = _times(events_frame, ("at",))["at"]
     # The first public reply by anyone but the requester is the first response.
-    # Replies whose time is not an instant are rejected by the loader: they do not count.
-    replies = at.where(events_frame["kind"] == "agent_reply")
-    first = replies.groupby(events_frame["ticket_id"]).min()
-    replied = pd.to_datetime(first.reindex(tickets_frame["ticket_id"]).to_numpy(), utc=True)
-    tickets_frame["first_response_at"] = pd.Series(
-        replied.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), index=tickets_frame.index, dtype=object
-    ).where(~replied.isna(), None)
+    # Replies whose time is not an instant are rejected above: they do not count.
+    replies = at[(events_frame["kind"] == "agent_reply") & at.notna()]
+    first = replies.groupby(events_frame["ticket_id"]).min().dt.strftime(ISO_UTC)
+    replied = tickets_frame["ticket_id"].map(first)
+    tickets_frame["first_response_at"] = replied.astype(object).where(replied.notna(), None)
     return tickets_frame, events_frame
