@@ -21,7 +21,6 @@ import difflib
 import hashlib
 import json
 import re
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.errors import LoadError
+from pipeline.instants import is_zone_name
 from pipeline.sources.base import (
     ACTOR_TYPES,
     CAUSE_DOMAINS,
@@ -613,7 +613,7 @@ def load_file(
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
     # An IANA name, as DuckDB's ICU knows them: pandas also takes '+01:00' and
     # 'dateutil/...', which DuckDB then fails on mid-load.
-    if source_tz is not None and source_tz not in zoneinfo.available_timezones():
+    if source_tz is not None and not is_zone_name(source_tz):
         raise LoadError(
             f"unknown time zone {source_tz!r} for --source-tz: use an IANA name such as "
             "Europe/Amsterdam or UTC"
