@@ -197,19 +197,9 @@ def test_cli_writes_the_register_and_fails_cleanly(tmp_path) -> None:
     run("customers", str(fixtures / "customers.csv"))
     run("load", str(fixtures / "tickets.csv"), "--source-tz", "Europe/Amsterdam")
     run("evaluate", "--as-of", "2026-11-01T00:00")
+    october_xlsx = ("audit", "breaches", "--from", "2026-10", "--to", "2026-10", "--format", "xlsx")
     out = tmp_path / "r.xlsx"
-    result = run(
-        "audit",
-        "breaches",
-        "--from",
-        "2026-10",
-        "--to",
-        "2026-10",
-        "--format",
-        "xlsx",
-        "--out",
-        str(out),
-    )
+    result = run(*october_xlsx, "--out", str(out))
     assert result.exit_code == 0
     # The line says which judgement the register is: the run, its as-of and policy.
     assert "breaches; evaluation #" in result.output
@@ -228,17 +218,6 @@ def test_cli_writes_the_register_and_fails_cleanly(tmp_path) -> None:
         assert "Traceback" not in result.output
     # A file named for another format is refused before anything is read.
     wrong = tmp_path / "x.csv"
-    result = run(
-        "audit",
-        "breaches",
-        "--from",
-        "2026-10",
-        "--to",
-        "2026-10",
-        "--format",
-        "xlsx",
-        "--out",
-        str(wrong),
-    )
+    result = run(*october_xlsx, "--out", str(wrong))
     assert result.exit_code == 2 and "x.csv does not end in .xlsx" in result.output
     assert not wrong.exists()
