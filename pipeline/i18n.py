@@ -65,6 +65,10 @@ class Messages:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, pattern, locale=self.locale)
 
+    def quantity(self, value: float) -> str:
+        """A stated amount (8 hours, 4.5 hours): a decimal only when it has one."""
+        return self.number(value, 1 if value % 1 else 0)
+
     def currency(self, value: float, currency: str) -> str:
         """An amount of money in the reader's format (EUR 89 -> "€ 89,00" in Dutch)."""
         return format_currency(value, currency, locale=self.locale)

@@ -422,20 +422,19 @@ def _promises(m: Messages, versions: list, tier: str, metric_name: str, *, bench
         threshold = None
         if metric is not None:
             threshold = metric.targets.get(metric.benchmark_tier if benchmark else tier)
-        text = _promise(m, threshold, metric)
+        text = promise_text(m, threshold, metric)
         if not texts or text != texts[-1][0]:
             texts.append((text, v.effective_from))
     first, *later = texts
     return "; ".join([first[0]] + [m("promise_from", promise=t, date=m.date(d)) for t, d in later])
 
 
-def _promise(m: Messages, threshold, metric) -> str:
+def promise_text(m: Messages, threshold, metric) -> str:
+    """A tier's promise as the reader's words ('8 working hours', 'target 3, limit 7
+    working days'); '–' for none."""
     if threshold is None:
         return "–"
-    target, limit = (
-        m.number(threshold.target, 1 if threshold.target % 1 else 0),
-        m.number(threshold.limit, 1 if threshold.limit % 1 else 0),
-    )
+    target, limit = m.quantity(threshold.target), m.quantity(threshold.limit)
     if threshold.unit == "days":
         return m("promise_days", target=target, limit=limit)
     key = "promise_clock_hours" if metric.clock == "clock" else "promise_hours"

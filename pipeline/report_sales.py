@@ -8,6 +8,7 @@ templates as the monthly report.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,10 +28,11 @@ from pipeline.evaluate import (
 )
 from pipeline.i18n import Messages
 from pipeline.metrics import wilson_interval
-from pipeline.policy import METRICS, Policy
+from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
     _environment,
     figure_hash,
+    promise_text,
     write_document,
     write_manifest,
 )
@@ -38,9 +40,6 @@ from pipeline.warehouse import query
 
 H = 3600.0
 TIER_ORDER = ("pioneer", "professional", "business", "premium")
-# The thresholds sales compares tiers on: the page's own numbers.
-FIRST_RESPONSE_HOURS = (8, 24)
-RESOLUTION_DAYS = (3, 7)
 
 
 def range_evaluation(
@@ -82,6 +81,58 @@ def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
 
 
 @dataclass(frozen=True)
+class Yardstick:
+    """A time the tiers are compared on ('within 8 h'), in the metric's own measure."""
+
+    seconds: float
+    label: str
+
+
+def range_version(policy: Policy, month_from: str, month_to: str) -> PolicyVersion:
+    """The version whose promises a report over the months shows: the one in force
+    at the end of the range (the first version for a range before any)."""
+    first, last = (dt.date.fromisoformat(f"{m}-01") for m in (month_from, month_to))
+    return policy.versions_during(first, last)[-1]
+
+
+def yardsticks(
+    m: Messages, policy: Policy, version: PolicyVersion, metric: str
+) -> tuple[Yardstick, ...]:
+    """The fastest and the slowest promise of `metric` among the tiers with an SLA
+    (targets and limits alike): with the published policy 8 h and 24 h for the first
+    response, 3 and 7 working days for resolution. One when they are the same."""
+    spec = version.metrics.get(metric)
+    promised = (
+        []
+        if spec is None
+        else [
+            (amount, threshold.unit)
+            for tier, threshold in spec.targets.items()
+            if tier in version.tiers and version.tiers[tier].has_sla
+            for amount in (threshold.target, threshold.limit)
+        ]
+    )
+    if not promised:
+        raise AuditError(
+            f"policy version {version.version!r} promises no tier with an SLA a "
+            f"{metric.replace('_', ' ')} target: nothing to compare the tiers on"
+        )
+    measured = {}
+    for amount, unit in promised:
+        seconds = policy.threshold_seconds(
+            spec, Threshold(amount, amount, unit), spec.calendar_name
+        )[0]
+        if unit == "hours":
+            label = m("hours_short", n=m.quantity(amount))
+        else:
+            key = "days_clock_short" if spec.clock == "clock" else "days_short"
+            label = m(key, n=m.quantity(amount))
+        measured.setdefault(seconds, label)
+    ends = sorted(measured)[:: max(len(measured) - 1, 1)]
+    return tuple(Yardstick(seconds, measured[seconds]) for seconds in ends)
+
+
+@dataclass(frozen=True)
 class TierFigure:
     tier: str
     label: str
@@ -96,11 +147,12 @@ class TierFigure:
     fr_p90_h: float | None
     res_median_h: float | None
     res_p90_h: float | None
-    fr_within: tuple[tuple[float, float, float], ...]  # (share, ci low, ci high) for 8 h, 24 h
-    res_within: tuple[tuple[float, float, float], ...]  # for 3 and 7 working days
+    # (share, ci low, ci high) within each of the context's yardsticks.
+    fr_within: tuple[tuple[float, float, float], ...]
+    res_within: tuple[tuple[float, float, float], ...]
     # Is the difference with the tier below meaningful? Two-sided p-values of a
-    # two-proportion z-test on the shares answered within 24 working hours and
-    # resolved within 7 working days (None: no tier below, or no closed tickets).
+    # two-proportion z-test on the shares within the slowest yardstick of each
+    # metric (None: no tier below, or no closed tickets).
     fr_p_vs_previous: float | None
     res_p_vs_previous: float | None
     vs_previous: str
@@ -115,6 +167,9 @@ class TiersContext:
     period_label: str
     evaluation_id: int
     policy_hash: str
+    version: str  # whose promises and yardsticks are shown
+    yardsticks: dict[str, tuple[Yardstick, ...]]  # per metric
+    measured: str  # how each metric counts time, for the reader
     tiers: tuple[TierFigure, ...]
     distribution_chart: str
     trend_chart: str
@@ -135,49 +190,44 @@ def build_tiers_context(
         raise AuditError(f"--from {month_from} is after --to {month_to}")
     m = Messages(lang)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
-    version = policy.version_at(f"{month_to}-01")
-    day = policy.calendar(version.metrics["resolution"].calendar_name).working_day_seconds
+    version = range_version(policy, month_from, month_to)
+    sticks = {metric: yardsticks(m, policy, version, metric) for metric in METRICS}
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
-    fr = query(
-        con,
-        "report_tiers.sql",
-        {**base, "metric": "first_response", "short_seconds": 8 * H, "long_seconds": 24 * H},
-    ).df()
-    res = query(
-        con,
-        "report_tiers.sql",
-        {**base, "metric": "resolution", "short_seconds": 3 * day, "long_seconds": 7 * day},
-    ).df()
-    fr, res = fr.set_index("tier"), res.set_index("tier")
+    fr, res = (
+        query(
+            con,
+            "report_tiers.sql",
+            {**base, "metric": metric, "yardsticks": [y.seconds for y in sticks[metric]]},
+        )
+        .df()
+        .set_index("tier")
+        for metric in METRICS
+    )
 
-    def share(frame, tier: str, column: str) -> tuple[float, float, float]:
+    def shares(frame, tier: str, metric: str) -> tuple[tuple[float, float, float], ...]:
         if tier not in frame.index or frame.loc[tier, "closed"] == 0:
-            return (math.nan, math.nan, math.nan)
-        k, n = int(frame.loc[tier, column]), int(frame.loc[tier, "closed"])
-        low, high = wilson_interval(k, n)
-        return (k / n, float(low), float(high))
+            return tuple((math.nan, math.nan, math.nan) for _ in sticks[metric])
+        n = int(frame.loc[tier, "closed"])
+        out = []
+        for k in frame.loc[tier, "within"]:
+            low, high = wilson_interval(int(k), n)
+            out.append((int(k) / n, float(low), float(high)))
+        return tuple(out)
 
     def value(frame, tier: str, column: str) -> float | None:
         return None if tier not in frame.index else float(frame.loc[tier, column]) / H
 
     def promise(metric: str, tier: str) -> str:
         spec = version.metrics.get(metric)
-        threshold = spec.targets.get(tier) if spec else None
-        if threshold is None:
-            return "–"
-        if threshold.unit == "days":
-            return m(
-                "promise_days", target=m.number(threshold.target), limit=m.number(threshold.limit)
-            )
-        return m("promise_hours", target=m.number(threshold.target))
+        return promise_text(m, spec.targets.get(tier) if spec else None, spec)
 
     def vs_below(frame, tier: str, below: str | None) -> float | None:
         if below is None or tier not in frame.index or below not in frame.index:
             return None
         return two_proportion_p(
-            int(frame.loc[tier, "within_long"]),
+            int(frame.loc[tier, "within"][-1]),
             int(frame.loc[tier, "closed"]),
-            int(frame.loc[below, "within_long"]),
+            int(frame.loc[below, "within"][-1]),
             int(frame.loc[below, "closed"]),
         )
 
@@ -218,8 +268,8 @@ def build_tiers_context(
                 fr_p90_h=value(fr, tier, "p90_seconds"),
                 res_median_h=value(res, tier, "median_seconds"),
                 res_p90_h=value(res, tier, "p90_seconds"),
-                fr_within=(share(fr, tier, "within_short"), share(fr, tier, "within_long")),
-                res_within=(share(res, tier, "within_short"), share(res, tier, "within_long")),
+                fr_within=shares(fr, tier, "first_response"),
+                res_within=shares(res, tier, "resolution"),
                 fr_p_vs_previous=fr_p,
                 res_p_vs_previous=res_p,
                 vs_previous=significance(fr_p),
@@ -241,27 +291,27 @@ def build_tiers_context(
         xlabel=m("chart_dist_x"),
         ylabel=m("chart_dist_y"),
         tier_labels=labels,
-        target_hours=8,
-        limit_hours=24,
-        target_label="8 h",
-        limit_label="24 h",
+        target_hours=sticks["first_response"][0].seconds / H,
+        limit_hours=sticks["first_response"][-1].seconds / H,
+        target_label=sticks["first_response"][0].label,
+        limit_label=sticks["first_response"][-1].label,
         # A long tail (tickets answered weeks later) would squeeze the part that
         # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
         max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
     )
     monthly = con.execute(
-        "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= 24 * 3600) "
+        "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= ?) "
         "/ count(*) AS compliance FROM sla_results WHERE evaluation_id = ? "
         "AND month BETWEEN ? AND ? AND metric = 'first_response' AND clock_stop IS NOT NULL "
         "AND NOT outage_line GROUP BY month, tier",
-        [evaluation_id, month_from, month_to],
+        [sticks["first_response"][-1].seconds, evaluation_id, month_from, month_to],
     ).df()
     months = sorted(monthly["month"].unique())
     trend = charts.trend(
         monthly,
         months,
         [m.short_month(x) for x in months],
-        title=m("chart_share_24h"),
+        title=m("chart_share_within", within=sticks["first_response"][-1].label),
         ylabel=m("chart_trend_y"),
         xlabel=m("chart_month"),
         tier_labels=labels,
@@ -276,6 +326,18 @@ def build_tiers_context(
         period_label=f"{m.month(month_from)} – {m.month(month_to)}",
         evaluation_id=evaluation_id,
         policy_hash=policy_hash,
+        version=version.version,
+        yardsticks=sticks,
+        measured="; ".join(
+            m(
+                "measured_clock"
+                if version.metrics[metric].clock == "clock"
+                else "measured_working",
+                metric=m(metric).lower(),
+                calendar=version.metrics[metric].calendar_name,
+            )
+            for metric in METRICS
+        ),
         tiers=tuple(figures),
         distribution_chart=distribution,
         trend_chart=trend,
@@ -340,7 +402,7 @@ def build_customer_context(
             "month_to": month_to,
         },
     ).df()
-    version = policy.version_at(f"{month_to}-01")
+    version = range_version(policy, month_from, month_to)
     labels = {k: t.label for k, t in version.tiers.items()}
     limits = {
         tier: {

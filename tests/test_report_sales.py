@@ -8,6 +8,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from pipeline.errors import AuditError
+from pipeline.i18n import Messages
+from pipeline.policy import Policy
 from pipeline.report_monthly import build_context, render_html
 from pipeline.report_sales import (
     _axis_end,
@@ -15,6 +17,7 @@ from pipeline.report_sales import (
     build_tiers_context,
     render,
     two_proportion_p,
+    yardsticks,
 )
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
@@ -118,3 +121,76 @@ def test_distribution_axis_ends_at_the_slowest_tiers_95th_percentile() -> None:
     assert _axis_end([half_hours, [0.0] * 101], percentile=95) == 50
     assert _axis_end([[0.0] * 101], percentile=95) == 10  # never a zero-width axis
     assert _axis_end([], percentile=95) is None
+
+
+DEFAULT_TOML = Path(__file__).parents[1] / "pipeline" / "data" / "default_policy.toml"
+
+
+def _policy(tmp_path: Path, **replacements: str) -> Policy:
+    text = DEFAULT_TOML.read_text()
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return Policy.from_toml(path)
+
+
+def test_yardsticks_are_the_fastest_and_slowest_promise_of_the_policy(tmp_path) -> None:
+    m = Messages("en")
+    policy = Policy.default()
+    version = policy.versions[-1]
+    assert [(y.seconds, y.label) for y in yardsticks(m, policy, version, "first_response")] == [
+        (8 * 3600, "8 h"),
+        (24 * 3600, "24 h"),
+    ]
+    day = 8.5 * 3600
+    assert [(y.seconds, y.label) for y in yardsticks(m, policy, version, "resolution")] == [
+        (3 * day, "3 working days"),
+        (7 * day, "7 working days"),
+    ]
+    # Resolution in clock time: a day is 24 hours, and says so.
+    clock = _policy(
+        tmp_path,
+        **{
+            'clock = "working"\ncalendar = "office"\n# OPEN POINT: "3': 'clock = "clock"\n'
+            'calendar = "office"\n# OPEN POINT: "3'
+        },
+    )
+    sticks = yardsticks(m, clock, clock.versions[-1], "resolution")
+    assert [(y.seconds, y.label) for y in sticks] == [(3 * 86400, "3 days"), (7 * 86400, "7 days")]
+
+
+def test_tier_report_follows_the_policy_it_is_given(con, tmp_path) -> None:
+    # Premium promised 4.5 working hours: the report compares on that, not on the
+    # published 8, and the promise keeps its half hour.
+    policy = _policy(
+        tmp_path, **{"premium = { target_hours = 8 }": "premium = { target_hours = 4.5 }"}
+    )
+    context = build_tiers_context(con, "2026-01", "2026-10", policy=policy)
+    assert [y.label for y in context.yardsticks["first_response"]] == ["4.5 h", "24 h"]
+    rows = con.execute(
+        "SELECT tier, elapsed_working_seconds AS e FROM sla_results WHERE evaluation_id = ? "
+        "AND month BETWEEN '2026-01' AND '2026-10' AND metric = 'first_response' "
+        "AND status <> 'excluded' AND NOT outage_line AND clock_stop IS NOT NULL",
+        [context.evaluation_id],
+    ).df()
+    for figure in context.tiers:
+        part = rows[rows["tier"] == figure.tier]["e"]
+        assert figure.fr_within[0][0] == pytest.approx((part <= 4.5 * 3600).mean())
+        assert figure.fr_within[1][0] == pytest.approx((part <= 24 * 3600).mean())
+    assert context.tiers[-1].promise_first_response == "4.5 working hours"
+    html = render("tiers.html.j2", context)
+    assert "Within 4.5 h" in html and "Within 8 h" not in html
+    assert "first response in working hours of the office calendar" in html
+
+
+def test_tier_report_for_months_before_the_first_version(con, tmp_path) -> None:
+    # Tickets before the policy's first version are judged by none; the report
+    # still shows that version's promises instead of failing.
+    policy = _policy(tmp_path, **{'effective_from = "2020-01-01"': 'effective_from = "2026-06-01"'})
+    context = build_tiers_context(con, "2026-01", "2026-03", policy=policy)
+    assert context.version == policy.versions[0].version
+    assert [y.label for y in context.yardsticks["first_response"]] == ["8 h", "24 h"]
+    customer = build_customer_context(con, "C00001", "2026-01", "2026-03", policy=policy)
+    assert customer.evaluation_id == context.evaluation_id

@@ -1,21 +1,36 @@
--- Tier value for sales: per tier and metric over months [$month_from, $month_to] of
--- evaluation $evaluation_id, what customers experienced in working time. Closed rows
--- only; excluded rows (IT release) are left out, no-SLA tiers are included (they are
--- what the comparison is about).
+-- Tier value for sales: per tier over months [$month_from, $month_to] of evaluation
+-- $evaluation_id, what customers experienced of $metric. Closed rows only; excluded
+-- rows (IT release) and outage-line calls are left out, no-SLA tiers are included
+-- (they are what the comparison is about). `within` counts the rows at or under
+-- each of $yardsticks (seconds), in their order.
+WITH closed AS (
+    SELECT tier, elapsed_working_seconds AS elapsed
+    FROM sla_results
+    WHERE evaluation_id = $evaluation_id
+      AND month BETWEEN $month_from AND $month_to
+      AND metric = $metric
+      AND status <> 'excluded'
+      AND NOT outage_line
+      AND clock_stop IS NOT NULL
+),
+yardsticks AS (
+    SELECT unnest($yardsticks) AS seconds, generate_subscripts($yardsticks, 1) AS position
+),
+within AS (
+    SELECT tier, list(k ORDER BY position) AS within
+    FROM (
+        SELECT tier, position, count(*) FILTER (WHERE elapsed <= seconds) AS k
+        FROM closed CROSS JOIN yardsticks
+        GROUP BY tier, position
+    )
+    GROUP BY tier
+)
 SELECT
     tier,
-    metric,
     count(*) AS closed,
-    quantile_cont(elapsed_working_seconds, 0.5) AS median_seconds,
-    quantile_cont(elapsed_working_seconds, 0.9) AS p90_seconds,
-    count(*) FILTER (WHERE elapsed_working_seconds <= $short_seconds) AS within_short,
-    count(*) FILTER (WHERE elapsed_working_seconds <= $long_seconds) AS within_long
-FROM sla_results
-WHERE evaluation_id = $evaluation_id
-  AND month BETWEEN $month_from AND $month_to
-  AND metric = $metric
-  AND status <> 'excluded'
-  AND NOT outage_line
-  AND clock_stop IS NOT NULL
-GROUP BY tier, metric
+    quantile_cont(elapsed, 0.5) AS median_seconds,
+    quantile_cont(elapsed, 0.9) AS p90_seconds,
+    any_value(within.within) AS within
+FROM closed JOIN within USING (tier)
+GROUP BY tier
 ORDER BY tier
