@@ -1,11 +1,18 @@
-"""Which rules were in force when, and what changed between two policy versions."""
+"""Which rules were in force when, and what changed between two policy versions.
+
+Rules are the effective settings (what evaluation uses, defaults filled in), named
+as in the policy file: a default written out in one version and left implicit in the
+other is no change.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
-from pipeline.policy import Policy
+from pipeline.policy import Policy, PolicyVersion, Threshold
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -18,9 +25,35 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def _raw_version(policy: Policy, name: str) -> dict:
-    policy.version(name)  # raises PolicyError naming the known versions
-    return next(v for v in policy.document["versions"] if v["version"] == name)
+# Fields of the parsed policy that repeat the key they are stored under.
+_KEYS_REPEATED = {"key", "name"}
+
+
+def _settings(value: Any) -> Any:
+    """A parsed policy value as plain data with the file's names."""
+    if isinstance(value, Threshold):
+        # The file's own spelling: target_hours / limit_days.
+        return {f"target_{value.unit}": value.target, f"limit_{value.unit}": value.limit}
+    if dataclasses.is_dataclass(value):
+        return {
+            f.name: _settings(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in _KEYS_REPEATED
+        }
+    if isinstance(value, Mapping):
+        return {str(k): _settings(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_settings(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
+        return int(value)  # 24, as written, not 24.0
+    return value
+
+
+def effective(version: PolicyVersion) -> dict[str, Any]:
+    """The settings of a version as evaluation uses them, flattened."""
+    return flatten(_settings(version))
 
 
 def versions(policy: Policy, *, at: dt.date | None = None) -> list[dict]:
@@ -39,12 +72,10 @@ def versions(policy: Policy, *, at: dt.date | None = None) -> list[dict]:
 
 def rules(policy: Policy, *, at: dt.date | None = None) -> dict[str, Any]:
     """The rules of the version in force on `at` (default: today), flattened."""
-    version = policy.version_at(at or dt.date.today())
-    return flatten(_raw_version(policy, version.version))
+    return effective(policy.version_at(at or dt.date.today()))
 
 
 def diff(policy: Policy, first: str, second: str) -> list[tuple[str, Any, Any]]:
     """(setting, value in `first`, value in `second`) for every setting that differs."""
-    a = flatten(_raw_version(policy, first))
-    b = flatten(_raw_version(policy, second))
+    a, b = effective(policy.version(first)), effective(policy.version(second))
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

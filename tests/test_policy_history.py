@@ -66,3 +66,35 @@ def test_diff_field_by_field(policy) -> None:
     assert policy_history.diff(policy, "2025.1", "2025.1") == []
     with pytest.raises(PolicyError, match="no version 'x'"):
         policy_history.diff(policy, "2025.1", "x")
+
+
+def test_diff_compares_effective_settings_not_the_text() -> None:
+    # 2026.1 writes out what 2025.1 leaves to the defaults, and states the same
+    # first-response target as a target and an equal limit: no setting differs.
+    # 2026.2 changes a default without writing the key it changes from.
+    doc = Policy.default().document
+    first = json.loads(json.dumps(doc["versions"][0]))
+    first["metrics"]["resolution"].pop("at_risk_share")
+    first["metrics"]["resolution"].pop("reopen_rule")
+    explicit = json.loads(json.dumps(doc["versions"][0]))
+    explicit.update(version="2026.1", effective_from="2026-01-01")
+    explicit["metrics"]["resolution"].update(at_risk_share=0.75, reopen_rule="exclude_gaps")
+    explicit["metrics"]["first_response"]["targets"]["premium"] = {
+        "target_hours": 8,
+        "limit_hours": 8,
+    }
+    changed = json.loads(json.dumps(first))
+    changed.update(version="2026.2", effective_from="2026-07-01")
+    changed["metrics"]["resolution"]["at_risk_share"] = 0.5
+    policy = Policy.from_dict({**doc, "versions": [first, explicit, changed]})
+    assert policy_history.diff(policy, "2025.1", "2026.1") == [
+        ("effective_from", "2020-01-01", "2026-01-01"),
+        ("version", "2025.1", "2026.1"),
+    ]
+    assert ("metrics.resolution.at_risk_share", 0.75, 0.5) in policy_history.diff(
+        policy, "2025.1", "2026.2"
+    )
+    # Show lists what evaluation uses, the defaults included.
+    rules = policy_history.rules(policy, at=dt.date(2025, 6, 1))
+    assert rules["metrics.resolution.reopen_rule"] == "exclude_gaps"
+    assert rules["metrics.first_response.targets.premium.limit_hours"] == 8
