@@ -139,11 +139,22 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         raise AuditError(f"{path}: not a report manifest as written: {exc}") from None
     run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
     details: dict[str, str] = {}
+    stated: list[str] = []  # what the manifest states beside its figures and got wrong
     if kind == "monthly":
         context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
         now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
         now_csv = figures_csv(context)
         details = _csv_details(path.parent / "figures.csv", manifest, now_csv)
+        named = manifest.get("policy_versions")
+        if named is not None and list(named) != list(context.policy_versions):
+            stated.append(
+                f"policy_versions: the manifest names {', '.join(map(str, named)) or 'none'}, "
+                f"the policy has {', '.join(context.policy_versions)} in force in {month}"
+            )
+            reasons.append(
+                "the versions in force follow from the policy and the month alone: the "
+                "manifest was edited"
+            )
     elif kind == "tiers":
         now = sales_figures(
             build_tiers_context(con, first, last, policy=policy, evaluation_id=run.evaluation_id)
@@ -168,12 +179,12 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             return "missing in the manifest"
         return "changed" + (f" ({details[key]})" if key in details else "")
 
-    differences = tuple(
+    figure_differences = tuple(
         f"{key}: {what(key)}"
         for key in sorted(set(now) | set(before))
         if now.get(key) != before.get(key)
     )
-    if differences and not reasons:
+    if figure_differences and not reasons:
         reasons.append(
             "same inputs, policy and package version, yet different figures: either a figure's "
             "hash in the manifest was edited, or the evaluation did not reproduce (a bug: "
@@ -183,13 +194,16 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         kind == "monthly"
         and manifest.get("figures_csv_sha256")
         and hashlib.sha256(now_csv.encode()).hexdigest() != manifest["figures_csv_sha256"]
-        and not differences
+        and not figure_differences
     ):
-        differences = ("figures.csv: the manifest's hash is not that of the figures re-derived",)
+        figure_differences = (
+            "figures.csv: the manifest's hash is not that of the figures re-derived",
+        )
         reasons.append(
             "every figure reproduced, but not the figures.csv hash the manifest names: the "
             "manifest was edited (or figures.csv was rendered from other numbers)"
         )
+    differences = figure_differences + tuple(stated)
     checked, absent, altered = _check_documents(path.parent, manifest)
     if altered:
         differences += tuple(f"document {name}: changed since it was rendered" for name in altered)

@@ -201,6 +201,13 @@ def test_an_edited_manifest_is_called_edited(sample_warehouse, report, tmp_path)
         (tmp_path / "manifest.json").write_text(json.dumps(data))
         result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
         assert any(reason in r for r in result.reasons), (name, result.reasons)
+    (tmp_path / "manifest.json").write_text(json.dumps({**original, "policy_versions": ["x"]}))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced
+    assert result.differences == (
+        "policy_versions: the manifest names x, the policy has 2025.1 in force in 2026-10",
+    )
+    assert any("the versions in force follow from the policy" in r for r in result.reasons)
     inputs = [dict(i) for i in original["inputs"]]
     inputs[-1]["sha256"] = "f" * 64
     (tmp_path / "manifest.json").write_text(json.dumps({**original, "inputs": inputs}))
