@@ -516,7 +516,7 @@ def _audit_metric(
                 f"; a working day is one full opening day of {calendar_name!r}, "
                 f"{cal.working_day_seconds:,} s"
             )
-        target, limit = policy.threshold_seconds(metric, threshold, calendar_name)
+        target, limit = policy.threshold_seconds(threshold, calendar_name)
     if no_sla_reason is None and not has_sla:
         no_sla_reason = (
             "tier_without_sla"

@@ -284,7 +284,7 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
             metric.by_priority.get(combo.get("priority"))
             or metric.targets[combo["tier"] if has_sla else metric.benchmark_tier]
         )
-        target, limit = policy.threshold_seconds(metric, threshold, calendar)
+        target, limit = policy.threshold_seconds(threshold, calendar)
     if reason is None and not has_sla:
         reason = (
             "tier_without_sla"

@@ -297,7 +297,7 @@ class Policy:
         )
         return np.searchsorted(starts, created_ns, side="right") - 1
 
-    def threshold_seconds(self, metric: Metric, threshold: Threshold, calendar: str) -> tuple:
+    def threshold_seconds(self, threshold: Threshold, calendar: str) -> tuple[float, float]:
         """(target, limit) in seconds: days are full opening days of the calendar."""
         unit = HOUR if threshold.unit == "hours" else self.calendar(calendar).working_day_seconds
         return threshold.target * unit, threshold.limit * unit

@@ -304,9 +304,7 @@ def build_context(
         spec = version.metrics.get(metric)
         business = spec.targets.get("business") if spec else None
         t_s, l_s = (
-            policy.threshold_seconds(spec, business, spec.calendar_name)
-            if business
-            else (None, None)
+            policy.threshold_seconds(business, spec.calendar_name) if business else (None, None)
         )
         distribution_charts.append(
             charts.distribution(

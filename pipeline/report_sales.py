@@ -119,9 +119,7 @@ def yardsticks(
         )
     measured = {}
     for amount, unit in promised:
-        seconds = policy.threshold_seconds(
-            spec, Threshold(amount, amount, unit), spec.calendar_name
-        )[0]
+        seconds = policy.threshold_seconds(Threshold(amount, amount, unit), spec.calendar_name)[0]
         if unit == "hours":
             label = m("hours_short", n=m.quantity(amount))
         else:
@@ -407,7 +405,6 @@ def build_customer_context(
     limits = {
         tier: {
             metric: policy.threshold_seconds(
-                version.metrics[metric],
                 version.metrics[metric].targets[tier],
                 version.metrics[metric].calendar_name,
             )[1]

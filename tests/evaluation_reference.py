@@ -111,7 +111,7 @@ def evaluate_ticket(
                 metric.by_priority.get(ticket["priority"])
                 or metric.targets[tier if has_sla else metric.benchmark_tier]
             )
-            target, limit = policy.threshold_seconds(metric, th, cal_name)
+            target, limit = policy.threshold_seconds(th, cal_name)
         if name == "first_response":
             stop = min(replies) if replies else first_stop or final_stop
         else:
