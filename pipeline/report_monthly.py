@@ -39,6 +39,7 @@ from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
 from pipeline.texttable import text_table
+from pipeline.verify import SEAL, seal
 from pipeline.warehouse import query
 
 SLA_STATUSES = ("breached", "open_breached", "open_at_risk")
@@ -698,7 +699,9 @@ def write_manifest(
         **(extra or {}),
         "documents": {doc.name: sha256_of(doc) for doc in documents},
     }
-    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", "utf-8")
+    manifest = json.loads(json.dumps(manifest, default=str))  # as it will be read back
+    manifest[SEAL] = seal(manifest)
+    path.write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
     return path
 
 

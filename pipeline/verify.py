@@ -44,18 +44,83 @@ class Verification:
     documents_absent: tuple[str, ...] = ()  # named in the manifest, not beside it
 
 
+SEAL = "manifest_sha256"
+REPORT_KINDS = ("monthly", "tiers", "customer")
+
+
+def seal(manifest: dict[str, Any]) -> str:
+    """The hash of a manifest's content (every field but the seal itself), as JSON
+    with sorted keys: a manifest whose seal does not match was changed after it
+    was written. Not a signature (anyone can re-seal), but it tells an edit apart
+    from a manifest made in another warehouse."""
+    content = {k: v for k, v in manifest.items() if k != SEAL}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise AuditError(f"no such manifest: {path}") from None
+    except IsADirectoryError:
+        raise AuditError(f"{path} is a folder, not a manifest") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AuditError(f"{path} is not a manifest (invalid JSON: {exc})") from None
+    if not isinstance(manifest, dict):
+        raise AuditError(f"{path} is not a report manifest (not a JSON object)")
     missing = [
         k for k in ("policy_hash", "as_of", "input_fingerprint", "figures") if k not in manifest
     ]
-    if not isinstance(manifest, dict) or missing:
+    if missing:
         raise AuditError(f"{path} is not a report manifest (missing {', '.join(missing)})")
+    kind = manifest.get("report", "monthly")
+    needed = {"monthly": ("month",), "tiers": ("month_from", "month_to")}.get(
+        kind, ("month_from", "month_to", "customer_id")
+    )
+
+    def text(value: Any) -> bool:
+        return isinstance(value, str)
+
+    def hashes(value: Any) -> bool:
+        return isinstance(value, dict) and all(map(text, value.values()))
+
+    checks = [
+        ("report", kind in REPORT_KINDS, f"one of {', '.join(REPORT_KINDS)}"),
+        *((key, text(manifest.get(key)), "text") for key in needed),
+        *(
+            (key, text(manifest[key]), "text")
+            for key in ("policy_hash", "as_of", "input_fingerprint")
+        ),
+        ("figures", hashes(manifest["figures"]), "an object of hashes"),
+        ("documents", hashes(manifest.get("documents", {})), "an object of hashes"),
+        (
+            "evaluation_id",
+            type(manifest.get("evaluation_id", 0)) is int,
+            "a whole number",
+        ),
+        (
+            "inputs",
+            isinstance(manifest.get("inputs", []), list)
+            and all(
+                isinstance(i, dict) and text(i.get("sha256")) for i in manifest.get("inputs", [])
+            ),
+            "a list of {path, sha256}",
+        ),
+        (
+            "policy_versions",
+            isinstance(manifest.get("policy_versions", []), list)
+            and all(map(text, manifest.get("policy_versions", []))),
+            "a list of version names",
+        ),
+        (SEAL, text(manifest.get(SEAL, "")), "text"),
+    ]
+    for key, ok, expected in checks:
+        if not ok:
+            raise AuditError(
+                f"{path} is not a report manifest as written: field {key!r} must be "
+                f"{expected}, not {json.dumps(manifest.get(key))}"
+            )
     return manifest
 
 
@@ -110,13 +175,29 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         "SELECT policy_hash, as_of, month_from, month_to FROM evaluations WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
-    if original and original[0][0] != manifest["policy_hash"]:
+    disagreements = _disagreements(manifest, original[0] if original else None)
+    # What the manifest states beside its figures and does not hold: any of it fails.
+    stated: list[str] = []
+    if SEAL in manifest and seal(manifest) != manifest[SEAL]:
+        stated.append("manifest: changed after it was written (its seal does not match)")
+        reasons += disagreements
         reasons.append(
-            f"evaluation #{manifest.get('evaluation_id')} here used policy "
-            f"{original[0][0][:12]}, the manifest names {manifest['policy_hash'][:12]}: "
-            "a different policy (or a manifest from another warehouse)"
+            f"the manifest's content is not what was written ({SEAL} differs): it was edited"
         )
-    reasons += _edits(manifest, original[0] if original else None)
+    elif disagreements and SEAL in manifest:
+        # As written, yet not this warehouse's evaluation: made elsewhere from the
+        # same inputs (the figures decide whether it reproduces).
+        reasons += disagreements
+        reasons.append(
+            "the manifest is as written (its seal matches): it was made in another "
+            "warehouse holding the same inputs"
+        )
+    elif disagreements:
+        stated.append("manifest: does not agree with this warehouse's evaluation (see why)")
+        reasons += disagreements
+        reasons.append(
+            "the manifest was edited, or made in another warehouse (it has no seal to tell which)"
+        )
     if manifest.get("package_version") not in (None, __version__):
         reasons.append(
             f"the report was made by version {manifest['package_version']}, this is "
@@ -139,7 +220,6 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         raise AuditError(f"{path}: not a report manifest as written: {exc}") from None
     run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
     details: dict[str, str] = {}
-    stated: list[str] = []  # what the manifest states beside its figures and got wrong
     if kind == "monthly":
         context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
         now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
@@ -203,7 +283,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "every figure reproduced, but not the figures.csv hash the manifest names: the "
             "manifest was edited (or figures.csv was rendered from other numbers)"
         )
-    differences = figure_differences + tuple(stated)
+    differences = tuple(stated) + figure_differences
     checked, absent, altered = _check_documents(path.parent, manifest)
     if altered:
         differences += tuple(f"document {name}: changed since it was rendered" for name in altered)
@@ -222,33 +302,33 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     )
 
 
-def _edits(manifest: dict[str, Any], original: tuple | None) -> list[str]:
-    """Signs that the manifest itself was changed after it was written: its parts
-    no longer agree with each other or with the evaluation it names."""
+def _disagreements(manifest: dict[str, Any], original: tuple | None) -> list[str]:
+    """Where the manifest's parts disagree with each other or with the evaluation
+    of its id in this warehouse (facts only: the caller says what they mean)."""
     from pipeline.evaluate import input_fingerprint
 
     out = []
     eid = manifest.get("evaluation_id")
     inputs = manifest.get("inputs", [])
     if inputs and input_fingerprint(inputs) != manifest["input_fingerprint"]:
-        out.append(
-            "the manifest's inputs do not give its input_fingerprint: the manifest was edited"
-        )
+        out.append("the manifest's inputs do not give its input_fingerprint")
     if original is None:
-        out.append(
-            f"there is no evaluation #{eid} in this warehouse: the manifest comes from another "
-            "warehouse, or its evaluation id was edited"
-        )
+        out.append(f"there is no evaluation #{eid} in this warehouse")
         return out
-    _, as_of, covered_from, covered_to = original
+    policy_hash, as_of, covered_from, covered_to = original
+    if policy_hash != manifest["policy_hash"]:
+        out.append(
+            f"evaluation #{eid} here used policy {policy_hash[:12]}, the manifest names "
+            f"{manifest['policy_hash'][:12]}"
+        )
     try:
         same_as_of = pd.Timestamp(manifest["as_of"]) == pd.Timestamp(as_of)
     except (ValueError, TypeError):
         same_as_of = False
     if not same_as_of:
         out.append(
-            f"evaluation #{eid} was as of {pd.Timestamp(as_of).isoformat()}, the manifest says "
-            f"{manifest['as_of']}: the manifest was edited"
+            f"evaluation #{eid} here was as of {pd.Timestamp(as_of).isoformat()}, the "
+            f"manifest says {manifest['as_of']}"
         )
     # A monthly report's evaluation ends with its month; a sales report may reuse
     # one that covers a wider range (report_sales.range_evaluation).
@@ -262,8 +342,8 @@ def _edits(manifest: dict[str, Any], original: tuple | None) -> list[str]:
         )
     if not fits:
         out.append(
-            f"evaluation #{eid} covers {covered_from} to {covered_to}, the manifest's report "
-            f"is of {first} to {last}: the manifest was edited"
+            f"evaluation #{eid} here covers {covered_from} to {covered_to}, the manifest's "
+            f"report is of {first} to {last}"
         )
     return out
 

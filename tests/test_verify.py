@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,17 @@ from pipeline.errors import AuditError
 from pipeline.load import load_file
 from pipeline.report_monthly import write_monthly_report
 from pipeline.report_sales import build_customer_context, build_tiers_context, write_sales_report
-from pipeline.verify import verify_manifest
+from pipeline.verify import SEAL, seal, verify_manifest
 from pipeline.warehouse import connect
 from tests.conftest import SAMPLE
 
 MONTH = "2026-10"
+
+
+def _resealed(data: dict) -> str:
+    """A manifest's JSON with a seal that matches its content: as if the pipeline
+    had written it so (an edit the seal cannot catch, for the checks beneath it)."""
+    return json.dumps({**data, SEAL: seal(data)})
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +69,13 @@ def test_an_edited_figures_csv_or_its_hash_is_caught(sample_warehouse, report, t
     result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
     assert not result.reproduced
     assert result.differences[0] == (
+        "manifest: changed after it was written (its seal does not match)"
+    )
+    # Re-sealed, the edit still shows: figures.csv is re-derived and hashed.
+    (tmp_path / "manifest.json").write_text(_resealed(data))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced
+    assert result.differences[0] == (
         "figures.csv: the manifest's hash is not that of the figures re-derived"
     )
     assert "the manifest was edited" in result.reasons[0]
@@ -82,7 +96,7 @@ def test_a_changed_figure_is_listed_field_by_field(sample_warehouse, report, tmp
     changed = "\n".join(lines) + "\n"
     (tmp_path / "figures.csv").write_text(changed)
     data["figures_csv_sha256"] = hashlib.sha256(changed.encode()).hexdigest()
-    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    (tmp_path / "manifest.json").write_text(_resealed(data))
     result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
     assert not result.reproduced
     assert len(result.differences) == 1
@@ -99,7 +113,19 @@ def test_new_data_and_a_foreign_manifest(report, tmp_path) -> None:
         verify_manifest(con, report)  # this warehouse has never evaluated
     from pipeline.evaluate import evaluate
 
-    evaluate(con, month_from=MONTH, month_to=MONTH, as_of="2026-11-01T00:00")
+    evaluate(con, month_from=MONTH, month_to=MONTH, as_of="2026-11-15T00:00")
+    # Same inputs, another warehouse: its evaluation of that id (if any) is another
+    # run. The manifest is sealed as written: the figures decide, and reproduce.
+    elsewhere = verify_manifest(con, report)
+    assert elsewhere.reproduced, elsewhere.differences
+    assert "made in another warehouse holding the same inputs" in elsewhere.reasons[-1]
+    # Without a seal (a manifest written before seals) that cannot be told from an edit.
+    unsealed = {k: v for k, v in json.loads(report.read_text()).items() if k != SEAL}
+    (tmp_path / "unsealed.json").write_text(json.dumps(unsealed))
+    result = verify_manifest(con, tmp_path / "unsealed.json")
+    assert not result.reproduced
+    assert result.differences[0].startswith("manifest: does not agree with this warehouse")
+    assert "it has no seal to tell which" in result.reasons[-1]
     extra = tmp_path / "late-tickets.csv"
     extra.write_text(
         "ticket_id,customer_id,created_at,priority,channel,status,subject\n"
@@ -126,6 +152,33 @@ def test_bad_manifests(sample_warehouse, tmp_path) -> None:
     (tmp_path / "other.json").write_text('{"hello": 1}')
     with pytest.raises(AuditError, match="not a report manifest"):
         verify_manifest(sample_warehouse, tmp_path / "other.json")
+    base = {"policy_hash": "p", "as_of": "2026-11-01", "input_fingerprint": "f", "figures": {}}
+    malformed = {
+        "42": (42, "not a JSON object"),
+        "null": (None, "not a JSON object"),
+        "figures": (
+            {**base, "month": MONTH, "figures": []},
+            "field 'figures' must be an object of hashes",
+        ),
+        "id": (
+            {**base, "month": MONTH, "evaluation_id": "1; drop table x"},
+            "field 'evaluation_id' must be a whole number",
+        ),
+        "customer": (
+            {**base, "report": "customer", "month_from": MONTH, "month_to": MONTH},
+            "field 'customer_id' must be text, not null",
+        ),
+        "kind": ({**base, "report": "weekly"}, "field 'report' must be one of monthly"),
+        "inputs": (
+            {**base, "month": MONTH, "inputs": ["a.csv"]},
+            "field 'inputs' must be a list of {path, sha256}",
+        ),
+    }
+    for name, (content, message) in malformed.items():
+        (tmp_path / "m.json").write_text(json.dumps(content))
+        with pytest.raises(AuditError, match=re.escape(message)):
+            verify_manifest(sample_warehouse, tmp_path / "m.json")
+        assert name
 
 
 def test_sales_reports_write_manifests_that_verify(sample_warehouse, tmp_path) -> None:
@@ -201,7 +254,9 @@ def test_an_edited_manifest_is_called_edited(sample_warehouse, report, tmp_path)
         (tmp_path / "manifest.json").write_text(json.dumps(data))
         result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
         assert any(reason in r for r in result.reasons), (name, result.reasons)
-    (tmp_path / "manifest.json").write_text(json.dumps({**original, "policy_versions": ["x"]}))
+        assert not result.reproduced, name
+        assert result.differences[0].startswith("manifest: changed after it was written")
+    (tmp_path / "manifest.json").write_text(_resealed({**original, "policy_versions": ["x"]}))
     result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
     assert not result.reproduced
     assert result.differences == (
