@@ -124,14 +124,16 @@ def _months_back(month: str, n: int) -> list[str]:
 
 def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy) -> int:
     """The evaluation behind a month's report: reused when one exists for the
-    same policy, months, as-of instant (the month's end) and input data, else run."""
+    same policy, months, as-of instant (the month's end), input data and package
+    version, else run. The first such one: a later equal run (`sla audit verify`
+    stores one) must not change the report's evaluation number, nor its bytes."""
     months = _months_back(month, 12)
     as_of = month_end_as_of(month, policy.report_timezone)
     rows = con.execute(
         "SELECT evaluation_id, input_fingerprint FROM evaluations WHERE policy_hash = ? "
         "AND month_from = ? AND month_to = ? AND as_of = ? AND forced_version IS NULL "
-        "ORDER BY evaluation_id DESC",
-        [policy.hash, months[0], month, as_of.to_pydatetime()],
+        "AND package_version = ? AND finished_at IS NOT NULL ORDER BY evaluation_id",
+        [policy.hash, months[0], month, as_of.to_pydatetime(), __version__],
     ).fetchall()
     fingerprint = current_input_fingerprint(con)
     for evaluation_id, stored in rows:

@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import charts
+from pipeline import __version__, charts
 from pipeline.errors import AuditError
 from pipeline.evaluate import (
     current_input_fingerprint,
@@ -45,15 +45,17 @@ TIER_ORDER = ("pioneer", "professional", "business", "premium")
 def range_evaluation(
     con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, policy: Policy
 ) -> int:
-    """An evaluation covering the months, as of the end of the last one (reused if
-    one exists for the same policy and inputs)."""
+    """An evaluation covering the months, as of the end of the last one: the first
+    one for the same policy, inputs and package version (as the monthly report's
+    `ensure_evaluation`), else a new one."""
     as_of = month_end_as_of(month_to, policy.report_timezone)
     fingerprint = current_input_fingerprint(con)
     rows = con.execute(
         "SELECT evaluation_id FROM evaluations WHERE policy_hash = ? AND as_of = ? "
         "AND month_from <= ? AND month_to >= ? AND forced_version IS NULL "
-        "AND input_fingerprint = ? ORDER BY evaluation_id DESC LIMIT 1",
-        [policy.hash, as_of.to_pydatetime(), month_from, month_to, fingerprint],
+        "AND input_fingerprint = ? AND package_version = ? AND finished_at IS NOT NULL "
+        "ORDER BY evaluation_id LIMIT 1",
+        [policy.hash, as_of.to_pydatetime(), month_from, month_to, fingerprint, __version__],
     ).fetchall()
     if rows:
         return int(rows[0][0])

@@ -290,3 +290,13 @@ def test_a_sales_report_on_a_wider_evaluation_is_not_called_edited(
     paths = write_sales_report(con, tiers, "tiers.html.j2", tmp_path, "w", ("html",), params)
     result = verify_manifest(con, paths[-1])
     assert result.reproduced and result.reasons == ()
+
+
+def test_rendering_again_after_a_verification_gives_the_same_files(
+    sample_warehouse, report, tmp_path
+) -> None:
+    # verify stores an equal evaluation; the report keeps resting on the first one.
+    assert verify_manifest(sample_warehouse, report).reproduced
+    write_monthly_report(sample_warehouse, MONTH, formats=("html",), out_dir=tmp_path)
+    for name in ("manifest.json", "figures.csv", "sla-report.en.html"):
+        assert (tmp_path / MONTH / name).read_bytes() == (report.parent / name).read_bytes()
