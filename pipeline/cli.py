@@ -63,6 +63,11 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            # A path the user gave that cannot be written or read (a file where a
+            # folder should be, no permission, a full disk): say which, no traceback.
+            where = exc.filename or ""
+            raise click.ClickException(f"{where}: {exc.strerror or exc}") from exc
 
     return wrapper
 
@@ -251,7 +256,9 @@ def status_command(db: str | None) -> None:
             f"{row.accepted:,}",
             f"{row.rejected:,}",
             f"{row.flagged:,}",
-            str(row.source_tz or ("unchanged" if row.unchanged else "-")),
+            row.source_tz
+            if isinstance(row.source_tz, str) and row.source_tz
+            else ("unchanged" if row.unchanged else "-"),
         )
     _show(console, table)
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
@@ -332,7 +339,17 @@ def evaluate_command(
     if counts["outage_calls"]:
         console.print(
             f"outage line, out of hours: {counts['outage_calls']:,} calls, "
-            f"{counts['billable_calls']:,} billable (cause on the customer's side)"
+            f"{counts['billable_calls']:,} billable (cause: "
+            + " or ".join(
+                sorted(
+                    {
+                        v.outage_line.billable_cause_domain
+                        for v in run.policy.versions
+                        if v.outage_line
+                    }
+                )
+            )
+            + ")"
         )
     if counts["no_policy_in_force"]:
         console.print(
@@ -433,9 +450,22 @@ def whatif_command(
     def count(x: float) -> str:
         return "-" if x != x else f"{x:,.0f}"
 
+    def standing(benchmark_only: object, unjudged: float, tickets: float) -> str:
+        if tickets != tickets:  # no rows on this side
+            return "none"
+        if unjudged == tickets:
+            return "no version in force"
+        return "benchmark only" if benchmark_only else "SLA"
+
     for row in side.itertuples():
+        now = standing(row.benchmark_only_current, row.unjudged_current, row.tickets_current)
+        then = standing(row.benchmark_only_other, row.unjudged_other, row.tickets_other)
+        if now == then:
+            tier = row.tier + ("" if now == "SLA" else f" ({now})")
+        else:
+            tier = f"{row.tier} ({now} -> {then})"
         table.add_row(
-            row.tier + (" (benchmark)" if row.benchmark_only else ""),
+            tier,
             row.metric,
             count(row.closed_current),
             pct(row.compliance_current),
@@ -444,6 +474,13 @@ def whatif_command(
             "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
         )
     _show(console, table)
+    for name, unjudged in side.attrs.get("unjudged", {}).items():
+        if unjudged["tickets"]:
+            console.print(
+                f"{name} policy: {unjudged['tickets']:,} tickets created before "
+                f"{unjudged['before']}, when its first version took effect, are judged by "
+                "none and left out of its figures"
+            )
 
 
 @cli.group("report")

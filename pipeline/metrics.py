@@ -38,7 +38,9 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
     frame = results.copy()
     # No-SLA tiers are judged by their benchmark status, flagged as such.
     frame["judged"] = np.where(frame["has_sla"], frame["status"], frame["benchmark_status"])
-    frame["benchmark_only"] = ~frame["has_sla"].astype(bool)
+    frame["sla"] = frame["has_sla"].astype(bool)
+    rule = frame["exclusion_rule"] if "exclusion_rule" in frame else pd.Series(None, frame.index)
+    frame["is_unjudged"] = rule == "no_policy_in_force"
     closed = frame["judged"].isin([*CLOSED_MET, "breached"])
     frame["is_met"] = frame["judged"].isin(CLOSED_MET)
     frame["is_met_target"] = frame["judged"] == "met"
@@ -46,8 +48,12 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
     frame["is_open"] = frame["judged"].isin(OPEN)
     frame["is_excluded"] = frame["status"] == "excluded"
     frame["closed_elapsed"] = frame["elapsed_working_seconds"].where(closed)
-    grouped = frame.groupby(["tier", "metric", "benchmark_only"], sort=True)
+    # A tier is benchmark only when none of its rows carries an SLA (as in SUMMARY_SQL):
+    # rows no policy version judged do not split it in two.
+    grouped = frame.groupby(["tier", "metric"], sort=True)
     out = grouped.agg(
+        sla=("sla", "any"),
+        unjudged=("is_unjudged", "sum"),
         tickets=("ticket_id", "size"),
         met=("is_met", "sum"),
         met_within_target=("is_met_target", "sum"),
@@ -57,6 +63,7 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
         median_seconds=("closed_elapsed", "median"),
         p90_seconds=("closed_elapsed", lambda s: s.quantile(0.9)),
     ).reset_index()
+    out.insert(2, "benchmark_only", ~out.pop("sla"))
     closed_n = out["met"] + out["breached"]
     out["closed"] = closed_n
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -70,12 +77,20 @@ def compare(current: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     """Side by side compliance of two evaluations of the same tickets."""
     a = compliance_summary(current)
     b = compliance_summary(other)
-    keys = ["tier", "metric", "benchmark_only"]
+    # One row per tier and metric, whatever each side makes of it: a tier that
+    # carries an SLA under one policy and not the other is still one comparison.
+    keys = ["tier", "metric"]
     merged = a.merge(b, on=keys, how="outer", suffixes=("_current", "_other"))
     merged["change"] = merged["compliance_other"] - merged["compliance_current"]
     return merged[
         [
             *keys,
+            "benchmark_only_current",
+            "benchmark_only_other",
+            "tickets_current",
+            "tickets_other",
+            "unjudged_current",
+            "unjudged_other",
             "closed_current",
             "compliance_current",
             "closed_other",
@@ -110,6 +125,7 @@ SELECT
     tier,
     metric,
     NOT bool_or(has_sla) AS benchmark_only,
+    count(*) FILTER (WHERE exclusion_rule = 'no_policy_in_force') AS unjudged,
     count(*) AS tickets,
     count(*) FILTER (WHERE judged IN ('met', 'met_late_target')) AS met,
     count(*) FILTER (WHERE judged = 'met') AS met_within_target,

@@ -24,7 +24,9 @@ def whatif(
     """Compliance per tier and metric under `current` (default policy) and `other`.
 
     Both evaluations see the warehouse at the same as-of instant and neither is
-    stored, so the loaded data and the recorded runs are untouched."""
+    stored, so the loaded data and the recorded runs are untouched. The frame's
+    `attrs["unjudged"]` holds, per side, the tickets created before that policy's
+    first version (judged by none, left out of its figures)."""
     current = current or Policy.default()
     base = evaluate(
         con, current, month_from=month_from, month_to=month_to, as_of=as_of, store=False
@@ -32,4 +34,16 @@ def whatif(
     alt = evaluate(
         con, other, month_from=month_from, month_to=month_to, as_of=base.as_of, store=False
     )
-    return compare(base.results, alt.results)
+    side = compare(base.results, alt.results)
+    side.attrs["unjudged"] = {
+        name: {
+            "tickets": int(
+                run.results.loc[
+                    run.results["exclusion_rule"] == "no_policy_in_force", "ticket_id"
+                ].nunique()
+            ),
+            "before": run.policy.versions[0].effective_from,
+        }
+        for name, run in (("current", base), ("other", alt))
+    }
+    return side

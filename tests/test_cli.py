@@ -42,6 +42,7 @@ def test_load_status_evaluate(db: str) -> None:
     assert "nothing changed" in again.output
     status = run("status", "--db", db)
     assert "unknown_customer" in status.output
+    assert "nan" not in status.output  # the customers load has no source zone: "-"
     assert "tickets created from 2026-10-21 08:00:00+00:00 to 2026-10-25 01:30:00+00:00" in (
         status.output
     )
@@ -265,3 +266,38 @@ def test_loading_several_files_says_which_stay_loaded(db: str, tmp_path) -> None
     assert result.exit_code == 1
     assert "naive.csv, line 2, field 'at'" in result.output
     assert "1 file(s) before it stay loaded; 1 after it not tried" in result.output
+
+
+def test_whatif_one_row_per_tier_whatever_each_side_makes_of_it(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    text = DEFAULT_POLICY.read_text()
+    # Premium without an SLA in the other policy: one row, its standing on each side.
+    head, tail = text.split("[versions.tiers.premium]")
+    noprem = tmp_path / "noprem.toml"
+    noprem.write_text(
+        head + "[versions.tiers.premium]" + tail.replace("has_sla = true", "has_sla = false", 1)
+    )
+    result = run("whatif", "--policy", str(noprem), "--as-of", "2026-11-01T00:00", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("premium (SLA -> benchmark only)") == 2  # both metrics
+    # A policy that begins after the first tickets: they are judged by none, and said so.
+    late = tmp_path / "late.toml"
+    late.write_text(text.replace('effective_from = "2020-01-01"', 'effective_from = "2026-10-22"'))
+    result = run("whatif", "--policy", str(late), "--as-of", "2026-11-01T00:00", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert (
+        "other policy: 1 tickets created before 2026-10-22, when its first version took "
+        "effect, are judged by none" in " ".join(result.output.split())
+    )
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    args = ["report", "tiers", "--from", "2026-10", "--to", "2026-10", "--format", "html"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(blocker / "sub"), "--db", db])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and str(blocker) in result.output
