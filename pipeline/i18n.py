@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 
 from babel.dates import format_date, format_datetime, get_day_names
+from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from pipeline.errors import PipelineError
@@ -68,6 +69,10 @@ class Messages:
     def quantity(self, value: float) -> str:
         """A stated amount (8 hours, 4.5 hours): a decimal only when it has one."""
         return self.number(value, 1 if value % 1 else 0)
+
+    def join(self, items) -> str:
+        """Items as a list in the reader's words ('a, b and c'; 'a, b en c')."""
+        return format_list(list(items), locale=self.locale)
 
     def currency(self, value: float, currency: str) -> str:
         """An amount of money in the reader's format (EUR 89 -> "€ 89,00" in Dutch)."""

@@ -239,7 +239,7 @@ def build_context(
                 change_12m=None
                 if value is None or key not in with_history or pd.isna(pooled_compliance.get(key))
                 else value - float(pooled_compliance[key]),
-                promise=_promises(
+                promise=promises_text(
                     m, in_month, row.tier, row.metric, benchmark=bool(row.benchmark_only)
                 ),
             )
@@ -414,7 +414,9 @@ def build_context(
     )
 
 
-def _promises(m: Messages, versions: list, tier: str, metric_name: str, *, benchmark: bool) -> str:
+def promises_text(
+    m: Messages, versions: list, tier: str, metric_name: str, *, benchmark: bool
+) -> str:
     """The promise of each version in force during the month ('24 working hours;
     4 working hours from 15 October 2026'), once when they agree."""
     texts: list[tuple[str, Any]] = []
@@ -651,10 +653,17 @@ LANGUAGE_FIELDS = ("tier_label", "metric_label", "promise")
 
 
 def figure_hash(value: object, language_fields: tuple[str, ...]) -> str:
-    """sha256 of a figure's numbers, leaving out its language-dependent labels."""
-    if isinstance(value, dict):
-        value = {k: v for k, v in value.items() if k not in language_fields}
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    """sha256 of a figure's numbers, leaving out its language-dependent labels (at
+    any depth)."""
+
+    def numbers(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: numbers(x) for k, x in v.items() if k not in language_fields}
+        return v
+
+    return hashlib.sha256(
+        json.dumps(numbers(value), sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def _figure_hash(cell: Cell) -> str:

@@ -32,7 +32,7 @@ from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
     _environment,
     figure_hash,
-    promise_text,
+    promises_text,
     write_document,
     write_manifest,
 )
@@ -90,46 +90,57 @@ class Yardstick:
     label: str
 
 
-def range_version(policy: Policy, month_from: str, month_to: str) -> PolicyVersion:
-    """The version whose promises a report over the months shows: the one in force
-    at the end of the range (the first version for a range before any)."""
+def range_versions(policy: Policy, month_from: str, month_to: str) -> list[PolicyVersion]:
+    """The versions a report over the months rests on: the one in force at its start
+    (the first version for a range before any), then each taking effect by its end.
+    The last one's tiers, prices and labels are shown."""
     first, last = (dt.date.fromisoformat(f"{m}-01") for m in (month_from, month_to))
-    return policy.versions_during(first, last)[-1]
+    last = (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date()
+    return policy.versions_during(first, last)
 
 
 def yardsticks(
-    m: Messages, policy: Policy, version: PolicyVersion, metric: str
+    m: Messages, policy: Policy, versions: list[PolicyVersion], metric: str
 ) -> tuple[Yardstick, ...]:
-    """The fastest and the slowest promise of `metric` among the tiers with an SLA
-    (targets and limits alike): with the published policy 8 h and 24 h for the first
-    response, 3 and 7 working days for resolution. One when they are the same."""
-    spec = version.metrics.get(metric)
-    promised = (
-        []
-        if spec is None
-        else [
-            (amount, threshold.unit)
-            for tier, threshold in spec.targets.items()
-            if tier in version.tiers and version.tiers[tier].has_sla
-            for amount in (threshold.target, threshold.limit)
-        ]
-    )
-    if not promised:
-        raise AuditError(
-            f"policy version {version.version!r} promises no tier with an SLA a "
-            f"{metric.replace('_', ' ')} target: nothing to compare the tiers on"
-        )
-    measured = {}
-    for amount, unit in promised:
-        seconds = policy.threshold_seconds(Threshold(amount, amount, unit), spec.calendar_name)[0]
-        if unit == "hours":
-            label = m("hours_short", n=m.quantity(amount))
-        else:
-            key = "days_clock_short" if spec.clock == "clock" else "days_short"
-            label = m(key, n=m.quantity(amount))
-        measured.setdefault(seconds, label)
-    ends = sorted(measured)[:: max(len(measured) - 1, 1)]
-    return tuple(Yardstick(seconds, measured[seconds]) for seconds in ends)
+    """Every promise of `metric` to a tier with an SLA (targets and limits alike) in
+    the versions, fastest first: with the published policy 8 h and 24 h for the
+    first response, 3 and 7 working days for resolution. Empty when none promises."""
+    measured: dict[float, str] = {}
+    for version in versions:
+        spec = version.metrics.get(metric)
+        if spec is None:
+            continue
+        for tier, threshold in spec.targets.items():
+            if tier not in version.tiers or not version.tiers[tier].has_sla:
+                continue
+            for amount in (threshold.target, threshold.limit):
+                seconds = policy.threshold_seconds(
+                    Threshold(amount, amount, threshold.unit), spec.calendar_name
+                )[0]
+                if threshold.unit == "hours":
+                    label = m("hours_short", n=m.quantity(amount))
+                else:
+                    key = "days_clock_short" if spec.clock == "clock" else "days_short"
+                    label = m(key, n=m.quantity(amount))
+                measured.setdefault(seconds, label)
+    return tuple(Yardstick(seconds, measured[seconds]) for seconds in sorted(measured))
+
+
+@dataclass(frozen=True)
+class MetricFigure:
+    """What one tier experienced of one metric."""
+
+    promise: str
+    closed: int
+    median_h: float | None
+    p90_h: float | None
+    # (share, ci low, ci high) within each of the context's yardsticks of the metric.
+    within: tuple[tuple[float, float, float], ...]
+    # Is the difference with the tier below meaningful? Two-sided p-value of a
+    # two-proportion z-test on the shares within the slowest yardstick (None: no
+    # tier below, or no closed tickets), and that in words.
+    p_vs_previous: float | None
+    vs_previous: str
 
 
 @dataclass(frozen=True)
@@ -139,24 +150,7 @@ class TierFigure:
     price: str
     support: str
     has_sla: bool
-    promise_first_response: str
-    promise_resolution: str
-    closed_first_response: int
-    closed_resolution: int
-    fr_median_h: float | None
-    fr_p90_h: float | None
-    res_median_h: float | None
-    res_p90_h: float | None
-    # (share, ci low, ci high) within each of the context's yardsticks.
-    fr_within: tuple[tuple[float, float, float], ...]
-    res_within: tuple[tuple[float, float, float], ...]
-    # Is the difference with the tier below meaningful? Two-sided p-values of a
-    # two-proportion z-test on the shares within the slowest yardstick of each
-    # metric (None: no tier below, or no closed tickets).
-    fr_p_vs_previous: float | None
-    res_p_vs_previous: float | None
-    vs_previous: str
-    vs_previous_resolution: str
+    metrics: dict[str, MetricFigure]
 
 
 @dataclass(frozen=True)
@@ -167,7 +161,8 @@ class TiersContext:
     period_label: str
     evaluation_id: int
     policy_hash: str
-    version: str  # whose promises and yardsticks are shown
+    version: str  # whose tiers and prices are shown (in force at the end of the range)
+    metrics: tuple[str, ...]  # those some version of the range promises an SLA tier
     yardsticks: dict[str, tuple[Yardstick, ...]]  # per metric
     measured: str  # how each metric counts time, for the reader
     tiers: tuple[TierFigure, ...]
@@ -189,20 +184,29 @@ def build_tiers_context(
     if month_from > month_to:
         raise AuditError(f"--from {month_from} is after --to {month_to}")
     m = Messages(lang)
+    versions = range_versions(policy, month_from, month_to)
+    version = versions[-1]
+    sticks = {metric: yardsticks(m, policy, versions, metric) for metric in METRICS}
+    metrics = tuple(metric for metric in METRICS if sticks[metric])
+    if not metrics:
+        names = ", ".join(v.version for v in versions)
+        raise AuditError(
+            f"policy version(s) {names} promise no tier with an SLA any target: "
+            "nothing to compare the tiers on"
+        )
+    # Checked before evaluating: a report that cannot be made stores no evaluation.
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
-    version = range_version(policy, month_from, month_to)
-    sticks = {metric: yardsticks(m, policy, version, metric) for metric in METRICS}
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
-    fr, res = (
-        query(
+    frames = {
+        metric: query(
             con,
             "report_tiers.sql",
             {**base, "metric": metric, "yardsticks": [y.seconds for y in sticks[metric]]},
         )
         .df()
         .set_index("tier")
-        for metric in METRICS
-    )
+        for metric in metrics
+    }
 
     def shares(frame, tier: str, metric: str) -> tuple[tuple[float, float, float], ...]:
         if tier not in frame.index or frame.loc[tier, "closed"] == 0:
@@ -216,10 +220,6 @@ def build_tiers_context(
 
     def value(frame, tier: str, column: str) -> float | None:
         return None if tier not in frame.index else float(frame.loc[tier, column]) / H
-
-    def promise(metric: str, tier: str) -> str:
-        spec = version.metrics.get(metric)
-        return promise_text(m, spec.targets.get(tier) if spec else None, spec)
 
     def vs_below(frame, tier: str, below: str | None) -> float | None:
         if below is None or tier not in frame.index or below not in frame.index:
@@ -251,8 +251,19 @@ def build_tiers_context(
         spec = version.tiers.get(tier)
         if spec is None:
             continue
-        fr_p = vs_below(fr, tier, previous)
-        res_p = vs_below(res, tier, previous)
+        per_metric = {}
+        for metric in metrics:
+            frame = frames[metric]
+            p = vs_below(frame, tier, previous)
+            per_metric[metric] = MetricFigure(
+                promise=promises_text(m, versions, tier, metric, benchmark=False),
+                closed=int(frame.loc[tier, "closed"]) if tier in frame.index else 0,
+                median_h=value(frame, tier, "median_seconds"),
+                p90_h=value(frame, tier, "p90_seconds"),
+                within=shares(frame, tier, metric),
+                p_vs_previous=p,
+                vs_previous=significance(p),
+            )
         figures.append(
             TierFigure(
                 tier=tier,
@@ -260,41 +271,31 @@ def build_tiers_context(
                 price=price(spec),
                 support=spec.support_description,
                 has_sla=spec.has_sla,
-                promise_first_response=promise("first_response", tier),
-                promise_resolution=promise("resolution", tier),
-                closed_first_response=int(fr.loc[tier, "closed"]) if tier in fr.index else 0,
-                closed_resolution=int(res.loc[tier, "closed"]) if tier in res.index else 0,
-                fr_median_h=value(fr, tier, "median_seconds"),
-                fr_p90_h=value(fr, tier, "p90_seconds"),
-                res_median_h=value(res, tier, "median_seconds"),
-                res_p90_h=value(res, tier, "p90_seconds"),
-                fr_within=shares(fr, tier, "first_response"),
-                res_within=shares(res, tier, "resolution"),
-                fr_p_vs_previous=fr_p,
-                res_p_vs_previous=res_p,
-                vs_previous=significance(fr_p),
-                vs_previous_resolution=significance(res_p),
+                metrics=per_metric,
             )
         )
         previous = tier
+    # The charts show the first metric measured (the first response, unless the
+    # policy promises none).
+    charted = metrics[0]
     quantiles = con.execute(
         "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
         "AS q FROM sla_results WHERE evaluation_id = ? AND month BETWEEN ? AND ? "
-        "AND metric = 'first_response' AND clock_stop IS NOT NULL AND NOT outage_line "
+        "AND metric = ? AND clock_stop IS NOT NULL AND NOT outage_line "
         "GROUP BY tier",
-        [evaluation_id, month_from, month_to],
+        [evaluation_id, month_from, month_to, charted],
     ).df()
     labels = {k: t.label for k, t in version.tiers.items()}
     distribution = charts.distribution(
         {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
-        title=m("chart_dist_title", metric=m("first_response")),
+        title=m("chart_dist_title", metric=m(charted)),
         xlabel=m("chart_dist_x"),
         ylabel=m("chart_dist_y"),
         tier_labels=labels,
-        target_hours=sticks["first_response"][0].seconds / H,
-        limit_hours=sticks["first_response"][-1].seconds / H,
-        target_label=sticks["first_response"][0].label,
-        limit_label=sticks["first_response"][-1].label,
+        target_hours=sticks[charted][0].seconds / H,
+        limit_hours=sticks[charted][-1].seconds / H,
+        target_label=sticks[charted][0].label,
+        limit_label=sticks[charted][-1].label,
         # A long tail (tickets answered weeks later) would squeeze the part that
         # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
         max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
@@ -302,16 +303,16 @@ def build_tiers_context(
     monthly = con.execute(
         "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= ?) "
         "/ count(*) AS compliance FROM sla_results WHERE evaluation_id = ? "
-        "AND month BETWEEN ? AND ? AND metric = 'first_response' AND clock_stop IS NOT NULL "
+        "AND month BETWEEN ? AND ? AND metric = ? AND clock_stop IS NOT NULL "
         "AND NOT outage_line GROUP BY month, tier",
-        [sticks["first_response"][-1].seconds, evaluation_id, month_from, month_to],
+        [sticks[charted][-1].seconds, evaluation_id, month_from, month_to, charted],
     ).df()
     months = sorted(monthly["month"].unique())
     trend = charts.trend(
         monthly,
         months,
         [m.short_month(x) for x in months],
-        title=m("chart_share_within", within=sticks["first_response"][-1].label),
+        title=m("chart_share_within", metric=m(charted), within=sticks[charted][-1].label),
         ylabel=m("chart_trend_y"),
         xlabel=m("chart_month"),
         tier_labels=labels,
@@ -319,6 +320,11 @@ def build_tiers_context(
     policy_hash = con.execute(
         "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
     ).fetchall()[0][0]
+    measured = []
+    for metric in metrics:
+        spec = next(v.metrics[metric] for v in reversed(versions) if metric in v.metrics)
+        key = "measured_clock" if spec.clock == "clock" else "measured_working"
+        measured.append(m(key, metric=m(metric).lower(), calendar=spec.calendar_name))
     return TiersContext(
         lang=lang,
         month_from=month_from,
@@ -327,17 +333,9 @@ def build_tiers_context(
         evaluation_id=evaluation_id,
         policy_hash=policy_hash,
         version=version.version,
+        metrics=metrics,
         yardsticks=sticks,
-        measured="; ".join(
-            m(
-                "measured_clock"
-                if version.metrics[metric].clock == "clock"
-                else "measured_working",
-                metric=m(metric).lower(),
-                calendar=version.metrics[metric].calendar_name,
-            )
-            for metric in METRICS
-        ),
+        measured="; ".join(measured),
         tiers=tuple(figures),
         distribution_chart=distribution,
         trend_chart=trend,
@@ -353,8 +351,7 @@ class CustomerTicket:
     created: str
     elapsed_h: float
     covered: bool
-    met_business: bool | None
-    met_premium: bool | None
+    met: tuple[bool | None, ...]  # within each SLA tier's limit (context.sla_tiers); None: open
     subject: str
 
 
@@ -367,10 +364,12 @@ class CustomerContext:
     evaluation_id: int
     tiers: str  # the customer's plans in the period, from the plan history
     tier_labels: dict[str, str]
+    metrics: tuple[str, ...]  # those the policy version measures
+    sla_tiers: tuple[str, ...]  # the tiers whose promise each row is held against
     rows: tuple[CustomerTicket, ...]
-    covered: dict[str, int]
-    met_business: dict[str, int]
-    met_premium: dict[str, int]
+    covered: dict[str, int]  # per metric
+    met: dict[str, dict[str, int]]  # per SLA tier, per metric
+    upgrade_case: tuple[str, ...]  # a sentence per metric
 
 
 def build_customer_context(
@@ -402,22 +401,42 @@ def build_customer_context(
             "month_to": month_to,
         },
     ).df()
-    version = range_version(policy, month_from, month_to)
+    version = range_versions(policy, month_from, month_to)[-1]
     labels = {k: t.label for k, t in version.tiers.items()}
+    metrics = tuple(metric for metric in METRICS if metric in version.metrics)
+    sla_tiers = tuple(
+        tier for tier in TIER_ORDER if tier in version.tiers and version.tiers[tier].has_sla
+    )
+    # Each SLA tier's limit per metric (None: that tier has no target for it).
     limits = {
         tier: {
             metric: policy.threshold_seconds(
-                version.metrics[metric].targets[tier],
-                version.metrics[metric].calendar_name,
+                version.metrics[metric].targets[tier], version.metrics[metric].calendar_name
             )[1]
-            for metric in METRICS
+            if tier in version.metrics[metric].targets
+            else None
+            for metric in metrics
         }
-        for tier in ("business", "premium")
+        for tier in sla_tiers
     }
+    if not any(limit is not None for tier in limits.values() for limit in tier.values()):
+        raise AuditError(
+            f"policy version {version.version!r} promises no tier with an SLA any target: "
+            "there is no upgrade case to make"
+        )
     tz = policy.report_timezone
     rows = []
     for r in frame.itertuples():
+        if r.metric not in metrics:
+            continue
         closed = r.clock_stop is not None and r.clock_stop == r.clock_stop
+
+        def within(tier: str, r=r, closed=closed) -> bool | None:
+            limit = limits[tier][r.metric]
+            if limit is None or not r.covered or not closed:
+                return None
+            return bool(r.elapsed_working_seconds <= limit)
+
         rows.append(
             CustomerTicket(
                 ticket_id=r.ticket_id,
@@ -427,22 +446,32 @@ def build_customer_context(
                 created=m.datetime(r.clock_start, tz),
                 elapsed_h=r.elapsed_working_seconds / H,
                 covered=bool(r.covered),
-                met_business=bool(r.elapsed_working_seconds <= limits["business"][r.metric])
-                if r.covered and closed
-                else None,
-                met_premium=bool(r.elapsed_working_seconds <= limits["premium"][r.metric])
-                if r.covered and closed
-                else None,
+                met=tuple(within(tier) for tier in sla_tiers),
                 subject=r.subject or "",
             )
         )
 
-    def count(attr: str) -> dict[str, int]:
+    def per_metric(keep) -> dict[str, int]:
         return {
-            metric: sum(1 for row in rows if row.metric == m(metric) and getattr(row, attr))
-            for metric in METRICS
+            metric: sum(1 for row in rows if row.metric == m(metric) and keep(row))
+            for metric in metrics
         }
 
+    covered = per_metric(lambda row: row.covered)
+    met = {tier: per_metric(lambda row, i=i: bool(row.met[i])) for i, tier in enumerate(sla_tiers)}
+    upgrade_case = tuple(
+        m(
+            "upgrade_case",
+            covered=covered[metric],
+            metric=m(metric).lower(),
+            met=m.join(
+                m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
+                for tier in sla_tiers
+                if limits[tier][metric] is not None
+            ),
+        )
+        for metric in metrics
+    )
     return CustomerContext(
         lang=lang,
         customer_id=customer_id,
@@ -451,10 +480,12 @@ def build_customer_context(
         evaluation_id=evaluation_id,
         tiers=_plans_in_period(con, customer_id, month_from, month_to, policy, labels, m),
         tier_labels=labels,
+        metrics=metrics,
+        sla_tiers=sla_tiers,
         rows=tuple(rows),
-        covered=count("covered"),
-        met_business=count("met_business"),
-        met_premium=count("met_premium"),
+        covered=covered,
+        met=met,
+        upgrade_case=upgrade_case,
     )
 
 
@@ -497,17 +528,7 @@ def render(template: str, context: TiersContext | CustomerContext) -> str:
 
 
 # Fields that depend on the language, not on the data: left out of figure hashes.
-LANGUAGE_FIELDS = (
-    "label",
-    "price",
-    "support",
-    "promise_first_response",
-    "promise_resolution",
-    "vs_previous",
-    "vs_previous_resolution",
-    "metric",
-    "created",
-)
+LANGUAGE_FIELDS = ("label", "price", "support", "promise", "vs_previous", "metric", "created")
 
 
 def sales_figures(context: TiersContext | CustomerContext) -> dict[str, str]:
@@ -518,8 +539,9 @@ def sales_figures(context: TiersContext | CustomerContext) -> dict[str, str]:
         f"row/{r.ticket_id}/{i % 2}": figure_hash(asdict(r), LANGUAGE_FIELDS)
         for i, r in enumerate(context.rows)
     }
-    for name in ("covered", "met_business", "met_premium"):
-        figures[name] = figure_hash(getattr(context, name), ())
+    figures["covered"] = figure_hash(context.covered, ())
+    for tier, counts in context.met.items():
+        figures[f"met/{tier}"] = figure_hash(counts, ())
     return figures
 
 

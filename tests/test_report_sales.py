@@ -48,14 +48,16 @@ def test_tier_figures_match_the_evaluation(con, tiers) -> None:
     ).df()
     for figure in tiers.tiers:
         part = rows[rows["tier"] == figure.tier]["elapsed_working_seconds"]
-        assert figure.closed_first_response == len(part)
-        assert figure.fr_within[0][0] == pytest.approx((part <= 8 * 3600).mean())
-        assert figure.fr_within[1][0] == pytest.approx((part <= 24 * 3600).mean())
-        assert figure.fr_median_h == pytest.approx(part.median() / 3600)
+        first_response = figure.metrics["first_response"]
+        assert first_response.closed == len(part)
+        assert first_response.within[0][0] == pytest.approx((part <= 8 * 3600).mean())
+        assert first_response.within[1][0] == pytest.approx((part <= 24 * 3600).mean())
+        assert first_response.median_h == pytest.approx(part.median() / 3600)
     assert [t.tier for t in tiers.tiers] == ["pioneer", "professional", "business", "premium"]
     premium = tiers.tiers[-1]
     assert premium.price == "on request" and premium.has_sla
-    assert premium.fr_median_h < tiers.tiers[0].fr_median_h
+    median = {t.tier: t.metrics["first_response"].median_h for t in tiers.tiers}
+    assert median["premium"] < median["pioneer"]
 
 
 def test_tiers_html(tiers) -> None:
@@ -86,7 +88,9 @@ def test_customer_upgrade_case_and_names_only_there(con) -> None:
         1 for r in covered if r.metric == "Eerste reactie"
     )
     # Premium promises a faster first response than Business: it can only be met as often.
-    assert context.met_premium["first_response"] <= context.met_business["first_response"]
+    assert context.sla_tiers == ("business", "premium")
+    assert context.met["premium"]["first_response"] <= context.met["business"]["first_response"]
+    assert "haalde de desk er " in html and "binnen de Business-belofte en " in html
     monthly = render_html(build_context(con, "2026-10"))
     assert "De Molen" not in monthly
     with pytest.raises(AuditError, match="no customer 'NOPE'"):
@@ -95,15 +99,18 @@ def test_customer_upgrade_case_and_names_only_there(con) -> None:
 
 def test_adjacent_tiers_are_compared_on_both_metrics(con, tiers) -> None:
     pioneer, professional, business, premium = tiers.tiers
-    assert pioneer.fr_p_vs_previous is None and pioneer.vs_previous == "–"
+    first = pioneer.metrics["first_response"]
+    assert first.p_vs_previous is None and first.vs_previous == "–"
     # The p-value is the z-test on the very counts the table shows.
     for below, tier in ((professional, business), (business, premium)):
-        k1 = round(tier.res_within[1][0] * tier.closed_resolution)
-        k2 = round(below.res_within[1][0] * below.closed_resolution)
-        assert tier.res_p_vs_previous == pytest.approx(
-            two_proportion_p(k1, tier.closed_resolution, k2, below.closed_resolution)
+        upper, lower = tier.metrics["resolution"], below.metrics["resolution"]
+        k1 = round(upper.within[1][0] * upper.closed)
+        k2 = round(lower.within[1][0] * lower.closed)
+        assert upper.p_vs_previous == pytest.approx(
+            two_proportion_p(k1, upper.closed, k2, lower.closed)
         )
-    assert business.fr_p_vs_previous < 0.05 and business.vs_previous.startswith("meaningful (p ")
+    first = business.metrics["first_response"]
+    assert first.p_vs_previous < 0.05 and first.vs_previous.startswith("meaningful (p ")
 
 
 def test_prices_in_the_readers_language(con) -> None:
@@ -140,12 +147,12 @@ def test_yardsticks_are_the_fastest_and_slowest_promise_of_the_policy(tmp_path) 
     m = Messages("en")
     policy = Policy.default()
     version = policy.versions[-1]
-    assert [(y.seconds, y.label) for y in yardsticks(m, policy, version, "first_response")] == [
+    assert [(y.seconds, y.label) for y in yardsticks(m, policy, [version], "first_response")] == [
         (8 * 3600, "8 h"),
         (24 * 3600, "24 h"),
     ]
     day = 8.5 * 3600
-    assert [(y.seconds, y.label) for y in yardsticks(m, policy, version, "resolution")] == [
+    assert [(y.seconds, y.label) for y in yardsticks(m, policy, [version], "resolution")] == [
         (3 * day, "3 working days"),
         (7 * day, "7 working days"),
     ]
@@ -157,7 +164,7 @@ def test_yardsticks_are_the_fastest_and_slowest_promise_of_the_policy(tmp_path) 
             'calendar = "office"\n# OPEN POINT: "3'
         },
     )
-    sticks = yardsticks(m, clock, clock.versions[-1], "resolution")
+    sticks = yardsticks(m, clock, clock.versions[-1:], "resolution")
     assert [(y.seconds, y.label) for y in sticks] == [(3 * 86400, "3 days"), (7 * 86400, "7 days")]
 
 
@@ -177,9 +184,10 @@ def test_tier_report_follows_the_policy_it_is_given(con, tmp_path) -> None:
     ).df()
     for figure in context.tiers:
         part = rows[rows["tier"] == figure.tier]["e"]
-        assert figure.fr_within[0][0] == pytest.approx((part <= 4.5 * 3600).mean())
-        assert figure.fr_within[1][0] == pytest.approx((part <= 24 * 3600).mean())
-    assert context.tiers[-1].promise_first_response == "4.5 working hours"
+        within = figure.metrics["first_response"].within
+        assert within[0][0] == pytest.approx((part <= 4.5 * 3600).mean())
+        assert within[1][0] == pytest.approx((part <= 24 * 3600).mean())
+    assert context.tiers[-1].metrics["first_response"].promise == "4.5 working hours"
     html = render("tiers.html.j2", context)
     assert "Within 4.5 h" in html and "Within 8 h" not in html
     assert "first response in working hours of the office calendar" in html
@@ -194,3 +202,62 @@ def test_tier_report_for_months_before_the_first_version(con, tmp_path) -> None:
     assert [y.label for y in context.yardsticks["first_response"]] == ["8 h", "24 h"]
     customer = build_customer_context(con, "C00001", "2026-01", "2026-03", policy=policy)
     assert customer.evaluation_id == context.evaluation_id
+
+
+def _without_table(text: str, header: str) -> str:
+    """The policy text without one [table] (up to the next table header)."""
+    start = text.index(header)
+    end = text.index("\n[", start + 1)
+    return text[:start] + text[end + 1 :]
+
+
+def test_a_range_across_a_version_change_shows_both_promises(con, tmp_path) -> None:
+    text = DEFAULT_TOML.read_text()
+    versions = text[text.index("[[versions]]") :]
+    later = versions.replace('version = "2025.1"', 'version = "2026.2"').replace(
+        'effective_from = "2020-01-01"', 'effective_from = "2026-07-01"'
+    )
+    later = later.replace("premium = { target_hours = 8 }", "premium = { target_hours = 4 }")
+    path = tmp_path / "two.toml"
+    path.write_text(text + "\n" + later)
+    policy = Policy.from_toml(path)
+    context = build_tiers_context(con, "2026-06", "2026-10", policy=policy)
+    premium = next(t for t in context.tiers if t.tier == "premium")
+    assert premium.metrics["first_response"].promise == (
+        "8 working hours; 4 working hours from 1 July 2026"
+    )
+    # Every promise of the range is measured, the one it ends with included.
+    assert [y.label for y in context.yardsticks["first_response"]] == ["4 h", "8 h", "24 h"]
+    assert len(premium.metrics["first_response"].within) == 3
+    assert context.version == "2026.2"
+
+
+def test_policies_with_fewer_metrics_or_tiers(con, tmp_path) -> None:
+    text = DEFAULT_TOML.read_text()
+    # No resolution promise at all: the reports show the first response only.
+    nores = tmp_path / "nores.toml"
+    nores.write_text(
+        _without_table(text, "[versions.metrics.resolution]").replace(
+            'applies_to = ["first_response", "resolution"]', 'applies_to = ["first_response"]'
+        )
+    )
+    policy = Policy.from_toml(nores)
+    context = build_tiers_context(con, "2026-09", "2026-10", policy=policy)
+    assert context.metrics == ("first_response",)
+    assert set(context.tiers[0].metrics) == {"first_response"}
+    html = render("tiers.html.j2", context)
+    assert "Resolution" not in html
+    customer = build_customer_context(con, "C00001", "2026-01", "2026-10", policy=policy)
+    assert customer.metrics == ("first_response",) and len(customer.upgrade_case) == 1
+    # No Premium tier: the upgrade case is held against Business alone.
+    noprem = tmp_path / "noprem.toml"
+    noprem.write_text(
+        _without_table(text, "[versions.tiers.premium]")
+        .replace(", premium = { target_hours = 8 }", "")
+        .replace(", premium = { target_days = 3, limit_days = 7 }", "")
+    )
+    customer = build_customer_context(
+        con, "C00001", "2026-01", "2026-10", policy=Policy.from_toml(noprem)
+    )
+    assert customer.sla_tiers == ("business",)
+    assert "Premium" not in render("customer.html.j2", customer)
