@@ -33,7 +33,10 @@ def _settings(value: Any) -> Any:
     """A parsed policy value as plain data with the file's names."""
     if isinstance(value, Threshold):
         # The file's own spelling: target_hours / limit_days.
-        return {f"target_{value.unit}": value.target, f"limit_{value.unit}": value.limit}
+        return {
+            f"target_{value.unit}": _settings(value.target),
+            f"limit_{value.unit}": _settings(value.limit),
+        }
     if dataclasses.is_dataclass(value):
         return {
             f.name: _settings(getattr(value, f.name))

@@ -98,3 +98,5 @@ def test_diff_compares_effective_settings_not_the_text() -> None:
     rules = policy_history.rules(policy, at=dt.date(2025, 6, 1))
     assert rules["metrics.resolution.reopen_rule"] == "exclude_gaps"
     assert rules["metrics.first_response.targets.premium.limit_hours"] == 8
+    # As written: 8, not 8.0.
+    assert repr(rules["metrics.first_response.targets.premium.limit_hours"]) == "8"

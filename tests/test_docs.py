@@ -1,0 +1,34 @@
+"""The documentation's examples: every TOML snippet parses and means what it shows."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pipeline.calendar import Calendar
+
+ROOT = Path(__file__).parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _toml_blocks(path: Path) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", path.read_text(), flags=re.S)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+def test_every_toml_snippet_parses(path: Path, tmp_path: Path) -> None:
+    for block in _toml_blocks(path):
+        document = tomllib.loads(block)
+        for name in document.get("calendars", {}):
+            file = tmp_path / "calendar.toml"
+            file.write_text(block)
+            Calendar.from_toml(file, name)  # a calendar shown is one that loads
+
+
+def test_the_readme_calendar_is_office_hours() -> None:
+    (block,) = _toml_blocks(ROOT / "README.md")
+    weekly = tomllib.loads(block)["calendars"]["office"]["weekly"]
+    assert weekly["mon"] == [["09:00", "17:30"]] and weekly["sat"] == []
