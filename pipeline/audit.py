@@ -38,10 +38,19 @@ SECONDS_TOLERANCE = 1e-3
 # --------------------------------------------------------------- evaluations
 
 
-def latest_evaluation(con: duckdb.DuckDBPyConnection) -> int:
-    """The id of the newest evaluation. Raises `AuditError` when there is none."""
-    row = con.execute("SELECT max(evaluation_id) FROM evaluations").fetchall()[0][0]
+def latest_evaluation(con: duckdb.DuckDBPyConnection, policy_hash: str | None = None) -> int:
+    """The id of the newest evaluation (made with `policy_hash`, when given).
+    Raises `AuditError` when there is none."""
+    row = con.execute(
+        "SELECT max(evaluation_id) FROM evaluations WHERE ? IS NULL OR policy_hash = ?",
+        [policy_hash, policy_hash],
+    ).fetchall()[0][0]
     if row is None:
+        if policy_hash is not None:
+            raise AuditError(
+                f"no evaluation with policy {policy_hash[:12]} in this warehouse: run "
+                "sla evaluate --policy FILE first"
+            )
         raise AuditError("no evaluation in this warehouse yet: run sla evaluate first")
     return int(row)
 
@@ -197,14 +206,19 @@ def _plain(value: Any) -> Any:
 
 
 def audit_ticket(
-    con: duckdb.DuckDBPyConnection, ticket_id: str, *, evaluation_id: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    ticket_id: str,
+    *,
+    evaluation_id: int | None = None,
+    policy_hash: str | None = None,
 ) -> TicketAudit:
-    """Re-derive how an evaluation (default: the latest) judged one ticket, and
-    compare every re-derived value with the stored row.
+    """Re-derive how an evaluation (default: the latest, with `policy_hash` when
+    given) judged one ticket, and compare every re-derived value with the stored row.
 
     Raises `AuditError` for an unknown ticket or evaluation, or a ticket the
     evaluation could not see (created after its as-of instant)."""
-    evaluation_id = evaluation_id if evaluation_id is not None else latest_evaluation(con)
+    if evaluation_id is None:
+        evaluation_id = latest_evaluation(con, policy_hash)
     info = evaluation_info(con, evaluation_id)
     policy = policy_of(info)
     tz = policy.report_timezone

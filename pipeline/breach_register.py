@@ -55,17 +55,25 @@ def _register_sql() -> str:
     """
 
 
-def covering_evaluation(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str) -> int:
+def covering_evaluation(
+    con: duckdb.DuckDBPyConnection,
+    month_from: str,
+    month_to: str,
+    policy_hash: str | None = None,
+) -> int:
     """The latest evaluation whose months cover [month_from, month_to] (one judged
-    by the versions in force, not a forced one). Raises `AuditError` when none does."""
+    by the versions in force, not a forced one; made with `policy_hash` when given).
+    Raises `AuditError` when none does."""
     rows = con.execute(
         "SELECT max(evaluation_id) FROM evaluations WHERE forced_version IS NULL "
-        "AND (month_from IS NULL OR month_from <= ?) AND (month_to IS NULL OR month_to >= ?)",
-        [month_from, month_to],
+        "AND (month_from IS NULL OR month_from <= ?) AND (month_to IS NULL OR month_to >= ?) "
+        "AND (? IS NULL OR policy_hash = ?)",
+        [month_from, month_to, policy_hash, policy_hash],
     ).fetchall()
     if rows[0][0] is None:
+        under = "" if policy_hash is None else f" with policy {policy_hash[:12]}"
         raise AuditError(
-            f"no evaluation covers {month_from} to {month_to}: run "
+            f"no evaluation{under} covers {month_from} to {month_to}: run "
             f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
         )
     return int(rows[0][0])
@@ -78,10 +86,12 @@ def breach_register(
     month_to: str,
     tier: str | None = None,
     evaluation_id: int | None = None,
+    policy_hash: str | None = None,
 ) -> pd.DataFrame:
     """One row per breached ticket and metric (status `breached` or
     `open_breached`, SLA tiers only) counting in months [month_from, month_to]
-    of an evaluation (default: the latest that covers those months).
+    of an evaluation (default: the latest that covers those months, made with
+    `policy_hash` when given).
 
     Instants come twice: `*_utc` and `*_local` (the policy's report time zone),
     both tz-aware. Text is returned as loaded; `export_register` neutralises it
@@ -91,7 +101,7 @@ def breach_register(
     if month_from > month_to:
         raise AuditError(f"--from {month_from} is after --to {month_to}")
     if evaluation_id is None:
-        evaluation_id = covering_evaluation(con, month_from, month_to)
+        evaluation_id = covering_evaluation(con, month_from, month_to, policy_hash)
     info = evaluation_info(con, evaluation_id)
     covered_from, covered_to = info["month_from"], info["month_to"]
     if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):

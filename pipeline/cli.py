@@ -96,6 +96,18 @@ POLICY_OPTION = click.option(
     default=None,
     help="Policy TOML file (default: the built-in policy).",
 )
+# For commands that read a stored evaluation: which policy's, when it matters.
+POLICY_FILTER_OPTION = click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Read the latest evaluation made with this policy file (default: any policy).",
+)
+
+
+def _policy_hash(path: str | None) -> str | None:
+    return None if path is None else Policy.from_toml(path).hash
 
 
 def _progress(*columns: Any) -> Progress:
@@ -632,14 +644,27 @@ def audit_group() -> None:
     default=None,
     help="Evaluation id (default: the latest).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
+@POLICY_FILTER_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text for the terminal, json for tools, html to keep.",
+)
 @DB_OPTION
 @handle_errors
 def audit_ticket_command(
-    ticket_id: str, evaluation_id: int | None, fmt: str, db: str | None
+    ticket_id: str, evaluation_id: int | None, policy_path: str | None, fmt: str, db: str | None
 ) -> None:
     """A ticket's full story as the evaluation saw it, and the arithmetic."""
-    audit = audit_ticket(connect(db, must_exist=True), ticket_id, evaluation_id=evaluation_id)
+    audit = audit_ticket(
+        connect(db, must_exist=True),
+        ticket_id,
+        evaluation_id=evaluation_id,
+        policy_hash=_policy_hash(policy_path),
+    )
     if fmt == "json":
         click.echo(audit.to_json())
     elif fmt == "html":
@@ -659,6 +684,7 @@ def audit_ticket_command(
     default=None,
     help="The evaluation to read (default: the latest that covers the months).",
 )
+@POLICY_FILTER_OPTION
 @click.option(
     "--format",
     "fmt",
@@ -679,6 +705,7 @@ def audit_breaches_command(
     month_to: str,
     tier: str | None,
     evaluation_id: int | None,
+    policy_path: str | None,
     fmt: str,
     out: str | None,
     db: str | None,
@@ -697,6 +724,7 @@ def audit_breaches_command(
         month_to=month_to,
         tier=tier,
         evaluation_id=evaluation_id,
+        policy_hash=_policy_hash(policy_path),
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     export_register(frame, target, fmt)

@@ -301,3 +301,29 @@ def test_an_output_path_that_cannot_be_written_is_one_line(db: str, tmp_path) ->
     result = CliRunner().invoke(cli, [*args, "--out", str(blocker / "sub"), "--db", db])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and str(blocker) in result.output
+
+
+def test_audits_read_the_latest_evaluation_of_the_policy_asked_for(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)  # #1, built-in policy
+    other = tmp_path / "other.toml"
+    other.write_text(
+        DEFAULT_POLICY.read_text().replace(
+            "premium = { target_hours = 8 }", "premium = { target_hours = 4 }"
+        )
+    )
+    run("evaluate", "--policy", str(other), "--as-of", "2026-11-01T00:00", "--db", db)  # #2
+    assert "Ticket T1 in evaluation #2" in run("audit", "ticket", "T1", "--db", db).output
+    chosen = run("audit", "ticket", "T1", "--policy", str(DEFAULT_POLICY), "--db", db)
+    assert "Ticket T1 in evaluation #1" in chosen.output
+    out = tmp_path / "b.csv"
+    args = ["audit", "breaches", "--from", "2026-10", "--to", "2026-10", "--out", str(out)]
+    assert "evaluation #2" in run(*args, "--db", db).output
+    assert "evaluation #1" in run(*args, "--policy", str(DEFAULT_POLICY), "--db", db).output
+    never = tmp_path / "never.toml"
+    never.write_text(
+        DEFAULT_POLICY.read_text().replace("at_risk_share = 0.75", "at_risk_share = 0.5", 1)
+    )
+    missing = run("audit", "ticket", "T1", "--policy", str(never), "--db", db)
+    assert missing.exit_code == 1 and "no evaluation with policy" in missing.output
