@@ -99,7 +99,7 @@ def breach_register(
     range, an unknown evaluation or tier; `EvaluationError` for a malformed month."""
     month_from, month_to = valid_month(month_from), valid_month(month_to)
     if month_from > month_to:
-        raise AuditError(f"--from {month_from} is after --to {month_to}")
+        raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     if evaluation_id is None:
         evaluation_id = covering_evaluation(con, month_from, month_to, policy_hash)
     info = evaluation_info(con, evaluation_id)

@@ -417,9 +417,15 @@ def _print_summary(console: Console, summary) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="The policy to compare with (default: the built-in one).",
 )
-@click.option("--from", "month_from", default=None)
-@click.option("--to", "month_to", default=None)
-@click.option("--as-of", default=None)
+@click.option(
+    "--from", "month_from", default=None, help="First month counted, YYYY-MM (default: all)."
+)
+@click.option("--to", "month_to", default=None, help="Last month counted, YYYY-MM (default: all).")
+@click.option(
+    "--as-of",
+    default=None,
+    help="Both sides see the state known at this instant (default: now).",
+)
 @DB_OPTION
 @handle_errors
 def whatif_command(
@@ -500,7 +506,7 @@ def report_group() -> None:
     """Render reports: monthly compliance, tier value and customer cases for sales."""
 
 
-@report_group.command("monthly")
+@report_group.command("monthly", short_help="Monthly compliance report for management.")
 @click.option("--month", required=True, help="The month, YYYY-MM.")
 @click.option(
     "--lang", "langs", default="en", show_default=True, help="Languages, comma-separated: en, nl."
@@ -519,7 +525,7 @@ def report_group() -> None:
 def report_monthly_command(
     month: str, langs: str, formats: str, out: str, policy_path: str | None, db: str | None
 ) -> None:
-    """The monthly compliance report: reports/<month>/sla-report.<lang>.html/.pdf."""
+    """Monthly compliance report for management (reports/MONTH/sla-report.LANG.html, .pdf)."""
     wanted = _formats(formats)
     paths = write_monthly_report(
         connect(db, must_exist=True),
@@ -538,8 +544,20 @@ def sales_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--from", "month_from", required=True, help="First month, YYYY-MM."),
         click.option("--to", "month_to", required=True, help="Last month, YYYY-MM."),
-        click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "nl"])),
-        click.option("--format", "formats", default="html,pdf", show_default=True),
+        click.option(
+            "--lang",
+            "langs",
+            default="en",
+            show_default=True,
+            help="Languages, comma-separated: en, nl.",
+        ),
+        click.option(
+            "--format",
+            "formats",
+            default="html,pdf",
+            show_default=True,
+            help="Formats, comma-separated: html, pdf.",
+        ),
         click.option(
             "--out", default="reports", show_default=True, type=click.Path(file_okay=False)
         ),
@@ -551,13 +569,13 @@ def sales_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-@report_group.command("tiers")
+@report_group.command("tiers", short_help="What each tier is worth, for sales.")
 @sales_report_options
 @handle_errors
 def report_tiers_command(
     month_from: str,
     month_to: str,
-    lang: str,
+    langs: str,
     formats: str,
     out: str,
     policy_path: str | None,
@@ -565,18 +583,16 @@ def report_tiers_command(
 ) -> None:
     """Tier value for sales: promises against what customers experienced."""
     con = connect(db, must_exist=True)
-    context = build_tiers_context(
-        con, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
-    )
-    stem = f"tiers-{month_from}-{month_to}.{lang}"
+    wanted, policy = _formats(formats), Policy.load(policy_path)
     params = {"report": "tiers", "month_from": month_from, "month_to": month_to}
-    for path in write_sales_report(
-        con, context, "tiers.html.j2", out, stem, _formats(formats), params
-    ):
-        click.echo(f"wrote {path}")
+    for lang in _langs(langs):
+        context = build_tiers_context(con, month_from, month_to, lang=lang, policy=policy)
+        stem = f"tiers-{month_from}-{month_to}.{lang}"
+        for path in write_sales_report(con, context, "tiers.html.j2", out, stem, wanted, params):
+            click.echo(f"wrote {path}")
 
 
-@report_group.command("customer")
+@report_group.command("customer", short_help="One customer's upgrade case, for sales.")
 @click.argument("customer_id")
 @sales_report_options
 @handle_errors
@@ -584,7 +600,7 @@ def report_customer_command(
     customer_id: str,
     month_from: str,
     month_to: str,
-    lang: str,
+    langs: str,
     formats: str,
     out: str,
     policy_path: str | None,
@@ -592,20 +608,20 @@ def report_customer_command(
 ) -> None:
     """One customer's tickets and their honest upgrade case (names appear only here)."""
     con = connect(db, must_exist=True)
-    context = build_customer_context(
-        con, customer_id, month_from, month_to, lang=lang, policy=Policy.load(policy_path)
-    )
-    stem = f"customer-{customer_id}-{month_from}-{month_to}.{lang}"
+    wanted, policy = _formats(formats), Policy.load(policy_path)
     params = {
         "report": "customer",
         "customer_id": customer_id,
         "month_from": month_from,
         "month_to": month_to,
     }
-    for path in write_sales_report(
-        con, context, "customer.html.j2", out, stem, _formats(formats), params
-    ):
-        click.echo(f"wrote {path}")
+    for lang in _langs(langs):
+        context = build_customer_context(
+            con, customer_id, month_from, month_to, lang=lang, policy=policy
+        )
+        stem = f"customer-{customer_id}-{month_from}-{month_to}.{lang}"
+        for path in write_sales_report(con, context, "customer.html.j2", out, stem, wanted, params):
+            click.echo(f"wrote {path}")
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -808,10 +824,18 @@ def _date(text: str | None) -> dt.date | None:
 
 
 @cli.command("demo-data")
-@click.option("--out", default="data/sample", show_default=True, type=click.Path(file_okay=False))
-@click.option("--tickets", default=10_000, show_default=True)
-@click.option("--customers", default=2_500, show_default=True)
-@click.option("--seed", default=7, show_default=True)
+@click.option(
+    "--out",
+    default="data/sample",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for customers.csv, tickets.csv and events.csv.",
+)
+@click.option("--tickets", default=10_000, show_default=True, help="How many tickets.")
+@click.option("--customers", default=2_500, show_default=True, help="How many customers.")
+@click.option(
+    "--seed", default=7, show_default=True, help="Random seed: the same seed, the same files."
+)
 @click.option("--no-broken-rows", is_flag=True, help="Leave out the deliberately broken rows.")
 @handle_errors
 def demo_data_command(

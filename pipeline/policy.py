@@ -275,7 +275,11 @@ class Policy:
         in_force = [v for v in self.versions if v.effective_from <= day]
         if not in_force:
             first = self.versions[0].effective_from
-            raise PolicyError(self.source, "versions", f"no version in force on {day} ({first})")
+            raise PolicyError(
+                self.source,
+                "versions",
+                f"no version in force on {day}: the first takes effect on {first}",
+            )
         return in_force[-1]
 
     def versions_during(self, first: dt.date, last: dt.date) -> list[PolicyVersion]:

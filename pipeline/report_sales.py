@@ -182,7 +182,7 @@ def build_tiers_context(
     policy = policy or Policy.default()
     month_from, month_to = valid_month(month_from), valid_month(month_to)
     if month_from > month_to:
-        raise AuditError(f"--from {month_from} is after --to {month_to}")
+        raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
     versions = range_versions(policy, month_from, month_to)
     version = versions[-1]

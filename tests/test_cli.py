@@ -327,3 +327,17 @@ def test_audits_read_the_latest_evaluation_of_the_policy_asked_for(db: str, tmp_
     )
     missing = run("audit", "ticket", "T1", "--policy", str(never), "--db", db)
     assert missing.exit_code == 1 and "no evaluation with policy" in missing.output
+
+
+def test_sales_reports_take_several_languages(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    common = ["--from", "2026-10", "--to", "2026-10", "--format", "html", "--out", str(tmp_path)]
+    result = run("report", "tiers", *common, "--lang", "en,nl", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in tmp_path.glob("*.html")} == {
+        "tiers-2026-10-2026-10.en.html",
+        "tiers-2026-10-2026-10.nl.html",
+    }
+    bad = run("report", "tiers", *common, "--lang", "de", "--db", db)
+    assert bad.exit_code == 2 and "unknown language 'de'" in bad.output
