@@ -299,11 +299,16 @@ def _csv_header(path: Path) -> tuple[str, list[str], str]:
     if not first.strip():
         raise LoadError(f"{path}: no header on line 1: nothing to load")
     best = max(SEPARATORS, key=lambda sep: len(next(csv.reader([first], delimiter=sep))))
-    names, seen = [], {}
+    # DuckDB's names are case-insensitive: 'priority' and 'Priority' are one.
+    names: list[str] = []
+    taken: set[str] = set()
     for name in next(csv.reader([first], delimiter=best)):
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        names.append(name if n == 0 else f"{name}_{n}")
+        unique, n = name, 0
+        while unique.lower() in taken:
+            n += 1
+            unique = f"{name}_{n}"
+        taken.add(unique.lower())
+        names.append(unique)
     return best, names, newline
 
 
