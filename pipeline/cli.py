@@ -777,6 +777,8 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
         click.echo(f"differs: {line}")
     for line in result.reasons:
         click.echo(f"why: {line}")
+    if result.documents_absent:
+        click.echo(f"not beside the manifest, not checked: {', '.join(result.documents_absent)}")
     raise click.exceptions.Exit(1)
 
 

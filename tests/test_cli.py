@@ -341,3 +341,18 @@ def test_sales_reports_take_several_languages(db: str, tmp_path) -> None:
     }
     bad = run("report", "tiers", *common, "--lang", "de", "--db", db)
     assert bad.exit_code == 2 and "unknown language 'de'" in bad.output
+
+
+def test_verify_names_documents_it_could_not_check_even_when_it_fails(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    args = ["report", "monthly", "--month", "2026-10", "--lang", "en,nl", "--format", "html"]
+    assert run(*args, "--out", str(tmp_path), "--db", db).exit_code == 0
+    folder = tmp_path / "2026-10"
+    (folder / "sla-report.nl.html").unlink()
+    html = folder / "sla-report.en.html"
+    html.write_text(html.read_text() + "<!-- edited -->")
+    result = run("audit", "verify", str(folder / "manifest.json"), "--db", db)
+    assert result.exit_code == 1
+    assert "differs: document sla-report.en.html: changed since it was rendered" in result.output
+    assert "not beside the manifest, not checked: sla-report.nl.html" in result.output
