@@ -479,9 +479,15 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, tz: str | None) -> None:
+def _check_naive(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    tz: str | None,
+    source_columns: dict[str, str] | None = None,
+) -> None:
     """Without a source zone, a timestamp with no offset stops the load: its zone
-    is unknown. The check query marked each row's first such field."""
+    is unknown. The check query marked each row's first such field; the message
+    names the export's column too when a reader renamed it (`source_columns`)."""
     if tz is not None:
         return
     row = con.execute(
@@ -492,8 +498,10 @@ def _check_naive(con: duckdb.DuckDBPyConnection, path: Path, tz: str | None) -> 
         return
     line, name = row[0]
     value = con.execute(f'SELECT "{name}" FROM raw WHERE _line = ?', [line]).fetchall()[0][0]
+    column = (source_columns or {}).get(name, name)
+    field = f"field {name!r}" + (f" (column {column!r})" if column != name else "")
     raise LoadError(
-        f"{path}, line {line}, field {name!r}: timestamp {value!r} has no UTC "
+        f"{path}, line {line}, {field}: timestamp {value!r} has no UTC "
         "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
         "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
     )
@@ -633,11 +641,14 @@ def load_file(
     # Only rows a reader extracted can carry its rejections: a column `_rejected`
     # in a canonical file is just a column.
     from_reader = frame is not None or spec is not None
+    # A reader's canonical fields by the export's column names ({} for a canonical file).
+    source_columns: dict[str, str] = {}
     with _transaction(con, joined=in_transaction), _scratch_dropped(con):
+        if spec is not None and frame is None:
+            frame = extract_mapped(path, spec)
         if frame is not None:
+            source_columns = dict(frame.attrs.get("source_columns", {}))
             columns = _stage_frame(con, frame)
-        elif spec is not None:
-            columns = _stage_frame(con, extract_mapped(path, spec))
         else:
             columns = _stage(con, path, fmt)
         kind = kind or detect_kind(columns, path)
@@ -691,7 +702,7 @@ def load_file(
         except duckdb.InvalidInputException as exc:
             # The check query is where a CSV file is read: a malformed line surfaces here.
             raise _read_error(path, fmt, exc) from None
-        _check_naive(con, path, source_tz)
+        _check_naive(con, path, source_tz, source_columns)
         superseded = 0
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)

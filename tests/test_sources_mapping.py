@@ -155,7 +155,10 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
 
 
 def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
-    with pytest.raises(LoadError, match="--source-tz"):
+    # The zone is unknown: said with the canonical field and the export's column.
+    with pytest.raises(
+        LoadError, match=r"line 7, field 'created_at' \(column 'opened_at'\).*--source-tz"
+    ):
         load_servicenow(con, PRESETS / "servicenow.csv")
     tickets, events = load_servicenow(con, PRESETS / "servicenow.csv", source_tz="Europe/Amsterdam")
     assert (tickets.accepted, tickets.rejected_total) == (2, 0)
@@ -507,3 +510,17 @@ def test_zendesk_json_lines_with_a_line_separator_inside_a_value(zcon, tmp_path)
     (tickets,) = load_derived(zcon, path, preset="zendesk")
     assert tickets.accepted == 1
     assert zcon.execute("SELECT subject FROM tickets").fetchall() == [("a\u2028b\u0085c",)]
+
+
+def test_a_naive_time_read_by_a_mapping_names_the_exports_column(con, tmp_path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\n'
+        'created_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text("Nr,Klant,Aangemaakt\nX1,C00001,2026-10-05 09:00\n")
+    with pytest.raises(
+        LoadError, match=r"line 2, field 'created_at' \(column 'Aangemaakt'\): timestamp"
+    ):
+        load_file(con, export, mapping=mapping)

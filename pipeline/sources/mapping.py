@@ -197,6 +197,7 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
         out["source_system"] = mapping.source_system
     out["_line"] = lines
     out["_raw"] = raw_json(frame)
+    out.attrs["source_columns"] = dict(mapping.columns)  # the export's names, for messages
     # A skipped line names no field: the whole row is left out.
     out["_rejected"] = np.where(out["_line"].isin(mapping.skip_rows), "skipped_by_mapping:", None)
     return out.reset_index(drop=True)

@@ -209,7 +209,16 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     # Earlier snapshots are accounted for: they became events or were unchanged
     # repeats of a state, and the ticket row carries the last one.
-    return (
-        tickets.sort_values("_line").reset_index(drop=True),
-        pd.concat(events).sort_values("_line", kind="stable").reset_index(drop=True),
-    )
+    tickets = tickets.sort_values("_line").reset_index(drop=True)
+    events = pd.concat(events).sort_values("_line", kind="stable").reset_index(drop=True)
+    # The export's names of the fields read straight from a column, for messages.
+    tickets.attrs["source_columns"] = {
+        "ticket_id": "number",
+        "created_at": "opened_at",
+        "resolved_at": "resolved_at",
+        "closed_at": "closed_at",
+        "updated_at": updated_col,
+        "subject": "short_description",
+    }
+    events.attrs["source_columns"] = {"ticket_id": "number", "at": updated_col}
+    return tickets, events
