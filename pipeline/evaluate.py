@@ -956,9 +956,15 @@ def evaluate(
         n = con.execute("SELECT count(*) FROM scope").fetchall()[0][0]
         if n == 0:
             con.execute("DROP TABLE scope")
+            earliest = con.execute("SELECT min(created_at) FROM tickets").fetchall()[0][0]
+            if earliest is None:
+                raise EvaluationError(
+                    "the warehouse holds no tickets: load data first (sla load FILE)"
+                )
+            first = pd.Timestamp(earliest).tz_convert("UTC").isoformat()
             raise EvaluationError(
-                f"no tickets created before {as_of_ts.isoformat()} are loaded: load data "
-                "first (sla load FILE)"
+                f"no ticket was created before {as_of_ts.isoformat()} (the as-of instant): the "
+                f"earliest loaded was created {first}, so nothing was known then"
             )
         keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope ORDER BY rule_key").df()
         status_list = [

@@ -143,6 +143,20 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
     return int(run.evaluation_id)
 
 
+def data_months(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[str | None, str | None]:
+    """The first and last month (YYYY-MM in zone `tz`, not UTC) of the loaded data:
+    up to the last month anything happened to a ticket (tickets created in October
+    and resolved in November count in a November report), not past now."""
+    low, high = con.execute(
+        "SELECT strftime(timezone($tz, min(created_at)), '%Y-%m'), "
+        "strftime(timezone($tz, max(least(now(), greatest(created_at, "
+        "coalesce(resolved_at, created_at), coalesce(closed_at, created_at))))), '%Y-%m') "
+        "FROM tickets WHERE created_at <= now()",
+        {"tz": tz},
+    ).fetchall()[0]
+    return low, high
+
+
 def build_context(
     con: duckdb.DuckDBPyConnection,
     month: str,
@@ -157,16 +171,7 @@ def build_context(
     m = Messages(lang)
     if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
         raise EvaluationError("the warehouse holds no tickets: load data first (sla load FILE)")
-    # Months of the report's zone (not UTC), up to the last month anything happened
-    # to a ticket: tickets created in October and resolved in November count in a
-    # November report.
-    low, high = con.execute(
-        "SELECT strftime(timezone($tz, min(created_at)), '%Y-%m'), "
-        "strftime(timezone($tz, max(least(now(), greatest(created_at, "
-        "coalesce(resolved_at, created_at), coalesce(closed_at, created_at))))), '%Y-%m') "
-        "FROM tickets WHERE created_at <= now()",
-        {"tz": policy.report_timezone},
-    ).fetchall()[0]
+    low, high = data_months(con, policy.report_timezone)
     if month < low or month > high:
         raise EvaluationError(
             f"month {month} is outside the loaded data ({low} to {high}): nothing to report"

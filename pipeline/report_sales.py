@@ -31,6 +31,7 @@ from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
     _environment,
+    data_months,
     figure_hash,
     promises_text,
     write_document,
@@ -40,6 +41,19 @@ from pipeline.warehouse import query
 
 H = 3600.0
 TIER_ORDER = ("pioneer", "professional", "business", "premium")
+
+
+def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> None:
+    """Refuse a range that misses the loaded data altogether: a report of nothing,
+    resting on an evaluation as of a month still to come, tells sales nothing."""
+    low, high = data_months(con, tz)
+    if low is None:
+        raise AuditError("the warehouse holds no tickets: load data first (sla load FILE)")
+    if month_to < low or month_from > high:
+        raise AuditError(
+            f"months {month_from} to {month_to} are outside the loaded data ({low} to "
+            f"{high}): nothing to report"
+        )
 
 
 def range_evaluation(
@@ -168,6 +182,7 @@ class TiersContext:
     tiers: tuple[TierFigure, ...]
     distribution_chart: str
     trend_chart: str
+    nothing_counted: bool = False  # no closed ticket in the range: no figure says anything
 
 
 def build_tiers_context(
@@ -195,6 +210,7 @@ def build_tiers_context(
             "nothing to compare the tiers on"
         )
     # Checked before evaluating: a report that cannot be made stores no evaluation.
+    _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
     frames = {
@@ -339,6 +355,7 @@ def build_tiers_context(
         tiers=tuple(figures),
         distribution_chart=distribution,
         trend_chart=trend,
+        nothing_counted=not any(f.closed for t in figures for f in t.metrics.values()),
     )
 
 
@@ -389,18 +406,9 @@ def build_customer_context(
     ).fetchall()
     if not names:
         raise AuditError(f"no customer {customer_id!r} in this warehouse")
+    if month_from > month_to:
+        raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
-    evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
-    frame = query(
-        con,
-        "report_customer.sql",
-        {
-            "evaluation_id": evaluation_id,
-            "customer_id": customer_id,
-            "month_from": month_from,
-            "month_to": month_to,
-        },
-    ).df()
     version = range_versions(policy, month_from, month_to)[-1]
     labels = {k: t.label for k, t in version.tiers.items()}
     metrics = tuple(metric for metric in METRICS if metric in version.metrics)
@@ -424,6 +432,19 @@ def build_customer_context(
             f"policy version {version.version!r} promises no tier with an SLA any target: "
             "there is no upgrade case to make"
         )
+    # Checked before evaluating: a report that cannot be made stores no evaluation.
+    _within_data(con, month_from, month_to, policy.report_timezone)
+    evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
+    frame = query(
+        con,
+        "report_customer.sql",
+        {
+            "evaluation_id": evaluation_id,
+            "customer_id": customer_id,
+            "month_from": month_from,
+            "month_to": month_to,
+        },
+    ).df()
     tz = policy.report_timezone
     rows = []
     for r in frame.itertuples():

@@ -261,3 +261,26 @@ def test_policies_with_fewer_metrics_or_tiers(con, tmp_path) -> None:
     )
     assert customer.sla_tiers == ("business",)
     assert "Premium" not in render("customer.html.j2", customer)
+
+
+def test_ranges_outside_the_data_are_refused_and_an_empty_one_says_so(con) -> None:
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    before = con.execute("SELECT count(*) FROM evaluations").fetchall()[0][0]
+    for month_from, month_to in (("2027-01", "2027-03"), ("2019-01", "2019-06")):
+        with pytest.raises(AuditError, match="outside the loaded data"):
+            build_tiers_context(con, month_from, month_to)
+        with pytest.raises(AuditError, match="outside the loaded data"):
+            build_customer_context(con, "C00001", month_from, month_to)
+    with pytest.raises(AuditError, match="the months run backwards"):
+        build_customer_context(con, "C00001", "2026-10", "2026-01")
+    # Refused before evaluating: nothing stored for them.
+    assert con.execute("SELECT count(*) FROM evaluations").fetchall()[0][0] == before
+    # Within the data, nothing closed: the report says so instead of a table of dashes.
+    quiet = build(
+        [ticket("Q1", "C1", "2026-10-05T09:00")], [], [plan("C1", "premium", "2025-01-01")]
+    )
+    context = build_tiers_context(quiet, "2026-10", "2026-10")
+    assert context.nothing_counted
+    assert 'id="nothing-counted"' in render("tiers.html.j2", context)
+    assert not build_tiers_context(con, "2026-10", "2026-10").nothing_counted
