@@ -32,3 +32,19 @@ def test_the_readme_calendar_is_office_hours() -> None:
     (block,) = _toml_blocks(ROOT / "README.md")
     weekly = tomllib.loads(block)["calendars"]["office"]["weekly"]
     assert weekly["mon"] == [["09:00", "17:30"]] and weekly["sat"] == []
+
+
+def test_every_policy_key_is_in_the_reference() -> None:
+    from pipeline import policy
+
+    text = (ROOT / "docs" / "policy.md").read_text()
+    reference = text[text.index("## Every key") : text.index("## Versions")]
+    keys = {
+        *policy.POLICY_KEYS,
+        *policy.VERSION_KEYS,
+        *policy.TIER_KEYS,
+        *policy.METRIC_KEYS,
+        *policy.OUTAGE_KEYS,
+    } - {"tiers", "metrics", "outage_line"}
+    missing = sorted(k for k in keys if f"`{k}`" not in reference)
+    assert missing == []
