@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
@@ -276,6 +277,59 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         raise _read_error(path, "csv", exc) from None
 
 
+CSV_SCAN_BLOCK = 1 << 26  # bytes read at a time when counting a CSV file's lines
+
+
+def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
+    """The line each record of a CSV file starts on (index 0: the header), or None
+    when every record is one line and no line is blank (the record number is then
+    the line number). Records are what DuckDB's reader returns: a quoted value may
+    span lines, and blank lines are skipped.
+
+    Called only when a line number is reported (rejected or flagged rows, an
+    error), and cheap in the common case: one pass counting newlines. Otherwise a
+    second pass pairs quotes (RFC 4180: a newline ends a record only outside
+    quotes; a doubled quote keeps the parity), block by block."""
+    newlines, size, last = 0, 0, b""
+    with path.open("rb") as fh:
+        while block := fh.read(CSV_SCAN_BLOCK):
+            newlines += block.count(b"\n")
+            size += len(block)
+            last = block[-1:]
+    physical = newlines + (0 if last in (b"\n", b"") else 1)
+    if physical == records + 1:  # the header and one line per data record
+        return None
+    # For each newline outside quotes (a record's end): its byte position, its
+    # place among all newlines, and whether a '\r' comes right before it.
+    ends, places, cr = [], [], []
+    quotes_before, newlines_before, offset, previous = 0, 0, 0, 0
+    with path.open("rb") as fh:
+        while block := fh.read(CSV_SCAN_BLOCK):
+            data = np.frombuffer(block, dtype=np.uint8)
+            nl = np.flatnonzero(data == 10)
+            quotes = np.flatnonzero(data == 34)
+            outside = (quotes_before + np.searchsorted(quotes, nl)) % 2 == 0
+            local = nl[outside]
+            ends.append(offset + local)
+            places.append(newlines_before + np.flatnonzero(outside))
+            before = np.where(local > 0, data[np.maximum(local - 1, 0)], previous)
+            cr.append(before == 13)
+            quotes_before += len(quotes)
+            newlines_before += len(nl)
+            offset += len(block)
+            previous = data[-1]
+    end, place, crlf = (np.concatenate(a) for a in (ends, places, cr))
+    if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
+        end = np.append(end, size)
+        place = np.append(place, newlines_before)
+        crlf = np.append(crlf, False)
+    length = end - np.concatenate(([-1], end[:-1])) - 1
+    blank = (length == 0) | ((length == 1) & crlf)
+    # Record k starts on the line after the newline that ended record k - 1.
+    start = np.concatenate(([1], place[:-1] + 2))
+    return start[~blank][: records + 1]
+
+
 SEPARATORS = (",", ";", "\t", "|")
 
 
@@ -479,11 +533,39 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+def _lines_for_records(con: duckdb.DuckDBPyConnection, path: Path, load_id: int, read: int) -> None:
+    """Rejected and flagged rows of a canonical CSV load name the line their record
+    starts on, not its record number (they differ after a quoted value spanning
+    lines, or a blank line)."""
+    numbers = con.execute(
+        "SELECT DISTINCT line_number FROM rejected_rows WHERE load_id = $id "
+        "UNION SELECT DISTINCT line_number FROM flagged_rows WHERE load_id = $id",
+        {"id": load_id},
+    ).fetchall()
+    if not numbers:
+        return
+    starts = _csv_record_lines(path, read)
+    if starts is None:
+        return
+    record = np.array([n for (n,) in numbers if n is not None], dtype=np.int64)
+    lines = pd.DataFrame({"record": record, "line": starts[record - 1]})
+    con.register("record_lines", lines)
+    for table in ("rejected_rows", "flagged_rows"):
+        con.execute(
+            f"UPDATE {table} SET line_number = l.line FROM record_lines l "
+            f"WHERE {table}.load_id = ? AND {table}.line_number = l.record",
+            [load_id],
+        )
+    con.unregister("record_lines")
+
+
 def _check_naive(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     tz: str | None,
     source_columns: dict[str, str] | None = None,
+    *,
+    csv_file: bool = False,
 ) -> None:
     """Without a source zone, a timestamp with no offset stops the load: its zone
     is unknown. The check query marked each row's first such field; the message
@@ -498,6 +580,9 @@ def _check_naive(
         return
     line, name = row[0]
     value = con.execute(f'SELECT "{name}" FROM raw WHERE _line = ?', [line]).fetchall()[0][0]
+    if csv_file:
+        starts = _csv_record_lines(path, con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
+        line = line if starts is None else int(starts[line - 1])
     column = (source_columns or {}).get(name, name)
     field = f"field {name!r}" + (f" (column {column!r})" if column != name else "")
     raise LoadError(
@@ -702,7 +787,9 @@ def load_file(
         except duckdb.InvalidInputException as exc:
             # The check query is where a CSV file is read: a malformed line surfaces here.
             raise _read_error(path, fmt, exc) from None
-        _check_naive(con, path, source_tz, source_columns)
+        _check_naive(
+            con, path, source_tz, source_columns, csv_file=fmt == "csv" and not from_reader
+        )
         superseded = 0
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)
@@ -719,6 +806,8 @@ def load_file(
         )
         con.unregister("reasons")
         read = con.execute("SELECT count(*) FROM checked").fetchall()[0][0] + rejected_by_reader
+        if fmt == "csv" and not from_reader:
+            _lines_for_records(con, path, load_id, read)
         rejected = dict(
             con.execute(
                 "SELECT reason_code, count(*) FROM rejected_rows WHERE load_id = ? "

@@ -609,3 +609,46 @@ def test_a_derived_export_loads_whole_or_not_at_all(monkeypatch) -> None:
     tickets, _ = load.load_servicenow(con, export, source_tz="Europe/Amsterdam")
     assert tickets.accepted == 2
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(2,)]
+
+
+@pytest.mark.parametrize("strict_below", [STRICT_CSV_BYTES, 0], ids=["small", "large"])
+def test_rejected_rows_name_the_line_after_multiline_values_and_blank_lines(
+    con, tmp_path, monkeypatch, strict_below
+) -> None:
+    monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", strict_below)
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,subject\n"  # line 1
+        'T1,C1,2026-10-05T09:00:00Z,"two\nlines"\n'  # lines 2-3
+        "\n"  # line 4, blank: skipped
+        "T2,C1,not a time,bad\n"  # line 5
+        'T3,C1,2026-10-05T09:00:00Z,"a ""quoted""\nword"\n'  # lines 6-7
+        "T4,C1,2026-10-05T09:00:00Z,priority\n"  # line 8
+        "T5,C1,also bad,x\n"  # line 9
+    )
+    summary = load_file(con, path)
+    assert (summary.accepted, summary.rejected_total) == (3, 2)
+    lines = con.execute(
+        "SELECT line_number FROM rejected_rows WHERE load_id = ? ORDER BY 1",
+        [summary.load_id],
+    ).fetchall()
+    assert lines == [(5,), (9,)]
+    # The same file without the quirks keeps its record numbers, which are its lines.
+    plain = tmp_path / "plain.csv"
+    plain.write_text("ticket_id,customer_id,created_at\nP1,C1,2026-10-05T09:00:00Z\nP2,C1,bad\n")
+    summary = load_file(con, plain)
+    assert con.execute(
+        "SELECT line_number FROM rejected_rows WHERE load_id = ?", [summary.load_id]
+    ).fetchall() == [(3,)]
+
+
+def test_a_naive_timestamp_error_names_the_real_line(con, tmp_path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,subject\n"
+        'T1,C1,2026-10-05T09:00:00Z,"two\nlines"\n'
+        "\n"
+        "T2,C1,2026-10-05 09:00,naive\n"  # line 5, record 3
+    )
+    with pytest.raises(LoadError, match="line 5, field 'created_at'"):
+        load_file(con, path)

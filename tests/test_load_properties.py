@@ -70,3 +70,70 @@ def test_each_distinct_event_is_stored_once(files: list[list[tuple[str, ...]]]) 
     ).fetchall()
     expected = {canonical(row) for rows in files for row in rows}
     assert sorted(stored, key=repr) == sorted(expected, key=repr)
+
+
+def reference_record_lines(data: bytes) -> list[int]:
+    """The line each non-blank record starts on, character by character (RFC 4180:
+    a newline inside quotes belongs to the value)."""
+    starts, line, quoted, record, begin = [], 1, False, b"", 1
+    for byte in data:
+        char = bytes([byte])
+        if char == b'"':
+            quoted = not quoted
+        if char == b"\n" and not quoted:
+            if record not in (b"", b"\r"):
+                starts.append(begin)
+            record, begin = b"", line + 1
+        else:
+            record += char
+        if char == b"\n":
+            line += 1
+    if record not in (b"", b"\r"):
+        starts.append(begin)
+    return starts
+
+
+# Fields that may hold separators, quotes and newlines (quoted as CSV does), and
+# lines that may be blank or end in CRLF.
+cell = st.text(alphabet=st.sampled_from(list('ab,"\n')), max_size=4)
+csv_rows = st.lists(
+    st.one_of(st.lists(cell, min_size=1, max_size=3), st.just([])), min_size=1, max_size=12
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=csv_rows, crlf=st.booleans(), final_newline=st.booleans(), block=st.integers(1, 9))
+def test_record_lines_match_a_character_by_character_reading(
+    rows, crlf, final_newline, block
+) -> None:
+    import io
+
+    from pipeline import load
+
+    end = "\r\n" if crlf else "\n"
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=end)
+    writer.writerow(["h1", "h2"])  # a header that is never blank
+    for row in rows:
+        if row:
+            writer.writerow(row)
+        else:
+            out.write(end)  # a blank line
+    text = out.getvalue()
+    if not final_newline:
+        text = text[: -len(end)]
+    data = text.encode()
+    expected = reference_record_lines(data)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.csv"
+        path.write_bytes(data)
+        previous = load.CSV_SCAN_BLOCK
+        load.CSV_SCAN_BLOCK = block  # blocks end anywhere: inside quotes, between \r and \n
+        try:
+            got = load._csv_record_lines(path, len(expected) - 1)
+        finally:
+            load.CSV_SCAN_BLOCK = previous
+    if got is None:  # one line per record: record numbers are the lines
+        assert expected == list(range(1, len(expected) + 1))
+    else:
+        assert list(got) == expected
