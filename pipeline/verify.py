@@ -75,6 +75,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if missing:
         raise AuditError(f"{path} is not a report manifest (missing {', '.join(missing)})")
     kind = manifest.get("report", "monthly")
+    if not isinstance(kind, str) or kind not in REPORT_KINDS:
+        raise AuditError(
+            f"{path} is not a report manifest as written: field 'report' must be one of "
+            f"{', '.join(REPORT_KINDS)}, not {json.dumps(kind)}"
+        )
     needed = {"monthly": ("month",), "tiers": ("month_from", "month_to")}.get(
         kind, ("month_from", "month_to", "customer_id")
     )
@@ -85,13 +90,16 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     def hashes(value: Any) -> bool:
         return isinstance(value, dict) and all(map(text, value.values()))
 
+    def instant(value: Any) -> bool:
+        try:
+            return text(value) and pd.Timestamp(value).tzinfo is not None
+        except (ValueError, TypeError):
+            return False
+
     checks = [
-        ("report", kind in REPORT_KINDS, f"one of {', '.join(REPORT_KINDS)}"),
+        ("as_of", instant(manifest["as_of"]), "an instant with its UTC offset"),
         *((key, text(manifest.get(key)), "text") for key in needed),
-        *(
-            (key, text(manifest[key]), "text")
-            for key in ("policy_hash", "as_of", "input_fingerprint")
-        ),
+        *((key, text(manifest[key]), "text") for key in ("policy_hash", "input_fingerprint")),
         ("figures", hashes(manifest["figures"]), "an object of hashes"),
         ("documents", hashes(manifest.get("documents", {})), "an object of hashes"),
         (
@@ -175,29 +183,36 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         "SELECT policy_hash, as_of, month_from, month_to FROM evaluations WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
-    disagreements = _disagreements(manifest, original[0] if original else None)
+    inconsistent, foreign = _disagreements(manifest, original[0] if original else None)
     # What the manifest states beside its figures and does not hold: any of it fails.
     stated: list[str] = []
-    if SEAL in manifest and seal(manifest) != manifest[SEAL]:
+    if SEAL not in manifest:
+        stated.append("manifest: it has no seal, so an edit cannot be told apart")
+        reasons += inconsistent + foreign
+        reasons.append(
+            f"a manifest carries {SEAL} since sealing began (written before, or the seal "
+            "was removed): render the report again to verify it"
+        )
+    elif seal(manifest) != manifest[SEAL]:
         stated.append("manifest: changed after it was written (its seal does not match)")
-        reasons += disagreements
+        reasons += inconsistent + foreign
         reasons.append(
             f"the manifest's content is not what was written ({SEAL} differs): it was edited"
         )
-    elif disagreements and SEAL in manifest:
-        # As written, yet not this warehouse's evaluation: made elsewhere from the
-        # same inputs (the figures decide whether it reproduces).
-        reasons += disagreements
-        reasons.append(
-            "the manifest is as written (its seal matches): it was made in another "
-            "warehouse holding the same inputs"
-        )
-    elif disagreements:
-        stated.append("manifest: does not agree with this warehouse's evaluation (see why)")
-        reasons += disagreements
-        reasons.append(
-            "the manifest was edited, or made in another warehouse (it has no seal to tell which)"
-        )
+    else:
+        # A manifest at odds with itself was edited and sealed again: no warehouse
+        # writes one.
+        stated += [f"manifest: {fact}" for fact in inconsistent]
+        if inconsistent:
+            reasons.append("the manifest was edited and sealed again")
+        if foreign:
+            # As written, yet not this warehouse's evaluation: made elsewhere from
+            # the same inputs (the figures decide whether it reproduces).
+            reasons += foreign
+            reasons.append(
+                "the manifest is as written (its seal matches): it was made in another "
+                "warehouse holding the same inputs"
+            )
     if manifest.get("package_version") not in (None, __version__):
         reasons.append(
             f"the report was made by version {manifest['package_version']}, this is "
@@ -302,19 +317,20 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     )
 
 
-def _disagreements(manifest: dict[str, Any], original: tuple | None) -> list[str]:
-    """Where the manifest's parts disagree with each other or with the evaluation
-    of its id in this warehouse (facts only: the caller says what they mean)."""
+def _disagreements(manifest: dict[str, Any], original: tuple | None) -> tuple[list[str], list[str]]:
+    """Where the manifest's parts disagree with each other, and where it disagrees
+    with the evaluation of its id in this warehouse (facts only: the caller says
+    what they mean)."""
     from pipeline.evaluate import input_fingerprint
 
-    out = []
+    inconsistent, out = [], []
     eid = manifest.get("evaluation_id")
     inputs = manifest.get("inputs", [])
     if inputs and input_fingerprint(inputs) != manifest["input_fingerprint"]:
-        out.append("the manifest's inputs do not give its input_fingerprint")
+        inconsistent.append("the manifest's inputs do not give its input_fingerprint")
     if original is None:
         out.append(f"there is no evaluation #{eid} in this warehouse")
-        return out
+        return inconsistent, out
     policy_hash, as_of, covered_from, covered_to = original
     if policy_hash != manifest["policy_hash"]:
         out.append(
@@ -345,7 +361,7 @@ def _disagreements(manifest: dict[str, Any], original: tuple | None) -> list[str
             f"evaluation #{eid} here covers {covered_from} to {covered_to}, the manifest's "
             f"report is of {first} to {last}"
         )
-    return out
+    return inconsistent, out
 
 
 def _check_documents(

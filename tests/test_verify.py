@@ -125,8 +125,18 @@ def test_new_data_and_a_foreign_manifest(report, tmp_path) -> None:
     (tmp_path / "unsealed.json").write_text(json.dumps(unsealed))
     result = verify_manifest(con, tmp_path / "unsealed.json")
     assert not result.reproduced
-    assert result.differences[0].startswith("manifest: does not agree with this warehouse")
-    assert "it has no seal to tell which" in result.reasons[-1]
+    assert result.differences[0] == "manifest: it has no seal, so an edit cannot be told apart"
+    assert "render the report again" in result.reasons[-1]
+    # Edited and sealed again: what the manifest says of itself still has to agree.
+    resealed = json.loads(report.read_text())
+    resealed["inputs"] = [dict(i) for i in resealed["inputs"]]
+    resealed["inputs"][0]["sha256"] = "0" * 64
+    (tmp_path / "resealed.json").write_text(_resealed(resealed))
+    result = verify_manifest(con, tmp_path / "resealed.json")
+    assert not result.reproduced
+    assert "manifest: the manifest's inputs do not give its input_fingerprint" in (
+        result.differences
+    )
     extra = tmp_path / "late-tickets.csv"
     extra.write_text(
         "ticket_id,customer_id,created_at,priority,channel,status,subject\n"
@@ -153,7 +163,12 @@ def test_bad_manifests(sample_warehouse, tmp_path) -> None:
     (tmp_path / "other.json").write_text('{"hello": 1}')
     with pytest.raises(AuditError, match="not a report manifest"):
         verify_manifest(sample_warehouse, tmp_path / "other.json")
-    base = {"policy_hash": "p", "as_of": "2026-11-01", "input_fingerprint": "f", "figures": {}}
+    base = {
+        "policy_hash": "p",
+        "as_of": "2026-10-31T23:00:00+00:00",
+        "input_fingerprint": "f",
+        "figures": {},
+    }
     malformed = {
         "42": (42, "not a JSON object"),
         "null": (None, "not a JSON object"),
@@ -170,16 +185,20 @@ def test_bad_manifests(sample_warehouse, tmp_path) -> None:
             "field 'customer_id' must be text, not null",
         ),
         "kind": ({**base, "report": "weekly"}, "field 'report' must be one of monthly"),
+        "unhashable kind": ({**base, "report": []}, "field 'report' must be one of monthly"),
+        "as_of": (
+            {**base, "month": MONTH, "as_of": "soon"},
+            "field 'as_of' must be an instant with its UTC offset",
+        ),
         "inputs": (
             {**base, "month": MONTH, "inputs": ["a.csv"]},
             "field 'inputs' must be a list of {path, sha256}",
         ),
     }
-    for name, (content, message) in malformed.items():
+    for content, message in malformed.values():
         (tmp_path / "m.json").write_text(json.dumps(content))
-        with pytest.raises(AuditError, match=re.escape(message)):
+        with pytest.raises(AuditError, match=re.escape(message)):  # not a traceback
             verify_manifest(sample_warehouse, tmp_path / "m.json")
-        assert name
 
 
 def test_sales_reports_write_manifests_that_verify(sample_warehouse, tmp_path) -> None:
