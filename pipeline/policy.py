@@ -291,6 +291,13 @@ class Policy:
             v for v in self.versions if first < v.effective_from <= last
         ]
 
+    def versions_in_months(self, month_from: str, month_to: str) -> list[PolicyVersion]:
+        """`versions_during` the months YYYY-MM `month_from` to `month_to`: the
+        versions judging tickets created in them, oldest first."""
+        first = dt.date.fromisoformat(f"{month_from}-01")
+        last = (pd.Timestamp(f"{month_to}-01") + pd.offsets.MonthEnd(0)).date()
+        return self.versions_during(first, last)
+
     def version_index(self, created_ns: np.ndarray) -> np.ndarray:
         """For UTC ns creation instants, the index into `versions` in force (-1: none)."""
         # A version is in force from the first instant of its local date.

@@ -190,10 +190,7 @@ def build_context(
     cells = query(con, "report_monthly_cells.sql", params).df()
     # The promises shown: those of each version judging tickets created in the
     # month (the first version for a month before it), with the date each began.
-    first_day = dt.date.fromisoformat(f"{month}-01")
-    in_month = policy.versions_during(
-        first_day, (pd.Timestamp(first_day) + pd.offsets.MonthEnd(1)).date()
-    )
+    in_month = policy.versions_in_months(month, month)
     version = in_month[0]
     tier_labels = {k: t.label for k, t in version.tiers.items()}
     tier_labels.setdefault("unknown", "?")

@@ -8,7 +8,6 @@ templates as the monthly report.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from pipeline.evaluate import (
     valid_month,
 )
 from pipeline.i18n import Messages
+from pipeline.instants import to_instants
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
@@ -41,6 +41,13 @@ from pipeline.warehouse import query
 
 H = 3600.0
 TIER_ORDER = ("pioneer", "professional", "business", "premium")
+# Rows a policy version judged: tickets created before the first one are left out
+# of what sales shows (nothing was promised then), and counted apart.
+JUDGED = "coalesce(exclusion_rule, '') <> 'no_policy_in_force'"
+UNJUDGED_SQL = (
+    "SELECT count(DISTINCT ticket_id) FROM sla_results WHERE evaluation_id = ? "
+    f"AND month BETWEEN ? AND ? AND NOT ({JUDGED})"
+)
 
 
 def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> None:
@@ -102,15 +109,6 @@ class Yardstick:
 
     seconds: float
     label: str
-
-
-def range_versions(policy: Policy, month_from: str, month_to: str) -> list[PolicyVersion]:
-    """The versions a report over the months rests on: the one in force at its start
-    (the first version for a range before any), then each taking effect by its end.
-    The last one's tiers, prices and labels are shown."""
-    first, last = (dt.date.fromisoformat(f"{m}-01") for m in (month_from, month_to))
-    last = (pd.Timestamp(last) + pd.offsets.MonthEnd(0)).date()
-    return policy.versions_during(first, last)
 
 
 def yardsticks(
@@ -183,6 +181,8 @@ class TiersContext:
     distribution_chart: str
     trend_chart: str
     nothing_counted: bool = False  # no closed ticket in the range: no figure says anything
+    unjudged: int = 0  # tickets created before the first version, left out
+    first_version_from: str = ""  # that version's effective date, as the reader writes it
 
 
 def build_tiers_context(
@@ -199,7 +199,7 @@ def build_tiers_context(
     if month_from > month_to:
         raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
-    versions = range_versions(policy, month_from, month_to)
+    versions = policy.versions_in_months(month_from, month_to)
     version = versions[-1]
     sticks = {metric: yardsticks(m, policy, versions, metric) for metric in METRICS}
     metrics = tuple(metric for metric in METRICS if sticks[metric])
@@ -298,7 +298,7 @@ def build_tiers_context(
         "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
         "AS q FROM sla_results WHERE evaluation_id = ? AND month BETWEEN ? AND ? "
         "AND metric = ? AND clock_stop IS NOT NULL AND NOT outage_line "
-        "GROUP BY tier",
+        f"AND {JUDGED} GROUP BY tier",
         [evaluation_id, month_from, month_to, charted],
     ).df()
     labels = {k: t.label for k, t in version.tiers.items()}
@@ -320,7 +320,7 @@ def build_tiers_context(
         "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= ?) "
         "/ count(*) AS compliance FROM sla_results WHERE evaluation_id = ? "
         "AND month BETWEEN ? AND ? AND metric = ? AND clock_stop IS NOT NULL "
-        "AND NOT outage_line GROUP BY month, tier",
+        f"AND NOT outage_line AND {JUDGED} GROUP BY month, tier",
         [sticks[charted][-1].seconds, evaluation_id, month_from, month_to, charted],
     ).df()
     months = sorted(monthly["month"].unique())
@@ -356,6 +356,8 @@ def build_tiers_context(
         distribution_chart=distribution,
         trend_chart=trend,
         nothing_counted=not any(f.closed for t in figures for f in t.metrics.values()),
+        unjudged=con.execute(UNJUDGED_SQL, [evaluation_id, month_from, month_to]).fetchall()[0][0],
+        first_version_from=m.date(policy.versions[0].effective_from),
     )
 
 
@@ -409,29 +411,37 @@ def build_customer_context(
     if month_from > month_to:
         raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
-    version = range_versions(policy, month_from, month_to)[-1]
+    versions = policy.versions_in_months(month_from, month_to)
+    version = versions[-1]
     labels = {k: t.label for k, t in version.tiers.items()}
-    metrics = tuple(metric for metric in METRICS if metric in version.metrics)
+    metrics = tuple(metric for metric in METRICS if any(metric in v.metrics for v in versions))
     sla_tiers = tuple(
-        tier for tier in TIER_ORDER if tier in version.tiers and version.tiers[tier].has_sla
+        tier
+        for tier in TIER_ORDER
+        if any(tier in v.tiers and v.tiers[tier].has_sla for v in versions)
     )
-    # Each SLA tier's limit per metric (None: that tier has no target for it).
-    limits = {
-        tier: {
-            metric: policy.threshold_seconds(
-                version.metrics[metric].targets[tier], version.metrics[metric].calendar_name
-            )[1]
-            if tier in version.metrics[metric].targets
-            else None
-            for metric in metrics
-        }
-        for tier in sla_tiers
-    }
-    if not any(limit is not None for tier in limits.values() for limit in tier.values()):
+    if not sla_tiers:
+        names = ", ".join(v.version for v in versions)
         raise AuditError(
-            f"policy version {version.version!r} promises no tier with an SLA any target: "
-            "there is no upgrade case to make"
+            f"policy version(s) {names} have no tier with an SLA: there is no upgrade case to make"
         )
+
+    def limit(v: PolicyVersion, tier: str, metric: str) -> float | None:
+        """The tier's limit under version `v` (None: no SLA promise of it there)."""
+        spec = v.metrics.get(metric)
+        if spec is None or tier not in v.tiers or not v.tiers[tier].has_sla:
+            return None
+        threshold = spec.targets.get(tier)
+        if threshold is None:
+            return None
+        return policy.threshold_seconds(threshold, spec.calendar_name)[1]
+
+    # Per version of the policy, each SLA tier's limit per metric: a row is held
+    # against the promises of the version in force when its ticket was created.
+    limits = [
+        {tier: {metric: limit(v, tier, metric) for metric in metrics} for tier in sla_tiers}
+        for v in policy.versions
+    ]
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
@@ -445,18 +455,20 @@ def build_customer_context(
             "month_to": month_to,
         },
     ).df()
+    frame = frame[frame["metric"].isin(metrics)]
+    in_force = policy.version_index(
+        to_instants(frame["clock_start"], "UTC").ns
+    )  # -1: before the first version
     tz = policy.report_timezone
     rows = []
-    for r in frame.itertuples():
-        if r.metric not in metrics:
-            continue
+    for r, v in zip(frame.itertuples(), in_force, strict=True):
         closed = r.clock_stop is not None and r.clock_stop == r.clock_stop
 
-        def within(tier: str, r=r, closed=closed) -> bool | None:
-            limit = limits[tier][r.metric]
-            if limit is None or not r.covered or not closed:
+        def within(tier: str, r=r, v=v, closed=closed) -> bool | None:
+            bound = None if v < 0 else limits[v][tier][r.metric]
+            if bound is None or not r.covered or not closed:
                 return None
-            return bool(r.elapsed_working_seconds <= limit)
+            return bool(r.elapsed_working_seconds <= bound)
 
         rows.append(
             CustomerTicket(
@@ -488,7 +500,7 @@ def build_customer_context(
             met=m.join(
                 m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
                 for tier in sla_tiers
-                if limits[tier][metric] is not None
+                if any(limit(v, tier, metric) is not None for v in versions)
             ),
         )
         for metric in metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
@@ -193,15 +194,63 @@ def test_tier_report_follows_the_policy_it_is_given(con, tmp_path) -> None:
     assert "first response in working hours of the office calendar" in html
 
 
-def test_tier_report_for_months_before_the_first_version(con, tmp_path) -> None:
-    # Tickets before the policy's first version are judged by none; the report
-    # still shows that version's promises instead of failing.
+def test_tickets_before_the_first_version_are_left_out_and_counted(con, tmp_path) -> None:
+    # Tickets before the policy's first version are judged by none: nothing was
+    # promised, so sales figures leave them out and say how many.
     policy = _policy(tmp_path, **{'effective_from = "2020-01-01"': 'effective_from = "2026-06-01"'})
     context = build_tiers_context(con, "2026-01", "2026-03", policy=policy)
     assert context.version == policy.versions[0].version
     assert [y.label for y in context.yardsticks["first_response"]] == ["8 h", "24 h"]
+    unjudged = con.execute(
+        "SELECT count(DISTINCT ticket_id) FROM sla_results WHERE evaluation_id = ? "
+        "AND month BETWEEN '2026-01' AND '2026-03'",
+        [context.evaluation_id],
+    ).fetchall()[0][0]
+    assert context.unjudged == unjudged > 0 and context.nothing_counted
+    assert "left out: nothing was promised then" in render("tiers.html.j2", context)
     customer = build_customer_context(con, "C00001", "2026-01", "2026-03", policy=policy)
     assert customer.evaluation_id == context.evaluation_id
+    assert customer.rows and not any(r.covered for r in customer.rows)
+    # From June the version is in force: those months count as before.
+    # (Tickets created in May and closed in July still count in July, unjudged.)
+    later = build_tiers_context(con, "2026-07", "2026-09", policy=policy)
+    assert not later.nothing_counted
+    assert (
+        later.unjudged
+        == con.execute(
+            "SELECT count(DISTINCT ticket_id) FROM sla_results WHERE evaluation_id = ? "
+            "AND month BETWEEN '2026-07' AND '2026-09' AND exclusion_rule = 'no_policy_in_force'",
+            [later.evaluation_id],
+        ).fetchall()[0][0]
+    )
+
+
+def test_customer_rows_are_held_against_the_promise_of_their_time(con) -> None:
+    # Premium promised 8 h until July, 4 h from then: a February answer in 5 h met
+    # the Premium promise of its time. C02268 has tickets on both sides.
+    policy = Policy.from_toml(
+        Path(__file__).parents[1] / "docs" / "examples" / "premium-4h-from-july.toml"
+    )
+    context = build_customer_context(con, "C02268", "2026-01", "2026-10", policy=policy)
+    premium = context.sla_tiers.index("premium")
+    created = dict(
+        con.execute(
+            "SELECT ticket_id, clock_start FROM sla_results WHERE evaluation_id = ? "
+            "AND customer_id = 'C02268' AND metric = 'first_response'",
+            [context.evaluation_id],
+        ).fetchall()
+    )
+    first = [r for r in context.rows if r.metric == "First response" and r.met[premium] is not None]
+    july = pd.Timestamp("2026-07-01", tz="Europe/Amsterdam")
+    for row in first:
+        hours = 8 if pd.Timestamp(created[row.ticket_id]) < july else 4
+        assert row.met[premium] == (row.elapsed_h <= hours), row.ticket_id
+    assert {pd.Timestamp(created[r.ticket_id]) < july for r in first} == {True, False}
+    # The tier report of the same range names both promises.
+    tiers = build_tiers_context(con, "2026-01", "2026-10", policy=policy)
+    assert tiers.tiers[-1].metrics["first_response"].promise == (
+        "8 working hours; 4 working hours from 1 July 2026"
+    )
 
 
 def _without_table(text: str, header: str) -> str:

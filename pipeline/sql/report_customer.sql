@@ -1,5 +1,5 @@
 -- One customer's rows over months [$month_from, $month_to] of evaluation
--- $evaluation_id, with what the Business and Premium promises would have said.
+-- $evaluation_id, and whether an SLA tier's promise would have covered each.
 SELECT
     r.ticket_id,
     r.metric,
@@ -12,8 +12,10 @@ SELECT
     r.outage_line,
     t.subject,
     -- Under an SLA tier's promise a ticket is covered unless an exclusion applies
-    -- (an IT release) or it is an outage-line first response (no target).
-    r.status <> 'excluded' AND NOT (r.outage_line AND r.metric = 'first_response') AS covered
+    -- (an IT release), it is an outage-line first response (no target), or no
+    -- policy version was in force when it was created (nothing was promised).
+    r.status <> 'excluded' AND NOT (r.outage_line AND r.metric = 'first_response')
+        AND coalesce(r.exclusion_rule, '') <> 'no_policy_in_force' AS covered
 FROM sla_results r
 LEFT JOIN tickets t USING (ticket_id)
 WHERE r.evaluation_id = $evaluation_id

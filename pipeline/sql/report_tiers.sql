@@ -1,7 +1,8 @@
 -- Tier value for sales: per tier over months [$month_from, $month_to] of evaluation
 -- $evaluation_id, what customers experienced of $metric. Closed rows only; excluded
--- rows (IT release) and outage-line calls are left out, no-SLA tiers are included
--- (they are what the comparison is about). `within` counts the rows at or under
+-- rows (IT release), outage-line calls and tickets created before the policy's first
+-- version (judged by none) are left out; no-SLA tiers are included (they are what
+-- the comparison is about). `within` counts the rows at or under
 -- each of $yardsticks (seconds), in their order.
 WITH closed AS (
     SELECT tier, elapsed_working_seconds AS elapsed
@@ -10,6 +11,7 @@ WITH closed AS (
       AND month BETWEEN $month_from AND $month_to
       AND metric = $metric
       AND status <> 'excluded'
+      AND coalesce(exclusion_rule, '') <> 'no_policy_in_force'
       AND NOT outage_line
       AND clock_stop IS NOT NULL
 ),
