@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,11 +65,20 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from exc
+        except BrokenPipeError:
+            # The reader went away (`sla policy show | head`): nothing left to say.
+            # Python's documented recipe: point stdout at devnull so that the flush
+            # at exit does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except OSError as exc:
             # A path the user gave that cannot be written or read (a file where a
             # folder should be, no permission, a full disk): say which, no traceback.
-            where = exc.filename or ""
-            raise click.ClickException(f"{where}: {exc.strerror or exc}") from exc
+            problem = exc.strerror or str(exc)
+            raise click.ClickException(
+                f"{exc.filename}: {problem}" if exc.filename else problem
+            ) from exc
 
     return wrapper
 
@@ -106,7 +117,10 @@ POLICY_FILTER_OPTION = click.option(
 )
 
 
-def _policy_hash(path: str | None) -> str | None:
+def _policy_hash(path: str | None, evaluation_id: int | None) -> str | None:
+    """The hash that picks the evaluation to read; --evaluation names one outright."""
+    if path is not None and evaluation_id is not None:
+        raise click.UsageError("--evaluation names the evaluation: leave out --policy")
     return None if path is None else Policy.from_toml(path).hash
 
 
@@ -352,16 +366,7 @@ def evaluate_command(
         console.print(
             f"outage line, out of hours: {counts['outage_calls']:,} calls, "
             f"{counts['billable_calls']:,} billable (cause: "
-            + " or ".join(
-                sorted(
-                    {
-                        v.outage_line.billable_cause_domain
-                        for v in run.policy.versions
-                        if v.outage_line
-                    }
-                )
-            )
-            + ")"
+            f"{' or '.join(run.policy.billable_cause_domains())})"
         )
     if counts["no_policy_in_force"]:
         console.print(
@@ -476,12 +481,12 @@ def whatif_command(
         return "benchmark only" if benchmark_only else "SLA"
 
     for row in side.itertuples():
-        now = standing(row.benchmark_only_current, row.unjudged_current, row.tickets_current)
-        then = standing(row.benchmark_only_other, row.unjudged_other, row.tickets_other)
-        if now == then:
-            tier = row.tier + ("" if now == "SLA" else f" ({now})")
+        current = standing(row.benchmark_only_current, row.unjudged_current, row.tickets_current)
+        other = standing(row.benchmark_only_other, row.unjudged_other, row.tickets_other)
+        if current == other:
+            tier = row.tier + ("" if current == "SLA" else f" ({current})")
         else:
-            tier = f"{row.tier} ({now} -> {then})"
+            tier = f"{row.tier} ({current} -> {other})"
         table.add_row(
             tier,
             row.metric,
@@ -679,7 +684,7 @@ def audit_ticket_command(
         connect(db, must_exist=True),
         ticket_id,
         evaluation_id=evaluation_id,
-        policy_hash=_policy_hash(policy_path),
+        policy_hash=_policy_hash(policy_path, evaluation_id),
     )
     if fmt == "json":
         click.echo(audit.to_json())
@@ -740,7 +745,7 @@ def audit_breaches_command(
         month_to=month_to,
         tier=tier,
         evaluation_id=evaluation_id,
-        policy_hash=_policy_hash(policy_path),
+        policy_hash=_policy_hash(policy_path, evaluation_id),
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     export_register(frame, target, fmt)

@@ -291,6 +291,10 @@ class Policy:
             v for v in self.versions if first < v.effective_from <= last
         ]
 
+    def billable_cause_domains(self) -> list[str]:
+        """The cause domains that make an outage-line call billable, in any version."""
+        return sorted({v.outage_line.billable_cause_domain for v in self.versions if v.outage_line})
+
     def versions_in_months(self, month_from: str, month_to: str) -> list[PolicyVersion]:
         """`versions_during` the months YYYY-MM `month_from` to `month_to`: the
         versions judging tickets created in them, oldest first."""

@@ -327,6 +327,8 @@ def test_audits_read_the_latest_evaluation_of_the_policy_asked_for(db: str, tmp_
     )
     missing = run("audit", "ticket", "T1", "--policy", str(never), "--db", db)
     assert missing.exit_code == 1 and "no evaluation with policy" in missing.output
+    both = run("audit", "ticket", "T1", "--policy", str(other), "--evaluation", "1", "--db", db)
+    assert both.exit_code == 2 and "leave out --policy" in both.output
 
 
 def test_sales_reports_take_several_languages(db: str, tmp_path) -> None:
