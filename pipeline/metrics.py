@@ -36,9 +36,14 @@ def wilson_interval(
 def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
     """One row per tier and metric of the given evaluation rows."""
     frame = results.copy()
-    # No-SLA tiers are judged by their benchmark status, flagged as such.
-    frame["judged"] = np.where(frame["has_sla"], frame["status"], frame["benchmark_status"])
     frame["sla"] = frame["has_sla"].astype(bool)
+    # No-SLA tiers are judged by their benchmark status, flagged as such. Where a
+    # tier has an SLA for some rows only (a version dropped it, a ticket before the
+    # first version), it is judged on those rows: the others are not counted in.
+    tier_has_sla = frame.groupby(["tier", "metric"])["sla"].transform("any")
+    frame["judged"] = np.where(
+        frame["sla"], frame["status"], np.where(tier_has_sla, "no_sla", frame["benchmark_status"])
+    )
     rule = frame["exclusion_rule"] if "exclusion_rule" in frame else pd.Series(None, frame.index)
     frame["is_unjudged"] = rule == "no_policy_in_force"
     closed = frame["judged"].isin([*CLOSED_MET, "breached"])
@@ -137,7 +142,14 @@ SELECT
     quantile_cont(elapsed_working_seconds, 0.9)
         FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS p90_seconds
 FROM (
-    SELECT *, CASE WHEN has_sla THEN status ELSE benchmark_status END AS judged
+    SELECT
+        *,
+        CASE
+            WHEN has_sla THEN status
+            -- a tier with an SLA for some rows only is judged on those (compliance_summary)
+            WHEN bool_or(has_sla) OVER (PARTITION BY tier, metric) THEN 'no_sla'
+            ELSE benchmark_status
+        END AS judged
     FROM sla_results WHERE evaluation_id = ?
 )
 GROUP BY tier, metric

@@ -59,6 +59,7 @@ class Cell:
     breached: int
     excluded: int
     open: int
+    without_target: int  # counted, not judged: no target (outage line) or no SLA at creation
     compliance: float | None
     ci_low: float | None
     ci_high: float | None
@@ -229,6 +230,7 @@ def build_context(
                 breached=int(row.breached),
                 excluded=int(row.excluded),
                 open=int(row.open),
+                without_target=int(row.no_target),
                 compliance=value,
                 ci_low=None if closed == 0 else float(low_ci),
                 ci_high=None if closed == 0 else float(high_ci),

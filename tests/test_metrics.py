@@ -52,6 +52,18 @@ def test_summary_counts_only_closed_rows_in_compliance() -> None:
     assert pioneer["benchmark_only"] and pioneer["compliance"] == pytest.approx(0.5)
 
 
+def test_a_tier_with_an_sla_for_some_rows_is_judged_on_those() -> None:
+    # A version that took effect mid-period dropped Business's SLA: its later rows
+    # are benchmark only, and must not flow into Business's compliance.
+    frame = pd.concat(
+        [rows("business", ["met", "breached"]), rows("business", ["met", "met"], has_sla=False)]
+    )
+    summary = compliance_summary(frame).iloc[0]
+    assert not summary["benchmark_only"]
+    assert (summary["tickets"], summary["met"], summary["breached"]) == (4, 1, 1)
+    assert summary["compliance"] == pytest.approx(0.5)
+
+
 def test_empty_tier_has_no_compliance_not_a_hundred_percent() -> None:
     summary = compliance_summary(rows("premium", ["open_on_track"]))
     assert np.isnan(summary["compliance"].iloc[0])
@@ -96,6 +108,7 @@ def test_stored_summary_equals_the_frame_summary() -> None:
         "tier",
         "metric",
         "benchmark_only",
+        "unjudged",
         "tickets",
         "met",
         "breached",

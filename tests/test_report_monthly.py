@@ -338,3 +338,37 @@ def test_a_version_taking_effect_mid_month_shows_both_promises() -> None:
         "8 working hours; 4 working hours from 15 October 2026"
     )
     assert cells[("premium", "resolution")] == "target 3, limit 7 working days"
+
+
+def test_a_version_dropping_an_sla_mid_month_judges_the_tier_on_its_sla_rows() -> None:
+    """From 15 October Premium has no SLA: its later tickets are benchmark only and
+    must not lift (or sink) Premium's compliance; they are counted apart."""
+    from pipeline.metrics import stored_summary
+    from pipeline.policy import Policy
+
+    doc = Policy.default().document
+    later = {**doc["versions"][0], "version": "2026.10", "effective_from": "2026-10-15"}
+    later["tiers"] = {**later["tiers"], "premium": {**later["tiers"]["premium"], "has_sla": False}}
+    doc["versions"].append(later)
+    policy = Policy.from_dict(doc)
+    con = build(
+        [
+            # Before the change: breached (answered after 2 working days).
+            ticket("A", "C1", "2026-10-05T09:00", first_response="2026-10-07T09:00"),
+            # After it: answered at once; under the SLA it would have been met.
+            ticket("B", "C1", "2026-10-20T09:00", first_response="2026-10-20T09:30"),
+            ticket("C", "C1", "2026-10-21T09:00", first_response="2026-10-21T09:30"),
+        ],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    context = build_context(con, MONTH, policy=policy)
+    cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
+    assert not cell.benchmark_only
+    assert (cell.tickets, cell.met, cell.breached, cell.without_target) == (3, 0, 1, 2)
+    assert cell.compliance == 0.0
+    assert "2 without a target" in render_html(context)
+    # The evaluation summary (sla evaluate, whatif) judges the same way.
+    summary = stored_summary(con, context.evaluation_id).set_index(["tier", "metric"])
+    row = summary.loc[("premium", "first_response")]
+    assert (row["met"], row["breached"], row["compliance"]) == (0, 1, 0.0)

@@ -1,12 +1,24 @@
 -- One row per month, tier and metric of evaluation $evaluation_id: the counts and
 -- working-time quantiles the monthly report shows. No-SLA tiers are counted by
--- their benchmark status (and marked benchmark only), never as compliance.
-WITH judged AS (
-    SELECT
-        *,
-        CASE WHEN has_sla THEN status ELSE coalesce(benchmark_status, status) END AS judged
+-- their benchmark status (and marked benchmark only), never as compliance. A tier
+-- with an SLA for some of the month's rows and none for others (a version that
+-- took effect mid-month dropped it, or a ticket before the first version) is
+-- judged on the SLA rows; the others count as without a target (`no_target`).
+WITH scoped AS (
+    SELECT *, bool_or(has_sla) OVER (PARTITION BY month, tier, metric) AS tier_has_sla
     FROM sla_results
     WHERE evaluation_id = $evaluation_id
+      AND month BETWEEN $month_from AND $month
+),
+judged AS (
+    SELECT
+        *,
+        CASE
+            WHEN has_sla THEN status
+            WHEN tier_has_sla THEN 'no_sla'
+            ELSE coalesce(benchmark_status, status)
+        END AS judged
+    FROM scoped
 )
 SELECT
     month,
@@ -29,6 +41,5 @@ SELECT
     max(target_seconds) AS target_seconds,
     max(limit_seconds) AS limit_seconds
 FROM judged
-WHERE month BETWEEN $month_from AND $month
 GROUP BY month, tier, metric
 ORDER BY month, tier, metric
