@@ -67,6 +67,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         raise AuditError(f"{path} is a folder, not a manifest") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AuditError(f"{path} is not a manifest (invalid JSON: {exc})") from None
+    except (RecursionError, ValueError) as exc:  # nested too deep, a number too long
+        raise AuditError(f"{path} is not a manifest (unreadable JSON: {exc})") from None
     if not isinstance(manifest, dict):
         raise AuditError(f"{path} is not a report manifest (not a JSON object)")
     missing = [
@@ -92,16 +94,26 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
     def instant(value: Any) -> bool:
         try:
-            return text(value) and pd.Timestamp(value).tzinfo is not None
-        except (ValueError, TypeError):
+            return text(value) and pd.Timestamp(value).as_unit("ns").tzinfo is not None
+        except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
             return False
+
+    def documents(value: Any) -> bool:
+        # Plain file names beside the manifest: nothing to look for elsewhere.
+        return hashes(value) and all(
+            name and name == Path(name).name and name not in (".", "..") for name in value
+        )
 
     checks = [
         ("as_of", instant(manifest["as_of"]), "an instant with its UTC offset"),
         *((key, text(manifest.get(key)), "text") for key in needed),
         *((key, text(manifest[key]), "text") for key in ("policy_hash", "input_fingerprint")),
         ("figures", hashes(manifest["figures"]), "an object of hashes"),
-        ("documents", hashes(manifest.get("documents", {})), "an object of hashes"),
+        (
+            "documents",
+            documents(manifest.get("documents", {})),
+            "an object of hashes by plain file name",
+        ),
         (
             "evaluation_id",
             type(manifest.get("evaluation_id", 0)) is int,
@@ -358,8 +370,8 @@ def _disagreements(manifest: dict[str, Any], original: tuple | None) -> tuple[li
         )
     if not fits:
         out.append(
-            f"evaluation #{eid} here covers {covered_from} to {covered_to}, the manifest's "
-            f"report is of {first} to {last}"
+            f"evaluation #{eid} here covers {covered_from or 'all months'} to "
+            f"{covered_to or 'now'}, the manifest's report is of {first} to {last}"
         )
     return inconsistent, out
 
@@ -391,8 +403,8 @@ def _csv_details(path: Path, manifest: dict[str, Any], now_csv: str) -> dict[str
     report (only when it is the very file the manifest names)."""
     try:
         text = path.read_text("utf-8")
-    except FileNotFoundError:
-        return {}
+    except (FileNotFoundError, UnicodeDecodeError):
+        return {}  # absent, or not the file written (the document check says so)
     if hashlib.sha256(text.encode()).hexdigest() != manifest.get("figures_csv_sha256"):
         return {}
 

@@ -61,6 +61,9 @@ def test_an_edited_figures_csv_or_its_hash_is_caught(sample_warehouse, report, t
     result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
     assert not result.reproduced
     assert result.differences == ("document figures.csv: changed since it was rendered",)
+    (tmp_path / "figures.csv").write_bytes(b"\xff\xfe not text")  # not even UTF-8
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert result.differences == ("document figures.csv: changed since it was rendered",)
     # The file intact, the manifest's hash of it edited.
     (tmp_path / "figures.csv").write_text(csv)
     data = json.loads(report.read_text())
@@ -186,6 +189,14 @@ def test_bad_manifests(sample_warehouse, tmp_path) -> None:
         ),
         "kind": ({**base, "report": "weekly"}, "field 'report' must be one of monthly"),
         "unhashable kind": ({**base, "report": []}, "field 'report' must be one of monthly"),
+        "far future": (
+            {**base, "month": MONTH, "as_of": "2999-01-01T00:00:00+00:00"},
+            "field 'as_of' must be an instant with its UTC offset",
+        ),
+        "document path": (
+            {**base, "month": MONTH, "documents": {"../x.html": "0"}},
+            "field 'documents' must be an object of hashes by plain file name",
+        ),
         "as_of": (
             {**base, "month": MONTH, "as_of": "soon"},
             "field 'as_of' must be an instant with its UTC offset",
@@ -195,6 +206,9 @@ def test_bad_manifests(sample_warehouse, tmp_path) -> None:
             "field 'inputs' must be a list of {path, sha256}",
         ),
     }
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    with pytest.raises(AuditError, match="not a manifest"):
+        verify_manifest(sample_warehouse, tmp_path / "deep.json")
     for content, message in malformed.values():
         (tmp_path / "m.json").write_text(json.dumps(content))
         with pytest.raises(AuditError, match=re.escape(message)):  # not a traceback
