@@ -442,10 +442,12 @@ def promise_text(m: Messages, threshold, metric) -> str:
     if threshold is None:
         return "–"
     target, limit = m.quantity(threshold.target), m.quantity(threshold.limit)
-    if threshold.unit == "days":
-        return m("promise_days", target=target, limit=limit)
-    key = "promise_clock_hours" if metric.clock == "clock" else "promise_hours"
-    return m(key, target=target)
+    # promise_[clock_](hours|days)[_one]: a clock metric counts 24/7 hours and days;
+    # "_one" when target and limit are the same number.
+    key = "promise_" + ("clock_" if metric.clock == "clock" else "") + threshold.unit
+    if threshold.target == threshold.limit:
+        key += "_one"
+    return m(key, target=target, limit=limit)
 
 
 def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[str]:

@@ -372,3 +372,25 @@ def test_a_version_dropping_an_sla_mid_month_judges_the_tier_on_its_sla_rows() -
     summary = stored_summary(con, context.evaluation_id).set_index(["tier", "metric"])
     row = summary.loc[("premium", "first_response")]
     assert (row["met"], row["breached"], row["compliance"]) == (0, 1, 0.0)
+
+
+def test_promises_say_their_clock_and_limit() -> None:
+    from types import SimpleNamespace
+
+    from pipeline.policy import Threshold
+    from pipeline.report_monthly import promise_text
+
+    working, clock = SimpleNamespace(clock="working"), SimpleNamespace(clock="clock")
+    cases = [
+        (Threshold(8, 8, "hours"), working, "8 working hours", "8 werkuur"),
+        (Threshold(4.5, 9, "hours"), working, "target 4.5, limit 9 working hours", None),
+        (Threshold(4, 4, "hours"), clock, "4 clock hours", "4 uur (klok)"),
+        (Threshold(3, 7, "days"), working, "target 3, limit 7 working days", None),
+        (Threshold(2.5, 7, "days"), clock, "target 2.5, limit 7 days", "doel 2,5, limiet 7 dagen"),
+        (Threshold(5, 5, "days"), working, "5 working days", None),
+    ]
+    for threshold, metric, english, dutch in cases:
+        assert promise_text(Messages("en"), threshold, metric) == english
+        if dutch:
+            assert promise_text(Messages("nl"), threshold, metric) == dutch
+    assert promise_text(Messages("en"), None, working) == "–"
