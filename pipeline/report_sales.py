@@ -8,6 +8,7 @@ templates as the monthly report.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,6 +61,13 @@ def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str,
         raise AuditError(
             f"months {month_from} to {month_to} are outside the loaded data ({low} to "
             f"{high}): nothing to report"
+        )
+    if month_to > high:
+        # Evaluated as of a month still to come, open tickets would be measured up
+        # to an instant that has not happened.
+        raise AuditError(
+            f"the months reach past the loaded data ({low} to {high}): end the range at "
+            f"{high} at the latest"
         )
 
 
@@ -138,6 +146,35 @@ def yardsticks(
     return tuple(Yardstick(seconds, measured[seconds]) for seconds in sorted(measured))
 
 
+def _tiers_of(versions: list[PolicyVersion]) -> dict:
+    """Every tier of the versions, each as the latest of them defines it: a tier
+    a version dropped mid-range is still shown for the months it was sold."""
+    tiers: dict = {}
+    for version in versions:
+        tiers.update(version.tiers)
+    return tiers
+
+
+def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
+    """How `metric` counts time over the versions ('first response in working hours
+    of the office calendar; clock hours from 15 March 2026')."""
+    ways: list[tuple[str, dt.date]] = []
+    for version in versions:
+        spec = version.metrics.get(metric)
+        if spec is None:
+            continue
+        how = (
+            m("hours_clock")
+            if spec.clock == "clock"
+            else m("hours_working", calendar=spec.calendar_name)
+        )
+        if not ways or ways[-1][0] != how:
+            ways.append((how, version.effective_from))
+    first, *later = ways
+    how = "; ".join([first[0]] + [m("promise_from", promise=w, date=m.date(d)) for w, d in later])
+    return m("measured", metric=m(metric).lower(), how=how)
+
+
 @dataclass(frozen=True)
 class MetricFigure:
     """What one tier experienced of one metric."""
@@ -201,6 +238,7 @@ def build_tiers_context(
     m = Messages(lang)
     versions = policy.versions_in_months(month_from, month_to)
     version = versions[-1]
+    tier_specs = _tiers_of(versions)
     sticks = {metric: yardsticks(m, policy, versions, metric) for metric in METRICS}
     metrics = tuple(metric for metric in METRICS if sticks[metric])
     if not metrics:
@@ -264,7 +302,7 @@ def build_tiers_context(
     figures = []
     previous = None
     for tier in TIER_ORDER:
-        spec = version.tiers.get(tier)
+        spec = tier_specs.get(tier)
         if spec is None:
             continue
         per_metric = {}
@@ -301,7 +339,7 @@ def build_tiers_context(
         f"AND {JUDGED} GROUP BY tier",
         [evaluation_id, month_from, month_to, charted],
     ).df()
-    labels = {k: t.label for k, t in version.tiers.items()}
+    labels = {k: t.label for k, t in tier_specs.items()}
     distribution = charts.distribution(
         {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
         title=m("chart_dist_title", metric=m(charted)),
@@ -336,11 +374,7 @@ def build_tiers_context(
     policy_hash = con.execute(
         "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
     ).fetchall()[0][0]
-    measured = []
-    for metric in metrics:
-        spec = next(v.metrics[metric] for v in reversed(versions) if metric in v.metrics)
-        key = "measured_clock" if spec.clock == "clock" else "measured_working"
-        measured.append(m(key, metric=m(metric).lower(), calendar=spec.calendar_name))
+    measured = [_measured(m, versions, metric) for metric in metrics]
     return TiersContext(
         lang=lang,
         month_from=month_from,
@@ -412,8 +446,7 @@ def build_customer_context(
         raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
     versions = policy.versions_in_months(month_from, month_to)
-    version = versions[-1]
-    labels = {k: t.label for k, t in version.tiers.items()}
+    labels = {k: t.label for k, t in _tiers_of(versions).items()}
     metrics = tuple(metric for metric in METRICS if any(metric in v.metrics for v in versions))
     sla_tiers = tuple(
         tier

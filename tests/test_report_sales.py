@@ -333,3 +333,27 @@ def test_ranges_outside_the_data_are_refused_and_an_empty_one_says_so(con) -> No
     assert context.nothing_counted
     assert 'id="nothing-counted"' in render("tiers.html.j2", context)
     assert not build_tiers_context(con, "2026-10", "2026-10").nothing_counted
+
+
+def test_a_tier_and_a_clock_that_change_within_the_range_are_shown(con) -> None:
+    doc = Policy.default().document
+    later = {**doc["versions"][0], "version": "2026.6", "effective_from": "2026-06-01"}
+    later["tiers"] = {k: v for k, v in later["tiers"].items() if k != "premium"}
+    first_response = {**later["metrics"]["first_response"], "clock": "clock"}
+    first_response["targets"] = {"business": {"target_hours": 24}}
+    resolution = dict(later["metrics"]["resolution"])
+    resolution["targets"] = {"business": resolution["targets"]["business"]}
+    later["metrics"] = {"first_response": first_response, "resolution": resolution}
+    doc["versions"].append(later)
+    policy = Policy.from_dict(doc)
+    context = build_tiers_context(con, "2026-01", "2026-10", policy=policy)
+    # Premium was sold until June: its column stays, with the promise of its time.
+    premium = next(t for t in context.tiers if t.tier == "premium")
+    assert premium.metrics["first_response"].promise.startswith("8 working hours; ")
+    assert context.measured.startswith(
+        "first response in working hours of the office calendar; clock hours from 1 June 2026"
+    )
+    customer = build_customer_context(con, "C02268", "2026-01", "2026-10", policy=policy)
+    assert customer.tier_labels["premium"] == "Premium"
+    with pytest.raises(AuditError, match="reach past the loaded data"):
+        build_tiers_context(con, "2026-10", "2027-03", policy=policy)
