@@ -963,7 +963,7 @@ def evaluate(
                 )
             first = pd.Timestamp(earliest).tz_convert("UTC").isoformat()
             raise EvaluationError(
-                f"no ticket was created before {as_of_ts.isoformat()} (the as-of instant): the "
+                f"no ticket was created by {as_of_ts.isoformat()} (the as-of instant): the "
                 f"earliest loaded was created {first}, so nothing was known then"
             )
         keys = con.execute(f"SELECT DISTINCT rule_key, {fields} FROM scope ORDER BY rule_key").df()

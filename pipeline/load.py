@@ -335,8 +335,9 @@ SEPARATORS = (",", ";", "\t", "|")
 
 def _csv_header(path: Path) -> tuple[str, list[str], str]:
     """The separator (of `SEPARATORS`, the one that splits the header into the
-    most names) and the header's names, made unique as DuckDB would ('priority',
-    'priority_1'): the loader refuses a field named twice."""
+    most names) and the header's names, made unique regardless of case, since
+    DuckDB's names ignore it ('priority', 'Priority_1'): the loader then refuses a
+    field named twice, naming both columns as the header writes them."""
     block = 1 << 16
     with path.open("rb") as fh:
         head = fh.read(block)
@@ -448,11 +449,13 @@ def _normalise(
     for c in columns:
         key = c.strip().lower()
         repeated = re.fullmatch(r"(.+)[._]\d+", key)
+        shown = c  # as the header writes it: without the number a reader added to a repeat
         if repeated and repeated.group(1) in fields and repeated.group(1) in names:
             key = repeated.group(1)
+            shown = c.strip()[: len(key)]
         if key in by_lower and key in fields:
             raise LoadError(
-                f"{path}: columns {by_lower[key]!r} and {c!r} are both field {key!r}: keep one"
+                f"{path}: columns {by_lower[key]!r} and {shown!r} are both field {key!r}: keep one"
             )
         by_lower.setdefault(key, c)
         if key not in fields:

@@ -311,7 +311,7 @@ def test_empty_warehouse_is_a_clear_error(con) -> None:
     with pytest.raises(EvaluationError, match="load data first"):
         evaluate(build([], [], []), as_of=AS_OF)
     # Data loaded, none of it known yet at the as-of instant: not "load data first".
-    with pytest.raises(EvaluationError, match="no ticket was created before 2019-06-30T22:00"):
+    with pytest.raises(EvaluationError, match="no ticket was created by 2019-06-30T22:00"):
         evaluate(con, as_of="2019-07-01T00:00")
 
 
