@@ -699,6 +699,55 @@ def month_start(month: str, tz: str) -> pd.Timestamp:
     return _first_instant(_month_midnight(month), tz)
 
 
+NO_TICKETS = "the warehouse holds no tickets: load data first (sla load FILE)"
+
+# A report reuses an evaluation of the same policy, as-of instant, input data and
+# package version (a run that crashed is never reused): the first such one, so
+# that an equal run stored later (`sla audit verify` stores one) changes neither
+# the evaluation number a report shows nor its bytes. `$exact` asks for the very
+# months (the monthly report), else any run covering them does (sales reports).
+REUSABLE_EVALUATION_SQL = """
+SELECT evaluation_id
+FROM evaluations
+WHERE policy_hash = $policy_hash
+  AND as_of = $as_of
+  AND input_fingerprint = $fingerprint
+  AND package_version = $version
+  AND forced_version IS NULL
+  AND finished_at IS NOT NULL
+  AND month_from <= $month_from AND month_to >= $month_to
+  AND (NOT $exact OR (month_from = $month_from AND month_to = $month_to))
+ORDER BY evaluation_id
+LIMIT 1
+"""
+
+
+def reusable_evaluation(
+    con: duckdb.DuckDBPyConnection,
+    policy: Policy,
+    as_of: pd.Timestamp,
+    month_from: str,
+    month_to: str,
+    *,
+    exact: bool,
+) -> int | None:
+    """The id of a stored evaluation a report may rest on (REUSABLE_EVALUATION_SQL),
+    or None."""
+    rows = con.execute(
+        REUSABLE_EVALUATION_SQL,
+        {
+            "policy_hash": policy.hash,
+            "as_of": as_of.to_pydatetime(),
+            "fingerprint": current_input_fingerprint(con),
+            "version": __version__,
+            "month_from": month_from,
+            "month_to": month_to,
+            "exact": exact,
+        },
+    ).fetchall()
+    return int(rows[0][0]) if rows else None
+
+
 def month_end_as_of(month: str, tz: str) -> pd.Timestamp:
     """The first instant after `month` in zone `tz` (a report's as-of instant)."""
     following = _month_midnight(month) + pd.offsets.MonthBegin(1)

@@ -29,9 +29,10 @@ import pandas as pd
 from pipeline import __version__, charts
 from pipeline.errors import EvaluationError
 from pipeline.evaluate import (
-    current_input_fingerprint,
+    NO_TICKETS,
     evaluate,
     month_end_as_of,
+    reusable_evaluation,
     valid_month,
 )
 from pipeline.i18n import Messages
@@ -130,16 +131,9 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
     stores one) must not change the report's evaluation number, nor its bytes."""
     months = _months_back(month, 12)
     as_of = month_end_as_of(month, policy.report_timezone)
-    rows = con.execute(
-        "SELECT evaluation_id, input_fingerprint FROM evaluations WHERE policy_hash = ? "
-        "AND month_from = ? AND month_to = ? AND as_of = ? AND forced_version IS NULL "
-        "AND package_version = ? AND finished_at IS NOT NULL ORDER BY evaluation_id",
-        [policy.hash, months[0], month, as_of.to_pydatetime(), __version__],
-    ).fetchall()
-    fingerprint = current_input_fingerprint(con)
-    for evaluation_id, stored in rows:
-        if stored == fingerprint:
-            return int(evaluation_id)
+    stored = reusable_evaluation(con, policy, as_of, months[0], month, exact=True)
+    if stored is not None:
+        return stored
     run = evaluate(con, policy, month_from=months[0], month_to=month, as_of=as_of)
     return int(run.evaluation_id)
 
@@ -171,7 +165,7 @@ def build_context(
     month = valid_month(month)
     m = Messages(lang)
     if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
-        raise EvaluationError("the warehouse holds no tickets: load data first (sla load FILE)")
+        raise EvaluationError(NO_TICKETS)
     low, high = data_months(con, policy.report_timezone)
     if month < low or month > high:
         raise EvaluationError(

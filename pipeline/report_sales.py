@@ -17,13 +17,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import __version__, charts
+from pipeline import charts
 from pipeline.errors import AuditError
 from pipeline.evaluate import (
-    current_input_fingerprint,
+    NO_TICKETS,
     evaluate,
     month_end_as_of,
     month_start,
+    reusable_evaluation,
     valid_month,
 )
 from pipeline.i18n import Messages
@@ -56,7 +57,7 @@ def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str,
     resting on an evaluation as of a month still to come, tells sales nothing."""
     low, high = data_months(con, tz)
     if low is None:
-        raise AuditError("the warehouse holds no tickets: load data first (sla load FILE)")
+        raise AuditError(NO_TICKETS)
     if month_to < low or month_from > high:
         raise AuditError(
             f"months {month_from} to {month_to} are outside the loaded data ({low} to "
@@ -78,16 +79,9 @@ def range_evaluation(
     one for the same policy, inputs and package version (as the monthly report's
     `ensure_evaluation`), else a new one."""
     as_of = month_end_as_of(month_to, policy.report_timezone)
-    fingerprint = current_input_fingerprint(con)
-    rows = con.execute(
-        "SELECT evaluation_id FROM evaluations WHERE policy_hash = ? AND as_of = ? "
-        "AND month_from <= ? AND month_to >= ? AND forced_version IS NULL "
-        "AND input_fingerprint = ? AND package_version = ? AND finished_at IS NOT NULL "
-        "ORDER BY evaluation_id LIMIT 1",
-        [policy.hash, as_of.to_pydatetime(), month_from, month_to, fingerprint, __version__],
-    ).fetchall()
-    if rows:
-        return int(rows[0][0])
+    stored = reusable_evaluation(con, policy, as_of, month_from, month_to, exact=False)
+    if stored is not None:
+        return stored
     return int(
         evaluate(con, policy, month_from=month_from, month_to=month_to, as_of=as_of).evaluation_id
     )
