@@ -804,7 +804,7 @@ def policy_show_command(at: str | None, policy_path: str | None) -> None:
         mark = "*" if v["in_force"] else " "
         click.echo(f"{mark} {v['version']:<12} from {v['effective_from']}  {v['description']}")
     for key, value in policy_history.rules(policy, at=day).items():
-        click.echo(f"  {key} = {value!r}")
+        click.echo(f"  {key} = {policy_history.shown(value)}")
 
 
 @policy_group.command("diff")
@@ -818,7 +818,7 @@ def policy_diff_command(first: str, second: str, policy_path: str | None) -> Non
     if not changes:
         click.echo("no differences")
     for key, old, new in changes:
-        click.echo(f"{key}: {old!r} -> {new!r}")
+        click.echo(f"{key}: {policy_history.shown(old)} -> {policy_history.shown(new)}")
 
 
 def _date(text: str | None) -> dt.date | None:

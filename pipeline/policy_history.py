@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.policy import Policy, PolicyVersion, Threshold
+from pipeline.policy import Metric, Policy, PolicyVersion, Threshold
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -38,11 +39,14 @@ def _settings(value: Any) -> Any:
             f"limit_{value.unit}": _settings(value.limit),
         }
     if dataclasses.is_dataclass(value):
-        return {
+        out = {
             f.name: _settings(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if f.name not in _KEYS_REPEATED
         }
+        if isinstance(value, Metric):
+            out["calendar"] = value.calendar_name  # a clock-time metric uses `always`
+        return out
     if isinstance(value, Mapping):
         return {str(k): _settings(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
@@ -52,6 +56,13 @@ def _settings(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
         return int(value)  # 24, as written, not 24.0
     return value
+
+
+def shown(value: Any) -> str:
+    """A setting as a policy file writes it (true, "text", [..]); unset for None."""
+    if value is None:
+        return "(unset)"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def effective(version: PolicyVersion) -> dict[str, Any]:

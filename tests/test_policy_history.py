@@ -100,3 +100,16 @@ def test_diff_compares_effective_settings_not_the_text() -> None:
     assert rules["metrics.first_response.targets.premium.limit_hours"] == 8
     # As written: 8, not 8.0.
     assert repr(rules["metrics.first_response.targets.premium.limit_hours"]) == "8"
+
+
+def test_show_writes_settings_as_a_policy_file_does_and_the_calendar_in_use() -> None:
+    doc = Policy.default().document
+    clock = json.loads(json.dumps(doc["versions"][0]))
+    clock["metrics"]["resolution"]["clock"] = "clock"  # calendar stays "office" as written
+    policy = Policy.from_dict({**doc, "versions": [clock]})
+    rules = policy_history.rules(policy, at=dt.date(2026, 1, 1))
+    assert rules["metrics.resolution.calendar"] == "always"  # what evaluation uses
+    shown = {k: policy_history.shown(v) for k, v in rules.items()}
+    assert shown["tiers.premium.has_sla"] == "true"
+    assert shown["tiers.premium.price_eur_month"] == "(unset)"
+    assert shown["metrics.resolution.reopen_rule"] == '"exclude_gaps"'
