@@ -202,7 +202,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         stated.append("manifest: it has no seal, so an edit cannot be told apart")
         reasons += inconsistent + foreign
         reasons.append(
-            f"a manifest carries {SEAL} since sealing began (written before, or the seal "
+            f"a manifest carries {SEAL} since version 0.2.0 (written before, or the seal "
             "was removed): render the report again to verify it"
         )
     elif seal(manifest) != manifest[SEAL]:
