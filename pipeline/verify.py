@@ -293,8 +293,9 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     )
     if figure_differences and not reasons:
         reasons.append(
-            "same inputs, policy and package version, yet different figures: either a figure's "
-            "hash in the manifest was edited, or the evaluation did not reproduce (a bug: "
+            "same inputs, policy and package version, yet different figures: either the "
+            "manifest was edited and sealed again (a figure's hash, or what the report "
+            "covers: its months or customer), or the evaluation did not reproduce (a bug: "
             "please report it with this manifest)"
         )
     if (
