@@ -100,20 +100,22 @@ DB_OPTION = click.option(
 )
 # Wider than any table the commands print: a table's own width is measured in it.
 _UNBOUNDED = 10_000
-POLICY_OPTION = click.option(
-    "--policy",
-    "policy_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Policy TOML file (default: the built-in policy).",
-)
+
+
+def _policy_option(help_text: str) -> Callable[..., Any]:
+    return click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help=help_text,
+    )
+
+
+POLICY_OPTION = _policy_option("Policy TOML file (default: the built-in policy).")
 # For commands that read a stored evaluation: which policy's, when it matters.
-POLICY_FILTER_OPTION = click.option(
-    "--policy",
-    "policy_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="Read the latest evaluation made with this policy file (default: any policy).",
+POLICY_FILTER_OPTION = _policy_option(
+    "Read the latest evaluation made with this policy file (default: any policy)."
 )
 
 

@@ -16,6 +16,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 
 
+@pytest.fixture(params=[STRICT_CSV_BYTES, 0], ids=["small", "large"])
+def either_csv_reader(request, monkeypatch) -> None:
+    """Run the test with the strict CSV reader (small files) and with DuckDB's
+    sniffing one (large files, here every file)."""
+    monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", request.param)
+
+
 @pytest.fixture
 def con():
     con = connect(":memory:")
@@ -445,11 +452,9 @@ def test_zone_names_and_workbooks_that_would_go_wrong_are_refused(con, tmp_path)
         load_file(con, broken)
 
 
-@pytest.mark.parametrize("strict_below", [STRICT_CSV_BYTES, 0], ids=["small", "large"])
 def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
-    con, tmp_path, monkeypatch, strict_below
+    con, tmp_path, either_csv_reader
 ) -> None:
-    monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", strict_below)
     path = tmp_path / "tickets.csv"
     path.write_text(
         "ticket_id,customer_id,created_at,first_respons_at,internal_score\n"
@@ -493,14 +498,12 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
         ("a,b\n1,2\n", "cannot tell what the file holds"),
     ],
 )
-@pytest.mark.parametrize("strict_below", [STRICT_CSV_BYTES, 0], ids=["small", "large"])
 def test_a_broken_csv_file_is_named_with_its_line(
-    con, tmp_path, monkeypatch, content, message, strict_below
+    con, tmp_path, content, message, either_csv_reader
 ) -> None:
     """One row too long used to make DuckDB's sniffer settle on a dialect that read
     no rows (or one column); its own errors came with settings and options. Large
     files are read by the sniffing reader first: the same errors come out."""
-    monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", strict_below)
     path = tmp_path / "broken.csv"
     path.write_bytes(content.encode("latin-1" if "\xe9" in content else "utf-8"))
     with pytest.raises(LoadError, match=re.escape(f"{path}")) as caught:
@@ -613,11 +616,9 @@ def test_a_derived_export_loads_whole_or_not_at_all(monkeypatch) -> None:
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(2,)]
 
 
-@pytest.mark.parametrize("strict_below", [STRICT_CSV_BYTES, 0], ids=["small", "large"])
 def test_rejected_rows_name_the_line_after_multiline_values_and_blank_lines(
-    con, tmp_path, monkeypatch, strict_below
+    con, tmp_path, either_csv_reader
 ) -> None:
-    monkeypatch.setattr("pipeline.load.STRICT_CSV_BYTES", strict_below)
     path = tmp_path / "tickets.csv"
     path.write_text(
         "ticket_id,customer_id,created_at,subject\n"  # line 1
