@@ -636,10 +636,14 @@ def _audit_metric(
     closed = [(d.isoformat(), n) for d, n in cal.holidays_between(first_day, last_day)]
     closed += cal.exceptions_between(first_day, last_day)
     total = elapsed + paused + gap
+    # On a calendar open around the clock (a clock-time metric, the outage line)
+    # working time is clock time: say so in its own words.
+    hours = "clock hours" if cal.is_always_open() else "working hours"
     arithmetic = (
-        f"working time from clock start to {'clock stop' if stop is not None else 'as-of'} "
+        f"{'clock' if hours == 'clock hours' else 'working'} time from clock start to "
+        f"{'clock stop' if stop is not None else 'as-of'} "
         f"{total:,.0f} s - paused {paused:,.0f} s - reopen gaps {gap:,.0f} s "
-        f"= elapsed {elapsed:,.0f} s ({elapsed / 3600:,.2f} working hours)"
+        f"= elapsed {elapsed:,.0f} s ({elapsed / 3600:,.2f} {hours})"
     )
     if limit is not None and target is not None:
         arithmetic += f"; target {target:,.0f} s, limit {limit:,.0f} s: elapsed " + (

@@ -385,6 +385,17 @@ class Calendar:
         "N working days" in a policy means N times this (8.5 h in `office`)."""
         return max(sum(e - s for s, e in day) for day in self.weekly) or 0
 
+    def is_always_open(self) -> bool:
+        """Open around the clock every day, with nothing closed: its working time is
+        clock time (`always`, or a 24/7 calendar of a policy's own)."""
+        day = 24 * 3600
+        return (
+            all(tuple(d) == ((0, day),) for d in self.weekly)
+            and self.holiday_rule is None
+            and not self.closed_dates
+            and not self.closures
+        )
+
     def holidays_between(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, str]]:
         """Closed holidays and closed dates in [first, last], with their names."""
         closed = self._closed_days(first.year, last.year + 1)

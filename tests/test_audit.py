@@ -138,6 +138,8 @@ def test_exclusion_outage_benchmark_and_open_tickets(con) -> None:
     assert fr.status == "no_sla" and fr.exclusion_rule == "outage_line_no_target"
     res = metric(outage, "resolution")
     assert res.elapsed == 6 * H  # 02:00-08:00 UTC, on the 24/7 calendar
+    assert res.arithmetic.startswith("clock time from clock start")
+    assert "(6.00 clock hours)" in res.arithmetic
     assert res.limit_seconds == 7 * 24 * H
     free = metric(audit_ticket(con, "FREE"), "resolution")
     assert free.status == "no_sla" and free.benchmark_status == "met"

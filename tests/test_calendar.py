@@ -383,3 +383,12 @@ def test_day_table_finds_the_interval_a_binary_search_finds(name: str) -> None:
     t = np.concatenate([t, rng.integers(span.starts[0], span.ends[-1], 100_000)])
     t = t[t >= span.starts[0]]
     assert (span.index(t) == np.searchsorted(span.starts, t, side="right") - 1).all()
+
+
+def test_only_a_calendar_open_around_the_clock_is_always_open() -> None:
+    assert Calendar.builtin("always").is_always_open()
+    assert not Calendar.builtin("office").is_always_open()
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    nights = {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in days}}
+    assert Calendar.from_dict(nights).is_always_open()
+    assert not Calendar.from_dict({**nights, "closed_dates": ["2026-12-25"]}).is_always_open()
