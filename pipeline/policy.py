@@ -30,6 +30,7 @@ import pandas as pd
 
 from pipeline.calendar import Calendar, builtin_tables
 from pipeline.errors import CalendarError, PolicyError
+from pipeline.i18n import LOCALES
 from pipeline.instants import is_zone_name, local_bounds
 from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES, TIERS
 
@@ -96,7 +97,14 @@ class Tier:
     price_eur_month: float | None
     price_label: str
     support: tuple[str, ...]
-    support_description: str
+    # By language ("en", "nl"): a file may give one text (taken for every language)
+    # or a table of them.
+    support_descriptions: Mapping[str, str]
+
+    def support_description(self, lang: str = "en") -> str:
+        """The support text in `lang`, else English, else the first one given."""
+        texts = self.support_descriptions
+        return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
 
 
 @dataclass(frozen=True)
@@ -534,10 +542,26 @@ def _parse_tier(key: str, spec: Any, source: str, where: str) -> Tier:
         else _number(price, source, f"{where}.price_eur_month", allow_zero=True),
         price_label=_string(spec.get("price_label", ""), source, f"{where}.price_label"),
         support=_strings(spec.get("support", []), source, f"{where}.support"),
-        support_description=_string(
+        support_descriptions=_texts(
             spec.get("support_description", ""), source, f"{where}.support_description"
         ),
     )
+
+
+def _texts(value: Any, source: str, where: str) -> dict[str, str]:
+    """A text for people: one string, or a table of them by language."""
+    if isinstance(value, str):
+        return {"": value}
+    if not isinstance(value, Mapping) or not value:
+        raise PolicyError(
+            source, where, f"expected a string or a table of them by language, got {value!r}"
+        )
+    for lang in value:
+        if lang not in LOCALES:
+            raise PolicyError(
+                source, f"{where}.{lang}", f"unknown language{_hint(str(lang), LOCALES)}"
+            )
+    return {lang: _string(text, source, f"{where}.{lang}") for lang, text in value.items()}
 
 
 def _parse_metric(

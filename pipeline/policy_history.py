@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.policy import Metric, Policy, PolicyVersion, Threshold
+from pipeline.policy import Metric, Policy, PolicyVersion, Threshold, Tier
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -46,6 +46,10 @@ def _settings(value: Any) -> Any:
         }
         if isinstance(value, Metric):
             out["calendar"] = value.calendar_name  # a clock-time metric uses `always`
+        if isinstance(value, Tier):
+            # As the file writes it: one text, or a table of them by language.
+            texts = out.pop("support_descriptions")
+            out["support_description"] = texts[""] if set(texts) == {""} else texts
         return out
     if isinstance(value, Mapping):
         return {str(k): _settings(v) for k, v in value.items()}

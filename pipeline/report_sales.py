@@ -317,7 +317,7 @@ def build_tiers_context(
                 tier=tier,
                 label=spec.label,
                 price=price(spec),
-                support=spec.support_description,
+                support=spec.support_description(lang),
                 has_sla=spec.has_sla,
                 metrics=per_metric,
             )
