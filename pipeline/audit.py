@@ -132,6 +132,7 @@ class MetricAudit:
     segments: tuple[Segment, ...]
     open_spans: tuple[Span, ...]
     closed_days: tuple[tuple[str, str], ...]  # (day or span, name): holidays, closures, openings
+    clock_time: bool  # the calendar is open around the clock: its working time is clock time
     working_total: float
     elapsed: float
     paused: float
@@ -526,8 +527,9 @@ def _audit_metric(
                 f"{metric.benchmark_tier!r} without a compliance claim"
             )
         if threshold.unit == "days":
+            day = "a day" if cal.is_always_open() else "a working day"
             threshold_reason += (
-                f"; a working day is one full opening day of {calendar_name!r}, "
+                f"; {day} is one full opening day of {calendar_name!r}, "
                 f"{cal.working_day_seconds:,} s"
             )
         target, limit = policy.threshold_seconds(threshold, calendar_name)
@@ -688,6 +690,7 @@ def _audit_metric(
             for s in spans.itertuples()
         ),
         closed_days=tuple(closed),
+        clock_time=hours == "clock hours",
         working_total=total,
         elapsed=elapsed,
         paused=paused,
@@ -853,8 +856,10 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             Text(f"  clock {m.clock_start} -> {m.clock_stop or 'still running'}: {m.stop_reason}"),
         ]
         segments = Table(title="  status timeline inside the clock window", title_justify="left")
-        for column in ("from", "to", "status", "counted as", "working s"):
-            segments.add_column(column, justify="right" if column == "working s" else "left")
+        # On a calendar open around the clock, its seconds are clock seconds.
+        counted = "clock s" if m.clock_time else "working s"
+        for column in ("from", "to", "status", "counted as", counted):
+            segments.add_column(column, justify="right" if column == counted else "left")
         for s in m.segments:
             segments.add_row(s.start, s.end, s.status, s.counted_as, f"{s.working_seconds:,.0f}")
         out.append(segments)
@@ -862,7 +867,15 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             f"{sum(x.seconds for x in m.open_spans):,.0f} s"
         )
         if m.open_spans and len(m.open_spans) <= 12:
-            spans += " (" + "; ".join(f"{x.start[:16]}..{x.end[11:16]}" for x in m.open_spans) + ")"
+            # The end's date only when the span runs into another day.
+            spans += (
+                " ("
+                + "; ".join(
+                    f"{x.start[:16]}..{x.end[11:16] if x.end[:10] == x.start[:10] else x.end[:16]}"
+                    for x in m.open_spans
+                )
+                + ")"
+            )
         out.append(Text(spans))
         if m.closed_days:
             closed = ", ".join(f"{d} {n}" for d, n in m.closed_days)

@@ -282,52 +282,54 @@ CSV_SCAN_BLOCK = 1 << 26  # bytes read at a time when counting a CSV file's line
 
 def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
     """The line each record of a CSV file starts on (index 0: the header), or None
-    when every record is one line and no line is blank (the record number is then
-    the line number). Records are what DuckDB's reader returns: a quoted value may
-    span lines, and blank lines are skipped.
+    when the record number is the line number, or when the lines cannot be told
+    for sure. Records are what DuckDB's reader returns: a quoted value may span
+    lines, and blank lines are skipped.
 
     Called only when a line number is reported (rejected or flagged rows, an
-    error), and cheap in the common case: one pass counting newlines. Otherwise a
-    second pass pairs quotes (RFC 4180: a newline ends a record only outside
-    quotes; a doubled quote keeps the parity), block by block."""
-    newlines, size, last = 0, 0, b""
+    error), and cheap in the common case: one pass counting newlines. Otherwise
+    the whole file is read once more (its bytes in memory) to find the newlines
+    outside quotes. A quote opens or closes a quoted value only at a value's edge
+    (after a separator or a line end, or before one); a run of quotes there counts
+    by its parity ('""' is an escaped quote), a quote inside a plain value (24"
+    screen) is text, as DuckDB reads it. Should that reading find another number
+    of records than DuckDB did, the record numbers are kept: a wrong line is
+    worse than a record number."""
+    newlines, last = 0, b""
     with path.open("rb") as fh:
         while block := fh.read(CSV_SCAN_BLOCK):
             newlines += block.count(b"\n")
-            size += len(block)
             last = block[-1:]
     physical = newlines + (0 if last in (b"\n", b"") else 1)
     if physical == records + 1:  # the header and one line per data record
         return None
-    # For each newline outside quotes (a record's end): its byte position, its
-    # place among all newlines, and whether a '\r' comes right before it.
-    ends, places, cr = [], [], []
-    quotes_before, newlines_before, offset, previous = 0, 0, 0, 0
-    with path.open("rb") as fh:
-        while block := fh.read(CSV_SCAN_BLOCK):
-            data = np.frombuffer(block, dtype=np.uint8)
-            nl = np.flatnonzero(data == 10)
-            quotes = np.flatnonzero(data == 34)
-            outside = (quotes_before + np.searchsorted(quotes, nl)) % 2 == 0
-            local = nl[outside]
-            ends.append(offset + local)
-            places.append(newlines_before + np.flatnonzero(outside))
-            before = np.where(local > 0, data[np.maximum(local - 1, 0)], previous)
-            cr.append(before == 13)
-            quotes_before += len(quotes)
-            newlines_before += len(nl)
-            offset += len(block)
-            previous = data[-1]
-    end, place, crlf = (np.concatenate(a) for a in (ends, places, cr))
+    separator, _, _ = _csv_header(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    size = len(data)
+    quote = np.flatnonzero(data == 34)
+    # Runs of consecutive quotes: [first, last] positions.
+    breaks = np.flatnonzero(np.diff(quote) != 1)
+    first = quote[np.concatenate(([0], breaks + 1))] if len(quote) else quote
+    final = quote[np.concatenate((breaks, [len(quote) - 1]))] if len(quote) else quote
+    edge = np.array([ord(separator), 10, 13], dtype=np.uint8)
+    before = np.where(first > 0, data[np.maximum(first - 1, 0)], 10)
+    after = np.where(final < size - 1, data[np.minimum(final + 1, size - 1)], 10)
+    at_edge = np.isin(before, edge) | np.isin(after, edge)
+    flips = np.where(at_edge, (final - first + 1) % 2, 0)
+    nl = np.flatnonzero(data == 10)
+    # Quote parity before each newline: the flips of the runs that end before it.
+    parity = np.concatenate(([0], np.cumsum(flips)))[np.searchsorted(final, nl)] % 2
+    end = nl[parity == 0]
+    place = np.flatnonzero(parity == 0)
     if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
         end = np.append(end, size)
-        place = np.append(place, newlines_before)
-        crlf = np.append(crlf, False)
+        place = np.append(place, len(nl))
+    crlf = (end > 0) & (data[np.maximum(end - 1, 0)] == 13)
     length = end - np.concatenate(([-1], end[:-1])) - 1
     blank = (length == 0) | ((length == 1) & crlf)
     # Record k starts on the line after the newline that ended record k - 1.
-    start = np.concatenate(([1], place[:-1] + 2))
-    return start[~blank][: records + 1]
+    start = np.concatenate(([1], place[:-1] + 2))[~blank]
+    return start if len(start) == records + 1 else None
 
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -471,7 +473,11 @@ def _normalise(
     if "_raw" in staged:  # a reader kept each row's source text
         con.execute("CREATE OR REPLACE TEMP MACRO sla_raw_text(row) AS row._raw")
     else:
-        con.execute("CREATE OR REPLACE TEMP MACRO sla_raw_text(row) AS to_json(row)::VARCHAR")
+        # The row as read: the loader's own record number is no part of it.
+        con.execute(
+            "CREATE OR REPLACE TEMP MACRO sla_raw_text(row) AS "
+            "json_remove(to_json(row), '$._line')::VARCHAR"
+        )
     con.execute(
         "CREATE OR REPLACE TEMP VIEW raw AS "
         "WITH f AS MATERIALIZED (SELECT * FROM raw_file"
@@ -551,6 +557,7 @@ def _lines_for_records(con: duckdb.DuckDBPyConnection, path: Path, load_id: int,
     if starts is None:
         return
     record = np.array([n for (n,) in numbers if n is not None], dtype=np.int64)
+    record = record[(record >= 1) & (record <= len(starts))]
     lines = pd.DataFrame({"record": record, "line": starts[record - 1]})
     con.register("record_lines", lines)
     for table in ("rejected_rows", "flagged_rows"):

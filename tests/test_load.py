@@ -655,3 +655,33 @@ def test_a_naive_timestamp_error_names_the_real_line(con, tmp_path) -> None:
     )
     with pytest.raises(LoadError, match="line 5, field 'created_at'"):
         load_file(con, path)
+
+
+def test_a_quote_inside_a_plain_value_is_text_for_line_numbers_too(con, tmp_path) -> None:
+    """DuckDB reads 24" monitor as text; pairing every quote read lines 2-4 as one
+    value and crashed or named the wrong line (found by QA)."""
+    header = "ticket_id,customer_id,created_at,priority,subject\n"
+    crash = tmp_path / "c.csv"
+    crash.write_text(header + 'T1,C1,2026-10-05T09:00:00Z,high,24" monitor\n\nT2,C1,bad,high,x\n')
+    summary = load_file(con, crash)
+    assert summary.rejected_total == 1
+    quiet = tmp_path / "k.csv"
+    quiet.write_text(
+        header
+        + 'T3,C1,2026-10-05T09:00:00Z,high,24" monitor\n'  # line 2
+        + "T4,C1,2026-10-05T09:00:00Z,urgent,x\n"  # line 3: unknown priority
+        + 'T5,C1,2026-10-05T09:00:00Z,high,27" screen\n'  # line 4
+        + "\n"
+        + "T6,C1,2026-10-05T09:00:00Z,high,ok\n"  # line 6
+    )
+    second = load_file(con, quiet)
+    rows = con.execute(
+        "SELECT load_id, line_number, raw FROM rejected_rows WHERE load_id IN (?, ?) "
+        "ORDER BY load_id",
+        [summary.load_id, second.load_id],
+    ).fetchall()
+    assert [(load, line) for load, line, _ in rows] == [
+        (summary.load_id, 4),
+        (second.load_id, 3),
+    ]
+    assert all('"_line"' not in raw for _, _, raw in rows)  # the row as read, nothing added

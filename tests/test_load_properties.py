@@ -73,35 +73,58 @@ def test_each_distinct_event_is_stored_once(files: list[list[tuple[str, ...]]]) 
 
 
 def reference_record_lines(data: bytes) -> list[int]:
-    """The line each non-blank record starts on, character by character (RFC 4180:
-    a newline inside quotes belongs to the value)."""
-    starts, line, quoted, record, begin = [], 1, False, b"", 1
-    for byte in data:
-        char = bytes([byte])
-        if char == b'"':
-            quoted = not quoted
+    """The line each non-blank record starts on, character by character, read as
+    DuckDB reads CSV: a quote opens a quoted value only at its start, '""' inside
+    one is a quote, a newline inside one belongs to the value."""
+    starts, line, begin = [], 1, 1
+    quoted, at_start, record = False, True, b""
+    i = 0
+    while i < len(data):
+        char = data[i : i + 1]
+        if quoted:
+            if char == b'"' and data[i + 1 : i + 2] == b'"':
+                record += b'""'
+                i += 2
+                continue
+            if char == b'"':
+                quoted = False
+        elif char == b'"' and at_start:
+            quoted = True
         if char == b"\n" and not quoted:
             if record not in (b"", b"\r"):
                 starts.append(begin)
-            record, begin = b"", line + 1
+            record, begin, at_start = b"", line + 1, True
         else:
             record += char
+            if not quoted:
+                at_start = char == b","
         if char == b"\n":
             line += 1
+        i += 1
     if record not in (b"", b"\r"):
         starts.append(begin)
     return starts
 
 
 # Fields that may hold separators, quotes and newlines (quoted as CSV does), and
-# lines that may be blank or end in CRLF.
+# lines that may be blank or end in CRLF; some values are written raw, a quote
+# inside them being text (24" screen).
 cell = st.text(alphabet=st.sampled_from(list('ab,"\n')), max_size=4)
+raw_cell = st.text(alphabet=st.sampled_from(list('ab"')), min_size=1, max_size=4).filter(
+    lambda v: not v.startswith('"') and not v.endswith('"')
+)
 csv_rows = st.lists(
-    st.one_of(st.lists(cell, min_size=1, max_size=3), st.just([])), min_size=1, max_size=12
+    st.one_of(
+        st.lists(cell, min_size=1, max_size=3).map(lambda r: ("quoted", r)),
+        st.lists(raw_cell, min_size=1, max_size=3).map(lambda r: ("raw", r)),
+        st.just(("blank", [])),
+    ),
+    min_size=1,
+    max_size=12,
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(rows=csv_rows, crlf=st.booleans(), final_newline=st.booleans(), block=st.integers(1, 9))
 def test_record_lines_match_a_character_by_character_reading(
     rows, crlf, final_newline, block
@@ -114,9 +137,11 @@ def test_record_lines_match_a_character_by_character_reading(
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=end)
     writer.writerow(["h1", "h2"])  # a header that is never blank
-    for row in rows:
-        if row:
+    for kind, row in rows:
+        if kind == "quoted":
             writer.writerow(row)
+        elif kind == "raw":
+            out.write(",".join(row) + end)  # not quoted: a quote inside is text
         else:
             out.write(end)  # a blank line
     text = out.getvalue()
@@ -128,12 +153,16 @@ def test_record_lines_match_a_character_by_character_reading(
         path = Path(folder) / "f.csv"
         path.write_bytes(data)
         previous = load.CSV_SCAN_BLOCK
-        load.CSV_SCAN_BLOCK = block  # blocks end anywhere: inside quotes, between \r and \n
+        load.CSV_SCAN_BLOCK = block  # the newline count reads blocks ending anywhere
         try:
             got = load._csv_record_lines(path, len(expected) - 1)
         finally:
             load.CSV_SCAN_BLOCK = previous
-    if got is None:  # one line per record: record numbers are the lines
-        assert expected == list(range(1, len(expected) + 1))
-    else:
+    # None: the record numbers are kept (they are the lines, or the lines are not
+    # sure); never a wrong line.
+    if got is not None:
         assert list(got) == expected
+    elif expected != list(range(1, len(expected) + 1)):
+        # Record numbers kept although they are not the lines: only for a file
+        # with quotes inside plain values, where the reading is not sure.
+        assert any(kind == "raw" for kind, _ in rows)
