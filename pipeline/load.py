@@ -288,13 +288,15 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
 
     Called only when a line number is reported (rejected or flagged rows, an
     error), and cheap in the common case: one pass counting newlines. Otherwise
-    the whole file is read once more (its bytes in memory) to find the newlines
-    outside quotes. A quote opens or closes a quoted value only at a value's edge
-    (after a separator or a line end, or before one); a run of quotes there counts
-    by its parity ('""' is an escaped quote), a quote inside a plain value (24"
-    screen) is text, as DuckDB reads it. Should that reading find another number
-    of records than DuckDB did, the record numbers are kept: a wrong line is
-    worse than a record number."""
+    a second pass finds the newlines outside quoted values, as DuckDB reads
+    quotes: a run of quotes at the start of a value (after a separator, a line
+    end, the file's start or a BOM, spaces allowed) opens one when its length is
+    odd ('""' is an empty value); inside one, a run of odd length closes it; any
+    other quote is text (24" screen). Only runs of odd length change anything,
+    so the state after each run is a parity since the last closing run: no loop
+    over the file. The file is memory-mapped and scanned in blocks. Should the
+    reading find another number of records than DuckDB did, the record numbers
+    are kept: a wrong line is worse than a record number."""
     newlines, last = 0, b""
     with path.open("rb") as fh:
         while block := fh.read(CSV_SCAN_BLOCK):
@@ -304,23 +306,46 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
     if physical == records + 1:  # the header and one line per data record
         return None
     separator, _, _ = _csv_header(path)
-    data = np.fromfile(path, dtype=np.uint8)
+    data = np.memmap(path, dtype=np.uint8, mode="r")
     size = len(data)
-    quote = np.flatnonzero(data == 34)
-    # Runs of consecutive quotes: [first, last] positions.
-    breaks = np.flatnonzero(np.diff(quote) != 1)
-    first = quote[np.concatenate(([0], breaks + 1))] if len(quote) else quote
-    final = quote[np.concatenate((breaks, [len(quote) - 1]))] if len(quote) else quote
-    edge = np.array([ord(separator), 10, 13], dtype=np.uint8)
-    before = np.where(first > 0, data[np.maximum(first - 1, 0)], 10)
-    after = np.where(final < size - 1, data[np.minimum(final + 1, size - 1)], 10)
-    at_edge = np.isin(before, edge) | np.isin(after, edge)
-    flips = np.where(at_edge, (final - first + 1) % 2, 0)
-    nl = np.flatnonzero(data == 10)
-    # Quote parity before each newline: the flips of the runs that end before it.
-    parity = np.concatenate(([0], np.cumsum(flips)))[np.searchsorted(final, nl)] % 2
-    end = nl[parity == 0]
-    place = np.flatnonzero(parity == 0)
+    found: dict[int, list[np.ndarray]] = {34: [], 10: []}
+    for offset in range(0, size, CSV_SCAN_BLOCK):
+        block = np.asarray(data[offset : offset + CSV_SCAN_BLOCK])
+        for byte, positions in found.items():
+            positions.append(offset + np.flatnonzero(block == byte))
+    quote, nl = (np.concatenate(found[b]) if found[b] else np.zeros(0, np.int64) for b in (34, 10))
+    begin = 3 if bytes(data[:3]) == b"\xef\xbb\xbf" else 0
+    # Runs of consecutive quotes, [first, last]; only odd ones change the state.
+    cut = np.flatnonzero(np.diff(quote) != 1)
+    first = quote[np.concatenate(([0], cut + 1))] if len(quote) else quote
+    final = quote[np.concatenate((cut, [len(quote) - 1]))] if len(quote) else quote
+    odd = (final - first) % 2 == 0
+    first, final = first[odd], final[odd]
+    # At a value's start: the byte before the run, spaces skipped, is a separator,
+    # a line end, or there is none.
+    edges = np.array([ord(separator), 10, 13], dtype=np.uint8)
+    previous = first - 1
+    has_previous = previous >= begin
+    byte = np.where(has_previous, data[np.maximum(previous, 0)], 10)
+    opens = np.isin(byte, edges)
+    for k in np.flatnonzero(byte == 32):  # spaces before a quote: rare, walked back
+        j = previous[k]
+        while j >= begin and data[j] == 32:
+            j -= 1
+        opens[k] = j < begin or data[j] in edges
+    # An opening run toggles; any other odd run closes (or is text when closed).
+    closing = np.where(~opens, np.arange(len(first)), -1)
+    last_close = np.maximum.accumulate(closing) if len(first) else closing
+    toggles = np.cumsum(opens)
+    since = toggles - np.where(last_close >= 0, toggles[np.maximum(last_close, 0)], 0)
+    quoted_after = since % 2 == 1
+    # A newline is inside a quoted value when the last odd run before it left one open.
+    before = np.searchsorted(final, nl) - 1
+    inside = np.zeros(len(nl), dtype=bool)
+    if len(final):
+        inside = (before >= 0) & quoted_after[np.maximum(before, 0)]
+    end = nl[~inside]
+    place = np.flatnonzero(~inside)
     if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
         end = np.append(end, size)
         place = np.append(place, len(nl))
@@ -557,7 +582,6 @@ def _lines_for_records(con: duckdb.DuckDBPyConnection, path: Path, load_id: int,
     if starts is None:
         return
     record = np.array([n for (n,) in numbers if n is not None], dtype=np.int64)
-    record = record[(record >= 1) & (record <= len(starts))]
     lines = pd.DataFrame({"record": record, "line": starts[record - 1]})
     con.register("record_lines", lines)
     for table in ("rejected_rows", "flagged_rows"):
