@@ -37,9 +37,7 @@ SELECT
     quantile_cont(elapsed_working_seconds, 0.5)
         FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS median_seconds,
     quantile_cont(elapsed_working_seconds, 0.9)
-        FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS p90_seconds,
-    max(target_seconds) AS target_seconds,
-    max(limit_seconds) AS limit_seconds
+        FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS p90_seconds
 FROM judged
 GROUP BY month, tier, metric
 ORDER BY month, tier, metric
