@@ -561,7 +561,14 @@ def _texts(value: Any, source: str, where: str) -> dict[str, str]:
             raise PolicyError(
                 source, f"{where}.{lang}", f"unknown language{_hint(str(lang), LOCALES)}"
             )
-    return {lang: _string(text, source, f"{where}.{lang}") for lang, text in value.items()}
+    if "en" not in value:
+        # English is what a report in a language the table lacks falls back to.
+        raise PolicyError(source, f"{where}.en", "a table of texts needs the English one")
+    texts = {lang: _string(text, source, f"{where}.{lang}") for lang, text in value.items()}
+    for lang, text in texts.items():
+        if not text.strip():
+            raise PolicyError(source, f"{where}.{lang}", "an empty text: leave the language out")
+    return texts
 
 
 def _parse_metric(

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.i18n import LOCALES
 from pipeline.policy import Metric, Policy, PolicyVersion, Threshold, Tier
 
 
@@ -47,9 +48,9 @@ def _settings(value: Any) -> Any:
         if isinstance(value, Metric):
             out["calendar"] = value.calendar_name  # a clock-time metric uses `always`
         if isinstance(value, Tier):
-            # As the file writes it: one text, or a table of them by language.
-            texts = out.pop("support_descriptions")
-            out["support_description"] = texts[""] if set(texts) == {""} else texts
+            # The text each report language shows, however the file wrote it.
+            out.pop("support_descriptions")
+            out["support_description"] = {lang: value.support_description(lang) for lang in LOCALES}
         return out
     if isinstance(value, Mapping):
         return {str(k): _settings(v) for k, v in value.items()}

@@ -678,3 +678,9 @@ def test_support_texts_by_language(tmp_path) -> None:
     wrong = text.replace('nl = "Persoonlijke accountmanager"', 'de = "Kundenbetreuer"')
     with pytest.raises(PolicyError, match=r"support_description\.de': unknown language"):
         Policy.from_toml(_write(tmp_path, wrong))
+    dutch_only = text.replace('en = "Personal account manager", ', "")
+    with pytest.raises(PolicyError, match=r"support_description\.en': .* needs the English"):
+        Policy.from_toml(_write(tmp_path, dutch_only))
+    empty = text.replace('nl = "Persoonlijke accountmanager"', 'nl = ""')
+    with pytest.raises(PolicyError, match=r"support_description\.nl': an empty text"):
+        Policy.from_toml(_write(tmp_path, empty))

@@ -113,3 +113,25 @@ def test_show_writes_settings_as_a_policy_file_does_and_the_calendar_in_use() ->
     assert shown["tiers.premium.has_sla"] == "true"
     assert shown["tiers.premium.price_eur_month"] == "(unset)"
     assert shown["metrics.resolution.reopen_rule"] == '"exclude_gaps"'
+
+
+def test_one_support_text_or_a_table_is_no_change_when_the_texts_agree() -> None:
+    doc = Policy.default().document
+    one = json.loads(json.dumps(doc["versions"][0]))
+    one["tiers"]["business"]["support_description"] = "Personal account manager"
+    table = json.loads(json.dumps(one))
+    table.update(version="2026.1", effective_from="2026-01-01")
+    table["tiers"]["business"]["support_description"] = {
+        "en": "Personal account manager",
+        "nl": "Persoonlijke accountmanager",
+    }
+    policy = Policy.from_dict({**doc, "versions": [one, table]})
+    changes = [c for c in policy_history.diff(policy, "2025.1", "2026.1") if "tiers." in c[0]]
+    # English stayed, Dutch got its own text: one change, not three.
+    assert changes == [
+        (
+            "tiers.business.support_description.nl",
+            "Personal account manager",
+            "Persoonlijke accountmanager",
+        )
+    ]
