@@ -498,6 +498,9 @@ def _audit_metric(
             else f"the metric counts working time in calendar {calendar_name!r}"
         )
     cal = policy.calendar(calendar_name)
+    # On a calendar open around the clock (a clock-time metric, the outage line)
+    # working time is clock time: the explanation says so in its own words.
+    clock_time = cal.is_always_open()
     no_sla_reason = None
     target: float | None
     limit: float | None
@@ -527,7 +530,7 @@ def _audit_metric(
                 f"{metric.benchmark_tier!r} without a compliance claim"
             )
         if threshold.unit == "days":
-            day = "a day" if cal.is_always_open() else "a working day"
+            day = "a day" if clock_time else "a working day"
             threshold_reason += (
                 f"; {day} is one full opening day of {calendar_name!r}, "
                 f"{cal.working_day_seconds:,} s"
@@ -638,11 +641,9 @@ def _audit_metric(
     closed = [(d.isoformat(), n) for d, n in cal.holidays_between(first_day, last_day)]
     closed += cal.exceptions_between(first_day, last_day)
     total = elapsed + paused + gap
-    # On a calendar open around the clock (a clock-time metric, the outage line)
-    # working time is clock time: say so in its own words.
-    hours = "clock hours" if cal.is_always_open() else "working hours"
+    hours = "clock hours" if clock_time else "working hours"
     arithmetic = (
-        f"{'clock' if hours == 'clock hours' else 'working'} time from clock start to "
+        f"{'clock' if clock_time else 'working'} time from clock start to "
         f"{'clock stop' if stop is not None else 'as-of'} "
         f"{total:,.0f} s - paused {paused:,.0f} s - reopen gaps {gap:,.0f} s "
         f"= elapsed {elapsed:,.0f} s ({elapsed / 3600:,.2f} {hours})"
@@ -690,7 +691,7 @@ def _audit_metric(
             for s in spans.itertuples()
         ),
         closed_days=tuple(closed),
-        clock_time=hours == "clock hours",
+        clock_time=clock_time,
         working_total=total,
         elapsed=elapsed,
         paused=paused,

@@ -139,7 +139,9 @@ def test_exclusion_outage_benchmark_and_open_tickets(con) -> None:
     res = metric(outage, "resolution")
     assert res.elapsed == 6 * H  # 02:00-08:00 UTC, on the 24/7 calendar
     assert res.arithmetic.startswith("clock time from clock start")
-    assert "(6.00 clock hours)" in res.arithmetic
+    assert "(6.00 clock hours)" in res.arithmetic and res.clock_time
+    assert "; a day is one full opening day of 'always', 86,400 s" in res.threshold_reason
+    assert "Clock s" in render_audit_html(outage) and "clock s" in render_audit_text(outage)
     assert res.limit_seconds == 7 * 24 * H
     free = metric(audit_ticket(con, "FREE"), "resolution")
     assert free.status == "no_sla" and free.benchmark_status == "met"

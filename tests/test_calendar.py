@@ -392,3 +392,5 @@ def test_only_a_calendar_open_around_the_clock_is_always_open() -> None:
     nights = {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in days}}
     assert Calendar.from_dict(nights).is_always_open()
     assert not Calendar.from_dict({**nights, "closed_dates": ["2026-12-25"]}).is_always_open()
+    halves = {d: [["00:00", "12:00"], ["12:00", "24:00"]] for d in days}
+    assert Calendar.from_dict({"timezone": "UTC", "weekly": halves}).is_always_open()
