@@ -394,3 +394,26 @@ def test_promises_say_their_clock_and_limit() -> None:
         if dutch:
             assert promise_text(Messages("nl"), threshold, metric) == dutch
     assert promise_text(Messages("en"), None, working) == "–"
+
+
+def test_a_tier_whose_sla_rows_are_all_open_shows_no_median_from_its_other_rows() -> None:
+    """The SLA part of the month has no closed row: its median is none, not that of
+    the tier's rows without an SLA."""
+    from pipeline.policy import Policy
+
+    doc = Policy.default().document
+    later = {**doc["versions"][0], "version": "2026.10", "effective_from": "2026-10-15"}
+    later["tiers"] = {**later["tiers"], "premium": {**later["tiers"]["premium"], "has_sla": False}}
+    doc["versions"].append(later)
+    con = build(
+        [
+            ticket("A", "C1", "2026-10-14T09:00"),  # SLA, never answered: open
+            ticket("B", "C1", "2026-10-20T09:00", first_response="2026-10-20T11:00"),
+        ],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    context = build_context(con, MONTH, policy=Policy.from_dict(doc))
+    cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
+    assert (cell.tickets, cell.met, cell.breached, cell.without_target) == (2, 0, 0, 1)
+    assert cell.median_hours is None and cell.compliance is None
