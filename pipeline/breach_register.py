@@ -33,6 +33,8 @@ FORMATS = ("csv", "xlsx", "parquet", "html")
 INSTANTS = ("clock_start", "clock_stop", "deadline", "as_of")
 # Control characters that XLSX (XML 1.0) cannot hold at all.
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What may precede a formula and still leave it one: control characters, spaces.
+_LEADING_IGNORABLE = re.compile(r"^[\x00-\x20]+")
 
 
 def _register_sql() -> str:
@@ -160,8 +162,13 @@ def breach_register(
 
 def neutralise(value: Any) -> Any:
     """Text a spreadsheet would read as a formula gets a leading apostrophe (the
-    OWASP advice for CSV injection); anything else is returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    OWASP advice for CSV injection); anything else is returned unchanged. Leading
+    control characters and spaces are looked through: a reader may drop them (and
+    the XLSX writer does, see _XLSX_ILLEGAL) and find the formula behind."""
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_START)
+        or _LEADING_IGNORABLE.sub("", value).startswith(FORMULA_START)
+    ):
         return "'" + value
     return value
 
@@ -211,18 +218,26 @@ def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     if fmt == "parquet":
         frame.to_parquet(path, index=False)
         return path
-    out = _neutralised(frame)
+    out = frame.copy()
+    if fmt == "xlsx":
+        # Stripped before neutralising: stripped after, "\x01=1" became a formula.
+        for col in out.columns:
+            if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
+                out[col] = out[col].map(
+                    lambda v: _XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v,
+                    na_action="ignore",
+                )
+    out = _neutralised(out)
     instants = [c for c in out.columns if isinstance(out[c].dtype, pd.DatetimeTZDtype)]
     if fmt == "csv":
         for col in instants:
             out[col] = out[col].map(lambda v: v.isoformat(), na_action="ignore")
-        out.to_csv(path, index=False, encoding="utf-8-sig")
+        # CRLF rows (RFC 4180): a value holding a bare CR is then quoted too, so no
+        # reader splits its row there.
+        out.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     elif fmt == "xlsx":
         for col in instants:
             out[col] = out[col].dt.tz_localize(None)
-        for col in out.columns:
-            if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
-                out[col] = out[col].map(lambda v: _XLSX_ILLEGAL.sub("", v), na_action="ignore")
         out.to_excel(path, index=False, sheet_name="breaches", freeze_panes=(1, 0))
         _make_stable(path)
     else:

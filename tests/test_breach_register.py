@@ -123,6 +123,32 @@ def test_neutralise() -> None:
         "",
     ]
     assert neutralise(5) == 5 and neutralise(None) is None
+    # Looked through: what a reader (or the XLSX writer) may drop before a formula.
+    assert [neutralise(x) for x in ("\x01=1", "\n=1+1", " =1", "a \x01=1")] == [
+        "'\x01=1",
+        "'\n=1+1",
+        "' =1",
+        "a \x01=1",
+    ]
+
+
+def test_no_subject_becomes_a_formula_or_splits_a_row(register, tmp_path) -> None:
+    """Found by QA: '\x01=1' had its control character stripped after the check and
+    became a formula in XLSX; a bare CR split the CSV row."""
+    tricky = register.copy()
+    tricky["subject"] = ["\x01=1", "\r=1", "\n=1+1"]
+    sheet = load_workbook(export_register(tricky, tmp_path / "t.xlsx", "xlsx"))["breaches"]
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    column = [c.value for c in sheet[1]].index("subject") + 1
+    # (XML reads a CR back as a line feed.)
+    assert [sheet.cell(row=r, column=column).value for r in (2, 3, 4)] == [
+        "'=1",
+        "'\n=1",
+        "'\n=1+1",
+    ]
+    back = pd.read_csv(export_register(tricky, tmp_path / "t.csv", "csv"), dtype=str)
+    assert len(back) == 3 and back["subject"].tolist() == ["'\x01=1", "'\r=1", "'\n=1+1"]
+    assert back["ticket_id"].tolist() == tricky["ticket_id"].map(neutralise).tolist()
 
 
 def test_xlsx_opens_cleanly(register, tmp_path) -> None:
