@@ -267,6 +267,9 @@ def build_context(
     closed_breaches = breaches_df[breaches_df["status"] == "breached"]
     open_rows = breaches_df[breaches_df["status"] != "breached"]
     sentences = _sentences(m, out_cells, closed_breaches)
+    open_breached = int((open_rows["status"] == "open_breached").sum())
+    if open_breached:
+        sentences.append(m("sentence_open_breached", count=m.number(open_breached)))
 
     trend_frame = cells.assign(compliance=cells["compliance"])
     labels = [m.short_month(x) for x in months]

@@ -417,3 +417,17 @@ def test_a_tier_whose_sla_rows_are_all_open_shows_no_median_from_its_other_rows(
     cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
     assert (cell.tickets, cell.met, cell.breached, cell.without_target) == (2, 0, 0, 1)
     assert cell.median_hours is None and cell.compliance is None
+
+
+def test_every_cell_adds_up_and_open_breaches_are_said(context) -> None:
+    """Found by QA: a cell's tickets must be the sum of what it shows (the outage
+    line's calls without a target were shown for SLA tiers only), and tickets
+    already past their limit but still open belong in the summary."""
+    for cell in context.cells:
+        shown = cell.met + cell.breached + cell.open + cell.excluded + cell.without_target
+        assert cell.tickets == shown, (cell.tier, cell.metric)
+    still_open = sum(1 for r in context.open_at_month_end if r.status == "open_breached")
+    assert still_open > 0
+    assert f"{still_open} more tickets are still open and already past their limit" in (
+        " ".join(context.sentences)
+    )
