@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.warehouse import query
+
 CLOSED_MET = ("met", "met_late_target")
 OPEN = ("open_on_track", "open_at_risk", "open_breached")
 Z95 = 1.959963984540054
@@ -53,7 +55,7 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
     frame["is_open"] = frame["judged"].isin(OPEN)
     frame["is_excluded"] = frame["status"] == "excluded"
     frame["closed_elapsed"] = frame["elapsed_working_seconds"].where(closed)
-    # A tier is benchmark only when none of its rows carries an SLA (as in SUMMARY_SQL):
+    # A tier is benchmark only when none of its rows carries an SLA (as compliance_cells.sql):
     # rows no policy version judged do not split it in two.
     grouped = frame.groupby(["tier", "metric"], sort=True)
     out = grouped.agg(
@@ -125,42 +127,12 @@ def outage_calls(results: pd.DataFrame) -> pd.DataFrame:
     ].sort_values("clock_start", kind="stable")
 
 
-SUMMARY_SQL = """
-SELECT
-    tier,
-    metric,
-    NOT bool_or(has_sla) AS benchmark_only,
-    count(*) FILTER (WHERE exclusion_rule = 'no_policy_in_force') AS unjudged,
-    count(*) AS tickets,
-    count(*) FILTER (WHERE judged IN ('met', 'met_late_target')) AS met,
-    count(*) FILTER (WHERE judged = 'met') AS met_within_target,
-    count(*) FILTER (WHERE judged = 'breached') AS breached,
-    count(*) FILTER (WHERE judged LIKE 'open_%') AS open,
-    count(*) FILTER (WHERE status = 'excluded') AS excluded,
-    quantile_cont(elapsed_working_seconds, 0.5)
-        FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS median_seconds,
-    quantile_cont(elapsed_working_seconds, 0.9)
-        FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS p90_seconds
-FROM (
-    SELECT
-        *,
-        CASE
-            WHEN has_sla THEN status
-            -- a tier with an SLA for some rows only is judged on those (compliance_summary)
-            WHEN bool_or(has_sla) OVER (PARTITION BY tier, metric) THEN 'no_sla'
-            ELSE benchmark_status
-        END AS judged
-    FROM sla_results WHERE evaluation_id = ?
-)
-GROUP BY tier, metric
-ORDER BY tier, metric
-"""
-
-
 def stored_summary(con, evaluation_id: int) -> pd.DataFrame:
     """`compliance_summary` of a stored evaluation, aggregated in DuckDB: a run of
     millions of tickets is summarised without pulling its rows into Python."""
-    out = con.execute(SUMMARY_SQL, [evaluation_id]).df()
+    every_month = {"evaluation_id": evaluation_id, "month_from": None, "month": None}
+    out = query(con, "compliance_cells.sql", {**every_month, "by_month": False}).df()
+    out = out.drop(columns="month").rename(columns={"met_target": "met_within_target"})
     closed = out["met"] + out["breached"]
     out["closed"] = closed
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -182,7 +182,7 @@ def build_context(
     as_of, policy_name, policy_hash = info[0]
     months = _months_back(month, 12)
     params = {"evaluation_id": evaluation_id, "month": month, "month_from": months[0]}
-    cells = query(con, "report_monthly_cells.sql", params).df()
+    cells = query(con, "compliance_cells.sql", {**params, "by_month": True}).df()
     # The promises shown: those of each version judging tickets created in the
     # month (the first version for a month before it), with the date each began.
     in_month = policy.versions_in_months(month, month)

@@ -1,18 +1,22 @@
--- One row per month, tier and metric of evaluation $evaluation_id: the counts and
--- working-time quantiles the monthly report shows. No-SLA tiers are counted by
--- their benchmark status (and marked benchmark only), never as compliance. A tier
--- with an SLA for some of the month's rows and none for others (a version that
--- took effect mid-month dropped it, or a ticket before the first version) is
--- judged on the SLA rows; the others count as without a target (`no_target`).
--- Counted apart by has_sla first, then the SLA part taken where there is one (a
--- window deciding it per row cost a tenth of a second per million rows).
+-- Compliance counts and working-time quantiles of evaluation $evaluation_id: one
+-- row per tier and metric, and per month (`$by_month`, months $month_from to
+-- $month; NULL bounds: every row, month NULL). The monthly report's cells and the
+-- `sla evaluate` summary (metrics.stored_summary) both read it.
+-- No-SLA tiers are counted by their benchmark status (and marked benchmark only),
+-- never as compliance. A tier with an SLA for some of its rows and none for others
+-- (a version that took effect mid-month dropped it, or a ticket before the first
+-- version) is judged on the SLA rows; the others count as without a target
+-- (`no_target`). Counted apart by has_sla first, then the SLA part taken where
+-- there is one (a window deciding it per row cost a tenth of a second per million
+-- rows).
 WITH parts AS (
     SELECT
-        month,
+        CASE WHEN $by_month THEN month END AS month,
         tier,
         metric,
         has_sla,
         count(*) AS tickets,
+        count(*) FILTER (WHERE exclusion_rule = 'no_policy_in_force') AS unjudged,
         count(*) FILTER (WHERE judged IN ('met', 'met_late_target')) AS met,
         count(*) FILTER (WHERE judged = 'met') AS met_target,
         count(*) FILTER (WHERE judged = 'breached') AS breached,
@@ -31,9 +35,9 @@ WITH parts AS (
             CASE WHEN has_sla THEN status ELSE coalesce(benchmark_status, status) END AS judged
         FROM sla_results
         WHERE evaluation_id = $evaluation_id
-          AND month BETWEEN $month_from AND $month
+          AND ($month IS NULL OR month BETWEEN $month_from AND $month)
     )
-    GROUP BY month, tier, metric, has_sla
+    GROUP BY ALL
 )
 SELECT
     month,
@@ -41,6 +45,7 @@ SELECT
     metric,
     NOT bool_or(has_sla) AS benchmark_only,
     sum(tickets) AS tickets,
+    sum(unjudged) AS unjudged,
     -- The SLA part when there is one: first by has_sla, true first (arg_max would
     -- skip a NULL median and take the other part's).
     first(met ORDER BY has_sla DESC) AS met,
