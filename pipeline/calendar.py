@@ -388,7 +388,7 @@ class Calendar:
     def is_always_open(self) -> bool:
         """Open around the clock every day, with nothing closed: its working time is
         clock time (`always`, or a 24/7 calendar of a policy's own)."""
-        day = 24 * 3600
+        day = DAY_NS // 10**9
         # Intervals never overlap (checked when built): a full day's total covers it.
         return (
             all(sum(e - s for s, e in d) == day for d in self.weekly)

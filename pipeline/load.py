@@ -8,8 +8,10 @@ code and the field at fault, and rejected rows are kept in `rejected_rows` with
 their raw text. Accepted rows are merged: a newer version of a ticket (by
 `updated_at`, then load order) replaces the stored one, events are
 de-duplicated, a customers file replaces the plan history of the customers it
-names. Loading a file whose content (sha256) was loaded before changes nothing.
-Suspicious but loadable rows are loaded and listed in `flagged_rows`.
+names. A file whose content (sha256) was loaded before is read again only when
+the result could differ (another preset, mapping or source zone, or rejections
+a later load may have mended: `_same_load`), and its new reading replaces the
+earlier one. Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 """
 
 from __future__ import annotations
@@ -572,8 +574,8 @@ def _lines_for_records(con: duckdb.DuckDBPyConnection, path: Path, load_id: int,
     starts on, not its record number (they differ after a quoted value spanning
     lines, or a blank line)."""
     numbers = con.execute(
-        "SELECT DISTINCT line_number FROM rejected_rows WHERE load_id = $id "
-        "UNION SELECT DISTINCT line_number FROM flagged_rows WHERE load_id = $id",
+        "SELECT line_number FROM rejected_rows WHERE load_id = $id "
+        "UNION SELECT line_number FROM flagged_rows WHERE load_id = $id",
         {"id": load_id},
     ).fetchall()
     if not numbers:
@@ -597,9 +599,9 @@ def _check_naive(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     tz: str | None,
-    source_columns: dict[str, str] | None = None,
+    source_columns: dict[str, str],
     *,
-    csv_file: bool = False,
+    csv_file: bool,
 ) -> None:
     """Without a source zone, a timestamp with no offset stops the load: its zone
     is unknown. The check query marked each row's first such field; the message
@@ -615,9 +617,11 @@ def _check_naive(
     line, name = row[0]
     value = con.execute(f'SELECT "{name}" FROM raw WHERE _line = ?', [line]).fetchall()[0][0]
     if csv_file:
-        starts = _csv_record_lines(path, con.execute("SELECT count(*) FROM raw").fetchall()[0][0])
+        # `checked` holds every record (`raw` is a view that would read the file again).
+        records = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
+        starts = _csv_record_lines(path, records)
         line = line if starts is None else int(starts[line - 1])
-    column = (source_columns or {}).get(name, name)
+    column = source_columns.get(name, name)
     field = f"field {name!r}" + (f" (column {column!r})" if column != name else "")
     raise LoadError(
         f"{path}, line {line}, {field}: timestamp {value!r} has no UTC "
@@ -709,7 +713,8 @@ def load_file(
     in_transaction: bool = False,
 ) -> LoadSummary:
     """Load one canonical file (tickets, events or customers; CSV, Parquet, JSON
-    lines or XLSX) in one transaction.
+    lines or XLSX) in one transaction, or, with `in_transaction`, in the
+    caller's (`load_derived` loads a file's tickets and events together).
 
     `frame`: rows a preset already extracted from the file (canonical text
     columns, `_line`, `_raw`, optionally `_rejected`: see `_stage_frame`), for

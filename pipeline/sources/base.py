@@ -219,12 +219,18 @@ def _undecodable_csv(path: Path, what: str, encoding: str, exc: UnicodeDecodeErr
     return LoadError(f"{path}: cannot read {what} as {encoding}: {exc}")
 
 
-def _line_breaks_before(cells: pd.DataFrame) -> np.ndarray:
-    """For each row, the line breaks inside quoted values of the rows before it:
-    a value over two lines moves every later row one line down."""
+def _line_breaks(cells: pd.DataFrame) -> np.ndarray:
+    """For each row, the line breaks inside its quoted values."""
     breaks = np.zeros(len(cells), dtype=np.int64)
     for column in cells.columns:
         breaks += cells[column].str.count("\n").to_numpy(dtype=np.int64)
+    return breaks
+
+
+def _line_breaks_before(cells: pd.DataFrame) -> np.ndarray:
+    """For each row, the line breaks inside quoted values of the rows before it:
+    a value over two lines moves every later row one line down."""
+    breaks = _line_breaks(cells)
     return np.cumsum(breaks) - breaks
 
 
@@ -246,7 +252,7 @@ def _ragged_row(
         before = pd.read_csv(path, **options, nrows=record - header_row)
     except (ValueError, UnicodeDecodeError):  # it was read up to there once already
         return LoadError(f"{path}, line {record}: cannot read as {what}: {exc}")
-    line = header_row + len(before) + sum(int(before[c].str.count("\n").sum()) for c in before)
+    line = header_row + len(before) + int(_line_breaks(before).sum())
     return LoadError(
         f"{path}, line {line}: {saw} values where the header (line {header_row}) of "
         f"{what} names {expected} columns: quote a value that holds the separator "
