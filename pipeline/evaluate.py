@@ -1007,9 +1007,7 @@ def evaluate(
             con.execute("DROP TABLE scope")
             earliest = con.execute("SELECT min(created_at) FROM tickets").fetchall()[0][0]
             if earliest is None:
-                raise EvaluationError(
-                    "the warehouse holds no tickets: load data first (sla load FILE)"
-                )
+                raise EvaluationError(NO_TICKETS)
             first = pd.Timestamp(earliest).tz_convert("UTC").isoformat()
             raise EvaluationError(
                 f"no ticket was created by {as_of_ts.isoformat()} (the as-of instant): the "

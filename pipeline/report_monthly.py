@@ -16,10 +16,9 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import jinja2
@@ -211,7 +210,6 @@ def build_context(
         low_ci, high_ci = wilson_interval(row.met, closed)
         prev = previous["compliance"].get(key) if key in previous.index else None
         value = None if pd.isna(row.compliance) else float(row.compliance)
-        metric = version.metrics.get(row.metric)
         out_cells.append(
             Cell(
                 tier=row.tier,
@@ -420,16 +418,25 @@ def promises_text(
 ) -> str:
     """The promise of each version in force during the month ('24 working hours;
     4 working hours from 15 October 2026'), once when they agree."""
-    texts: list[tuple[str, Any]] = []
+    texts = []
     for v in versions:
         metric = v.metrics.get(metric_name)
         threshold = None
         if metric is not None:
             threshold = metric.targets.get(metric.benchmark_tier if benchmark else tier)
-        text = promise_text(m, threshold, metric)
-        if not texts or text != texts[-1][0]:
-            texts.append((text, v.effective_from))
-    first, *later = texts
+        texts.append((promise_text(m, threshold, metric), v.effective_from))
+    return by_version(m, texts)
+
+
+def by_version(m: Messages, texts: Iterable[tuple[str, dt.date]]) -> str:
+    """Texts of successive policy versions, each with the date it took effect, as
+    one: a text said once for as long as it stays the same ('8 working hours; 4
+    working hours from 1 July 2026')."""
+    kept: list[tuple[str, dt.date]] = []
+    for text, since in texts:
+        if not kept or text != kept[-1][0]:
+            kept.append((text, since))
+    first, *later = kept
     return "; ".join([first[0]] + [m("promise_from", promise=t, date=m.date(d)) for t, d in later])
 
 

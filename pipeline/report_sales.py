@@ -8,7 +8,6 @@ templates as the monthly report.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,11 +27,11 @@ from pipeline.evaluate import (
     valid_month,
 )
 from pipeline.i18n import Messages
-from pipeline.instants import to_instants
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
     _environment,
+    by_version,
     data_months,
     figure_hash,
     promises_text,
@@ -152,21 +151,17 @@ def _tiers_of(versions: list[PolicyVersion]) -> dict:
 def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
     """How `metric` counts time over the versions ('first response in working hours
     of the office calendar; clock hours from 15 March 2026')."""
-    ways: list[tuple[str, dt.date]] = []
-    for version in versions:
-        spec = version.metrics.get(metric)
-        if spec is None:
-            continue
-        how = (
+    ways = [
+        (
             m("hours_clock")
             if spec.clock == "clock"
-            else m("hours_working", calendar=spec.calendar_name)
+            else m("hours_working", calendar=spec.calendar_name),
+            version.effective_from,
         )
-        if not ways or ways[-1][0] != how:
-            ways.append((how, version.effective_from))
-    first, *later = ways
-    how = "; ".join([first[0]] + [m("promise_from", promise=w, date=m.date(d)) for w, d in later])
-    return m("measured", metric=m(metric).lower(), how=how)
+        for version in versions
+        if (spec := version.metrics.get(metric)) is not None
+    ]
+    return m("measured", metric=m(metric).lower(), how=by_version(m, ways))
 
 
 @dataclass(frozen=True)
@@ -211,9 +206,13 @@ class TiersContext:
     tiers: tuple[TierFigure, ...]
     distribution_chart: str
     trend_chart: str
-    nothing_counted: bool = False  # no closed ticket in the range: no figure says anything
     unjudged: int = 0  # tickets created before the first version, left out
     first_version_from: str = ""  # that version's effective date, as the reader writes it
+
+    @property
+    def nothing_counted(self) -> bool:
+        """No closed ticket in the range: no figure says anything."""
+        return not any(f.closed for t in self.tiers for f in t.metrics.values())
 
 
 def build_tiers_context(
@@ -383,7 +382,6 @@ def build_tiers_context(
         tiers=tuple(figures),
         distribution_chart=distribution,
         trend_chart=trend,
-        nothing_counted=not any(f.closed for t in figures for f in t.metrics.values()),
         unjudged=con.execute(UNJUDGED_SQL, [evaluation_id, month_from, month_to]).fetchall()[0][0],
         first_version_from=m.date(policy.versions[0].effective_from),
     )
@@ -448,9 +446,10 @@ def build_customer_context(
         if any(tier in v.tiers and v.tiers[tier].has_sla for v in versions)
     )
     if not sla_tiers:
-        names = ", ".join(v.version for v in versions)
+        in_range = ", ".join(v.version for v in versions)
         raise AuditError(
-            f"policy version(s) {names} have no tier with an SLA: there is no upgrade case to make"
+            f"policy version(s) {in_range} have no tier with an SLA: there is no upgrade case "
+            "to make"
         )
 
     def limit(v: PolicyVersion, tier: str, metric: str) -> float | None:
@@ -464,11 +463,13 @@ def build_customer_context(
         return policy.threshold_seconds(threshold, spec.calendar_name)[1]
 
     # Per version of the policy, each SLA tier's limit per metric: a row is held
-    # against the promises of the version in force when its ticket was created.
-    limits = [
-        {tier: {metric: limit(v, tier, metric) for metric in metrics} for tier in sla_tiers}
+    # against the promises of the version that judged it (stored with the row).
+    limits = {
+        v.version: {
+            tier: {metric: limit(v, tier, metric) for metric in metrics} for tier in sla_tiers
+        }
         for v in policy.versions
-    ]
+    }
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
@@ -483,16 +484,15 @@ def build_customer_context(
         },
     ).df()
     frame = frame[frame["metric"].isin(metrics)]
-    in_force = policy.version_index(
-        to_instants(frame["clock_start"], "UTC").ns
-    )  # -1: before the first version
     tz = policy.report_timezone
     rows = []
-    for r, v in zip(frame.itertuples(), in_force, strict=True):
+    for r in frame.itertuples():
         closed = r.clock_stop is not None and r.clock_stop == r.clock_stop
 
-        def within(tier: str, r=r, v=v, closed=closed) -> bool | None:
-            bound = None if v < 0 else limits[v][tier][r.metric]
+        def within(tier: str, r=r, closed=closed) -> bool | None:
+            # No version (created before the first one): nothing was promised.
+            judged_by = limits.get(r.policy_version) if isinstance(r.policy_version, str) else None
+            bound = None if judged_by is None else judged_by[tier][r.metric]
             if bound is None or not r.covered or not closed:
                 return None
             return bool(r.elapsed_working_seconds <= bound)
@@ -527,7 +527,7 @@ def build_customer_context(
             met=m.join(
                 m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
                 for tier in sla_tiers
-                if any(limit(v, tier, metric) is not None for v in versions)
+                if any(limits[v.version][tier][metric] is not None for v in versions)
             ),
         )
         for metric in metrics

@@ -5,6 +5,7 @@ SELECT
     r.metric,
     r.tier,
     r.status,
+    r.policy_version,
     r.clock_start,
     r.clock_stop,
     r.elapsed_working_seconds,
