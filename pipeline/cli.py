@@ -37,9 +37,8 @@ from pipeline.errors import LoadError, PipelineError
 from pipeline.evaluate import evaluate
 from pipeline.i18n import LOCALES
 from pipeline.load import (
-    DERIVED_PRESETS,
     LoadSummary,
-    load_derived,
+    load_export,
     load_file,
     warehouse_status,
 )
@@ -217,19 +216,9 @@ def load_command(
         ) as progress:
             progress.add_task(path, total=None)
             try:
-                if preset in DERIVED_PRESETS:
-                    summaries = load_derived(con, path, preset=preset, source_tz=source_tz)
-                else:
-                    summaries = [
-                        load_file(
-                            con,
-                            path,
-                            kind=kind,
-                            source_tz=source_tz,
-                            preset=preset,
-                            mapping=mapping,
-                        )
-                    ]
+                summaries = load_export(
+                    con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping
+                )
             except LoadError as exc:
                 # Each file is one load: the ones before stay loaded, the rest are not
                 # tried. Said, so that nobody reloads or misses them by guesswork.

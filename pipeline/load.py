@@ -917,6 +917,22 @@ def load_derived(
         ]
 
 
+def load_export(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    kind: str | None = None,
+    source_tz: str | None = None,
+    preset: str = "canonical",
+    mapping: str | Path | None = None,
+) -> list[LoadSummary]:
+    """One export file, whatever its preset: the loads it made (two for a preset
+    that derives tickets and events, else one)."""
+    if preset in DERIVED_PRESETS:
+        return load_derived(con, path, preset=preset, source_tz=source_tz)
+    return [load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping)]
+
+
 def load_servicenow(
     con: duckdb.DuckDBPyConnection, path: str | Path, *, source_tz: str | None = None
 ) -> list[LoadSummary]:

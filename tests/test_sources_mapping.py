@@ -524,3 +524,12 @@ def test_a_naive_time_read_by_a_mapping_names_the_exports_column(con, tmp_path) 
         LoadError, match=r"line 2, field 'created_at' \(column 'Aangemaakt'\): timestamp"
     ):
         load_file(con, export, mapping=mapping)
+
+
+def test_load_export_dispatches_on_the_preset(con) -> None:
+    from pipeline.load import load_export
+
+    derived = load_export(con, PRESETS / "servicenow.csv", preset="servicenow", source_tz="UTC")
+    assert [s.kind for s in derived] == ["tickets", "events"]
+    (mapped,) = load_export(con, PRESETS / "freshdesk.csv", preset="freshdesk")
+    assert mapped.kind == "tickets" and mapped.accepted > 0
