@@ -3,7 +3,9 @@ selectors, PDF text, Dutch formatting, escaping and edge cases."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from pypdf import PdfReader
 
 from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
+from pipeline.policy import Policy
 from pipeline.report_monthly import (
     PRINT_BLOCK_LINES,
     PRINT_LINE_CELLS,
@@ -313,20 +316,26 @@ def test_a_month_with_resolutions_only_is_inside_the_data() -> None:
         build_context(con, "2026-12")
 
 
-def test_a_version_taking_effect_mid_month_shows_both_promises() -> None:
-    from pipeline.policy import Policy
-
+def _from_15_october(change: Callable[[dict], None]) -> Policy:
+    """The default policy with a second version from 15 October 2026: a copy of the
+    first, changed by `change(version)`."""
     doc = Policy.default().document
-    later = {**doc["versions"][0], "version": "2026.10", "effective_from": "2026-10-15"}
-    later["metrics"] = {
-        **later["metrics"],
-        "first_response": {
-            **later["metrics"]["first_response"],
-            "targets": {"business": {"target_hours": 24}, "premium": {"target_hours": 4}},
-        },
-    }
+    later = json.loads(json.dumps(doc["versions"][0]))
+    later.update(version="2026.10", effective_from="2026-10-15")
+    change(later)
     doc["versions"].append(later)
-    policy = Policy.from_dict(doc)
+    return Policy.from_dict(doc)
+
+
+def _premium_without_sla(version: dict) -> None:
+    version["tiers"]["premium"]["has_sla"] = False
+
+
+def test_a_version_taking_effect_mid_month_shows_both_promises() -> None:
+    def premium_in_4_hours(version: dict) -> None:
+        version["metrics"]["first_response"]["targets"]["premium"] = {"target_hours": 4}
+
+    policy = _from_15_october(premium_in_4_hours)
     con = build(
         [ticket("P1", "C1", "2026-10-20T09:00", first_response="2026-10-20T10:00")],
         [],
@@ -344,13 +353,8 @@ def test_a_version_dropping_an_sla_mid_month_judges_the_tier_on_its_sla_rows() -
     """From 15 October Premium has no SLA: its later tickets are benchmark only and
     must not lift (or sink) Premium's compliance; they are counted apart."""
     from pipeline.metrics import stored_summary
-    from pipeline.policy import Policy
 
-    doc = Policy.default().document
-    later = {**doc["versions"][0], "version": "2026.10", "effective_from": "2026-10-15"}
-    later["tiers"] = {**later["tiers"], "premium": {**later["tiers"]["premium"], "has_sla": False}}
-    doc["versions"].append(later)
-    policy = Policy.from_dict(doc)
+    policy = _from_15_october(_premium_without_sla)
     con = build(
         [
             # Before the change: breached (answered after 2 working days).
@@ -399,12 +403,6 @@ def test_promises_say_their_clock_and_limit() -> None:
 def test_a_tier_whose_sla_rows_are_all_open_shows_no_median_from_its_other_rows() -> None:
     """The SLA part of the month has no closed row: its median is none, not that of
     the tier's rows without an SLA."""
-    from pipeline.policy import Policy
-
-    doc = Policy.default().document
-    later = {**doc["versions"][0], "version": "2026.10", "effective_from": "2026-10-15"}
-    later["tiers"] = {**later["tiers"], "premium": {**later["tiers"]["premium"], "has_sla": False}}
-    doc["versions"].append(later)
     con = build(
         [
             ticket("A", "C1", "2026-10-14T09:00"),  # SLA, never answered: open
@@ -413,7 +411,7 @@ def test_a_tier_whose_sla_rows_are_all_open_shows_no_median_from_its_other_rows(
         [],
         [plan("C1", "premium", "2026-01-01")],
     )
-    context = build_context(con, MONTH, policy=Policy.from_dict(doc))
+    context = build_context(con, MONTH, policy=_from_15_october(_premium_without_sla))
     cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
     assert (cell.tickets, cell.met, cell.breached, cell.without_target) == (2, 0, 0, 1)
     assert cell.median_hours is None and cell.compliance is None
