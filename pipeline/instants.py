@@ -29,8 +29,14 @@ import pandas as pd
 
 NAT_NS = np.iinfo(np.int64).min  # pandas' iNaT
 
-# An ISO 8601 string carries its own offset when it ends in Z or +hh[:mm] / -hh[:mm].
-_OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+# A reading carries its own offset when it ends in Z, +hh[:mm] / -hh[:mm] or " UTC",
+# as the loader's `sla_reading` (load_macros.sql) reads them too.
+OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?|\s*UTC)\s*$"
+
+
+def utc_suffix_as_z(text: pd.Series) -> pd.Series:
+    """Readings ending in " UTC" written with "Z" instead, which pandas parses."""
+    return text.str.replace(r"\s*UTC\s*$", "Z", regex=True)
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,9 @@ def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
     is_str = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     strings = values[is_str & ~missing].astype(str).str.strip()
     if len(strings):
-        aware = strings.str.contains(_OFFSET_SUFFIX, regex=True).to_numpy()
+        aware = strings.str.contains(OFFSET_SUFFIX, regex=True).to_numpy()
         if aware.any():
-            parsed = pd.to_datetime(strings[aware], utc=True, format="ISO8601")
+            parsed = pd.to_datetime(utc_suffix_as_z(strings[aware]), utc=True, format="ISO8601")
             out[np.flatnonzero(is_str & ~missing)[aware]] = (
                 pd.DatetimeIndex(parsed).as_unit("ns").asi8
             )

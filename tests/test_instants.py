@@ -155,3 +155,12 @@ def test_bounds_and_readings_differ_only_where_the_clocks_move() -> None:
     assert starts[1] == ts("2026-10-25T00:30Z").value
     assert ends[1] == readings[1] == ts("2026-10-25T01:30Z").value
     assert starts[2] == ends[2] == readings[2] == ts("2026-06-01T10:00Z").value
+
+
+def test_a_utc_suffix_is_an_offset_as_the_loader_reads_it() -> None:
+    """'... UTC' is an instant, as load_macros.sql's sla_reading takes it, not a
+    naive reading in the calendar's zone."""
+    from pipeline.instants import to_instants
+
+    got = to_instants(["2026-10-26 09:00:00 UTC", "2026-10-26T09:00:00UTC"], "Europe/Amsterdam")
+    assert got.ns.tolist() == [pd.Timestamp("2026-10-26 09:00", tz="UTC").as_unit("ns").value] * 2

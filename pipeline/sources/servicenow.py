@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
+from pipeline.instants import utc_suffix_as_z
 from pipeline.sources.base import raw_json, read_csv_cells
 
 STATES = {
@@ -169,8 +170,7 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         frame["_priority"] = code.where(code.notna(), frame["priority"])
     # The sort key only orders an incident's snapshots (the loader reads the
     # times in the source zone); naive and offset times are compared as UTC.
-    # The loader also reads a "UTC" suffix, which pandas does not.
-    updated = frame[updated_col].str.replace(r"\s*UTC\s*$", "Z", regex=True)
+    updated = utc_suffix_as_z(frame[updated_col])
     frame["_updated"] = pd.to_datetime(updated, format="ISO8601", errors="coerce", utc=True)
     # A snapshot without a number belongs to no incident, and one without a
     # readable update time has no place in its incident's history: each becomes

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import LoadError
+from pipeline.instants import OFFSET_SUFFIX, utc_suffix_as_z
 from pipeline.sources.base import EVENT_COLUMNS, TICKET_COLUMNS, undecodable
 
 STATUSES = {
@@ -57,8 +58,6 @@ IT_RELEASE_TAG = "it_release"
 TICKET_TIMES = ("created_at", "resolved_at", "updated_at")
 # How an instant is handed to the loader.
 ISO_UTC = "%Y-%m-%dT%H:%M:%S.%fZ"
-# An explicit offset at the end of a timestamp, as the loader reads it.
-OFFSET = r"(?:[zZ]|[+-]\d\d(?::?\d\d)?|UTC)\s*$"
 
 
 def _text(path: Path) -> str:
@@ -142,8 +141,8 @@ def _utc(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     its zone is unknown, and deciding it here, once, is what keeps a first
     response derived here consistent with the events the loader keeps."""
     text = values.astype(object).where(values.notna(), None)
-    explicit = text.str.contains(OFFSET, regex=True, na=False)
-    readable = text.where(explicit).str.replace(r"\s*UTC\s*$", "Z", regex=True)
+    explicit = text.str.contains(OFFSET_SUFFIX, regex=True, na=False)
+    readable = utc_suffix_as_z(text.where(explicit))
     instants = pd.to_datetime(readable, format="ISO8601", errors="coerce", utc=True)
     good = instants.notna()
     out = text.copy()
