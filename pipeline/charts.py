@@ -80,6 +80,10 @@ def trend(
         ax.set_xlabel(xlabel)
         if percent:
             ax.set_ylim(0, 105)
+        else:
+            # Counts from zero: a floor at the smallest month makes a rise of a few
+            # tickets look like a doubling.
+            ax.set_ylim(bottom=0)
         if ax.get_legend_handles_labels()[0]:
             # Between the title and the plot: inside it would cover a line.
             ax.legend(

@@ -1,0 +1,46 @@
+import pandas as pd
+import pytest
+
+from pipeline import charts
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """The y range of each chart drawn, instead of its SVG."""
+    limits = []
+
+    def keep(fig):
+        limits.append(fig.axes[0].get_ylim())
+        charts.plt.close(fig)
+        return ""
+
+    monkeypatch.setattr(charts, "_svg", keep)
+    return limits
+
+
+def _trend(values, **options):
+    frame = pd.DataFrame(
+        {"month": ["2026-09", "2026-10"], "tier": "premium", "value": values}
+    )
+    return charts.trend(
+        frame,
+        ["2026-09", "2026-10"],
+        ["Sep", "Oct"],
+        title="t",
+        ylabel="y",
+        xlabel="x",
+        tier_labels={},
+        value="value",
+        **options,
+    )
+
+
+def test_counts_are_drawn_from_zero(captured):
+    _trend([50.0, 60.0], percent=False)
+    assert captured[0][0] == 0
+    assert captured[0][1] >= 60
+
+
+def test_percentages_run_from_zero_to_just_over_100(captured):
+    _trend([0.5, 0.6])
+    assert captured[0] == (0, 105)
