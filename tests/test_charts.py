@@ -19,9 +19,7 @@ def captured(monkeypatch):
 
 
 def _trend(values, **options):
-    frame = pd.DataFrame(
-        {"month": ["2026-09", "2026-10"], "tier": "premium", "value": values}
-    )
+    frame = pd.DataFrame({"month": ["2026-09", "2026-10"], "tier": "premium", "value": values})
     return charts.trend(
         frame,
         ["2026-09", "2026-10"],
