@@ -43,6 +43,13 @@ class Messages:
     def __call__(self, key: str, **values: object) -> str:
         return catalogue(self.lang)[key].format(**values)
 
+    def code(self, field: str, value: str) -> str:
+        """A canonical value of a ticket field in words ('outage_line' -> 'Outage line');
+        '-' for a value not recorded; a value the catalogue does not name, as it is."""
+        if value == "-":
+            return self("value_unknown")
+        return catalogue(self.lang).get(f"{field}_{value}", value)
+
     def pct(self, value: float | None, digits: int = 1) -> str:
         if value is None or value != value:
             return "–"

@@ -38,11 +38,13 @@ from pipeline.i18n import Messages
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy
+from pipeline.sources.base import CHANNELS, PRIORITIES
 from pipeline.texttable import text_table
 from pipeline.verify import SEAL, seal
 from pipeline.warehouse import query
 
 SLA_STATUSES = ("breached", "open_breached", "open_at_risk")
+BREAKDOWN_ORDER = {"priority": PRIORITIES[::-1], "channel": CHANNELS}
 
 
 @dataclass(frozen=True)
@@ -324,10 +326,14 @@ def build_context(
 
     def breakdown(dimension: str) -> tuple[dict, ...]:
         frame = query(con, "report_monthly_breakdown.sql", {**params, "dimension": dimension}).df()
+        # Most urgent priority first, channels as documented; a value not recorded last.
+        order = BREAKDOWN_ORDER[dimension]
+        frame["rank"] = frame["value"].map({v: i for i, v in enumerate(order)}).fillna(len(order))
+        frame = frame.sort_values(["metric", "rank", "value"], kind="stable")
         return tuple(
             {
                 "metric": metric_labels[r.metric],
-                "value": r.value,
+                "value": m.code(dimension, r.value),
                 "met": int(r.met),
                 "breached": int(r.breached),
                 "open": int(r.open),

@@ -104,6 +104,24 @@ def test_dutch_formatting(con) -> None:
     assert "Samenvatting voor het management" in html
 
 
+def test_breakdown_names_values_in_words_most_urgent_first(con, context, rows) -> None:
+    first = [r for r in context.by_priority if r["metric"] == "First response"]
+    assert [r["value"] for r in first] == ["Critical", "High", "Normal", "Low"]
+    sla = rows[rows["has_sla"] & (rows["metric"] == "first_response")]
+    high = sla[sla["priority"] == "high"]
+    assert first[1]["breached"] == (high["status"] == "breached").sum()
+    dutch = build_context(con, MONTH, lang="nl")
+    assert [r["value"] for r in dutch.by_priority][:4] == ["Kritiek", "Hoog", "Normaal", "Laag"]
+    channels = [r["value"] for r in dutch.by_channel if r["metric"] == "Eerste reactie"]
+    assert channels == ["Chat", "E-mail", "Telefoon", "Storingsdienst", "Webformulier"]
+
+
+def test_a_value_not_recorded_or_not_known_is_shown_as_such() -> None:
+    m = Messages("en")
+    assert m.code("priority", "-") == "(not recorded)"
+    assert m.code("channel", "carrier_pigeon") == "carrier_pigeon"
+
+
 def test_print_html_lists_every_breach_as_fixed_width_text(context) -> None:
     soup = BeautifulSoup(render_html(context, for_print=True), "html.parser")
     assert not soup.select("#breaches table")

@@ -11,4 +11,4 @@ FROM (
     WHERE evaluation_id = $evaluation_id AND month = $month AND has_sla
 )
 GROUP BY metric, dim
-ORDER BY metric, value
+ORDER BY metric, value  -- report_monthly.breakdown orders the values
