@@ -267,9 +267,14 @@ def build_context(
     closed_breaches = breaches_df[breaches_df["status"] == "breached"]
     open_rows = breaches_df[breaches_df["status"] != "breached"]
     sentences = _sentences(m, out_cells, closed_breaches)
-    open_breached = int((open_rows["status"] == "open_breached").sum())
-    if open_breached:
-        sentences.append(m("sentence_open_breached", count=m.number(open_breached)))
+    # Tickets, not rows: a ticket never answered is past both of its limits.
+    past_limit = open_rows[open_rows["status"] == "open_breached"]
+    sentences += _counted(m, "sentence_open_breached", past_limit["ticket_id"].nunique())
+    sentences += _counted(
+        m,
+        "sentence_open_breached_earlier",
+        past_limit.loc[past_limit["month"] < month, "ticket_id"].nunique(),
+    )
 
     trend_frame = cells.assign(compliance=cells["compliance"])
     labels = [m.short_month(x) for x in months]
@@ -287,7 +292,10 @@ def build_context(
                 tier_labels=tier_labels,
             )
         )
-    volume = cells[cells["metric"] == "resolution"][["month", "tier", "tickets"]]
+    # Intake by the month of creation: counted by the month a row counts in, the
+    # report's month would also hold every ticket still open, which later months
+    # (since closed) no longer do.
+    volume = query(con, "report_monthly_intake.sql", {**params, "tz": policy.report_timezone}).df()
     trend_charts.append(
         charts.trend(
             volume,
@@ -452,12 +460,19 @@ def promise_text(m: Messages, threshold, metric) -> str:
     if threshold is None:
         return "–"
     target, limit = m.quantity(threshold.target), m.quantity(threshold.limit)
-    # promise_[clock_](hours|days)[_one]: a clock metric counts 24/7 hours and days;
-    # "_one" when target and limit are the same number.
+    # promise_[clock_](hours|days)[_one[_1]]: a clock metric counts 24/7 hours and
+    # days; "_one" when target and limit are the same number, "_1" when that is 1.
     key = "promise_" + ("clock_" if metric.clock == "clock" else "") + threshold.unit
     if threshold.target == threshold.limit:
-        key += "_one"
+        key += "_one" + ("_1" if threshold.target == 1 else "")
     return m(key, target=target, limit=limit)
+
+
+def _counted(m: Messages, key: str, count: int) -> list[str]:
+    """The sentence `key` for a count: none for 0, its "_one" form for 1."""
+    if not count:
+        return []
+    return [m(f"{key}_one") if count == 1 else m(key, count=m.number(count))]
 
 
 def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[str]:

@@ -16,17 +16,19 @@ from pypdf import PdfReader
 
 from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
-from pipeline.policy import Policy
+from pipeline.policy import Policy, Threshold
 from pipeline.report_monthly import (
     PRINT_BLOCK_LINES,
     PRINT_LINE_CELLS,
     build_context,
     print_breach_list,
+    promise_text,
     render_html,
     render_pdf,
     write_monthly_report,
 )
 from pipeline.texttable import display_width
+from pipeline.warehouse import query
 from tests.evaluation_fixtures import build, plan, ticket
 
 SAMPLE = Path(__file__).parent.parent / "data" / "sample"
@@ -399,9 +401,6 @@ def test_a_version_dropping_an_sla_mid_month_judges_the_tier_on_its_sla_rows() -
 def test_promises_say_their_clock_and_limit() -> None:
     from types import SimpleNamespace
 
-    from pipeline.policy import Threshold
-    from pipeline.report_monthly import promise_text
-
     working, clock = SimpleNamespace(clock="working"), SimpleNamespace(clock="clock")
     cases = [
         (Threshold(8, 8, "hours"), working, "8 working hours", "8 werkuur"),
@@ -442,8 +441,65 @@ def test_every_cell_adds_up_and_open_breaches_are_said(context) -> None:
     for cell in context.cells:
         shown = cell.met + cell.breached + cell.open + cell.excluded + cell.without_target
         assert cell.tickets == shown, (cell.tier, cell.metric)
-    still_open = sum(1 for r in context.open_at_month_end if r.status == "open_breached")
-    assert still_open > 0
-    assert f"{still_open} more tickets are still open and already past their limit" in (
+    still_open = {r.ticket_id for r in context.open_at_month_end if r.status == "open_breached"}
+    assert len(still_open) > 1
+    assert f"{len(still_open)} tickets are still open at month end and already past their" in (
         " ".join(context.sentences)
     )
+
+
+def test_a_ticket_left_open_stays_in_every_later_months_open_list() -> None:
+    """Found by QA: a ticket never answered counts in the month its deadline passed
+    (August); the October report showed no open ticket at all."""
+    con = build(
+        [
+            ticket("A1", "C1", "2026-08-03T10:00"),
+            ticket(
+                "A2",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-05T09:30",
+                resolved="2026-10-05T11:00",
+            ),
+        ],
+        [],
+        [plan("C1", "business", "2025-01-01")],
+    )
+    context = build_context(con, MONTH)
+    listed = {(r.ticket_id, r.status) for r in context.open_at_month_end}
+    assert listed == {("A1", "open_breached")}
+    assert len(context.open_at_month_end) == 2  # both of its metrics
+    sentences = " ".join(context.sentences)
+    assert "1 ticket is still open at month end and already past its limit" in sentences
+    assert "1 of them passed it in an earlier month." in sentences
+    html = render_html(context)
+    assert "No ticket was open at month end" not in html
+    intake = query(
+        con,
+        "report_monthly_intake.sql",
+        {
+            "evaluation_id": context.evaluation_id,
+            "month_from": "2025-11",
+            "month": MONTH,
+            "tz": "Europe/Amsterdam",
+        },
+    ).df()
+    # By the month each was created: the report's month does not also hold A1.
+    assert sorted(zip(intake["month"], intake["tickets"], strict=True)) == [
+        ("2026-08", 1),
+        ("2026-10", 1),
+    ]
+
+
+def test_an_empty_open_list_says_so() -> None:
+    html = render_html(build_context(small_warehouse("x"), MONTH))
+    assert "No ticket was open at month end at risk of or past its limit." in html
+
+
+def test_a_promise_of_one_is_singular() -> None:
+
+    m = Messages("en")
+    metric = Policy.default().versions[0].metrics["first_response"]
+    one = Threshold(target=1, limit=1, unit="hours")
+    assert promise_text(m, one, metric) == "1 working hour"
+    assert promise_text(Messages("nl"), replace(one, unit="days"), metric) == "1 werkdag"

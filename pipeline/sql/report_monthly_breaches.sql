@@ -1,5 +1,7 @@
 -- Every breached row of the month, and rows still open at month end that are at
--- risk or already over their limit (SLA tiers only).
+-- risk or already over their limit (SLA tiers only). A row still open past its
+-- limit counts in the month its deadline passed: those of earlier months of the
+-- window ($month_from on) are still open at this month's end too.
 SELECT
     r.ticket_id,
     r.customer_id,
@@ -13,11 +15,14 @@ SELECT
     r.elapsed_working_seconds,
     r.limit_seconds,
     r.late_working_seconds,
-    t.subject
+    t.subject,
+    r.month
 FROM sla_results r
 LEFT JOIN tickets t USING (ticket_id)
 WHERE r.evaluation_id = $evaluation_id
-  AND r.month = $month
   AND r.has_sla
-  AND r.status IN ('breached', 'open_breached', 'open_at_risk')
+  AND (
+      (r.month = $month AND r.status IN ('breached', 'open_breached', 'open_at_risk'))
+      OR (r.month >= $month_from AND r.month < $month AND r.status = 'open_breached')
+  )
 ORDER BY r.status, r.late_working_seconds DESC NULLS LAST, r.ticket_id, r.metric
