@@ -397,10 +397,30 @@ class Calendar:
             and not self.closures
         )
 
-    def holidays_between(self, first: dt.date, last: dt.date) -> list[tuple[dt.date, str]]:
-        """Closed holidays and closed dates in [first, last], with their names."""
+    def holidays_between(
+        self,
+        first: dt.date,
+        last: dt.date,
+        *,
+        language: str = "en_US",
+        closed_date: str = "closed date",
+    ) -> list[tuple[dt.date, str]]:
+        """Closed holidays and closed dates in [first, last], with their names: a
+        holiday's in `language` where the `holidays` package has that language for
+        the country (else English), a closed date's `closed_date`."""
         closed = self._closed_days(first.year, last.year + 1)
-        return [(d, n) for d, n in closed if first <= d <= last]
+        names: dict[dt.date, str] = {}
+        rule = self.holiday_rule
+        if rule is not None and language != "en_US":
+            supported = holidays_lib.country_holidays(rule.country).supported_languages
+            if language in supported:
+                years = range(first.year, last.year + 1)
+                names = _holiday_table(rule.country, rule.subdiv, years, language)
+        return [
+            (d, closed_date if n is None else names.get(d, n))
+            for d, n in closed
+            if first <= d <= last
+        ]
 
     def exceptions_between(self, first: dt.date, last: dt.date) -> list[tuple[str, str]]:
         """Extra closed and open spans (local time) touching [first, last], named."""
@@ -445,8 +465,8 @@ class Calendar:
 
     # --------------------------------------------------------------- precompute
 
-    def _closed_days(self, first_year: int, end_year: int) -> list[tuple[dt.date, str]]:
-        days: dict[dt.date, str] = {}
+    def _closed_days(self, first_year: int, end_year: int) -> list[tuple[dt.date, str | None]]:
+        days: dict[dt.date, str | None] = {}
         if self.holiday_rule is not None:
             rule = self.holiday_rule
             years = range(first_year, end_year + 1)
@@ -466,7 +486,7 @@ class Calendar:
                 ):
                     days[day] = label
         for day in self.closed_dates:
-            days.setdefault(day, "closed date")
+            days.setdefault(day, None)  # named by holidays_between
         return sorted(days.items())
 
     def _local_to_utc(self, local: np.ndarray, *, first_occurrence: bool) -> np.ndarray:

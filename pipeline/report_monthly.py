@@ -373,7 +373,12 @@ def build_context(
             for i, spans in enumerate(cal.describe_hours().values())
             if spans
         )
-        closed = cal.holidays_between(first, last)
+        closed = cal.holidays_between(
+            first,
+            last,
+            language="en_US" if lang == "en" else lang,
+            closed_date=m("closed_date"),
+        )
         calendars.append(
             {
                 "text": m("method_calendar", name=name, tz=cal.timezone, hours=hours),

@@ -104,6 +104,14 @@ class TestOfficeExamples:
             (dt.date(2026, 4, 27), "King's Day"),
         ]
 
+    def test_holidays_named_in_the_readers_language(self) -> None:
+        """Found by QA: the Dutch report named the days closed in English."""
+        named = self.cal.holidays_between(dt.date(2026, 4, 1), dt.date(2026, 4, 30), language="nl")
+        assert [n for _, n in named] == ["Eerste paasdag", "Tweede paasdag", "Koningsdag"]
+        # A language the package lacks for the country: English, not an error.
+        named = self.cal.holidays_between(dt.date(2026, 4, 27), dt.date(2026, 4, 27), language="de")
+        assert named == [(dt.date(2026, 4, 27), "King's Day")]
+
     def test_working_day_is_eight_and_a_half_hours(self) -> None:
         assert self.cal.working_day_seconds == 8.5 * H
 
