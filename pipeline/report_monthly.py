@@ -73,6 +73,19 @@ class Cell:
     promise: str
 
 
+COUNTS = ("tickets", "met", "breached", "excluded", "open", "without_target")
+MEASURES = (
+    "compliance",
+    "ci_low",
+    "ci_high",
+    "within_target",
+    "median_hours",
+    "p90_hours",
+    "change_month",
+    "change_12m",
+)
+
+
 @dataclass(frozen=True)
 class BreachRow:
     ticket_id: str
@@ -242,6 +255,27 @@ def build_context(
                 ),
             )
         )
+    # A tier promised an SLA this month but without a ticket counted in it gets its
+    # cards all the same: left out, it would look like a tier lost from the report.
+    shown = {(c.tier, c.metric) for c in out_cells}
+    for v in in_month:
+        for tier, t in v.tiers.items():
+            for metric in v.metrics:
+                if t.has_sla and (tier, metric) not in shown:
+                    shown.add((tier, metric))
+                    out_cells.append(
+                        Cell(
+                            tier=tier,
+                            tier_label=tier_labels.get(tier, t.label),
+                            metric=metric,
+                            metric_label=metric_labels[metric],
+                            benchmark_only=False,
+                            **dict.fromkeys(COUNTS, 0),
+                            **dict.fromkeys(MEASURES),
+                            promise=promises_text(m, in_month, tier, metric, benchmark=False),
+                        )
+                    )
+    out_cells.sort(key=lambda c: (c.benchmark_only, c.tier, c.metric))
 
     breaches_df = query(con, "report_monthly_breaches.sql", params).df()
     tz = policy.report_timezone

@@ -244,7 +244,7 @@ def test_ticket_text_is_escaped(for_print: bool) -> None:
 
 def test_tier_with_three_tickets_gets_a_wide_interval() -> None:
     context = build_context(small_warehouse("x"), MONTH)
-    cell = next(c for c in context.cells if c.metric == "first_response")
+    cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
     assert (cell.met, cell.breached) == (2, 1)
     assert cell.ci_high - cell.ci_low > 0.5  # three tickets say little, and the CI shows it
 
@@ -283,8 +283,16 @@ def test_empty_month_inside_the_data() -> None:
         [plan("C1", "premium", "2025-01-01")],
     )
     context = build_context(con, MONTH)
-    assert context.cells == () and context.breaches == ()
+    assert context.breaches == ()
+    # The promised tiers keep their cards, each saying nothing was counted.
+    assert [(c.tier, c.tickets) for c in context.cells] == [
+        ("business", 0),
+        ("business", 0),
+        ("premium", 0),
+        ("premium", 0),
+    ]
     html = render_html(context)
+    assert html.count("No ticket counted this month.") == 4
     # Not "no breaches": nothing was measured, and the summary says that.
     assert "No SLA breaches this month." not in html
     assert list(context.sentences) == [
@@ -503,3 +511,25 @@ def test_a_promise_of_one_is_singular() -> None:
     one = Threshold(target=1, limit=1, unit="hours")
     assert promise_text(m, one, metric) == "1 working hour"
     assert promise_text(Messages("nl"), replace(one, unit="days"), metric) == "1 werkdag"
+
+
+def test_an_sla_tier_without_tickets_keeps_its_cards() -> None:
+    """Found by QA: with no Premium ticket in the month, Premium's cards vanished
+    while the page header still named it."""
+    context = build_context(small_warehouse("x"), MONTH)  # Premium tickets only
+    business = [c for c in context.sla_cells if c.tier == "business"]
+    assert [(c.metric, c.tickets, c.compliance) for c in business] == [
+        ("first_response", 0, None),
+        ("resolution", 0, None),
+    ]
+    soup = BeautifulSoup(render_html(context), "html.parser")
+    card = soup.select_one('#summary .card[data-tier="business"][data-metric="resolution"]')
+    assert "No ticket counted this month." in card.get_text()
+    assert "target 3, limit 7 working days" in card.get_text()
+    assert not soup.select_one('#summary .card[data-tier="premium"] .no-tickets')
+    assert [c.tier for c in context.cells if not c.benchmark_only] == [
+        "business",
+        "business",
+        "premium",
+        "premium",
+    ]
