@@ -45,6 +45,10 @@ from pipeline.warehouse import query
 
 SLA_STATUSES = ("breached", "open_breached", "open_at_risk")
 BREAKDOWN_ORDER = {"priority": PRIORITIES[::-1], "channel": CHANNELS}
+JUDGED_VERSIONS_SQL = (
+    "SELECT DISTINCT tier, metric, policy_version FROM sla_results"
+    " WHERE evaluation_id = ? AND month = ? AND policy_version IS NOT NULL"
+)
 
 
 @dataclass(frozen=True)
@@ -155,11 +159,12 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
 def data_months(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[str | None, str | None]:
     """The first and last month (YYYY-MM in zone `tz`, not UTC) of the loaded data:
     up to the last month anything happened to a ticket (tickets created in October
-    and resolved in November count in a November report), not past now."""
+    and answered or resolved in November count in a November report), not past now."""
     low, high = con.execute(
         "SELECT strftime(timezone($tz, min(created_at)), '%Y-%m'), "
         "strftime(timezone($tz, max(least(now(), greatest(created_at, "
-        "coalesce(resolved_at, created_at), coalesce(closed_at, created_at))))), '%Y-%m') "
+        "coalesce(first_response_at, created_at), coalesce(resolved_at, created_at), "
+        "coalesce(closed_at, created_at))))), '%Y-%m') "
         "FROM tickets WHERE created_at <= now()",
         {"tz": tz},
     ).fetchall()[0]
@@ -201,6 +206,17 @@ def build_context(
     # month (the first version for a month before it), with the date each began.
     in_month = policy.versions_in_months(month, month)
     version = in_month[0]
+    # A cell's promise: that of each version in force during the month and each
+    # its rows were judged by (a ticket created in June and answered in July was
+    # judged by June's version).
+    by_name = {v.version: v for v in policy.versions}
+    judged: dict[tuple[str, str], list] = {}
+    for tier, metric, name in con.execute(JUDGED_VERSIONS_SQL, [evaluation_id, month]).fetchall():
+        versions = judged.setdefault((tier, metric), list(in_month))
+        if name in by_name and by_name[name] not in versions:
+            versions.append(by_name[name])
+    for versions in judged.values():
+        versions.sort(key=lambda v: v.effective_from)
     tier_labels = {k: t.label for k, t in version.tiers.items()}
     tier_labels.setdefault("unknown", "?")
     metric_labels = {name: m(name) for name in METRICS}
@@ -251,7 +267,11 @@ def build_context(
                 if value is None or key not in with_history or pd.isna(pooled_compliance.get(key))
                 else value - float(pooled_compliance[key]),
                 promise=promises_text(
-                    m, in_month, row.tier, row.metric, benchmark=bool(row.benchmark_only)
+                    m,
+                    judged.get(key, in_month),
+                    row.tier,
+                    row.metric,
+                    benchmark=bool(row.benchmark_only),
                 ),
             )
         )
@@ -477,8 +497,53 @@ def promises_text(
         threshold = None
         if metric is not None:
             threshold = metric.targets.get(metric.benchmark_tier if benchmark else tier)
-        texts.append((promise_text(m, threshold, metric), v.effective_from))
+        text = promise_text(m, threshold, metric)
+        if threshold is not None:
+            text = _with_overrides(m, text, v, metric)
+        texts.append((text, v.effective_from))
     return by_version(m, texts)
+
+
+def _with_overrides(m: Messages, text: str, version, metric) -> str:
+    """A promise with what overrides it for some tickets: per-priority targets and
+    the outage line's own target ('target 3, limit 7 working days (Critical: 1
+    working day)'); without them a breach judged by an override looks unexplained."""
+    overrides = [
+        m("promise_override", name=m.code("priority", p), promise=promise_text(m, t, metric))
+        for p, t in sorted(
+            metric.by_priority.items(), key=lambda item: BREAKDOWN_ORDER["priority"].index(item[0])
+        )
+    ]
+    line = version.outage_line
+    if (
+        metric.name == "first_response"
+        and line is not None
+        and line.first_response_target_hours is not None
+        and metric.name in line.applies_to
+    ):
+        hours = line.first_response_target_hours
+        overrides.append(
+            m(
+                "promise_override",
+                name=m("outage_line"),
+                promise=m(
+                    "promise_clock_hours_one_1" if hours == 1 else "promise_clock_hours_one",
+                    target=m.quantity(hours),
+                    limit=m.quantity(hours),
+                )
+                if line.calendar == "always"
+                else m(
+                    "promise_hours_one_1" if hours == 1 else "promise_hours_one",
+                    target=m.quantity(hours),
+                    limit=m.quantity(hours),
+                ),
+            )
+        )
+    return (
+        m("promise_with_overrides", promise=text, overrides="; ".join(overrides))
+        if overrides
+        else text
+    )
 
 
 def by_version(m: Messages, texts: Iterable[tuple[str, dt.date]]) -> str:

@@ -533,3 +533,50 @@ def test_an_sla_tier_without_tickets_keeps_its_cards() -> None:
         "premium",
         "premium",
     ]
+
+
+def test_a_promise_names_its_overrides_and_the_versions_its_rows_were_judged_by() -> None:
+    """Found by QA: critical tickets judged at 1 working day and outage calls at
+    1 clock hour, under cards promising 7 days and 24 hours; a July card naming
+    only July's version over tickets created in June."""
+
+    def overrides(version: dict) -> None:
+        metrics = version["metrics"]
+        metrics["resolution"]["by_priority"] = {"critical": {"target_days": 1, "limit_days": 1}}
+        version["outage_line"]["first_response_target_hours"] = 1
+
+    policy = _from_15_october(overrides)
+    con = build(
+        [
+            # Created under 2025.1, answered under 2026.10's term.
+            ticket("E", "C1", "2026-10-13T09:00", first_response="2026-10-19T09:00"),
+        ],
+        [],
+        [plan("C1", "business", "2026-01-01")],
+    )
+    context = build_context(con, MONTH, policy=policy)
+    cells = {(c.tier, c.metric): c.promise for c in context.cells}
+    assert cells[("business", "resolution")] == (
+        "target 3, limit 7 working days; target 3, limit 7 working days (Critical: 1 working"
+        " day) from 15 October 2026"
+    )
+    assert cells[("business", "first_response")] == (
+        "24 working hours; 24 working hours (Outage line: 1 clock hour) from 15 October 2026"
+    )
+    dutch = build_context(con, MONTH, policy=policy, lang="nl")
+    promise = next(c.promise for c in dutch.cells if c.metric == "resolution")
+    assert promise.endswith("(Kritiek: 1 werkdag) vanaf 15 oktober 2026")
+
+
+def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by() -> None:
+    policy = Policy.from_toml(
+        Path(__file__).parent.parent / "docs/examples/premium-4h-from-july.toml"
+    )
+    con = build(
+        [ticket("J", "C1", "2026-06-30T17:00", first_response="2026-07-01T11:00")],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    context = build_context(con, "2026-07", policy=policy)
+    cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
+    assert cell.promise == "8 working hours; 4 working hours from 1 July 2026"
