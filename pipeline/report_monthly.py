@@ -114,6 +114,7 @@ class MonthlyReportContext:
     policy_hash: str
     policy_versions: tuple[str, ...]
     tier_set: str
+    trend_months: int
     cells: tuple[Cell, ...]
     sentences: tuple[str, ...]
     trend_charts: tuple[str, ...]
@@ -331,14 +332,16 @@ def build_context(
     )
 
     trend_frame = cells.assign(compliance=cells["compliance"])
-    labels = [m.short_month(x) for x in months]
+    # From the first month of the data: months before it would be empty ticks.
+    shown_months = [x for x in months if x >= low]
+    labels = [m.short_month(x) for x in shown_months]
     trend_charts = []
     for metric in METRICS:
         part = trend_frame[(trend_frame["metric"] == metric)]
         trend_charts.append(
             charts.trend(
                 part,
-                months,
+                shown_months,
                 labels,
                 title=m("chart_trend_title", metric=metric_labels[metric]),
                 ylabel=m("chart_trend_y"),
@@ -353,7 +356,7 @@ def build_context(
     trend_charts.append(
         charts.trend(
             volume,
-            months,
+            shown_months,
             labels,
             title=m("chart_volume_title"),
             ylabel=m("chart_volume_y"),
@@ -462,6 +465,7 @@ def build_context(
         policy_hash=policy_hash,
         policy_versions=versions,
         tier_set=", ".join(sla_tiers),
+        trend_months=len(shown_months),
         cells=tuple(out_cells),
         sentences=tuple(sentences),
         trend_charts=tuple(trend_charts),
