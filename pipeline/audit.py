@@ -17,6 +17,7 @@ The breach register lives in `pipeline.breach_register`, report verification in
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -273,6 +274,11 @@ def audit_ticket(
                 "tier": tier,
                 "priority": priority,
                 "policy_version": version.version if version else None,
+                "policy_hash": info["policy_hash"],
+                "customer_id": t["customer_id"],
+                "channel": t["channel"],
+                "cause_domain": t["cause_domain"],
+                "reopens": _reopens(timeline),
             },
         )
         for name in (version.metrics if version else METRICS)
@@ -399,6 +405,15 @@ def _timeline(
         (at, points[i + 1][0] if i + 1 < len(points) else as_of, status)
         for i, (at, status) in enumerate(points)
     ]
+
+
+def _reopens(timeline: list[tuple[pd.Timestamp, pd.Timestamp, str]]) -> int:
+    """How often a resolved stretch was followed by an unresolved one."""
+    return sum(
+        1
+        for (_, _, before), (_, _, after) in itertools.pairwise(timeline)
+        if before in RESOLVED_STATUSES and after not in RESOLVED_STATUSES
+    )
 
 
 def _stops(
@@ -659,10 +674,19 @@ def _audit_metric(
     arithmetic += cycle_note + f" -> {status}" + (f" ({rule})" if rule else "")
     if benchmark:
         arithmetic += f", benchmark {benchmark}"
+    # Out of hours: the version's office calendar (its first metric's) was closed at
+    # the creation instant.
+    office = version.metrics.get(METRICS[0]) or next(iter(version.metrics.values()))
+    office_cal = policy.calendar(office.calendar_name)
+    out_of_hours = office_cal.working_seconds(created, created + pd.Timedelta(1, "ns")) == 0
     derived = {
-        "tier": expect["tier"],
-        "priority": expect["priority"],
-        "policy_version": expect["policy_version"],
+        **expect,
+        "has_sla": has_sla,
+        "outage_line": on_outage,
+        "out_of_hours": bool(out_of_hours),
+        "billable": on_outage
+        and outage is not None
+        and fields.get("cause_domain") == outage.billable_cause_domain,
         "calendar": calendar_name,
         "clock_start": created,
         "clock_stop": stop,
@@ -675,6 +699,9 @@ def _audit_metric(
         "status": status,
         "benchmark_status": benchmark,
         "exclusion_rule": rule,
+        "late_working_seconds": (
+            elapsed - limit if limit is not None and elapsed > limit else None
+        ),
         "month": month,
     }
     return MetricAudit(
@@ -722,22 +749,35 @@ def _worst_later_cycle(timeline, pauses, cal) -> float:
     return max(per_cycle.values(), default=0.0)
 
 
+# Every column of a stored row but its key (evaluation_id, ticket_id, metric),
+# in the table's order: a value left unchecked could be edited unseen.
+KEY = ("evaluation_id", "ticket_id", "metric")
 CHECKED = (
+    "customer_id",
     "tier",
+    "has_sla",
     "priority",
+    "channel",
+    "outage_line",
+    "out_of_hours",
+    "cause_domain",
+    "billable",
     "policy_version",
+    "policy_hash",
     "calendar",
     "clock_start",
     "clock_stop",
     "elapsed_working_seconds",
     "paused_working_seconds",
     "gap_working_seconds",
+    "reopens",
     "target_seconds",
     "limit_seconds",
     "deadline",
     "status",
     "benchmark_status",
     "exclusion_rule",
+    "late_working_seconds",
     "month",
 )
 INSTANTS = ("clock_start", "clock_stop", "deadline")
@@ -747,6 +787,7 @@ SECONDS = (
     "gap_working_seconds",
     "target_seconds",
     "limit_seconds",
+    "late_working_seconds",
 )
 
 
@@ -778,11 +819,7 @@ def _checks(derived: dict[str, Any], stored: dict[str, Any], tz: str) -> tuple[C
 
 
 def _shown(stored: dict[str, Any], tz: str) -> dict[str, Any]:
-    return {
-        k: (_iso(v, tz) if k in INSTANTS else v)
-        for k, v in stored.items()
-        if k in CHECKED or k in ("late_working_seconds", "reopens")
-    }
+    return {k: (_iso(v, tz) if k in INSTANTS else v) for k, v in stored.items() if k in CHECKED}
 
 
 def _stored_only(name: str, stored: dict[str, Any], tz: str) -> MetricAudit:

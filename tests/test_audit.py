@@ -9,11 +9,12 @@ import json
 import pytest
 from bs4 import BeautifulSoup
 
-from pipeline.audit import audit_ticket, render_audit_html, render_audit_text
+from pipeline.audit import CHECKED, KEY, audit_ticket, render_audit_html, render_audit_text
 from pipeline.breach_register import BREACH_STATUSES, breach_register
 from pipeline.errors import AuditError
 from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages
+from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
 from tests.evaluation_fixtures import build, plan, reply, status, ticket
 
@@ -176,6 +177,34 @@ def test_a_tampered_stored_row_is_flagged(con) -> None:
     assert "DIFFERS" in render_audit_text(audit)
     data = json.loads(audit.to_json())
     assert data["matches"] is False and data["metrics"][1]["matches"] is False
+
+
+def test_every_stored_column_is_checked(con) -> None:
+    columns = [r[0] for r in con.execute("DESCRIBE sla_results").fetchall()]
+    assert [c for c in columns if c not in KEY] == list(CHECKED)
+    evaluation = evaluate(con, as_of=AS_OF).evaluation_id
+    # REOPEN: a business ticket by e-mail, resolved, reopened once, within its limit.
+    con.execute(
+        "UPDATE sla_results SET late_working_seconds = 3600, has_sla = false, billable = true, "
+        "out_of_hours = true, customer_id = 'C00001', reopens = 3, channel = 'chat', "
+        "outage_line = true, cause_domain = 'customer', policy_hash = 'x' "
+        "WHERE evaluation_id = ? AND ticket_id = 'REOPEN' AND metric = 'resolution'",
+        [evaluation],
+    )
+    res = metric(audit_ticket(con, "REOPEN", evaluation_id=evaluation), "resolution")
+    assert not res.matches
+    assert {c.field: (c.derived, c.stored) for c in res.checks if not c.agrees} == {
+        "late_working_seconds": (None, 3600.0),
+        "has_sla": (True, False),
+        "billable": (False, True),
+        "out_of_hours": (False, True),
+        "customer_id": ("C-BUS", "C00001"),
+        "reopens": (1, 3),
+        "channel": ("email", "chat"),
+        "outage_line": (False, True),
+        "cause_domain": ("unknown", "customer"),
+        "policy_hash": (Policy.default().hash, "x"),
+    }
 
 
 def test_unknown_ticket_evaluation_and_tickets_the_run_never_saw(con) -> None:
