@@ -81,10 +81,25 @@ def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict[
 
 
 def policy_of(info: dict[str, Any]) -> Policy:
-    """The policy exactly as the evaluation used it (stored as JSON with the run)."""
-    return Policy.from_dict(
-        json.loads(info["policy_document"]), source=f"evaluation #{info['evaluation_id']}"
-    )
+    """The policy exactly as the evaluation used it (stored as JSON with the run).
+    Raises `AuditError` when the stored document no longer gives the run's
+    policy_hash: it was edited after the run, and re-deriving with it would only
+    show the edit."""
+    eid = info["evaluation_id"]
+    try:
+        policy = Policy.from_dict(json.loads(info["policy_document"]), source=f"evaluation #{eid}")
+    except (ValueError, PolicyError) as exc:  # not JSON, or not a policy any more
+        raise AuditError(
+            f"the policy document stored with evaluation #{eid} is not a policy any more "
+            f"({exc}): it was edited after the evaluation"
+        ) from None
+    if policy.hash != info["policy_hash"]:
+        raise AuditError(
+            f"the policy document stored with evaluation #{eid} no longer matches its "
+            f"policy_hash {info['policy_hash'][:12]} (it hashes to {policy.hash[:12]}): it was "
+            "edited after the evaluation, so nothing can be re-derived with it"
+        )
+    return policy
 
 
 # ------------------------------------------------------------- the audit
@@ -150,9 +165,12 @@ class MetricAudit:
     checks: tuple[Check, ...]
 
     @property
-    def matches(self) -> bool:
-        """No stored value disagrees with its re-derivation (true, vacuously, when
-        the evaluation kept no row for this metric: `stored` is None then)."""
+    def matches(self) -> bool | None:
+        """Every stored value agrees with its re-derivation; None when the
+        evaluation kept no row for this metric (`stored` is None): nothing was
+        compared, which is neither agreement nor disagreement."""
+        if self.stored is None:
+            return None
         return all(c.agrees for c in self.checks)
 
 
@@ -174,8 +192,11 @@ class TicketAudit:
     metrics: tuple[MetricAudit, ...]
 
     @property
-    def matches(self) -> bool:
-        return all(m.matches for m in self.metrics)
+    def matches(self) -> bool | None:
+        """False when any stored value disagrees; None when no metric has a stored
+        row (nothing compared); else True."""
+        compared = [m.matches for m in self.metrics if m.matches is not None]
+        return all(compared) if compared else None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -207,6 +207,40 @@ def test_every_stored_column_is_checked(con) -> None:
     }
 
 
+def test_no_stored_row_is_no_verdict(con) -> None:
+    september = evaluate(con, as_of=AS_OF, month_from="2026-09", month_to="2026-09")
+    try:
+        audit = audit_ticket(con, "PAUSE", evaluation_id=september.evaluation_id)
+    finally:  # the latest evaluation again for the other tests
+        con.execute("DELETE FROM evaluations WHERE evaluation_id = ?", [september.evaluation_id])
+    assert [m.stored for m in audit.metrics] == [None, None]
+    assert audit.matches is None
+    data = json.loads(audit.to_json())
+    assert data["matches"] is None
+    assert [m["matches"] for m in data["metrics"]] == [None, None]
+    verdict = BeautifulSoup(render_audit_html(audit), "html.parser").select_one("#verdict")
+    assert verdict.get_text().startswith("No stored row: nothing compared.")
+    assert "differs" in verdict["class"]
+    assert "no stored row" in render_audit_text(audit)
+
+
+def test_an_edited_policy_document_is_refused(con) -> None:
+    con.execute(
+        "INSERT INTO evaluations SELECT 99, * EXCLUDE (evaluation_id) REPLACE ("
+        "replace(policy_document, '\"target_hours\": 8', '\"target_hours\": 4') "
+        "AS policy_document) FROM evaluations WHERE evaluation_id = 1"
+    )
+    try:
+        with pytest.raises(AuditError) as caught:
+            audit_ticket(con, "FRI", evaluation_id=99)
+    finally:
+        con.execute("DELETE FROM evaluations WHERE evaluation_id = 99")
+    assert str(caught.value).startswith(
+        "the policy document stored with evaluation #99 no longer matches its policy_hash "
+        f"{Policy.default().hash[:12]} (it hashes to "
+    )
+
+
 def test_unknown_ticket_evaluation_and_tickets_the_run_never_saw(con) -> None:
     with pytest.raises(AuditError, match="no ticket 'NOPE'"):
         audit_ticket(con, "NOPE")
