@@ -692,7 +692,14 @@ def _audit_metric(
             if elapsed <= limit
             else f"exceeds the limit by {elapsed - limit:,.0f} s"
         )
-    arithmetic += cycle_note + f" -> {status}" + (f" ({rule})" if rule else "")
+    if excluded_by is not None:
+        # Which field and value matched, not only the rule's name.
+        wanted = excluded_by.value
+        shown = str(wanted).lower() if isinstance(wanted, bool) else wanted
+        rule_text = f"{rule}: {excluded_by.field} = {shown}"
+    else:
+        rule_text = rule
+    arithmetic += cycle_note + f" -> {status}" + (f" ({rule_text})" if rule else "")
     if benchmark:
         arithmetic += f", benchmark {benchmark}"
     # Out of hours: the version's office calendar (its first metric's) was closed at
@@ -930,7 +937,8 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             spans += (
                 " ("
                 + "; ".join(
-                    f"{x.start[:16]}..{x.end[11:16] if x.end[:10] == x.start[:10] else x.end[:16]}"
+                    f"{x.start[:11]}{_clock(x.start)}.."
+                    + (_clock(x.end) if x.end[:10] == x.start[:10] else x.end[:11] + _clock(x.end))
                     for x in m.open_spans
                 )
                 + ")"
@@ -956,6 +964,13 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
                     table.add_row(c.field, str(c.derived), str(c.stored))
             out.append(table)
     return out
+
+
+def _clock(iso: str) -> str:
+    """The time of day of an ISO instant: HH:MM on a whole minute, else with its
+    seconds (a span cut to the minute would hide where the clock stopped)."""
+    at = pd.Timestamp(iso)
+    return at.strftime("%H:%M" if at.second == 0 and at.microsecond == 0 else "%H:%M:%S")
 
 
 def render_audit_text(audit: TicketAudit, *, width: int = 140) -> str:

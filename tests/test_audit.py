@@ -133,6 +133,8 @@ def test_friday_evening_premium_deadline_and_tier(con) -> None:
 def test_exclusion_outage_benchmark_and_open_tickets(con) -> None:
     itrel = metric(audit_ticket(con, "ITREL"), "resolution")
     assert itrel.status == "excluded" and itrel.exclusion_rule == "it_release"
+    # The field and value that matched, not only the rule's name.
+    assert itrel.arithmetic.endswith("-> excluded (it_release: requires_it_release = true)")
     outage = audit_ticket(con, "OUTAGE")
     fr = metric(outage, "first_response")
     assert fr.calendar == "always" and "outage-line call" in fr.calendar_reason
@@ -330,3 +332,15 @@ def test_the_priority_of_the_time_is_re_derived_and_explained() -> None:
     html = BeautifulSoup(render_audit_html(audit), "html.parser")
     row = next(r for r in html.select("#ticket tr") if r.th.text == "Priority normal")
     assert "after the as-of instant" in row.td.text
+
+
+def test_open_spans_show_seconds_off_the_minute(con, sample_warehouse, sample_context) -> None:
+    audit = audit_ticket(sample_warehouse, "T0001148", evaluation_id=sample_context.evaluation_id)
+    # The first reply came at 12:37:05: the span ends there, not at 12:37.
+    assert "open spans of office in the window: 1, 4,652 s (2026-09-23T11:19:33..12:37:05)" in (
+        render_audit_text(audit)
+    )
+    # Whole minutes stay short.
+    assert "open spans of office in the window: 1, 3,600 s (2026-10-22T10:00..11:00)" in (
+        render_audit_text(audit_ticket(con, "PAUSE", evaluation_id=1))
+    )
