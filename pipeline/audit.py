@@ -17,6 +17,7 @@ The breach register lives in `pipeline.breach_register`, report verification in
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -80,10 +81,25 @@ def evaluation_info(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict[
 
 
 def policy_of(info: dict[str, Any]) -> Policy:
-    """The policy exactly as the evaluation used it (stored as JSON with the run)."""
-    return Policy.from_dict(
-        json.loads(info["policy_document"]), source=f"evaluation #{info['evaluation_id']}"
-    )
+    """The policy exactly as the evaluation used it (stored as JSON with the run).
+    Raises `AuditError` when the stored document no longer gives the run's
+    policy_hash: it was edited after the run, and re-deriving with it would only
+    show the edit."""
+    eid = info["evaluation_id"]
+    try:
+        policy = Policy.from_dict(json.loads(info["policy_document"]), source=f"evaluation #{eid}")
+    except (ValueError, PolicyError) as exc:  # not JSON, or not a policy any more
+        raise AuditError(
+            f"the policy document stored with evaluation #{eid} is not a policy any more "
+            f"({exc}): it was edited after the evaluation"
+        ) from None
+    if policy.hash != info["policy_hash"]:
+        raise AuditError(
+            f"the policy document stored with evaluation #{eid} no longer matches its "
+            f"policy_hash {info['policy_hash'][:12]} (it hashes to {policy.hash[:12]}): it was "
+            "edited after the evaluation, so nothing can be re-derived with it"
+        )
+    return policy
 
 
 # ------------------------------------------------------------- the audit
@@ -149,9 +165,12 @@ class MetricAudit:
     checks: tuple[Check, ...]
 
     @property
-    def matches(self) -> bool:
-        """No stored value disagrees with its re-derivation (true, vacuously, when
-        the evaluation kept no row for this metric: `stored` is None then)."""
+    def matches(self) -> bool | None:
+        """Every stored value agrees with its re-derivation; None when the
+        evaluation kept no row for this metric (`stored` is None): nothing was
+        compared, which is neither agreement nor disagreement."""
+        if self.stored is None:
+            return None
         return all(c.agrees for c in self.checks)
 
 
@@ -173,8 +192,11 @@ class TicketAudit:
     metrics: tuple[MetricAudit, ...]
 
     @property
-    def matches(self) -> bool:
-        return all(m.matches for m in self.metrics)
+    def matches(self) -> bool | None:
+        """False when any stored value disagrees; None when no metric has a stored
+        row (nothing compared); else True."""
+        compared = [m.matches for m in self.metrics if m.matches is not None]
+        return all(compared) if compared else None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -273,6 +295,11 @@ def audit_ticket(
                 "tier": tier,
                 "priority": priority,
                 "policy_version": version.version if version else None,
+                "policy_hash": info["policy_hash"],
+                "customer_id": t["customer_id"],
+                "channel": t["channel"],
+                "cause_domain": t["cause_domain"],
+                "reopens": _reopens(timeline),
             },
         )
         for name in (version.metrics if version else METRICS)
@@ -399,6 +426,15 @@ def _timeline(
         (at, points[i + 1][0] if i + 1 < len(points) else as_of, status)
         for i, (at, status) in enumerate(points)
     ]
+
+
+def _reopens(timeline: list[tuple[pd.Timestamp, pd.Timestamp, str]]) -> int:
+    """How often a resolved stretch was followed by an unresolved one."""
+    return sum(
+        1
+        for (_, _, before), (_, _, after) in itertools.pairwise(timeline)
+        if before in RESOLVED_STATUSES and after not in RESOLVED_STATUSES
+    )
 
 
 def _stops(
@@ -656,13 +692,29 @@ def _audit_metric(
             if elapsed <= limit
             else f"exceeds the limit by {elapsed - limit:,.0f} s"
         )
-    arithmetic += cycle_note + f" -> {status}" + (f" ({rule})" if rule else "")
+    if excluded_by is not None:
+        # Which field and value matched, not only the rule's name.
+        wanted = excluded_by.value
+        shown = str(wanted).lower() if isinstance(wanted, bool) else wanted
+        rule_text = f"{rule}: {excluded_by.field} = {shown}"
+    else:
+        rule_text = rule
+    arithmetic += cycle_note + f" -> {status}" + (f" ({rule_text})" if rule else "")
     if benchmark:
         arithmetic += f", benchmark {benchmark}"
+    # Out of hours: the version's office calendar (its first metric's) was closed at
+    # the creation instant.
+    office = version.metrics.get(METRICS[0]) or next(iter(version.metrics.values()))
+    office_cal = policy.calendar(office.calendar_name)
+    out_of_hours = office_cal.working_seconds(created, created + pd.Timedelta(1, "ns")) == 0
     derived = {
-        "tier": expect["tier"],
-        "priority": expect["priority"],
-        "policy_version": expect["policy_version"],
+        **expect,
+        "has_sla": has_sla,
+        "outage_line": on_outage,
+        "out_of_hours": bool(out_of_hours),
+        "billable": on_outage
+        and outage is not None
+        and fields.get("cause_domain") == outage.billable_cause_domain,
         "calendar": calendar_name,
         "clock_start": created,
         "clock_stop": stop,
@@ -675,6 +727,9 @@ def _audit_metric(
         "status": status,
         "benchmark_status": benchmark,
         "exclusion_rule": rule,
+        "late_working_seconds": (
+            elapsed - limit if limit is not None and elapsed > limit else None
+        ),
         "month": month,
     }
     return MetricAudit(
@@ -722,22 +777,35 @@ def _worst_later_cycle(timeline, pauses, cal) -> float:
     return max(per_cycle.values(), default=0.0)
 
 
+# Every column of a stored row but its key (evaluation_id, ticket_id, metric),
+# in the table's order: a value left unchecked could be edited unseen.
+KEY = ("evaluation_id", "ticket_id", "metric")
 CHECKED = (
+    "customer_id",
     "tier",
+    "has_sla",
     "priority",
+    "channel",
+    "outage_line",
+    "out_of_hours",
+    "cause_domain",
+    "billable",
     "policy_version",
+    "policy_hash",
     "calendar",
     "clock_start",
     "clock_stop",
     "elapsed_working_seconds",
     "paused_working_seconds",
     "gap_working_seconds",
+    "reopens",
     "target_seconds",
     "limit_seconds",
     "deadline",
     "status",
     "benchmark_status",
     "exclusion_rule",
+    "late_working_seconds",
     "month",
 )
 INSTANTS = ("clock_start", "clock_stop", "deadline")
@@ -747,6 +815,7 @@ SECONDS = (
     "gap_working_seconds",
     "target_seconds",
     "limit_seconds",
+    "late_working_seconds",
 )
 
 
@@ -778,11 +847,7 @@ def _checks(derived: dict[str, Any], stored: dict[str, Any], tz: str) -> tuple[C
 
 
 def _shown(stored: dict[str, Any], tz: str) -> dict[str, Any]:
-    return {
-        k: (_iso(v, tz) if k in INSTANTS else v)
-        for k, v in stored.items()
-        if k in CHECKED or k in ("late_working_seconds", "reopens")
-    }
+    return {k: (_iso(v, tz) if k in INSTANTS else v) for k, v in stored.items() if k in CHECKED}
 
 
 def _stored_only(name: str, stored: dict[str, Any], tz: str) -> MetricAudit:
@@ -872,7 +937,8 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             spans += (
                 " ("
                 + "; ".join(
-                    f"{x.start[:16]}..{x.end[11:16] if x.end[:10] == x.start[:10] else x.end[:16]}"
+                    f"{x.start[:11]}{_clock(x.start)}.."
+                    + (_clock(x.end) if x.end[:10] == x.start[:10] else x.end[:11] + _clock(x.end))
                     for x in m.open_spans
                 )
                 + ")"
@@ -898,6 +964,13 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
                     table.add_row(c.field, str(c.derived), str(c.stored))
             out.append(table)
     return out
+
+
+def _clock(iso: str) -> str:
+    """The time of day of an ISO instant: HH:MM on a whole minute, else with its
+    seconds (a span cut to the minute would hide where the clock stopped)."""
+    at = pd.Timestamp(iso)
+    return at.strftime("%H:%M" if at.second == 0 and at.microsecond == 0 else "%H:%M:%S")
 
 
 def render_audit_text(audit: TicketAudit, *, width: int = 140) -> str:

@@ -754,13 +754,23 @@ def audit_breaches_command(
 @DB_OPTION
 @handle_errors
 def audit_verify_command(manifest: str, db: str | None) -> None:
-    """Re-evaluate a rendered report's month and confirm every figure."""
+    """Re-evaluate a rendered report's month and confirm every figure and stored row."""
     result = verify_manifest(connect(db, must_exist=True), manifest)
     if result.reproduced:
         click.echo(
             f"all {result.figures_checked} figures reproduced exactly "
             f"(re-evaluation #{result.new_evaluation_id})"
         )
+        if result.rows_checked is not None:
+            click.echo(
+                f"and every one of the {result.rows_checked:,} stored result rows the report "
+                "was read from"
+            )
+        else:
+            click.echo(
+                "the report's evaluation is not in this warehouse: its stored rows were not "
+                "compared"
+            )
         if result.documents_checked:
             click.echo(f"documents as rendered: {', '.join(result.documents_checked)}")
         if result.documents_absent:

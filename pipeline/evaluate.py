@@ -683,6 +683,12 @@ INSTANT_FORM = re.compile(
 )
 
 
+# The as-of instants an evaluation takes, [first, end): the engine counts in
+# nanoseconds (pandas' range ends in April 2262), and deadlines and months run
+# past the as-of instant, so the end keeps well clear of that.
+AS_OF_RANGE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+
+
 def valid_month(month: Any) -> str:
     """`month` itself when it is written YYYY-MM; else `EvaluationError`."""
     if not isinstance(month, str) or not MONTH_FORM.fullmatch(month):
@@ -979,6 +985,12 @@ def evaluate(
             ) from None
         if pd.isna(as_of_ts):
             raise EvaluationError(f"as-of instant {as_of!r} is not a time")
+        utc_reading = as_of_ts if as_of_ts.tzinfo is None else as_of_ts.tz_convert(None)
+        if not AS_OF_RANGE[0] <= utc_reading < AS_OF_RANGE[1]:
+            raise EvaluationError(
+                f"as-of instant {as_of!r} (--as-of) is outside the supported range: from "
+                f"{AS_OF_RANGE[0].date()} up to {AS_OF_RANGE[1].date()}"
+            )
         if as_of_ts.tzinfo is None:
             # A wall-clock reading, read as the loader reads one (instants.py).
             as_of_ts = localize_naive(pd.DatetimeIndex([as_of_ts]), tz)[0]

@@ -6,10 +6,12 @@ policy hash and as-of instant, the input files' hashes and a hash of every
 figure it shows. Verification re-evaluates from the warehouse under the same
 policy document (read back from the evaluation that used that hash) and the
 same as-of instant, rebuilds the report's figures and compares them hash by
-hash. When something differs it says what (field by field for the monthly
-report, whose figures.csv lies beside its manifest) and looks for why: new data
-loaded since, a different policy, another package version, or a manifest that
-comes from another warehouse altogether.
+hash, and compares the stored result rows the report was read from with the
+re-run's, row by row. When something differs it says what (field by field for
+the monthly report, whose figures.csv lies beside its manifest, and for each
+differing row) and looks for why: new data loaded since, loaded or stored rows
+edited in place, an edited policy document, a different policy, another package
+version, or a manifest that comes from another warehouse altogether.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import duckdb
 import pandas as pd
 
 from pipeline import __version__
-from pipeline.errors import AuditError, EvaluationError
+from pipeline.errors import AuditError, EvaluationError, PolicyError
 from pipeline.load import sha256_of
 from pipeline.policy import Policy
+from pipeline.warehouse import query
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class Verification:
     # the hash it was rendered with (a changed one is listed in `differences`).
     documents_checked: tuple[str, ...] = ()
     documents_absent: tuple[str, ...] = ()  # named in the manifest, not beside it
+    # Stored result rows of the report's evaluation compared with the re-run's
+    # (None: that evaluation is not in this warehouse, nothing compared).
+    rows_checked: int | None = None
 
 
 SEAL = "manifest_sha256"
@@ -170,34 +176,52 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             f"{path}: none of the report's input files were loaded into this warehouse: the "
             "manifest comes from another warehouse (pass --db to point at the right one)"
         )
-    rows = con.execute(
-        "SELECT policy_document FROM evaluations WHERE policy_hash = ? LIMIT 1",
-        [manifest["policy_hash"]],
-    ).fetchall()
-    if not rows:
+    policy, edited = _stored_policy(con, manifest["policy_hash"], manifest.get("evaluation_id"))
+    if not edited and policy is None:
         raise AuditError(
             f"{path}: no evaluation in this warehouse used policy "
             f"{str(manifest['policy_hash'])[:12]}: the manifest comes from another "
             "warehouse, or its policy was never run here"
         )
-    policy = Policy.from_dict(json.loads(rows[0][0]), source="the manifest's policy")
+    policy_edited = [
+        f"policy: the policy document stored with evaluation #{eid} no longer matches its "
+        f"hash ({str(manifest['policy_hash'])[:12]}): it was changed after the evaluation"
+        for eid in edited
+    ]
+    if policy is None:
+        # Re-running under an edited policy would only measure the edit.
+        return Verification(
+            reproduced=False,
+            differences=tuple(policy_edited),
+            reasons=(
+                "the stored policy document is not the policy the report was made under, "
+                "and no other evaluation here keeps an intact copy: the report cannot be "
+                "re-derived (keep the policy file, or restore the evaluations row)",
+            ),
+            new_evaluation_id=None,
+            figures_checked=0,
+        )
 
     reasons = []
-    if current_input_fingerprint(con) != manifest["input_fingerprint"]:
-        before = {i.get("sha256") for i in inputs}
-        new = sorted({p for sha, p in loads if sha not in before})
-        reasons.append(
-            "new data loaded since the report: " + ", ".join(new)
-            if new
-            else "the loaded inputs differ from the report's (a file it used is gone)"
-        )
     original = con.execute(
-        "SELECT policy_hash, as_of, month_from, month_to FROM evaluations WHERE evaluation_id = ?",
+        "SELECT policy_hash, as_of, month_from, month_to, input_loads FROM evaluations "
+        "WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
-    inconsistent, foreign = _disagreements(manifest, original[0] if original else None)
+    inconsistent, foreign = _disagreements(manifest, original[0][:4] if original else None)
+    # The report's own evaluation, when this warehouse holds it: its stored rows are
+    # what the report was read from, and the loads it read are on record with it.
+    own = original[0] if original and not foreign else None
+    if current_input_fingerprint(con) != manifest["input_fingerprint"]:
+        reasons += _loads_changed(con, inputs, json.loads(own[4]) if own else None)
     # What the manifest states beside its figures and does not hold: any of it fails.
-    stated: list[str] = []
+    stated: list[str] = list(policy_edited)
+    if policy_edited:
+        reasons.append(
+            "the policy document stored with the report's evaluation was edited after it "
+            "ran (its policy_hash was kept): the re-run used an intact copy kept with another "
+            "evaluation of the same hash"
+        )
     if SEAL not in manifest:
         stated.append("manifest: it has no seal, so an edit cannot be told apart")
         reasons += inconsistent + foreign
@@ -243,7 +267,13 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             )
     except EvaluationError as exc:
         raise AuditError(f"{path}: not a report manifest as written: {exc}") from None
-    run = evaluate(con, policy, month_from=first, month_to=last, as_of=manifest["as_of"])
+    # Over the months of the report's own evaluation (a sales report may rest on a
+    # wider one), so that its stored rows and the re-run's can be compared one by one.
+    covered = (own[2], own[3]) if own else (first, last)
+    run = evaluate(con, policy, month_from=covered[0], month_to=covered[1], as_of=manifest["as_of"])
+    row_differences: tuple[str, ...] = ()
+    if own is not None:
+        row_differences = _row_differences(con, manifest["evaluation_id"], run.evaluation_id)
     details: dict[str, str] = {}
     if kind == "monthly":
         context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
@@ -289,12 +319,25 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         for key in sorted(set(now) | set(before))
         if now.get(key) != before.get(key)
     )
-    if figure_differences and not reasons:
+    if row_differences and not reasons:
         reasons.append(
-            "same inputs, policy and package version, yet different figures: either the "
-            "manifest was edited and sealed again (a figure's hash, or what the report "
-            "covers: its months or customer), or the evaluation did not reproduce (a bug: "
-            "please report it with this manifest)"
+            f"the stored rows of evaluation #{manifest['evaluation_id']} are not what the "
+            "warehouse gives now, though no data was loaded since: either those stored "
+            "results (sla_results) were edited, or loaded rows (tickets, ticket_events, "
+            "plan_history) were changed in place after loading (a load records its file's "
+            "hash, not its rows). The differing rows name the tickets to look at"
+        )
+    elif figure_differences and not reasons:
+        reasons.append(
+            (
+                f"every stored row of evaluation #{manifest['evaluation_id']} reproduces, "
+                "yet a figure differs: "
+                if own is not None
+                else "same inputs, policy and package version, yet different figures: "
+            )
+            + "either the manifest was edited and sealed again (a figure's hash, or what "
+            "the report covers: its months or customer), or the evaluation did not "
+            "reproduce (a bug: please report it with this manifest)"
         )
     if (
         kind == "monthly"
@@ -309,7 +352,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "every figure reproduced, but not the figures.csv hash the manifest names: the "
             "manifest was edited (or figures.csv was rendered from other numbers)"
         )
-    differences = tuple(stated) + figure_differences
+    differences = tuple(stated) + figure_differences + row_differences
     checked, absent, altered = _check_documents(path.parent, manifest)
     if altered:
         differences += tuple(f"document {name}: changed since it was rendered" for name in altered)
@@ -325,7 +368,133 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         len(set(now) | set(before)),
         checked,
         absent,
+        None if own is None else _row_count(con, manifest["evaluation_id"]),
     )
+
+
+# Newest first would do as well: the manifest's own evaluation is the one that
+# matters, any other with the same hash only stands in when that one was edited.
+POLICY_DOCUMENTS_SQL = """
+SELECT evaluation_id, policy_document
+FROM evaluations
+WHERE policy_hash = $policy_hash
+ORDER BY evaluation_id IS DISTINCT FROM $evaluation_id, evaluation_id
+"""
+# Pairs of (ticket, metric) shown when stored and re-derived rows differ.
+ROWS_SHOWN = 5
+
+
+def _stored_policy(
+    con: duckdb.DuckDBPyConnection, policy_hash: str, evaluation_id: int | None
+) -> tuple[Policy | None, list[int]]:
+    """The policy stored with an evaluation that used `policy_hash` (the manifest's
+    own evaluation first) whose document still hashes to it, and the evaluations
+    met on the way whose document does not (edited after they ran)."""
+    rows = con.execute(
+        POLICY_DOCUMENTS_SQL, {"policy_hash": policy_hash, "evaluation_id": evaluation_id}
+    ).fetchall()
+    edited = []
+    for eid, document in rows:
+        try:
+            policy = Policy.from_dict(json.loads(document), source=f"evaluation #{eid}")
+        except (ValueError, PolicyError):  # not JSON, or not a policy any more
+            policy = None
+        if policy is not None and policy.hash == policy_hash:
+            return policy, edited
+        edited.append(int(eid))
+    return None, edited
+
+
+def _loads_changed(
+    con: duckdb.DuckDBPyConnection, inputs: list[dict], read: list[dict] | None
+) -> list[str]:
+    """Why the warehouse's input fingerprint is not the report's: loads added since,
+    loads gone, or a load on record with another file hash than the evaluation read
+    (`read`: the evaluation's own input_loads; else the manifest's inputs)."""
+    now = con.execute(
+        "SELECT load_id, sha256, path FROM loads WHERE finished_at IS NOT NULL ORDER BY load_id"
+    ).fetchall()
+    if read is None:
+        before = {i.get("sha256") for i in inputs}
+        new = sorted({p for _, sha, p in now if sha not in before})
+        return [
+            "new data loaded since the report: " + ", ".join(new)
+            if new
+            else "the loaded inputs differ from the report's (a file it used is gone)"
+        ]
+    then = {load["load_id"]: load for load in read}
+    hashes_then = {load["sha256"] for load in read}
+    out = []
+    altered = [
+        f"load #{lid} ({p}) is on record with file hash {sha[:12]}, the evaluation read "
+        f"{then[lid]['sha256'][:12]}"
+        for lid, sha, p in now
+        if lid in then and then[lid]["sha256"] != sha
+    ]
+    if altered:
+        out.append(
+            "; ".join(altered) + ": nothing new was loaded, the loads table was edited "
+            "(whether the loaded rows changed too, the result rows compared tell)"
+        )
+    on_record = {lid for lid, _, _ in now}
+    gone = [f"load #{lid} ({load['path']})" for lid, load in then.items() if lid not in on_record]
+    if gone:
+        out.append(f"loads the evaluation read are no longer on record: {', '.join(gone)}")
+    new = sorted({p for lid, sha, p in now if lid not in then and sha not in hashes_then})
+    if new:
+        out.append("new data loaded since the report: " + ", ".join(new))
+    return out
+
+
+def _row_count(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> int:
+    return con.execute(
+        "SELECT count(*) FROM sla_results WHERE evaluation_id = ?", [evaluation_id]
+    ).fetchall()[0][0]
+
+
+def _row_differences(con: duckdb.DuckDBPyConnection, stored: int, rerun: int) -> tuple[str, ...]:
+    """The report's evaluation's stored rows against the re-run's (verify_rows.sql):
+    for the first few differing (ticket, metric) pairs the fields that differ,
+    stored vs re-derived, then how many pairs differ in all."""
+    frame = query(
+        con, "verify_rows.sql", {"stored": stored, "rerun": rerun, "shown": ROWS_SHOWN}
+    ).df()
+    if frame.empty:
+        return ()
+    total = int(frame["differing"].iloc[0])
+    fields = [c for c in frame.columns if c not in ("differing", "side", "ticket_id", "metric")]
+    out = []
+    for (ticket, metric), pair in frame.groupby(["ticket_id", "metric"], sort=True):
+        sides = pair.groupby("side").size().to_dict()
+        if sides != {"stored": 1, "re-derived": 1}:
+            counts = ", ".join(f"{sides.get(k, 0)} {k}" for k in ("stored", "re-derived"))
+            out.append(f"row {ticket} {metric}: {counts} rows")
+            continue
+        old = pair[pair["side"] == "stored"].iloc[0]
+        new = pair[pair["side"] == "re-derived"].iloc[0]
+        changed = [
+            f"{f}: stored {_shown(old[f])} vs re-derived {_shown(new[f])}"
+            for f in fields
+            if not _same(old[f], new[f])
+        ]
+        out.append(f"row {ticket} {metric}: {'; '.join(changed)}")
+    if total > len(out):
+        out.append(f"rows: {total:,} ticket/metric pairs differ in all ({len(out)} shown)")
+    return tuple(out)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if pd.isna(a) or pd.isna(b):
+        return bool(pd.isna(a) and pd.isna(b))
+    return bool(a == b)
+
+
+def _shown(value: Any) -> str:
+    if pd.isna(value):
+        return "-"
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert("UTC").isoformat()
+    return str(value)
 
 
 def _disagreements(manifest: dict[str, Any], original: tuple | None) -> tuple[list[str], list[str]]:

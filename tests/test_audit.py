@@ -9,11 +9,12 @@ import json
 import pytest
 from bs4 import BeautifulSoup
 
-from pipeline.audit import audit_ticket, render_audit_html, render_audit_text
+from pipeline.audit import CHECKED, KEY, audit_ticket, render_audit_html, render_audit_text
 from pipeline.breach_register import BREACH_STATUSES, breach_register
 from pipeline.errors import AuditError
 from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages
+from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
 from tests.evaluation_fixtures import build, plan, reply, status, ticket
 
@@ -132,6 +133,8 @@ def test_friday_evening_premium_deadline_and_tier(con) -> None:
 def test_exclusion_outage_benchmark_and_open_tickets(con) -> None:
     itrel = metric(audit_ticket(con, "ITREL"), "resolution")
     assert itrel.status == "excluded" and itrel.exclusion_rule == "it_release"
+    # The field and value that matched, not only the rule's name.
+    assert itrel.arithmetic.endswith("-> excluded (it_release: requires_it_release = true)")
     outage = audit_ticket(con, "OUTAGE")
     fr = metric(outage, "first_response")
     assert fr.calendar == "always" and "outage-line call" in fr.calendar_reason
@@ -176,6 +179,68 @@ def test_a_tampered_stored_row_is_flagged(con) -> None:
     assert "DIFFERS" in render_audit_text(audit)
     data = json.loads(audit.to_json())
     assert data["matches"] is False and data["metrics"][1]["matches"] is False
+
+
+def test_every_stored_column_is_checked(con) -> None:
+    columns = [r[0] for r in con.execute("DESCRIBE sla_results").fetchall()]
+    assert [c for c in columns if c not in KEY] == list(CHECKED)
+    evaluation = evaluate(con, as_of=AS_OF).evaluation_id
+    # REOPEN: a business ticket by e-mail, resolved, reopened once, within its limit.
+    con.execute(
+        "UPDATE sla_results SET late_working_seconds = 3600, has_sla = false, billable = true, "
+        "out_of_hours = true, customer_id = 'C00001', reopens = 3, channel = 'chat', "
+        "outage_line = true, cause_domain = 'customer', policy_hash = 'x' "
+        "WHERE evaluation_id = ? AND ticket_id = 'REOPEN' AND metric = 'resolution'",
+        [evaluation],
+    )
+    res = metric(audit_ticket(con, "REOPEN", evaluation_id=evaluation), "resolution")
+    assert not res.matches
+    assert {c.field: (c.derived, c.stored) for c in res.checks if not c.agrees} == {
+        "late_working_seconds": (None, 3600.0),
+        "has_sla": (True, False),
+        "billable": (False, True),
+        "out_of_hours": (False, True),
+        "customer_id": ("C-BUS", "C00001"),
+        "reopens": (1, 3),
+        "channel": ("email", "chat"),
+        "outage_line": (False, True),
+        "cause_domain": ("unknown", "customer"),
+        "policy_hash": (Policy.default().hash, "x"),
+    }
+
+
+def test_no_stored_row_is_no_verdict(con) -> None:
+    september = evaluate(con, as_of=AS_OF, month_from="2026-09", month_to="2026-09")
+    try:
+        audit = audit_ticket(con, "PAUSE", evaluation_id=september.evaluation_id)
+    finally:  # the latest evaluation again for the other tests
+        con.execute("DELETE FROM evaluations WHERE evaluation_id = ?", [september.evaluation_id])
+    assert [m.stored for m in audit.metrics] == [None, None]
+    assert audit.matches is None
+    data = json.loads(audit.to_json())
+    assert data["matches"] is None
+    assert [m["matches"] for m in data["metrics"]] == [None, None]
+    verdict = BeautifulSoup(render_audit_html(audit), "html.parser").select_one("#verdict")
+    assert verdict.get_text().startswith("No stored row: nothing compared.")
+    assert "differs" in verdict["class"]
+    assert "no stored row" in render_audit_text(audit)
+
+
+def test_an_edited_policy_document_is_refused(con) -> None:
+    con.execute(
+        "INSERT INTO evaluations SELECT 99, * EXCLUDE (evaluation_id) REPLACE ("
+        "replace(policy_document, '\"target_hours\": 8', '\"target_hours\": 4') "
+        "AS policy_document) FROM evaluations WHERE evaluation_id = 1"
+    )
+    try:
+        with pytest.raises(AuditError) as caught:
+            audit_ticket(con, "FRI", evaluation_id=99)
+    finally:
+        con.execute("DELETE FROM evaluations WHERE evaluation_id = 99")
+    assert str(caught.value).startswith(
+        "the policy document stored with evaluation #99 no longer matches its policy_hash "
+        f"{Policy.default().hash[:12]} (it hashes to "
+    )
 
 
 def test_unknown_ticket_evaluation_and_tickets_the_run_never_saw(con) -> None:
@@ -267,3 +332,15 @@ def test_the_priority_of_the_time_is_re_derived_and_explained() -> None:
     html = BeautifulSoup(render_audit_html(audit), "html.parser")
     row = next(r for r in html.select("#ticket tr") if r.th.text == "Priority normal")
     assert "after the as-of instant" in row.td.text
+
+
+def test_open_spans_show_seconds_off_the_minute(con, sample_warehouse, sample_context) -> None:
+    audit = audit_ticket(sample_warehouse, "T0001148", evaluation_id=sample_context.evaluation_id)
+    # The first reply came at 12:37:05: the span ends there, not at 12:37.
+    assert "open spans of office in the window: 1, 4,652 s (2026-09-23T11:19:33..12:37:05)" in (
+        render_audit_text(audit)
+    )
+    # Whole minutes stay short.
+    assert "open spans of office in the window: 1, 3,600 s (2026-10-22T10:00..11:00)" in (
+        render_audit_text(audit_ticket(con, "PAUSE", evaluation_id=1))
+    )

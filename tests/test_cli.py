@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
+from pipeline.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFAULT_POLICY = Path(__file__).parents[1] / "pipeline" / "data" / "default_policy.toml"
@@ -358,3 +359,17 @@ def test_verify_names_documents_it_could_not_check_even_when_it_fails(db: str, t
     assert result.exit_code == 1
     assert "differs: document sla-report.en.html: changed since it was rendered" in result.output
     assert "not beside the manifest, not checked: sla-report.nl.html" in result.output
+
+
+def test_verify_says_the_stored_rows_were_compared(db: str, tmp_path) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    args = ["report", "monthly", "--month", "2026-10", "--format", "html"]
+    assert run(*args, "--out", str(tmp_path), "--db", db).exit_code == 0
+    result = run("audit", "verify", str(tmp_path / "2026-10" / "manifest.json"), "--db", db)
+    assert result.exit_code == 0, result.output
+    rows = connect(db).execute("SELECT count(*) FROM sla_results WHERE evaluation_id = 1")
+    count = rows.fetchall()[0][0]
+    assert f"and every one of the {count:,} stored result rows the report was read from" in (
+        result.output
+    )

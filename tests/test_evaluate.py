@@ -322,6 +322,18 @@ def test_bad_month_is_a_clear_error(con) -> None:
         evaluate(con, month_from="2026-10", month_to="2026-09", store=False)
 
 
+@pytest.mark.parametrize(
+    "as_of", ["9999-12-31", "2262-04-12", "9999-12-31T00:00Z", "0001-01-01", "2262-04-01T00:00Z"]
+)
+def test_an_as_of_out_of_range_is_a_clear_error(con, as_of) -> None:
+    with pytest.raises(EvaluationError) as caught:
+        evaluate(con, as_of=as_of, store=False)
+    assert str(caught.value) == (
+        f"as-of instant {as_of!r} (--as-of) is outside the supported range: from 1900-01-01 "
+        "up to 2200-01-01"
+    )
+
+
 @pytest.mark.parametrize("as_of", ["garbage", "2026-13-01", "NaT"])
 def test_bad_as_of_is_a_clear_error(con, as_of) -> None:
     with pytest.raises(EvaluationError, match="as-of instant"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -334,3 +335,118 @@ def test_rendering_again_after_a_verification_gives_the_same_files(
     write_monthly_report(sample_warehouse, MONTH, formats=("html",), out_dir=tmp_path)
     for name in ("manifest.json", "figures.csv", "sla-report.en.html"):
         assert (tmp_path / MONTH / name).read_bytes() == (report.parent / name).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory):
+    """A warehouse file with the sample loaded and its October report rendered:
+    each test tampers with a copy of it."""
+    folder = tmp_path_factory.mktemp("tamper")
+    con = connect(folder / "w.duckdb")
+    for name in ("customers", "tickets", "events"):
+        load_file(con, SAMPLE / f"{name}.csv")
+    write_monthly_report(con, MONTH, formats=(), out_dir=folder)
+    con.close()
+    return folder / "w.duckdb", folder / MONTH / "manifest.json"
+
+
+def _tampered(warehouse_file, tmp_path, *statements: str):
+    db, manifest = warehouse_file
+    shutil.copy(db, tmp_path / "w.duckdb")
+    con = connect(tmp_path / "w.duckdb")
+    for sql in statements:
+        con.execute(sql)
+    return verify_manifest(con, manifest)
+
+
+def test_edited_stored_results_fail_row_by_row(warehouse_file, tmp_path) -> None:
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "UPDATE sla_results SET status = 'met', late_working_seconds = NULL "
+        "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'",
+    )
+    assert not result.reproduced
+    # The figures still reproduce (re-derived from the data): the rows do not.
+    assert result.differences == (
+        "row T0001148 resolution: status: stored met vs re-derived breached; "
+        "late_working_seconds: stored - vs re-derived 333671.0",
+    )
+    assert "sla_results" in result.reasons[0] and "changed in place" in result.reasons[0]
+
+
+def test_events_edited_in_place_change_rows_not_figures(warehouse_file, tmp_path) -> None:
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "DELETE FROM ticket_events WHERE ticket_id = 'T0003411' AND kind = 'status_change' "
+        "AND new_value = 'waiting_on_customer'",
+    )
+    assert not result.reproduced
+    assert result.figures_checked == 8
+    assert result.differences == (
+        "row T0003411 resolution: elapsed_working_seconds: stored 232615.0 vs re-derived "
+        "253802.0; paused_working_seconds: stored 21187.0 vs re-derived 0.0; deadline: "
+        "stored 2026-10-28T13:53:07+00:00 vs re-derived 2026-10-27T16:30:00+00:00; "
+        "late_working_seconds: stored 18415.0 vs re-derived 39602.0",
+    )
+    # A deleted ticket: its stored rows have no re-derived counterpart.
+    result = _tampered(warehouse_file, tmp_path, "DELETE FROM tickets WHERE ticket_id = 'T0003411'")
+    assert result.differences[-2:] == (
+        "row T0003411 first_response: 1 stored, 0 re-derived rows",
+        "row T0003411 resolution: 1 stored, 0 re-derived rows",
+    )
+
+
+def test_many_differing_rows_are_counted(warehouse_file, tmp_path) -> None:
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "UPDATE sla_results SET reopens = reopens + 1 WHERE evaluation_id = 1 AND tier = 'premium'",
+    )
+    premium = _tampered(warehouse_file, tmp_path, "SELECT 1")  # intact: for the count
+    assert premium.reproduced and premium.rows_checked == 15_555
+    assert len(result.differences) == 6
+    assert result.differences[0].endswith("reopens: stored 1 vs re-derived 0")
+    assert re.fullmatch(
+        r"rows: [\d,]+ ticket/metric pairs differ in all \(5 shown\)", result.differences[-1]
+    )
+
+
+def test_an_edited_policy_document_is_named(warehouse_file, tmp_path) -> None:
+    four = (
+        "UPDATE evaluations SET policy_document = replace(policy_document, "
+        '\'"premium": {"target_hours": 8\', \'"premium": {"target_hours": 4\')'
+    )
+    # Only the report's evaluation edited: an intact copy (of the run the
+    # verification stores) stands in, and the edit still fails it.
+    db, manifest = warehouse_file
+    shutil.copy(db, tmp_path / "w.duckdb")
+    con = connect(tmp_path / "w.duckdb")
+    assert verify_manifest(con, manifest).reproduced
+    con.execute(four + " WHERE evaluation_id = 1")
+    result = verify_manifest(con, manifest)
+    assert not result.reproduced
+    assert result.differences == (
+        "policy: the policy document stored with evaluation #1 no longer matches its hash "
+        f"({json.loads(manifest.read_text())['policy_hash'][:12]}): it was changed after the "
+        "evaluation",
+    )
+    assert "edited after it ran" in result.reasons[0]
+    # No intact copy left: nothing can be re-derived, and the result says so.
+    result = _tampered(warehouse_file, tmp_path, four)
+    assert not result.reproduced and result.new_evaluation_id is None
+    assert result.differences[0].startswith("policy: the policy document stored with evaluation #1")
+    assert "cannot be re-derived" in result.reasons[0]
+
+
+def test_an_edited_load_hash_is_not_called_new_data(warehouse_file, tmp_path) -> None:
+    result = _tampered(
+        warehouse_file, tmp_path, "UPDATE loads SET sha256 = 'ab' || sha256 WHERE load_id = 3"
+    )
+    assert result.reproduced  # the data and every row are unchanged
+    assert len(result.reasons) == 1
+    assert result.reasons[0].startswith(
+        f"load #3 ({SAMPLE / 'events.csv'}) is on record with file hash ab2bc760d8cb, the "
+        "evaluation read 2bc760d8cb6f: nothing new was loaded"
+    )
