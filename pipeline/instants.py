@@ -34,9 +34,39 @@ NAT_NS = np.iinfo(np.int64).min  # pandas' iNaT
 OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?|\s*UTC)\s*$"
 
 
+# A reading without an offset: a date, optionally with a time, and nothing else,
+# as the loader's `sla_reading` (load_macros.sql) takes them.
+READING = r"\s*\d{4}-\d\d?-\d\d?(?:[T ]\d\d?:\d\d(?::\d\d(?:\.\d*)?)?)?\s*"
+
+
 def utc_suffix_as_z(text: pd.Series) -> pd.Series:
     """Readings ending in " UTC" written with "Z" instead, which pandas parses."""
     return text.str.replace(r"\s*UTC\s*$", "Z", regex=True)
+
+
+def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndarray]:
+    """Timestamps written as text, read as the loader's SQL reads them (`sla_ts`),
+    for a reader that must place instants before the loader sees them: the UTC
+    instants, and which values are naive readings. An instant is NaT where the
+    value is empty or no timestamp, and for a naive reading without `naive_tz`
+    (its zone is unknown)."""
+    values = text.astype(object).where(text.notna(), None)
+    aware = values.str.contains(OFFSET_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
+    reading = ~aware & values.str.fullmatch(READING, na=False).to_numpy(dtype=bool)
+    ns = np.full(len(values), NAT_NS, dtype=np.int64)
+    if aware.any():
+        exact = utc_suffix_as_z(values[aware].str.strip())
+        parsed = pd.to_datetime(exact, format="ISO8601", errors="coerce", utc=True)
+        ns[aware] = pd.DatetimeIndex(parsed).as_unit("ns").asi8
+    local = pd.DatetimeIndex(
+        pd.to_datetime(values[reading].str.strip(), format="ISO8601", errors="coerce")
+    )
+    naive = reading.copy()
+    naive[reading] = np.asarray(local.notna())
+    if naive_tz is not None and naive.any():
+        ns[naive] = localize_naive(local[local.notna()], naive_tz).asi8
+    instants = pd.Series(ns.view("datetime64[ns]"), index=text.index).dt.tz_localize("UTC")
+    return instants, naive
 
 
 @dataclass(frozen=True)

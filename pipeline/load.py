@@ -44,6 +44,7 @@ from pipeline.sources.base import (
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
+    naive_timestamp,
     read_xlsx_cells,
     undecodable,
 )
@@ -621,13 +622,7 @@ def _check_naive(
         records = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
         starts = _csv_record_lines(path, records)
         line = line if starts is None else int(starts[line - 1])
-    column = source_columns.get(name, name)
-    field = f"field {name!r}" + (f" (column {column!r})" if column != name else "")
-    raise LoadError(
-        f"{path}, line {line}, {field}: timestamp {value!r} has no UTC "
-        "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
-        "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
-    )
+    raise naive_timestamp(path, line, name, source_columns.get(name, name), value)
 
 
 def _params(
@@ -700,6 +695,16 @@ def _same_load(
     return rows[0][0] if rows and rows[0][1] else None
 
 
+def _check_zone(source_tz: str | None) -> None:
+    """An IANA name, as DuckDB's ICU knows them: pandas also takes '+01:00' and
+    'dateutil/...', which DuckDB then fails on mid-load."""
+    if source_tz is not None and not is_zone_name(source_tz):
+        raise LoadError(
+            f"unknown time zone {source_tz!r} for --source-tz: use an IANA name such as "
+            "Europe/Amsterdam or UTC"
+        )
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     path: str | Path,
@@ -748,13 +753,7 @@ def load_file(
         fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
-    # An IANA name, as DuckDB's ICU knows them: pandas also takes '+01:00' and
-    # 'dateutil/...', which DuckDB then fails on mid-load.
-    if source_tz is not None and not is_zone_name(source_tz):
-        raise LoadError(
-            f"unknown time zone {source_tz!r} for --source-tz: use an IANA name such as "
-            "Europe/Amsterdam or UTC"
-        )
+    _check_zone(source_tz)
     if frame is None and path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty (no header, no rows): nothing to load")
     sha = sha256_of(path)
@@ -897,10 +896,15 @@ def load_derived(
     no tickets of the file behind)."""
     from pipeline.sources import servicenow, zendesk
 
-    readers = {"servicenow": servicenow.extract, "zendesk": zendesk.extract}
-    if preset not in readers:
+    if preset not in DERIVED_PRESETS:
         raise LoadError(f"preset {preset!r} does not derive tickets and events")
-    tickets, events = readers[preset](Path(path))
+    path = Path(path)
+    # Checked before the reader reads naive times in it.
+    _check_zone(source_tz)
+    if preset == "servicenow":
+        tickets, events = servicenow.extract(path, source_tz)
+    else:  # Zendesk times carry their offset: the zone is not needed
+        tickets, events = zendesk.extract(path)
     with _transaction(con, joined=False):
         return [
             load_file(
