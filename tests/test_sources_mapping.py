@@ -579,3 +579,30 @@ def test_load_export_dispatches_on_the_preset(con) -> None:
     assert [s.kind for s in derived] == ["tickets", "events"]
     (mapped,) = load_export(con, PRESETS / "freshdesk.csv", preset="freshdesk")
     assert mapped.kind == "tickets" and mapped.accepted > 0
+
+
+def test_mapping_formats_keep_offsets_and_fractions_of_a_second(con, tmp_path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\nsource_tz = "Europe/Amsterdam"\n'
+        'timestamp_formats = ["%d-%m-%Y %H:%M %z", "%d-%m-%Y %H:%M:%S.%f"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+        'first_response_at = "Reactie"\n'
+    )
+    export = tmp_path / "export.csv"
+    # One column with two offsets (summer and winter time), and a naive time with
+    # a fraction, read in the mapping's zone (CET on 26 October).
+    export.write_text(
+        "Nr,Klant,Aangemaakt,Reactie\n"
+        "X1,C00001,25-10-2026 14:00 +0100,26-10-2026 10:00:00.750\n"
+        "X2,C00001,24-10-2026 14:00 +0200,\n"
+    )
+    summary = load_file(con, export, mapping=mapping)
+    assert (summary.accepted, summary.rejected_total) == (2, 0)
+    rows = con.execute(
+        "SELECT ticket_id, created_at, first_response_at FROM tickets ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("X1", utc("2026-10-25T13:00Z"), utc("2026-10-26T09:00:00.750Z")),
+        ("X2", utc("2026-10-24T12:00Z"), None),
+    ]
