@@ -29,9 +29,13 @@ import pandas as pd
 
 NAT_NS = np.iinfo(np.int64).min  # pandas' iNaT
 
-# A reading carries its own offset when it ends in Z, +hh[:mm] / -hh[:mm] or " UTC",
-# as the loader's `sla_reading` (load_macros.sql) reads them too.
-OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?|\s*UTC)\s*$"
+# A reading carries its own offset when its time ends in Z, +hh[:mm] / -hh[:mm] (a
+# real offset: at most 18 hours, minutes below 60) or " UTC", as the loader's
+# `sla_has_offset` (load_macros.sql) reads them too. The time before it keeps the
+# last part of a date ("2026-10-26") from being taken for an offset.
+OFFSET_SUFFIX = (
+    r":\d\d(?:\.\d*)?\s*(?:[Zz]|[+-](?:(?:0\d|1[0-7])(?::?[0-5]\d)?|18(?::?00)?)|UTC)\s*$"
+)
 
 
 # A reading without an offset: a date, optionally with a time, and nothing else,

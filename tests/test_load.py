@@ -333,6 +333,35 @@ def test_timestamps_with_anything_after_the_time_are_rejected(con, tmp_path) -> 
     assert load_file(fresh, path).rejected == {"unparseable_timestamp": 1}
 
 
+def test_offsets_no_clock_has_are_rejected(con, tmp_path) -> None:
+    """The TIMESTAMPTZ cast takes any two digits as hours and minutes of an offset:
+    +99:00 moved the instant by four days. Offsets go up to 18 hours."""
+    path = tmp_path / "offsets.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at\n"
+        "T1,C1,2026-10-26T10:00:00+99:00\n"
+        "T2,C1,2026-10-26T10:00:00+01:75\n"
+        "T3,C1,2026-10-26T10:00:00+25:00\n"
+        "T4,C1,2026-10-26T10:00:00-1900\n"
+        "T5,C1,2026-10-26T10:00:00+18:00\n"
+        "T6,C1,2026-10-26T10:00:00-05:30\n"
+        "T7,C1,2026-10-26T10:00:00+0545\n"
+    )
+    summary = load_file(con, path)
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number",
+        [summary.load_id],
+    ).fetchall()
+    assert rejected == [(n, "created_at", "unparseable_timestamp") for n in (2, 3, 4, 5)]
+    stored = dict(con.execute("SELECT ticket_id, created_at FROM tickets").fetchall())
+    assert {k: pd.Timestamp(v) for k, v in stored.items()} == {
+        "T5": pd.Timestamp("2026-10-25T16:00Z"),
+        "T6": pd.Timestamp("2026-10-26T15:30Z"),
+        "T7": pd.Timestamp("2026-10-26T04:15Z"),
+    }
+
+
 def test_a_period_inside_a_longer_one_is_an_overlap(tmp_path) -> None:
     con = connect(":memory:")
     path = tmp_path / "plans.csv"
