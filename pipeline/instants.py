@@ -24,6 +24,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -197,12 +198,16 @@ def to_timestamps(ns: np.ndarray, tz: str) -> pd.DatetimeIndex:
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # The system's zone files include 'localtime' (and on some systems
+    # 'posixrules'), which are no IANA names and which DuckDB does not know.
+    with duckdb.connect() as con:
+        icu = {name for (name,) in con.execute("SELECT name FROM pg_timezone_names()").fetchall()}
+    return frozenset(zoneinfo.available_timezones() & icu)
 
 
 def is_zone_name(name: object) -> bool:
-    """An IANA time zone name, as DuckDB's ICU knows them too. zoneinfo and pandas
-    also take '+01:00', 'dateutil/...' or 'localtime', which DuckDB then refuses
-    mid-query: every zone a user names (calendar, policy, --source-tz) is checked
-    against this one list."""
+    """An IANA time zone name that both zoneinfo (pandas) and DuckDB's ICU know.
+    zoneinfo and pandas also take '+01:00', 'dateutil/...' or 'localtime', which
+    DuckDB then refuses mid-query: every zone a user names (calendar, policy,
+    --source-tz, a mapping's source_tz) is checked against this one list."""
     return isinstance(name, str) and name in _zone_names()

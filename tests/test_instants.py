@@ -189,3 +189,13 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
     assert [None if pd.isna(i) else i.value for i in instants] == expected
     assert naive.tolist() == [True, True] + [False] * 7
     assert read_text(pd.Series(texts), None)[0][:2].isna().all()  # no zone, no instant
+
+
+def test_every_zone_name_accepted_works_in_pandas_and_duckdb() -> None:
+    from pipeline.instants import _zone_names, is_zone_name
+
+    assert not is_zone_name("localtime") and is_zone_name("Europe/Amsterdam")
+    con = duckdb.connect()
+    for zone in sorted(_zone_names()):
+        con.execute("SELECT timezone(?, TIMESTAMP '2026-10-25 02:30')", [zone]).fetchall()
+        localize_naive(pd.DatetimeIndex(["2026-10-25 02:30"]), zone)
