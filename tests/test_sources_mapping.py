@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -148,6 +149,14 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
         parse_mapping({"columns": {"colour": "X"}}, "m.toml")
     with pytest.raises(LoadError, match=r"file\.encoding"):
         parse_mapping({"file": {"encoding": "ebcdic"}}, "m.toml")
+    # A zone the loader cannot use is the mapping's mistake, said as such.
+    for zone in ("+01:00", "localtime"):
+        with pytest.raises(
+            LoadError,
+            match=rf"^mapping m\.toml, field 'file\.source_tz': unknown time zone "
+            rf"'{re.escape(zone)}'",
+        ):
+            parse_mapping({"file": {"source_tz": zone}}, "m.toml")
     bad = tmp_path / "m.toml"
     bad.write_text('[columns]\nticket_id = "Nope"\n')
     with pytest.raises(LoadError, match="column 'Nope' named by mapping"):
