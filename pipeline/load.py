@@ -183,6 +183,8 @@ def _staged_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
 # (blank lines count), and every value is the JSON value as text: a string
 # unquoted, a number or boolean as written, an object or array as JSON.
 # A raw CR is dropped: JSON strings cannot hold one, so only line ends lose it.
+# A byte order mark at the start is dropped too, as for a CSV file: it would
+# stand before the first line's object, which was then read without its keys.
 JSON_LINES_SQL = """
 CREATE OR REPLACE TEMP TABLE json_lines AS
 SELECT
@@ -191,7 +193,8 @@ SELECT
     CASE WHEN json_valid(line) AND json_type(line::JSON) = 'OBJECT' THEN line::JSON END AS doc
 FROM (
     SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line
-    FROM (SELECT string_split(replace(content, chr(13), ''), chr(10)) AS lines
+    FROM (SELECT string_split(replace(
+                     regexp_replace(content, '^\ufeff', ''), chr(13), ''), chr(10)) AS lines
           FROM read_text($path))
 )
 WHERE trim(line) <> ''
@@ -403,6 +406,11 @@ def _stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     try:
         con.execute(JSON_LINES_SQL, {"path": str(path)})
     except duckdb.Error as exc:
+        try:
+            # DuckDB names no line: the file is decoded here to find it.
+            path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as undecoded:
+            raise undecodable(path, undecoded) from None
         raise LoadError(f"{path}: cannot read as JSON lines: {exc}") from None
     keys = [row[0] for row in con.execute(JSON_KEYS_SQL).fetchall()]
     keys = [k for k in keys if k not in ("_line", "_raw")]

@@ -618,6 +618,23 @@ def test_a_byte_order_mark_does_not_shift_the_utf8_check(con, tmp_path) -> None:
         load_file(con, path)
 
 
+def test_json_lines_with_a_byte_order_mark_or_not_utf8(con, tmp_path) -> None:
+    """A mark before the first object is no part of it, as in a CSV file; a file
+    that is not UTF-8 is named with the line of the first bad byte."""
+    good = '"customer_id": "C1", "created_at": "2026-10-05T09:00:00Z"'
+    path = tmp_path / "tickets.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + f'{{"ticket_id": "J1", {good}}}\n{{"ticket_id": "J2", {good}}}\n'.encode()
+    )
+    summary = load_file(con, path)
+    assert (summary.accepted, summary.rejected_total) == (2, 0)
+    stored = con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall()
+    assert stored == [("J1",), ("J2",)]
+    path.write_bytes(f'{{"ticket_id": "J3", {good}}}\n{{"subject": "caf\xe9"}}\n'.encode("latin-1"))
+    with pytest.raises(LoadError, match=r"tickets\.jsonl, line 2: not UTF-8 text \(byte 0xe9\)"):
+        load_file(con, path)
+
+
 def test_a_derived_export_loads_whole_or_not_at_all(monkeypatch) -> None:
     """Tickets and events of one ServiceNow file are one transaction: a failure in
     the events leaves none of the file's tickets behind."""
