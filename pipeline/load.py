@@ -234,8 +234,42 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
         found = re.search(pattern, text)
         if found:
             return LoadError(f"{where}: {meaning}; nothing was loaded")
+    mixed = _mixed_line_end(path) if fmt == "csv" and INVALID_STATE in text else None
+    if mixed is not None:
+        line, ends, first_ends = mixed
+        return LoadError(
+            f"{path}, line {line}: the line ends in {ends} where line 1 ends in {first_ends}: "
+            "the file mixes Windows (CR LF) and Unix (LF) line ends, which the CSV reader "
+            "refuses; save the export again so that every line ends the same way; nothing "
+            "was loaded"
+        )
     first = text.splitlines()[0] if text else type(exc).__name__
     return LoadError(f"{where}: cannot read as {fmt}: {first[:300]}")
+
+
+# DuckDB's CSV error for, among others, a file that mixes CR LF and LF line ends.
+INVALID_STATE = "state machine reached an invalid state"
+
+
+def _mixed_line_end(path: Path) -> tuple[int, str, str] | None:
+    """The first line whose end (CR LF or LF) differs from the first line's, with
+    both ends, or None when all lines end alike. Only called once a load has failed."""
+    names = {True: "CR LF", False: "LF"}
+    first, lines, before = None, 0, b""
+    with path.open("rb") as fh:
+        while block := fh.read(CSV_SCAN_BLOCK):
+            data = np.frombuffer(before + block, dtype=np.uint8)
+            newlines = np.flatnonzero(data == 10)
+            newlines = newlines[newlines >= len(before)]  # the carried byte is no line end
+            crlf = (newlines > 0) & (data[np.maximum(newlines - 1, 0)] == 13)
+            if first is None and len(crlf):
+                first = bool(crlf[0])
+            differs = np.flatnonzero(crlf != first)
+            if len(differs):
+                return lines + int(differs[0]) + 1, names[not first], names[first]
+            lines += len(newlines)
+            before = block[-1:]
+    return None
 
 
 # Below this size a CSV file is always read strictly (see _stage_csv): the time
@@ -272,15 +306,24 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         return _staged_columns(con)
 
     try:
-        if path.stat().st_size >= STRICT_CSV_BYTES:
-            try:
-                if stage(sniffing) == names:
-                    return names
-            except duckdb.Error:
-                pass  # the strict reader says what is wrong, naming the line
+        if path.stat().st_size >= STRICT_CSV_BYTES and _sniffed_columns(con, sniffing) == names:
+            return stage(sniffing)
         return stage(strict)
     except duckdb.Error as exc:
         raise _read_error(path, "csv", exc) from None
+
+
+def _sniffed_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
+    """The columns DuckDB's sniffing reader finds in the file, None when it fails.
+    Asked on a cursor of its own: a failure aborts the transaction it happens in,
+    and the load's own would then refuse the strict reader too ("transaction is
+    aborted") instead of letting it say what is wrong."""
+    try:
+        with con.cursor() as probe:
+            described = probe.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except duckdb.Error:
+        return None  # the strict reader says what is wrong, naming the line
+    return [row[0] for row in described if row[0] not in ("_line", "_raw")]
 
 
 CSV_SCAN_BLOCK = 1 << 26  # bytes read at a time when counting a CSV file's lines

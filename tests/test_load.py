@@ -526,6 +526,19 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
         ("ticket_id,customer_id,created_at\nT1,C1,caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
         ("\ufeff\n\n", "no header on line 1"),
         ("a,b\n1,2\n", "cannot tell what the file holds"),
+        # Line ends that change within the file: DuckDB's reader refuses them.
+        (
+            "ticket_id,customer_id,created_at\r\nT1,C1,x\nT2,C1,x\n",
+            "line 2: the line ends in LF where line 1 ends in CR LF",
+        ),
+        (
+            "ticket_id,customer_id,created_at\r\nT1,C1,x\r\nT2,C1,x\n",
+            "line 3: the line ends in LF where line 1 ends in CR LF",
+        ),
+        (
+            "ticket_id,customer_id,created_at\nT1,C1,x\r\n",
+            "line 2: the line ends in CR LF where line 1 ends in LF",
+        ),
     ],
 )
 def test_a_broken_csv_file_is_named_with_its_line(
