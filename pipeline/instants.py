@@ -24,19 +24,54 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 NAT_NS = np.iinfo(np.int64).min  # pandas' iNaT
 
-# A reading carries its own offset when it ends in Z, +hh[:mm] / -hh[:mm] or " UTC",
-# as the loader's `sla_reading` (load_macros.sql) reads them too.
-OFFSET_SUFFIX = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?|\s*UTC)\s*$"
+# A reading carries its own offset when its time ends in Z, +hh[:mm] / -hh[:mm] (a
+# real offset: at most 18 hours, minutes below 60) or " UTC", as the loader's
+# `sla_has_offset` (load_macros.sql) reads them too. The time before it keeps the
+# last part of a date ("2026-10-26") from being taken for an offset.
+OFFSET_SUFFIX = (
+    r":\d\d(?:\.\d*)?\s*(?:[Zz]|[+-](?:(?:0\d|1[0-7])(?::?[0-5]\d)?|18(?::?00)?)|UTC)\s*$"
+)
+
+
+# A reading without an offset: a date, optionally with a time, and nothing else,
+# as the loader's `sla_reading` (load_macros.sql) takes them.
+READING = r"\s*\d{4}-\d\d?-\d\d?(?:[T ]\d\d?:\d\d(?::\d\d(?:\.\d*)?)?)?\s*"
 
 
 def utc_suffix_as_z(text: pd.Series) -> pd.Series:
     """Readings ending in " UTC" written with "Z" instead, which pandas parses."""
     return text.str.replace(r"\s*UTC\s*$", "Z", regex=True)
+
+
+def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndarray]:
+    """Timestamps written as text, read as the loader's SQL reads them (`sla_ts`),
+    for a reader that must place instants before the loader sees them: the UTC
+    instants, and which values are naive readings. An instant is NaT where the
+    value is empty or no timestamp, and for a naive reading without `naive_tz`
+    (its zone is unknown)."""
+    values = text.astype(object).where(text.notna(), None)
+    aware = values.str.contains(OFFSET_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
+    reading = ~aware & values.str.fullmatch(READING, na=False).to_numpy(dtype=bool)
+    ns = np.full(len(values), NAT_NS, dtype=np.int64)
+    if aware.any():
+        exact = utc_suffix_as_z(values[aware].str.strip())
+        parsed = pd.to_datetime(exact, format="ISO8601", errors="coerce", utc=True)
+        ns[aware] = pd.DatetimeIndex(parsed).as_unit("ns").asi8
+    local = pd.DatetimeIndex(
+        pd.to_datetime(values[reading].str.strip(), format="ISO8601", errors="coerce")
+    )
+    naive = reading.copy()
+    naive[reading] = np.asarray(local.notna())
+    if naive_tz is not None and naive.any():
+        ns[naive] = localize_naive(local[local.notna()], naive_tz).asi8
+    instants = pd.Series(ns.view("datetime64[ns]"), index=text.index).dt.tz_localize("UTC")
+    return instants, naive
 
 
 @dataclass(frozen=True)
@@ -163,12 +198,16 @@ def to_timestamps(ns: np.ndarray, tz: str) -> pd.DatetimeIndex:
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # The system's zone files include 'localtime' (and on some systems
+    # 'posixrules'), which are no IANA names and which DuckDB does not know.
+    with duckdb.connect() as con:
+        icu = {name for (name,) in con.execute("SELECT name FROM pg_timezone_names()").fetchall()}
+    return frozenset(zoneinfo.available_timezones() & icu)
 
 
 def is_zone_name(name: object) -> bool:
-    """An IANA time zone name, as DuckDB's ICU knows them too. zoneinfo and pandas
-    also take '+01:00', 'dateutil/...' or 'localtime', which DuckDB then refuses
-    mid-query: every zone a user names (calendar, policy, --source-tz) is checked
-    against this one list."""
+    """An IANA time zone name that both zoneinfo (pandas) and DuckDB's ICU know.
+    zoneinfo and pandas also take '+01:00', 'dateutil/...' or 'localtime', which
+    DuckDB then refuses mid-query: every zone a user names (calendar, policy,
+    --source-tz, a mapping's source_tz) is checked against this one list."""
     return isinstance(name, str) and name in _zone_names()

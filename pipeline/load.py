@@ -44,6 +44,7 @@ from pipeline.sources.base import (
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
+    naive_timestamp,
     read_xlsx_cells,
     undecodable,
 )
@@ -182,6 +183,8 @@ def _staged_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
 # (blank lines count), and every value is the JSON value as text: a string
 # unquoted, a number or boolean as written, an object or array as JSON.
 # A raw CR is dropped: JSON strings cannot hold one, so only line ends lose it.
+# A byte order mark at the start is dropped too, as for a CSV file: it would
+# stand before the first line's object, which was then read without its keys.
 JSON_LINES_SQL = """
 CREATE OR REPLACE TEMP TABLE json_lines AS
 SELECT
@@ -190,7 +193,8 @@ SELECT
     CASE WHEN json_valid(line) AND json_type(line::JSON) = 'OBJECT' THEN line::JSON END AS doc
 FROM (
     SELECT generate_subscripts(lines, 1) AS _line, unnest(lines) AS line
-    FROM (SELECT string_split(replace(content, chr(13), ''), chr(10)) AS lines
+    FROM (SELECT string_split(replace(
+                     regexp_replace(content, '^\ufeff', ''), chr(13), ''), chr(10)) AS lines
           FROM read_text($path))
 )
 WHERE trim(line) <> ''
@@ -230,8 +234,42 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
         found = re.search(pattern, text)
         if found:
             return LoadError(f"{where}: {meaning}; nothing was loaded")
+    mixed = _mixed_line_end(path) if fmt == "csv" and INVALID_STATE in text else None
+    if mixed is not None:
+        line, ends, first_ends = mixed
+        return LoadError(
+            f"{path}, line {line}: the line ends in {ends} where line 1 ends in {first_ends}: "
+            "the file mixes Windows (CR LF) and Unix (LF) line ends, which the CSV reader "
+            "refuses; save the export again so that every line ends the same way; nothing "
+            "was loaded"
+        )
     first = text.splitlines()[0] if text else type(exc).__name__
     return LoadError(f"{where}: cannot read as {fmt}: {first[:300]}")
+
+
+# DuckDB's CSV error for, among others, a file that mixes CR LF and LF line ends.
+INVALID_STATE = "state machine reached an invalid state"
+
+
+def _mixed_line_end(path: Path) -> tuple[int, str, str] | None:
+    """The first line whose end (CR LF or LF) differs from the first line's, with
+    both ends, or None when all lines end alike. Only called once a load has failed."""
+    names = {True: "CR LF", False: "LF"}
+    first, lines, before = None, 0, b""
+    with path.open("rb") as fh:
+        while block := fh.read(CSV_SCAN_BLOCK):
+            data = np.frombuffer(before + block, dtype=np.uint8)
+            newlines = np.flatnonzero(data == 10)
+            newlines = newlines[newlines >= len(before)]  # the carried byte is no line end
+            crlf = (newlines > 0) & (data[np.maximum(newlines - 1, 0)] == 13)
+            if first is None and len(crlf):
+                first = bool(crlf[0])
+            differs = np.flatnonzero(crlf != first)
+            if len(differs):
+                return lines + int(differs[0]) + 1, names[not first], names[first]
+            lines += len(newlines)
+            before = block[-1:]
+    return None
 
 
 # Below this size a CSV file is always read strictly (see _stage_csv): the time
@@ -268,15 +306,24 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         return _staged_columns(con)
 
     try:
-        if path.stat().st_size >= STRICT_CSV_BYTES:
-            try:
-                if stage(sniffing) == names:
-                    return names
-            except duckdb.Error:
-                pass  # the strict reader says what is wrong, naming the line
+        if path.stat().st_size >= STRICT_CSV_BYTES and _sniffed_columns(con, sniffing) == names:
+            return stage(sniffing)
         return stage(strict)
     except duckdb.Error as exc:
         raise _read_error(path, "csv", exc) from None
+
+
+def _sniffed_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str] | None:
+    """The columns DuckDB's sniffing reader finds in the file, None when it fails.
+    Asked on a cursor of its own: a failure aborts the transaction it happens in,
+    and the load's own would then refuse the strict reader too ("transaction is
+    aborted") instead of letting it say what is wrong."""
+    try:
+        with con.cursor() as probe:
+            described = probe.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except duckdb.Error:
+        return None  # the strict reader says what is wrong, naming the line
+    return [row[0] for row in described if row[0] not in ("_line", "_raw")]
 
 
 CSV_SCAN_BLOCK = 1 << 26  # bytes read at a time when counting a CSV file's lines
@@ -402,6 +449,11 @@ def _stage_json_lines(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     try:
         con.execute(JSON_LINES_SQL, {"path": str(path)})
     except duckdb.Error as exc:
+        try:
+            # DuckDB names no line: the file is decoded here to find it.
+            path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as undecoded:
+            raise undecodable(path, undecoded) from None
         raise LoadError(f"{path}: cannot read as JSON lines: {exc}") from None
     keys = [row[0] for row in con.execute(JSON_KEYS_SQL).fetchall()]
     keys = [k for k in keys if k not in ("_line", "_raw")]
@@ -621,13 +673,7 @@ def _check_naive(
         records = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
         starts = _csv_record_lines(path, records)
         line = line if starts is None else int(starts[line - 1])
-    column = source_columns.get(name, name)
-    field = f"field {name!r}" + (f" (column {column!r})" if column != name else "")
-    raise LoadError(
-        f"{path}, line {line}, {field}: timestamp {value!r} has no UTC "
-        "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
-        "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
-    )
+    raise naive_timestamp(path, line, name, source_columns.get(name, name), value)
 
 
 def _params(
@@ -700,6 +746,16 @@ def _same_load(
     return rows[0][0] if rows and rows[0][1] else None
 
 
+def _check_zone(source_tz: str | None) -> None:
+    """An IANA name, as DuckDB's ICU knows them: pandas also takes '+01:00' and
+    'dateutil/...', which DuckDB then fails on mid-load."""
+    if source_tz is not None and not is_zone_name(source_tz):
+        raise LoadError(
+            f"unknown time zone {source_tz!r} for --source-tz: use an IANA name such as "
+            "Europe/Amsterdam or UTC"
+        )
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     path: str | Path,
@@ -748,13 +804,7 @@ def load_file(
         fmt = spec.format if spec is not None else FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
-    # An IANA name, as DuckDB's ICU knows them: pandas also takes '+01:00' and
-    # 'dateutil/...', which DuckDB then fails on mid-load.
-    if source_tz is not None and not is_zone_name(source_tz):
-        raise LoadError(
-            f"unknown time zone {source_tz!r} for --source-tz: use an IANA name such as "
-            "Europe/Amsterdam or UTC"
-        )
+    _check_zone(source_tz)
     if frame is None and path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty (no header, no rows): nothing to load")
     sha = sha256_of(path)
@@ -897,10 +947,15 @@ def load_derived(
     no tickets of the file behind)."""
     from pipeline.sources import servicenow, zendesk
 
-    readers = {"servicenow": servicenow.extract, "zendesk": zendesk.extract}
-    if preset not in readers:
+    if preset not in DERIVED_PRESETS:
         raise LoadError(f"preset {preset!r} does not derive tickets and events")
-    tickets, events = readers[preset](Path(path))
+    path = Path(path)
+    # Checked before the reader reads naive times in it.
+    _check_zone(source_tz)
+    if preset == "servicenow":
+        tickets, events = servicenow.extract(path, source_tz)
+    else:  # Zendesk times carry their offset: the zone is not needed
+        tickets, events = zendesk.extract(path)
     with _transaction(con, joined=False):
         return [
             load_file(

@@ -164,3 +164,38 @@ def test_a_utc_suffix_is_an_offset_as_the_loader_reads_it() -> None:
 
     got = to_instants(["2026-10-26 09:00:00 UTC", "2026-10-26T09:00:00UTC"], "Europe/Amsterdam")
     assert got.ns.tolist() == [pd.Timestamp("2026-10-26 09:00", tz="UTC").as_unit("ns").value] * 2
+
+
+def test_text_is_read_as_the_loader_reads_it(sql) -> None:
+    """A date alone is a reading in the zone, not a time at offset -26 hours; an
+    offset no clock has is no timestamp; the rest as the loader's sla_ts."""
+    from pipeline.instants import read_text, to_instants
+
+    zone = "Europe/Amsterdam"
+    assert to_instants(["2026-10-26"], zone).ns[0] == _loader_ns(sql, "2026-10-26", zone)
+    texts = [
+        "2026-10-26",
+        "2026-10-27 10:30:00.5",
+        "2026-10-27T09:45:00Z",
+        "2026-10-27 10:00:00+0100",
+        "2026-10-27 10:00:00 UTC",
+        "2026-10-27 10:00:00+01:75",
+        "2026-10-27 10:00:00+19:00",
+        "yesterday",
+        None,
+    ]
+    instants, naive = read_text(pd.Series(texts), zone)
+    expected = [_loader_ns(sql, text, zone) for text in texts]
+    assert [None if pd.isna(i) else i.value for i in instants] == expected
+    assert naive.tolist() == [True, True] + [False] * 7
+    assert read_text(pd.Series(texts), None)[0][:2].isna().all()  # no zone, no instant
+
+
+def test_every_zone_name_accepted_works_in_pandas_and_duckdb() -> None:
+    from pipeline.instants import _zone_names, is_zone_name
+
+    assert not is_zone_name("localtime") and is_zone_name("Europe/Amsterdam")
+    con = duckdb.connect()
+    for zone in sorted(_zone_names()):
+        con.execute("SELECT timezone(?, TIMESTAMP '2026-10-25 02:30')", [zone]).fetchall()
+        localize_naive(pd.DatetimeIndex(["2026-10-25 02:30"]), zone)

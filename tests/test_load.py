@@ -333,6 +333,35 @@ def test_timestamps_with_anything_after_the_time_are_rejected(con, tmp_path) -> 
     assert load_file(fresh, path).rejected == {"unparseable_timestamp": 1}
 
 
+def test_offsets_no_clock_has_are_rejected(con, tmp_path) -> None:
+    """The TIMESTAMPTZ cast takes any two digits as hours and minutes of an offset:
+    +99:00 moved the instant by four days. Offsets go up to 18 hours."""
+    path = tmp_path / "offsets.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at\n"
+        "T1,C1,2026-10-26T10:00:00+99:00\n"
+        "T2,C1,2026-10-26T10:00:00+01:75\n"
+        "T3,C1,2026-10-26T10:00:00+25:00\n"
+        "T4,C1,2026-10-26T10:00:00-1900\n"
+        "T5,C1,2026-10-26T10:00:00+18:00\n"
+        "T6,C1,2026-10-26T10:00:00-05:30\n"
+        "T7,C1,2026-10-26T10:00:00+0545\n"
+    )
+    summary = load_file(con, path)
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number",
+        [summary.load_id],
+    ).fetchall()
+    assert rejected == [(n, "created_at", "unparseable_timestamp") for n in (2, 3, 4, 5)]
+    stored = dict(con.execute("SELECT ticket_id, created_at FROM tickets").fetchall())
+    assert {k: pd.Timestamp(v) for k, v in stored.items()} == {
+        "T5": pd.Timestamp("2026-10-25T16:00Z"),
+        "T6": pd.Timestamp("2026-10-26T15:30Z"),
+        "T7": pd.Timestamp("2026-10-26T04:15Z"),
+    }
+
+
 def test_a_period_inside_a_longer_one_is_an_overlap(tmp_path) -> None:
     con = connect(":memory:")
     path = tmp_path / "plans.csv"
@@ -433,7 +462,8 @@ def test_json_lines_are_read_as_text_line_by_line(con, tmp_path) -> None:
 
 
 def test_zone_names_and_workbooks_that_would_go_wrong_are_refused(con, tmp_path) -> None:
-    for zone in ("+01:00", "dateutil/Europe/Amsterdam", "CEST"):
+    # 'localtime' and 'posixrules' are system zone files pandas takes, DuckDB not.
+    for zone in ("+01:00", "dateutil/Europe/Amsterdam", "CEST", "localtime", "posixrules"):
         with pytest.raises(LoadError, match=re.escape(f"unknown time zone '{zone}'")):
             load_file(con, FIXTURES / "tickets.csv", source_tz=zone)
     workbook = tmp_path / "tickets.xlsx"
@@ -496,6 +526,19 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
         ("ticket_id,customer_id,created_at\nT1,C1,caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
         ("\ufeff\n\n", "no header on line 1"),
         ("a,b\n1,2\n", "cannot tell what the file holds"),
+        # Line ends that change within the file: DuckDB's reader refuses them.
+        (
+            "ticket_id,customer_id,created_at\r\nT1,C1,x\nT2,C1,x\n",
+            "line 2: the line ends in LF where line 1 ends in CR LF",
+        ),
+        (
+            "ticket_id,customer_id,created_at\r\nT1,C1,x\r\nT2,C1,x\n",
+            "line 3: the line ends in LF where line 1 ends in CR LF",
+        ),
+        (
+            "ticket_id,customer_id,created_at\nT1,C1,x\r\n",
+            "line 2: the line ends in CR LF where line 1 ends in LF",
+        ),
     ],
 )
 def test_a_broken_csv_file_is_named_with_its_line(
@@ -585,6 +628,23 @@ def test_a_byte_order_mark_does_not_shift_the_utf8_check(con, tmp_path) -> None:
     assert load_file(con, path).accepted == rows + 1
     path.write_bytes(b"\xef\xbb\xbfticket_id,customer_id,created_at\nT1,C1,caf\xe9\n")
     with pytest.raises(LoadError, match=r"line 2: not UTF-8 text \(byte 0xe9\)"):
+        load_file(con, path)
+
+
+def test_json_lines_with_a_byte_order_mark_or_not_utf8(con, tmp_path) -> None:
+    """A mark before the first object is no part of it, as in a CSV file; a file
+    that is not UTF-8 is named with the line of the first bad byte."""
+    good = '"customer_id": "C1", "created_at": "2026-10-05T09:00:00Z"'
+    path = tmp_path / "tickets.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + f'{{"ticket_id": "J1", {good}}}\n{{"ticket_id": "J2", {good}}}\n'.encode()
+    )
+    summary = load_file(con, path)
+    assert (summary.accepted, summary.rejected_total) == (2, 0)
+    stored = con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall()
+    assert stored == [("J1",), ("J2",)]
+    path.write_bytes(f'{{"ticket_id": "J3", {good}}}\n{{"subject": "caf\xe9"}}\n'.encode("latin-1"))
+    with pytest.raises(LoadError, match=r"tickets\.jsonl, line 2: not UTF-8 text \(byte 0xe9\)"):
         load_file(con, path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -148,6 +149,14 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
         parse_mapping({"columns": {"colour": "X"}}, "m.toml")
     with pytest.raises(LoadError, match=r"file\.encoding"):
         parse_mapping({"file": {"encoding": "ebcdic"}}, "m.toml")
+    # A zone the loader cannot use is the mapping's mistake, said as such.
+    for zone in ("+01:00", "localtime"):
+        with pytest.raises(
+            LoadError,
+            match=rf"^mapping m\.toml, field 'file\.source_tz': unknown time zone "
+            rf"'{re.escape(zone)}'",
+        ):
+            parse_mapping({"file": {"source_tz": zone}}, "m.toml")
     bad = tmp_path / "m.toml"
     bad.write_text('[columns]\nticket_id = "Nope"\n')
     with pytest.raises(LoadError, match="column 'Nope' named by mapping"):
@@ -155,9 +164,11 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
 
 
 def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
-    # The zone is unknown: said with the canonical field and the export's column.
+    # The zone is unknown: said with the canonical field and the export's column,
+    # on the first line with a naive time (line 2: an incident's first snapshot,
+    # which becomes neither the ticket nor an event).
     with pytest.raises(
-        LoadError, match=r"line 7, field 'created_at' \(column 'opened_at'\).*--source-tz"
+        LoadError, match=r"line 2, field 'created_at' \(column 'opened_at'\).*--source-tz"
     ):
         load_servicenow(con, PRESETS / "servicenow.csv")
     tickets, events = load_servicenow(con, PRESETS / "servicenow.csv", source_tz="Europe/Amsterdam")
@@ -303,6 +314,50 @@ def test_servicenow_snapshots_that_cannot_be_placed_are_rejected_alone(con, tmp_
     assert timeline == [("INC1", "new", "resolved"), ("INC2", "new", "open")]
     # A rejected snapshot is one rejected ticket row, not an event as well.
     assert (events.rows_read, events.rejected_total) == (2, 0)
+
+
+def test_servicenow_snapshots_are_ordered_by_their_instant(con, tmp_path) -> None:
+    # Naive local times (Amsterdam, UTC+1 on 27 October) mixed with a UTC time:
+    # 09:45Z is 10:45 local, the last update, not the first.
+    path = sn_file(
+        tmp_path,
+        sn_row("INC4", "1", "2026-10-27 10:00:00"),
+        sn_row("INC4", "2", "2026-10-27 10:30:00"),
+        sn_row("INC4", "6", "2026-10-27T09:45:00Z"),
+    )
+    tickets, events = load_servicenow(con, path, source_tz="Europe/Amsterdam")
+    assert (tickets.rejected_total, events.rejected_total) == (0, 0)
+    row = con.execute("SELECT status, updated_at FROM tickets").fetchall()
+    assert row == [("resolved", utc("2026-10-27T09:45Z"))]
+    timeline = con.execute(
+        'SELECT "at", old_value, new_value FROM ticket_events ORDER BY "at"'
+    ).fetchall()
+    assert timeline == [
+        (utc("2026-10-27T09:30Z"), "new", "open"),
+        (utc("2026-10-27T09:45Z"), "open", "resolved"),
+    ]
+
+
+def test_servicenow_without_a_zone_names_the_first_naive_time(con, tmp_path) -> None:
+    # Line 2 is an incident's first snapshot in state New, no event; line 3 has
+    # offsets but for its update time; line 4 is the ticket.
+    path = sn_file(
+        tmp_path,
+        sn_row("INC1", "1", "2026-10-23T16:00:00Z").replace(
+            "2026-10-23 17:00:00", "2026-10-23T16:00Z"
+        ),
+        sn_row("INC1", "1", "2026-10-23 18:00:00").replace(
+            "2026-10-23 17:00:00", "2026-10-23T16:00Z"
+        ),
+        sn_row("INC1", "2", "2026-10-24 09:00:00"),
+    )
+    with pytest.raises(
+        LoadError,
+        match=r"sn\.csv, line 3, field 'updated_at' \(column 'sys_updated_on'\): "
+        r"timestamp '2026-10-23 18:00:00' has no UTC offset",
+    ):
+        load_servicenow(con, path)
+    assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u0085", "\u2029"])
@@ -533,3 +588,30 @@ def test_load_export_dispatches_on_the_preset(con) -> None:
     assert [s.kind for s in derived] == ["tickets", "events"]
     (mapped,) = load_export(con, PRESETS / "freshdesk.csv", preset="freshdesk")
     assert mapped.kind == "tickets" and mapped.accepted > 0
+
+
+def test_mapping_formats_keep_offsets_and_fractions_of_a_second(con, tmp_path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\nsource_tz = "Europe/Amsterdam"\n'
+        'timestamp_formats = ["%d-%m-%Y %H:%M %z", "%d-%m-%Y %H:%M:%S.%f"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+        'first_response_at = "Reactie"\n'
+    )
+    export = tmp_path / "export.csv"
+    # One column with two offsets (summer and winter time), and a naive time with
+    # a fraction, read in the mapping's zone (CET on 26 October).
+    export.write_text(
+        "Nr,Klant,Aangemaakt,Reactie\n"
+        "X1,C00001,25-10-2026 14:00 +0100,26-10-2026 10:00:00.750\n"
+        "X2,C00001,24-10-2026 14:00 +0200,\n"
+    )
+    summary = load_file(con, export, mapping=mapping)
+    assert (summary.accepted, summary.rejected_total) == (2, 0)
+    rows = con.execute(
+        "SELECT ticket_id, created_at, first_response_at FROM tickets ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("X1", utc("2026-10-25T13:00Z"), utc("2026-10-26T09:00:00.750Z")),
+        ("X2", utc("2026-10-24T12:00Z"), None),
+    ]

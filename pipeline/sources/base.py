@@ -103,6 +103,17 @@ def undecodable(
     )
 
 
+def naive_timestamp(path: Path, line: int, name: str, column: str, value: str) -> LoadError:
+    """The error for a timestamp without an offset in a load without a source zone,
+    naming the canonical field and, when the export calls it otherwise, its column."""
+    field = f"field {name!r}" + (f" (column {column!r})" if column != name else "")
+    return LoadError(
+        f"{path}, line {line}, {field}: timestamp {value!r} has no UTC "
+        "offset, so its time zone is unknown; pass --source-tz ZONE (e.g. "
+        "Europe/Amsterdam or UTC) to state the zone of the export's naive timestamps"
+    )
+
+
 def read_csv_cells(
     path: Path,
     *,

@@ -14,7 +14,8 @@ Decisions (docs/presets.md): a state of On Hold with hold reason Awaiting Caller
 (1) is waiting on the customer, any other hold is waiting on a third party; the
 first move to In Progress is the first response (the export has no comments);
 Canceled counts as closed; the customer is `company`, else `caller_id`.
-Timestamps are the exporting user's local time without offset. A snapshot
+Timestamps are the exporting user's local time without offset (the source
+zone, which orders the snapshots), or carry an offset. A snapshot
 without a number, or whose update time is empty or unreadable, cannot be placed
 in an incident's history: it becomes a ticket row of its own, rejected with its
 line (by the loader for want of a number, by this reader, through `_rejected`,
@@ -29,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.instants import utc_suffix_as_z
-from pipeline.sources.base import raw_json, read_csv_cells
+from pipeline.instants import read_text
+from pipeline.sources.base import naive_timestamp, raw_json, read_csv_cells
 
 STATES = {
     "1": "new",
@@ -137,13 +138,40 @@ def _changes(
     )
 
 
-def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _check_zone_known(
+    path: Path, frame: pd.DataFrame, updated_col: str, source_tz: str | None
+) -> None:
+    """Without a source zone, a naive time stops the load, as in the loader, but
+    named on the first snapshot holding one: the loader sees only the snapshots
+    that became tickets or events, and would name a later line."""
+    if source_tz is not None:
+        return
+    columns = {
+        "created_at": "opened_at",
+        "resolved_at": "resolved_at",
+        "closed_at": "closed_at",
+        "updated_at": updated_col,
+    }
+    columns = {name: column for name, column in columns.items() if column in frame.columns}
+    naive = np.column_stack([read_text(frame[c], None)[1] for c in columns.values()])
+    rows = np.flatnonzero(naive.any(axis=1))
+    if len(rows) == 0:
+        return
+    row = rows[np.argmin(frame["_line"].to_numpy()[rows])]
+    name, column = list(columns.items())[int(np.argmax(naive[row]))]
+    line = int(frame["_line"].iloc[row])
+    raise naive_timestamp(path, line, name, column, frame[column].iloc[row])
+
+
+def extract(path: str | Path, source_tz: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tickets, events) as canonical text columns with `_line` and `_raw`, and
     the tickets' `_rejected` (the snapshots this reader rejects itself).
+    `source_tz` is the zone of the export's naive times, which orders the
+    snapshots.
 
     Raises `LoadError` naming the file (and line) when it is not a readable
-    ServiceNow incident export; bad snapshots do not raise, they become rows the
-    loader rejects."""
+    ServiceNow incident export, or holds a naive time and `source_tz` is None;
+    bad snapshots do not raise, they become rows the loader rejects."""
     path = Path(path)
     raw, lines = read_csv_cells(
         path, what="a ServiceNow CSV export", reads=(*REQUIRED, *UPDATED, *OPTIONAL)
@@ -168,10 +196,11 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if "priority" in frame.columns:
         code = _lower(frame["priority"]).str[:1].map(PRIORITIES)
         frame["_priority"] = code.where(code.notna(), frame["priority"])
-    # The sort key only orders an incident's snapshots (the loader reads the
-    # times in the source zone); naive and offset times are compared as UTC.
-    updated = utc_suffix_as_z(frame[updated_col])
-    frame["_updated"] = pd.to_datetime(updated, format="ISO8601", errors="coerce", utc=True)
+    # Snapshots are ordered by the instant of their update, the naive ones read
+    # in the source zone as the loader reads them: an export may mix naive local
+    # times with times that carry an offset.
+    _check_zone_known(path, frame, updated_col, source_tz)
+    frame["_updated"], _ = read_text(frame[updated_col], source_tz)
     # A snapshot without a number belongs to no incident, and one without a
     # readable update time has no place in its incident's history: each becomes
     # a ticket row of its own, rejected with its line instead of vanishing or

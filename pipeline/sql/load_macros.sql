@@ -6,8 +6,13 @@
 -- and one regular expression is cheaper than several string positions.
 CREATE OR REPLACE TEMP MACRO sla_blank(s) AS s IS NULL OR trim(s) = '';
 -- An offset (Z, +HH:MM, +HHMM, +HH, UTC) after a time part with seconds or minutes.
+-- Only real offsets, up to 18 hours with minutes below 60: the TIMESTAMPTZ cast
+-- takes +99:00 or +01:75 and moves the instant by them. A time with another
+-- offset is no reading either (sla_reading), so it is rejected as unparseable.
 CREATE OR REPLACE TEMP MACRO sla_has_offset(s) AS
-    regexp_matches(s, ':\d\d(\.\d*)?\s*([zZ]|[+-]\d\d(:?\d\d)?|UTC)\s*$');
+    regexp_matches(
+        s, ':\d\d(\.\d*)?\s*([zZ]|[+-]((0\d|1[0-7])(:?[0-5]\d)?|18(:?00)?)|UTC)\s*$'
+    );
 -- A reading without an offset must be a date, optionally with a time, and nothing
 -- else: the TIMESTAMP cast ignores whatever follows the time (' PM', a zone name
 -- such as 'America/New_York', 'foo') and reads 'infinity' and 'epoch', so these
