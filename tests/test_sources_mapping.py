@@ -114,7 +114,9 @@ def test_a_workbook_through_a_mapping_file(con, tmp_path) -> None:
 
 
 def test_freshdesk_preset(con) -> None:
-    summary = load_file(con, PRESETS / "freshdesk.csv", preset="freshdesk")
+    summary = load_file(
+        con, PRESETS / "freshdesk.csv", preset="freshdesk", source_tz="Europe/Amsterdam"
+    )
     assert summary.accepted == 2 and summary.rejected == {"unparseable_timestamp": 1}
     rows = {
         r[0]: r[1:]
@@ -129,8 +131,17 @@ def test_freshdesk_preset(con) -> None:
     assert rows["101"][4] == "freshdesk"
 
 
+@pytest.mark.parametrize("preset", ["freshdesk", "jsm"])
+def test_presets_of_naive_exports_need_the_zone_stated(con, preset: str) -> None:
+    """Found by QA: both presets assumed Europe/Amsterdam, so a US account's
+    times were silently hours off. The zone is the user's to state."""
+    with pytest.raises(LoadError, match=r"line 2, field 'created_at' .*--source-tz"):
+        load_file(con, PRESETS / f"{preset}.csv", preset=preset)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
 def test_jsm_preset(con) -> None:
-    summary = load_file(con, PRESETS / "jsm.csv", preset="jsm")
+    summary = load_file(con, PRESETS / "jsm.csv", preset="jsm", source_tz="Europe/Amsterdam")
     assert summary.accepted == 2, summary
     rows = {
         r[0]: r[1:]
@@ -364,7 +375,7 @@ def test_servicenow_without_a_zone_names_the_first_naive_time(con, tmp_path) -> 
 def test_line_separator_characters_inside_a_value(con, tmp_path, separator) -> None:
     fd = tmp_path / "fd.csv"
     fd.write_text(FD_HEADER + fd_row("101", f"Payout{separator}delayed"), encoding="utf-8")
-    assert load_file(con, fd, preset="freshdesk").accepted == 1
+    assert load_file(con, fd, preset="freshdesk", source_tz="Europe/Amsterdam").accepted == 1
     sn = sn_file(tmp_path, sn_row("INC1", "1", "2026-10-23 17:00:00", f"a{separator}b"))
     (tickets,) = load_servicenow(con, sn, source_tz="Europe/Amsterdam")
     assert tickets.accepted == 1
@@ -377,14 +388,14 @@ def test_row_longer_than_the_header_stops_the_load_naming_its_line(con, tmp_path
     first.write_text(FD_HEADER + fd_row("101").replace("C00001,", "C00001,,EXTRA") + fd_row("104"))
     too_many = rf"{FD_COLUMNS + 1} values .* names {FD_COLUMNS} columns"
     with pytest.raises(LoadError, match=rf"fd_first\.csv, line 2: {too_many}"):
-        load_file(con, first, preset="freshdesk")
+        load_file(con, first, preset="freshdesk", source_tz="Europe/Amsterdam")
     # Further down, after a value over two lines: the line in the file, not the record.
     later = tmp_path / "fd_later.csv"
     later.write_text(
         FD_HEADER + fd_row("101", '"two\nlines"') + "\n" + fd_row("104").replace(",\n", ",X,Y\n")
     )
     with pytest.raises(LoadError, match=rf"fd_later\.csv, line 5: {too_many}"):
-        load_file(con, later, preset="freshdesk")
+        load_file(con, later, preset="freshdesk", source_tz="Europe/Amsterdam")
     sn = sn_file(tmp_path, sn_row("INC1", "1", "2026-10-23 17:00:00").replace("\n", ",X\n"))
     too_many = rf"{SN_COLUMNS + 1} values .* names {SN_COLUMNS} columns"
     with pytest.raises(LoadError, match=rf"sn\.csv, line 2: {too_many}"):
@@ -401,7 +412,7 @@ def test_preset_rows_keep_their_line_after_multiline_values_and_blank_lines(con,
         + "\n"
         + fd_row("103", "x", "Bogus")
     )
-    summary = load_file(con, path, preset="freshdesk")
+    summary = load_file(con, path, preset="freshdesk", source_tz="Europe/Amsterdam")
     assert (summary.rows_read, summary.accepted) == (3, 2)
     assert rejected(con, summary.load_id) == [(6, "priority", "unknown_value")]
 
@@ -422,14 +433,14 @@ def test_a_preset_file_that_is_not_utf8_names_the_line_of_the_byte(con, tmp_path
         LoadError,
         match=r"fd\.csv, line 3002: not UTF-8 text \(byte 0xe9\): save the export as UTF-8$",
     ):
-        load_file(con, path, preset="freshdesk")
+        load_file(con, path, preset="freshdesk", source_tz="Europe/Amsterdam")
 
 
 def test_a_column_the_preset_reads_twice_is_refused(con, tmp_path) -> None:
     path = tmp_path / "fd.csv"
     path.write_text(FD_HEADER.replace("Tags\n", "Priority\n") + fd_row("101"))
     with pytest.raises(LoadError, match=r"line 1: column 'Priority' appears twice"):
-        load_file(con, path, preset="freshdesk")
+        load_file(con, path, preset="freshdesk", source_tz="Europe/Amsterdam")
 
 
 Z_TICKET = (
@@ -586,7 +597,9 @@ def test_load_export_dispatches_on_the_preset(con) -> None:
 
     derived = load_export(con, PRESETS / "servicenow.csv", preset="servicenow", source_tz="UTC")
     assert [s.kind for s in derived] == ["tickets", "events"]
-    (mapped,) = load_export(con, PRESETS / "freshdesk.csv", preset="freshdesk")
+    (mapped,) = load_export(
+        con, PRESETS / "freshdesk.csv", preset="freshdesk", source_tz="Europe/Amsterdam"
+    )
     assert mapped.kind == "tickets" and mapped.accepted > 0
 
 
