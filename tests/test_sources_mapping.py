@@ -140,6 +140,16 @@ def test_presets_of_naive_exports_need_the_zone_stated(con, preset: str) -> None
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
 
 
+def test_a_semicolon_file_read_with_a_comma_preset_says_so(con, tmp_path) -> None:
+    """Found by QA: a Freshdesk export saved again by Dutch Excel (';') was refused
+    with 'column Ticket ID is not in the file (its columns: Ticket ID;Subject;...)'."""
+    text = (PRESETS / "freshdesk.csv").read_text("utf-8")
+    path = tmp_path / "fd.csv"
+    path.write_text(text.replace(",", ";"), "utf-8")
+    with pytest.raises(LoadError, match=r"seems separated by ';', the mapping reads ','; copy"):
+        load_file(con, path, preset="freshdesk", source_tz="Europe/Amsterdam")
+
+
 def test_jsm_preset(con) -> None:
     summary = load_file(con, PRESETS / "jsm.csv", preset="jsm", source_tz="Europe/Amsterdam")
     assert summary.accepted == 2, summary

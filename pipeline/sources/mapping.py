@@ -161,6 +161,28 @@ def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     return out
 
 
+SEPARATORS = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def _separator_hint(columns: pd.Index, mapping: Mapping) -> str:
+    """Why a named column is missing when the whole header came out as one column:
+    another separator (Dutch Excel saves CSV with ';')."""
+    if len(columns) != 1:
+        return ""
+    header = str(columns[0])
+    for separator, name in SEPARATORS.items():
+        if separator != mapping.separator and separator in header:
+            expected = SEPARATORS.get(mapping.separator, repr(mapping.separator))
+            return (
+                f": the file seems separated by {name}, the mapping reads {expected}; "
+                f"copy it into a mapping file with file.separator = {separator!r}"
+                if mapping.name in PRESETS
+                else f": the file seems separated by {name}, the mapping reads {expected} "
+                f"(file.separator)"
+            )
+    return ""
+
+
 def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
     """The file's rows as canonical text columns plus `_line`, `_raw` and `_rejected`.
 
@@ -184,6 +206,7 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
         raise LoadError(
             f"{path}: column {missing[0]!r} named by mapping {mapping.name} is not in the "
             f"file (its columns: {', '.join(frame.columns[:12])})"
+            + _separator_hint(frame.columns, mapping)
         )
     frame = frame.where(frame.notna() & (frame != ""), None)
     out = pd.DataFrame(index=frame.index)
