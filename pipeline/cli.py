@@ -743,8 +743,15 @@ def audit_breaches_command(
     # Which judgement this is: by default the latest evaluation covering the months,
     # which may be a run under another policy; the line says so.
     used = frame.attrs["evaluation"]
+    # The monthly report counts the closed breaches and lists the open ones apart.
+    still_open = int((frame["status"] == "open_breached").sum()) if len(frame) else 0
+    counted = (
+        f"{len(frame):,} breaches, {len(frame) - still_open:,} closed and {still_open:,} still open"
+        if still_open
+        else f"{len(frame):,} breaches"
+    )
     click.echo(
-        f"wrote {target} ({len(frame):,} breaches; evaluation #{used['evaluation_id']}, as of "
+        f"wrote {target} ({counted}; evaluation #{used['evaluation_id']}, as of "
         f"{used['as_of']}, policy {used['policy_hash'][:12]} from {used['policy_source']})"
     )
 

@@ -228,7 +228,7 @@ def test_cli_writes_the_register_and_fails_cleanly(tmp_path) -> None:
     result = run(*october_xlsx, "--out", str(out))
     assert result.exit_code == 0
     # The line says which judgement the register is: the run, its as-of and policy.
-    assert "breaches; evaluation #" in result.output
+    assert "(2 breaches, 0 closed and 2 still open; evaluation #" in result.output
     assert "as of 2026-11-01T00:00:00+01:00, policy " in result.output
     assert "from built-in default)" in result.output
     assert len(pd.read_excel(out)) == int(result.output.split("(")[1].split()[0].replace(",", ""))
