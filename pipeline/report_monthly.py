@@ -17,7 +17,7 @@ import io
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -37,7 +37,7 @@ from pipeline.evaluate import (
 from pipeline.i18n import Messages
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
-from pipeline.policy import METRICS, Policy
+from pipeline.policy import METRICS, Policy, Threshold
 from pipeline.sources.base import CHANNELS, PRIORITIES
 from pipeline.texttable import text_table
 from pipeline.verify import SEAL, seal
@@ -526,23 +526,10 @@ def _with_overrides(m: Messages, text: str, version, metric) -> str:
         and metric.name in line.applies_to
     ):
         hours = line.first_response_target_hours
-        overrides.append(
-            m(
-                "promise_override",
-                name=m("outage_line"),
-                promise=m(
-                    "promise_clock_hours_one_1" if hours == 1 else "promise_clock_hours_one",
-                    target=m.quantity(hours),
-                    limit=m.quantity(hours),
-                )
-                if line.calendar == "always"
-                else m(
-                    "promise_hours_one_1" if hours == 1 else "promise_hours_one",
-                    target=m.quantity(hours),
-                    limit=m.quantity(hours),
-                ),
-            )
-        )
+        # Outage calls are timed on the line's calendar: 24/7 counts clock hours.
+        clock = "clock" if line.calendar == "always" else metric.clock
+        promise = promise_text(m, Threshold(hours, hours, "hours"), replace(metric, clock=clock))
+        overrides.append(m("promise_override", name=m("outage_line"), promise=promise))
     return (
         m("promise_with_overrides", promise=text, overrides="; ".join(overrides))
         if overrides
