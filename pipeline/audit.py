@@ -20,6 +20,7 @@ import io
 import itertools
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -221,6 +222,31 @@ def _iso(value: Any, tz: str) -> str | None:
     return None if _missing(value) else pd.Timestamp(value).tz_convert(tz).isoformat()
 
 
+# Rejected rows keep their raw text as JSON: the id stands in it as a quoted value.
+REJECTED_MENTIONING_SQL = """
+SELECT file, line_number, reason_code, field, count(*) OVER () AS n
+FROM rejected_rows
+WHERE contains(raw, to_json(?::VARCHAR)::VARCHAR)
+ORDER BY load_id, line_number
+LIMIT 1
+"""
+
+
+def _rejected_hint(con: duckdb.DuckDBPyConnection, ticket_id: str) -> str:
+    """Where a ticket the warehouse lacks was refused at load, if it was."""
+    found = con.execute(REJECTED_MENTIONING_SQL, [ticket_id]).fetchall()
+    if not found:
+        return ""
+    file, line, reason, field, n = found[0]
+    where = f"{Path(file).name}, line {line}" if line is not None else Path(file).name
+    on = f" on {field}" if field else ""
+    more = f" (and {n - 1} more)" if n > 1 else ""
+    return (
+        f"; a row naming it was rejected at load: {where}, {reason}{on}{more}; "
+        "see the rejected rows (sla status)"
+    )
+
+
 def _plain(value: Any) -> Any:
     """A JSON-friendly scalar (numpy and pandas values to Python, missing to None)."""
     if _missing(value):
@@ -249,7 +275,9 @@ def audit_ticket(
     assert as_of is not None
     tickets = con.execute("SELECT * FROM tickets WHERE ticket_id = ?", [ticket_id]).df()
     if tickets.empty:
-        raise AuditError(f"no ticket {ticket_id!r} in this warehouse")
+        raise AuditError(
+            f"no ticket {ticket_id!r} in this warehouse" + _rejected_hint(con, ticket_id)
+        )
     t = {k: _plain(v) for k, v in tickets.iloc[0].to_dict().items()}
     created = _utc(t["created_at"])
     assert created is not None

@@ -344,3 +344,14 @@ def test_open_spans_show_seconds_off_the_minute(con, sample_warehouse, sample_co
     assert "open spans of office in the window: 1, 3,600 s (2026-10-22T10:00..11:00)" in (
         render_audit_text(audit_ticket(con, "PAUSE", evaluation_id=1))
     )
+
+
+def test_a_ticket_rejected_at_load_is_said_to_be(sample_warehouse) -> None:
+    """Found by QA: 'no ticket BROKEN-TS' said nothing of the row refused at load."""
+    with pytest.raises(AuditError) as caught:
+        audit_ticket(sample_warehouse, "BROKEN-TS")
+    assert str(caught.value) == (
+        "no ticket 'BROKEN-TS' in this warehouse; a row naming it was rejected at load: "
+        "tickets.csv, line 10002, unparseable_timestamp on created_at; see the rejected rows "
+        "(sla status)"
+    )
