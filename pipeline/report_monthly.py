@@ -147,13 +147,18 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
     """The evaluation behind a month's report: reused when one exists for the
     same policy, months, as-of instant (the month's end), input data and package
     version, else run. The first such one: a later equal run (`sla audit verify`
-    stores one) must not change the report's evaluation number, nor its bytes."""
-    months = _months_back(month, 12)
+    stores one) must not change the report's evaluation number, nor its bytes.
+
+    Its months run from the data's first: a ticket still open past a limit that
+    passed before the 12 months shown counts in that early month, and the report
+    must still list it as open at month end."""
+    first = data_months(con, policy.report_timezone)[0] or month
+    month_from = min(first, _months_back(month, 12)[0])
     as_of = month_end_as_of(month, policy.report_timezone)
-    stored = reusable_evaluation(con, policy, as_of, months[0], month, exact=True)
+    stored = reusable_evaluation(con, policy, as_of, month_from, month, exact=True)
     if stored is not None:
         return stored
-    run = evaluate(con, policy, month_from=months[0], month_to=month, as_of=as_of)
+    run = evaluate(con, policy, month_from=month_from, month_to=month, as_of=as_of)
     return int(run.evaluation_id)
 
 

@@ -597,3 +597,29 @@ def test_trends_start_at_the_first_month_of_the_data() -> None:
 def test_twelve_months_of_trends_in_the_sample(context) -> None:
     assert context.trend_months == 12
     assert "Trends over 12 months" in render_html(context)
+
+
+def test_a_ticket_left_open_for_over_a_year_is_still_listed() -> None:
+    """Found by QA (second round): the report's evaluation kept the 12 months shown
+    only, so a ticket overdue since before them vanished and the list said none."""
+    con = build(
+        [
+            ticket("OLD", "C1", "2025-06-02T10:00"),
+            ticket(
+                "NEW",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-05T09:30",
+                resolved="2026-10-05T11:00",
+            ),
+        ],
+        [],
+        [plan("C1", "business", "2025-01-01")],
+    )
+    context = build_context(con, MONTH)
+    assert {(r.ticket_id, r.status) for r in context.open_at_month_end} == {
+        ("OLD", "open_breached")
+    }
+    assert "1 of them passed it in an earlier month." in " ".join(context.sentences)
+    # The cells and charts still show the 12 months up to the report's.
+    assert context.trend_months == 12

@@ -405,7 +405,8 @@ def test_many_differing_rows_are_counted(warehouse_file, tmp_path) -> None:
         "UPDATE sla_results SET reopens = reopens + 1 WHERE evaluation_id = 1 AND tier = 'premium'",
     )
     premium = _tampered(warehouse_file, tmp_path, "SELECT 1")  # intact: for the count
-    assert premium.reproduced and premium.rows_checked == 15_555
+    # Every row of the report's evaluation: the sample's whole history up to October.
+    assert premium.reproduced and premium.rows_checked == 20_006
     assert len(result.differences) == 6
     assert result.differences[0].endswith("reopens: stored 1 vs re-derived 0")
     assert re.fullmatch(

@@ -1,7 +1,8 @@
 -- Every breached row of the month, and rows still open at month end that are at
 -- risk or already over their limit (SLA tiers only). A row still open past its
--- limit counts in the month its deadline passed: those of earlier months of the
--- window ($month_from on) are still open at this month's end too.
+-- limit counts in the month its deadline passed: those of every earlier month
+-- (the report's evaluation runs from the data's first) are still open at this
+-- month's end too.
 SELECT
     r.ticket_id,
     r.customer_id,
@@ -23,6 +24,6 @@ WHERE r.evaluation_id = $evaluation_id
   AND r.has_sla
   AND (
       (r.month = $month AND r.status IN ('breached', 'open_breached', 'open_at_risk'))
-      OR (r.month >= $month_from AND r.month < $month AND r.status = 'open_breached')
+      OR (r.month < $month AND r.status = 'open_breached')
   )
 ORDER BY r.status, r.late_working_seconds DESC NULLS LAST, r.ticket_id, r.metric
