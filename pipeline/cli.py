@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -155,19 +156,34 @@ def _print_load(summary: LoadSummary) -> None:
             f"{summary.path}: same content as load #{summary.unchanged_since}; nothing changed."
         )
         return
+    split = (
+        f" (loaded {summary.loaded:,}, not applied {summary.not_applied:,})"
+        if summary.not_applied
+        else ""
+    )
     console.print(
         f"{summary.path} ({summary.kind}, load #{summary.load_id}): read {summary.rows_read:,}, "
-        f"accepted {summary.accepted:,}, rejected {summary.rejected_total:,}"
-        + (f", {summary.superseded:,} older than the stored version" if summary.superseded else "")
+        f"accepted {summary.accepted:,}{split}, rejected {summary.rejected_total:,}"
     )
     for column in summary.ignored_columns:
         console.print(f"  ignored column {column}: not a field of {summary.kind}")
     for code, count in summary.rejected.items():
-        console.print(f"  rejected  {code:<28} {count:>8,}")
+        console.print(f"  rejected     {code:<28} {count:>8,}")
+    if summary.not_applied:
+        console.print(f"  not applied  {'older_than_stored':<28} {summary.not_applied:>8,}")
     for code, count in summary.flagged.items():
-        console.print(f"  flagged   {code:<28} {count:>8,}")
+        console.print(f"  flagged      {code:<28} {count:>8,}")
     if summary.rejected:
-        console.print("  rejected rows are kept with their reason: sla status, table rejected_rows")
+        console.print(
+            "  rejected rows are kept with their line, field, reason and raw text: "
+            f"sla status --rejected --file {shlex.quote(summary.path)}"
+        )
+    if summary.not_applied:
+        console.print(
+            "  not applied: a newer version of the ticket is stored; the rows are kept: "
+            f"sla status --not-applied --file {shlex.quote(summary.path)}; to apply a "
+            "correction, give the file an updated_at column (docs/canonical-format.md)"
+        )
 
 
 @cli.command("load")
