@@ -12,7 +12,8 @@ de-duplicated, a customers file replaces the plan history of the customers it
 names. A file whose content (sha256) was loaded before is read again only when
 the result could differ (another preset, mapping or source zone, or rejections
 a later load may have mended: `_same_load`), and its new reading replaces the
-earlier one. Suspicious but loadable rows are loaded and listed in `flagged_rows`.
+earlier one (whose kept rows then no longer count: `pipeline.status`).
+Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 """
 
 from __future__ import annotations
@@ -1025,59 +1026,3 @@ def load_servicenow(
 ) -> list[LoadSummary]:
     """A ServiceNow incident export (one snapshot per update): tickets, then events."""
     return load_derived(con, path, preset="servicenow", source_tz=source_tz)
-
-
-@dataclass(frozen=True)
-class WarehouseStatus:
-    loads: pd.DataFrame
-    counts: dict[str, int]
-    # Over the tickets created up to now; those created later (flagged
-    # created_in_future when loaded) are counted apart, so that one mistyped year
-    # does not stretch the range.
-    created_range: tuple[pd.Timestamp | None, pd.Timestamp | None]
-    created_later: tuple[int, pd.Timestamp | None]  # how many, the latest
-    rejected: pd.DataFrame  # reason_code, field, rows
-    flagged: pd.DataFrame  # flag_code, rows
-
-
-def warehouse_status(
-    con: duckdb.DuckDBPyConnection, now: pd.Timestamp | None = None
-) -> WarehouseStatus:
-    """What is loaded: the loads, row counts, the creation date range (up to
-    `now`, default the current time), rejections and flags."""
-    now = pd.Timestamp.now(tz="UTC") if now is None else now
-    counts = {
-        table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        for table in (
-            "tickets",
-            "ticket_events",
-            "customers",
-            "plan_history",
-            "rejected_rows",
-            "flagged_rows",
-            "evaluations",
-        )
-    }
-    low, high, later, latest = con.execute(
-        "SELECT min(created_at) FILTER (created_at <= $now), "
-        "max(created_at) FILTER (created_at <= $now), "
-        "count(*) FILTER (created_at > $now), max(created_at) FILTER (created_at > $now) "
-        "FROM tickets",
-        {"now": now.to_pydatetime()},
-    ).fetchall()[0]
-    return WarehouseStatus(
-        loads=con.execute(
-            "SELECT load_id, kind, path, left(sha256, 12) AS sha256, rows_read, accepted, "
-            "rejected, flagged, unchanged, source_tz, finished_at FROM loads ORDER BY load_id"
-        ).df(),
-        counts=counts,
-        created_range=(low, high),
-        created_later=(later, latest),
-        rejected=con.execute(
-            "SELECT reason_code, field, count(*) AS rows FROM rejected_rows GROUP BY ALL "
-            "ORDER BY rows DESC, reason_code"
-        ).df(),
-        flagged=con.execute(
-            "SELECT flag_code, count(*) AS rows FROM flagged_rows GROUP BY ALL ORDER BY 1"
-        ).df(),
-    )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import LoadError
-from pipeline.load import STRICT_CSV_BYTES, load_file, warehouse_status
+from pipeline.load import STRICT_CSV_BYTES, load_file
 from pipeline.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -259,23 +259,6 @@ def test_failed_load_leaves_warehouse_as_before(con, monkeypatch) -> None:
         load_tickets(con)
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
-
-
-def test_status(con) -> None:
-    load_tickets(con)
-    status = warehouse_status(con)
-    assert status.counts["tickets"] == 4
-    assert set(status.rejected["reason_code"]) >= {"unknown_tier", "unknown_customer"}
-    assert list(status.loads["kind"]) == ["customers", "tickets"]
-    # T9, created in 2036, stays out of the range and is counted apart. T2 (naive
-    # 02:30 on the night the clocks go back) is read as the later, winter 02:30.
-    ts = pd.Timestamp
-    assert status.created_range == (ts("2026-10-21T08:00Z"), ts("2026-10-25T01:30Z"))
-    assert status.created_later == (1, ts("2036-10-21T08:00Z"))
-    # As seen from a later instant, it is in the range like any other.
-    status = warehouse_status(con, now=ts("2040-01-01T00:00Z"))
-    assert status.created_range == (ts("2026-10-21T08:00Z"), ts("2036-10-21T08:00Z"))
-    assert status.created_later == (0, None)
 
 
 def test_unknown_file_type(con, tmp_path) -> None:
