@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,6 @@ from pipeline.load import (
     LoadSummary,
     load_export,
     load_file,
-    warehouse_status,
 )
 from pipeline.metrics import run_counts, stored_summary
 from pipeline.policy import Policy
@@ -50,6 +50,7 @@ from pipeline.report_sales import (
     build_tiers_context,
     write_sales_report,
 )
+from pipeline.status import RowListing, list_rows, warehouse_status
 from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
 from pipeline.whatif import whatif
@@ -155,19 +156,34 @@ def _print_load(summary: LoadSummary) -> None:
             f"{summary.path}: same content as load #{summary.unchanged_since}; nothing changed."
         )
         return
+    split = (
+        f" (loaded {summary.loaded:,}, not applied {summary.not_applied:,})"
+        if summary.not_applied
+        else ""
+    )
     console.print(
         f"{summary.path} ({summary.kind}, load #{summary.load_id}): read {summary.rows_read:,}, "
-        f"accepted {summary.accepted:,}, rejected {summary.rejected_total:,}"
-        + (f", {summary.superseded:,} older than the stored version" if summary.superseded else "")
+        f"accepted {summary.accepted:,}{split}, rejected {summary.rejected_total:,}"
     )
     for column in summary.ignored_columns:
         console.print(f"  ignored column {column}: not a field of {summary.kind}")
     for code, count in summary.rejected.items():
-        console.print(f"  rejected  {code:<28} {count:>8,}")
+        console.print(f"  rejected     {code:<28} {count:>8,}")
+    if summary.not_applied:
+        console.print(f"  not applied  {'older_than_stored':<28} {summary.not_applied:>8,}")
     for code, count in summary.flagged.items():
-        console.print(f"  flagged   {code:<28} {count:>8,}")
+        console.print(f"  flagged      {code:<28} {count:>8,}")
     if summary.rejected:
-        console.print("  rejected rows are kept with their reason: sla status, table rejected_rows")
+        console.print(
+            "  rejected rows are kept with their line, field, reason and raw text: "
+            f"sla status --rejected --file {shlex.quote(summary.path)}"
+        )
+    if summary.not_applied:
+        console.print(
+            "  not applied: a newer version of the ticket is stored; the rows are kept: "
+            f"sla status --not-applied --file {shlex.quote(summary.path)}; to apply a "
+            "correction, give the file an updated_at column (docs/canonical-format.md)"
+        )
 
 
 @cli.command("load")
@@ -244,12 +260,94 @@ def customers_command(file: str, source_tz: str | None, db: str | None) -> None:
     _print_load(load_file(connect(db), file, kind="customers", source_tz=source_tz))
 
 
+LISTED_ROWS = 20  # rows `sla status --rejected` shows unless --limit says otherwise
+RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
+
+
 @cli.command("status")
+@click.option(
+    "--rejected",
+    "listing",
+    flag_value="rejected",
+    help="List the outstanding rejected rows: file, line, field, reason, value, raw text.",
+)
+@click.option(
+    "--not-applied",
+    "listing",
+    flag_value="not_applied",
+    help="List the accepted rows not applied because a newer version of the ticket is stored.",
+)
+@click.option("--file", "file_", default=None, help="With a listing: only rows of this file.")
+@click.option("--reason", default=None, help="With a listing: only rows with this reason code.")
+@click.option(
+    "--all",
+    "include_superseded",
+    is_flag=True,
+    help="With a listing: also the rows of earlier readings a later reading of the same "
+    "file superseded (kept for audit).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"With a listing: at most N rows (default {LISTED_ROWS}; with --format csv: all).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "csv"]),
+    default="text",
+    show_default=True,
+    help="With a listing: csv writes every matching row, raw text whole, to standard output.",
+)
 @DB_OPTION
 @handle_errors
-def status_command(db: str | None) -> None:
-    """What is loaded: loads, counts, date range, rejected rows by reason, flags."""
-    status = warehouse_status(connect(db, must_exist=True))
+def status_command(
+    listing: str | None,
+    file_: str | None,
+    reason: str | None,
+    limit: int | None,
+    fmt: str,
+    db: str | None,
+    *,
+    include_superseded: bool,
+) -> None:
+    """What is loaded: loads, counts, date range, outstanding rejected and not-applied
+    rows by reason, flags; with --rejected or --not-applied, the rows themselves."""
+    if listing is None:
+        given = {
+            "--file": file_,
+            "--reason": reason,
+            "--all": include_superseded or None,
+            "--limit": limit,
+            "--format": None if fmt == "text" else fmt,
+        }
+        named = [name for name, value in given.items() if value is not None]
+        if named:
+            raise click.UsageError(
+                f"{', '.join(named)} choose{'s' if len(named) == 1 else ''} rows of a listing: "
+                "add --rejected or --not-applied"
+            )
+        _print_status(connect(db, must_exist=True))
+        return
+    found = list_rows(
+        connect(db, must_exist=True),
+        listing,
+        file=file_,
+        reason=reason,
+        limit=limit if limit is not None or fmt == "csv" else LISTED_ROWS,
+        include_superseded=include_superseded,
+    )
+    if fmt == "csv":
+        # No console: a terminal's width must not wrap the rows. Line ends as the
+        # platform's text mode writes them, like any other standard output.
+        found.rows.to_csv(sys.stdout, index=False)
+        return
+    _print_rows(found, include_superseded=include_superseded)
+
+
+def _print_status(con: Any) -> None:
+    status = warehouse_status(con)
     console = Console(soft_wrap=True)
     table = Table(
         "load",
@@ -258,9 +356,11 @@ def status_command(db: str | None) -> None:
         "sha256",
         "read",
         "accepted",
+        "not applied",
         "rejected",
         "flagged",
         "source tz",
+        "read again",
         title="Loads",
     )
     for row in status.loads.itertuples():
@@ -271,13 +371,19 @@ def status_command(db: str | None) -> None:
             row.sha256,
             f"{row.rows_read:,}",
             f"{row.accepted:,}",
+            f"{row.not_applied:,}",
             f"{row.rejected:,}",
             f"{row.flagged:,}",
             row.source_tz
             if isinstance(row.source_tz, str) and row.source_tz
             else ("unchanged" if row.unchanged else "-"),
+            "-" if pd.isna(row.superseded_by) else f"#{int(row.superseded_by)}",
         )
     _show(console, table)
+    console.print(
+        "read = accepted + rejected; not applied: accepted rows not stored, a newer version "
+        "of the ticket was; read again: the file's later reading, whose rows replace this one's"
+    )
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
     later, latest = status.created_later
@@ -290,10 +396,62 @@ def status_command(db: str | None) -> None:
             f"{later:,} ticket{'s' if later > 1 else ''} created after now "
             f"(the latest {latest}): flagged created_in_future when loaded"
         )
-    for row in status.rejected.itertuples():
-        console.print(f"  rejected {row.reason_code:<28} {row.field or '':<20} {row.rows:>8,}")
-    for row in status.flagged.itertuples():
-        console.print(f"  flagged  {row.flag_code:<28} {'':<20} {row.rows:>8,}")
+    outstanding = {
+        "rejected": int(status.rejected["rows"].sum()),
+        "not_applied": int(status.not_applied["rows"].sum()),
+    }
+    counted = [("rejected", r.reason_code, r.field, r.rows) for r in status.rejected.itertuples()]
+    counted += [
+        ("not applied", r.reason_code, r.field, r.rows) for r in status.not_applied.itertuples()
+    ]
+    counted += [("flagged", r.flag_code, r.field, r.rows) for r in status.flagged.itertuples()]
+    for what, code, field, rows in counted:
+        console.print(f"  {what:<12} {code:<28} {field or '':<20} {rows:>8,}")
+    for what, option in (("rejected", "--rejected"), ("not_applied", "--not-applied")):
+        shown = what.replace("_", " ")
+        if outstanding[what]:
+            console.print(f"{shown} rows, with their line, field and raw text: sla status {option}")
+        if status.superseded[what]:
+            console.print(
+                f"{status.superseded[what]:,} {shown} row(s) of earlier readings no longer "
+                f"count: the same file was read again since (kept: sla status {option} --all)"
+            )
+
+
+def _print_rows(found: RowListing, *, include_superseded: bool) -> None:
+    """A listing, one row a block: where, why, the value at fault, the raw text."""
+    console = Console(soft_wrap=True, highlight=False)
+    shown = found.what.replace("_", " ")
+    scope = "" if include_superseded else "outstanding "
+    if found.matching == 0:
+        console.print(f"no {scope}{shown} rows")
+        return
+    console.print(f"{found.matching:,} {scope}{shown} row(s)")
+    for row in found.rows.itertuples():
+        where = f"{row.file}, line {'?' if pd.isna(row.line_number) else int(row.line_number)}"
+        field = f", field {row.field}" if isinstance(row.field, str) else ""
+        ticket = f", ticket {row.ticket_id}" if isinstance(row.ticket_id, str) else ""
+        gone = (
+            "" if pd.isna(row.superseded_by) else f" [superseded by load #{int(row.superseded_by)}]"
+        )
+        console.print(
+            f"{where}{field}{ticket} (load #{row.load_id}): {row.reason_code}{gone}",
+            markup=False,
+        )
+        detail = row.message if isinstance(row.message, str) else ""
+        if isinstance(row.value, str):
+            detail = f"{detail}; value {row.value!r}" if detail else f"value {row.value!r}"
+        if detail:
+            console.print(f"    {detail}", markup=False)
+        raw = row.raw if isinstance(row.raw, str) else ""
+        if len(raw) > RAW_SHOWN:
+            raw = raw[: RAW_SHOWN - 1] + "…"
+        console.print(f"    raw: {raw}", markup=False)
+    if found.more:
+        console.print(
+            f"… and {found.more:,} more: --limit {found.matching} shows them all, "
+            "--format csv writes them all"
+        )
 
 
 @cli.command("evaluate")

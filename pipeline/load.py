@@ -6,12 +6,14 @@ and the raw row as JSON). SQL then parses and checks every row
 (`pipeline/sql/load_*.sql`): a row is either accepted or rejected with a reason
 code and the field at fault, and rejected rows are kept in `rejected_rows` with
 their raw text. Accepted rows are merged: a newer version of a ticket (by
-`updated_at`, then load order) replaces the stored one, events are
+`updated_at`, then load order) replaces the stored one (an accepted row older
+than the stored version is not applied, and kept in `not_applied_rows`), events are
 de-duplicated, a customers file replaces the plan history of the customers it
 names. A file whose content (sha256) was loaded before is read again only when
 the result could differ (another preset, mapping or source zone, or rejections
 a later load may have mended: `_same_load`), and its new reading replaces the
-earlier one. Suspicious but loadable rows are loaded and listed in `flagged_rows`.
+earlier one (whose kept rows then no longer count: `pipeline.status`).
+Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 """
 
 from __future__ import annotations
@@ -87,11 +89,16 @@ REASONS = {
     "overlapping_plan": "overlaps another plan period of the same customer",
     "skipped_by_mapping": "skipped by the mapping (file.skip_rows)",
 }
+# Accepted rows that were not stored (`not_applied_rows`), and why.
+NOT_APPLIED_REASONS = {
+    "older_than_stored": "the stored version of the ticket is newer (by updated_at)",
+}
 
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """What one load did. rows_read == accepted + rejected, always."""
+    """What one load did. rows_read == accepted + rejected, always; of the
+    accepted rows, `not_applied` were not stored (`loaded` were)."""
 
     path: str
     kind: str
@@ -102,7 +109,7 @@ class LoadSummary:
     rejected: dict[str, int] = field(default_factory=dict)
     flagged: dict[str, int] = field(default_factory=dict)
     unchanged_since: int | None = None  # the earlier load of the same content
-    superseded: int = 0  # accepted rows older than the version already stored
+    not_applied: int = 0  # accepted rows older than the version already stored
     # Columns of a canonical file that are no field of its kind, each with a
     # near-miss hint ("did you mean ...") when there is one: read, not loaded.
     ignored_columns: tuple[str, ...] = ()
@@ -110,6 +117,11 @@ class LoadSummary:
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
+
+    @property
+    def loaded(self) -> int:
+        """Accepted rows that were stored (or were already, as identical copies)."""
+        return self.accepted - self.not_applied
 
 
 def sha256_of(path: Path) -> str:
@@ -568,6 +580,25 @@ def _normalise(
     return tuple(ignored)
 
 
+# The raw text of not-applied rows is read again from the file, as for rows
+# rejected after the check query: usually there are none.
+KEEP_NOT_APPLIED_SQL = """
+INSERT INTO not_applied_rows
+SELECT $load_id, $file, n._line, n.ticket_id, 'updated_at', 'older_than_stored', n.message,
+       sla_raw_text(f)
+FROM not_applied n JOIN raw_file f ON f._line = n._line
+"""
+
+
+def _keep_not_applied(con: duckdb.DuckDBPyConnection, load_id: int, path: Path) -> int:
+    """Keep the accepted rows the tickets merge did not apply (`not_applied`) in
+    `not_applied_rows`; return how many there were."""
+    count = con.execute("SELECT count(*) FROM not_applied").fetchall()[0][0]
+    if count:
+        con.execute(KEEP_NOT_APPLIED_SQL, {"load_id": load_id, "file": str(path)})
+    return count
+
+
 def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
     """Rows rejected after the check query (duplicates that disagree) get their
     raw text here; usually there are none, and the file is not read again."""
@@ -582,7 +613,7 @@ def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-SCRATCH_TABLES = ("checked", "repeated", "superseded", "maybe_repeated", "raw_staged")
+SCRATCH_TABLES = ("checked", "repeated", "not_applied", "maybe_repeated", "raw_staged")
 SCRATCH_VIEWS = ("candidates", "raw", "raw_file")
 
 
@@ -621,13 +652,15 @@ def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+LINED_TABLES = ("rejected_rows", "not_applied_rows", "flagged_rows")
+
+
 def _lines_for_records(con: duckdb.DuckDBPyConnection, path: Path, load_id: int, read: int) -> None:
-    """Rejected and flagged rows of a canonical CSV load name the line their record
-    starts on, not its record number (they differ after a quoted value spanning
-    lines, or a blank line)."""
+    """Rejected, not-applied and flagged rows of a canonical CSV load name the line
+    their record starts on, not its record number (they differ after a quoted
+    value spanning lines, or a blank line)."""
     numbers = con.execute(
-        "SELECT line_number FROM rejected_rows WHERE load_id = $id "
-        "UNION SELECT line_number FROM flagged_rows WHERE load_id = $id",
+        " UNION ".join(f"SELECT line_number FROM {t} WHERE load_id = $id" for t in LINED_TABLES),
         {"id": load_id},
     ).fetchall()
     if not numbers:
@@ -638,7 +671,7 @@ def _lines_for_records(con: duckdb.DuckDBPyConnection, path: Path, load_id: int,
     record = np.array([n for (n,) in numbers if n is not None], dtype=np.int64)
     lines = pd.DataFrame({"record": record, "line": starts[record - 1]})
     con.register("record_lines", lines)
-    for table in ("rejected_rows", "flagged_rows"):
+    for table in LINED_TABLES:
         con.execute(
             f"UPDATE {table} SET line_number = l.line FROM record_lines l "
             f"WHERE {table}.load_id = ? AND {table}.line_number = l.record",
@@ -879,10 +912,10 @@ def load_file(
         _check_naive(
             con, path, source_tz, source_columns, csv_file=fmt == "csv" and not from_reader
         )
-        superseded = 0
+        not_applied = 0
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)
-            superseded = con.execute("SELECT count(*) FROM superseded").fetchall()[0][0]
+            not_applied = _keep_not_applied(con, load_id, path)
         else:
             _run(con, f"load_{kind}_merge.sql", params)
         _fill_raw_text(con)
@@ -913,9 +946,9 @@ def load_file(
         )
         n_rejected = sum(rejected.values())
         con.execute(
-            "UPDATE loads SET rows_read = ?, accepted = ?, rejected = ?, flagged = ?, "
-            "finished_at = now() WHERE load_id = ?",
-            [read, read - n_rejected, n_rejected, sum(flagged.values()), load_id],
+            "UPDATE loads SET rows_read = ?, accepted = ?, rejected = ?, not_applied = ?, "
+            "flagged = ?, finished_at = now() WHERE load_id = ?",
+            [read, read - n_rejected, n_rejected, not_applied, sum(flagged.values()), load_id],
         )
     return LoadSummary(
         str(path),
@@ -926,7 +959,7 @@ def load_file(
         read - n_rejected,
         rejected,
         flagged,
-        superseded=superseded,
+        not_applied=not_applied,
         ignored_columns=ignored,
     )
 
@@ -993,59 +1026,3 @@ def load_servicenow(
 ) -> list[LoadSummary]:
     """A ServiceNow incident export (one snapshot per update): tickets, then events."""
     return load_derived(con, path, preset="servicenow", source_tz=source_tz)
-
-
-@dataclass(frozen=True)
-class WarehouseStatus:
-    loads: pd.DataFrame
-    counts: dict[str, int]
-    # Over the tickets created up to now; those created later (flagged
-    # created_in_future when loaded) are counted apart, so that one mistyped year
-    # does not stretch the range.
-    created_range: tuple[pd.Timestamp | None, pd.Timestamp | None]
-    created_later: tuple[int, pd.Timestamp | None]  # how many, the latest
-    rejected: pd.DataFrame  # reason_code, field, rows
-    flagged: pd.DataFrame  # flag_code, rows
-
-
-def warehouse_status(
-    con: duckdb.DuckDBPyConnection, now: pd.Timestamp | None = None
-) -> WarehouseStatus:
-    """What is loaded: the loads, row counts, the creation date range (up to
-    `now`, default the current time), rejections and flags."""
-    now = pd.Timestamp.now(tz="UTC") if now is None else now
-    counts = {
-        table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        for table in (
-            "tickets",
-            "ticket_events",
-            "customers",
-            "plan_history",
-            "rejected_rows",
-            "flagged_rows",
-            "evaluations",
-        )
-    }
-    low, high, later, latest = con.execute(
-        "SELECT min(created_at) FILTER (created_at <= $now), "
-        "max(created_at) FILTER (created_at <= $now), "
-        "count(*) FILTER (created_at > $now), max(created_at) FILTER (created_at > $now) "
-        "FROM tickets",
-        {"now": now.to_pydatetime()},
-    ).fetchall()[0]
-    return WarehouseStatus(
-        loads=con.execute(
-            "SELECT load_id, kind, path, left(sha256, 12) AS sha256, rows_read, accepted, "
-            "rejected, flagged, unchanged, source_tz, finished_at FROM loads ORDER BY load_id"
-        ).df(),
-        counts=counts,
-        created_range=(low, high),
-        created_later=(later, latest),
-        rejected=con.execute(
-            "SELECT reason_code, field, count(*) AS rows FROM rejected_rows GROUP BY ALL "
-            "ORDER BY rows DESC, reason_code"
-        ).df(),
-        flagged=con.execute(
-            "SELECT flag_code, count(*) AS rows FROM flagged_rows GROUP BY ALL ORDER BY 1"
-        ).df(),
-    )

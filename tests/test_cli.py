@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -373,3 +375,74 @@ def test_verify_says_the_stored_rows_were_compared(db: str, tmp_path) -> None:
     assert f"and every one of the {count:,} stored result rows the report was read from" in (
         result.output
     )
+
+
+def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
+    """Rejected rows were only counted, mended ones included; a row not applied was
+    not recorded at all (found by QA)."""
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,tier,valid_from\nC1,business,2024-01-01T00:00:00Z\n")
+    events = tmp_path / "ev.csv"
+    events.write_text(
+        "ticket_id,at,kind\n"
+        "T1,2026-10-26T11:00:00Z,agent_reply\n"
+        "T9,2026-10-26T12:00:00Z,agent_reply\n"
+    )
+    v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    v1.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\nT1,C1,2026-10-26T10:00Z,2026-10-29T10:00Z\n"
+    )
+    v2.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\nT1,C1,2026-10-26T10:00Z,2026-10-26T15:00Z\n"
+    )
+    run("customers", str(customers), "--db", db)
+    run("load", str(events), "--db", db)
+    run("load", str(v1), "--db", db)
+    run("load", str(events), "--db", db)
+    loaded = run("load", str(v2), "--db", db)
+    assert "read 1, accepted 1 (loaded 0, not applied 1), rejected 0" in loaded.output
+    assert f"sla status --not-applied --file {v2}" in loaded.output
+    assert "updated_at column" in loaded.output
+
+    status = run("status", "--db", db)
+    assert "  rejected     event_for_unknown_ticket     ticket_id                   1" in (
+        status.output
+    )
+    assert "  not applied  older_than_stored            updated_at                  1" in (
+        status.output
+    )
+    assert "2 rejected row(s) of earlier readings no longer count" in status.output
+
+    listed = run("status", "--rejected", "--db", db)
+    assert listed.exit_code == 0
+    assert "1 outstanding rejected row(s)" in listed.output
+    assert f"{events}, line 3, field ticket_id (load #4): event_for_unknown_ticket" in (
+        listed.output
+    )
+    assert "event for a ticket that is not loaded; value 'T9'" in listed.output
+    assert 'raw: {"ticket_id":"T9","at":"2026-10-26T12:00:00Z","kind":"agent_reply"}' in (
+        listed.output
+    )
+    history = run("status", "--rejected", "--all", "--limit", "1", "--db", db)
+    assert "[superseded by load #4]" in history.output
+    assert "… and 2 more: --limit 3 shows them all" in history.output
+    not_applied = run("status", "--not-applied", "--file", "v2.csv", "--db", db)
+    assert f"{v2}, line 2, field updated_at, ticket T1 (load #5): older_than_stored" in (
+        not_applied.output
+    )
+
+    exported = run("status", "--rejected", "--all", "--format", "csv", "--db", db)
+    frame = pd.read_csv(io.StringIO(exported.output))
+    assert frame[["line_number", "reason_code", "value"]].values.tolist() == [
+        [2, "event_for_unknown_ticket", "T1"],
+        [3, "event_for_unknown_ticket", "T9"],
+        [3, "event_for_unknown_ticket", "T9"],
+    ]
+    assert frame["superseded_by"].fillna(0).tolist() == [4, 4, 0]
+
+    alone = CliRunner().invoke(cli, ["status", "--reason", "x", "--db", db])
+    assert alone.exit_code == 2
+    assert "--reason chooses rows of a listing: add --rejected or --not-applied" in alone.output
+    unknown = run("status", "--rejected", "--reason", "nope", "--db", db)
+    assert unknown.exit_code == 1
+    assert "no rejected row has reason 'nope'" in unknown.output

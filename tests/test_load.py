@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import LoadError
-from pipeline.load import STRICT_CSV_BYTES, load_file, warehouse_status
+from pipeline.load import STRICT_CSV_BYTES, load_file
 from pipeline.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -136,9 +136,68 @@ def test_newer_export_replaces_older_version(con, tmp_path) -> None:
         "T1,C1,2026-10-23T17:00:00+02:00,open,2026-10-24T10:00:00+02:00\n"
     )
     summary = load_file(con, newer)
-    assert summary.superseded == 1  # T1 is older than the stored version
+    assert summary.not_applied == 1  # T1 is older than the stored version
     status = dict(con.execute("SELECT ticket_id, status FROM tickets").fetchall())
     assert status["T8"] == "resolved" and status["T1"] == "resolved"
+
+
+def test_a_row_older_than_the_stored_version_is_kept_not_applied(con, tmp_path) -> None:
+    """A correction without updated_at is versioned by its latest timestamp, so an
+    earlier resolution loses to the stored one: it used to be counted as accepted
+    and dropped without a trace (found by QA)."""
+    first = tmp_path / "v1.csv"
+    first.write_text(
+        "ticket_id,customer_id,created_at,resolved_at,priority\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-29T10:00:00Z,high\n"
+        "T2,C1,2026-10-26T10:00:00Z,,low\n"
+    )
+    second = tmp_path / "v2.csv"
+    second.write_text(
+        "ticket_id,customer_id,created_at,resolved_at,priority,subject\n"
+        '"T2",C1,2026-10-26T10:00:00Z,,critical,"two\nlines"\n'  # lines 2-3
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-26T15:00:00Z,high,corrected\n"  # line 4
+    )
+    load_file(con, first)
+    summary = load_file(con, second)
+    assert (summary.rows_read, summary.accepted, summary.not_applied, summary.loaded) == (
+        2,
+        2,
+        1,
+        1,
+    )
+    assert con.execute(
+        "SELECT rows_read, accepted, rejected, not_applied FROM loads WHERE load_id = ?",
+        [summary.load_id],
+    ).fetchall() == [(2, 2, 0, 1)]
+    kept = con.execute(
+        "SELECT file, line_number, ticket_id, field, reason_code, message, raw "
+        "FROM not_applied_rows"
+    ).fetchall()
+    assert kept == [
+        (
+            str(second),
+            4,
+            "T1",
+            "updated_at",
+            "older_than_stored",
+            "the stored version is newer: updated_at 2026-10-29 10:00:00 UTC (load #2) "
+            "against this row's 2026-10-26 15:00:00 UTC (no updated_at given: the latest of "
+            "its timestamps)",
+            '{"ticket_id":"T1","customer_id":"C1","created_at":"2026-10-26T10:00:00Z",'
+            '"resolved_at":"2026-10-26T15:00:00Z","priority":"high","subject":"corrected"}',
+        )
+    ]
+    stored = dict(con.execute("SELECT ticket_id, priority FROM tickets").fetchall())
+    assert stored == {"T1": "high", "T2": "critical"}  # T2 ties and the later load wins
+    # An updated_at column makes the correction apply.
+    third = tmp_path / "v3.csv"
+    third.write_text(
+        "ticket_id,customer_id,created_at,resolved_at,updated_at\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-26T15:00:00Z,2026-10-30T08:00:00Z\n"
+    )
+    assert load_file(con, third).not_applied == 0
+    resolved = con.execute("SELECT resolved_at FROM tickets WHERE ticket_id = 'T1'").fetchall()
+    assert pd.Timestamp(resolved[0][0]) == pd.Timestamp("2026-10-26T15:00Z")
 
 
 def test_events_deduplicated_and_checked(con, tmp_path) -> None:
@@ -200,23 +259,6 @@ def test_failed_load_leaves_warehouse_as_before(con, monkeypatch) -> None:
         load_tickets(con)
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
-
-
-def test_status(con) -> None:
-    load_tickets(con)
-    status = warehouse_status(con)
-    assert status.counts["tickets"] == 4
-    assert set(status.rejected["reason_code"]) >= {"unknown_tier", "unknown_customer"}
-    assert list(status.loads["kind"]) == ["customers", "tickets"]
-    # T9, created in 2036, stays out of the range and is counted apart. T2 (naive
-    # 02:30 on the night the clocks go back) is read as the later, winter 02:30.
-    ts = pd.Timestamp
-    assert status.created_range == (ts("2026-10-21T08:00Z"), ts("2026-10-25T01:30Z"))
-    assert status.created_later == (1, ts("2036-10-21T08:00Z"))
-    # As seen from a later instant, it is in the range like any other.
-    status = warehouse_status(con, now=ts("2040-01-01T00:00Z"))
-    assert status.created_range == (ts("2026-10-21T08:00Z"), ts("2036-10-21T08:00Z"))
-    assert status.created_later == (0, None)
 
 
 def test_unknown_file_type(con, tmp_path) -> None:

@@ -1,0 +1,130 @@
+"""What the warehouse holds: loads, counts, and the rows loads kept but did not
+store, outstanding or superseded by a later reading of the same file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.load import load_file
+from pipeline.status import StatusError, list_rows, warehouse_status
+from pipeline.warehouse import connect
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def con(tmp_path):
+    """A warehouse with one customer, C1, loaded without rejections."""
+    con = connect(":memory:")
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,tier,valid_from\nC1,business,2024-01-01T00:00:00Z\n")
+    load_file(con, customers)
+    return con
+
+
+def test_status() -> None:
+    con = connect(":memory:")
+    load_file(con, FIXTURES / "customers.csv")
+    load_file(con, FIXTURES / "tickets.csv", source_tz="Europe/Amsterdam")
+    status = warehouse_status(con)
+    assert status.counts["tickets"] == 4
+    assert set(status.rejected["reason_code"]) >= {"unknown_tier", "unknown_customer"}
+    assert list(status.loads["kind"]) == ["customers", "tickets"]
+    # T9, created in 2036, stays out of the range and is counted apart. T2 (naive
+    # 02:30 on the night the clocks go back) is read as the later, winter 02:30.
+    ts = pd.Timestamp
+    assert status.created_range == (ts("2026-10-21T08:00Z"), ts("2026-10-25T01:30Z"))
+    assert status.created_later == (1, ts("2036-10-21T08:00Z"))
+    # As seen from a later instant, it is in the range like any other.
+    status = warehouse_status(con, now=ts("2040-01-01T00:00Z"))
+    assert status.created_range == (ts("2026-10-21T08:00Z"), ts("2036-10-21T08:00Z"))
+    assert status.created_later == (0, None)
+
+
+def events_before_and_after_their_ticket(con, tmp_path) -> tuple[Path, list[int]]:
+    """QA's case: events loaded before their tickets, then read again after them."""
+    events = tmp_path / "ev.csv"
+    events.write_text(
+        "ticket_id,at,kind,old_value,new_value,actor_type\n"
+        "T1,2026-10-26T11:00:00Z,agent_reply,,,agent\n"
+        "T1,2026-10-26T12:00:00Z,status_change,open,waiting_on_customer,agent\n"
+        "T9,2026-10-26T12:00:00Z,agent_reply,,,agent\n"
+    )
+    tickets = tmp_path / "t1.csv"
+    tickets.write_text("ticket_id,customer_id,created_at\nT1,C1,2026-10-26T10:00:00Z\n")
+    first = load_file(con, events)
+    load_file(con, tickets)
+    again = load_file(con, events)
+    return events, [first.load_id, again.load_id]
+
+
+def test_rejections_mended_by_a_later_reading_no_longer_count(con, tmp_path) -> None:
+    """Three rows rejected, two of them mended by reading the file again once their
+    ticket was loaded: status counted four rejections (found by QA)."""
+    _, (first, again) = events_before_and_after_their_ticket(con, tmp_path)
+    status = warehouse_status(con)
+    assert status.rejected.to_dict("records") == [
+        {"reason_code": "event_for_unknown_ticket", "field": "ticket_id", "rows": 1}
+    ]
+    assert status.superseded == {"rejected": 3, "not_applied": 0, "flagged": 0}
+    assert status.counts["rejected_rows"] == 4  # the history is kept
+    loads = status.loads.set_index("load_id")
+    assert loads.loc[first, "superseded_by"] == again
+    assert pd.isna(loads.loc[again, "superseded_by"])
+    # Each load still adds up: read = accepted + rejected.
+    assert (loads["rows_read"] == loads["accepted"] + loads["rejected"]).all()
+
+
+def test_rejected_rows_are_listed_with_line_field_value_and_raw_text(con, tmp_path) -> None:
+    events, (_, again) = events_before_and_after_their_ticket(con, tmp_path)
+    found = list_rows(con, "rejected")
+    assert found.matching == 1 and found.more == 0
+    row = found.rows.iloc[0]
+    assert (row.load_id, row.file, row.line_number, row.field, row.reason_code, row.value) == (
+        again,
+        str(events),
+        4,
+        "ticket_id",
+        "event_for_unknown_ticket",
+        "T9",
+    )
+    assert row.message == "event for a ticket that is not loaded"
+    assert row.raw.startswith('{"ticket_id":"T9","at":"2026-10-26T12:00:00Z"')
+    # The history, each row saying which reading superseded it; limited, it says how many more.
+    history = list_rows(con, "rejected", include_superseded=True, limit=2)
+    assert (history.matching, history.more) == (4, 2)
+    assert list(history.rows["line_number"]) == [2, 3]
+    assert list(history.rows["superseded_by"]) == [again, again]
+    # By file (as loaded, or its name alone) and by reason.
+    assert list_rows(con, "rejected", file="ev.csv").matching == 1
+    assert list_rows(con, "rejected", file=str(tmp_path / "other.csv")).matching == 0
+    assert list_rows(con, "rejected", reason="unknown_customer").matching == 0
+    with pytest.raises(StatusError, match="no rejected row has reason 'older_than_stored'"):
+        list_rows(con, "rejected", reason="older_than_stored")
+
+
+def test_rows_not_applied_are_counted_and_listed(con, tmp_path) -> None:
+    first = tmp_path / "v1.csv"
+    first.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-29T10:00:00Z\n"
+    )
+    second = tmp_path / "v2.csv"
+    second.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-26T15:00:00Z\n"
+    )
+    load_file(con, first)
+    load_file(con, second)
+    status = warehouse_status(con)
+    assert status.not_applied.to_dict("records") == [
+        {"reason_code": "older_than_stored", "field": "updated_at", "rows": 1}
+    ]
+    assert status.loads["not_applied"].tolist() == [0, 0, 1]
+    found = list_rows(con, "not_applied", reason="older_than_stored")
+    assert found.rows[["file", "line_number", "ticket_id"]].values.tolist() == [
+        [str(second), 2, "T1"]
+    ]
