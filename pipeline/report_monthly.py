@@ -39,6 +39,7 @@ from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy, Threshold
 from pipeline.sources.base import CHANNELS, PRIORITIES
+from pipeline.status import OUTSTANDING
 from pipeline.texttable import text_table
 from pipeline.verify import SEAL, seal
 from pipeline.warehouse import query
@@ -418,12 +419,15 @@ def build_context(
         "SELECT load_id, kind, path, sha256, rows_read, accepted, rejected, flagged, unchanged "
         "FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged ORDER BY load_id"
     ).df()
+    # As `sla status` counts them: rows of a reading a later one replaced are kept,
+    # no longer outstanding.
     rejected = con.execute(
-        "SELECT reason_code, field, count(*) AS n FROM rejected_rows GROUP BY ALL "
-        "ORDER BY n DESC, reason_code, field"
+        f"SELECT reason_code, field, count(*) AS n FROM rejected_rows WHERE {OUTSTANDING} "
+        "GROUP BY ALL ORDER BY n DESC, reason_code, field"
     ).df()
     flagged = con.execute(
-        "SELECT flag_code, count(*) AS n FROM flagged_rows GROUP BY ALL ORDER BY n DESC, flag_code"
+        f"SELECT flag_code, count(*) AS n FROM flagged_rows WHERE {OUTSTANDING} "
+        "GROUP BY ALL ORDER BY n DESC, flag_code"
     ).df()
     first = dt.date.fromisoformat(f"{month}-01")
     last = (pd.Timestamp(first) + pd.offsets.MonthEnd(1)).date()

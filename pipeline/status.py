@@ -30,11 +30,13 @@ SELECT l.load_id, l.kind, l.path, left(l.sha256, 12) AS sha256, l.rows_read, l.a
 FROM loads l LEFT JOIN superseded_loads s USING (load_id)
 ORDER BY l.load_id
 """
-# Rows of the loads that have not given way to a later reading, by reason.
-OUTSTANDING_SQL = """
-SELECT {code}, field, count(*) AS rows FROM {table}
-WHERE load_id NOT IN (SELECT load_id FROM superseded_loads)
-GROUP BY ALL ORDER BY rows DESC, {code}, field
+# The rows of loads that have not given way to a later reading.
+OUTSTANDING = "load_id NOT IN (SELECT load_id FROM superseded_loads)"
+# Those rows by reason.
+OUTSTANDING_SQL = f"""
+SELECT {{code}}, field, count(*) AS rows FROM {{table}}
+WHERE {OUTSTANDING}
+GROUP BY ALL ORDER BY rows DESC, {{code}}, field
 """
 SUPERSEDED_SQL = (
     "SELECT count(*) FROM {table} WHERE load_id IN (SELECT load_id FROM superseded_loads)"

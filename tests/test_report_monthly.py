@@ -623,3 +623,23 @@ def test_a_ticket_left_open_for_over_a_year_is_still_listed() -> None:
     assert "1 of them passed it in an earlier month." in " ".join(context.sentences)
     # The cells and charts still show the 12 months up to the report's.
     assert context.trend_months == 12
+
+
+def test_data_quality_counts_only_outstanding_rejections(tmp_path) -> None:
+    """Events loaded before their tickets are rejected; read again after the
+    tickets, they load, and the report no longer counts the first reading's
+    rejections (as `sla status` does not)."""
+    from pipeline.load import load_file
+    from pipeline.warehouse import connect
+
+    fixtures = Path(__file__).parent / "fixtures"
+    con = connect(str(tmp_path / "w.duckdb"))
+    load_file(con, fixtures / "customers.csv", source_tz="Europe/Amsterdam")
+    first = load_file(con, fixtures / "events.csv", source_tz="Europe/Amsterdam")
+    assert first.rejected["event_for_unknown_ticket"] == 5
+    load_file(con, fixtures / "tickets.csv", source_tz="Europe/Amsterdam")
+    again = load_file(con, fixtures / "events.csv", source_tz="Europe/Amsterdam")
+    assert again.rejected["event_for_unknown_ticket"] == 1  # a ticket no file has
+    context = build_context(con, MONTH)
+    counted = {(r["reason_code"], r["field"]): r["n"] for r in context.rejected}
+    assert counted[("event_for_unknown_ticket", "ticket_id")] == 1
