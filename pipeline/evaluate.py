@@ -271,20 +271,15 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
     has_sla = bool(tier and tier.has_sla and combo["tier"] in metric.targets)
     outage = version.outage_line
     on_outage = bool(outage and _matches(combo, outage.match))
-    use_outage = on_outage and metric_name in outage.applies_to
-    calendar = outage.calendar if use_outage else metric.calendar_name
-    reason = None
-    if use_outage and metric_name == "first_response":
-        hours = outage.first_response_target_hours
-        target = limit = None if hours is None else hours * 3600.0
-        if hours is None:
-            reason = "outage_line_no_target"
-    else:
-        threshold = (
-            metric.by_priority.get(combo.get("priority"))
-            or metric.targets[combo["tier"] if has_sla else metric.benchmark_tier]
-        )
-        target, limit = policy.threshold_seconds(threshold, calendar)
+    target, limit, calendar = policy.ticket_threshold(
+        version,
+        metric_name,
+        combo["tier"] if has_sla else metric.benchmark_tier,
+        combo.get("priority"),
+        outage_line=on_outage,
+    )
+    # Only the outage line's first response can go without a target.
+    reason = "outage_line_no_target" if limit is None else None
     if reason is None and not has_sla:
         reason = (
             "tier_without_sla"

@@ -325,6 +325,37 @@ class Policy:
         unit = HOUR if threshold.unit == "hours" else self.calendar(calendar).working_day_seconds
         return threshold.target * unit, threshold.limit * unit
 
+    def ticket_threshold(
+        self,
+        version: PolicyVersion,
+        metric: str,
+        tier: str,
+        priority: str | None,
+        *,
+        outage_line: bool,
+    ) -> tuple[float | None, float | None, str]:
+        """(target, limit) in seconds, and the calendar they count in, that `version`
+        holds a ticket of `tier` and `priority` to on `metric` (`outage_line`: the
+        ticket is an outage-line call). The evaluation judges every row by it and
+        the customer report holds rows against other tiers with it, so the two
+        cannot disagree.
+
+        On the outage line (for the metrics it applies to) the time counts in its
+        calendar, and a first response is held to its own target: (None, None)
+        when it sets none. Otherwise the priority's override wins over the tier's
+        target. `tier` must have a target for `metric` in `version`."""
+        spec = version.metrics[metric]
+        outage = version.outage_line
+        calendar = spec.calendar_name
+        if outage_line and outage is not None and metric in outage.applies_to:
+            calendar = outage.calendar
+            if metric == "first_response":
+                hours = outage.first_response_target_hours
+                seconds = None if hours is None else hours * HOUR
+                return seconds, seconds, calendar
+        threshold = spec.by_priority.get(priority) or spec.targets[tier]
+        return (*self.threshold_seconds(threshold, calendar), calendar)
+
 
 # ---------------------------------------------------------------------- parsing
 #

@@ -396,7 +396,9 @@ class CustomerTicket:
     created: str
     elapsed_h: float
     covered: bool
-    met: tuple[bool | None, ...]  # within each SLA tier's limit (context.sla_tiers); None: open
+    # Within the limit each SLA tier (context.sla_tiers) would have had for the row
+    # (Policy.ticket_threshold); None: open, or no promise would cover it.
+    met: tuple[bool | None, ...]
     subject: str
 
 
@@ -452,24 +454,13 @@ def build_customer_context(
             "to make"
         )
 
-    def limit(v: PolicyVersion, tier: str, metric: str) -> float | None:
-        """The tier's limit under version `v` (None: no SLA promise of it there)."""
+    def promises(v: PolicyVersion, tier: str, metric: str) -> bool:
+        """Does version `v` promise SLA tier `tier` anything on `metric`?"""
         spec = v.metrics.get(metric)
-        if spec is None or tier not in v.tiers or not v.tiers[tier].has_sla:
-            return None
-        threshold = spec.targets.get(tier)
-        if threshold is None:
-            return None
-        return policy.threshold_seconds(threshold, spec.calendar_name)[1]
+        return (
+            spec is not None and tier in spec.targets and tier in v.tiers and v.tiers[tier].has_sla
+        )
 
-    # Per version of the policy, each SLA tier's limit per metric: a row is held
-    # against the promises of the version that judged it (stored with the row).
-    limits = {
-        v.version: {
-            tier: {metric: limit(v, tier, metric) for metric in metrics} for tier in sla_tiers
-        }
-        for v in policy.versions
-    }
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
@@ -483,33 +474,60 @@ def build_customer_context(
             "month_to": month_to,
         },
     ).df()
-    frame = frame[frame["metric"].isin(metrics)]
+    frame = frame[frame["metric"].isin(metrics)].reset_index(drop=True)
+
+    # A row is held against each SLA tier's limit as the version that judged it
+    # (stored with the row) would have set it for that tier: the priority's
+    # override, the outage line's own target and calendar, else the tier's target,
+    # chosen as the evaluation chooses (Policy.ticket_threshold). Its own tier's
+    # verdict is then its stored status (but under reopen_rule first_resolution,
+    # where a later cycle past the limit breaches a ticket whose measured first
+    # cycle kept within it: that cycle's time is not stored). Decided once per
+    # distinct combination, not per row.
+    versions_by_name = {v.version: v for v in policy.versions}
+    keys = ["policy_version", "metric", "priority", "outage_line"]
+
+    def bound(combo, tier: str) -> float | None:
+        """The limit `tier` would have had for rows of `combo` (one value per key)."""
+        version, metric, priority, outage = combo
+        v = versions_by_name.get(version) if isinstance(version, str) else None
+        if v is None or not promises(v, tier, metric):
+            return None
+        priority = priority if isinstance(priority, str) else None
+        return policy.ticket_threshold(v, metric, tier, priority, outage_line=bool(outage))[1]
+
+    combos = frame[keys].drop_duplicates()
+    limits = combos.assign(
+        **{
+            f"limit/{tier}": [bound(combo, tier) for combo in combos.itertuples(index=False)]
+            for tier in sla_tiers
+        }
+    )
+    frame = frame.merge(limits, on=keys, how="left", validate="many_to_one")
+    # Open rows and ones no promise would cover are judged by none (None).
+    judged = frame["covered"].astype(bool) & frame["clock_stop"].notna()
+    elapsed = frame["elapsed_working_seconds"]
+    met_rows = np.column_stack(
+        [
+            np.where(judged & limit.notna(), elapsed <= limit, None)
+            for limit in (frame[f"limit/{tier}"].astype(float) for tier in sla_tiers)
+        ]
+    )
     tz = policy.report_timezone
-    rows = []
-    for r in frame.itertuples():
-        closed = r.clock_stop is not None and r.clock_stop == r.clock_stop
-
-        def within(tier: str, r=r, closed=closed) -> bool | None:
-            # No version (created before the first one): nothing was promised.
-            judged_by = limits.get(r.policy_version) if isinstance(r.policy_version, str) else None
-            bound = None if judged_by is None else judged_by[tier][r.metric]
-            if bound is None or not r.covered or not closed:
-                return None
-            return bool(r.elapsed_working_seconds <= bound)
-
-        rows.append(
-            CustomerTicket(
-                ticket_id=r.ticket_id,
-                metric=m(r.metric),
-                tier=r.tier,
-                status=r.status,
-                created=m.datetime(r.clock_start, tz),
-                elapsed_h=r.elapsed_working_seconds / H,
-                covered=bool(r.covered),
-                met=tuple(within(tier) for tier in sla_tiers),
-                subject=r.subject or "",
-            )
+    rows = [
+        CustomerTicket(
+            ticket_id=r.ticket_id,
+            metric=m(r.metric),
+            tier=r.tier,
+            status=r.status,
+            created=m.datetime(r.clock_start, tz),
+            elapsed_h=r.elapsed_working_seconds / H,
+            covered=bool(r.covered),
+            met=tuple(met),
+            subject=r.subject or "",
         )
+        for r, met in zip(frame.itertuples(), met_rows, strict=True)
+    ]
 
     def per_metric(keep) -> dict[str, int]:
         return {
@@ -527,7 +545,7 @@ def build_customer_context(
             met=m.join(
                 m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
                 for tier in sla_tiers
-                if any(limits[v.version][tier][metric] is not None for v in versions)
+                if any(promises(v, tier, metric) for v in versions)
             ),
         )
         for metric in metrics

@@ -684,3 +684,34 @@ def test_support_texts_by_language(tmp_path) -> None:
     empty = text.replace('nl = "Persoonlijke accountmanager"', 'nl = ""')
     with pytest.raises(PolicyError, match=r"support_description\.nl': an empty text"):
         Policy.from_toml(_write(tmp_path, empty))
+
+
+def test_the_threshold_a_ticket_is_held_to() -> None:
+    doc = copy.deepcopy(Policy.default().document)
+    _res(doc)["by_priority"] = {"critical": {"target_days": 1, "limit_days": 2}}
+    _fr(doc)["by_priority"] = {"high": {"target_hours": 4}}
+    policy = Policy.from_dict(doc)
+    v = policy.versions[0]
+    day = 8.5 * 3600  # a full opening day of `office`
+
+    def held(metric: str, tier: str, priority: str, *, outage_line: bool = False) -> tuple:
+        return policy.ticket_threshold(v, metric, tier, priority, outage_line=outage_line)
+
+    # The tier's target, unless the priority overrides it (for every tier alike).
+    assert held("resolution", "business", "normal") == (3 * day, 7 * day, "office")
+    assert held("resolution", "premium", "critical") == (day, 2 * day, "office")
+    assert held("first_response", "premium", "normal") == (8 * 3600, 8 * 3600, "office")
+    assert held("first_response", "business", "high") == (4 * 3600, 4 * 3600, "office")
+    # On the outage line: its own first-response target (none set: no threshold),
+    # and days are days of its 24/7 calendar.
+    assert held("first_response", "premium", "critical", outage_line=True) == (None, None, "always")
+    assert held("resolution", "business", "critical", outage_line=True) == (
+        86400.0,
+        2 * 86400.0,
+        "always",
+    )
+    _v(doc)["outage_line"]["first_response_target_hours"] = 1
+    one_hour = Policy.from_dict(doc)
+    assert one_hour.ticket_threshold(
+        one_hour.versions[0], "first_response", "business", "high", outage_line=True
+    ) == (3600.0, 3600.0, "always")

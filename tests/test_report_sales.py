@@ -357,3 +357,88 @@ def test_a_tier_and_a_clock_that_change_within_the_range_are_shown(con) -> None:
     assert customer.tier_labels["premium"] == "Premium"
     with pytest.raises(AuditError, match="reach past the loaded data"):
         build_tiers_context(con, "2026-10", "2027-03", policy=policy)
+
+
+def test_customer_rows_are_held_against_the_threshold_the_evaluation_uses() -> None:
+    """Per-priority overrides and the outage line's own target decide a row's verdict
+    under every tier, as they decide its stored status under its own."""
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    con = build(
+        [
+            # Critical, resolved after 19 working hours: past the 2-day (17 h) override,
+            # though well within the tiers' 7 working days.
+            ticket(
+                "CRIT",
+                "CB",
+                "2026-06-02T10:00",
+                first_response="2026-06-02T11:00",
+                resolved="2026-06-04T12:00",
+                priority="critical",
+            ),
+            # An outage-line call on a Saturday night, answered after 2 h: past the
+            # line's own 1 h target; resolved within a day (24/7).
+            ticket(
+                "OUT",
+                "CB",
+                "2026-06-06T03:00",
+                first_response="2026-06-06T05:00",
+                resolved="2026-06-06T09:00",
+                priority="critical",
+                channel="outage_line",
+            ),
+            # High, answered after 6 h: past the 4 h override, within Premium's 8 h.
+            ticket(
+                "HIGH",
+                "CP",
+                "2026-06-03T10:00",
+                first_response="2026-06-03T16:00",
+                resolved="2026-06-04T12:00",
+                priority="high",
+            ),
+            ticket(
+                "NORM",
+                "CP",
+                "2026-06-03T10:00",
+                first_response="2026-06-03T16:00",
+                resolved="2026-06-04T12:00",
+            ),
+        ],
+        [],
+        [plan("CB", "business", "2025-01-01"), plan("CP", "premium", "2025-01-01")],
+    )
+    con.execute("INSERT INTO customers VALUES ('CB', 'Bakery', 1), ('CP', 'Premium BV', 1)")
+    doc = Policy.default().document
+    metrics = doc["versions"][0]["metrics"]
+    metrics["resolution"]["by_priority"] = {"critical": {"target_days": 1, "limit_days": 2}}
+    metrics["first_response"]["by_priority"] = {"high": {"target_hours": 4}}
+    doc["versions"][0]["outage_line"]["first_response_target_hours"] = 1
+    policy = Policy.from_dict(doc)
+
+    def verdicts(customer: str, policy: Policy) -> dict:
+        context = build_customer_context(con, customer, "2026-06", "2026-06", policy=policy)
+        assert context.sla_tiers == ("business", "premium")
+        # Under its own tier a row is met exactly when its stored status says so.
+        for row in context.rows:
+            if row.met[context.sla_tiers.index(row.tier)] is not None:
+                assert row.met[context.sla_tiers.index(row.tier)] == (
+                    row.status in ("met", "met_late_target")
+                ), (row.ticket_id, row.metric)
+        return {(r.ticket_id, r.metric): (r.status, r.covered, r.met) for r in context.rows}
+
+    business = verdicts("CB", policy)
+    assert business["CRIT", "Resolution"] == ("breached", True, (False, False))
+    assert business["OUT", "First response"] == ("breached", True, (False, False))
+    assert business["OUT", "Resolution"] == ("met", True, (True, True))
+    premium = verdicts("CP", policy)
+    assert premium["HIGH", "First response"] == ("breached", True, (False, False))
+    assert premium["NORM", "First response"] == ("met", True, (True, True))
+    context = build_customer_context(con, "CP", "2026-06", "2026-06", policy=policy)
+    assert context.met["premium"]["first_response"] == 1
+    assert context.upgrade_case[0].endswith(
+        "met 1 within the Business promise and 1 within the Premium promise."
+    )
+    # Without a target for the outage line its first response is measured, never judged.
+    unset = verdicts("CB", Policy.default())
+    assert unset["OUT", "First response"] == ("no_sla", False, (None, None))
+    assert unset["CRIT", "Resolution"] == ("met", True, (True, True))

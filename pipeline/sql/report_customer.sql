@@ -4,6 +4,7 @@ SELECT
     r.ticket_id,
     r.metric,
     r.tier,
+    r.priority,
     r.status,
     r.policy_version,
     r.clock_start,
@@ -13,10 +14,14 @@ SELECT
     r.outage_line,
     t.subject,
     -- Under an SLA tier's promise a ticket is covered unless an exclusion applies
-    -- (an IT release), it is an outage-line first response (no target), or no
-    -- policy version was in force when it was created (nothing was promised).
-    r.status <> 'excluded' AND NOT (r.outage_line AND r.metric = 'first_response')
-        AND coalesce(r.exclusion_rule, '') <> 'no_policy_in_force' AS covered
+    -- (an IT release), it is an outage-line first response of a version that sets
+    -- the outage line no target, its version does not measure the metric, or no
+    -- policy version was in force when it was created (nothing was promised). The
+    -- evaluation stored each of these as the row's rule.
+    r.status <> 'excluded'
+        AND coalesce(r.exclusion_rule, '')
+            NOT IN ('outage_line_no_target', 'metric_not_in_policy', 'no_policy_in_force')
+        AS covered
 FROM sla_results r
 LEFT JOIN tickets t USING (ticket_id)
 WHERE r.evaluation_id = $evaluation_id
