@@ -234,16 +234,21 @@ def build_context(
 
     cells["compliance"] = compliance(cells)
     current = cells[cells["month"] == month]
-    previous = cells[cells["month"] == months[-2]].set_index(["tier", "metric"])
-    pooled = cells.groupby(["tier", "metric"])[["met", "breached"]].sum()
+    # A tier is compared with its months of the same standing: an SLA figure with
+    # SLA months, never with a benchmark-only month before its SLA began.
+    by = ["tier", "metric", "benchmark_only"]
+    previous = cells[cells["month"] == months[-2]].set_index(by)
+    pooled = cells.groupby(by)[["met", "breached"]].sum()
     pooled_compliance = compliance(pooled)
     # Without an earlier month to average over, the 12-month average is this month
     # itself: no comparison, rather than a change of zero.
     earlier = cells[(cells["month"] < month) & (cells["met"] + cells["breached"] > 0)]
-    with_history = set(zip(earlier["tier"], earlier["metric"], strict=True))
+    with_history = set(
+        zip(earlier["tier"], earlier["metric"], earlier["benchmark_only"], strict=True)
+    )
     out_cells = []
     for row in current.sort_values(["benchmark_only", "tier", "metric"]).itertuples():
-        key = (row.tier, row.metric)
+        key = (row.tier, row.metric, row.benchmark_only)
         closed = row.met + row.breached
         low_ci, high_ci = wilson_interval(row.met, closed)
         prev = previous["compliance"].get(key) if key in previous.index else None
@@ -275,7 +280,7 @@ def build_context(
                 else value - float(pooled_compliance[key]),
                 promise=promises_text(
                     m,
-                    judged.get(key, in_month),
+                    judged.get((row.tier, row.metric), in_month),
                     row.tier,
                     row.metric,
                     benchmark=bool(row.benchmark_only),

@@ -643,3 +643,29 @@ def test_data_quality_counts_only_outstanding_rejections(tmp_path) -> None:
     context = build_context(con, MONTH)
     counted = {(r["reason_code"], r["field"]): r["n"] for r in context.rejected}
     assert counted[("event_for_unknown_ticket", "ticket_id")] == 1
+
+
+def test_an_sla_figure_is_never_compared_with_benchmark_months() -> None:
+    """Found by QA (second round): Professional, given an SLA from 15 October, read
+    '+100.0 pt vs last month' against September's benchmark-only figure."""
+
+    def professional_gets_an_sla(version: dict) -> None:
+        version["tiers"]["professional"]["has_sla"] = True
+        for metric in version["metrics"].values():
+            metric["targets"]["professional"] = metric["targets"]["business"]
+
+    con = build(
+        [
+            ticket("S", "C1", "2026-09-07T09:00", first_response="2026-09-10T09:00"),
+            ticket("O", "C1", "2026-10-20T09:00", first_response="2026-10-20T09:30"),
+        ],
+        [],
+        [plan("C1", "professional", "2026-01-01")],
+    )
+    context = build_context(con, MONTH, policy=_from_15_october(professional_gets_an_sla))
+    cell = next(
+        c for c in context.sla_cells if (c.tier, c.metric) == ("professional", "first_response")
+    )
+    assert cell.compliance == 1.0
+    assert cell.change_month is None and cell.change_12m is None
+    assert not any("+100.0 pt" in s for s in context.sentences)
