@@ -67,7 +67,12 @@ def trend(
         for tier in TIER_ORDER:
             rows = frame[frame["tier"] == tier].set_index("month").reindex(months)
             if rows[value].notna().any():
-                y = rows[value].to_numpy(float) * (100 if percent else 1)
+                # A month without tickets is a share of nothing (a gap) but a count of 0.
+                y = (
+                    rows[value].to_numpy(float) * 100
+                    if percent
+                    else rows[value].fillna(0).to_numpy(float)
+                )
                 ax.plot(x, y, label=tier_labels.get(tier, tier), markersize=4, **TIER_STYLE[tier])
         if target is not None:
             ax.axhline(target, color="black", linewidth=0.8)

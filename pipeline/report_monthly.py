@@ -225,7 +225,7 @@ def build_context(
     for versions in judged.values():
         versions.sort(key=lambda v: v.effective_from)
     tier_labels = {k: t.label for k, t in version.tiers.items()}
-    tier_labels.setdefault("unknown", "?")
+    tier_labels.setdefault("unknown", m("tier_unknown"))
     metric_labels = {name: m(name) for name in METRICS}
 
     def compliance(frame: pd.DataFrame) -> pd.Series:
@@ -468,7 +468,12 @@ def build_context(
             [evaluation_id, month],
         ).fetchall()
     )
-    sla_tiers = [tier_labels[k] for k, t in version.tiers.items() if t.has_sla]
+    # Every tier with an SLA in a version in force during the month, in the order
+    # of the month's last version.
+    with_sla = {k for v in in_month for k, t in v.tiers.items() if t.has_sla}
+    sla_tiers = [
+        tier_labels.get(k, t.label) for k, t in in_month[-1].tiers.items() if k in with_sla
+    ] + [tier_labels.get(k, k) for k in sorted(with_sla - set(in_month[-1].tiers))]
     return MonthlyReportContext(
         lang=lang,
         month=month,
@@ -567,7 +572,7 @@ def promise_text(m: Messages, threshold, metric) -> str:
     """A tier's promise as the reader's words ('8 working hours', 'target 3, limit 7
     working days'); '–' for none."""
     if threshold is None:
-        return "–"
+        return m("promise_none")
     target, limit = m.quantity(threshold.target), m.quantity(threshold.limit)
     # promise_[clock_](hours|days)[_one[_1]]: a clock metric counts 24/7 hours and
     # days; "_one" when target and limit are the same number, "_1" when that is 1.
@@ -620,7 +625,7 @@ def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[s
         ).iloc[0]
         out.append(
             m(
-                "sentence_breaches",
+                "sentence_breaches_one" if len(breaches) == 1 else "sentence_breaches",
                 count=m.number(len(breaches)),
                 late=m.hours(top["late_working_seconds"]),
                 ticket=top["ticket_id"],

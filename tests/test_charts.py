@@ -42,3 +42,28 @@ def test_counts_are_drawn_from_zero(captured):
 def test_percentages_run_from_zero_to_just_over_100(captured):
     _trend([0.5, 0.6])
     assert captured[0] == (0, 105)
+
+
+def test_a_month_without_tickets_is_a_count_of_zero_not_a_gap(monkeypatch) -> None:
+    drawn = []
+
+    def keep(fig):
+        drawn.append(list(fig.axes[0].lines[0].get_ydata()))
+        charts.plt.close(fig)
+        return ""
+
+    monkeypatch.setattr(charts, "_svg", keep)
+    frame = pd.DataFrame({"month": ["2026-08", "2026-10"], "tier": "premium", "value": [3, 5]})
+    months = ["2026-08", "2026-09", "2026-10"]
+    charts.trend(
+        frame,
+        months,
+        months,
+        title="t",
+        ylabel="y",
+        xlabel="x",
+        tier_labels={},
+        value="value",
+        percent=False,
+    )
+    assert drawn == [[3.0, 0.0, 5.0]]

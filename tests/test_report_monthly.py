@@ -425,7 +425,7 @@ def test_promises_say_their_clock_and_limit() -> None:
         assert promise_text(Messages("en"), threshold, metric) == english
         if dutch:
             assert promise_text(Messages("nl"), threshold, metric) == dutch
-    assert promise_text(Messages("en"), None, working) == "–"
+    assert promise_text(Messages("en"), None, working) == "none"
 
 
 def test_a_tier_whose_sla_rows_are_all_open_shows_no_median_from_its_other_rows() -> None:
@@ -669,3 +669,24 @@ def test_an_sla_figure_is_never_compared_with_benchmark_months() -> None:
     assert cell.compliance == 1.0
     assert cell.change_month is None and cell.change_12m is None
     assert not any("+100.0 pt" in s for s in context.sentences)
+
+
+def test_one_breach_one_dash_and_every_sla_tier_named() -> None:
+    """Found by QA (second round): '1 SLA breaches', '– – –' for no interval, and a
+    page header naming the first version's SLA tiers only."""
+    context = build_context(small_warehouse("x"), MONTH)
+    assert "1 SLA breach this month, 26.0 working hours over its limit (ticket A)." in (
+        context.sentences
+    )
+    html = render_html(context)
+    assert '<td class="num ci">–</td>' in html and "– –" not in html
+
+    def professional_gets_an_sla(version: dict) -> None:
+        version["tiers"]["professional"]["has_sla"] = True
+        for metric in version["metrics"].values():
+            metric["targets"]["professional"] = metric["targets"]["business"]
+
+    later = build_context(
+        small_warehouse("x"), MONTH, policy=_from_15_october(professional_gets_an_sla)
+    )
+    assert later.tier_set == "Professional, Business, Premium"
