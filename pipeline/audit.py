@@ -26,10 +26,15 @@ import duckdb
 import pandas as pd
 
 from pipeline.errors import AuditError, PolicyError
-from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy, PolicyVersion
+from pipeline.policy import (
+    IMPLIED_STATUSES,
+    METRICS,
+    RESOLVED_STATUSES,
+    Policy,
+    PolicyVersion,
+    timeline_order,
+)
 
-# Events that imply a status when no status change says it (as in eval_segments.sql).
-IMPLIED = {"resolve": "resolved", "reopen": "open", "close": "closed"}
 # Stored and re-derived instants agree when they are within this (stored rows
 # keep microseconds, the engine works in nanoseconds).
 INSTANT_TOLERANCE = pd.Timedelta(microseconds=1)
@@ -407,18 +412,25 @@ def _version(
 def _timeline(
     created: pd.Timestamp, events: list[dict[str, Any]], as_of: pd.Timestamp
 ) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
-    """[(start, end, status)] from creation to as-of. An event before the
-    creation counts from the creation; at one instant an explicit status change
-    wins over a status implied by a resolve/reopen/close event."""
-    changes = []
+    """[(start, end, status)] from creation to as-of. Of the changes at one
+    instant the first in the evaluation's order holds (policy.timeline_order): a
+    change recorded before creation counts from creation, the latest of them
+    first; an explicit status change before one implied by a resolve, reopen or
+    close event; then the status first by name."""
+    changes = [(timeline_order(created, created, "created", "new"), "new")]
     for e in events:
         if e["kind"] == "status_change" and e["new_value"] is not None:
-            changes.append((max(_utc(e["at"]), created), 1, e["new_value"]))
-        elif e["kind"] in IMPLIED:
-            changes.append((max(_utc(e["at"]), created), 2, IMPLIED[e["kind"]]))
-    changes.sort(key=lambda c: (c[0], c[1]))
-    points: list[tuple[pd.Timestamp, str]] = [(created, "new")]
-    for at, _, status in changes:
+            status = e["new_value"]
+        elif e["kind"] in IMPLIED_STATUSES:
+            status = IMPLIED_STATUSES[e["kind"]]
+        else:
+            continue
+        changes.append((timeline_order(_utc(e["at"]), created, e["kind"], status), status))
+    changes.sort(key=lambda c: c[0])
+    points: list[tuple[pd.Timestamp, str]] = []
+    for (at, *_), status in changes:
+        # The first change at an instant holds ('new', first of all, gives way to
+        # any change at creation, as in evaluate._segments).
         if len(points) > 1 and points[-1][0] == at:
             continue
         points.append((at, status))

@@ -618,9 +618,10 @@ def _segments(changes: dict, status_list: list[str], as_of_ns: int) -> dict[str,
     status), `last` (a ticket's current segment) and `is_reopen` (where a resolved
     status gives way to another one).
 
-    At one instant an explicit status change wins over a status implied by another
-    event (the changes come sorted by ticket, instant and `ord`, so the first of
-    them at that instant); the current segment of a ticket runs to `as_of_ns`."""
+    Of the changes at one instant the first holds: they come sorted in
+    policy.timeline_order, so that is the latest recorded before creation, else an
+    explicit change before an implied one, else the status first by name. The
+    current segment of a ticket runs to `as_of_ns`."""
     tix = np.asarray(changes["tix"], dtype=np.int64)
     start = np.asarray(changes["seg_start"], dtype=np.int64)
     status = np.asarray(changes["status"], dtype=np.int32)

@@ -36,8 +36,28 @@ from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES,
 
 METRICS = ("first_response", "resolution")
 RESOLVED_STATUSES = ("resolved", "closed")
+# The status a resolve, reopen or close event implies.
+IMPLIED_STATUSES = {"resolve": "resolved", "reopen": "open", "close": "closed"}
+# How changes that fall on one instant of a status timeline rank (docs/policy.md):
+# the status 'new' every ticket starts with at creation, then explicit status
+# changes, then statuses implied by another event. eval_segments.sql writes the
+# same ranks as `ord`.
+CHANGE_RANKS = {"created": 0, "status_change": 1, **dict.fromkeys(IMPLIED_STATUSES, 2)}
 REOPEN_RULES = ("exclude_gaps", "first_resolution")
 HOUR = 3600.0
+
+
+def timeline_order(at: Any, created: Any, kind: str, status: str) -> tuple:
+    """Where a status change stands in a ticket's timeline; of the changes that
+    fall on one instant, the first in this order sets the status (docs/policy.md).
+
+    A change recorded before creation counts from creation, and of those the
+    latest was the status at creation; at one true instant the rank decides
+    (CHANGE_RANKS), then the status first by name, so every rerun keeps the same
+    one. The evaluation sorts by the same key (eval_segments.sql), the audit by
+    this function."""
+    return (max(at, created), created - min(at, created), CHANGE_RANKS[kind], status)
+
 
 # Ticket fields an exclusion rule or the outage line's `match` may name: the
 # columns the evaluation reads for them (evaluate.RULE_FIELDS), each with the

@@ -29,21 +29,30 @@ class RefResult:
 
 
 def _timeline(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> list[tuple]:
-    """[(start, end, status)] from creation to as_of."""
+    """[(start, end, status)] from creation to as_of.
+
+    docs/policy.md: the status at creation is the one set by the latest change
+    recorded up to creation (a change before creation counts from creation); at
+    one instant an explicit change wins over one implied by a resolve, reopen or
+    close event, and of several explicit ones the status first by name."""
+    created = ticket["created_at"]
     changes = []
     for e in events:
         if e["at"] > as_of:
             continue
-        if e["kind"] == "status_change":
-            changes.append((max(e["at"], ticket["created_at"]), 1, e["new_value"]))
+        if e["kind"] == "status_change" and e["new_value"] is not None:
+            changes.append((e["at"], 1, e["new_value"]))
         elif e["kind"] in IMPLIED:
-            changes.append((max(e["at"], ticket["created_at"]), 2, IMPLIED[e["kind"]]))
-    changes.sort(key=lambda c: (c[0], c[1]))
-    points: list[tuple] = [(ticket["created_at"], "new")]
+            changes.append((e["at"], 2, IMPLIED[e["kind"]]))
+    # In the order they happened; at one instant the winner comes first.
+    changes.sort()
+    winners: list[tuple] = []
     for at, _, st in changes:
-        if points and points[-1][0] == at and len(points) > 1:
-            continue  # an explicit change at the same instant already won
-        points.append((at, st))
+        if not winners or winners[-1][0] != at:
+            winners.append((at, st))
+    up_to_creation = [st for at, st in winners if at <= created]
+    points = [(created, up_to_creation[-1] if up_to_creation else "new")]
+    points += [(at, st) for at, st in winners if at > created]
     segments = []
     for i, (at, st) in enumerate(points):
         end = points[i + 1][0] if i + 1 < len(points) else as_of

@@ -344,3 +344,37 @@ def test_open_spans_show_seconds_off_the_minute(con, sample_warehouse, sample_co
     assert "open spans of office in the window: 1, 3,600 s (2026-10-22T10:00..11:00)" in (
         render_audit_text(audit_ticket(con, "PAUSE", evaluation_id=1))
     )
+
+
+def test_changes_at_one_instant_and_before_creation_are_ordered_as_the_evaluation_orders_them():
+    tickets = [
+        ticket("TIE", "C-BUS", "2026-10-20T09:00", first_response="2026-10-20T09:05"),
+        ticket("EARLY", "C-BUS", "2026-10-20T10:00", first_response="2026-10-20T10:05"),
+    ]
+    events = [
+        # Two explicit changes at 12:00, 'waiting_on_customer' stored first: the
+        # status first by name ('open') holds, in the evaluation and the audit.
+        status("TIE", "2026-10-20T12:00", "open", "waiting_on_customer"),
+        status("TIE", "2026-10-20T12:00", "waiting_on_customer", "open"),
+        status("TIE", "2026-10-20T16:00", "open", "resolved"),
+        # Two changes before creation: the later one is the status at creation.
+        status("EARLY", "2026-10-20T09:59:10", "new", "open"),
+        status("EARLY", "2026-10-20T09:59:50", "open", "waiting_on_customer"),
+        status("EARLY", "2026-10-20T16:00", "waiting_on_customer", "resolved"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    tie = audit_ticket(con, "TIE")
+    res = metric(tie, "resolution")
+    assert [(s.status, s.counted_as, s.working_seconds) for s in res.segments] == [
+        ("new", "elapsed", 3 * H),
+        ("open", "elapsed", 4 * H),
+    ]
+    assert (res.elapsed, res.paused) == (7 * H, 0.0)
+    assert tie.matches
+    early = audit_ticket(con, "EARLY")
+    res = metric(early, "resolution")
+    assert [(s.status, s.counted_as, s.working_seconds) for s in res.segments] == [
+        ("waiting_on_customer", "paused", 6 * H)
+    ]
+    assert early.matches

@@ -574,3 +574,32 @@ def test_a_tier_the_policy_does_not_list_is_named_as_such() -> None:
     assert set(r.loc["P", "status"]) == {"no_sla"}
     assert set(r.loc["P", "exclusion_rule"]) == {"tier_not_in_policy"}
     assert set(r.loc["U", "exclusion_rule"]) == {"no_plan_at_creation"}
+
+
+def test_the_latest_status_recorded_before_creation_is_the_status_at_creation() -> None:
+    # Changes recorded a few seconds before creation (the loader accepts up to a
+    # minute) count from creation, but they are not one instant: the later one is
+    # what the ticket was created with. Only a true tie goes by name.
+    tickets = [
+        ticket("OW", "C-BUS", "2026-10-20T10:00", resolved="2026-10-20T16:00"),
+        ticket("WO", "C-BUS", "2026-10-20T10:00", resolved="2026-10-20T16:00"),
+        ticket("TIE", "C-BUS", "2026-10-20T10:00", resolved="2026-10-20T16:00"),
+    ]
+    events = [
+        status("OW", "2026-10-20T09:59:10", "new", "open"),
+        status("OW", "2026-10-20T09:59:50", "open", "waiting_on_customer"),
+        status("WO", "2026-10-20T09:59:10", "new", "waiting_on_customer"),
+        status("WO", "2026-10-20T09:59:50", "waiting_on_customer", "open"),
+        status("TIE", "2026-10-20T09:59:50", "new", "waiting_on_customer"),
+        status("TIE", "2026-10-20T09:59:50", "new", "open"),
+    ]
+    events += [status(t, "2026-10-20T16:00", None, "resolved") for t in ("OW", "WO", "TIE")]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    r = evaluate(con, as_of=AS_OF, store=False).results
+    res = r[r["metric"] == "resolution"].set_index("ticket_id")
+    measured = res[["elapsed_working_seconds", "paused_working_seconds"]]
+    assert measured.to_dict("index") == {
+        "OW": {"elapsed_working_seconds": 0.0, "paused_working_seconds": 6 * H},
+        "TIE": {"elapsed_working_seconds": 6 * H, "paused_working_seconds": 0.0},
+        "WO": {"elapsed_working_seconds": 6 * H, "paused_working_seconds": 0.0},
+    }
