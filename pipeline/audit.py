@@ -605,7 +605,12 @@ def _audit_metric(
     else:
         stop, why = stops["final"]
         stop_reason = f"{why} (reopen rule exclude_gaps)"
-    end = max(stop if stop is not None else as_of, created)
+    if stop is not None and stop < created:
+        stop_reason += (
+            f", recorded at {_iso(stop, tz)}, before the creation: the clock stops at creation"
+        )
+        stop = created
+    end = stop if stop is not None else max(as_of, created)
 
     # Each stretch of the status timeline, measured in working time.
     segments: list[Segment] = []

@@ -869,6 +869,10 @@ def _measure_chunk(
             stop[no_reply] = first_stop[no_reply]
         else:
             stop = np.where(rules[metric].first_resolution, first_stop, final_stop)
+        # The clock cannot stop before it starts: a reply recorded before creation
+        # (the loader accepts events up to a minute early) stops it at creation, so
+        # the row counts in the month of creation, where a report looks for it.
+        np.maximum(stop, np.where(stop == NAT_NS, NAT_NS, created), out=stop)
         stops[metric] = stop
 
     # Measure in blocks of tickets (and their segments, which come sorted by

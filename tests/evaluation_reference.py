@@ -125,6 +125,9 @@ def evaluate_ticket(
             stop = min(replies) if replies else first_stop or final_stop
         else:
             stop = first_stop if metric.reopen_rule == "first_resolution" else final_stop
+        if stop is not None:
+            # docs/policy.md: a stop recorded before creation stops the clock at creation.
+            stop = max(stop, ticket["created_at"])
         end = stop if stop is not None else as_of
         elapsed = paused = gap = 0.0
         active_pieces = []

@@ -378,3 +378,17 @@ def test_changes_at_one_instant_and_before_creation_are_ordered_as_the_evaluatio
         ("waiting_on_customer", "paused", 6 * H)
     ]
     assert early.matches
+
+
+def test_a_reply_before_creation_stops_the_clock_at_creation_in_the_audit_too() -> None:
+    tickets = [ticket("EARLY", "C-BUS", "2026-11-01T00:00:20", resolved="2026-11-02T10:00")]
+    con = build(
+        tickets, [reply("EARLY", "2026-10-31T23:59:40")], [plan("C-BUS", "business", "2025-01-01")]
+    )
+    evaluate(con, as_of="2026-12-01T00:00")
+    audit = audit_ticket(con, "EARLY")
+    fr = metric(audit, "first_response")
+    assert fr.clock_stop == fr.clock_start == "2026-11-01T00:00:20+01:00"
+    assert "before the creation: the clock stops at creation" in fr.stop_reason
+    assert (fr.month, fr.elapsed) == ("2026-11", 0.0)
+    assert audit.matches

@@ -603,3 +603,18 @@ def test_the_latest_status_recorded_before_creation_is_the_status_at_creation() 
         "TIE": {"elapsed_working_seconds": 6 * H, "paused_working_seconds": 0.0},
         "WO": {"elapsed_working_seconds": 6 * H, "paused_working_seconds": 0.0},
     }
+
+
+def test_a_reply_recorded_before_creation_stops_the_clock_at_creation() -> None:
+    # Created 20 s into November, answered 20 s before: the October run does not
+    # see the ticket, so it must count in November, at its creation.
+    tickets = [ticket("EARLY", "C-BUS", "2026-11-01T00:00:20", resolved="2026-11-02T10:00")]
+    events = [reply("EARLY", "2026-10-31T23:59:40")]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, as_of="2026-12-01T00:00", month_from="2026-11", store=False)
+    fr = row(run, "EARLY", "first_response")
+    assert fr["clock_stop"] == fr["clock_start"] == local("2026-11-01T00:00:20")
+    assert fr["month"] == "2026-11"
+    assert (fr["elapsed_working_seconds"], fr["status"]) == (0.0, "met")
+    # 24 working hours from creation: Monday 09:00 to Wednesday 16:00 (8.5 h a day).
+    assert fr["deadline"] == local("2026-11-04T16:00")
