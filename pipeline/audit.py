@@ -464,9 +464,14 @@ def _stops(
 
     resolved_starts = [s for s, _, st in timeline if st in RESOLVED_STATUSES]
     if len(timeline) <= 1:
-        # No status history at all: the ticket's own resolved_at field is all there is.
-        field = known(t.get("resolved_at"))
-        why = "the ticket's resolved_at field (no status history)"
+        # No status history at all: the ticket's own resolved_at field is all there
+        # is, or its closed_at (a closed ticket is resolved) when that is empty.
+        if _missing(t.get("resolved_at")) and not _missing(t.get("closed_at")):
+            field = known(t.get("closed_at"))
+            why = "the ticket's closed_at field (no status history, no resolved_at)"
+        else:
+            field = known(t.get("resolved_at"))
+            why = "the ticket's resolved_at field (no status history)"
         final = first = (field, why if field is not None else "not resolved at the as-of instant")
     else:
         if timeline[-1][2] in RESOLVED_STATUSES:

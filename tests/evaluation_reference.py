@@ -99,6 +99,19 @@ def evaluate_ticket(
             if st not in RESOLVED_STATUSES:
                 final_stop = e
     first_stop = resolved_starts[0] if resolved_starts else None
+    history = [
+        e
+        for e in events
+        if e["at"] <= as_of
+        and (e["kind"] in IMPLIED or (e["kind"] == "status_change" and e["new_value"] is not None))
+    ]
+    if not history:
+        # docs/policy.md: without status history the ticket's resolved_at, else its
+        # closed_at (a closed ticket is resolved), as known at as_of.
+        field = ticket.get("resolved_at")
+        if field is None:
+            field = ticket.get("closed_at")
+        final_stop = first_stop = field if field is not None and field <= as_of else None
     replies = [e["at"] for e in events if e["kind"] == "agent_reply" and e["at"] <= as_of]
     field_reply = ticket["first_response_at"]
     if field_reply is not None and field_reply <= as_of:

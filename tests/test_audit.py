@@ -16,7 +16,7 @@ from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
-from tests.evaluation_fixtures import build, plan, reply, status, ticket
+from tests.evaluation_fixtures import build, local, plan, reply, status, ticket
 
 H = 3600.0
 DAY = 8.5 * H  # one full opening day of `office`
@@ -392,3 +392,18 @@ def test_a_reply_before_creation_stops_the_clock_at_creation_in_the_audit_too() 
     assert "before the creation: the clock stops at creation" in fr.stop_reason
     assert (fr.month, fr.elapsed) == ("2026-11", 0.0)
     assert audit.matches
+
+
+def test_a_closed_ticket_without_resolved_at_stops_at_closed_at() -> None:
+    closed = {
+        **ticket("CLOSED", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+        "status": "closed",
+        "closed_at": local("2026-10-06T11:00"),
+    }
+    con = build([closed], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    audit = audit_ticket(con, "CLOSED")
+    res = metric(audit, "resolution")
+    assert res.clock_stop == "2026-10-06T11:00:00+02:00"
+    assert "closed_at field (no status history, no resolved_at)" in res.stop_reason
+    assert res.status == "met" and audit.matches

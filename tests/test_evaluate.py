@@ -618,3 +618,19 @@ def test_a_reply_recorded_before_creation_stops_the_clock_at_creation() -> None:
     assert (fr["elapsed_working_seconds"], fr["status"]) == (0.0, "met")
     # 24 working hours from creation: Monday 09:00 to Wednesday 16:00 (8.5 h a day).
     assert fr["deadline"] == local("2026-11-04T16:00")
+
+
+def test_a_closed_ticket_without_resolved_at_or_history_is_resolved_when_closed() -> None:
+    closed = {
+        **ticket("CLOSED", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+        "status": "closed",
+        "closed_at": local("2026-10-06T11:00"),
+    }
+    con = build([closed], [], [plan("C-BUS", "business", "2025-01-01")])
+    res = row(evaluate(con, as_of=AS_OF, store=False), "CLOSED", "resolution")
+    assert res["clock_stop"] == local("2026-10-06T11:00")
+    assert res["elapsed_working_seconds"] == 10.5 * H
+    assert (res["status"], res["month"]) == ("met", "2026-10")
+    # Not yet closed at the as-of instant: still open.
+    early = row(evaluate(con, as_of="2026-10-06T10:00", store=False), "CLOSED", "resolution")
+    assert pd.isna(early["clock_stop"]) and early["status"] == "open_on_track"
