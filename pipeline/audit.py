@@ -27,11 +27,13 @@ import pandas as pd
 
 from pipeline.errors import AuditError, PolicyError
 from pipeline.policy import (
+    HOUR,
     IMPLIED_STATUSES,
     METRICS,
     RESOLVED_STATUSES,
     Policy,
     PolicyVersion,
+    in_seconds,
     timeline_order,
 )
 
@@ -560,7 +562,7 @@ def _audit_metric(
     if use_outage and name == "first_response":
         assert outage is not None
         hours = outage.first_response_target_hours
-        target = limit = None if hours is None else hours * 3600.0
+        target = limit = None if hours is None else in_seconds(hours, HOUR)
         threshold_reason = (
             "the outage line has no first-response target (measured, never judged)"
             if hours is None
@@ -637,6 +639,9 @@ def _audit_metric(
             note = "counts"
             active.append((s, seconds))
         segments.append(Segment(_iso(s, tz) or "", _iso(e, tz) or "", status, kind, seconds, note))
+    # The engine counts whole nanoseconds: sums of float seconds, rounded to them,
+    # compare exactly with a target or limit (rounded to the microsecond).
+    elapsed, paused, gap = (round(x, 9) for x in (elapsed, paused, gap))
 
     # The deadline: where the running total of counted time reaches the limit.
     deadline = None
@@ -796,7 +801,7 @@ def _worst_later_cycle(timeline, pauses, cal) -> float:
             cycle += 1
         if cycle and status not in RESOLVED_STATUSES and status not in pauses:
             per_cycle[cycle] = per_cycle.get(cycle, 0.0) + float(cal.working_seconds(s, e))
-    return max(per_cycle.values(), default=0.0)
+    return round(max(per_cycle.values(), default=0.0), 9)
 
 
 # Every column of a stored row but its key (evaluation_id, ticket_id, metric),

@@ -50,7 +50,14 @@ import pyarrow as pa
 from pipeline import __version__
 from pipeline.errors import EvaluationError
 from pipeline.instants import NAT_NS, local_bounds, localize_naive
-from pipeline.policy import METRICS, RESOLVED_STATUSES, RULE_FIELD_VALUES, Policy
+from pipeline.policy import (
+    HOUR,
+    METRICS,
+    RESOLVED_STATUSES,
+    RULE_FIELD_VALUES,
+    Policy,
+    in_seconds,
+)
 from pipeline.warehouse import read_sql
 
 NS = 10**9
@@ -276,7 +283,7 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
     reason = None
     if use_outage and metric_name == "first_response":
         hours = outage.first_response_target_hours
-        target = limit = None if hours is None else hours * 3600.0
+        target = limit = None if hours is None else in_seconds(hours, HOUR)
         if hours is None:
             reason = "outage_line_no_target"
     else:
@@ -506,7 +513,11 @@ def _measure_metric(
     elapsed, paused_ns, gap_ns = sums[:, 0], sums[:, 1], sums[:, 2]
 
     has_limit = ~np.isnan(rules.limit)
+    # Target and limit in whole nanoseconds, as the elapsed time is: the deadline
+    # and the verdict compare against the very same values (reaching the target
+    # exactly is on time).
     limit_ns = np.where(has_limit, np.round(np.nan_to_num(rules.limit) * NS), 0).astype(np.int64)
+    target_ns = np.where(has_limit, np.round(np.nan_to_num(rules.target) * NS), 0).astype(np.int64)
 
     # Deadline: the active segment in which the running total reaches the limit.
     deadline = np.full(n, NAT_NS, dtype=np.int64)
@@ -532,25 +543,24 @@ def _measure_metric(
             deadline[later] = cal.add_working_ns(clock_end[later], limit_ns[later] - elapsed[later])
 
     stopped = stop != NAT_NS
-    elapsed_s = elapsed / NS
-    with np.errstate(invalid="ignore"):
-        computed = np.select(
-            [
-                stopped & (elapsed_s <= rules.target),
-                stopped & (elapsed_s <= rules.limit),
-                stopped,
-                elapsed_s > rules.limit,
-                elapsed_s >= rules.at_risk_share * rules.limit,
-            ],
-            [
-                _S["met"],
-                _S["met_late_target"],
-                _S["breached"],
-                _S["open_breached"],
-                _S["open_at_risk"],
-            ],
-            _S["open_on_track"],
-        )
+    # Where there is no limit the verdict below is never used (no_sla, no benchmark).
+    computed = np.select(
+        [
+            stopped & (elapsed <= target_ns),
+            stopped & (elapsed <= limit_ns),
+            stopped,
+            elapsed > limit_ns,
+            elapsed >= rules.at_risk_share * limit_ns,
+        ],
+        [
+            _S["met"],
+            _S["met_late_target"],
+            _S["breached"],
+            _S["open_breached"],
+            _S["open_at_risk"],
+        ],
+        _S["open_on_track"],
+    )
     if metric == "resolution" and rules.first_resolution.any():
         # Under first_resolution a later cycle (reopen to resolution) is measured
         # on its own, over the whole timeline up to as_of; a ticket that ever
@@ -581,8 +591,7 @@ def _measure_metric(
     rule = np.where(
         is_excluded, rules.excluded_by, np.where(status == _S["no_sla"], rules.no_sla_reason, -1)
     )
-    with np.errstate(invalid="ignore"):
-        late = np.where(has_limit & (elapsed_s > rules.limit), elapsed_s - rules.limit, np.nan)
+    late = np.where(has_limit & (elapsed > limit_ns), (elapsed - limit_ns) / NS, np.nan)
     month_at = np.where(
         stopped,
         stop,
@@ -598,7 +607,7 @@ def _measure_metric(
         "version": rules.version,
         "calendar": rules.calendar,
         "clock_stop": stop,
-        "elapsed_working_seconds": elapsed_s,
+        "elapsed_working_seconds": elapsed / NS,
         "paused_working_seconds": paused_ns / NS,
         "gap_working_seconds": gap_ns / NS,
         "target_seconds": rules.target,

@@ -47,6 +47,14 @@ REOPEN_RULES = ("exclude_gaps", "first_resolution")
 HOUR = 3600.0
 
 
+def in_seconds(amount: float, unit_seconds: float) -> float:
+    """A target or limit stated in hours or days, in seconds, rounded to the
+    microsecond: 4.1 hours is 14,760 s, where the product alone is
+    14,759.999999999998 and a reply at exactly 14,760 s would be 'breached by 0 s'
+    (docs/policy.md: reaching the target exactly is on time)."""
+    return round(amount * unit_seconds, 6)
+
+
 def timeline_order(at: Any, created: Any, kind: str, status: str) -> tuple:
     """Where a status change stands in a ticket's timeline; of the changes that
     fall on one instant, the first in this order sets the status (docs/policy.md).
@@ -341,9 +349,10 @@ class Policy:
         return np.searchsorted(starts, created_ns, side="right") - 1
 
     def threshold_seconds(self, threshold: Threshold, calendar: str) -> tuple[float, float]:
-        """(target, limit) in seconds: days are full opening days of the calendar."""
+        """(target, limit) in seconds (`in_seconds`): days are full opening days of
+        the calendar."""
         unit = HOUR if threshold.unit == "hours" else self.calendar(calendar).working_day_seconds
-        return threshold.target * unit, threshold.limit * unit
+        return in_seconds(threshold.target, unit), in_seconds(threshold.limit, unit)
 
 
 # ---------------------------------------------------------------------- parsing

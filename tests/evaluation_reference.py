@@ -127,7 +127,8 @@ def evaluate_ticket(
         has_sla = bool(tier_obj and tier_obj.has_sla and tier in metric.targets)
         if use_outage and name == "first_response":
             hours = outage.first_response_target_hours
-            target = limit = None if hours is None else hours * 3600
+            # docs/policy.md: targets are exact to the microsecond.
+            target = limit = None if hours is None else round(hours * 3600, 6)
         else:
             th = (
                 metric.by_priority.get(ticket["priority"])
@@ -156,6 +157,8 @@ def evaluate_ticket(
             else:
                 elapsed += w
                 active_pieces.append((s, w))
+        # Working time is counted in whole nanoseconds.
+        elapsed, paused, gap = (round(x, 9) for x in (elapsed, paused, gap))
         deadline = None
         if limit is not None:
             total = 0.0

@@ -407,3 +407,17 @@ def test_a_closed_ticket_without_resolved_at_stops_at_closed_at() -> None:
     assert res.clock_stop == "2026-10-06T11:00:00+02:00"
     assert "closed_at field (no status history, no resolved_at)" in res.stop_reason
     assert res.status == "met" and audit.matches
+
+
+def test_reaching_a_fractional_hour_target_exactly_is_on_time_in_the_audit() -> None:
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["first_response"]["targets"]["premium"] = {"target_hours": 4.1}
+    policy = Policy.from_dict(doc)
+    tickets = [ticket("EXACT", "C-PREM", "2026-10-20T10:00", first_response="2026-10-20T14:06")]
+    con = build(tickets, [], [plan("C-PREM", "premium", "2025-01-01")])
+    evaluate(con, policy, as_of=AS_OF)
+    audit = audit_ticket(con, "EXACT")
+    fr = metric(audit, "first_response")
+    assert (fr.target_seconds, fr.elapsed, fr.status) == (14_760.0, 14_760.0, "met")
+    assert "elapsed <= target -> met" in fr.arithmetic
+    assert audit.matches

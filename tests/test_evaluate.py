@@ -634,3 +634,34 @@ def test_a_closed_ticket_without_resolved_at_or_history_is_resolved_when_closed(
     # Not yet closed at the as-of instant: still open.
     early = row(evaluate(con, as_of="2026-10-06T10:00", store=False), "CLOSED", "resolution")
     assert pd.isna(early["clock_stop"]) and early["status"] == "open_on_track"
+
+
+def test_reaching_a_fractional_hour_target_exactly_is_on_time() -> None:
+    doc = Policy.default().document
+    version = doc["versions"][0]
+    version["metrics"]["first_response"]["targets"]["premium"] = {"target_hours": 4.1}
+    version["outage_line"]["first_response_target_hours"] = 4.1
+    policy = Policy.from_dict(doc)
+    tickets = [
+        # 10:00 + 4.1 working hours = 14:06 the same day.
+        ticket("EXACT", "C-PREM", "2026-10-20T10:00", first_response="2026-10-20T14:06"),
+        ticket("LATE", "C-PREM", "2026-10-20T10:00", first_response="2026-10-20T14:06:01"),
+        ticket(
+            "OUTAGE",
+            "C-PREM",
+            "2026-10-20T22:00",
+            first_response="2026-10-21T02:06",
+            priority="critical",
+            channel="outage_line",
+        ),
+    ]
+    con = build(tickets, [], [plan("C-PREM", "premium", "2025-01-01")])
+    run = evaluate(con, policy, as_of=AS_OF, store=False)
+    for ticket_id in ("EXACT", "OUTAGE"):
+        fr = row(run, ticket_id, "first_response")
+        assert fr["target_seconds"] == fr["limit_seconds"] == 14_760.0
+        assert fr["elapsed_working_seconds"] == 14_760.0
+        assert fr["status"] == "met" and pd.isna(fr["late_working_seconds"])
+        assert fr["deadline"] == fr["clock_stop"]
+    late = row(run, "LATE", "first_response")
+    assert (late["status"], late["late_working_seconds"]) == ("breached", 1.0)

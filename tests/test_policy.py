@@ -684,3 +684,17 @@ def test_support_texts_by_language(tmp_path) -> None:
     empty = text.replace('nl = "Persoonlijke accountmanager"', 'nl = ""')
     with pytest.raises(PolicyError, match=r"support_description\.nl': an empty text"):
         Policy.from_toml(_write(tmp_path, empty))
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "calendar", "seconds"),
+    [
+        (4.1, "hours", "office", 14_760.0),
+        (0.7, "hours", "office", 2_520.0),
+        (4.1, "days", "office", 125_460.0),
+    ],
+)
+def test_thresholds_in_seconds_are_exact_to_the_microsecond(amount, unit, calendar, seconds):
+    # 4.1 * 3600 alone is 14759.999999999998: a reply at 14,760 s was 'late by 0 s'.
+    target, limit = Policy.default().threshold_seconds(Threshold(amount, amount, unit), calendar)
+    assert target == limit == seconds
