@@ -692,7 +692,9 @@ def _audit_metric(
         status, benchmark, rule = "no_sla", computed, no_sla_reason
     if stop is not None:
         month_at = stop
-    elif deadline is not None and deadline <= as_of:
+    elif deadline is not None and limit is not None and elapsed > limit:
+        # Past the limit (open_breached): the month the deadline passed. Reaching
+        # the limit exactly is not passing it.
         month_at = deadline
     else:
         month_at = as_of - pd.Timedelta(1, "ns")

@@ -595,10 +595,11 @@ def _measure_metric(
     month_at = np.where(
         stopped,
         stop,
-        # An open ticket counts where its deadline passed; one not yet due, in the
-        # month under way at as_of (as_of may be the first instant of the next
-        # month, as in a month-end report).
-        np.where((deadline != NAT_NS) & (deadline <= as_of_ns), deadline, as_of_ns - 1),
+        # An open ticket counts where its deadline passed (its elapsed time is over
+        # the limit, as for open_breached: reaching the limit is not passing it);
+        # one not yet past it, in the month under way at as_of (as_of may be the
+        # first instant of the next month, as in a month-end report).
+        np.where(has_limit & (elapsed > limit_ns), deadline, as_of_ns - 1),
     )
     return {
         "has_sla": rules.has_sla,

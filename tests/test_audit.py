@@ -421,3 +421,16 @@ def test_reaching_a_fractional_hour_target_exactly_is_on_time_in_the_audit() -> 
     assert (fr.target_seconds, fr.elapsed, fr.status) == (14_760.0, 14_760.0, "met")
     assert "elapsed <= target -> met" in fr.arithmetic
     assert audit.matches
+
+
+def test_reaching_the_limit_at_the_as_of_instant_is_the_month_under_way_in_the_audit() -> None:
+    doc = Policy.default().document
+    doc["versions"][0]["outage_line"]["first_response_target_hours"] = 1
+    policy = Policy.from_dict(doc)
+    call = ticket("NIGHT", "C-BUS", "2026-10-31T23:00", priority="critical", channel="outage_line")
+    con = build([call], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, policy, as_of=AS_OF)
+    audit = audit_ticket(con, "NIGHT")
+    fr = metric(audit, "first_response")
+    assert (fr.status, fr.month) == ("open_at_risk", "2026-10")
+    assert audit.matches

@@ -665,3 +665,22 @@ def test_reaching_a_fractional_hour_target_exactly_is_on_time() -> None:
         assert fr["deadline"] == fr["clock_stop"]
     late = row(run, "LATE", "first_response")
     assert (late["status"], late["late_working_seconds"]) == ("breached", 1.0)
+
+
+def test_an_open_ticket_reaching_its_limit_at_the_as_of_instant_counts_in_the_month_under_way():
+    # Outage line, 1 h first-response target on the 24/7 calendar: created 23:00 on
+    # 31 October, unanswered at 1 November 00:00. It has reached the limit, not
+    # passed it: at risk, in October's report, not in November's.
+    doc = Policy.default().document
+    doc["versions"][0]["outage_line"]["first_response_target_hours"] = 1
+    policy = Policy.from_dict(doc)
+    call = ticket("NIGHT", "C-BUS", "2026-10-31T23:00", priority="critical", channel="outage_line")
+    con = build([call], [], [plan("C-BUS", "business", "2025-01-01")])
+    fr = row(evaluate(con, policy, as_of=AS_OF, store=False), "NIGHT", "first_response")
+    assert fr["deadline"] == local("2026-11-01T00:00")
+    assert (fr["elapsed_working_seconds"], fr["status"]) == (H, "open_at_risk")
+    assert fr["month"] == "2026-10"
+    # A second later it has passed the limit: breached, in the month the deadline passed.
+    later = evaluate(con, policy, as_of="2026-11-01T00:00:01", store=False)
+    fr = row(later, "NIGHT", "first_response")
+    assert (fr["status"], fr["month"]) == ("open_breached", "2026-11")
