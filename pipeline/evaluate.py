@@ -864,12 +864,13 @@ def _measure_chunk(
     reopens = np.bincount(seg_tix[seg["is_reopen"]], minlength=n).astype(np.int32)
 
     # Out of hours: the office calendar was closed at creation. The office calendar
-    # is the policy version's, the same for every metric.
+    # is the policy version's, the same for every metric. At that instant: no open
+    # time in its first nanosecond (a whole second would see an opening 0.5 s later).
     office = rules[METRICS[0]].office_calendar
     out_of_hours = np.zeros(n, dtype=bool)
     for name, mask in _calendar_groups(office, names.calendars):
         at = created[mask]
-        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
+        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + 1) == 0
 
     stops = {}
     for metric in METRICS:

@@ -434,3 +434,14 @@ def test_reaching_the_limit_at_the_as_of_instant_is_the_month_under_way_in_the_a
     fr = metric(audit, "first_response")
     assert (fr.status, fr.month) == ("open_at_risk", "2026-10")
     assert audit.matches
+
+
+def test_out_of_hours_half_a_second_before_opening_agrees_with_the_audit() -> None:
+    early = ticket("EARLY", "C-BUS", "2026-10-20T08:59:59.500")
+    con = build([early], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    audit = audit_ticket(con, "EARLY")
+    assert all(
+        c.derived is True for m in audit.metrics for c in m.checks if c.field == "out_of_hours"
+    )
+    assert audit.matches

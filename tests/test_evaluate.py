@@ -684,3 +684,20 @@ def test_an_open_ticket_reaching_its_limit_at_the_as_of_instant_counts_in_the_mo
     later = evaluate(con, policy, as_of="2026-11-01T00:00:01", store=False)
     fr = row(later, "NIGHT", "first_response")
     assert (fr["status"], fr["month"]) == ("open_breached", "2026-11")
+
+
+@pytest.mark.parametrize(
+    ("created", "out_of_hours"),
+    [
+        ("2026-10-20T08:59:59", True),
+        ("2026-10-20T08:59:59.500", True),
+        ("2026-10-20T08:59:59.999999", True),
+        ("2026-10-20T09:00:00", False),
+        ("2026-10-20T17:29:59.500", False),
+        ("2026-10-20T17:30:00", True),
+    ],
+)
+def test_out_of_hours_is_the_office_calendar_at_the_creation_instant(created, out_of_hours):
+    con = build([ticket("T", "C-BUS", created)], [], [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, as_of=AS_OF, store=False)
+    assert set(run.results["out_of_hours"]) == {out_of_hours}
