@@ -8,6 +8,8 @@ import json
 
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.audit import CHECKED, KEY, audit_ticket, render_audit_html, render_audit_text
 from pipeline.breach_register import BREACH_STATUSES, breach_register
@@ -17,6 +19,7 @@ from pipeline.i18n import Messages
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
 from tests.evaluation_fixtures import build, local, plan, reply, status, ticket
+from tests.test_evaluate_properties import POLICIES, _event_rows, _ticket_row, histories
 
 H = 3600.0
 DAY = 8.5 * H  # one full opening day of `office`
@@ -445,3 +448,24 @@ def test_out_of_hours_half_a_second_before_opening_agrees_with_the_audit() -> No
         c.derived is True for m in audit.metrics for c in m.checks if c.field == "out_of_hours"
     )
     assert audit.matches
+
+
+@pytest.mark.parametrize("rule", sorted(POLICIES))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=st.lists(histories(), min_size=1, max_size=4))
+def test_the_audit_reproduces_every_generated_ticket(rule: str, cases) -> None:
+    """The audit walks the same generated histories as the property test of the
+    evaluation (changes at one instant in any stored order, changes and replies
+    before creation, closed tickets without resolved_at) and must agree with
+    every stored value."""
+    tickets, events, plans = [], [], []
+    for i, (t, evs, tier) in enumerate(cases):
+        tickets.append(_ticket_row(t, f"T{i}", f"C{i}"))
+        events += _event_rows(evs, f"T{i}")
+        plans.append(plan(f"C{i}", tier, "2020-01-01"))
+    con = build(tickets, events, plans)
+    evaluate(con, POLICIES[rule], as_of="2026-11-15T00:00Z")
+    for i in range(len(cases)):
+        audit = audit_ticket(con, f"T{i}")
+        differs = [(m.metric, c) for m in audit.metrics for c in m.checks if not c.agrees]
+        assert audit.matches, differs
