@@ -27,10 +27,17 @@ import duckdb
 import pandas as pd
 
 from pipeline.errors import AuditError, PolicyError
-from pipeline.policy import METRICS, RESOLVED_STATUSES, Policy, PolicyVersion
+from pipeline.policy import (
+    HOUR,
+    IMPLIED_STATUSES,
+    METRICS,
+    RESOLVED_STATUSES,
+    Policy,
+    PolicyVersion,
+    in_seconds,
+    timeline_order,
+)
 
-# Events that imply a status when no status change says it (as in eval_segments.sql).
-IMPLIED = {"resolve": "resolved", "reopen": "open", "close": "closed"}
 # Stored and re-derived instants agree when they are within this (stored rows
 # keep microseconds, the engine works in nanoseconds).
 INSTANT_TOLERANCE = pd.Timedelta(microseconds=1)
@@ -435,18 +442,25 @@ def _version(
 def _timeline(
     created: pd.Timestamp, events: list[dict[str, Any]], as_of: pd.Timestamp
 ) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
-    """[(start, end, status)] from creation to as-of. An event before the
-    creation counts from the creation; at one instant an explicit status change
-    wins over a status implied by a resolve/reopen/close event."""
-    changes = []
+    """[(start, end, status)] from creation to as-of. Of the changes at one
+    instant the first in the evaluation's order holds (policy.timeline_order): a
+    change recorded before creation counts from creation, the latest of them
+    first; an explicit status change before one implied by a resolve, reopen or
+    close event; then the status first by name."""
+    changes = [(timeline_order(created, created, "created", "new"), "new")]
     for e in events:
         if e["kind"] == "status_change" and e["new_value"] is not None:
-            changes.append((max(_utc(e["at"]), created), 1, e["new_value"]))
-        elif e["kind"] in IMPLIED:
-            changes.append((max(_utc(e["at"]), created), 2, IMPLIED[e["kind"]]))
-    changes.sort(key=lambda c: (c[0], c[1]))
-    points: list[tuple[pd.Timestamp, str]] = [(created, "new")]
-    for at, _, status in changes:
+            status = e["new_value"]
+        elif e["kind"] in IMPLIED_STATUSES:
+            status = IMPLIED_STATUSES[e["kind"]]
+        else:
+            continue
+        changes.append((timeline_order(_utc(e["at"]), created, e["kind"], status), status))
+    changes.sort(key=lambda c: c[0])
+    points: list[tuple[pd.Timestamp, str]] = []
+    for (at, *_), status in changes:
+        # The first change at an instant holds ('new', first of all, gives way to
+        # any change at creation, as in evaluate._segments).
         if len(points) > 1 and points[-1][0] == at:
             continue
         points.append((at, status))
@@ -480,9 +494,14 @@ def _stops(
 
     resolved_starts = [s for s, _, st in timeline if st in RESOLVED_STATUSES]
     if len(timeline) <= 1:
-        # No status history at all: the ticket's own resolved_at field is all there is.
-        field = known(t.get("resolved_at"))
-        why = "the ticket's resolved_at field (no status history)"
+        # No status history at all: the ticket's own resolved_at field is all there
+        # is, or its closed_at (a closed ticket is resolved) when that is empty.
+        if _missing(t.get("resolved_at")) and not _missing(t.get("closed_at")):
+            field = known(t.get("closed_at"))
+            why = "the ticket's closed_at field (no status history, no resolved_at)"
+        else:
+            field = known(t.get("resolved_at"))
+            why = "the ticket's resolved_at field (no status history)"
         final = first = (field, why if field is not None else "not resolved at the as-of instant")
     else:
         if timeline[-1][2] in RESOLVED_STATUSES:
@@ -571,7 +590,7 @@ def _audit_metric(
     if use_outage and name == "first_response":
         assert outage is not None
         hours = outage.first_response_target_hours
-        target = limit = None if hours is None else hours * 3600.0
+        target = limit = None if hours is None else in_seconds(hours, HOUR)
         threshold_reason = (
             "the outage line has no first-response target (measured, never judged)"
             if hours is None
@@ -621,7 +640,12 @@ def _audit_metric(
     else:
         stop, why = stops["final"]
         stop_reason = f"{why} (reopen rule exclude_gaps)"
-    end = max(stop if stop is not None else as_of, created)
+    if stop is not None and stop < created:
+        stop_reason += (
+            f", recorded at {_iso(stop, tz)}, before the creation: the clock stops at creation"
+        )
+        stop = created
+    end = stop if stop is not None else max(as_of, created)
 
     # Each stretch of the status timeline, measured in working time.
     segments: list[Segment] = []
@@ -643,6 +667,9 @@ def _audit_metric(
             note = "counts"
             active.append((s, seconds))
         segments.append(Segment(_iso(s, tz) or "", _iso(e, tz) or "", status, kind, seconds, note))
+    # The engine counts whole nanoseconds: sums of float seconds, rounded to them,
+    # compare exactly with a target or limit (rounded to the microsecond).
+    elapsed, paused, gap = (round(x, 9) for x in (elapsed, paused, gap))
 
     # The deadline: where the running total of counted time reaches the limit.
     deadline = None
@@ -693,7 +720,9 @@ def _audit_metric(
         status, benchmark, rule = "no_sla", computed, no_sla_reason
     if stop is not None:
         month_at = stop
-    elif deadline is not None and deadline <= as_of:
+    elif deadline is not None and limit is not None and elapsed > limit:
+        # Past the limit (open_breached): the month the deadline passed. Reaching
+        # the limit exactly is not passing it.
         month_at = deadline
     else:
         month_at = as_of - pd.Timedelta(1, "ns")
@@ -802,7 +831,7 @@ def _worst_later_cycle(timeline, pauses, cal) -> float:
             cycle += 1
         if cycle and status not in RESOLVED_STATUSES and status not in pauses:
             per_cycle[cycle] = per_cycle.get(cycle, 0.0) + float(cal.working_seconds(s, e))
-    return max(per_cycle.values(), default=0.0)
+    return round(max(per_cycle.values(), default=0.0), 9)
 
 
 # Every column of a stored row but its key (evaluation_id, ticket_id, metric),

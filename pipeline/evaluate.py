@@ -50,7 +50,12 @@ import pyarrow as pa
 from pipeline import __version__
 from pipeline.errors import EvaluationError
 from pipeline.instants import NAT_NS, local_bounds, localize_naive
-from pipeline.policy import METRICS, RESOLVED_STATUSES, RULE_FIELD_VALUES, Policy
+from pipeline.policy import (
+    METRICS,
+    RESOLVED_STATUSES,
+    RULE_FIELD_VALUES,
+    Policy,
+)
 from pipeline.warehouse import read_sql
 
 NS = 10**9
@@ -501,7 +506,11 @@ def _measure_metric(
     elapsed, paused_ns, gap_ns = sums[:, 0], sums[:, 1], sums[:, 2]
 
     has_limit = ~np.isnan(rules.limit)
+    # Target and limit in whole nanoseconds, as the elapsed time is: the deadline
+    # and the verdict compare against the very same values (reaching the target
+    # exactly is on time).
     limit_ns = np.where(has_limit, np.round(np.nan_to_num(rules.limit) * NS), 0).astype(np.int64)
+    target_ns = np.where(has_limit, np.round(np.nan_to_num(rules.target) * NS), 0).astype(np.int64)
 
     # Deadline: the active segment in which the running total reaches the limit.
     deadline = np.full(n, NAT_NS, dtype=np.int64)
@@ -527,25 +536,24 @@ def _measure_metric(
             deadline[later] = cal.add_working_ns(clock_end[later], limit_ns[later] - elapsed[later])
 
     stopped = stop != NAT_NS
-    elapsed_s = elapsed / NS
-    with np.errstate(invalid="ignore"):
-        computed = np.select(
-            [
-                stopped & (elapsed_s <= rules.target),
-                stopped & (elapsed_s <= rules.limit),
-                stopped,
-                elapsed_s > rules.limit,
-                elapsed_s >= rules.at_risk_share * rules.limit,
-            ],
-            [
-                _S["met"],
-                _S["met_late_target"],
-                _S["breached"],
-                _S["open_breached"],
-                _S["open_at_risk"],
-            ],
-            _S["open_on_track"],
-        )
+    # Where there is no limit the verdict below is never used (no_sla, no benchmark).
+    computed = np.select(
+        [
+            stopped & (elapsed <= target_ns),
+            stopped & (elapsed <= limit_ns),
+            stopped,
+            elapsed > limit_ns,
+            elapsed >= rules.at_risk_share * limit_ns,
+        ],
+        [
+            _S["met"],
+            _S["met_late_target"],
+            _S["breached"],
+            _S["open_breached"],
+            _S["open_at_risk"],
+        ],
+        _S["open_on_track"],
+    )
     if metric == "resolution" and rules.first_resolution.any():
         # Under first_resolution a later cycle (reopen to resolution) is measured
         # on its own, over the whole timeline up to as_of; a ticket that ever
@@ -576,15 +584,15 @@ def _measure_metric(
     rule = np.where(
         is_excluded, rules.excluded_by, np.where(status == _S["no_sla"], rules.no_sla_reason, -1)
     )
-    with np.errstate(invalid="ignore"):
-        late = np.where(has_limit & (elapsed_s > rules.limit), elapsed_s - rules.limit, np.nan)
+    late = np.where(has_limit & (elapsed > limit_ns), (elapsed - limit_ns) / NS, np.nan)
     month_at = np.where(
         stopped,
         stop,
-        # An open ticket counts where its deadline passed; one not yet due, in the
-        # month under way at as_of (as_of may be the first instant of the next
-        # month, as in a month-end report).
-        np.where((deadline != NAT_NS) & (deadline <= as_of_ns), deadline, as_of_ns - 1),
+        # An open ticket counts where its deadline passed (its elapsed time is over
+        # the limit, as for open_breached: reaching the limit is not passing it);
+        # one not yet past it, in the month under way at as_of (as_of may be the
+        # first instant of the next month, as in a month-end report).
+        np.where(has_limit & (elapsed > limit_ns), deadline, as_of_ns - 1),
     )
     return {
         "has_sla": rules.has_sla,
@@ -593,7 +601,7 @@ def _measure_metric(
         "version": rules.version,
         "calendar": rules.calendar,
         "clock_stop": stop,
-        "elapsed_working_seconds": elapsed_s,
+        "elapsed_working_seconds": elapsed / NS,
         "paused_working_seconds": paused_ns / NS,
         "gap_working_seconds": gap_ns / NS,
         "target_seconds": rules.target,
@@ -613,9 +621,10 @@ def _segments(changes: dict, status_list: list[str], as_of_ns: int) -> dict[str,
     status), `last` (a ticket's current segment) and `is_reopen` (where a resolved
     status gives way to another one).
 
-    At one instant an explicit status change wins over a status implied by another
-    event (the changes come sorted by ticket, instant and `ord`, so the first of
-    them at that instant); the current segment of a ticket runs to `as_of_ns`."""
+    Of the changes at one instant the first holds: they come sorted in
+    policy.timeline_order, so that is the latest recorded before creation, else an
+    explicit change before an implied one, else the status first by name. The
+    current segment of a ticket runs to `as_of_ns`."""
     tix = np.asarray(changes["tix"], dtype=np.int64)
     start = np.asarray(changes["seg_start"], dtype=np.int64)
     status = np.asarray(changes["status"], dtype=np.int32)
@@ -848,12 +857,13 @@ def _measure_chunk(
     reopens = np.bincount(seg_tix[seg["is_reopen"]], minlength=n).astype(np.int32)
 
     # Out of hours: the office calendar was closed at creation. The office calendar
-    # is the policy version's, the same for every metric.
+    # is the policy version's, the same for every metric. At that instant: no open
+    # time in its first nanosecond (a whole second would see an opening 0.5 s later).
     office = rules[METRICS[0]].office_calendar
     out_of_hours = np.zeros(n, dtype=bool)
     for name, mask in _calendar_groups(office, names.calendars):
         at = created[mask]
-        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + NS) == 0
+        out_of_hours[mask] = policy.calendar(name).working_ns(at, at + 1) == 0
 
     stops = {}
     for metric in METRICS:
@@ -863,6 +873,10 @@ def _measure_chunk(
             stop[no_reply] = first_stop[no_reply]
         else:
             stop = np.where(rules[metric].first_resolution, first_stop, final_stop)
+        # The clock cannot stop before it starts: a reply recorded before creation
+        # (the loader accepts events up to a minute early) stops it at creation, so
+        # the row counts in the month of creation, where a report looks for it.
+        np.maximum(stop, np.where(stop == NAT_NS, NAT_NS, created), out=stop)
         stops[metric] = stop
 
     # Measure in blocks of tickets (and their segments, which come sorted by

@@ -36,8 +36,36 @@ from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES,
 
 METRICS = ("first_response", "resolution")
 RESOLVED_STATUSES = ("resolved", "closed")
+# The status a resolve, reopen or close event implies.
+IMPLIED_STATUSES = {"resolve": "resolved", "reopen": "open", "close": "closed"}
+# How changes that fall on one instant of a status timeline rank (docs/policy.md):
+# the status 'new' every ticket starts with at creation, then explicit status
+# changes, then statuses implied by another event. eval_segments.sql writes the
+# same ranks as `ord`.
+CHANGE_RANKS = {"created": 0, "status_change": 1, **dict.fromkeys(IMPLIED_STATUSES, 2)}
 REOPEN_RULES = ("exclude_gaps", "first_resolution")
 HOUR = 3600.0
+
+
+def in_seconds(amount: float, unit_seconds: float) -> float:
+    """A target or limit stated in hours or days, in seconds, rounded to the
+    microsecond: 4.1 hours is 14,760 s, where the product alone is
+    14,759.999999999998 and a reply at exactly 14,760 s would be 'breached by 0 s'
+    (docs/policy.md: reaching the target exactly is on time)."""
+    return round(amount * unit_seconds, 6)
+
+
+def timeline_order(at: Any, created: Any, kind: str, status: str) -> tuple:
+    """Where a status change stands in a ticket's timeline; of the changes that
+    fall on one instant, the first in this order sets the status (docs/policy.md).
+
+    A change recorded before creation counts from creation, and of those the
+    latest was the status at creation; at one true instant the rank decides
+    (CHANGE_RANKS), then the status first by name, so every rerun keeps the same
+    one. The evaluation sorts by the same key (eval_segments.sql), the audit by
+    this function."""
+    return (max(at, created), created - min(at, created), CHANGE_RANKS[kind], status)
+
 
 # Ticket fields an exclusion rule or the outage line's `match` may name: the
 # columns the evaluation reads for them (evaluate.RULE_FIELDS), each with the
@@ -321,9 +349,10 @@ class Policy:
         return np.searchsorted(starts, created_ns, side="right") - 1
 
     def threshold_seconds(self, threshold: Threshold, calendar: str) -> tuple[float, float]:
-        """(target, limit) in seconds: days are full opening days of the calendar."""
+        """(target, limit) in seconds (`in_seconds`): days are full opening days of
+        the calendar."""
         unit = HOUR if threshold.unit == "hours" else self.calendar(calendar).working_day_seconds
-        return threshold.target * unit, threshold.limit * unit
+        return in_seconds(threshold.target, unit), in_seconds(threshold.limit, unit)
 
     def ticket_threshold(
         self,
@@ -351,7 +380,7 @@ class Policy:
             calendar = outage.calendar
             if metric == "first_response":
                 hours = outage.first_response_target_hours
-                seconds = None if hours is None else hours * HOUR
+                seconds = None if hours is None else in_seconds(hours, HOUR)
                 return seconds, seconds, calendar
         threshold = spec.by_priority.get(priority) or spec.targets[tier]
         return (*self.threshold_seconds(threshold, calendar), calendar)

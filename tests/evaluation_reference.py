@@ -29,21 +29,30 @@ class RefResult:
 
 
 def _timeline(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> list[tuple]:
-    """[(start, end, status)] from creation to as_of."""
+    """[(start, end, status)] from creation to as_of.
+
+    docs/policy.md: the status at creation is the one set by the latest change
+    recorded up to creation (a change before creation counts from creation); at
+    one instant an explicit change wins over one implied by a resolve, reopen or
+    close event, and of several explicit ones the status first by name."""
+    created = ticket["created_at"]
     changes = []
     for e in events:
         if e["at"] > as_of:
             continue
-        if e["kind"] == "status_change":
-            changes.append((max(e["at"], ticket["created_at"]), 1, e["new_value"]))
+        if e["kind"] == "status_change" and e["new_value"] is not None:
+            changes.append((e["at"], 1, e["new_value"]))
         elif e["kind"] in IMPLIED:
-            changes.append((max(e["at"], ticket["created_at"]), 2, IMPLIED[e["kind"]]))
-    changes.sort(key=lambda c: (c[0], c[1]))
-    points: list[tuple] = [(ticket["created_at"], "new")]
+            changes.append((e["at"], 2, IMPLIED[e["kind"]]))
+    # In the order they happened; at one instant the winner comes first.
+    changes.sort()
+    winners: list[tuple] = []
     for at, _, st in changes:
-        if points and points[-1][0] == at and len(points) > 1:
-            continue  # an explicit change at the same instant already won
-        points.append((at, st))
+        if not winners or winners[-1][0] != at:
+            winners.append((at, st))
+    up_to_creation = [st for at, st in winners if at <= created]
+    points = [(created, up_to_creation[-1] if up_to_creation else "new")]
+    points += [(at, st) for at, st in winners if at > created]
     segments = []
     for i, (at, st) in enumerate(points):
         end = points[i + 1][0] if i + 1 < len(points) else as_of
@@ -90,6 +99,19 @@ def evaluate_ticket(
             if st not in RESOLVED_STATUSES:
                 final_stop = e
     first_stop = resolved_starts[0] if resolved_starts else None
+    history = [
+        e
+        for e in events
+        if e["at"] <= as_of
+        and (e["kind"] in IMPLIED or (e["kind"] == "status_change" and e["new_value"] is not None))
+    ]
+    if not history:
+        # docs/policy.md: without status history the ticket's resolved_at, else its
+        # closed_at (a closed ticket is resolved), as known at as_of.
+        field = ticket.get("resolved_at")
+        if field is None:
+            field = ticket.get("closed_at")
+        final_stop = first_stop = field if field is not None and field <= as_of else None
     replies = [e["at"] for e in events if e["kind"] == "agent_reply" and e["at"] <= as_of]
     field_reply = ticket["first_response_at"]
     if field_reply is not None and field_reply <= as_of:
@@ -105,7 +127,8 @@ def evaluate_ticket(
         has_sla = bool(tier_obj and tier_obj.has_sla and tier in metric.targets)
         if use_outage and name == "first_response":
             hours = outage.first_response_target_hours
-            target = limit = None if hours is None else hours * 3600
+            # docs/policy.md: targets are exact to the microsecond.
+            target = limit = None if hours is None else round(hours * 3600, 6)
         else:
             th = (
                 metric.by_priority.get(ticket["priority"])
@@ -116,6 +139,9 @@ def evaluate_ticket(
             stop = min(replies) if replies else first_stop or final_stop
         else:
             stop = first_stop if metric.reopen_rule == "first_resolution" else final_stop
+        if stop is not None:
+            # docs/policy.md: a stop recorded before creation stops the clock at creation.
+            stop = max(stop, ticket["created_at"])
         end = stop if stop is not None else as_of
         elapsed = paused = gap = 0.0
         active_pieces = []
@@ -131,6 +157,8 @@ def evaluate_ticket(
             else:
                 elapsed += w
                 active_pieces.append((s, w))
+        # Working time is counted in whole nanoseconds.
+        elapsed, paused, gap = (round(x, 9) for x in (elapsed, paused, gap))
         deadline = None
         if limit is not None:
             total = 0.0

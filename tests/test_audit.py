@@ -8,6 +8,8 @@ import json
 
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.audit import CHECKED, KEY, audit_ticket, render_audit_html, render_audit_text
 from pipeline.breach_register import BREACH_STATUSES, breach_register
@@ -16,7 +18,8 @@ from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
-from tests.evaluation_fixtures import build, plan, reply, status, ticket
+from tests.evaluation_fixtures import build, local, plan, reply, status, ticket
+from tests.test_evaluate_properties import POLICIES, _event_rows, _ticket_row, histories
 
 H = 3600.0
 DAY = 8.5 * H  # one full opening day of `office`
@@ -355,3 +358,125 @@ def test_a_ticket_rejected_at_load_is_said_to_be(sample_warehouse) -> None:
         "tickets.csv, line 10002, unparseable_timestamp on created_at; see the rejected rows "
         "(sla status)"
     )
+
+
+def test_changes_at_one_instant_and_before_creation_are_ordered_as_the_evaluation_orders_them():
+    tickets = [
+        ticket("TIE", "C-BUS", "2026-10-20T09:00", first_response="2026-10-20T09:05"),
+        ticket("EARLY", "C-BUS", "2026-10-20T10:00", first_response="2026-10-20T10:05"),
+    ]
+    events = [
+        # Two explicit changes at 12:00, 'waiting_on_customer' stored first: the
+        # status first by name ('open') holds, in the evaluation and the audit.
+        status("TIE", "2026-10-20T12:00", "open", "waiting_on_customer"),
+        status("TIE", "2026-10-20T12:00", "waiting_on_customer", "open"),
+        status("TIE", "2026-10-20T16:00", "open", "resolved"),
+        # Two changes before creation: the later one is the status at creation.
+        status("EARLY", "2026-10-20T09:59:10", "new", "open"),
+        status("EARLY", "2026-10-20T09:59:50", "open", "waiting_on_customer"),
+        status("EARLY", "2026-10-20T16:00", "waiting_on_customer", "resolved"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    tie = audit_ticket(con, "TIE")
+    res = metric(tie, "resolution")
+    assert [(s.status, s.counted_as, s.working_seconds) for s in res.segments] == [
+        ("new", "elapsed", 3 * H),
+        ("open", "elapsed", 4 * H),
+    ]
+    assert (res.elapsed, res.paused) == (7 * H, 0.0)
+    assert tie.matches
+    early = audit_ticket(con, "EARLY")
+    res = metric(early, "resolution")
+    assert [(s.status, s.counted_as, s.working_seconds) for s in res.segments] == [
+        ("waiting_on_customer", "paused", 6 * H)
+    ]
+    assert early.matches
+
+
+def test_a_reply_before_creation_stops_the_clock_at_creation_in_the_audit_too() -> None:
+    tickets = [ticket("EARLY", "C-BUS", "2026-11-01T00:00:20", resolved="2026-11-02T10:00")]
+    con = build(
+        tickets, [reply("EARLY", "2026-10-31T23:59:40")], [plan("C-BUS", "business", "2025-01-01")]
+    )
+    evaluate(con, as_of="2026-12-01T00:00")
+    audit = audit_ticket(con, "EARLY")
+    fr = metric(audit, "first_response")
+    assert fr.clock_stop == fr.clock_start == "2026-11-01T00:00:20+01:00"
+    assert "before the creation: the clock stops at creation" in fr.stop_reason
+    assert (fr.month, fr.elapsed) == ("2026-11", 0.0)
+    assert audit.matches
+
+
+def test_a_closed_ticket_without_resolved_at_stops_at_closed_at() -> None:
+    closed = {
+        **ticket("CLOSED", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+        "status": "closed",
+        "closed_at": local("2026-10-06T11:00"),
+    }
+    con = build([closed], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    audit = audit_ticket(con, "CLOSED")
+    res = metric(audit, "resolution")
+    assert res.clock_stop == "2026-10-06T11:00:00+02:00"
+    assert "closed_at field (no status history, no resolved_at)" in res.stop_reason
+    assert res.status == "met" and audit.matches
+
+
+def test_reaching_a_fractional_hour_target_exactly_is_on_time_in_the_audit() -> None:
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["first_response"]["targets"]["premium"] = {"target_hours": 4.1}
+    policy = Policy.from_dict(doc)
+    tickets = [ticket("EXACT", "C-PREM", "2026-10-20T10:00", first_response="2026-10-20T14:06")]
+    con = build(tickets, [], [plan("C-PREM", "premium", "2025-01-01")])
+    evaluate(con, policy, as_of=AS_OF)
+    audit = audit_ticket(con, "EXACT")
+    fr = metric(audit, "first_response")
+    assert (fr.target_seconds, fr.elapsed, fr.status) == (14_760.0, 14_760.0, "met")
+    assert "elapsed <= target -> met" in fr.arithmetic
+    assert audit.matches
+
+
+def test_reaching_the_limit_at_the_as_of_instant_is_the_month_under_way_in_the_audit() -> None:
+    doc = Policy.default().document
+    doc["versions"][0]["outage_line"]["first_response_target_hours"] = 1
+    policy = Policy.from_dict(doc)
+    call = ticket("NIGHT", "C-BUS", "2026-10-31T23:00", priority="critical", channel="outage_line")
+    con = build([call], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, policy, as_of=AS_OF)
+    audit = audit_ticket(con, "NIGHT")
+    fr = metric(audit, "first_response")
+    assert (fr.status, fr.month) == ("open_at_risk", "2026-10")
+    assert audit.matches
+
+
+def test_out_of_hours_half_a_second_before_opening_agrees_with_the_audit() -> None:
+    early = ticket("EARLY", "C-BUS", "2026-10-20T08:59:59.500")
+    con = build([early], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    audit = audit_ticket(con, "EARLY")
+    assert all(
+        c.derived is True for m in audit.metrics for c in m.checks if c.field == "out_of_hours"
+    )
+    assert audit.matches
+
+
+@pytest.mark.parametrize("rule", sorted(POLICIES))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=st.lists(histories(), min_size=1, max_size=4))
+def test_the_audit_reproduces_every_generated_ticket(rule: str, cases) -> None:
+    """The audit walks the same generated histories as the property test of the
+    evaluation (changes at one instant in any stored order, changes and replies
+    before creation, closed tickets without resolved_at) and must agree with
+    every stored value."""
+    tickets, events, plans = [], [], []
+    for i, (t, evs, tier) in enumerate(cases):
+        tickets.append(_ticket_row(t, f"T{i}", f"C{i}"))
+        events += _event_rows(evs, f"T{i}")
+        plans.append(plan(f"C{i}", tier, "2020-01-01"))
+    con = build(tickets, events, plans)
+    evaluate(con, POLICIES[rule], as_of="2026-11-15T00:00Z")
+    for i in range(len(cases)):
+        audit = audit_ticket(con, f"T{i}")
+        differs = [(m.metric, c) for m in audit.metrics for c in m.checks if not c.agrees]
+        assert audit.matches, differs

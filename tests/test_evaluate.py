@@ -574,3 +574,130 @@ def test_a_tier_the_policy_does_not_list_is_named_as_such() -> None:
     assert set(r.loc["P", "status"]) == {"no_sla"}
     assert set(r.loc["P", "exclusion_rule"]) == {"tier_not_in_policy"}
     assert set(r.loc["U", "exclusion_rule"]) == {"no_plan_at_creation"}
+
+
+def test_the_latest_status_recorded_before_creation_is_the_status_at_creation() -> None:
+    # Changes recorded a few seconds before creation (the loader accepts up to a
+    # minute) count from creation, but they are not one instant: the later one is
+    # what the ticket was created with. Only a true tie goes by name.
+    tickets = [
+        ticket("OW", "C-BUS", "2026-10-20T10:00", resolved="2026-10-20T16:00"),
+        ticket("WO", "C-BUS", "2026-10-20T10:00", resolved="2026-10-20T16:00"),
+        ticket("TIE", "C-BUS", "2026-10-20T10:00", resolved="2026-10-20T16:00"),
+    ]
+    events = [
+        status("OW", "2026-10-20T09:59:10", "new", "open"),
+        status("OW", "2026-10-20T09:59:50", "open", "waiting_on_customer"),
+        status("WO", "2026-10-20T09:59:10", "new", "waiting_on_customer"),
+        status("WO", "2026-10-20T09:59:50", "waiting_on_customer", "open"),
+        status("TIE", "2026-10-20T09:59:50", "new", "waiting_on_customer"),
+        status("TIE", "2026-10-20T09:59:50", "new", "open"),
+    ]
+    events += [status(t, "2026-10-20T16:00", None, "resolved") for t in ("OW", "WO", "TIE")]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    r = evaluate(con, as_of=AS_OF, store=False).results
+    res = r[r["metric"] == "resolution"].set_index("ticket_id")
+    measured = res[["elapsed_working_seconds", "paused_working_seconds"]]
+    assert measured.to_dict("index") == {
+        "OW": {"elapsed_working_seconds": 0.0, "paused_working_seconds": 6 * H},
+        "TIE": {"elapsed_working_seconds": 6 * H, "paused_working_seconds": 0.0},
+        "WO": {"elapsed_working_seconds": 6 * H, "paused_working_seconds": 0.0},
+    }
+
+
+def test_a_reply_recorded_before_creation_stops_the_clock_at_creation() -> None:
+    # Created 20 s into November, answered 20 s before: the October run does not
+    # see the ticket, so it must count in November, at its creation.
+    tickets = [ticket("EARLY", "C-BUS", "2026-11-01T00:00:20", resolved="2026-11-02T10:00")]
+    events = [reply("EARLY", "2026-10-31T23:59:40")]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, as_of="2026-12-01T00:00", month_from="2026-11", store=False)
+    fr = row(run, "EARLY", "first_response")
+    assert fr["clock_stop"] == fr["clock_start"] == local("2026-11-01T00:00:20")
+    assert fr["month"] == "2026-11"
+    assert (fr["elapsed_working_seconds"], fr["status"]) == (0.0, "met")
+    # 24 working hours from creation: Monday 09:00 to Wednesday 16:00 (8.5 h a day).
+    assert fr["deadline"] == local("2026-11-04T16:00")
+
+
+def test_a_closed_ticket_without_resolved_at_or_history_is_resolved_when_closed() -> None:
+    closed = {
+        **ticket("CLOSED", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+        "status": "closed",
+        "closed_at": local("2026-10-06T11:00"),
+    }
+    con = build([closed], [], [plan("C-BUS", "business", "2025-01-01")])
+    res = row(evaluate(con, as_of=AS_OF, store=False), "CLOSED", "resolution")
+    assert res["clock_stop"] == local("2026-10-06T11:00")
+    assert res["elapsed_working_seconds"] == 10.5 * H
+    assert (res["status"], res["month"]) == ("met", "2026-10")
+    # Not yet closed at the as-of instant: still open.
+    early = row(evaluate(con, as_of="2026-10-06T10:00", store=False), "CLOSED", "resolution")
+    assert pd.isna(early["clock_stop"]) and early["status"] == "open_on_track"
+
+
+def test_reaching_a_fractional_hour_target_exactly_is_on_time() -> None:
+    doc = Policy.default().document
+    version = doc["versions"][0]
+    version["metrics"]["first_response"]["targets"]["premium"] = {"target_hours": 4.1}
+    version["outage_line"]["first_response_target_hours"] = 4.1
+    policy = Policy.from_dict(doc)
+    tickets = [
+        # 10:00 + 4.1 working hours = 14:06 the same day.
+        ticket("EXACT", "C-PREM", "2026-10-20T10:00", first_response="2026-10-20T14:06"),
+        ticket("LATE", "C-PREM", "2026-10-20T10:00", first_response="2026-10-20T14:06:01"),
+        ticket(
+            "OUTAGE",
+            "C-PREM",
+            "2026-10-20T22:00",
+            first_response="2026-10-21T02:06",
+            priority="critical",
+            channel="outage_line",
+        ),
+    ]
+    con = build(tickets, [], [plan("C-PREM", "premium", "2025-01-01")])
+    run = evaluate(con, policy, as_of=AS_OF, store=False)
+    for ticket_id in ("EXACT", "OUTAGE"):
+        fr = row(run, ticket_id, "first_response")
+        assert fr["target_seconds"] == fr["limit_seconds"] == 14_760.0
+        assert fr["elapsed_working_seconds"] == 14_760.0
+        assert fr["status"] == "met" and pd.isna(fr["late_working_seconds"])
+        assert fr["deadline"] == fr["clock_stop"]
+    late = row(run, "LATE", "first_response")
+    assert (late["status"], late["late_working_seconds"]) == ("breached", 1.0)
+
+
+def test_an_open_ticket_reaching_its_limit_at_the_as_of_instant_counts_in_the_month_under_way():
+    # Outage line, 1 h first-response target on the 24/7 calendar: created 23:00 on
+    # 31 October, unanswered at 1 November 00:00. It has reached the limit, not
+    # passed it: at risk, in October's report, not in November's.
+    doc = Policy.default().document
+    doc["versions"][0]["outage_line"]["first_response_target_hours"] = 1
+    policy = Policy.from_dict(doc)
+    call = ticket("NIGHT", "C-BUS", "2026-10-31T23:00", priority="critical", channel="outage_line")
+    con = build([call], [], [plan("C-BUS", "business", "2025-01-01")])
+    fr = row(evaluate(con, policy, as_of=AS_OF, store=False), "NIGHT", "first_response")
+    assert fr["deadline"] == local("2026-11-01T00:00")
+    assert (fr["elapsed_working_seconds"], fr["status"]) == (H, "open_at_risk")
+    assert fr["month"] == "2026-10"
+    # A second later it has passed the limit: breached, in the month the deadline passed.
+    later = evaluate(con, policy, as_of="2026-11-01T00:00:01", store=False)
+    fr = row(later, "NIGHT", "first_response")
+    assert (fr["status"], fr["month"]) == ("open_breached", "2026-11")
+
+
+@pytest.mark.parametrize(
+    ("created", "out_of_hours"),
+    [
+        ("2026-10-20T08:59:59", True),
+        ("2026-10-20T08:59:59.500", True),
+        ("2026-10-20T08:59:59.999999", True),
+        ("2026-10-20T09:00:00", False),
+        ("2026-10-20T17:29:59.500", False),
+        ("2026-10-20T17:30:00", True),
+    ],
+)
+def test_out_of_hours_is_the_office_calendar_at_the_creation_instant(created, out_of_hours):
+    con = build([ticket("T", "C-BUS", created)], [], [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, as_of=AS_OF, store=False)
+    assert set(run.results["out_of_hours"]) == {out_of_hours}

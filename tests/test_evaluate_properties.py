@@ -34,19 +34,29 @@ WINDOWS = {
     ),
 }
 TIERS = ("pioneer", "professional", "business", "premium")
-STATUSES = ("open", "waiting_on_customer", "waiting_on_third_party", "resolved", "closed")
+STATUSES = ("new", "open", "waiting_on_customer", "waiting_on_third_party", "resolved", "closed")
+
+
+# Gaps between a ticket's status events: 0 puts two on one instant (an export may
+# record several changes at one instant, in any order), 1 s next to each other.
+STEPS = st.sampled_from([0, 0, 1]) | st.integers(60, 5 * 86_400)
+# Where the first status event lies from creation: the loader accepts events up to
+# a minute before creation, so several can precede it.
+FIRST_EVENT = st.sampled_from([-60, -40, -1, 0]) | st.integers(60, 5 * 86_400)
+KINDS = st.sampled_from(["status_change"] * 5 + ["resolve", "reopen", "close"])
 
 
 @st.composite
 def histories(draw, base: pd.Timestamp = BASE):
     created = base + pd.Timedelta(seconds=draw(st.integers(0, 60 * 86_400)))
-    steps = draw(st.lists(st.integers(60, 5 * 86_400), max_size=6))
-    statuses = draw(st.lists(st.sampled_from(STATUSES), min_size=len(steps), max_size=len(steps)))
-    at, events = created, []
-    for gap, status in zip(steps, statuses, strict=True):
-        at = at + pd.Timedelta(seconds=gap)
-        events.append({"at": at, "kind": "status_change", "new_value": status})
-    reply_after = draw(st.none() | st.integers(0, 10 * 86_400))
+    at, events = created + pd.Timedelta(seconds=draw(FIRST_EVENT)), []
+    for _ in range(draw(st.integers(0, 7))):
+        kind = draw(KINDS)
+        new = draw(st.sampled_from(STATUSES)) if kind == "status_change" else None
+        events.append({"at": at, "kind": kind, "new_value": new})
+        at = at + pd.Timedelta(seconds=draw(STEPS))
+    # A reply may be recorded up to a minute before creation.
+    reply_after = draw(st.none() | st.integers(-60, -1) | st.integers(0, 10 * 86_400))
     if reply_after is not None:
         events.append(
             {
@@ -67,10 +77,22 @@ def histories(draw, base: pd.Timestamp = BASE):
                 "new_value": draw(priorities),
             }
         )
+    # The export's order of events at one instant means nothing.
+    events = draw(st.permutations(events))
+
+    # The ticket's own fields: read where the events say nothing (no status history,
+    # no reply event). A closed ticket may lack resolved_at.
+    def later(start: pd.Timestamp, days: int) -> pd.Timestamp | None:
+        seconds = draw(st.none() | st.integers(0, days * 86_400))
+        return None if seconds is None else start + pd.Timedelta(seconds=seconds)
+
+    resolved = later(created, 30)
     outage = draw(st.booleans())
     ticket = {
         "created_at": created,
-        "first_response_at": None,
+        "first_response_at": later(created, 5),
+        "resolved_at": resolved,
+        "closed_at": later(resolved or created, 40),
         "priority": "critical" if outage else draw(st.sampled_from(["low", "normal", "high"])),
         "channel": "outage_line" if outage else draw(st.sampled_from(["email", "chat"])),
         "requires_it_release": draw(st.booleans()) and draw(st.booleans()),
@@ -96,10 +118,8 @@ def _ticket_row(t: dict, ticket_id: str, customer_id: str) -> dict:
         "ticket_id": ticket_id,
         "source_system": "test",
         "customer_id": customer_id,
-        "resolved_at": None,
-        "closed_at": None,
         "category": "x",
-        "status": "open",
+        "status": "closed" if t["closed_at"] is not None else "open",
         "subject": "s",
         "updated_at": t["created_at"],
         "load_id": 1,

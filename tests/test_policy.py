@@ -715,3 +715,17 @@ def test_the_threshold_a_ticket_is_held_to() -> None:
     assert one_hour.ticket_threshold(
         one_hour.versions[0], "first_response", "business", "high", outage_line=True
     ) == (3600.0, 3600.0, "always")
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "calendar", "seconds"),
+    [
+        (4.1, "hours", "office", 14_760.0),
+        (0.7, "hours", "office", 2_520.0),
+        (4.1, "days", "office", 125_460.0),
+    ],
+)
+def test_thresholds_in_seconds_are_exact_to_the_microsecond(amount, unit, calendar, seconds):
+    # 4.1 * 3600 alone is 14759.999999999998: a reply at 14,760 s was 'late by 0 s'.
+    target, limit = Policy.default().threshold_seconds(Threshold(amount, amount, unit), calendar)
+    assert target == limit == seconds

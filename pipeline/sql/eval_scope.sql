@@ -72,7 +72,12 @@ SELECT
         r.first_agent_reply,
         CASE WHEN t.first_response_at <= $as_of THEN t.first_response_at END
     ) AS first_response_at,
-    CASE WHEN t.resolved_at <= $as_of THEN t.resolved_at END AS resolved_at,
+    -- Read only where the ticket has no status history: a closed ticket is resolved
+    -- too, so without resolved_at its closed_at stops the clock.
+    CASE
+        WHEN coalesce(t.resolved_at, t.closed_at) <= $as_of
+            THEN coalesce(t.resolved_at, t.closed_at)
+    END AS resolved_at,
     CASE
         WHEN pc.replaced_later IS NULL THEN t.priority
         ELSE coalesce(pc.replaced_later.v, pc.set_before.v, t.priority)

@@ -3,14 +3,18 @@
 -- nanoseconds, the status as its 1-based position in $statuses (0 = not listed) and
 -- `ord`: 0 for the status 'new' every ticket starts with at creation, 1 for an explicit
 -- status change, 2 for a status implied by a resolve / reopen / close event.
--- Segments are built from these rows in numpy (evaluate._segments): an explicit change
--- wins over an implied one at the same instant, each segment runs to the next change.
+-- Segments are built from these rows in numpy (evaluate._segments): of the changes at
+-- one instant of the timeline the first holds, each segment runs to the next change.
+-- The order is policy.timeline_order's, which the audit uses: a change recorded before
+-- creation counts from creation, the latest of those first (it was the status at
+-- creation); then `ord`; then the status by name.
 -- Sorting once here and taking lead/lag in numpy is cheaper than a window (which sorts
 -- too) followed by an ORDER BY.
 WITH ev AS (
     SELECT
         s.tix,
         greatest(e."at", s.created_at) AS seg_start,
+        e."at",
         CASE e.kind
             WHEN 'status_change' THEN e.new_value
             WHEN 'resolve' THEN 'resolved'
@@ -26,11 +30,11 @@ WITH ev AS (
       AND (e.kind <> 'status_change' OR e.new_value IS NOT NULL)
 ),
 all_changes AS (
-    SELECT tix, created_at AS seg_start, 'new' AS status, 0 AS ord
+    SELECT tix, created_at AS seg_start, created_at AS "at", 'new' AS status, 0 AS ord
     FROM scope
     WHERE tix >= $lo AND tix < $hi
     UNION ALL
-    SELECT tix, seg_start, status, ord FROM ev
+    SELECT tix, seg_start, "at", status, ord FROM ev
 )
 SELECT
     tix,
@@ -41,4 +45,4 @@ FROM all_changes
 -- An export may record several explicit changes at one instant with no order among
 -- them: the status code (its place in the sorted $statuses) decides, so that every
 -- run keeps the same one (docs/policy.md).
-ORDER BY tix, seg_start, ord, status
+ORDER BY tix, seg_start, "at" DESC, ord, status
