@@ -450,14 +450,21 @@ def build_context(
             language="en_US" if lang == "en" else lang,
             closed_date=m("closed_date"),
         )
+        # Hours closed or opened besides (a short last day of the year): they move
+        # deadlines as holidays do, so the reader must see them too.
+        spans = [
+            m(f"method_{label}", span=_local_span(m, span))
+            for span, label in cal.exceptions_between(first, last)
+        ]
         calendars.append(
             {
                 "text": m("method_calendar", name=name, tz=cal.timezone, hours=hours),
-                "holidays": m(
-                    "method_holidays", days=", ".join(f"{m.date(d)} ({n})" for d, n in closed)
+                "holidays": (
+                    m("method_holidays", days=", ".join(f"{m.date(d)} ({n})" for d, n in closed))
+                    if closed
+                    else m("method_no_holidays")
                 )
-                if closed
-                else m("method_no_holidays"),
+                + ("".join(" " + text for text in spans)),
             }
         )
     versions = tuple(
@@ -580,6 +587,15 @@ def promise_text(m: Messages, threshold, metric) -> str:
     if threshold.target == threshold.limit:
         key += "_one" + ("_1" if threshold.target == 1 else "")
     return m(key, target=target, limit=limit)
+
+
+def _local_span(m: Messages, span: str) -> str:
+    """'2026-12-31T12:00:00 .. 2026-12-31T17:30:00' (calendar time) in the reader's
+    words: '31 December 2026 12:00–17:30'."""
+    start, end = (pd.Timestamp(x) for x in span.split(" .. "))
+    if start.date() == end.date() or end == pd.Timestamp(start.date()) + pd.Timedelta(days=1):
+        return f"{m.date(start.date())} {start:%H:%M}–{end:%H:%M}".replace("–00:00", "–24:00")
+    return f"{m.date(start.date())} {start:%H:%M} – {m.date(end.date())} {end:%H:%M}"
 
 
 def _counted(m: Messages, key: str, count: int) -> list[str]:

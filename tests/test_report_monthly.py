@@ -690,3 +690,25 @@ def test_one_breach_one_dash_and_every_sla_tier_named() -> None:
         small_warehouse("x"), MONTH, policy=_from_15_october(professional_gets_an_sla)
     )
     assert later.tier_set == "Professional, Business, Premium"
+
+
+def test_method_names_the_hours_closed_or_opened_besides() -> None:
+    """Found by QA (second round): a closed afternoon moved deadlines and the
+    method's list of closed days left it out."""
+    doc = Policy.default().document
+    doc["calendars"] = {
+        "office": {
+            "timezone": "Europe/Amsterdam",
+            "holidays": {"country": "NL", "exclude": ["Good Friday"]},
+            "closures": [["2026-10-30T12:00", "2026-10-30T17:30"]],
+            "openings": [["2026-10-31T09:00", "2026-10-31T13:00"]],
+            "weekly": {d: [["09:00", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    }
+    policy = Policy.from_dict(doc)
+    text = build_context(small_warehouse("x"), MONTH, policy=policy).calendars[0]["holidays"]
+    assert text.endswith(
+        "Closed besides: 30 October 2026 12:00–17:30. Open besides: 31 October 2026 09:00–13:00."
+    )
+    dutch = build_context(small_warehouse("x"), MONTH, policy=policy, lang="nl").calendars[0]
+    assert "Daarnaast gesloten: 30 oktober 2026 12:00–17:30." in dutch["holidays"]
