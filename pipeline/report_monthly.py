@@ -280,6 +280,7 @@ def build_context(
                 else value - float(pooled_compliance[key]),
                 promise=promises_text(
                     m,
+                    policy,
                     judged.get((row.tier, row.metric), in_month),
                     row.tier,
                     row.metric,
@@ -304,7 +305,9 @@ def build_context(
                             benchmark_only=False,
                             **dict.fromkeys(COUNTS, 0),
                             **dict.fromkeys(MEASURES),
-                            promise=promises_text(m, in_month, tier, metric, benchmark=False),
+                            promise=promises_text(
+                                m, policy, in_month, tier, metric, benchmark=False
+                            ),
                         )
                     )
     out_cells.sort(key=lambda c: (c.benchmark_only, c.tier, c.metric))
@@ -517,7 +520,7 @@ def build_context(
 
 
 def promises_text(
-    m: Messages, versions: list, tier: str, metric_name: str, *, benchmark: bool
+    m: Messages, policy: Policy, versions: list, tier: str, metric_name: str, *, benchmark: bool
 ) -> str:
     """The promise of each version in force during the month ('24 working hours;
     4 working hours from 15 October 2026'), once when they agree."""
@@ -529,12 +532,12 @@ def promises_text(
             threshold = metric.targets.get(metric.benchmark_tier if benchmark else tier)
         text = promise_text(m, threshold, metric)
         if threshold is not None:
-            text = _with_overrides(m, text, v, metric)
+            text = _with_overrides(m, policy, text, v, metric)
         texts.append((text, v.effective_from))
     return by_version(m, texts)
 
 
-def _with_overrides(m: Messages, text: str, version, metric) -> str:
+def _with_overrides(m: Messages, policy: Policy, text: str, version, metric) -> str:
     """A promise with what overrides it for some tickets: per-priority targets and
     the outage line's own target ('target 3, limit 7 working days (Critical: 1
     working day)'); without them a breach judged by an override looks unexplained."""
@@ -553,7 +556,8 @@ def _with_overrides(m: Messages, text: str, version, metric) -> str:
     ):
         hours = line.first_response_target_hours
         # Outage calls are timed on the line's calendar: 24/7 counts clock hours.
-        clock = "clock" if line.calendar == "always" else metric.clock
+        always = policy.calendar(line.calendar).is_always_open()
+        clock = "clock" if always else metric.clock
         promise = promise_text(m, Threshold(hours, hours, "hours"), replace(metric, clock=clock))
         overrides.append(m("promise_override", name=m("outage_line"), promise=promise))
     return (

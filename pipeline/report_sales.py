@@ -303,7 +303,7 @@ def build_tiers_context(
             frame = frames[metric]
             p = vs_below(frame, tier, previous)
             per_metric[metric] = MetricFigure(
-                promise=promises_text(m, versions, tier, metric, benchmark=False),
+                promise=promises_text(m, policy, versions, tier, metric, benchmark=False),
                 closed=int(frame.loc[tier, "closed"]) if tier in frame.index else 0,
                 median_h=value(frame, tier, "median_seconds"),
                 p90_h=value(frame, tier, "p90_seconds"),

@@ -712,3 +712,30 @@ def test_method_names_the_hours_closed_or_opened_besides() -> None:
     )
     dutch = build_context(small_warehouse("x"), MONTH, policy=policy, lang="nl").calendars[0]
     assert "Daarnaast gesloten: 30 oktober 2026 12:00–17:30." in dutch["holidays"]
+
+
+def test_an_outage_line_on_a_24_7_calendar_of_its_own_promises_clock_hours() -> None:
+    """Found in review: only a calendar named `always` was worded in clock hours."""
+
+    def nonstop_line(version: dict) -> None:
+        version["outage_line"]["calendar"] = "nonstop"
+        version["outage_line"]["first_response_target_hours"] = 1
+
+    doc = Policy.default().document
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    doc["calendars"] = {
+        "nonstop": {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in days}}
+    }
+    later = json.loads(json.dumps(doc["versions"][0]))
+    later.update(version="2026.10", effective_from="2026-10-15")
+    nonstop_line(later)
+    doc["versions"].append(later)
+    policy = Policy.from_dict(doc)
+    con = build(
+        [ticket("E", "C1", "2026-10-20T09:00", first_response="2026-10-20T09:30")],
+        [],
+        [plan("C1", "business", "2026-01-01")],
+    )
+    context = build_context(con, MONTH, policy=policy)
+    promise = next(c.promise for c in context.cells if c.metric == "first_response")
+    assert promise.endswith("24 working hours (Outage line: 1 clock hour) from 15 October 2026")
