@@ -234,6 +234,7 @@ REJECTED_MENTIONING_SQL = """
 SELECT file, line_number, reason_code, field, count(*) OVER () AS n
 FROM rejected_rows
 WHERE contains(raw, to_json(?::VARCHAR)::VARCHAR)
+  AND load_id NOT IN (SELECT load_id FROM superseded_loads)  -- outstanding only
 ORDER BY load_id, line_number
 LIMIT 1
 """
