@@ -4,11 +4,13 @@ The audit does not explain the stored result by reading it back. It walks the
 ticket's raw history again, one ticket and one segment at a time, with the
 policy document stored with the evaluation (not today's policy) and the
 evaluation's as-of instant (later events are ignored). It decides the tier, the
-policy version, the calendar, the target and limit, the clock stop, the
-segments, the deadline, the status and the month on its own, in plain Python
-written from the policy text, and only then compares every one of them with the
-stored row. Any difference is shown, never hidden: the vectorised evaluation and
-this per-ticket walk are two implementations that must agree.
+policy version, the clock stop, the segments, the deadline, the status and the
+month on its own, in plain Python written from the policy text, and only then
+compares every one of them with the stored row. Any difference is shown, never
+hidden: the vectorised evaluation and this per-ticket walk are two
+implementations that must agree. The calendar, target and limit are the one
+choice the evaluation and the customer report make too
+(`Policy.ticket_threshold`); the audit adds its own words for which rule applied.
 
 The breach register lives in `pipeline.breach_register`, report verification in
 `pipeline.verify`.
@@ -28,13 +30,11 @@ import pandas as pd
 
 from pipeline.errors import AuditError, PolicyError
 from pipeline.policy import (
-    HOUR,
     IMPLIED_STATUSES,
     METRICS,
     RESOLVED_STATUSES,
     Policy,
     PolicyVersion,
-    in_seconds,
     timeline_order,
 )
 
@@ -565,17 +565,22 @@ def _audit_metric(
     tier_spec = version.tiers.get(tier)
     has_sla = bool(tier_spec and tier_spec.has_sla and tier in metric.targets)
 
-    # Which calendar and which numbers apply.
+    # Which calendar and which numbers apply: the values as the evaluation takes
+    # them (Policy.ticket_threshold), so the two cannot pick differently; the
+    # audit adds only its own words for which rule applied.
     outage = version.outage_line
     on_outage = bool(outage and all(fields.get(k) == v for k, v in outage.match.items()))
     use_outage = on_outage and outage is not None and name in outage.applies_to
+    judged_as = tier if has_sla else metric.benchmark_tier
+    priority = fields.get("priority")
+    target, limit, calendar_name = policy.ticket_threshold(
+        version, name, judged_as, priority, outage_line=on_outage
+    )
     if use_outage:
         assert outage is not None
-        calendar_name = outage.calendar
         match = ", ".join(f"{k}={v}" for k, v in outage.match.items())
         calendar_reason = f"an outage-line call ({match}): calendar {calendar_name!r}"
     else:
-        calendar_name = metric.calendar_name
         calendar_reason = (
             f"the metric counts clock time: calendar {calendar_name!r}"
             if metric.clock == "clock"
@@ -586,23 +591,18 @@ def _audit_metric(
     # working time is clock time: the explanation says so in its own words.
     clock_time = cal.is_always_open()
     no_sla_reason = None
-    target: float | None
-    limit: float | None
     if use_outage and name == "first_response":
         assert outage is not None
         hours = outage.first_response_target_hours
-        target = limit = None if hours is None else in_seconds(hours, HOUR)
         threshold_reason = (
             "the outage line has no first-response target (measured, never judged)"
             if hours is None
             else f"the outage line's first-response target: {hours:g} hours"
         )
-        if hours is None:
+        if limit is None:
             no_sla_reason = "outage_line_no_target"
     else:
-        priority = fields.get("priority")
         threshold = metric.by_priority.get(priority)
-        judged_as = tier if has_sla else metric.benchmark_tier
         if threshold is not None:
             threshold_reason = f"the override for priority {priority!r}: {threshold.describe()}"
         else:
@@ -619,7 +619,6 @@ def _audit_metric(
                 f"; {day} is one full opening day of {calendar_name!r}, "
                 f"{cal.working_day_seconds:,} s"
             )
-        target, limit = policy.threshold_seconds(threshold, calendar_name)
     if no_sla_reason is None and not has_sla:
         no_sla_reason = (
             "tier_without_sla"

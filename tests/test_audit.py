@@ -162,6 +162,33 @@ def test_exclusion_outage_benchmark_and_open_tickets(con) -> None:
         assert audit_ticket(con, ticket_id).matches, ticket_id
 
 
+def test_the_audit_takes_target_limit_and_calendar_from_the_policy(con, monkeypatch) -> None:
+    # One choice of threshold for the evaluation, the customer report and the audit
+    # (Policy.ticket_threshold): a change there reaches the audit, which keeps only
+    # its words for which rule applied.
+    chosen = Policy.ticket_threshold
+    calls = []
+
+    def shifted(self, version, metric, tier, priority, *, outage_line):
+        calls.append((metric, tier, priority, outage_line))
+        target, limit, _ = chosen(self, version, metric, tier, priority, outage_line=outage_line)
+        return target + 1, limit + 2, "always"
+
+    monkeypatch.setattr(Policy, "ticket_threshold", shifted)
+    fr = metric(audit_ticket(con, "FRI"), "first_response")
+    assert calls == [
+        ("first_response", "premium", "normal", False),
+        ("resolution", "premium", "normal", False),
+    ]
+    assert (fr.target_seconds, fr.limit_seconds, fr.calendar) == (8 * H + 1, 8 * H + 2, "always")
+    assert "tier 'premium': 8 hours" in fr.threshold_reason
+    assert {c.field for c in fr.checks if not c.agrees} >= {
+        "target_seconds",
+        "limit_seconds",
+        "calendar",
+    }
+
+
 def test_a_tampered_stored_row_is_flagged(con) -> None:
     evaluation = evaluate(con, as_of=AS_OF).evaluation_id
     con.execute(

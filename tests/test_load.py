@@ -298,6 +298,46 @@ def test_quoted_field_far_down_a_file(con, tmp_path) -> None:
     assert subject == [("comma, inside",)]
 
 
+def _long_value_file(path: Path) -> Path:
+    """Tickets with a 3 MB subject on line 3 (a pasted log), over DuckDB's default
+    line limit of 2 MB."""
+    path.write_text(
+        "ticket_id,customer_id,created_at,subject\n"
+        "T0,C1,2026-10-01T09:00:00+02:00,short\n"
+        f'T1,C1,2026-10-01T09:00:00+02:00,"{"log, line;" * 300_000}"\n'
+        "T2,C1,2026-10-01T09:00:00+02:00,after\n"
+    )
+    return path
+
+
+def test_a_value_over_duckdbs_default_line_limit_is_loaded(
+    con, tmp_path, either_csv_reader
+) -> None:
+    # It refused the whole file ("a line longer than the reader's limit"), which the
+    # mapped reader loaded.
+    summary = load_file(con, _long_value_file(tmp_path / "long.csv"))
+    assert (summary.accepted, summary.rejected) == (3, {})
+    subjects = con.execute(
+        "SELECT ticket_id, length(subject), subject[:10] FROM tickets ORDER BY ticket_id"
+    ).fetchall()
+    assert subjects == [("T0", 5, "short"), ("T1", 3_000_000, "log, line;"), ("T2", 5, "after")]
+
+
+def test_a_line_over_the_limit_names_it_and_both_causes(
+    con, tmp_path, monkeypatch, either_csv_reader
+) -> None:
+    monkeypatch.setattr("pipeline.load.MAX_CSV_LINE_BYTES", 2 << 20)
+    path = _long_value_file(tmp_path / "long.csv")
+    with pytest.raises(LoadError) as caught:
+        load_file(con, path)
+    assert str(caught.value) == (
+        f"{path}, line 3: a line longer than the reader's limit of 2 MiB: either a value "
+        "longer than 2 MiB, or a quote left open so that the lines after it read as one "
+        "value; nothing was loaded"
+    )
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
 def test_no_scratch_tables_left_after_a_load(con) -> None:
     load_tickets(con)
     load_file(con, FIXTURES / "events.csv")

@@ -225,6 +225,32 @@ def test_tickets_before_the_first_version_are_left_out_and_counted(con, tmp_path
     )
 
 
+@pytest.mark.parametrize(
+    ("lang", "header", "hours", "note"),
+    [
+        ("en", "Time taken (h)", "10.7", "or clock hours for a call timed around the clock"),
+        ("nl", "Doorlooptijd (u)", "10,7", "of klokuren voor een melding die de klok rond"),
+    ],
+)
+def test_customer_time_taken_is_in_hours_of_each_rows_calendar(
+    con, lang: str, header: str, hours: str, note: str
+) -> None:
+    # T0003909, an outage-line call from Sunday 18:28 to Monday 05:07, all outside
+    # office hours: its 10.7 hours are clock hours on the 24/7 calendar, not the
+    # "working hours" the header once claimed for every row.
+    context = build_customer_context(con, "C01970", "2026-01", "2026-10", lang=lang)
+    soup = BeautifulSoup(render("customer.html.j2", context), "html.parser")
+    headers = [th.get_text() for th in soup.select("thead th")]
+    column = headers.index(header)
+    outage = [
+        [td.get_text() for td in tr.select("td")]
+        for tr in soup.select("tr.row")
+        if tr.select("td")[0].get_text() == "T0003909"
+    ]
+    assert [cells[column] for cells in outage] == ["0.1" if lang == "en" else "0,1", hours]
+    assert note in soup.select_one("#time-taken-note").get_text()
+
+
 def test_customer_rows_are_held_against_the_promise_of_their_time(con) -> None:
     # Premium promised 8 h until July, 4 h from then: a February answer in 5 h met
     # the Premium promise of its time. C02268 has tickets on both sides.
