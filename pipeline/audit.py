@@ -274,6 +274,12 @@ def audit_ticket(
 
     Raises `AuditError` for an unknown ticket or evaluation, or a ticket the
     evaluation could not see (created after its as-of instant)."""
+    # The ticket first: 'no such ticket' helps more than 'no evaluation yet'.
+    tickets = con.execute("SELECT * FROM tickets WHERE ticket_id = ?", [ticket_id]).df()
+    if tickets.empty:
+        raise AuditError(
+            f"no ticket {ticket_id!r} in this warehouse" + _rejected_hint(con, ticket_id)
+        )
     if evaluation_id is None:
         evaluation_id = latest_evaluation(con, policy_hash)
     info = evaluation_info(con, evaluation_id)
@@ -281,11 +287,6 @@ def audit_ticket(
     tz = policy.report_timezone
     as_of = _utc(info["as_of"])
     assert as_of is not None
-    tickets = con.execute("SELECT * FROM tickets WHERE ticket_id = ?", [ticket_id]).df()
-    if tickets.empty:
-        raise AuditError(
-            f"no ticket {ticket_id!r} in this warehouse" + _rejected_hint(con, ticket_id)
-        )
     t = {k: _plain(v) for k, v in tickets.iloc[0].to_dict().items()}
     created = _utc(t["created_at"])
     assert created is not None
