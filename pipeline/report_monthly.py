@@ -335,7 +335,12 @@ def build_context(
 
     closed_breaches = breaches_df[breaches_df["status"] == "breached"]
     open_rows = breaches_df[breaches_df["status"] != "breached"]
-    sentences = _sentences(m, out_cells, closed_breaches)
+    around_the_clock = {
+        name
+        for name in closed_breaches["calendar"].unique()
+        if policy.calendar(name).is_always_open()
+    }
+    sentences = _sentences(m, out_cells, closed_breaches, around_the_clock)
     # Tickets, not rows: a ticket never answered is past both of its limits.
     past_limit = open_rows[open_rows["status"] == "open_breached"]
     sentences += _counted(m, "sentence_open_breached", past_limit["ticket_id"].nunique())
@@ -609,7 +614,9 @@ def _counted(m: Messages, key: str, count: int) -> list[str]:
     return [m(f"{key}_one") if count == 1 else m(key, count=m.number(count))]
 
 
-def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[str]:
+def _sentences(
+    m: Messages, cells: list[Cell], breaches: pd.DataFrame, around_the_clock: set[str]
+) -> list[str]:
     if not any(c.tickets for c in cells):
         # "No breaches" would read as good news: the truth is that nothing was measured.
         return [m("sentence_nothing_counted")]
@@ -640,14 +647,26 @@ def _sentences(m: Messages, cells: list[Cell], breaches: pd.DataFrame) -> list[s
             )
         )
     if len(breaches):
-        top = breaches.sort_values(
-            ["late_working_seconds", "ticket_id"], ascending=[False, True]
-        ).iloc[0]
+        # The worst is the furthest past its limit as a share of it: late time is
+        # counted in working hours on most calendars, in clock hours on a 24/7 one,
+        # and the two do not compare.
+        top = (
+            breaches.assign(share=breaches["late_working_seconds"] / breaches["limit_seconds"])
+            .sort_values(
+                ["share", "late_working_seconds", "ticket_id"], ascending=[False, False, True]
+            )
+            .iloc[0]
+        )
         out.append(
             m(
                 "sentence_breaches_one" if len(breaches) == 1 else "sentence_breaches",
                 count=m.number(len(breaches)),
                 late=m.hours(top["late_working_seconds"]),
+                unit=m(
+                    "unit_clock_hours"
+                    if top["calendar"] in around_the_clock
+                    else "unit_working_hours"
+                ),
                 ticket=top["ticket_id"],
             )
         )

@@ -739,3 +739,37 @@ def test_an_outage_line_on_a_24_7_calendar_of_its_own_promises_clock_hours() -> 
     context = build_context(con, MONTH, policy=policy)
     promise = next(c.promise for c in context.cells if c.metric == "first_response")
     assert promise.endswith("24 working hours (Outage line: 1 clock hour) from 15 October 2026")
+
+
+def test_the_worst_breach_is_worded_in_its_own_hours() -> None:
+    """Found in review: an outage-line call's 481 clock hours were called working
+    hours and ranked against an email ticket's working hours."""
+    con = build(
+        [
+            ticket(
+                "OUT",
+                "C1",
+                "2026-10-03T03:00",
+                first_response="2026-10-03T03:20",
+                resolved="2026-10-30T03:00",
+                priority="critical",
+                channel="outage_line",
+            ),
+            ticket(
+                "EM",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-05T09:30",
+                resolved="2026-10-20T10:00",
+            ),
+        ],
+        [],
+        [plan("C1", "business", "2020-01-01")],
+    )
+    sentences = build_context(con, MONTH).sentences
+    assert (
+        "2 SLA breaches this month; the furthest past its limit, for the limit's length, was "
+        "ticket OUT: 481.0 clock hours over."
+    ) in sentences
+    dutch = build_context(con, MONTH, lang="nl").sentences
+    assert any("ticket OUT: 481,0 klokuur te laat." in s for s in dutch)

@@ -16,6 +16,7 @@ SELECT
     r.elapsed_working_seconds,
     r.limit_seconds,
     r.late_working_seconds,
+    r.calendar,
     t.subject,
     r.month
 FROM sla_results r
