@@ -479,10 +479,7 @@ def build_customer_context(
     # A row is held against each SLA tier's limit as the version that judged it
     # (stored with the row) would have set it for that tier: the priority's
     # override, the outage line's own target and calendar, else the tier's target,
-    # chosen as the evaluation chooses (Policy.ticket_threshold). Its own tier's
-    # verdict is then its stored status (but under reopen_rule first_resolution,
-    # where a later cycle past the limit breaches a ticket whose measured first
-    # cycle kept within it: that cycle's time is not stored). Decided once per
+    # chosen as the evaluation chooses (Policy.ticket_threshold); decided once per
     # distinct combination, not per row.
     versions_by_name = {v.version: v for v in policy.versions}
     keys = ["policy_version", "metric", "priority", "outage_line"]
@@ -507,10 +504,25 @@ def build_customer_context(
     # Open rows and ones no promise would cover are judged by none (None).
     judged = frame["covered"].astype(bool) & frame["clock_stop"].notna()
     elapsed = frame["elapsed_working_seconds"]
+    # Its own tier's verdict is its stored status. A row breached by a later cycle
+    # (first_resolution) is judged by no other tier: that cycle's time is not stored.
+    kept = frame["status"].isin(["met", "met_late_target"])
+    own_limit = pd.Series(np.nan, index=frame.index)
+    for tier in sla_tiers:
+        own_limit = own_limit.where(frame["tier"] != tier, frame[f"limit/{tier}"].astype(float))
+    later_cycle = judged & (frame["status"] == "breached") & (elapsed <= own_limit)
     met_rows = np.column_stack(
         [
-            np.where(judged & limit.notna(), elapsed <= limit, None)
-            for limit in (frame[f"limit/{tier}"].astype(float) for tier in sla_tiers)
+            np.where(
+                judged & limit.notna(),
+                np.where(
+                    frame["tier"] == tier,
+                    kept,
+                    np.where(later_cycle, None, elapsed <= limit),
+                ),
+                None,
+            )
+            for tier, limit in ((t, frame[f"limit/{t}"].astype(float)) for t in sla_tiers)
         ]
     )
     tz = policy.report_timezone

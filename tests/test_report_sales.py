@@ -468,3 +468,37 @@ def test_customer_rows_are_held_against_the_threshold_the_evaluation_uses() -> N
     unset = verdicts("CB", Policy.default())
     assert unset["OUT", "First response"] == ("no_sla", False, (None, None))
     assert unset["CRIT", "Resolution"] == ("met", True, (True, True))
+
+
+def test_a_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
+    """Found in review: under reopen_rule first_resolution, a ticket resolved in an
+    hour, reopened and resolved two weeks later read 'breached' and 'met under
+    Business: yes' (only the first cycle's time is stored)."""
+    from tests.evaluation_fixtures import build, plan, status, ticket
+
+    doc = Policy.default().document
+    for version in doc["versions"]:
+        version["metrics"]["resolution"]["reopen_rule"] = "first_resolution"
+    policy = Policy.from_dict(doc)
+    con = build(
+        [
+            ticket(
+                "RE",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-05T09:30",
+                resolved="2026-10-20T10:00",
+            )
+        ],
+        [
+            status("RE", "2026-10-05T10:00", "open", "resolved"),
+            status("RE", "2026-10-06T09:00", "resolved", "open"),
+            status("RE", "2026-10-20T10:00", "open", "resolved"),
+        ],
+        [plan("C1", "business", "2020-01-01")],
+    )
+    con.execute("INSERT INTO customers (customer_id, name, load_id) VALUES ('C1', 'Acme', 1)")
+    context = build_customer_context(con, "C1", "2026-10", "2026-10", policy=policy)
+    row = next(r for r in context.rows if r.metric == "Resolution")
+    assert (row.status, row.met) == ("breached", (False, None))  # Business, Premium
+    assert context.met["business"]["resolution"] == 0
