@@ -222,14 +222,12 @@ CSV_PROBLEMS = (
     (r"unterminated quote", "a quoted value is not closed: a quote is missing"),
     (r"Invalid unicode", "not UTF-8 text: save the export as UTF-8"),
 )
-# The longest line (record) the CSV reader takes. DuckDB's default, 2 MB, refused
-# an export with one long value (a pasted log, an inlined attachment) that the
-# mapped reader took; 64 MiB keeps any real value and still stops a quote left
-# open in a large file before it swallows the rest of it. DuckDB's buffers grow
-# with the limit on files of hundreds of MB, but a load of one (benchmarks/
-# bench_load.py) took no measurable time or memory more: its check query holds
-# far more. docs/canonical-format.md states the limit.
-MAX_CSV_LINE_BYTES = 64 << 20
+# The longest line (record) the CSV reader takes: DuckDB's default, 2 MiB. 64 MiB
+# would take any real value (a pasted log), but made every load of bench_load's
+# 1M tickets 15-20% slower (13.1-14.7 s against 11.2-12.8 s in alternating runs,
+# 2026-11-29), past its 3x target; 8 MiB still cost ~5%. A longer value loads
+# through a mapping (docs/mapping.md); the error says so.
+MAX_CSV_LINE_BYTES = 2 << 20
 MAX_LINE = re.compile(r"Maximum line size")
 COLUMN_COUNT = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 
@@ -254,8 +252,8 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
         limit = f"{MAX_CSV_LINE_BYTES / (1 << 20):g} MiB"
         return LoadError(
             f"{where}: a line longer than the reader's limit of {limit}: either a value "
-            f"longer than {limit}, or a quote left open so that the lines after it read as "
-            "one value; nothing was loaded"
+            f"longer than {limit} (load such a file with a mapping, docs/mapping.md), or a "
+            "quote left open so that the lines after it read as one value; nothing was loaded"
         )
     for pattern, meaning in CSV_PROBLEMS:
         found = re.search(pattern, text)

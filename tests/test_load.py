@@ -310,30 +310,14 @@ def _long_value_file(path: Path) -> Path:
     return path
 
 
-def test_a_value_over_duckdbs_default_line_limit_is_loaded(
-    con, tmp_path, either_csv_reader
-) -> None:
-    # It refused the whole file ("a line longer than the reader's limit"), which the
-    # mapped reader loaded.
-    summary = load_file(con, _long_value_file(tmp_path / "long.csv"))
-    assert (summary.accepted, summary.rejected) == (3, {})
-    subjects = con.execute(
-        "SELECT ticket_id, length(subject), subject[:10] FROM tickets ORDER BY ticket_id"
-    ).fetchall()
-    assert subjects == [("T0", 5, "short"), ("T1", 3_000_000, "log, line;"), ("T2", 5, "after")]
-
-
-def test_a_line_over_the_limit_names_it_and_both_causes(
-    con, tmp_path, monkeypatch, either_csv_reader
-) -> None:
-    monkeypatch.setattr("pipeline.load.MAX_CSV_LINE_BYTES", 2 << 20)
+def test_a_line_over_the_limit_names_it_and_both_causes(con, tmp_path, either_csv_reader) -> None:
     path = _long_value_file(tmp_path / "long.csv")
     with pytest.raises(LoadError) as caught:
         load_file(con, path)
     assert str(caught.value) == (
         f"{path}, line 3: a line longer than the reader's limit of 2 MiB: either a value "
-        "longer than 2 MiB, or a quote left open so that the lines after it read as one "
-        "value; nothing was loaded"
+        "longer than 2 MiB (load such a file with a mapping, docs/mapping.md), or a quote "
+        "left open so that the lines after it read as one value; nothing was loaded"
     )
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
 
