@@ -39,7 +39,7 @@ from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy, Threshold
 from pipeline.sources.base import CHANNELS, PRIORITIES
-from pipeline.status import OUTSTANDING
+from pipeline.status import FLAGGED_BY_CODE_SQL, REJECTED_BY_REASON_SQL
 from pipeline.texttable import text_table
 from pipeline.verify import SEAL, seal
 from pipeline.warehouse import query
@@ -434,14 +434,8 @@ def build_context(
     ).df()
     # As `sla status` counts them: rows of a reading a later one replaced are kept,
     # no longer outstanding.
-    rejected = con.execute(
-        f"SELECT reason_code, field, count(*) AS n FROM rejected_rows WHERE {OUTSTANDING} "
-        "GROUP BY ALL ORDER BY n DESC, reason_code, field"
-    ).df()
-    flagged = con.execute(
-        f"SELECT flag_code, count(*) AS n FROM flagged_rows WHERE {OUTSTANDING} "
-        "GROUP BY ALL ORDER BY n DESC, flag_code"
-    ).df()
+    rejected = con.execute(REJECTED_BY_REASON_SQL).df()
+    flagged = con.execute(FLAGGED_BY_CODE_SQL).df()
     first = dt.date.fromisoformat(f"{month}-01")
     last = (pd.Timestamp(first) + pd.offsets.MonthEnd(1)).date()
     calendars = []

@@ -38,6 +38,15 @@ SELECT {{code}}, field, count(*) AS rows FROM {{table}}
 WHERE {OUTSTANDING}
 GROUP BY ALL ORDER BY rows DESC, {{code}}, field
 """
+# The monthly report's data-quality tables: outstanding rows by reason.
+REJECTED_BY_REASON_SQL = f"""
+SELECT reason_code, field, count(*) AS n FROM rejected_rows WHERE {OUTSTANDING}
+GROUP BY ALL ORDER BY n DESC, reason_code, field
+"""
+FLAGGED_BY_CODE_SQL = f"""
+SELECT flag_code, count(*) AS n FROM flagged_rows WHERE {OUTSTANDING}
+GROUP BY ALL ORDER BY n DESC, flag_code
+"""
 SUPERSEDED_SQL = (
     "SELECT count(*) FROM {table} WHERE load_id IN (SELECT load_id FROM superseded_loads)"
 )
