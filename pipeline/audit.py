@@ -564,13 +564,13 @@ def _audit_metric(
     metric = version.metrics[name]
     tier = fields["tier"]
     tier_spec = version.tiers.get(tier)
-    has_sla = bool(tier_spec and tier_spec.has_sla and tier in metric.targets)
+    has_sla = version.promises(tier, name)
 
     # Which calendar and which numbers apply: the values as the evaluation takes
     # them (Policy.ticket_threshold), so the two cannot pick differently; the
     # audit adds only its own words for which rule applied.
     outage = version.outage_line
-    on_outage = bool(outage and all(fields.get(k) == v for k, v in outage.match.items()))
+    on_outage = bool(outage and outage.matches(fields))
     use_outage = on_outage and outage is not None and name in outage.applies_to
     judged_as = tier if has_sla else metric.benchmark_tier
     priority = fields.get("priority")

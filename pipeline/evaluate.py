@@ -242,10 +242,6 @@ class _Rules:
     office_calendar: np.ndarray
 
 
-def _matches(combo: dict, match: dict) -> bool:
-    return all(combo.get(k) == v for k, v in match.items())
-
-
 def _field_equals(value: Any, wanted: Any) -> bool:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return False
@@ -273,9 +269,9 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
         }
     metric = version.metrics[metric_name]
     tier = version.tiers.get(combo["tier"])
-    has_sla = bool(tier and tier.has_sla and combo["tier"] in metric.targets)
+    has_sla = version.promises(combo["tier"], metric_name)
     outage = version.outage_line
-    on_outage = bool(outage and _matches(combo, outage.match))
+    on_outage = bool(outage and outage.matches(combo))
     target, limit, calendar = policy.ticket_threshold(
         version,
         metric_name,

@@ -183,6 +183,10 @@ class OutageLine:
     applies_to: tuple[str, ...]
     billable_cause_domain: str
 
+    def matches(self, fields: Mapping[str, Any]) -> bool:
+        """Is a ticket with these fields a call on the line (every `match` field equal)?"""
+        return all(fields.get(k) == v for k, v in self.match.items())
+
 
 @dataclass(frozen=True)
 class PolicyVersion:
@@ -192,6 +196,12 @@ class PolicyVersion:
     tiers: Mapping[str, Tier]
     metrics: Mapping[str, Metric]
     outage_line: OutageLine | None
+
+    def promises(self, tier: str, metric: str) -> bool:
+        """Does this version promise `tier` a target on `metric`: an SLA tier, on a
+        metric the version has (parsing makes every SLA tier a target there)?"""
+        spec = self.tiers.get(tier)
+        return bool(spec and spec.has_sla and metric in self.metrics)
 
 
 @dataclass

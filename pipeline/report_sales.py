@@ -124,7 +124,7 @@ def yardsticks(
         if spec is None:
             continue
         for tier, threshold in spec.targets.items():
-            if tier not in version.tiers or not version.tiers[tier].has_sla:
+            if not version.promises(tier, metric):
                 continue
             for amount in (threshold.target, threshold.limit):
                 seconds = policy.threshold_seconds(
@@ -454,13 +454,6 @@ def build_customer_context(
             "to make"
         )
 
-    def promises(v: PolicyVersion, tier: str, metric: str) -> bool:
-        """Does version `v` promise SLA tier `tier` anything on `metric`?"""
-        spec = v.metrics.get(metric)
-        return (
-            spec is not None and tier in spec.targets and tier in v.tiers and v.tiers[tier].has_sla
-        )
-
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
@@ -488,7 +481,7 @@ def build_customer_context(
         """The limit `tier` would have had for rows of `combo` (one value per key)."""
         version, metric, priority, outage = combo
         v = versions_by_name.get(version) if isinstance(version, str) else None
-        if v is None or not promises(v, tier, metric):
+        if v is None or not v.promises(tier, metric):
             return None
         priority = priority if isinstance(priority, str) else None
         return policy.ticket_threshold(v, metric, tier, priority, outage_line=bool(outage))[1]
@@ -557,7 +550,7 @@ def build_customer_context(
             met=m.join(
                 m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
                 for tier in sla_tiers
-                if any(promises(v, tier, metric) for v in versions)
+                if any(v.promises(tier, metric) for v in versions)
             ),
         )
         for metric in metrics

@@ -729,3 +729,12 @@ def test_thresholds_in_seconds_are_exact_to_the_microsecond(amount, unit, calend
     # 4.1 * 3600 alone is 14759.999999999998: a reply at 14,760 s was 'late by 0 s'.
     target, limit = Policy.default().threshold_seconds(Threshold(amount, amount, unit), calendar)
     assert target == limit == seconds
+
+
+def test_a_version_promises_its_sla_tiers_on_its_metrics_and_knows_its_outage_calls() -> None:
+    v = Policy.default().versions[0]
+    assert v.promises("business", "resolution") and v.promises("premium", "first_response")
+    assert not v.promises("pioneer", "resolution")  # no SLA: benchmark only
+    assert not v.promises("unknown", "resolution") and not v.promises("premium", "nope")
+    assert v.outage_line.matches({"channel": "outage_line", "priority": "critical"})
+    assert not v.outage_line.matches({"channel": "outage_line", "priority": "high"})
