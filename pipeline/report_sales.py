@@ -500,24 +500,18 @@ def build_customer_context(
     # Its own tier's verdict is its stored status. A row breached by a later cycle
     # (first_resolution) is judged by no other tier: that cycle's time is not stored.
     kept = frame["status"].isin(["met", "met_late_target"])
+    own = {tier: frame["tier"] == tier for tier in sla_tiers}
     own_limit = pd.Series(np.nan, index=frame.index)
     for tier in sla_tiers:
-        own_limit = own_limit.where(frame["tier"] != tier, frame[f"limit/{tier}"].astype(float))
+        own_limit = own_limit.mask(own[tier], frame[f"limit/{tier}"].astype(float))
     later_cycle = judged & (frame["status"] == "breached") & (elapsed <= own_limit)
-    met_rows = np.column_stack(
-        [
-            np.where(
-                judged & limit.notna(),
-                np.where(
-                    frame["tier"] == tier,
-                    kept,
-                    np.where(later_cycle, None, elapsed <= limit),
-                ),
-                None,
-            )
-            for tier, limit in ((t, frame[f"limit/{t}"].astype(float)) for t in sla_tiers)
-        ]
-    )
+
+    def verdicts(tier: str) -> pd.Series:
+        limit = frame[f"limit/{tier}"].astype(float)
+        met = (elapsed <= limit).where(~own[tier], kept).astype(object)
+        return met.mask(~(judged & limit.notna()) | (later_cycle & ~own[tier]), None)
+
+    met_rows = np.column_stack([verdicts(tier).to_numpy() for tier in sla_tiers])
     tz = policy.report_timezone
     rows = [
         CustomerTicket(
