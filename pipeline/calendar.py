@@ -422,16 +422,23 @@ class Calendar:
             if first <= d <= last
         ]
 
-    def exceptions_between(self, first: dt.date, last: dt.date) -> list[tuple[str, str]]:
-        """Extra closed and open spans (local time) touching [first, last], named."""
-        out = []
+    def exception_spans(
+        self, first: dt.date, last: dt.date
+    ) -> list[tuple[np.datetime64, np.datetime64, str]]:
+        """Extra closed and open spans (local time) touching [first, last]: start,
+        end and 'closure' or 'opening'."""
         lo = np.datetime64(first, "s")
         hi = np.datetime64(last + dt.timedelta(days=1), "s")
-        for label, spans in (("closure", self.closures), ("opening", self.openings)):
-            for start, end in spans:
-                if end > lo and start < hi:
-                    out.append((f"{start} .. {end}", label))
-        return out
+        return [
+            (start, end, label)
+            for label, spans in (("closure", self.closures), ("opening", self.openings))
+            for start, end in spans
+            if end > lo and start < hi
+        ]
+
+    def exceptions_between(self, first: dt.date, last: dt.date) -> list[tuple[str, str]]:
+        """`exception_spans` as text for audits: ('start .. end', label)."""
+        return [(f"{a} .. {b}", label) for a, b, label in self.exception_spans(first, last)]
 
     def describe_hours(self) -> dict[str, list[str]]:
         """Weekly hours as text, e.g. {'mon': ['09:00-17:30'], ...}."""

@@ -455,8 +455,8 @@ def build_context(
         # Hours closed or opened besides (a short last day of the year): they move
         # deadlines as holidays do, so the reader must see them too.
         spans = [
-            m(f"method_{label}", span=_local_span(m, span))
-            for span, label in cal.exceptions_between(first, last)
+            m(f"method_{label}", span=_local_span(m, start, end))
+            for start, end, label in cal.exception_spans(first, last)
         ]
         calendars.append(
             {
@@ -592,13 +592,14 @@ def promise_text(m: Messages, threshold, metric) -> str:
     return m(key, target=target, limit=limit)
 
 
-def _local_span(m: Messages, span: str) -> str:
-    """'2026-12-31T12:00:00 .. 2026-12-31T17:30:00' (calendar time) in the reader's
-    words: '31 December 2026 12:00–17:30'."""
-    start, end = (pd.Timestamp(x) for x in span.split(" .. "))
-    if start.date() == end.date() or end == pd.Timestamp(start.date()) + pd.Timedelta(days=1):
-        return f"{m.date(start.date())} {start:%H:%M}–{end:%H:%M}".replace("–00:00", "–24:00")
-    return f"{m.date(start.date())} {start:%H:%M} – {m.date(end.date())} {end:%H:%M}"
+def _local_span(m: Messages, start: np.datetime64, end: np.datetime64) -> str:
+    """A span of calendar time in the reader's words: '31 December 2026 12:00–17:30',
+    '…22:00–24:00' when it ends at midnight."""
+    a, b = pd.Timestamp(start), pd.Timestamp(end)
+    if b <= a.normalize() + pd.Timedelta(days=1):
+        until = "24:00" if b == a.normalize() + pd.Timedelta(days=1) else f"{b:%H:%M}"
+        return f"{m.date(a.date())} {a:%H:%M}–{until}"
+    return f"{m.date(a.date())} {a:%H:%M} – {m.date(b.date())} {b:%H:%M}"
 
 
 def _counted(m: Messages, key: str, count: int) -> list[str]:
