@@ -405,8 +405,15 @@ def test_many_differing_rows_are_counted(warehouse_file, tmp_path) -> None:
         "UPDATE sla_results SET reopens = reopens + 1 WHERE evaluation_id = 1 AND tier = 'premium'",
     )
     premium = _tampered(warehouse_file, tmp_path, "SELECT 1")  # intact: for the count
-    # Every row of the report's evaluation: the sample's whole history up to October.
-    assert premium.reproduced and premium.rows_checked == 20_006
+    # Every row of the report's evaluation: both metrics of every ticket of the
+    # sample's whole history up to October's end, not only the 12 months shown.
+    manifest = json.loads(Path(warehouse_file[1]).read_text("utf-8"))
+    (tickets,) = (
+        connect(tmp_path / "w.duckdb")
+        .execute("SELECT count(*) FROM tickets WHERE created_at < ?", [manifest["as_of"]])
+        .fetchone()
+    )
+    assert premium.reproduced and premium.rows_checked == 2 * tickets
     assert len(result.differences) == 6
     assert result.differences[0].endswith("reopens: stored 1 vs re-derived 0")
     assert re.fullmatch(
