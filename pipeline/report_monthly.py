@@ -39,7 +39,7 @@ from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Policy, Threshold
 from pipeline.sources.base import CHANNELS, PRIORITIES
-from pipeline.status import FLAGGED_BY_CODE_SQL, REJECTED_BY_REASON_SQL
+from pipeline.status import outstanding
 from pipeline.texttable import text_table
 from pipeline.verify import SEAL, seal
 from pipeline.warehouse import query
@@ -434,8 +434,14 @@ def build_context(
     ).df()
     # As `sla status` counts them: rows of a reading a later one replaced are kept,
     # no longer outstanding.
-    rejected = con.execute(REJECTED_BY_REASON_SQL).df()
-    flagged = con.execute(FLAGGED_BY_CODE_SQL).df()
+    rejected = outstanding(con, "rejected").rename(columns={"rows": "n"})
+    flagged = (
+        outstanding(con, "flagged")
+        .groupby("flag_code", as_index=False)["rows"]
+        .sum()
+        .rename(columns={"rows": "n"})
+        .sort_values(["n", "flag_code"], ascending=[False, True])
+    )
     first = dt.date.fromisoformat(f"{month}-01")
     last = (pd.Timestamp(first) + pd.offsets.MonthEnd(1)).date()
     calendars = []

@@ -38,15 +38,6 @@ SELECT {{code}}, field, count(*) AS rows FROM {{table}}
 WHERE {OUTSTANDING}
 GROUP BY ALL ORDER BY rows DESC, {{code}}, field
 """
-# The monthly report's data-quality tables: outstanding rows by reason.
-REJECTED_BY_REASON_SQL = f"""
-SELECT reason_code, field, count(*) AS n FROM rejected_rows WHERE {OUTSTANDING}
-GROUP BY ALL ORDER BY n DESC, reason_code, field
-"""
-FLAGGED_BY_CODE_SQL = f"""
-SELECT flag_code, count(*) AS n FROM flagged_rows WHERE {OUTSTANDING}
-GROUP BY ALL ORDER BY n DESC, flag_code
-"""
 SUPERSEDED_SQL = (
     "SELECT count(*) FROM {table} WHERE load_id IN (SELECT load_id FROM superseded_loads)"
 )
@@ -71,6 +62,14 @@ class WarehouseStatus:
     # Rows of loads a later reading of the same file superseded, per table kind
     # (rejected, not_applied, flagged): kept, no longer outstanding.
     superseded: dict[str, int]
+
+
+def outstanding(con: duckdb.DuckDBPyConnection, kind: str) -> pd.DataFrame:
+    """The outstanding rows of `kind` (rejected, not_applied or flagged) by reason:
+    reason_code (flag_code for flagged), field, rows; most first."""
+    if kind == "flagged":
+        return con.execute(OUTSTANDING_SQL.format(code="flag_code", table="flagged_rows")).df()
+    return con.execute(OUTSTANDING_SQL.format(code="reason_code", table=ROW_TABLES[kind])).df()
 
 
 def warehouse_status(
@@ -100,18 +99,14 @@ def warehouse_status(
         "FROM tickets",
         {"now": now.to_pydatetime()},
     ).fetchall()[0]
-    outstanding = {
-        name: con.execute(OUTSTANDING_SQL.format(code="reason_code", table=table)).df()
-        for name, table in ROW_TABLES.items()
-    }
     return WarehouseStatus(
         loads=con.execute(LOADS_SQL).df(),
         counts=counts,
         created_range=(low, high),
         created_later=(later, latest),
-        rejected=outstanding["rejected"],
-        not_applied=outstanding["not_applied"],
-        flagged=con.execute(OUTSTANDING_SQL.format(code="flag_code", table="flagged_rows")).df(),
+        rejected=outstanding(con, "rejected"),
+        not_applied=outstanding(con, "not_applied"),
+        flagged=outstanding(con, "flagged"),
         superseded={
             name: con.execute(SUPERSEDED_SQL.format(table=table)).fetchall()[0][0]
             for name, table in {**ROW_TABLES, "flagged": "flagged_rows"}.items()
