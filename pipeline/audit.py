@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.errors import AuditError, PolicyError
+from pipeline.evaluate import RESULT_COLUMNS
 from pipeline.policy import (
     IMPLIED_STATUSES,
     METRICS,
@@ -836,36 +837,10 @@ def _worst_later_cycle(timeline, pauses, cal) -> float:
 
 
 # Every column of a stored row but its key (evaluation_id, ticket_id, metric),
-# in the table's order: a value left unchecked could be edited unseen.
+# in the table's order: a value left unchecked could be edited unseen. The
+# columns are the ones the evaluation writes; only their values are re-derived.
 KEY = ("evaluation_id", "ticket_id", "metric")
-CHECKED = (
-    "customer_id",
-    "tier",
-    "has_sla",
-    "priority",
-    "channel",
-    "outage_line",
-    "out_of_hours",
-    "cause_domain",
-    "billable",
-    "policy_version",
-    "policy_hash",
-    "calendar",
-    "clock_start",
-    "clock_stop",
-    "elapsed_working_seconds",
-    "paused_working_seconds",
-    "gap_working_seconds",
-    "reopens",
-    "target_seconds",
-    "limit_seconds",
-    "deadline",
-    "status",
-    "benchmark_status",
-    "exclusion_rule",
-    "late_working_seconds",
-    "month",
-)
+CHECKED = tuple(c for c in RESULT_COLUMNS if c not in KEY)
 INSTANTS = ("clock_start", "clock_stop", "deadline")
 SECONDS = (
     "elapsed_working_seconds",
