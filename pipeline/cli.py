@@ -46,6 +46,8 @@ from pipeline.metrics import run_counts, stored_summary
 from pipeline.policy import Policy
 from pipeline.report_monthly import write_monthly_report
 from pipeline.report_sales import (
+    CustomerContext,
+    TiersContext,
     build_customer_context,
     build_tiers_context,
     write_sales_report,
@@ -660,44 +662,9 @@ def report_group() -> None:
     """Render reports: monthly compliance, tier value and customer cases for sales."""
 
 
-@report_group.command("monthly", short_help="Monthly compliance report for management.")
-@click.option("--month", required=True, help="The month, YYYY-MM.")
-@click.option(
-    "--lang", "langs", default="en", show_default=True, help="Languages, comma-separated: en, nl."
-)
-@click.option(
-    "--format",
-    "formats",
-    default="html,pdf",
-    show_default=True,
-    help="Formats, comma-separated: html, pdf.",
-)
-@click.option("--out", default="reports", show_default=True, type=click.Path(file_okay=False))
-@POLICY_OPTION
-@DB_OPTION
-@handle_errors
-def report_monthly_command(
-    month: str, langs: str, formats: str, out: str, policy_path: str | None, db: str | None
-) -> None:
-    """Monthly compliance report for management (reports/MONTH/sla-report.LANG.html, .pdf)."""
-    wanted = _formats(formats)
-    paths = write_monthly_report(
-        connect(db, must_exist=True),
-        month,
-        langs=_langs(langs),
-        formats=wanted,
-        out_dir=out,
-        policy=Policy.load(policy_path),
-    )
-    for path in paths:
-        click.echo(f"wrote {path}")
-
-
-def sales_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options the sales reports share: a month range, language, formats, output."""
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every report shares: languages, formats, output folder, policy, warehouse."""
     options = [
-        click.option("--from", "month_from", required=True, help="First month, YYYY-MM."),
-        click.option("--to", "month_to", required=True, help="Last month, YYYY-MM."),
         click.option(
             "--lang",
             "langs",
@@ -723,6 +690,57 @@ def sales_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+@report_group.command("monthly", short_help="Monthly compliance report for management.")
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@report_options
+@handle_errors
+def report_monthly_command(
+    month: str, langs: str, formats: str, out: str, policy_path: str | None, db: str | None
+) -> None:
+    """Monthly compliance report for management (reports/MONTH/sla-report.LANG.html, .pdf)."""
+    wanted = _formats(formats)
+    paths = write_monthly_report(
+        connect(db, must_exist=True),
+        month,
+        langs=_langs(langs),
+        formats=wanted,
+        out_dir=out,
+        policy=Policy.load(policy_path),
+    )
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
+def sales_report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options the sales reports share: a month range, then those of every report."""
+    func = report_options(func)
+    func = click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")(func)
+    return click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")(func)
+
+
+def _write_sales_reports(
+    db: str | None,
+    policy_path: str | None,
+    formats: str,
+    langs: str,
+    out: str,
+    *,
+    build: Callable[..., TiersContext | CustomerContext],
+    template: str,
+    stem: str,
+    params: dict,
+) -> None:
+    """A sales report's document(s) and manifest in each language asked for;
+    `build(con, lang=..., policy=...)` makes a language's context."""
+    con = connect(db, must_exist=True)
+    wanted, policy = _formats(formats), Policy.load(policy_path)
+    for lang in _langs(langs):
+        context = build(con, lang=lang, policy=policy)
+        written = write_sales_report(con, context, template, out, f"{stem}.{lang}", wanted, params)
+        for path in written:
+            click.echo(f"wrote {path}")
+
+
 @report_group.command("tiers", short_help="What each tier is worth, for sales.")
 @sales_report_options
 @handle_errors
@@ -736,14 +754,17 @@ def report_tiers_command(
     db: str | None,
 ) -> None:
     """Tier value for sales: promises against what customers experienced."""
-    con = connect(db, must_exist=True)
-    wanted, policy = _formats(formats), Policy.load(policy_path)
-    params = {"report": "tiers", "month_from": month_from, "month_to": month_to}
-    for lang in _langs(langs):
-        context = build_tiers_context(con, month_from, month_to, lang=lang, policy=policy)
-        stem = f"tiers-{month_from}-{month_to}.{lang}"
-        for path in write_sales_report(con, context, "tiers.html.j2", out, stem, wanted, params):
-            click.echo(f"wrote {path}")
+    _write_sales_reports(
+        db,
+        policy_path,
+        formats,
+        langs,
+        out,
+        build=functools.partial(build_tiers_context, month_from=month_from, month_to=month_to),
+        template="tiers.html.j2",
+        stem=f"tiers-{month_from}-{month_to}",
+        params={"report": "tiers", "month_from": month_from, "month_to": month_to},
+    )
 
 
 @report_group.command("customer", short_help="One customer's upgrade case, for sales.")
@@ -761,21 +782,27 @@ def report_customer_command(
     db: str | None,
 ) -> None:
     """One customer's tickets and their honest upgrade case (names appear only here)."""
-    con = connect(db, must_exist=True)
-    wanted, policy = _formats(formats), Policy.load(policy_path)
-    params = {
-        "report": "customer",
-        "customer_id": customer_id,
-        "month_from": month_from,
-        "month_to": month_to,
-    }
-    for lang in _langs(langs):
-        context = build_customer_context(
-            con, customer_id, month_from, month_to, lang=lang, policy=policy
-        )
-        stem = f"customer-{customer_id}-{month_from}-{month_to}.{lang}"
-        for path in write_sales_report(con, context, "customer.html.j2", out, stem, wanted, params):
-            click.echo(f"wrote {path}")
+    _write_sales_reports(
+        db,
+        policy_path,
+        formats,
+        langs,
+        out,
+        build=functools.partial(
+            build_customer_context,
+            customer_id=customer_id,
+            month_from=month_from,
+            month_to=month_to,
+        ),
+        template="customer.html.j2",
+        stem=f"customer-{customer_id}-{month_from}-{month_to}",
+        params={
+            "report": "customer",
+            "customer_id": customer_id,
+            "month_from": month_from,
+            "month_to": month_to,
+        },
+    )
 
 
 def _formats(text: str) -> tuple[str, ...]:
