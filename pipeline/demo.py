@@ -66,7 +66,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.calendar import Calendar
-from pipeline.sources.base import CUSTOMER_COLUMNS, EVENT_COLUMNS, PRIORITIES, TICKET_COLUMNS
+from pipeline.sources.base import (
+    ACTOR_TYPES,
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    PRIORITIES,
+    TICKET_COLUMNS,
+)
 from pipeline.sources.base import TIERS as TIER_NAMES
 
 TZ = "Europe/Amsterdam"
@@ -239,19 +246,8 @@ BROKEN_ROWS: tuple[BrokenRow, ...] = (
 ESCAPING_ROWS = {"HTML-1": "<script>alert(1)</script>", "FORMULA-1": "=SUM(A1)"}
 
 # Event vocabulary: kinds, actors and the old/new values, as small index tables.
-KINDS = np.array(
-    [
-        "status_change",
-        "agent_reply",
-        "customer_reply",
-        "internal_note",
-        "priority_change",
-        "reopen",
-        "resolve",
-        "close",
-    ]
-)
-ACTORS = np.array(["agent", "customer", "system"])
+KINDS = np.array(EVENT_KINDS)
+ACTORS = np.array(ACTOR_TYPES)
 # Index 0 is "no value" (an empty field); statuses, then priorities.
 VALUES = ["", "new", "open", "waiting_on_customer", "resolved", "closed", *PRIORITIES]
 PRIORITY_VALUE = 6  # VALUES index of PRIORITIES[0]
