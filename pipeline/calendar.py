@@ -31,11 +31,11 @@ import itertools
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import holidays as holidays_lib
 import numpy as np
@@ -54,6 +54,8 @@ _HOLIDAY_NAME_YEARS = range(1990, 2061)
 _MAX_SEARCH_DAYS = 366 * 200
 # Instants per block of a working-time lookup (see Calendar._cumulative).
 _BLOCK = 1 << 16
+# One end of a [start, end] pair: seconds into a day, or a local date-time.
+_End = TypeVar("_End", int, np.datetime64)
 _KNOWN_KEYS = {
     "timezone",
     "weekly",
@@ -161,19 +163,32 @@ def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
     return np.datetime64(ts.as_unit("s").to_datetime64(), "s")
 
 
-def _parse_spans(calendar: str, field: str, spans: Any) -> tuple[tuple[np.datetime64, ...], ...]:
-    if not isinstance(spans, list | tuple):
+def _parse_pairs(
+    calendar: str, field: str, pairs: Any, parse: Callable[..., _End]
+) -> list[tuple[_End, _End]]:
+    """A list of [start, end] pairs, each ending after it starts: opening hours of
+    a weekday or extra spans. `parse(where, value, is_end=...)` reads one end."""
+    if not isinstance(pairs, list | tuple):
         raise CalendarError(calendar, field, "expected a list of [start, end] pairs")
     out = []
-    for i, span in enumerate(spans):
+    for i, pair in enumerate(pairs):
         where = f"{field}[{i}]"
-        if not isinstance(span, list | tuple) or len(span) != 2:
-            raise CalendarError(calendar, where, f"expected [start, end], got {span!r}")
-        start, end = (_parse_local(calendar, where, v) for v in span)
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise CalendarError(calendar, where, f"expected [start, end], got {pair!r}")
+        start = parse(where, pair[0], is_end=False)
+        end = parse(where, pair[1], is_end=True)
         if end <= start:
-            raise CalendarError(calendar, where, f"ends before it starts: {span!r}")
+            raise CalendarError(calendar, where, f"ends before it starts: {pair!r}")
         out.append((start, end))
-    return tuple(out)
+    return out
+
+
+def _parse_spans(calendar: str, field: str, spans: Any) -> tuple[tuple[np.datetime64, ...], ...]:
+    # A span's start and end are read alike.
+    def local(where: str, text: Any, *, is_end: bool) -> np.datetime64:
+        return _parse_local(calendar, where, text)
+
+    return tuple(_parse_pairs(calendar, field, spans, local))
 
 
 # Generating decades of holidays takes tens of milliseconds per country and
@@ -300,19 +315,7 @@ class Calendar:
     @staticmethod
     def _parse_day(name: str, day: str, intervals: Any) -> tuple[tuple[int, int], ...]:
         field = f"weekly.{day}"
-        if not isinstance(intervals, list | tuple):
-            raise CalendarError(name, field, "expected a list of [start, end] pairs")
-        parsed = []
-        for i, pair in enumerate(intervals):
-            where = f"{field}[{i}]"
-            if not isinstance(pair, list | tuple) or len(pair) != 2:
-                raise CalendarError(name, where, f"expected [start, end], got {pair!r}")
-            start = _parse_clock(name, where, pair[0], is_end=False)
-            end = _parse_clock(name, where, pair[1], is_end=True)
-            if end <= start:
-                raise CalendarError(name, where, f"ends before it starts: {pair!r}")
-            parsed.append((start, end))
-        parsed.sort()
+        parsed = sorted(_parse_pairs(name, field, intervals, partial(_parse_clock, name)))
         for (_, prev_end), (start, _) in itertools.pairwise(parsed):
             if start < prev_end:
                 raise CalendarError(name, field, "intervals overlap")

@@ -271,6 +271,11 @@ class TestBadInput:
                 "ends before it starts",
             ),
             ({"openings": [["2026-13-01T09:00", "2026-13-01T12:00"]]}, "openings[0]", "malformed"),
+            # Opening hours and extra spans are read as the same [start, end] pairs.
+            ({"weekly": {"mon": "09:00-17:30"}}, "weekly.mon", "expected a list of [start, end]"),
+            ({"closures": "2026-12-31"}, "closures", "expected a list of [start, end]"),
+            ({"weekly": {"mon": [["09:00"]]}}, "weekly.mon[0]", "expected [start, end], got"),
+            ({"openings": [["2026-12-31T09:00"]]}, "openings[0]", "expected [start, end], got"),
             ({"closed_dates": ["24-12-2026"]}, "closed_dates[0]", "malformed date"),
             ({"colour": "blue"}, "colour", "unknown setting"),
             ({"timezone": "+01:00"}, "timezone", "unknown time zone"),
