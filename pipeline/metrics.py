@@ -9,6 +9,7 @@ never in it. For tiers without an SLA the same figures are computed from
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -71,12 +72,18 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
         p90_seconds=("closed_elapsed", lambda s: s.quantile(0.9)),
     ).reset_index()
     out.insert(2, "benchmark_only", ~out.pop("sla"))
-    closed_n = out["met"] + out["breached"]
-    out["closed"] = closed_n
+    return _with_rates(out)
+
+
+def _with_rates(out: pd.DataFrame) -> pd.DataFrame:
+    """`out` with closed, compliance, within-target share and the compliance's
+    Wilson interval added, from its met, met_within_target and breached counts."""
+    closed = out["met"] + out["breached"]
+    out["closed"] = closed
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["compliance"] = np.where(closed_n > 0, out["met"] / closed_n, np.nan)
-        out["within_target"] = np.where(closed_n > 0, out["met_within_target"] / closed_n, np.nan)
-    out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed_n)
+        out["compliance"] = np.where(closed > 0, out["met"] / closed, np.nan)
+        out["within_target"] = np.where(closed > 0, out["met_within_target"] / closed, np.nan)
+    out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed)
     return out
 
 
@@ -127,19 +134,13 @@ def outage_calls(results: pd.DataFrame) -> pd.DataFrame:
     ].sort_values("clock_start", kind="stable")
 
 
-def stored_summary(con, evaluation_id: int) -> pd.DataFrame:
+def stored_summary(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> pd.DataFrame:
     """`compliance_summary` of a stored evaluation, aggregated in DuckDB: a run of
     millions of tickets is summarised without pulling its rows into Python."""
     every_month = {"evaluation_id": evaluation_id, "month_from": None, "month": None}
     out = query(con, "compliance_cells.sql", {**every_month, "by_month": False}).df()
     out = out.drop(columns="month").rename(columns={"met_target": "met_within_target"})
-    closed = out["met"] + out["breached"]
-    out["closed"] = closed
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["compliance"] = np.where(closed > 0, out["met"] / closed, np.nan)
-        out["within_target"] = np.where(closed > 0, out["met_within_target"] / closed, np.nan)
-    out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed)
-    return out
+    return _with_rates(out)
 
 
 # Counts `sla evaluate` reports beside the compliance table, in one scan of the
@@ -157,7 +158,7 @@ WHERE evaluation_id = ?
 """
 
 
-def run_counts(con, evaluation_id: int) -> dict[str, int]:
+def run_counts(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> dict[str, int]:
     """{'outage_calls', 'billable_calls', 'no_policy_in_force'} of a stored evaluation."""
     calls, billable, unjudged = con.execute(RUN_COUNTS_SQL, [evaluation_id]).fetchall()[0]
     return {"outage_calls": calls, "billable_calls": billable, "no_policy_in_force": unjudged}
