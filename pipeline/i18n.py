@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -77,7 +78,7 @@ class Messages:
         """A stated amount (8 hours, 4.5 hours): a decimal only when it has one."""
         return self.number(value, 1 if value % 1 else 0)
 
-    def join(self, items) -> str:
+    def join(self, items: Iterable[str]) -> str:
         """Items as a list in the reader's words ('a, b and c'; 'a, b en c')."""
         return format_list(list(items), locale=self.locale)
 

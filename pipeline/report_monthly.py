@@ -37,7 +37,7 @@ from pipeline.evaluate import (
 from pipeline.i18n import Messages
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
-from pipeline.policy import METRICS, Policy, Threshold
+from pipeline.policy import METRICS, Metric, Policy, Threshold
 from pipeline.sources.base import CHANNELS, PRIORITIES
 from pipeline.status import outstanding
 from pipeline.texttable import text_table
@@ -584,7 +584,7 @@ def by_version(m: Messages, texts: Iterable[tuple[str, dt.date]]) -> str:
     return "; ".join([first[0]] + [m("promise_from", promise=t, date=m.date(d)) for t, d in later])
 
 
-def promise_text(m: Messages, threshold, metric) -> str:
+def promise_text(m: Messages, threshold: Threshold | None, metric: Metric) -> str:
     """A tier's promise as the reader's words ('8 working hours', 'target 3, limit 7
     working days'); '–' for none."""
     if threshold is None:
