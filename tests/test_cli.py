@@ -25,6 +25,12 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def load_fixtures(db: str) -> None:
+    """The fixture customers and tickets (times in Amsterdam) loaded into `db`."""
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+
+
 @pytest.mark.parametrize("name", sorted(cli.commands))
 def test_every_command_has_help(name: str) -> None:
     result = run(name, "--help")
@@ -81,8 +87,7 @@ def test_bad_month_and_empty_warehouse(db: str) -> None:
 
 
 def test_audit_and_policy_commands(db: str) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)
     audit = run("audit", "ticket", "T1", "--db", db)
     assert audit.exit_code == 0 and "stored result reproduced" in audit.output
@@ -113,8 +118,7 @@ def test_output_to_a_pipe_is_whole_and_starts_with_the_results(db: str, monkeypa
 
 
 def test_report_commands(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     out = str(tmp_path / "out")
     monthly = run(
         "report", "monthly", "--month", "2026-10", "--format", "html", "--out", out, "--db", db
@@ -166,8 +170,7 @@ def test_a_policy_that_begins_after_the_first_tickets(db: str, tmp_path) -> None
             'effective_from = "2020-01-01"', 'effective_from = "2026-10-22"'
         )
     )
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     result = run("evaluate", "--policy", str(late), "--as-of", "2026-11-01T00:00", "--db", db)
     assert result.exit_code == 0, result.output
     assert "1 tickets created before 2026-10-22, when the policy's first version" in result.output
@@ -204,8 +207,7 @@ def test_a_policy_that_begins_after_the_first_tickets(db: str, tmp_path) -> None
 def test_months_and_as_of_instants_only_in_their_exact_form(db: str) -> None:
     """pandas reads '26-10' as 2001, '01/10/2026' as 10 January and 'now' as the
     machine's wall clock read in the report zone: none of them is taken."""
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     for month in ("2026-1", "26-10", "2026/10", "October", "", " 2026-10", "2026-10-15"):
         for command in ("evaluate", "whatif"):
             extra = ["--policy", str(DEFAULT_POLICY)] if command == "whatif" else []
@@ -232,8 +234,7 @@ def test_languages_and_formats_must_be_named(db: str) -> None:
 
 
 def test_whatif_counts_each_side_and_says_when_there_is_nothing(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     # The other policy excludes nothing from resolution: its closed count may differ.
     other = tmp_path / "other.toml"
     text = DEFAULT_POLICY.read_text()
@@ -251,8 +252,7 @@ def test_whatif_counts_each_side_and_says_when_there_is_nothing(db: str, tmp_pat
 
 
 def test_a_future_as_of_is_noted(db: str) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     result = run("evaluate", "--as-of", "2099-01-01T00:00Z", "--db", db)
     assert result.exit_code == 0 and "the as-of instant is in the future" in result.output
     past = run("evaluate", "--as-of", "2026-11-01T00:00Z", "--db", db)
@@ -260,8 +260,7 @@ def test_a_future_as_of_is_noted(db: str) -> None:
 
 
 def test_loading_several_files_says_which_stay_loaded(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     naive = tmp_path / "naive.csv"
     naive.write_text("ticket_id,at,kind\nT1,2026-10-26 10:00:00,agent_reply\n")
     events = str(FIXTURES / "events.csv")
@@ -272,8 +271,7 @@ def test_loading_several_files_says_which_stay_loaded(db: str, tmp_path) -> None
 
 
 def test_whatif_one_row_per_tier_whatever_each_side_makes_of_it(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     text = DEFAULT_POLICY.read_text()
     # Premium without an SLA in the other policy: one row, its standing on each side.
     head, tail = text.split("[versions.tiers.premium]")
@@ -296,8 +294,7 @@ def test_whatif_one_row_per_tier_whatever_each_side_makes_of_it(db: str, tmp_pat
 
 
 def test_an_output_path_that_cannot_be_written_is_one_line(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     blocker = tmp_path / "afile"
     blocker.write_text("not a folder")
     args = ["report", "tiers", "--from", "2026-10", "--to", "2026-10", "--format", "html"]
@@ -307,8 +304,7 @@ def test_an_output_path_that_cannot_be_written_is_one_line(db: str, tmp_path) ->
 
 
 def test_audits_read_the_latest_evaluation_of_the_policy_asked_for(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)  # #1, built-in policy
     other = tmp_path / "other.toml"
     other.write_text(
@@ -335,8 +331,7 @@ def test_audits_read_the_latest_evaluation_of_the_policy_asked_for(db: str, tmp_
 
 
 def test_sales_reports_take_several_languages(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     common = ["--from", "2026-10", "--to", "2026-10", "--format", "html", "--out", str(tmp_path)]
     result = run("report", "tiers", *common, "--lang", "en,nl", "--db", db)
     assert result.exit_code == 0, result.output
@@ -349,8 +344,7 @@ def test_sales_reports_take_several_languages(db: str, tmp_path) -> None:
 
 
 def test_verify_names_documents_it_could_not_check_even_when_it_fails(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     args = ["report", "monthly", "--month", "2026-10", "--lang", "en,nl", "--format", "html"]
     assert run(*args, "--out", str(tmp_path), "--db", db).exit_code == 0
     folder = tmp_path / "2026-10"
@@ -364,8 +358,7 @@ def test_verify_names_documents_it_could_not_check_even_when_it_fails(db: str, t
 
 
 def test_verify_says_the_stored_rows_were_compared(db: str, tmp_path) -> None:
-    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
-    run("load", str(FIXTURES / "tickets.csv"), "--source-tz", "Europe/Amsterdam", "--db", db)
+    load_fixtures(db)
     args = ["report", "monthly", "--month", "2026-10", "--format", "html"]
     assert run(*args, "--out", str(tmp_path), "--db", db).exit_code == 0
     result = run("audit", "verify", str(tmp_path / "2026-10" / "manifest.json"), "--db", db)
