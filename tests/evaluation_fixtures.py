@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from pipeline.policy import Policy
 from pipeline.warehouse import connect
 
 TZ = "Europe/Amsterdam"
@@ -51,11 +52,13 @@ def ticket(
     }
 
 
-def status(ticket_id: str, at: str, old: str | None, new: str) -> dict:
+def event(
+    ticket_id: str, at: str, kind: str, old: str | None = None, new: str | None = None
+) -> dict:
     return {
         "ticket_id": ticket_id,
         "at": local(at),
-        "kind": "status_change",
+        "kind": kind,
         "old_value": old,
         "new_value": new,
         "actor_type": "agent",
@@ -63,16 +66,16 @@ def status(ticket_id: str, at: str, old: str | None, new: str) -> dict:
     }
 
 
+def status(ticket_id: str, at: str, old: str | None, new: str) -> dict:
+    return event(ticket_id, at, "status_change", old, new)
+
+
 def reply(ticket_id: str, at: str) -> dict:
-    return {
-        "ticket_id": ticket_id,
-        "at": local(at),
-        "kind": "agent_reply",
-        "old_value": None,
-        "new_value": None,
-        "actor_type": "agent",
-        "load_id": 1,
-    }
+    return event(ticket_id, at, "agent_reply")
+
+
+def priority_change(ticket_id: str, at: str, old: str | None, new: str | None) -> dict:
+    return event(ticket_id, at, "priority_change", old, new)
 
 
 def plan(customer_id: str, tier: str, valid_from: str, valid_to: str | None = None) -> dict:
@@ -83,6 +86,29 @@ def plan(customer_id: str, tier: str, valid_from: str, valid_to: str | None = No
         "valid_to": local(valid_to),
         "load_id": 1,
     }
+
+
+def hand_worked_plans() -> list[dict]:
+    """The customers of the hand-worked tickets: C-PREM premium, C-BUS business,
+    C-FREE pioneer (no SLA), and C-UPG business until it upgrades to premium on
+    13 October 2026."""
+    return [
+        plan("C-PREM", "premium", "2025-01-01"),
+        plan("C-BUS", "business", "2025-01-01"),
+        plan("C-FREE", "pioneer", "2025-01-01"),
+        plan("C-UPG", "business", "2025-01-01", "2026-10-13"),
+        plan("C-UPG", "premium", "2026-10-13"),
+    ]
+
+
+def critical_override_policy() -> Policy:
+    """The built-in policy with a resolution override for critical tickets: target
+    1, limit 2 working days (against 3 and 7 for business)."""
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["by_priority"] = {
+        "critical": {"target_days": 1, "limit_days": 2}
+    }
+    return Policy.from_dict(doc)
 
 
 def build(tickets: list[dict], events: list[dict], plans: list[dict]) -> duckdb.DuckDBPyConnection:

@@ -18,7 +18,17 @@ from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
-from tests.evaluation_fixtures import build, local, plan, reply, status, ticket
+from tests.evaluation_fixtures import (
+    build,
+    critical_override_policy,
+    hand_worked_plans,
+    local,
+    plan,
+    priority_change,
+    reply,
+    status,
+    ticket,
+)
 from tests.test_evaluate_properties import POLICIES, _event_rows, _ticket_row, histories
 
 H = 3600.0
@@ -73,14 +83,7 @@ def con():
         # Known only after the as-of instant: the audit must not see it.
         status("OPEN", "2026-11-02T10:00", "new", "resolved"),
     ]
-    plans = [
-        plan("C-PREM", "premium", "2025-01-01"),
-        plan("C-BUS", "business", "2025-01-01"),
-        plan("C-FREE", "pioneer", "2025-01-01"),
-        plan("C-UPG", "business", "2025-01-01", "2026-10-13"),
-        plan("C-UPG", "premium", "2026-10-13"),
-    ]
-    con = build(tickets, events, plans)
+    con = build(tickets, events, hand_worked_plans())
     evaluate(con, as_of=AS_OF)
     return con
 
@@ -337,18 +340,9 @@ def test_report_register_and_audit_agree(sample_warehouse, sample_context) -> No
 
 
 def test_the_priority_of_the_time_is_re_derived_and_explained() -> None:
-    from pipeline.policy import Policy
-
-    doc = Policy.default().document
-    doc["versions"][0]["metrics"]["resolution"]["by_priority"] = {
-        "critical": {"target_days": 1, "limit_days": 2}
-    }
-    policy = Policy.from_dict(doc)
+    policy = critical_override_policy()
     escalated = {**ticket("UP", "C-BUS", "2026-10-12T09:00"), "priority": "critical"}
-    change = {
-        **status("UP", "2026-11-03T10:00", "normal", "critical"),
-        "kind": "priority_change",
-    }
+    change = priority_change("UP", "2026-11-03T10:00", "normal", "critical")
     con = build([escalated], [change], [plan("C-BUS", "business", "2026-01-01")])
     evaluate(con, policy, as_of=AS_OF)
     audit = audit_ticket(con, "UP")

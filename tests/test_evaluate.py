@@ -8,7 +8,17 @@ import pytest
 from pipeline.errors import EvaluationError
 from pipeline.evaluate import evaluate
 from pipeline.policy import Policy
-from tests.evaluation_fixtures import build, local, plan, reply, status, ticket
+from tests.evaluation_fixtures import (
+    build,
+    critical_override_policy,
+    hand_worked_plans,
+    local,
+    plan,
+    priority_change,
+    reply,
+    status,
+    ticket,
+)
 
 H = 3600.0
 AS_OF = "2026-11-01T00:00"
@@ -114,14 +124,7 @@ def stored():
         status("REOPEN", "2026-10-08T13:00", "open", "resolved"),
         reply("REOPEN", "2026-10-05T09:30"),
     ]
-    plans = [
-        plan("C-PREM", "premium", "2025-01-01"),
-        plan("C-BUS", "business", "2025-01-01"),
-        plan("C-FREE", "pioneer", "2025-01-01"),
-        plan("C-UPG", "business", "2025-01-01", "2026-10-13"),
-        plan("C-UPG", "premium", "2026-10-13"),
-    ]
-    con = build(tickets, events, plans)
+    con = build(tickets, events, hand_worked_plans())
     return evaluate(con, as_of=AS_OF), con
 
 
@@ -503,18 +506,10 @@ def test_status_changes_at_one_instant_are_settled_the_same_way_every_run() -> N
             assert res["elapsed_working_seconds"] == 3 * H
 
 
-def _priority_change(ticket_id: str, at: str, old: str | None, new: str | None) -> dict:
-    return {**status(ticket_id, at, old, new), "kind": "priority_change", "new_value": new}
-
-
 def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
     """A ticket row holds the priority at export; --as-of must undo later changes,
     or re-running a past month would judge its tickets by what was decided after."""
-    doc = Policy.default().document
-    doc["versions"][0]["metrics"]["resolution"]["by_priority"] = {
-        "critical": {"target_days": 1, "limit_days": 2}
-    }
-    policy = Policy.from_dict(doc)
+    policy = critical_override_policy()
     tickets = [
         # Raised to critical on 20 October; the export shows critical.
         {**ticket("UP", "C-BUS", "2026-10-12T09:00"), "priority": "critical"},
@@ -527,11 +522,11 @@ def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
         {**ticket("SAME", "C-BUS", "2026-10-12T09:00"), "priority": "high"},
     ]
     events = [
-        _priority_change("UP", "2026-10-20T10:00", "normal", "critical"),
-        _priority_change("GAP", "2026-10-05T10:00", "normal", "high"),
-        _priority_change("GAP", "2026-10-20T10:00", None, "critical"),
-        _priority_change("TIE", "2026-10-20T10:00", "normal", "low"),
-        _priority_change("TIE", "2026-10-20T10:00", "high", "low"),
+        priority_change("UP", "2026-10-20T10:00", "normal", "critical"),
+        priority_change("GAP", "2026-10-05T10:00", "normal", "high"),
+        priority_change("GAP", "2026-10-20T10:00", None, "critical"),
+        priority_change("TIE", "2026-10-20T10:00", "normal", "low"),
+        priority_change("TIE", "2026-10-20T10:00", "high", "low"),
     ]
     con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
 
