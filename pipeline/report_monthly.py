@@ -167,14 +167,7 @@ def data_months(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[str | None, st
     """The first and last month (YYYY-MM in zone `tz`, not UTC) of the loaded data:
     up to the last month anything happened to a ticket (tickets created in October
     and answered or resolved in November count in a November report), not past now."""
-    low, high = con.execute(
-        "SELECT strftime(timezone($tz, min(created_at)), '%Y-%m'), "
-        "strftime(timezone($tz, max(least(now(), greatest(created_at, "
-        "coalesce(first_response_at, created_at), coalesce(resolved_at, created_at), "
-        "coalesce(closed_at, created_at))))), '%Y-%m') "
-        "FROM tickets WHERE created_at <= now()",
-        {"tz": tz},
-    ).fetchall()[0]
+    low, high = query(con, "report_data_months.sql", {"tz": tz}).fetchall()[0]
     return low, high
 
 
@@ -427,11 +420,7 @@ def build_context(
         )
 
     quality = query(con, "report_monthly_quality.sql", params).fetchall()[0]
-    loads = con.execute(
-        # Reloads of unchanged files changed nothing, so they are not inputs.
-        "SELECT load_id, kind, path, sha256, rows_read, accepted, rejected, flagged, unchanged "
-        "FROM loads WHERE finished_at IS NOT NULL AND NOT unchanged ORDER BY load_id"
-    ).df()
+    loads = query(con, "report_monthly_inputs.sql", {}).df()
     # As `sla status` counts them: rows of a reading a later one replaced are kept,
     # no longer outstanding.
     rejected = outstanding(con, "rejected").rename(columns={"rows": "n"})

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
@@ -206,7 +207,8 @@ def test_pdf_bytes_depend_on_the_report_not_the_hour(con, tmp_path, monkeypatch)
     assert "SOURCE_DATE_EPOCH" not in os.environ
 
 
-def small_warehouse(subject: str):
+def small_warehouse() -> duckdb.DuckDBPyConnection:
+    """Three Premium tickets of customer C1 in October 2026, one answered late."""
     return build(
         [
             ticket(
@@ -238,7 +240,7 @@ def small_warehouse(subject: str):
 
 @pytest.mark.parametrize("for_print", [False, True])
 def test_ticket_text_is_escaped(for_print: bool) -> None:
-    con = small_warehouse("x")
+    con = small_warehouse()
     con.execute("UPDATE tickets SET subject = '<script>alert(1)</script>' WHERE ticket_id = 'A'")
     html = render_html(build_context(con, MONTH), for_print=for_print)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -246,14 +248,14 @@ def test_ticket_text_is_escaped(for_print: bool) -> None:
 
 
 def test_tier_with_three_tickets_gets_a_wide_interval() -> None:
-    context = build_context(small_warehouse("x"), MONTH)
+    context = build_context(small_warehouse(), MONTH)
     cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
     assert (cell.met, cell.breached) == (2, 1)
     assert cell.ci_high - cell.ci_low > 0.5  # three tickets say little, and the CI shows it
 
 
 def test_month_without_breaches_and_outside_the_data() -> None:
-    con = small_warehouse("x")
+    con = small_warehouse()
     con.execute("DELETE FROM tickets WHERE ticket_id = 'A'")
     context = build_context(con, MONTH)
     assert context.breaches == ()
@@ -503,7 +505,7 @@ def test_a_ticket_left_open_stays_in_every_later_months_open_list() -> None:
 
 
 def test_an_empty_open_list_says_so() -> None:
-    html = render_html(build_context(small_warehouse("x"), MONTH))
+    html = render_html(build_context(small_warehouse(), MONTH))
     assert "No ticket was open at month end at risk of or past its limit." in html
 
 
@@ -519,7 +521,7 @@ def test_a_promise_of_one_is_singular() -> None:
 def test_an_sla_tier_without_tickets_keeps_its_cards() -> None:
     """Found by QA: with no Premium ticket in the month, Premium's cards vanished
     while the page header still named it."""
-    context = build_context(small_warehouse("x"), MONTH)  # Premium tickets only
+    context = build_context(small_warehouse(), MONTH)  # Premium tickets only
     business = [c for c in context.sla_cells if c.tier == "business"]
     assert [(c.metric, c.tickets, c.compliance) for c in business] == [
         ("first_response", 0, None),
@@ -587,7 +589,7 @@ def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by()
 
 def test_trends_start_at_the_first_month_of_the_data() -> None:
     """Found by QA: the first month's report drew eleven empty months."""
-    context = build_context(small_warehouse("x"), MONTH)
+    context = build_context(small_warehouse(), MONTH)
     assert context.trend_months == 1
     html = render_html(context)
     assert "Trends (the data begin this month)" in html
@@ -674,7 +676,7 @@ def test_an_sla_figure_is_never_compared_with_benchmark_months() -> None:
 def test_one_breach_one_dash_and_every_sla_tier_named() -> None:
     """Found by QA (second round): '1 SLA breaches', '– – –' for no interval, and a
     page header naming the first version's SLA tiers only."""
-    context = build_context(small_warehouse("x"), MONTH)
+    context = build_context(small_warehouse(), MONTH)
     assert "1 SLA breach this month, 26.0 working hours over its limit (ticket A)." in (
         context.sentences
     )
@@ -687,7 +689,7 @@ def test_one_breach_one_dash_and_every_sla_tier_named() -> None:
             metric["targets"]["professional"] = metric["targets"]["business"]
 
     later = build_context(
-        small_warehouse("x"), MONTH, policy=_from_15_october(professional_gets_an_sla)
+        small_warehouse(), MONTH, policy=_from_15_october(professional_gets_an_sla)
     )
     assert later.tier_set == "Professional, Business, Premium"
 
@@ -706,11 +708,11 @@ def test_method_names_the_hours_closed_or_opened_besides() -> None:
         }
     }
     policy = Policy.from_dict(doc)
-    text = build_context(small_warehouse("x"), MONTH, policy=policy).calendars[0]["holidays"]
+    text = build_context(small_warehouse(), MONTH, policy=policy).calendars[0]["holidays"]
     assert text.endswith(
         "Closed besides: 30 October 2026 12:00–17:30. Open besides: 31 October 2026 09:00–13:00."
     )
-    dutch = build_context(small_warehouse("x"), MONTH, policy=policy, lang="nl").calendars[0]
+    dutch = build_context(small_warehouse(), MONTH, policy=policy, lang="nl").calendars[0]
     assert "Daarnaast gesloten: 30 oktober 2026 12:00–17:30." in dutch["holidays"]
 
 
