@@ -396,8 +396,10 @@ class CustomerTicket:
     created: str
     elapsed_h: float
     covered: bool
+    open: bool  # no clock stop at the evaluation's as-of instant
     # Within the limit each SLA tier (context.sla_tiers) would have had for the row
-    # (Policy.ticket_threshold); None: open, or no promise would cover it.
+    # (Policy.ticket_threshold); None: no promise would cover it, or open and not yet
+    # past that tier's limit.
     met: tuple[bool | None, ...]
     subject: str
 
@@ -415,6 +417,7 @@ class CustomerContext:
     sla_tiers: tuple[str, ...]  # the tiers whose promise each row is held against
     rows: tuple[CustomerTicket, ...]
     covered: dict[str, int]  # per metric
+    still_open: dict[str, int]  # per metric: covered rows not yet closed
     met: dict[str, dict[str, int]]  # per SLA tier, per metric
     upgrade_case: tuple[str, ...]  # a sentence per metric
 
@@ -494,8 +497,11 @@ def build_customer_context(
         }
     )
     frame = frame.merge(limits, on=keys, how="left", validate="many_to_one")
-    # Open rows and ones no promise would cover are judged by none (None).
-    judged = frame["covered"].astype(bool) & frame["clock_stop"].notna()
+    # Rows no promise would cover are judged by no tier (None); an open row only by
+    # a tier whose limit it has already passed (its clock only runs on: a miss).
+    covered = frame["covered"].astype(bool)
+    closed = frame["clock_stop"].notna()
+    judged = covered & closed
     elapsed = frame["elapsed_working_seconds"]
     # Its own tier's verdict is its stored status. A row breached by a later cycle
     # (first_resolution) is judged by no other tier: that cycle's time is not stored.
@@ -509,7 +515,9 @@ def build_customer_context(
     def verdicts(tier: str) -> pd.Series:
         limit = frame[f"limit/{tier}"].astype(float)
         met = (elapsed <= limit).where(~own[tier], kept).astype(object)
-        return met.mask(~(judged & limit.notna()) | (later_cycle & ~own[tier]), None)
+        past = (elapsed > limit).where(~own[tier], frame["status"] == "open_breached")
+        decided = covered & limit.notna() & (closed | past)
+        return met.mask(~decided | (later_cycle & ~own[tier]), None)
 
     met_rows = np.column_stack([verdicts(tier).to_numpy() for tier in sla_tiers])
     tz = policy.report_timezone
@@ -522,6 +530,7 @@ def build_customer_context(
             created=m.datetime(r.clock_start, tz),
             elapsed_h=r.elapsed_working_seconds / H,
             covered=bool(r.covered),
+            open=pd.isna(r.clock_stop),
             met=tuple(met),
             subject=r.subject or "",
         )
@@ -535,10 +544,14 @@ def build_customer_context(
         }
 
     covered = per_metric(lambda row: row.covered)
+    still_open = per_metric(lambda row: row.covered and row.open)
     met = {tier: per_metric(lambda row, i=i: bool(row.met[i])) for i, tier in enumerate(sla_tiers)}
-    upgrade_case = tuple(
-        m(
-            "upgrade_case",
+
+    def case(metric: str) -> str:
+        if not covered[metric]:
+            return m("upgrade_case_none", metric=m(metric).lower())
+        sentence = m(
+            "upgrade_case_one" if covered[metric] == 1 else "upgrade_case",
             covered=covered[metric],
             metric=m(metric).lower(),
             met=m.join(
@@ -547,8 +560,15 @@ def build_customer_context(
                 if any(v.promises(tier, metric) for v in versions)
             ),
         )
-        for metric in metrics
-    )
+        # Without this an open ticket reads as a miss under every tier.
+        if still_open[metric]:
+            sentence += " " + m(
+                "upgrade_case_open_one" if still_open[metric] == 1 else "upgrade_case_open",
+                n=still_open[metric],
+            )
+        return sentence
+
+    upgrade_case = tuple(case(metric) for metric in metrics)
     return CustomerContext(
         lang=lang,
         customer_id=customer_id,
@@ -561,6 +581,7 @@ def build_customer_context(
         sla_tiers=sla_tiers,
         rows=tuple(rows),
         covered=covered,
+        still_open=still_open,
         met=met,
         upgrade_case=upgrade_case,
     )

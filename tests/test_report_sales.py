@@ -502,3 +502,55 @@ def test_a_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
     row = next(r for r in context.rows if r.metric == "Resolution")
     assert (row.status, row.met) == ("breached", (False, None))  # Business, Premium
     assert context.met["business"]["resolution"] == 0
+
+
+def test_an_open_row_is_missed_only_under_a_tier_whose_limit_it_has_passed() -> None:
+    """Found in QA: an open ticket read '–' under every tier and still counted among
+    the rows an SLA would have covered, so 'of 2, met 1' read as a miss for a ticket
+    still on track, and a ticket past every limit was never called missed."""
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    con = build(
+        [
+            # Closed: answered in 1 h, resolved in a day.
+            ticket(
+                "DONE",
+                "CB",
+                "2026-06-01T10:00",
+                first_response="2026-06-01T11:00",
+                resolved="2026-06-02T10:00",
+            ),
+            # Unanswered from Monday 29 June 10:00 to the end of June: 16 working hours,
+            # past Premium's 8 h, not yet Business's 24 h; resolution on track.
+            ticket("OPEN", "CB", "2026-06-29T10:00"),
+        ],
+        [],
+        [plan("CB", "business", "2025-01-01"), plan("CQ", "business", "2025-01-01")],
+    )
+    con.execute("INSERT INTO customers VALUES ('CB', 'Bakery', 1), ('CQ', 'Quiet BV', 1)")
+    context = build_customer_context(con, "CB", "2026-06", "2026-06")
+    rows = {(r.ticket_id, r.metric): r for r in context.rows}
+    first = rows["OPEN", "First response"]
+    assert (first.status, first.open, first.elapsed_h) == ("open_on_track", True, 16.0)
+    assert first.met == (None, False)  # Business: not yet judged; Premium: missed
+    assert rows["OPEN", "Resolution"].met == (None, None)
+    assert rows["DONE", "Resolution"].met == (True, True)
+    assert context.covered == {"first_response": 2, "resolution": 2}
+    assert context.still_open == {"first_response": 1, "resolution": 1}
+    assert context.met["premium"] == {"first_response": 1, "resolution": 1}
+    assert context.upgrade_case[0] == (
+        "Of 2 first response measurements an SLA would have covered, the desk met 1 within "
+        "the Business promise and 1 within the Premium promise. 1 of them is still open: "
+        "counted as missed under a tier whose limit it has already passed, otherwise not "
+        "yet judged."
+    )
+    # A customer without a ticket in the period is told so, not 'of 0, met 0'.
+    quiet = build_customer_context(con, "CQ", "2026-06", "2026-06", lang="nl")
+    assert quiet.rows == () and quiet.upgrade_case == (
+        "Geen meting (eerste reactie) in de periode die onder een SLA zou vallen: niets te "
+        "vergelijken.",
+        "Geen meting (oplossing) in de periode die onder een SLA zou vallen: niets te "
+        "vergelijken.",
+    )
+    one = build_customer_context(con, "CB", "2026-06", "2026-06", lang="nl")
+    assert one.upgrade_case[1].startswith("Van 2 metingen (oplossing)")
