@@ -278,11 +278,19 @@ def build_tiers_context(
             int(frame.loc[below, "closed"]),
         )
 
-    def significance(p: float | None) -> str:
-        if p is None:
+    def significance(frame, p: float | None, tier: str, below: str | None) -> str:
+        if p is None or below is None:
             return "–"
         shown = "< " + m.number(0.001, 3) if p < 0.001 else "= " + m.number(p, 3)
-        return m("significant" if p < 0.05 else "not_significant", p=shown)
+        if p >= 0.05:
+            return m("not_significant", p=shown)
+        # A two-sided test: a tier that did worse than the one below it is as
+        # "significant" as one that did better, and must not read as a selling point.
+        share = {
+            t: frame.loc[t, "within"][-1] / frame.loc[t, "closed"] for t in (tier, below)
+        }
+        key = "significantly_better" if share[tier] > share[below] else "significantly_worse"
+        return m(key, p=shown, tier=tier_specs[below].label)
 
     def price(spec) -> str:
         # Prices are data (EUR per month); the words around them come from the catalogue.
@@ -309,7 +317,7 @@ def build_tiers_context(
                 p90_h=value(frame, tier, "p90_seconds"),
                 within=shares(frame, tier, metric),
                 p_vs_previous=p,
-                vs_previous=significance(p),
+                vs_previous=significance(frame, p, tier, previous),
             )
         figures.append(
             TierFigure(
