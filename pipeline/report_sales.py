@@ -51,6 +51,44 @@ UNJUDGED_SQL = (
 )
 
 
+# The rows report_tiers.sql counts (closed, not excluded, no outage-line call, judged
+# by a version), so that the charts draw the tickets the table counts.
+CHARTED_ROWS = (
+    "evaluation_id = $evaluation_id AND month BETWEEN $month_from AND $month_to "
+    "AND metric = $metric AND clock_stop IS NOT NULL AND status <> 'excluded' "
+    f"AND NOT outage_line AND {JUDGED}"
+)
+QUANTILES_SQL = (
+    "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
+    f"AS q FROM sla_results WHERE {CHARTED_ROWS} GROUP BY tier"
+)
+MONTHLY_SHARE_SQL = (
+    "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= $within) "
+    f"/ count(*) AS compliance FROM sla_results WHERE {CHARTED_ROWS} GROUP BY month, tier"
+)
+
+
+def chart_frames(
+    con: duckdb.DuckDBPyConnection,
+    evaluation_id: int,
+    month_from: str,
+    month_to: str,
+    metric: str,
+    within_seconds: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the tier report's charts draw: per tier the percentiles 0-100 of `metric`
+    (`q`, seconds), and per month and tier the share within `within_seconds`."""
+    params = {
+        "evaluation_id": evaluation_id,
+        "month_from": month_from,
+        "month_to": month_to,
+        "metric": metric,
+    }
+    quantiles = con.execute(QUANTILES_SQL, params).df()
+    monthly = con.execute(MONTHLY_SHARE_SQL, {**params, "within": within_seconds}).df()
+    return quantiles, monthly
+
+
 def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> None:
     """Refuse a range that misses the loaded data altogether: a report of nothing,
     resting on an evaluation as of a month still to come, tells sales nothing."""
@@ -333,13 +371,9 @@ def build_tiers_context(
     # The charts show the first metric measured (the first response, unless the
     # policy promises none).
     charted = metrics[0]
-    quantiles = con.execute(
-        "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
-        "AS q FROM sla_results WHERE evaluation_id = ? AND month BETWEEN ? AND ? "
-        "AND metric = ? AND clock_stop IS NOT NULL AND NOT outage_line "
-        f"AND {JUDGED} GROUP BY tier",
-        [evaluation_id, month_from, month_to, charted],
-    ).df()
+    quantiles, monthly = chart_frames(
+        con, evaluation_id, month_from, month_to, charted, sticks[charted][-1].seconds
+    )
     labels = {k: t.label for k, t in tier_specs.items()}
     distribution = charts.distribution(
         {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
@@ -355,13 +389,6 @@ def build_tiers_context(
         # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
         max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
     )
-    monthly = con.execute(
-        "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= ?) "
-        "/ count(*) AS compliance FROM sla_results WHERE evaluation_id = ? "
-        "AND month BETWEEN ? AND ? AND metric = ? AND clock_stop IS NOT NULL "
-        f"AND NOT outage_line AND {JUDGED} GROUP BY month, tier",
-        [sticks[charted][-1].seconds, evaluation_id, month_from, month_to, charted],
-    ).df()
     months = sorted(monthly["month"].unique())
     trend = charts.trend(
         monthly,

@@ -595,3 +595,43 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
     )
     html = render("tiers.html.j2", context)
     assert "meaningful" not in html and "rough guide, not proof" in html
+
+
+def test_the_charts_draw_the_tickets_the_table_counts() -> None:
+    """Found in QA: the charts' queries kept excluded rows (an IT release) that the
+    table leaves out, so under a policy excluding on the charted metric the trend
+    showed another share than the table beside it."""
+    from pipeline.report_sales import chart_frames
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    con = build(
+        [
+            ticket("OK", "CB", "2026-06-01T10:00", first_response="2026-06-01T11:00"),
+            # Answered after two weeks, but it needed an IT release: excluded.
+            ticket(
+                "REL",
+                "CB",
+                "2026-06-01T10:00",
+                first_response="2026-06-15T10:00",
+                requires_it_release=True,
+            ),
+        ],
+        [],
+        [plan("CB", "business", "2025-01-01")],
+    )
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["first_response"]["exclude"] = [
+        {"rule": "it_release", "field": "requires_it_release", "value": True}
+    ]
+    policy = Policy.from_dict(doc)
+    context = build_tiers_context(con, "2026-06", "2026-06", policy=policy)
+    business = next(t for t in context.tiers if t.tier == "business")
+    assert business.metrics["first_response"].closed == 1
+    assert business.metrics["first_response"].within[-1][0] == 1.0
+    quantiles, monthly = chart_frames(
+        con, context.evaluation_id, "2026-06", "2026-06", "first_response", 24 * 3600.0
+    )
+    assert monthly.to_dict("records") == [
+        {"month": "2026-06", "tier": "business", "compliance": 1.0}
+    ]
+    assert list(quantiles["q"][0]) == [3600.0] * 101
