@@ -324,9 +324,7 @@ def build_tiers_context(
             return m("not_significant", p=shown)
         # A two-sided test: a tier that did worse than the one below it is as
         # "significant" as one that did better, and must not read as a selling point.
-        share = {
-            t: frame.loc[t, "within"][-1] / frame.loc[t, "closed"] for t in (tier, below)
-        }
+        share = {t: frame.loc[t, "within"][-1] / frame.loc[t, "closed"] for t in (tier, below)}
         key = "significantly_better" if share[tier] > share[below] else "significantly_worse"
         return m(key, p=shown, tier=tier_specs[below].label)
 

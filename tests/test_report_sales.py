@@ -111,7 +111,8 @@ def test_adjacent_tiers_are_compared_on_both_metrics(con, tiers) -> None:
             two_proportion_p(k1, upper.closed, k2, lower.closed)
         )
     first = business.metrics["first_response"]
-    assert first.p_vs_previous < 0.05 and first.vs_previous == "better than Professional (p < 0.001)"
+    assert first.p_vs_previous < 0.05
+    assert first.vs_previous == "better than Professional (p < 0.001)"
 
 
 def test_prices_in_the_readers_language(con) -> None:
@@ -549,8 +550,7 @@ def test_an_open_row_is_missed_only_under_a_tier_whose_limit_it_has_passed() -> 
     assert quiet.rows == () and quiet.upgrade_case == (
         "Geen meting (eerste reactie) in de periode die onder een SLA zou vallen: niets te "
         "vergelijken.",
-        "Geen meting (oplossing) in de periode die onder een SLA zou vallen: niets te "
-        "vergelijken.",
+        "Geen meting (oplossing) in de periode die onder een SLA zou vallen: niets te vergelijken.",
     )
     one = build_customer_context(con, "CB", "2026-06", "2026-06", lang="nl")
     assert one.upgrade_case[1].startswith("Van 2 metingen (oplossing)")
