@@ -225,6 +225,7 @@ class TierFigure:
     label: str
     price: str
     support: str
+    channels: str  # the policy's support channels, in the reader's words
     has_sla: bool
     metrics: dict[str, MetricFigure]
 
@@ -361,6 +362,7 @@ def build_tiers_context(
                 label=spec.label,
                 price=price(spec),
                 support=spec.support_description(lang),
+                channels=m.join(m.code("channel", c) for c in spec.support) or "–",
                 has_sla=spec.has_sla,
                 metrics=per_metric,
             )
@@ -659,7 +661,16 @@ def render(template: str, context: TiersContext | CustomerContext) -> str:
 
 
 # Fields that depend on the language, not on the data: left out of figure hashes.
-LANGUAGE_FIELDS = ("label", "price", "support", "promise", "vs_previous", "metric", "created")
+LANGUAGE_FIELDS = (
+    "label",
+    "price",
+    "support",
+    "channels",
+    "promise",
+    "vs_previous",
+    "metric",
+    "created",
+)
 
 
 def sales_figures(context: TiersContext | CustomerContext) -> dict[str, str]:

@@ -123,6 +123,15 @@ def test_prices_in_the_readers_language(con) -> None:
         "€\xa089,00 / maand",
         "op aanvraag",
     ]
+    # The support channels are policy data too (Pioneer: chat only), shown beside them.
+    assert [t.channels for t in dutch.tiers] == [
+        "Chat",
+        "Chat, E-mail en Telefoon",
+        "Chat, E-mail en Telefoon",
+        "Chat, E-mail en Telefoon",
+    ]
+    soup = BeautifulSoup(render("tiers.html.j2", dutch), "html.parser")
+    assert [td.get_text() for td in soup.select("td.channels")] == [t.channels for t in dutch.tiers]
 
 
 def test_distribution_axis_ends_at_the_slowest_tiers_95th_percentile() -> None:
