@@ -89,9 +89,10 @@ def chart_frames(
     return quantiles, monthly
 
 
-def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> None:
+def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> str:
     """Refuse a range that misses the loaded data altogether: a report of nothing,
-    resting on an evaluation as of a month still to come, tells sales nothing."""
+    resting on an evaluation as of a month still to come, tells sales nothing.
+    Returns the data's first month."""
     low, high = data_months(con, tz)
     if low is None:
         raise AuditError(NO_TICKETS)
@@ -107,6 +108,20 @@ def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str,
             f"the months reach past the loaded data ({low} to {high}): end the range at "
             f"{high} at the latest"
         )
+    return low
+
+
+def _period(m: Messages, month_from: str, month_to: str) -> str:
+    """'October 2026' for one month, 'August 2026 – October 2026' for a range."""
+    if month_from == month_to:
+        return m.month(month_from)
+    return f"{m.month(month_from)} – {m.month(month_to)}"
+
+
+def _data_from(m: Messages, month_from: str, first_month: str) -> str:
+    """A note when the range starts before the loaded data, else empty: a period
+    label reaching back further than the tickets would overstate what was seen."""
+    return m("data_from", month=m.month(first_month)) if month_from < first_month else ""
 
 
 def range_evaluation(
@@ -247,6 +262,7 @@ class TiersContext:
     trend_chart: str
     unjudged: int = 0  # tickets created before the first version, left out
     first_version_from: str = ""  # that version's effective date, as the reader writes it
+    data_from: str = ""  # a note when the range starts before the loaded data
 
     @property
     def nothing_counted(self) -> bool:
@@ -280,7 +296,7 @@ def build_tiers_context(
             "nothing to compare the tiers on"
         )
     # Checked before evaluating: a report that cannot be made stores no evaluation.
-    _within_data(con, month_from, month_to, policy.report_timezone)
+    first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
     frames = {
@@ -407,7 +423,8 @@ def build_tiers_context(
         lang=lang,
         month_from=month_from,
         month_to=month_to,
-        period_label=f"{m.month(month_from)} – {m.month(month_to)}",
+        period_label=_period(m, month_from, month_to),
+        data_from=_data_from(m, month_from, first_month),
         evaluation_id=evaluation_id,
         policy_hash=policy_hash,
         version=version.version,
@@ -455,6 +472,7 @@ class CustomerContext:
     still_open: dict[str, int]  # per metric: covered rows not yet closed
     met: dict[str, dict[str, int]]  # per SLA tier, per metric
     upgrade_case: tuple[str, ...]  # a sentence per metric
+    data_from: str = ""  # a note when the range starts before the loaded data
 
 
 def build_customer_context(
@@ -493,7 +511,7 @@ def build_customer_context(
         )
 
     # Checked before evaluating: a report that cannot be made stores no evaluation.
-    _within_data(con, month_from, month_to, policy.report_timezone)
+    first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     frame = query(
         con,
@@ -608,7 +626,8 @@ def build_customer_context(
         lang=lang,
         customer_id=customer_id,
         name=names[0][0] or customer_id,
-        period_label=f"{m.month(month_from)} – {m.month(month_to)}",
+        period_label=_period(m, month_from, month_to),
+        data_from=_data_from(m, month_from, first_month),
         evaluation_id=evaluation_id,
         tiers=_plans_in_period(con, customer_id, month_from, month_to, policy, labels, m),
         tier_labels=labels,

@@ -644,3 +644,39 @@ def test_the_charts_draw_the_tickets_the_table_counts() -> None:
         {"month": "2026-06", "tier": "business", "compliance": 1.0}
     ]
     assert list(quantiles["q"][0]) == [3600.0] * 101
+
+
+def test_a_range_starting_before_the_data_says_where_the_data_begin(con, tiers) -> None:
+    """Found in QA: 'January 2024 – August 2025' over data that begin in July 2025
+    read as twenty months of tickets; the header named tiers the policy may not have."""
+    early = build_tiers_context(con, "2025-01", "2025-08")
+    assert early.period_label == "January 2025 – August 2025"
+    assert early.data_from == (
+        "The loaded tickets begin in July 2025: the months before it hold none."
+    )
+    html = render("tiers.html.j2", early)
+    assert 'id="data-from"' in html
+    assert tiers.data_from == "" and 'id="data-from"' not in render("tiers.html.j2", tiers)
+    customer = build_customer_context(con, "C00001", "2025-01", "2025-08", lang="nl")
+    assert customer.data_from == (
+        "De geladen tickets beginnen in juli 2025: de maanden daarvoor bevatten er geen."
+    )
+    assert 'id="data-from"' in render("customer.html.j2", customer)
+    one = build_customer_context(con, "C00001", "2026-10", "2026-10")
+    assert one.period_label == "October 2026" and one.data_from == ""
+    # The page header names the tiers of the policy, not a fixed list.
+    doc = Policy.default().document
+    doc["versions"][0]["tiers"]["premium"]["label"] = "Premium Plus"
+    renamed = build_tiers_context(con, "2026-10", "2026-10", policy=Policy.from_dict(doc))
+    assert '"Pioneer, Professional, Business, Premium Plus"' in render("tiers.html.j2", renamed)
+
+
+def test_nothing_counted_is_not_called_nothing_closed(con, tmp_path) -> None:
+    """Found in QA: every ticket of the range created before the policy's first
+    version read 'No ticket was closed in this period' beside the line counting them."""
+    policy = _policy(tmp_path, **{'effective_from = "2020-01-01"': 'effective_from = "2026-01-01"'})
+    context = build_tiers_context(con, "2025-10", "2025-12", policy=policy)
+    assert context.nothing_counted and context.unjudged > 0
+    html = render("tiers.html.j2", context)
+    assert "No closed ticket of this period counts" in html
+    assert "No ticket was closed" not in html
