@@ -92,6 +92,8 @@ def test_customer_upgrade_case_and_names_only_there(con) -> None:
     assert context.sla_tiers == ("business", "premium")
     assert context.met["premium"]["first_response"] <= context.met["business"]["first_response"]
     assert "haalde de desk er " in html and "binnen de Business-belofte en " in html
+    # A row is listed by the month its clock stopped, not its creation: said above it.
+    assert "Elke meting telt in de maand waarin de klok stopte" in html
     monthly = render_html(build_context(con, "2026-10"))
     assert "De Molen" not in monthly
     with pytest.raises(AuditError, match="no customer 'NOPE'"):
