@@ -648,6 +648,18 @@ def whatif_command(
             "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
         )
     _show(console, table)
+    as_of = pd.Timestamp(side.attrs["as_of"]).tz_convert("UTC").isoformat()
+    months = (
+        "every month"
+        if month_from is None and month_to is None
+        else f"months {month_from or 'first'} to {month_to or 'last'}"
+    )
+    console.print(
+        f"{months}, both sides as of {as_of}; to store a side: sla evaluate --policy FILE "
+        f"--as-of {as_of}"
+        + (f" --from {month_from}" if month_from else "")
+        + (f" --to {month_to}" if month_to else "")
+    )
     for name, unjudged in side.attrs.get("unjudged", {}).items():
         if unjudged["tickets"]:
             console.print(

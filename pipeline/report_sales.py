@@ -51,9 +51,48 @@ UNJUDGED_SQL = (
 )
 
 
-def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> None:
+# The rows report_tiers.sql counts (closed, not excluded, no outage-line call, judged
+# by a version), so that the charts draw the tickets the table counts.
+CHARTED_ROWS = (
+    "evaluation_id = $evaluation_id AND month BETWEEN $month_from AND $month_to "
+    "AND metric = $metric AND clock_stop IS NOT NULL AND status <> 'excluded' "
+    f"AND NOT outage_line AND {JUDGED}"
+)
+QUANTILES_SQL = (
+    "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
+    f"AS q FROM sla_results WHERE {CHARTED_ROWS} GROUP BY tier"
+)
+MONTHLY_SHARE_SQL = (
+    "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= $within) "
+    f"/ count(*) AS compliance FROM sla_results WHERE {CHARTED_ROWS} GROUP BY month, tier"
+)
+
+
+def chart_frames(
+    con: duckdb.DuckDBPyConnection,
+    evaluation_id: int,
+    month_from: str,
+    month_to: str,
+    metric: str,
+    within_seconds: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the tier report's charts draw: per tier the percentiles 0-100 of `metric`
+    (`q`, seconds), and per month and tier the share within `within_seconds`."""
+    params = {
+        "evaluation_id": evaluation_id,
+        "month_from": month_from,
+        "month_to": month_to,
+        "metric": metric,
+    }
+    quantiles = con.execute(QUANTILES_SQL, params).df()
+    monthly = con.execute(MONTHLY_SHARE_SQL, {**params, "within": within_seconds}).df()
+    return quantiles, monthly
+
+
+def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str, tz: str) -> str:
     """Refuse a range that misses the loaded data altogether: a report of nothing,
-    resting on an evaluation as of a month still to come, tells sales nothing."""
+    resting on an evaluation as of a month still to come, tells sales nothing.
+    Returns the data's first month."""
     low, high = data_months(con, tz)
     if low is None:
         raise AuditError(NO_TICKETS)
@@ -69,6 +108,20 @@ def _within_data(con: duckdb.DuckDBPyConnection, month_from: str, month_to: str,
             f"the months reach past the loaded data ({low} to {high}): end the range at "
             f"{high} at the latest"
         )
+    return low
+
+
+def _period(m: Messages, month_from: str, month_to: str) -> str:
+    """'October 2026' for one month, 'August 2026 – October 2026' for a range."""
+    if month_from == month_to:
+        return m.month(month_from)
+    return f"{m.month(month_from)} – {m.month(month_to)}"
+
+
+def _data_from(m: Messages, month_from: str, first_month: str) -> str:
+    """A note when the range starts before the loaded data, else empty: a period
+    label reaching back further than the tickets would overstate what was seen."""
+    return m("data_from", month=m.month(first_month)) if month_from < first_month else ""
 
 
 def range_evaluation(
@@ -187,6 +240,7 @@ class TierFigure:
     label: str
     price: str
     support: str
+    channels: str  # the policy's support channels, in the reader's words
     has_sla: bool
     metrics: dict[str, MetricFigure]
 
@@ -208,6 +262,7 @@ class TiersContext:
     trend_chart: str
     unjudged: int = 0  # tickets created before the first version, left out
     first_version_from: str = ""  # that version's effective date, as the reader writes it
+    data_from: str = ""  # a note when the range starts before the loaded data
 
     @property
     def nothing_counted(self) -> bool:
@@ -241,7 +296,7 @@ def build_tiers_context(
             "nothing to compare the tiers on"
         )
     # Checked before evaluating: a report that cannot be made stores no evaluation.
-    _within_data(con, month_from, month_to, policy.report_timezone)
+    first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
     frames = {
@@ -278,11 +333,17 @@ def build_tiers_context(
             int(frame.loc[below, "closed"]),
         )
 
-    def significance(p: float | None) -> str:
-        if p is None:
+    def significance(frame, p: float | None, tier: str, below: str | None) -> str:
+        if p is None or below is None:
             return "–"
         shown = "< " + m.number(0.001, 3) if p < 0.001 else "= " + m.number(p, 3)
-        return m("significant" if p < 0.05 else "not_significant", p=shown)
+        if p >= 0.05:
+            return m("not_significant", p=shown)
+        # A two-sided test: a tier that did worse than the one below it is as
+        # "significant" as one that did better, and must not read as a selling point.
+        share = {t: frame.loc[t, "within"][-1] / frame.loc[t, "closed"] for t in (tier, below)}
+        key = "significantly_better" if share[tier] > share[below] else "significantly_worse"
+        return m(key, p=shown, tier=tier_specs[below].label)
 
     def price(spec) -> str:
         # Prices are data (EUR per month); the words around them come from the catalogue.
@@ -309,7 +370,7 @@ def build_tiers_context(
                 p90_h=value(frame, tier, "p90_seconds"),
                 within=shares(frame, tier, metric),
                 p_vs_previous=p,
-                vs_previous=significance(p),
+                vs_previous=significance(frame, p, tier, previous),
             )
         figures.append(
             TierFigure(
@@ -317,6 +378,7 @@ def build_tiers_context(
                 label=spec.label,
                 price=price(spec),
                 support=spec.support_description(lang),
+                channels=m.join(m.code("channel", c) for c in spec.support) or "–",
                 has_sla=spec.has_sla,
                 metrics=per_metric,
             )
@@ -325,13 +387,9 @@ def build_tiers_context(
     # The charts show the first metric measured (the first response, unless the
     # policy promises none).
     charted = metrics[0]
-    quantiles = con.execute(
-        "SELECT tier, quantile_cont(elapsed_working_seconds, [i / 100 FOR i IN range(0, 101)]) "
-        "AS q FROM sla_results WHERE evaluation_id = ? AND month BETWEEN ? AND ? "
-        "AND metric = ? AND clock_stop IS NOT NULL AND NOT outage_line "
-        f"AND {JUDGED} GROUP BY tier",
-        [evaluation_id, month_from, month_to, charted],
-    ).df()
+    quantiles, monthly = chart_frames(
+        con, evaluation_id, month_from, month_to, charted, sticks[charted][-1].seconds
+    )
     labels = {k: t.label for k, t in tier_specs.items()}
     distribution = charts.distribution(
         {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
@@ -347,13 +405,6 @@ def build_tiers_context(
         # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
         max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
     )
-    monthly = con.execute(
-        "SELECT month, tier, count(*) FILTER (WHERE elapsed_working_seconds <= ?) "
-        "/ count(*) AS compliance FROM sla_results WHERE evaluation_id = ? "
-        "AND month BETWEEN ? AND ? AND metric = ? AND clock_stop IS NOT NULL "
-        f"AND NOT outage_line AND {JUDGED} GROUP BY month, tier",
-        [sticks[charted][-1].seconds, evaluation_id, month_from, month_to, charted],
-    ).df()
     months = sorted(monthly["month"].unique())
     trend = charts.trend(
         monthly,
@@ -372,7 +423,8 @@ def build_tiers_context(
         lang=lang,
         month_from=month_from,
         month_to=month_to,
-        period_label=f"{m.month(month_from)} – {m.month(month_to)}",
+        period_label=_period(m, month_from, month_to),
+        data_from=_data_from(m, month_from, first_month),
         evaluation_id=evaluation_id,
         policy_hash=policy_hash,
         version=version.version,
@@ -396,8 +448,10 @@ class CustomerTicket:
     created: str
     elapsed_h: float
     covered: bool
+    open: bool  # no clock stop at the evaluation's as-of instant
     # Within the limit each SLA tier (context.sla_tiers) would have had for the row
-    # (Policy.ticket_threshold); None: open, or no promise would cover it.
+    # (Policy.ticket_threshold); None: no promise would cover it, or open and not yet
+    # past that tier's limit.
     met: tuple[bool | None, ...]
     subject: str
 
@@ -415,8 +469,10 @@ class CustomerContext:
     sla_tiers: tuple[str, ...]  # the tiers whose promise each row is held against
     rows: tuple[CustomerTicket, ...]
     covered: dict[str, int]  # per metric
+    still_open: dict[str, int]  # per metric: covered rows not yet closed
     met: dict[str, dict[str, int]]  # per SLA tier, per metric
     upgrade_case: tuple[str, ...]  # a sentence per metric
+    data_from: str = ""  # a note when the range starts before the loaded data
 
 
 def build_customer_context(
@@ -455,7 +511,7 @@ def build_customer_context(
         )
 
     # Checked before evaluating: a report that cannot be made stores no evaluation.
-    _within_data(con, month_from, month_to, policy.report_timezone)
+    first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
     frame = query(
         con,
@@ -494,8 +550,11 @@ def build_customer_context(
         }
     )
     frame = frame.merge(limits, on=keys, how="left", validate="many_to_one")
-    # Open rows and ones no promise would cover are judged by none (None).
-    judged = frame["covered"].astype(bool) & frame["clock_stop"].notna()
+    # Rows no promise would cover are judged by no tier (None); an open row only by
+    # a tier whose limit it has already passed (its clock only runs on: a miss).
+    covered = frame["covered"].astype(bool)
+    closed = frame["clock_stop"].notna()
+    judged = covered & closed
     elapsed = frame["elapsed_working_seconds"]
     # Its own tier's verdict is its stored status. A row breached by a later cycle
     # (first_resolution) is judged by no other tier: that cycle's time is not stored.
@@ -509,7 +568,9 @@ def build_customer_context(
     def verdicts(tier: str) -> pd.Series:
         limit = frame[f"limit/{tier}"].astype(float)
         met = (elapsed <= limit).where(~own[tier], kept).astype(object)
-        return met.mask(~(judged & limit.notna()) | (later_cycle & ~own[tier]), None)
+        past = (elapsed > limit).where(~own[tier], frame["status"] == "open_breached")
+        decided = covered & limit.notna() & (closed | past)
+        return met.mask(~decided | (later_cycle & ~own[tier]), None)
 
     met_rows = np.column_stack([verdicts(tier).to_numpy() for tier in sla_tiers])
     tz = policy.report_timezone
@@ -522,6 +583,7 @@ def build_customer_context(
             created=m.datetime(r.clock_start, tz),
             elapsed_h=r.elapsed_working_seconds / H,
             covered=bool(r.covered),
+            open=pd.isna(r.clock_stop),
             met=tuple(met),
             subject=r.subject or "",
         )
@@ -535,10 +597,14 @@ def build_customer_context(
         }
 
     covered = per_metric(lambda row: row.covered)
+    still_open = per_metric(lambda row: row.covered and row.open)
     met = {tier: per_metric(lambda row, i=i: bool(row.met[i])) for i, tier in enumerate(sla_tiers)}
-    upgrade_case = tuple(
-        m(
-            "upgrade_case",
+
+    def case(metric: str) -> str:
+        if not covered[metric]:
+            return m("upgrade_case_none", metric=m(metric).lower())
+        sentence = m(
+            "upgrade_case_one" if covered[metric] == 1 else "upgrade_case",
             covered=covered[metric],
             metric=m(metric).lower(),
             met=m.join(
@@ -547,13 +613,21 @@ def build_customer_context(
                 if any(v.promises(tier, metric) for v in versions)
             ),
         )
-        for metric in metrics
-    )
+        # Without this an open ticket reads as a miss under every tier.
+        if still_open[metric]:
+            sentence += " " + m(
+                "upgrade_case_open_one" if still_open[metric] == 1 else "upgrade_case_open",
+                n=still_open[metric],
+            )
+        return sentence
+
+    upgrade_case = tuple(case(metric) for metric in metrics)
     return CustomerContext(
         lang=lang,
         customer_id=customer_id,
         name=names[0][0] or customer_id,
-        period_label=f"{m.month(month_from)} – {m.month(month_to)}",
+        period_label=_period(m, month_from, month_to),
+        data_from=_data_from(m, month_from, first_month),
         evaluation_id=evaluation_id,
         tiers=_plans_in_period(con, customer_id, month_from, month_to, policy, labels, m),
         tier_labels=labels,
@@ -561,6 +635,7 @@ def build_customer_context(
         sla_tiers=sla_tiers,
         rows=tuple(rows),
         covered=covered,
+        still_open=still_open,
         met=met,
         upgrade_case=upgrade_case,
     )
@@ -605,7 +680,16 @@ def render(template: str, context: TiersContext | CustomerContext) -> str:
 
 
 # Fields that depend on the language, not on the data: left out of figure hashes.
-LANGUAGE_FIELDS = ("label", "price", "support", "promise", "vs_previous", "metric", "created")
+LANGUAGE_FIELDS = (
+    "label",
+    "price",
+    "support",
+    "channels",
+    "promise",
+    "vs_previous",
+    "metric",
+    "created",
+)
 
 
 def sales_figures(context: TiersContext | CustomerContext) -> dict[str, str]:

@@ -25,8 +25,9 @@ def whatif(
 
     Both evaluations see the warehouse at the same as-of instant and neither is
     stored, so the loaded data and the recorded runs are untouched. The frame's
-    `attrs["unjudged"]` holds, per side, the tickets created before that policy's
-    first version (judged by none, left out of its figures)."""
+    `attrs["as_of"]` is that instant; `attrs["unjudged"]` holds, per side, the
+    tickets created before that policy's first version (judged by none, left out of
+    its figures)."""
     current = current or Policy.default()
     base = evaluate(
         con, current, month_from=month_from, month_to=month_to, as_of=as_of, store=False
@@ -35,6 +36,9 @@ def whatif(
         con, other, month_from=month_from, month_to=month_to, as_of=base.as_of, store=False
     )
     side = compare(base.results, alt.results)
+    # The instant both sides saw, so that either can be stored and checked with
+    # `sla evaluate --as-of` (the default, now, is gone by the time anyone asks).
+    side.attrs["as_of"] = base.as_of
     side.attrs["unjudged"] = {
         name: {
             "tickets": int(
