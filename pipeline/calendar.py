@@ -52,6 +52,10 @@ NS = 10**9
 _HOLIDAY_NAME_YEARS = range(1990, 2061)
 # How far add_working_seconds may search before it declares a calendar closed.
 _MAX_SEARCH_DAYS = 366 * 200
+# The instants a span may cover: nanosecond timestamps end in April 2262, and a
+# span runs to the 1 January after its last day, plus margins (see _ensure).
+_FIRST_NS = int(pd.Timestamp("1679-01-01").value)
+_LAST_NS = int(pd.Timestamp("2260-12-01").value)
 # Instants per block of a working-time lookup (see Calendar._cumulative).
 _BLOCK = 1 << 16
 _KNOWN_KEYS = {
@@ -642,15 +646,23 @@ class Calendar:
         if len(start_ns) == 0:
             return np.zeros(0, dtype=np.int64)
         lo, hi = int(start_ns.min()), int(start_ns.max())
-        day = self.working_day_seconds * NS or 1
+        # A calendar without weekly hours (openings only) is estimated in clock days.
+        day = self.working_day_seconds * NS or DAY_NS
         # Grow the span until every target lies strictly inside it.
         ahead = int(max(delta_ns.max(), 0) // day * 7 // 5 + 8) * DAY_NS
         behind = int(max(-delta_ns.min(), 0) // day * 7 // 5 + 8) * DAY_NS
         while True:
-            span = self._ensure(lo - behind, hi + ahead)
+            bounded = lo - behind < _FIRST_NS or hi + ahead > _LAST_NS
+            span = self._ensure(max(lo - behind, _FIRST_NS), min(hi + ahead, _LAST_NS))
             target = self._cumulative(span, start_ns) + delta_ns
             if span.total > 0 and target.min() > 0 and target.max() < span.total:
                 break
+            if bounded:
+                hours = np.abs(delta_ns).max() / NS / 3600
+                raise WorkingTimeError(
+                    f"calendar {self.name!r}: {hours:,.0f} working hours reach past "
+                    "the years 1679-2260 that working time is computed for"
+                )
             if ahead + behind > _MAX_SEARCH_DAYS * DAY_NS:
                 raise WorkingTimeError(
                     f"calendar {self.name!r} has no open time within "

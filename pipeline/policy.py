@@ -45,6 +45,11 @@ IMPLIED_STATUSES = {"resolve": "resolved", "reopen": "open", "close": "closed"}
 CHANGE_RANKS = {"created": 0, "status_change": 1, **dict.fromkeys(IMPLIED_STATUSES, 2)}
 REOPEN_RULES = ("exclude_gaps", "first_resolution")
 HOUR = 3600.0
+# The longest target or limit a policy may state, per unit: ten years. Far past any
+# promise a desk makes, so a larger one is a typo (8760 for 8.76), and it keeps
+# every deadline inside the years a timestamp can hold (up to 2262): 1e6 days
+# crashed the evaluation with an out-of-bounds date.
+MOST = {"hours": 87_600.0, "days": 3_650.0}
 
 
 def in_seconds(amount: float, unit_seconds: float) -> float:
@@ -439,9 +444,12 @@ def _table(doc: Mapping, key: str, source: str, where: str, *, required: bool = 
     return dict(value)
 
 
-def _number(value: Any, source: str, where: str, *, allow_zero: bool = False) -> float:
-    """A finite number > 0 (>= 0 with `allow_zero`). bool is excluded: TOML `true`
-    is a Python int subclass, and NaN or infinity would compare false everywhere."""
+def _number(
+    value: Any, source: str, where: str, *, allow_zero: bool = False, most: float | None = None
+) -> float:
+    """A finite number > 0 (>= 0 with `allow_zero`), at most `most`. bool is excluded:
+    TOML `true` is a Python int subclass, and NaN or infinity would compare false
+    everywhere."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyError(source, where, f"expected a number, got {value!r}")
     if not math.isfinite(value):
@@ -449,6 +457,8 @@ def _number(value: Any, source: str, where: str, *, allow_zero: bool = False) ->
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise PolicyError(source, where, f"expected a number {bound}, got {value!r}")
+    if most is not None and value > most:
+        raise PolicyError(source, where, f"expected at most {most:,g} (ten years), got {value!r}")
     return float(value)
 
 
@@ -557,8 +567,10 @@ def _threshold(raw: Any, source: str, where: str) -> Threshold:
                 source, f"{where}.{key}", f"the limit must be in the target's unit: limit_{unit}"
             )
     _check_keys(raw, (f"target_{unit}", f"limit_{unit}"), source, where)
-    target = _number(raw[f"target_{unit}"], source, f"{where}.target_{unit}")
-    limit = _number(raw.get(f"limit_{unit}", target), source, f"{where}.limit_{unit}")
+    target = _number(raw[f"target_{unit}"], source, f"{where}.target_{unit}", most=MOST[unit])
+    limit = _number(
+        raw.get(f"limit_{unit}", target), source, f"{where}.limit_{unit}", most=MOST[unit]
+    )
     if limit < target:
         raise PolicyError(
             source,
@@ -779,7 +791,7 @@ def _parse_outage(raw: Any, source: str, where: str, tables: Mapping) -> OutageL
         calendar=calendar,
         first_response_target_hours=None
         if target is None
-        else _number(target, source, f"{where}.first_response_target_hours"),
+        else _number(target, source, f"{where}.first_response_target_hours", most=MOST["hours"]),
         applies_to=_strings(
             raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
         ),

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.calendar import Calendar
-from pipeline.errors import CalendarError
+from pipeline.errors import CalendarError, WorkingTimeError
 from tests import calendar_reference as ref
 
 H = 3600.0
@@ -402,3 +402,25 @@ def test_only_a_calendar_open_around_the_clock_is_always_open() -> None:
     assert not Calendar.from_dict({**nights, "closed_dates": ["2026-12-25"]}).is_always_open()
     halves = {d: [["00:00", "12:00"], ["12:00", "24:00"]] for d in days}
     assert Calendar.from_dict({"timezone": "UTC", "weekly": halves}).is_always_open()
+
+
+def test_a_deadline_past_the_last_computable_year_is_a_clear_error() -> None:
+    # 100,000 working days from 2026 lie past 2262, where nanosecond timestamps end:
+    # a WorkingTimeError naming the calendar, not pandas' OutOfBoundsDatetime.
+    office = Calendar.builtin("office")
+    with pytest.raises(WorkingTimeError, match="calendar 'office': 850,000 working hours reach"):
+        office.add_working_seconds("2026-01-01T00:00", 100_000 * 8.5 * 3600)
+    # Ten years of working days is still a date.
+    deadline = office.add_working_seconds("2026-01-01T00:00", 3_650 * 8.5 * 3600)
+    assert deadline.year == 2040
+
+
+def test_a_calendar_with_openings_only_is_searched_in_clock_days() -> None:
+    once = Calendar.from_dict(
+        {"timezone": "UTC", "weekly": {}, "openings": [["2025-06-01T09:00", "2025-06-01T10:00"]]}
+    )
+    assert once.add_working_seconds("2025-01-01T00:00", 1800) == pd.Timestamp(
+        "2025-06-01T09:30", tz="UTC"
+    )
+    with pytest.raises(WorkingTimeError, match="no open time within 200 years"):
+        once.add_working_seconds("2026-01-01T00:00", 3600)

@@ -144,6 +144,24 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "expected a finite number, got inf",
     ),
     (
+        "target_past_ten_years",
+        lambda d: _fr(d)["targets"].update(premium={"target_hours": 1e300}),
+        f"{FR}.targets.premium.target_hours",
+        "expected at most 87,600 (ten years), got 1e+300",
+    ),
+    (
+        "limit_days_past_ten_years",
+        lambda d: _res(d)["targets"].update(premium={"target_days": 3, "limit_days": 1e6}),
+        f"{RES}.targets.premium.limit_days",
+        "expected at most 3,650 (ten years)",
+    ),
+    (
+        "outage_target_past_ten_years",
+        lambda d: _v(d)["outage_line"].update(first_response_target_hours=100_000),
+        f"{OUTAGE}.first_response_target_hours",
+        "expected at most 87,600 (ten years)",
+    ),
+    (
         "target_negative",
         lambda d: _fr(d)["targets"].update(premium={"target_hours": -8}),
         f"{FR}.targets.premium.target_hours",
