@@ -719,6 +719,14 @@ def _parse_metric(
                 _rule_value(field, rule["value"], source, f"{at}.value"),
             )
         )
+    if "reopen_rule" in raw and name != "resolution":
+        # Accepted, it would do nothing: the first response stops at the first reply.
+        raise PolicyError(
+            source,
+            f"{where}.reopen_rule",
+            "reopens only matter to resolution (the first response clock stops at the "
+            "first reply): set reopen_rule under [versions.metrics.resolution]",
+        )
     reopen_rule = _choice(
         raw.get("reopen_rule", "exclude_gaps"), REOPEN_RULES, source, f"{where}.reopen_rule"
     )

@@ -47,6 +47,8 @@ def _settings(value: Any) -> Any:
         }
         if isinstance(value, Metric):
             out["calendar"] = value.calendar_name  # a clock-time metric uses `always`
+            if value.name != "resolution":
+                out.pop("reopen_rule")  # a setting of resolution only
         if isinstance(value, Tier):
             # The text each report language shows, however the file wrote it.
             out.pop("support_descriptions")

@@ -162,6 +162,12 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "expected at most 87,600 (ten years)",
     ),
     (
+        "reopen_rule_on_first_response",
+        lambda d: _fr(d).update(reopen_rule="first_resolution"),
+        f"{FR}.reopen_rule",
+        "reopens only matter to resolution",
+    ),
+    (
         "target_negative",
         lambda d: _fr(d)["targets"].update(premium={"target_hours": -8}),
         f"{FR}.targets.premium.target_hours",

@@ -97,6 +97,8 @@ def test_diff_compares_effective_settings_not_the_text() -> None:
     # Show lists what evaluation uses, the defaults included.
     rules = policy_history.rules(policy, at=dt.date(2025, 6, 1))
     assert rules["metrics.resolution.reopen_rule"] == "exclude_gaps"
+    # Not shown where it cannot be set: reopens do not move a first response.
+    assert "metrics.first_response.reopen_rule" not in rules
     assert rules["metrics.first_response.targets.premium.limit_hours"] == 8
     # As written: 8, not 8.0.
     assert repr(rules["metrics.first_response.targets.premium.limit_hours"]) == "8"
