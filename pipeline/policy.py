@@ -283,6 +283,15 @@ class Policy:
         built: dict[str, Calendar] = {}
         for calendar_name in calendars:
             _calendar(tables, calendar_name, source, built)
+        if "always" in calendars and not built["always"].is_always_open():
+            # clock = "clock" counts in `always`: other hours under that name would
+            # silently turn every clock-time metric into working time.
+            raise PolicyError(
+                source,
+                "calendars.always",
+                "'always' is the 24/7 calendar that clock = \"clock\" counts in, so it must "
+                "stay open around the clock: give these hours a name of their own",
+            )
         raw_versions = doc.get("versions")
         if not isinstance(raw_versions, list | tuple) or not raw_versions:
             raise PolicyError(source, "versions", "at least one [[versions]] table is required")

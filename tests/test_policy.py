@@ -168,6 +168,14 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "reopens only matter to resolution",
     ),
     (
+        "always_with_hours",
+        lambda d: d.update(
+            calendars={"always": {**builtin_tables()["office"], "description": "the line"}}
+        ),
+        "calendars.always",
+        "'always' is the 24/7 calendar that clock = \"clock\" counts in",
+    ),
+    (
         "target_negative",
         lambda d: _fr(d)["targets"].update(premium={"target_hours": -8}),
         f"{FR}.targets.premium.target_hours",
@@ -636,6 +644,14 @@ VALID_CHANGES: list[tuple[str, Callable[[dict], object], Callable[[Policy], obje
         ),
         lambda p: p.calendar("office").working_day_seconds,
         7.5 * 3600,
+    ),
+    (
+        "always_in_another_zone",
+        lambda d: d.update(
+            calendars={"always": {**builtin_tables()["always"], "timezone": "Europe/Amsterdam"}}
+        ),
+        lambda p: p.calendar("always").timezone,
+        "Europe/Amsterdam",
     ),
     ("no_outage_line", lambda d: _v(d).pop("outage_line"), lambda p: _first(p).outage_line, None),
 ]
