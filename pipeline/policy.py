@@ -18,6 +18,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -233,7 +234,8 @@ class Policy:
         """Read and validate a policy file. Raises `PolicyError` naming the file and field."""
         path = Path(path)
         try:
-            doc = tomllib.loads(path.read_text("utf-8"))
+            text = path.read_text("utf-8")
+            doc = tomllib.loads(text)
         except FileNotFoundError:
             raise PolicyError(str(path), "<file>", "no such file") from None
         except UnicodeDecodeError as exc:
@@ -242,7 +244,13 @@ class Policy:
             raise PolicyError(str(path), "<file>", f"cannot read it: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(str(path), "<file>", f"not valid TOML: {exc}") from None
-        return cls.from_dict(doc, source=str(path))
+        try:
+            return cls.from_dict(doc, source=str(path))
+        except PolicyError as exc:
+            line = _line_of(text, exc.field)
+            if line is None:
+                raise
+            raise PolicyError(exc.source, exc.field, exc.message, line=line) from None
 
     @classmethod
     def load(cls, path: str | Path | None) -> Policy:
@@ -408,6 +416,62 @@ class Policy:
                 return seconds, seconds, calendar
         threshold = spec.by_priority.get(priority) or spec.targets[tier]
         return (*self.threshold_seconds(threshold, calendar), calendar)
+
+
+# ------------------------------------------------------------ lines of a field
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(
+    r"\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
+
+
+def _key_parts(dotted: str) -> list[str]:
+    return [
+        part.strip().strip("\"'")
+        for part in re.split(r"\.(?=(?:[^\"']|\"[^\"]*\"|'[^']*')*$)", dotted)
+    ]
+
+
+def _line_of(text: str, field: str) -> int | None:
+    """The line of a policy file where `field` (`versions[1].metrics.resolution.
+    targets.premium.limit_days`) is written, or where the nearest table or key
+    holding it is (a value inside an inline table or list, or a key left out, is
+    found at the key or header above it); None when nothing of it is found.
+
+    A reading of the file's lines, not a TOML parser: the file has parsed by then,
+    so headers and `key =` lines at the start of a line are what they look like.
+    Lines inside multi-line strings and arrays are skipped by that same rule."""
+    lines: dict[tuple, int] = {}
+    counts: dict[tuple, int] = {}  # arrays of tables: how many so far
+    table: tuple = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            parts = _key_parts(header.group(2))
+            new_element = header.group(1) == "[["
+            path: tuple = ()
+            for i, part in enumerate(parts):
+                path += (part,)
+                if path in counts and not (new_element and i == len(parts) - 1):
+                    # [versions.tiers.x] is a table of the latest [[versions]].
+                    path += (counts[path] - 1,)
+            if new_element:
+                counts[path] = counts.get(path, 0) + 1
+                path += (counts[path] - 1,)
+            table = path
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault(table + tuple(_key_parts(key.group(1))), number)
+    wanted = tuple(
+        int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", field)
+    )
+    for end in range(len(wanted), 0, -1):
+        if wanted[:end] in lines:
+            return lines[wanted[:end]]
+    return None
 
 
 # ---------------------------------------------------------------------- parsing
