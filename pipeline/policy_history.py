@@ -78,8 +78,10 @@ def effective(version: PolicyVersion) -> dict[str, Any]:
 
 
 def versions(policy: Policy, *, at: dt.date | None = None) -> list[dict]:
-    """Every version with its effective date and whether it was in force on `at`."""
-    in_force = policy.version_at(at).version if at is not None else None
+    """Every version with its effective date and whether it was in force on `at`
+    (none before the first takes effect)."""
+    started = at is not None and at >= policy.versions[0].effective_from
+    in_force = policy.version_at(at).version if started else None
     return [
         {
             "version": v.version,

@@ -36,6 +36,9 @@ def test_versions_in_force(policy) -> None:
         False,
         True,
     ]
+    # Before the first version: the history still, with none in force.
+    before = policy_history.versions(policy, at=dt.date(2019, 12, 31))
+    assert [v["in_force"] for v in before] == [False, False]
 
 
 def test_rules_of_the_version_in_force(policy) -> None:
