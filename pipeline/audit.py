@@ -761,10 +761,10 @@ def _audit_metric(
     arithmetic += cycle_note + f" -> {status}" + (f" ({rule_text})" if rule else "")
     if benchmark:
         arithmetic += f", benchmark {benchmark}"
-    # Out of hours: the version's office calendar (its first metric's) was closed at
-    # the creation instant.
+    # Out of hours: the version's office calendar (its first metric's `calendar`, also
+    # when that metric counts clock time) was closed at the creation instant.
     office = version.metrics.get(METRICS[0]) or next(iter(version.metrics.values()))
-    office_cal = policy.calendar(office.calendar_name)
+    office_cal = policy.calendar(office.calendar)
     out_of_hours = office_cal.working_seconds(created, created + pd.Timedelta(1, "ns")) == 0
     derived = {
         **expect,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,10 @@ NS = 10**9
 _HOLIDAY_NAME_YEARS = range(1990, 2061)
 # How far add_working_seconds may search before it declares a calendar closed.
 _MAX_SEARCH_DAYS = 366 * 200
+# The instants a span may cover: nanosecond timestamps end in April 2262, and a
+# span runs to the 1 January after its last day, plus margins (see _ensure).
+_FIRST_NS = int(pd.Timestamp("1679-01-01").value)
+_LAST_NS = int(pd.Timestamp("2260-12-01").value)
 # Instants per block of a working-time lookup (see Calendar._cumulative).
 _BLOCK = 1 << 16
 # One end of a [start, end] pair: seconds into a day, or a local date-time.
@@ -151,9 +156,22 @@ def _parse_clock(calendar: str, field: str, text: Any, *, is_end: bool) -> int:
     return h * 3600 + m * 60 + s
 
 
+# A local date-time as the docs write it ("2026-12-31T12:00"), or a date alone
+# (its midnight); a space may stand for the T. Anything else pandas would guess
+# at ("2026-08-15 10h" was read as 10:00, "12/31/2026" as a date).
+_LOCAL_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
+_OFFSET_TEXT = re.compile(r".*(?:Z|[+-]\d{2}:?\d{2})")
+
+
 def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
     if not isinstance(text, str | dt.datetime | dt.date):
         raise CalendarError(calendar, field, f"expected a local date-time, got {text!r}")
+    if isinstance(text, str) and not _LOCAL_TEXT.fullmatch(text):
+        if len(text) > 16 and _OFFSET_TEXT.fullmatch(text):
+            raise CalendarError(calendar, field, f"{text!r}: give local time without an offset")
+        raise CalendarError(
+            calendar, field, f"malformed date-time {text!r} (use 'YYYY-MM-DDTHH:MM', local time)"
+        )
     try:
         ts = pd.Timestamp(text)
     except (ValueError, TypeError):
@@ -161,6 +179,21 @@ def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
     if ts.tzinfo is not None:
         raise CalendarError(calendar, field, f"{text!r}: give local time without an offset")
     return np.datetime64(ts.as_unit("s").to_datetime64(), "s")
+
+
+def _parse_date(calendar: str, field: str, value: Any) -> dt.date:
+    """A TOML date or a 'YYYY-MM-DD' string: not a date-time (which part of the day
+    would close?), nor the other forms `fromisoformat` reads (20261224, 2026-W52-4)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            day = None
+        if day is not None and day.isoformat() == value:
+            return day
+    raise CalendarError(calendar, field, f"malformed date {value!r} (use YYYY-MM-DD)")
 
 
 def _parse_pairs(
@@ -281,17 +314,11 @@ class Calendar:
         closed_raw = data.get("closed_dates", [])
         if not isinstance(closed_raw, list | tuple):
             raise CalendarError(name, "closed_dates", "expected a list of dates")
-        closed: list[dt.date] = []
-        for i, value in enumerate(closed_raw):
-            try:
-                closed.append(
-                    value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-                )
-            except ValueError:
-                raise CalendarError(
-                    name, f"closed_dates[{i}]", f"malformed date {value!r} (use YYYY-MM-DD)"
-                ) from None
+        closed = [_parse_date(name, f"closed_dates[{i}]", v) for i, v in enumerate(closed_raw)]
 
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            raise CalendarError(name, "description", f"expected a string, got {description!r}")
         openings = _parse_spans(name, "openings", data.get("openings", []))
         # Accepted, it would fail much later, at the first deadline computed on it.
         if not any(weekly) and not openings:
@@ -309,7 +336,7 @@ class Calendar:
             closed_dates=tuple(sorted(set(closed))),
             closures=_parse_spans(name, "closures", data.get("closures", [])),
             openings=openings,
-            description=str(data.get("description", "")),
+            description=description,
         )
 
     @staticmethod
@@ -331,13 +358,28 @@ class Calendar:
         exclude = raw.get("exclude", [])
         if not isinstance(exclude, list | tuple) or not all(isinstance(x, str) for x in exclude):
             raise CalendarError(name, "holidays.exclude", "expected a list of holiday names")
-        rule = HolidayRule(str(raw["country"]), raw.get("subdiv"), tuple(exclude))
-        try:
-            known = _holiday_names(rule, "en_US") | _holiday_names(rule, _native_language(rule))
-        except NotImplementedError:
+        subdiv = raw.get("subdiv")
+        if subdiv is not None and not isinstance(subdiv, str):
+            raise CalendarError(
+                name, "holidays.subdiv", f"expected a string like 'BY', got {subdiv!r}"
+            )
+        rule = HolidayRule(str(raw["country"]), subdiv, tuple(exclude))
+        # The package says NotImplementedError for an unknown country and for an
+        # unknown subdivision alike: tell them apart before asking it for holidays.
+        subdivisions = holidays_lib.list_supported_countries().get(rule.country)
+        if subdivisions is None:
             raise CalendarError(
                 name, "holidays.country", f"unknown holiday country {rule.country!r}"
-            ) from None
+            )
+        if rule.subdiv is not None and rule.subdiv not in subdivisions:
+            known_subdivs = ", ".join(map(str, subdivisions)) or "none"
+            raise CalendarError(
+                name,
+                "holidays.subdiv",
+                f"unknown subdivision {rule.subdiv!r} of {rule.country} (known: {known_subdivs})",
+            )
+        try:
+            known = _holiday_names(rule, "en_US") | _holiday_names(rule, _native_language(rule))
         except Exception as exc:  # the package raises several types for a bad subdivision
             raise CalendarError(name, "holidays.subdiv", str(exc)) from None
         for holiday in exclude:
@@ -645,15 +687,23 @@ class Calendar:
         if len(start_ns) == 0:
             return np.zeros(0, dtype=np.int64)
         lo, hi = int(start_ns.min()), int(start_ns.max())
-        day = self.working_day_seconds * NS or 1
+        # A calendar without weekly hours (openings only) is estimated in clock days.
+        day = self.working_day_seconds * NS or DAY_NS
         # Grow the span until every target lies strictly inside it.
         ahead = int(max(delta_ns.max(), 0) // day * 7 // 5 + 8) * DAY_NS
         behind = int(max(-delta_ns.min(), 0) // day * 7 // 5 + 8) * DAY_NS
         while True:
-            span = self._ensure(lo - behind, hi + ahead)
+            bounded = lo - behind < _FIRST_NS or hi + ahead > _LAST_NS
+            span = self._ensure(max(lo - behind, _FIRST_NS), min(hi + ahead, _LAST_NS))
             target = self._cumulative(span, start_ns) + delta_ns
             if span.total > 0 and target.min() > 0 and target.max() < span.total:
                 break
+            if bounded:
+                hours = np.abs(delta_ns).max() / NS / 3600
+                raise WorkingTimeError(
+                    f"calendar {self.name!r}: {hours:,.0f} working hours reach past "
+                    "the years 1679-2260 that working time is computed for"
+                )
             if ahead + behind > _MAX_SEARCH_DAYS * DAY_NS:
                 raise WorkingTimeError(
                     f"calendar {self.name!r} has no open time within "

@@ -1004,10 +1004,15 @@ def policy_group() -> None:
 def policy_show_command(at: str | None, policy_path: str | None) -> None:
     """Which version was in force on a date, and its rules."""
     policy = Policy.load(policy_path)
-    day = _date(at)
-    for v in policy_history.versions(policy, at=day or dt.date.today()):
+    day = _date(at) or dt.date.today()
+    for v in policy_history.versions(policy, at=day):
         mark = "*" if v["in_force"] else " "
         click.echo(f"{mark} {v['version']:<12} from {v['effective_from']}  {v['description']}")
+    first = policy.versions[0].effective_from
+    if day < first:
+        # The history is the answer: nothing was in force yet, and that is no error.
+        click.echo(f"no version in force on {day}: the first takes effect on {first}")
+        return
     for key, value in policy_history.rules(policy, at=day).items():
         click.echo(f"  {key} = {policy_history.shown(value)}")
 

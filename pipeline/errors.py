@@ -28,10 +28,14 @@ class WorkingTimeError(PipelineError, ValueError):
 class PolicyError(PipelineError, ValueError):
     """A policy file is invalid. The message names the file and the field."""
 
-    def __init__(self, source: str, field: str, message: str) -> None:
+    def __init__(self, source: str, field: str, message: str, *, line: int | None = None) -> None:
         self.source = source
         self.field = field
-        super().__init__(f"policy {source}, field {field!r}: {message}")
+        self.message = message  # without the file and field, for callers that name them
+        self.line = line  # in the file, where it could be found
+        # "FILE, line N, field 'x'", as a load error names a row.
+        where = source if line is None else f"{source}, line {line}"
+        super().__init__(f"policy {where}, field {field!r}: {message}")
 
 
 class EvaluationError(PipelineError):

@@ -257,7 +257,7 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
         return {
             "reason": "no_policy_in_force",
             "calendar": any_metric.calendar_name,
-            "office": any_metric.calendar_name,
+            "office": any_metric.calendar,
         }
     version = policy.versions[version_idx]
     office = version.metrics.get(METRICS[0]) or next(iter(version.metrics.values()))
@@ -265,7 +265,7 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
         return {
             "reason": "metric_not_in_policy",
             "calendar": office.calendar_name,
-            "office": office.calendar_name,
+            "office": office.calendar,
         }
     metric = version.metrics[metric_name]
     tier = version.tiers.get(combo["tier"])
@@ -291,7 +291,9 @@ def _rule_for(combo: dict, metric_name: str, version_idx: int, policy: Policy) -
         )
     return {
         "calendar": calendar,
-        "office": office.calendar_name,
+        # The desk's hours, for out_of_hours: the metric's own calendar, also when
+        # it counts clock time (calendar_name is then `always`, never closed).
+        "office": office.calendar,
         "target": target,
         "limit": limit,
         "has_sla": has_sla,

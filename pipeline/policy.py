@@ -18,6 +18,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ IMPLIED_STATUSES = {"resolve": "resolved", "reopen": "open", "close": "closed"}
 CHANGE_RANKS = {"created": 0, "status_change": 1, **dict.fromkeys(IMPLIED_STATUSES, 2)}
 REOPEN_RULES = ("exclude_gaps", "first_resolution")
 HOUR = 3600.0
+# The longest target or limit a policy may state, per unit: ten years. Far past any
+# promise a desk makes, so a larger one is a typo (8760 for 8.76), and it keeps
+# every deadline inside the years a timestamp can hold (up to 2262): 1e6 days
+# crashed the evaluation with an out-of-bounds date.
+MOST = {"hours": 87_600.0, "days": 3_650.0}
 
 
 def in_seconds(amount: float, unit_seconds: float) -> float:
@@ -228,7 +234,8 @@ class Policy:
         """Read and validate a policy file. Raises `PolicyError` naming the file and field."""
         path = Path(path)
         try:
-            doc = tomllib.loads(path.read_text("utf-8"))
+            text = path.read_text("utf-8")
+            doc = tomllib.loads(text)
         except FileNotFoundError:
             raise PolicyError(str(path), "<file>", "no such file") from None
         except UnicodeDecodeError as exc:
@@ -237,7 +244,13 @@ class Policy:
             raise PolicyError(str(path), "<file>", f"cannot read it: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(str(path), "<file>", f"not valid TOML: {exc}") from None
-        return cls.from_dict(doc, source=str(path))
+        try:
+            return cls.from_dict(doc, source=str(path))
+        except PolicyError as exc:
+            line = _line_of(text, exc.field)
+            if line is None:
+                raise
+            raise PolicyError(exc.source, exc.field, exc.message, line=line) from None
 
     @classmethod
     def load(cls, path: str | Path | None) -> Policy:
@@ -278,6 +291,15 @@ class Policy:
         built: dict[str, Calendar] = {}
         for calendar_name in calendars:
             _calendar(tables, calendar_name, source, built)
+        if "always" in calendars and not built["always"].is_always_open():
+            # clock = "clock" counts in `always`: other hours under that name would
+            # silently turn every clock-time metric into working time.
+            raise PolicyError(
+                source,
+                "calendars.always",
+                "'always' is the 24/7 calendar that clock = \"clock\" counts in, so it must "
+                "stay open around the clock: give these hours a name of their own",
+            )
         raw_versions = doc.get("versions")
         if not isinstance(raw_versions, list | tuple) or not raw_versions:
             raise PolicyError(source, "versions", "at least one [[versions]] table is required")
@@ -396,6 +418,62 @@ class Policy:
         return (*self.threshold_seconds(threshold, calendar), calendar)
 
 
+# ------------------------------------------------------------ lines of a field
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(
+    r"\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
+
+
+def _key_parts(dotted: str) -> list[str]:
+    return [
+        part.strip().strip("\"'")
+        for part in re.split(r"\.(?=(?:[^\"']|\"[^\"]*\"|'[^']*')*$)", dotted)
+    ]
+
+
+def _line_of(text: str, field: str) -> int | None:
+    """The line of a policy file where `field` (`versions[1].metrics.resolution.
+    targets.premium.limit_days`) is written, or where the nearest table or key
+    holding it is (a value inside an inline table or list, or a key left out, is
+    found at the key or header above it); None when nothing of it is found.
+
+    A reading of the file's lines, not a TOML parser: the file has parsed by then,
+    so headers and `key =` lines at the start of a line are what they look like.
+    Lines inside multi-line strings and arrays are skipped by that same rule."""
+    lines: dict[tuple, int] = {}
+    counts: dict[tuple, int] = {}  # arrays of tables: how many so far
+    table: tuple = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            parts = _key_parts(header.group(2))
+            new_element = header.group(1) == "[["
+            path: tuple = ()
+            for i, part in enumerate(parts):
+                path += (part,)
+                if path in counts and not (new_element and i == len(parts) - 1):
+                    # [versions.tiers.x] is a table of the latest [[versions]].
+                    path += (counts[path] - 1,)
+            if new_element:
+                counts[path] = counts.get(path, 0) + 1
+                path += (counts[path] - 1,)
+            table = path
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault(table + tuple(_key_parts(key.group(1))), number)
+    wanted = tuple(
+        int(part) if part.isdigit() else part for part in re.findall(r"[^.\[\]]+", field)
+    )
+    for end in range(len(wanted), 0, -1):
+        if wanted[:end] in lines:
+            return lines[wanted[:end]]
+    return None
+
+
 # ---------------------------------------------------------------------- parsing
 #
 # Each helper gets the source (file name) and `where`, the field path so far
@@ -439,9 +517,12 @@ def _table(doc: Mapping, key: str, source: str, where: str, *, required: bool = 
     return dict(value)
 
 
-def _number(value: Any, source: str, where: str, *, allow_zero: bool = False) -> float:
-    """A finite number > 0 (>= 0 with `allow_zero`). bool is excluded: TOML `true`
-    is a Python int subclass, and NaN or infinity would compare false everywhere."""
+def _number(
+    value: Any, source: str, where: str, *, allow_zero: bool = False, most: float | None = None
+) -> float:
+    """A finite number > 0 (>= 0 with `allow_zero`), at most `most`. bool is excluded:
+    TOML `true` is a Python int subclass, and NaN or infinity would compare false
+    everywhere."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyError(source, where, f"expected a number, got {value!r}")
     if not math.isfinite(value):
@@ -449,6 +530,8 @@ def _number(value: Any, source: str, where: str, *, allow_zero: bool = False) ->
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise PolicyError(source, where, f"expected a number {bound}, got {value!r}")
+    if most is not None and value > most:
+        raise PolicyError(source, where, f"expected at most {most:,g} (ten years), got {value!r}")
     return float(value)
 
 
@@ -557,8 +640,10 @@ def _threshold(raw: Any, source: str, where: str) -> Threshold:
                 source, f"{where}.{key}", f"the limit must be in the target's unit: limit_{unit}"
             )
     _check_keys(raw, (f"target_{unit}", f"limit_{unit}"), source, where)
-    target = _number(raw[f"target_{unit}"], source, f"{where}.target_{unit}")
-    limit = _number(raw.get(f"limit_{unit}", target), source, f"{where}.limit_{unit}")
+    target = _number(raw[f"target_{unit}"], source, f"{where}.target_{unit}", most=MOST[unit])
+    limit = _number(
+        raw.get(f"limit_{unit}", target), source, f"{where}.limit_{unit}", most=MOST[unit]
+    )
     if limit < target:
         raise PolicyError(
             source,
@@ -707,6 +792,14 @@ def _parse_metric(
                 _rule_value(field, rule["value"], source, f"{at}.value"),
             )
         )
+    if "reopen_rule" in raw and name != "resolution":
+        # Accepted, it would do nothing: the first response stops at the first reply.
+        raise PolicyError(
+            source,
+            f"{where}.reopen_rule",
+            "reopens only matter to resolution (the first response clock stops at the "
+            "first reply): set reopen_rule under [versions.metrics.resolution]",
+        )
     reopen_rule = _choice(
         raw.get("reopen_rule", "exclude_gaps"), REOPEN_RULES, source, f"{where}.reopen_rule"
     )
@@ -779,7 +872,7 @@ def _parse_outage(raw: Any, source: str, where: str, tables: Mapping) -> OutageL
         calendar=calendar,
         first_response_target_hours=None
         if target is None
-        else _number(target, source, f"{where}.first_response_target_hours"),
+        else _number(target, source, f"{where}.first_response_target_hours", most=MOST["hours"]),
         applies_to=_strings(
             raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
         ),

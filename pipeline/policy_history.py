@@ -47,6 +47,8 @@ def _settings(value: Any) -> Any:
         }
         if isinstance(value, Metric):
             out["calendar"] = value.calendar_name  # a clock-time metric uses `always`
+            if value.name != "resolution":
+                out.pop("reopen_rule")  # a setting of resolution only
         if isinstance(value, Tier):
             # The text each report language shows, however the file wrote it.
             out.pop("support_descriptions")
@@ -76,8 +78,10 @@ def effective(version: PolicyVersion) -> dict[str, Any]:
 
 
 def versions(policy: Policy, *, at: dt.date | None = None) -> list[dict]:
-    """Every version with its effective date and whether it was in force on `at`."""
-    in_force = policy.version_at(at).version if at is not None else None
+    """Every version with its effective date and whether it was in force on `at`
+    (none before the first takes effect)."""
+    started = at is not None and at >= policy.versions[0].effective_from
+    in_force = policy.version_at(at).version if started else None
     return [
         {
             "version": v.version,

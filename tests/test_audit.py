@@ -501,3 +501,16 @@ def test_the_audit_reproduces_every_generated_ticket(rule: str, cases) -> None:
         audit = audit_ticket(con, f"T{i}")
         differs = [(m.metric, c) for m in audit.metrics for c in m.checks if not c.agrees]
         assert audit.matches, differs
+
+
+def test_out_of_hours_with_a_clock_time_first_response_agrees_with_the_audit() -> None:
+    # clock = "clock" counts 24/7, but out of hours is still the desk's calendar.
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["first_response"]["clock"] = "clock"
+    call = ticket("NIGHT", "C-BUS", "2026-10-20T03:00", priority="critical", channel="outage_line")
+    con = build([call], [], [plan("C-BUS", "business", "2025-01-01")])
+    evaluate(con, Policy.from_dict(doc), as_of=AS_OF)
+    audit = audit_ticket(con, "NIGHT")
+    checks = [c for m in audit.metrics for c in m.checks if c.field == "out_of_hours"]
+    assert checks and all(c.derived is True for c in checks)
+    assert audit.matches

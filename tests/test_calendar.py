@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.calendar import Calendar
-from pipeline.errors import CalendarError
+from pipeline.errors import CalendarError, WorkingTimeError
 from tests import calendar_reference as ref
 
 H = 3600.0
@@ -277,6 +277,32 @@ class TestBadInput:
             ({"weekly": {"mon": [["09:00"]]}}, "weekly.mon[0]", "expected [start, end], got"),
             ({"openings": [["2026-12-31T09:00"]]}, "openings[0]", "expected [start, end], got"),
             ({"closed_dates": ["24-12-2026"]}, "closed_dates[0]", "malformed date"),
+            # Forms that used to load as some date: a number, a week date, a date-time.
+            ({"closed_dates": [20261224]}, "closed_dates[0]", "malformed date 20261224"),
+            ({"closed_dates": ["2026-W52-4"]}, "closed_dates[0]", "malformed date"),
+            (
+                {"closed_dates": [dt.datetime(2026, 12, 24, 12)]},
+                "closed_dates[0]",
+                "malformed date",
+            ),
+            # pandas read "10h" as 10:00.
+            ({"openings": [["2026-06-13 10h", "2026-06-13T13:00"]]}, "openings[0]", "malformed"),
+            (
+                {"closures": [["2026-12-31T12:00+01:00", "2026-12-31T17:30"]]},
+                "closures[0]",
+                "give local time without an offset",
+            ),
+            ({"description": 5}, "description", "expected a string, got 5"),
+            (
+                {"holidays": {"country": "DE", "subdiv": "XX"}},
+                "holidays.subdiv",
+                "unknown subdivision 'XX' of DE (known: BB, BE, BW, BY",
+            ),
+            (
+                {"holidays": {"country": "NL", "subdiv": 5}},
+                "holidays.subdiv",
+                "expected a string like 'BY', got 5",
+            ),
             ({"colour": "blue"}, "colour", "unknown setting"),
             ({"timezone": "+01:00"}, "timezone", "unknown time zone"),
             ({"weekly": {}}, "weekly", "never open"),
@@ -290,6 +316,26 @@ class TestBadInput:
         assert info.value.field == field
         assert message in str(info.value)
         assert "'support'" in str(info.value)
+
+    def test_the_local_forms_the_docs_show_load(self) -> None:
+        spec = {
+            **OFFICE,
+            "closed_dates": ["2026-12-24", dt.date(2026, 12, 28)],
+            "closures": [["2026-12-31 12:00", "2026-12-31T17:30:00"]],
+            "openings": [[dt.datetime(2026, 6, 13, 9), "2026-06-13T13:00"]],
+        }
+        cal = Calendar.from_dict(spec)
+        assert cal.closed_dates == (dt.date(2026, 12, 24), dt.date(2026, 12, 28))
+        assert cal.working_seconds("2026-12-31T00:00", "2027-01-01T00:00") == 3 * H
+        assert cal.working_seconds("2026-06-13T00:00", "2026-06-14T00:00") == 4 * H
+
+    def test_a_subdivision_of_a_country_closes_its_own_holidays(self) -> None:
+        # 6 January (Epiphany) is a holiday in Bavaria, not in Berlin.
+        spec = {**OFFICE, "timezone": "Europe/Berlin"}
+        bavaria = Calendar.from_dict({**spec, "holidays": {"country": "DE", "subdiv": "BY"}})
+        berlin = Calendar.from_dict({**spec, "holidays": {"country": "DE", "subdiv": "BE"}})
+        day = ("2026-01-06T00:00", "2026-01-07T00:00")
+        assert (bavaria.working_seconds(*day), berlin.working_seconds(*day)) == (0, 8.5 * H)
 
     def test_dutch_holiday_name_may_be_excluded(self) -> None:
         spec = {**OFFICE, "holidays": {"country": "NL", "exclude": ["Koningsdag"]}}
@@ -407,3 +453,25 @@ def test_only_a_calendar_open_around_the_clock_is_always_open() -> None:
     assert not Calendar.from_dict({**nights, "closed_dates": ["2026-12-25"]}).is_always_open()
     halves = {d: [["00:00", "12:00"], ["12:00", "24:00"]] for d in days}
     assert Calendar.from_dict({"timezone": "UTC", "weekly": halves}).is_always_open()
+
+
+def test_a_deadline_past_the_last_computable_year_is_a_clear_error() -> None:
+    # 100,000 working days from 2026 lie past 2262, where nanosecond timestamps end:
+    # a WorkingTimeError naming the calendar, not pandas' OutOfBoundsDatetime.
+    office = Calendar.builtin("office")
+    with pytest.raises(WorkingTimeError, match="calendar 'office': 850,000 working hours reach"):
+        office.add_working_seconds("2026-01-01T00:00", 100_000 * 8.5 * 3600)
+    # Ten years of working days is still a date.
+    deadline = office.add_working_seconds("2026-01-01T00:00", 3_650 * 8.5 * 3600)
+    assert deadline.year == 2040
+
+
+def test_a_calendar_with_openings_only_is_searched_in_clock_days() -> None:
+    once = Calendar.from_dict(
+        {"timezone": "UTC", "weekly": {}, "openings": [["2025-06-01T09:00", "2025-06-01T10:00"]]}
+    )
+    assert once.add_working_seconds("2025-01-01T00:00", 1800) == pd.Timestamp(
+        "2025-06-01T09:30", tz="UTC"
+    )
+    with pytest.raises(WorkingTimeError, match="no open time within 200 years"):
+        once.add_working_seconds("2026-01-01T00:00", 3600)

@@ -94,6 +94,12 @@ def test_audit_and_policy_commands(db: str) -> None:
     missing = run("audit", "ticket", "NOPE", "--db", db)
     assert missing.exit_code == 1 and "no ticket 'NOPE'" in missing.output
     assert "2025.1" in run("policy", "show", "--at", "2026-10-01").output
+    early = run("policy", "show", "--at", "2019-12-31")
+    assert early.exit_code == 0 and early.output.splitlines() == [
+        "  2025.1       from 2020-01-01  As published: Business 24 h and Premium 8 h first "
+        "response; 3-7 working days resolution.",
+        "no version in force on 2019-12-31: the first takes effect on 2020-01-01",
+    ]
     bad = run("policy", "diff", "2025.1", "9.9")
     assert bad.exit_code == 1 and "no version '9.9'" in bad.output
 

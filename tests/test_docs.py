@@ -48,3 +48,11 @@ def test_every_policy_key_is_in_the_reference() -> None:
     } - {"tiers", "metrics", "outage_line"}
     missing = sorted(k for k in keys if f"`{k}`" not in reference)
     assert missing == []
+
+
+def test_every_calendar_key_is_in_the_reference() -> None:
+    from pipeline.calendar import _KNOWN_KEYS
+
+    text = (ROOT / "docs" / "policy.md").read_text()
+    reference = text[text.index("## Every key") : text.index("## Versions")]
+    assert sorted(k for k in _KNOWN_KEYS | {"subdiv"} if f"`{k}`" not in reference) == []

@@ -696,3 +696,23 @@ def test_out_of_hours_is_the_office_calendar_at_the_creation_instant(created, ou
     con = build([ticket("T", "C-BUS", created)], [], [plan("C-BUS", "business", "2025-01-01")])
     run = evaluate(con, as_of=AS_OF, store=False)
     assert set(run.results["out_of_hours"]) == {out_of_hours}
+
+
+def test_out_of_hours_is_the_desk_calendar_when_first_response_counts_clock_time() -> None:
+    # clock = "clock" counts the first response 24/7; the desk still keeps its hours,
+    # so an outage call at 03:00 is out of hours (it was never out of hours: the
+    # 24/7 calendar is never closed, and the report's outage count fell to 0).
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["first_response"]["clock"] = "clock"
+    policy = Policy.from_dict(doc)
+    tickets = [
+        ticket("NIGHT", "C-BUS", "2026-10-20T03:00", priority="critical", channel="outage_line"),
+        ticket("DAY", "C-BUS", "2026-10-20T10:00", first_response="2026-10-20T11:00"),
+    ]
+    con = build(tickets, [], [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, policy, as_of=AS_OF, store=False)
+    assert row(run, "NIGHT", "first_response")["out_of_hours"]
+    assert not row(run, "DAY", "first_response")["out_of_hours"]
+    # The time itself is counted 24/7: 10:00 to 11:00 is one clock hour.
+    day = row(run, "DAY", "first_response")
+    assert (day["calendar"], day["elapsed_working_seconds"]) == ("always", H)

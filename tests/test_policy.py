@@ -144,6 +144,38 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "expected a finite number, got inf",
     ),
     (
+        "target_past_ten_years",
+        lambda d: _fr(d)["targets"].update(premium={"target_hours": 1e300}),
+        f"{FR}.targets.premium.target_hours",
+        "expected at most 87,600 (ten years), got 1e+300",
+    ),
+    (
+        "limit_days_past_ten_years",
+        lambda d: _res(d)["targets"].update(premium={"target_days": 3, "limit_days": 1e6}),
+        f"{RES}.targets.premium.limit_days",
+        "expected at most 3,650 (ten years)",
+    ),
+    (
+        "outage_target_past_ten_years",
+        lambda d: _v(d)["outage_line"].update(first_response_target_hours=100_000),
+        f"{OUTAGE}.first_response_target_hours",
+        "expected at most 87,600 (ten years)",
+    ),
+    (
+        "reopen_rule_on_first_response",
+        lambda d: _fr(d).update(reopen_rule="first_resolution"),
+        f"{FR}.reopen_rule",
+        "reopens only matter to resolution",
+    ),
+    (
+        "always_with_hours",
+        lambda d: d.update(
+            calendars={"always": {**builtin_tables()["office"], "description": "the line"}}
+        ),
+        "calendars.always",
+        "'always' is the 24/7 calendar that clock = \"clock\" counts in",
+    ),
+    (
         "target_negative",
         lambda d: _fr(d)["targets"].update(premium={"target_hours": -8}),
         f"{FR}.targets.premium.target_hours",
@@ -535,9 +567,67 @@ def test_a_policy_file_error_names_the_file(tmp_path) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(PolicyError) as caught:
         Policy.from_toml(path)
+    # The file and the line (61 of the default file: first response's at_risk_share).
     assert str(caught.value).startswith(
-        f"policy {path}, field 'versions[0].metrics.first_response.at_risk_share': "
+        f"policy {path}, line 61, field 'versions[0].metrics.first_response.at_risk_share': "
     )
+
+
+SECOND_VERSION = """
+[[versions]]
+version = "2026.2"
+effective_from = "2026-07-01"
+
+[versions.tiers.business]
+has_sla = true
+
+[versions.metrics.resolution]
+targets = { business = { target_days = 2, limit_days = 5 } }
+exclude = [{ rule = "api", field = "category", value = "api" }]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "marker", "offset"),
+    [
+        # A key misspelt: its own line.
+        ('pause_statuses = ["waiting', 'pause_status = ["waiting', "pause_status = ", 0),
+        # A value inside an inline table: the line of the key that holds the table.
+        ("premium = { target_hours = 8 }", "premium = { target_hours = -8 }", "= -8", 0),
+        # A key of the second [[versions]], found under that one, not the first.
+        ('effective_from = "2026-07-01"', 'effective_from = "2019-07-01"', '"2019-07-01"', 0),
+        (
+            "has_sla = true\n\n[versions.metrics.res",
+            "has_sla = 1\n\n[versions.metrics.res",
+            "has_sla = 1",
+            0,
+        ),
+        # A key left out: the line of the table or list that lacks it.
+        ('field = "category", value = "api" }', 'field = "category" }', 'rule = "api"', 0),
+        # A calendar of the file's own, in a sub-table.
+        (
+            "[policy]",
+            '[calendars.desk]\ntimezone = "UTC"\n[calendars.desk.weekly]\n'
+            'mon = [["9:00", "17:00"]]\n\n[policy]',
+            '"9:00"',
+            0,
+        ),
+        # A table required and missing: the [[versions]] header of the version without it.
+        ("\n[versions.tiers.business]\nhas_sla = true\n", "\n", 'version = "2026.2"', -1),
+    ],
+)
+def test_an_error_in_a_file_names_its_line(
+    tmp_path, old: str, new: str, marker: str, offset: int
+) -> None:
+    text = DEFAULT_TOML.read_text("utf-8") + SECOND_VERSION
+    assert old in text
+    changed = text.replace(old, new, 1)
+    (at,) = [i for i, line in enumerate(changed.splitlines(), start=1) if marker in line]
+    path = _write(tmp_path, changed)
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(path)
+    assert caught.value.line == at + offset, str(caught.value)
+    assert str(caught.value).startswith(f"policy {path}, line {at + offset}, field ")
 
 
 def test_the_default_policy_is_valid_and_its_hash_unchanged() -> None:
@@ -612,6 +702,14 @@ VALID_CHANGES: list[tuple[str, Callable[[dict], object], Callable[[Policy], obje
         ),
         lambda p: p.calendar("office").working_day_seconds,
         7.5 * 3600,
+    ),
+    (
+        "always_in_another_zone",
+        lambda d: d.update(
+            calendars={"always": {**builtin_tables()["always"], "timezone": "Europe/Amsterdam"}}
+        ),
+        lambda p: p.calendar("always").timezone,
+        "Europe/Amsterdam",
     ),
     ("no_outage_line", lambda d: _v(d).pop("outage_line"), lambda p: _first(p).outage_line, None),
 ]

@@ -36,6 +36,9 @@ def test_versions_in_force(policy) -> None:
         False,
         True,
     ]
+    # Before the first version: the history still, with none in force.
+    before = policy_history.versions(policy, at=dt.date(2019, 12, 31))
+    assert [v["in_force"] for v in before] == [False, False]
 
 
 def test_rules_of_the_version_in_force(policy) -> None:
@@ -97,6 +100,8 @@ def test_diff_compares_effective_settings_not_the_text() -> None:
     # Show lists what evaluation uses, the defaults included.
     rules = policy_history.rules(policy, at=dt.date(2025, 6, 1))
     assert rules["metrics.resolution.reopen_rule"] == "exclude_gaps"
+    # Not shown where it cannot be set: reopens do not move a first response.
+    assert "metrics.first_response.reopen_rule" not in rules
     assert rules["metrics.first_response.targets.premium.limit_hours"] == 8
     # As written: 8, not 8.0.
     assert repr(rules["metrics.first_response.targets.premium.limit_hours"]) == "8"
