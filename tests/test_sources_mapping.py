@@ -638,3 +638,52 @@ def test_mapping_formats_keep_offsets_and_fractions_of_a_second(con, tmp_path) -
         ("X1", utc("2026-10-25T13:00Z"), utc("2026-10-26T09:00:00.750Z")),
         ("X2", utc("2026-10-24T12:00Z"), None),
     ]
+
+
+def test_mapping_offsets_no_clock_has_are_rejected_as_the_loader_rejects_them(
+    con, tmp_path
+) -> None:
+    # strptime's %z takes any offset up to 23:59:59: +1900 moved a time by 19
+    # hours. As in an ISO time, an offset beyond ±18:00 or with seconds is refused,
+    # wherever the format puts it and whatever pandas reader parses it.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\n'
+        'timestamp_formats = ["%d-%m-%Y %H:%M %z", "%a %b %d %H:%M %z %Y", '
+        '"%Y-%m-%dT%H:%M:%S%z"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Nr,Klant,Aangemaakt\n"
+        "OK1,C00001,05-10-2026 09:00 +1800\n"
+        "OK2,C00001,05-10-2026 09:00 -18:00\n"
+        "OK3,C00001,Mon Oct 05 09:00 +0200 2026\n"
+        "OK4,C00001,2026-10-05T09:00:00+02\n"
+        "BAD1,C00001,05-10-2026 09:00 +1900\n"
+        "BAD2,C00001,05-10-2026 09:00 -2330\n"
+        "BAD3,C00001,05-10-2026 09:00 +1801\n"
+        "BAD4,C00001,Mon Oct 05 09:00 +2000 2026\n"
+        "BAD5,C00001,2026-10-05T09:00:00+19:00\n"
+        "BAD6,C00001,2026-10-05T09:00:00+02:00:30\n"
+    )
+    summary = load_file(con, export, mapping=mapping)
+    assert summary.rejected == {"unparseable_timestamp": 6}
+    assert con.execute("SELECT ticket_id, created_at FROM tickets ORDER BY 1").fetchall() == [
+        ("OK1", utc("2026-10-04T15:00Z")),
+        ("OK2", utc("2026-10-06T03:00Z")),
+        ("OK3", utc("2026-10-05T07:00Z")),
+        ("OK4", utc("2026-10-05T07:00Z")),
+    ]
+    rejected = con.execute(
+        "SELECT line_number, field, json_extract_string(raw, '$.Aangemaakt') "
+        "FROM rejected_rows ORDER BY 1"
+    ).fetchall()
+    assert rejected == [
+        (6, "created_at", "05-10-2026 09:00 +1900"),
+        (7, "created_at", "05-10-2026 09:00 -2330"),
+        (8, "created_at", "05-10-2026 09:00 +1801"),
+        (9, "created_at", "Mon Oct 05 09:00 +2000 2026"),
+        (10, "created_at", "2026-10-05T09:00:00+19:00"),
+        (11, "created_at", "2026-10-05T09:00:00+02:00:30"),
+    ]

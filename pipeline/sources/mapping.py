@@ -15,7 +15,9 @@ loader keeps them as rejected with that reason instead of losing them.
 
 from __future__ import annotations
 
+import _strptime
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,6 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import LoadError
 from pipeline.instants import is_zone_name
@@ -143,19 +147,78 @@ def preset(name: str) -> Mapping:
     return parse_mapping(tomllib.loads(text), name)
 
 
+# A UTC offset as %z reads it: Z, or a sign, hours, minutes and optionally seconds.
+OFFSET_TEXT = re.compile(r"(?:Z|([+-])(\d\d):?(\d\d)?(?::?(\d\d(?:\.\d+)?))?)")
+# An offset at the end of a value (ISO formats end in %z).
+OFFSET_AT_END = r"(Z|[+-]\d\d(?::?\d\d(?::?\d\d(?:\.\d+)?)?)?)\s*$"
+# The largest offset a reading may carry, as the loader's `sla_has_offset`
+# (load_macros.sql) and `pipeline.instants.OFFSET_SUFFIX` take them.
+MAX_OFFSET_SECONDS = 18 * 3600
+
+
+def _offset_seconds(texts: pd.Series) -> pd.Series:
+    """Offsets written as text ('+0200', '-05:30', 'Z') in seconds, NaN for other
+    text. Computed once per distinct text: a column holds a few offsets."""
+    table = {}
+    for text in pd.unique(texts.dropna()):
+        found = OFFSET_TEXT.fullmatch(text)
+        if found:
+            sign, hours, minutes, seconds = found.groups()
+            total = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+            table[text] = -total if sign == "-" else total
+    return texts.map(table).astype(float)
+
+
+def _offset_pattern(fmt: str) -> str:
+    """The regular expression strptime (and pandas, which vendors it) matches `fmt`
+    with, its one group the %z offset wherever the format puts it. For RE2
+    (pyarrow), which extracts far faster with one group than with one per field."""
+    pattern = _strptime.TimeRE().pattern(fmt)
+    pattern = re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern)  # a literal '(' is escaped: '\('
+    pattern = re.sub(r"\(\?P<(?!z>)\w+>", "(?:", pattern).replace("(?P<z>", "(")
+    return rf"(?i)^(?:{pattern})$"
+
+
+def _written_offsets(values: pd.Series, fmt: str) -> pd.Series:
+    """Each value's UTC offset in seconds, as written where `fmt` has %z; NaN where
+    it cannot be told."""
+    text = pa.array(values.astype(object), type=pa.string())
+    try:
+        # A value that does not match stays whole: no offset.
+        written = pc.replace_substring_regex(text, _offset_pattern(fmt), r"\1")
+    except (KeyError, ValueError, re.error, pa.ArrowInvalid):  # no %z group, or not RE2
+        written = text
+    offsets = _offset_seconds(pd.Series(written.to_pandas(), index=values.index, dtype=object))
+    # pandas' ISO reader (for an ISO format, which ends in %z) also takes what
+    # strptime's expression does not, such as '+02'.
+    unknown = offsets.isna() & values.notna()
+    if unknown.any():
+        offsets[unknown] = _offset_seconds(values[unknown].str.extract(OFFSET_AT_END)[0])
+    return offsets
+
+
 def _parse_times(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
     """Text in one of `formats` -> ISO text; anything else is left as it was, so the
     loader rejects it as unparseable with the raw value in view.
 
     A format with an offset (%z) gives instants, written in UTC: one column may
-    hold several offsets (winter and summer time). Fractions of a second are
-    kept (to the microsecond, as the warehouse stores them)."""
+    hold several offsets (winter and summer time). strptime takes any offset up
+    to 23:59:59, which no clock has: a value whose offset is beyond ±18:00 or not
+    a whole number of minutes is left as it was, so that it is rejected as the
+    loader rejects such an offset in an ISO time (`unparseable_timestamp`), not
+    moved by up to a day. Fractions of a second are kept (to the microsecond, as
+    the warehouse stores them)."""
     out = values.copy()
     pending = values.notna()
     for fmt in formats:
         aware = "%z" in fmt
         parsed = pd.to_datetime(values.where(pending), format=fmt, errors="coerce", utc=aware)
         hit = parsed.notna() & pending
+        if aware and hit.any():
+            offsets = _written_offsets(values.where(hit), fmt)
+            refused = hit & ((offsets.abs() > MAX_OFFSET_SECONDS) | (offsets % 60 != 0))
+            hit &= ~refused
+            pending &= ~refused  # read, and refused: left as written for the loader
         out[hit] = parsed[hit].dt.strftime(ISO_UTC if aware else ISO_LOCAL)
         pending &= ~hit
     return out
