@@ -687,3 +687,49 @@ def test_mapping_offsets_no_clock_has_are_rejected_as_the_loader_rejects_them(
         (10, "created_at", "2026-10-05T09:00:00+19:00"),
         (11, "created_at", "2026-10-05T09:00:00+02:00:30"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # Typos that were ignored: every row then rejected, or read as tickets.
+        ('kindd = "events"', r"field 'kindd': unknown key: did you mean 'kind'\?"),
+        ('[column]\nticket_id = "Nr"', r"field 'column': unknown key: did you mean 'columns'\?"),
+        (
+            '[file]\ntimestamp_format = ["%d-%m-%Y"]',
+            r"field 'file\.timestamp_format': unknown key: did you mean 'timestamp_formats'\?",
+        ),
+        (
+            '[values.priorty]\nHoog = "high"',
+            r"field 'values\.priorty': not a canonical tickets field: did you mean 'priority'\?",
+        ),
+        # Values of the wrong shape, which stopped the load with a traceback or
+        # were read character by character.
+        (
+            '[file]\ntimestamp_formats = "%d-%m-%Y"',
+            r"field 'file\.timestamp_formats': a list of texts",
+        ),
+        ('[file]\nnull_markers = "#N/B"', r"field 'file\.null_markers': a list of texts"),
+        ("[file]\nskip_rows = 5", r"field 'file\.skip_rows': a list of line numbers"),
+        ('[file]\nseparator = ";;"', r"field 'file\.separator': one character"),
+        ("[columns]\npriority = 3", r"field 'columns\.priority': a column name in quotes"),
+        ('[values]\npriority = "high"', r"field 'values\.priority': a table"),
+        # Formats that read nothing, or that pandas refuses mid-load.
+        (
+            '[file]\ntimestamp_formats = ["dd-mm-yyyy"]',
+            r"field 'file\.timestamp_formats\[0\]': 'dd-mm-yyyy' is no strptime format",
+        ),
+        (
+            '[file]\ntimestamp_formats = ["%d-%m-%Y %H:%M%"]',
+            r"field 'file\.timestamp_formats\[0\]': .* no strptime format: stray %",
+        ),
+    ],
+)
+def test_a_mapping_with_a_typo_or_a_wrong_value_is_refused_naming_the_field(
+    con, tmp_path, toml: str, message: str
+) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(toml + "\n")
+    with pytest.raises(LoadError, match=rf"^mapping {re.escape(str(mapping))}, {message}"):
+        load_file(con, PRESETS / "jsm.csv", mapping=mapping)
+    assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
