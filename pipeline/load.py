@@ -236,7 +236,10 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
     """A reader error as one line naming the file, the line and the problem."""
     text = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", text)
-    where = f"{path}, line {line.group(1)}" if line else str(path)
+    where = str(path)
+    if line:
+        number = int(line.group(1))
+        where = f"{path}, line {_csv_error_line(path, number) if fmt == 'csv' else number}"
     counts = COLUMN_COUNT.search(text)
     if counts:
         # DuckDB stops counting at the first value too many.
@@ -245,7 +248,8 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
             f"more values than the {expected} columns the header names: quote a value that "
             "holds the separator, or remove the extra values"
             if found > expected
-            else f"{found} values where the header names {expected} columns: add the missing ones"
+            else f"{found} value{'s' if found != 1 else ''} where the header names {expected} "
+            "columns: add the missing ones"
         )
         return LoadError(f"{where}: {meaning}; nothing was loaded")
     if MAX_LINE.search(text):
@@ -384,6 +388,24 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
     physical = newlines + (0 if last in (b"\n", b"") else 1)
     if physical == records + 1:  # the header and one line per data record
         return None
+    data, nl, inside = _csv_newlines(path)
+    size = len(data)
+    end = nl[~inside]
+    place = np.flatnonzero(~inside)
+    if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
+        end = np.append(end, size)
+        place = np.append(place, len(nl))
+    crlf = (end > 0) & (data[np.maximum(end - 1, 0)] == 13)
+    length = end - np.concatenate(([-1], end[:-1])) - 1
+    blank = (length == 0) | ((length == 1) & crlf)
+    # Record k starts on the line after the newline that ended record k - 1.
+    start = np.concatenate(([1], place[:-1] + 2))[~blank]
+    return start if len(start) == records + 1 else None
+
+
+def _csv_newlines(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CSV file's bytes (memory-mapped), the positions of its newlines, and
+    which of them are inside a quoted value (see `_csv_record_lines`)."""
     separator, _, _ = _csv_header(path)
     data = np.memmap(path, dtype=np.uint8, mode="r")
     size = len(data)
@@ -423,17 +445,19 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
     inside = np.zeros(len(nl), dtype=bool)
     if len(final):
         inside = (before >= 0) & quoted_after[np.maximum(before, 0)]
-    end = nl[~inside]
-    place = np.flatnonzero(~inside)
-    if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
-        end = np.append(end, size)
-        place = np.append(place, len(nl))
-    crlf = (end > 0) & (data[np.maximum(end - 1, 0)] == 13)
-    length = end - np.concatenate(([-1], end[:-1])) - 1
-    blank = (length == 0) | ((length == 1) & crlf)
-    # Record k starts on the line after the newline that ended record k - 1.
-    start = np.concatenate(([1], place[:-1] + 2))[~blank]
-    return start if len(start) == records + 1 else None
+    return data, nl, inside
+
+
+def _csv_error_line(path: Path, reported: int) -> int:
+    """The file's line for a line DuckDB's CSV reader names in an error: it counts
+    blank lines but not the line breaks inside quoted values, so after a subject
+    over three lines it named a line two above the bad one."""
+    _, _, inside = _csv_newlines(path)
+    outside = np.flatnonzero(~inside)
+    # Line n starts after the (n - 1)th newline outside quotes.
+    if reported < 2 or reported - 2 >= len(outside):
+        return reported
+    return int(outside[reported - 2]) + 2
 
 
 SEPARATORS = (",", ";", "\t", "|")

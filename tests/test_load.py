@@ -590,6 +590,16 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
             "line 2: a quoted value is not closed",
         ),
         ("ticket_id,customer_id,created_at\nT1,C1,caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
+        # DuckDB's line does not count the line breaks inside quoted values: after
+        # a subject over three lines it named line 4 for a totals line on line 6.
+        (
+            'ticket_id,customer_id,created_at,subject\nT1,C1,x,"a\nb\nc"\n\nEND OF REPORT\n',
+            "line 6: 1 value where the header names 4 columns",
+        ),
+        (
+            'ticket_id,customer_id,created_at,subject\nT1,C1,x,"a\nb"\nT2,C1,x,"open\nT3,C1,x,y\n',
+            "line 4: a quoted value is not closed",
+        ),
         ("\ufeff\n\n", "no header on line 1"),
         ("a,b\n1,2\n", "cannot tell what the file holds"),
         # Line ends that change within the file: DuckDB's reader refuses them.
@@ -620,6 +630,20 @@ def test_a_broken_csv_file_is_named_with_its_line(
     assert message in str(caught.value)
     assert "\n" not in str(caught.value) and "strict_mode" not in str(caught.value)
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+def test_a_byte_that_is_not_utf8_past_the_header_block_names_its_line(con, tmp_path) -> None:
+    # Past the first 64 KiB only DuckDB's reader sees the byte; the line it names
+    # leaves out the line break inside the quoted subject above it.
+    rows = [f"T{i},C1,2026-10-05T09:00:00Z,plain" for i in range(3000)]
+    rows[1] = 'T1,C1,2026-10-05T09:00:00Z,"over\ntwo lines"'
+    rows[2999] = "T2999,C1,2026-10-05T09:00:00Z,caf\xe9"
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        ("ticket_id,customer_id,created_at,subject\n" + "\n".join(rows) + "\n").encode("latin-1")
+    )
+    with pytest.raises(LoadError, match=re.escape(f"{path}, line 3002: not UTF-8 text")):
+        load_file(con, path)
 
 
 def test_large_files_read_by_the_sniffing_reader_load_the_same(monkeypatch) -> None:
