@@ -430,6 +430,8 @@ def _print_rows(found: RowListing, *, include_superseded: bool) -> None:
     for row in found.rows.itertuples():
         where = f"{row.file}, line {'?' if pd.isna(row.line_number) else int(row.line_number)}"
         field = f", field {row.field}" if isinstance(row.field, str) else ""
+        if isinstance(row.source_column, str) and row.source_column != row.field:
+            field += f" (column {row.source_column!r})"
         ticket = f", ticket {row.ticket_id}" if isinstance(row.ticket_id, str) else ""
         gone = (
             "" if pd.isna(row.superseded_by) else f" [superseded by load #{int(row.superseded_by)}]"

@@ -733,3 +733,26 @@ def test_a_mapping_with_a_typo_or_a_wrong_value_is_refused_naming_the_field(
     with pytest.raises(LoadError, match=rf"^mapping {re.escape(str(mapping))}, {message}"):
         load_file(con, PRESETS / "jsm.csv", mapping=mapping)
     assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
+
+
+def test_rows_a_mapping_rejects_are_listed_with_the_exports_column_and_value(con, tmp_path) -> None:
+    from pipeline.status import list_rows
+
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\nsource_tz = "Europe/Amsterdam"\n'
+        'timestamp_formats = ["%d-%m-%Y %H:%M"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text("Nr,Klant,Aangemaakt\nX1,C00001,31-02-2026 25:00\n")
+    load_file(con, export, mapping=mapping)
+    row = list_rows(con, "rejected").rows.iloc[0]
+    # The field was named, but its value was looked up under it in a raw row that
+    # names the export's columns: none was shown.
+    assert (row.field, row.source_column, row.value) == (
+        "created_at",
+        "Aangemaakt",
+        "31-02-2026 25:00",
+    )
+
