@@ -743,6 +743,14 @@ def _check_naive(
         return
     line, name = row[0]
     value = con.execute(f'SELECT "{name}" FROM raw WHERE _line = ?', [line]).fetchall()[0][0]
+    if name in source_columns:
+        # As the export writes it: a mapping's format made '23-10-2026 17:00' into
+        # ISO text, which the user would look for in the file in vain.
+        written = con.execute(
+            "SELECT json_extract_string(_raw, ?) FROM raw_file WHERE _line = ?",
+            [_json_path(source_columns[name]), line],
+        ).fetchall()
+        value = written[0][0] if written and written[0][0] is not None else value
     if csv_file:
         # `checked` holds every record (`raw` is a view that would read the file again).
         records = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
@@ -1043,7 +1051,8 @@ def load_derived(
                 in_transaction=True,
             )
             for kind, frame in (("tickets", tickets), ("events", events))
-            if len(frame)
+            # An export without rows is still a load (of none): said, not passed over.
+            if len(frame) or kind == "tickets"
         ]
 
 

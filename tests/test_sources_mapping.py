@@ -756,3 +756,30 @@ def test_rows_a_mapping_rejects_are_listed_with_the_exports_column_and_value(con
         "31-02-2026 25:00",
     )
 
+
+def test_a_naive_time_a_mapping_format_read_is_shown_as_the_export_writes_it(con, tmp_path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\ntimestamp_formats = ["%d-%m-%Y %H:%M"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text("Nr,Klant,Aangemaakt\nX1,C00001,05-10-2026 09:00\n")
+    # Not the ISO text the format made of it ('2026-10-05T09:00:00.000000').
+    with pytest.raises(LoadError, match=r"\(column 'Aangemaakt'\): timestamp '05-10-2026 09:00'"):
+        load_file(con, export, mapping=mapping)
+
+
+@pytest.mark.parametrize(
+    ("preset", "content"),
+    [
+        ("servicenow", "number,incident_state,sys_updated_on,opened_at,company\n"),
+        ("zendesk", '{"tickets": []}\n'),
+    ],
+)
+def test_an_export_without_rows_is_a_load_of_none(con, tmp_path, preset, content) -> None:
+    # Nothing was recorded and nothing said: `sla load` printed not a line.
+    path = tmp_path / ("export.json" if preset == "zendesk" else "export.csv")
+    path.write_text(content)
+    (tickets,) = load_derived(con, path, preset=preset, source_tz="UTC")
+    assert (tickets.kind, tickets.rows_read, tickets.accepted) == ("tickets", 0, 0)
