@@ -43,6 +43,7 @@ from pipeline.sources.base import (
     EVENT_COLUMNS,
     EVENT_KINDS,
     PRIORITIES,
+    REQUIRED,
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
@@ -596,6 +597,12 @@ def _normalise(
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
             ignored.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    missing = [name for name in REQUIRED[kind] if name not in by_lower]
+    if missing and not reader_rejects:
+        raise LoadError(
+            f"{path}: no column {missing[0]!r}, which every {kind} row needs (the file's "
+            f"columns: {', '.join(columns[:12])}); nothing was loaded"
+        )
     select = []
     for name in fields:
         if name in by_lower:

@@ -835,3 +835,27 @@ def test_a_quote_inside_a_plain_value_is_text_for_line_numbers_too(con, tmp_path
         (second.load_id, 3),
     ]
     assert all('"_line"' not in raw for _, _, raw in rows)  # the row as read, nothing added
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "missing"),
+    [
+        ("tickets", "ticket_id,customer_id,first_response_at", "created_at"),
+        ("events", "ticket_id,kind,new_value", "at"),
+        ("customers", "customer_id,name,valid_from", "tier"),
+    ],
+)
+def test_a_file_without_a_required_column_is_refused_naming_it(
+    con, tmp_path, kind, header, missing
+) -> None:
+    # Its rows were each rejected as 'a required field is empty', which sent the
+    # user looking for empty cells in a column the file does not have.
+    path = tmp_path / "export.csv"
+    path.write_text(header + "\nT1,C1,x\n")
+    with pytest.raises(
+        LoadError,
+        match=rf"^{re.escape(str(path))}: no column '{missing}', which every {kind} row needs "
+        rf"\(the file's columns: {header.replace(',', ', ')}\); nothing was loaded$",
+    ):
+        load_file(con, path, kind=kind)
+    assert con.execute("SELECT count(*) FROM loads").fetchall() == [(1,)]  # the customers'

@@ -179,7 +179,7 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
         ):
             parse_mapping({"file": {"source_tz": zone}}, "m.toml")
     bad = tmp_path / "m.toml"
-    bad.write_text('[columns]\nticket_id = "Nope"\n')
+    bad.write_text('[columns]\nticket_id = "Nope"\ncustomer_id = "Nope"\ncreated_at = "Nope"\n')
     with pytest.raises(LoadError, match="column 'Nope' named by mapping"):
         load_file(con, PRESETS / "jsm.csv", mapping=bad)
 
@@ -714,6 +714,11 @@ def test_mapping_offsets_no_clock_has_are_rejected_as_the_loader_rejects_them(
         ('[file]\nseparator = ";;"', r"field 'file\.separator': one character"),
         ("[columns]\npriority = 3", r"field 'columns\.priority': a column name in quotes"),
         ('[values]\npriority = "high"', r"field 'values\.priority': a table"),
+        # A required field no column or constant gives: every row was rejected.
+        (
+            '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"',
+            r"field 'columns\.created_at': every tickets row needs it",
+        ),
         # Formats that read nothing, or that pandas refuses mid-load.
         (
             '[file]\ntimestamp_formats = ["dd-mm-yyyy"]',

@@ -56,6 +56,14 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
     "valid_to",
 )
 
+# The fields every row of a kind needs (the loader's check rejects a row without
+# one): a file without the column is refused whole, naming it, not row by row.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "tickets": ("ticket_id", "customer_id", "created_at"),
+    "events": ("ticket_id", "at", "kind"),
+    "customers": ("customer_id", "tier", "valid_from"),
+}
+
 # Canonical vocabularies. Readers map their source's labels onto these.
 PRIORITIES = ("low", "normal", "high", "critical")
 CHANNELS = ("chat", "email", "phone", "outage_line", "web", "api", "other")

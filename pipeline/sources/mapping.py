@@ -35,6 +35,7 @@ from pipeline.instants import is_zone_name
 from pipeline.sources.base import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
+    REQUIRED,
     TICKET_COLUMNS,
     raw_json,
     read_csv_cells,
@@ -192,6 +193,13 @@ def parse_mapping(doc: dict[str, Any], name: str) -> Mapping:
             "file.source_tz",
             f"unknown time zone {tz!r}: use an IANA name such as Europe/Amsterdam or UTC",
         )
+    for required in REQUIRED[kind]:
+        if required not in columns and required not in constants:
+            raise _error(
+                name,
+                f"columns.{required}",
+                f"every {kind} row needs it: name the export's column that holds it",
+            )
     return Mapping(
         name=name,
         kind=kind,
