@@ -83,6 +83,11 @@ REASONS = {
     "closed_before_created": "closed before the ticket was created",
     "unknown_customer": "customer not in the warehouse: load customers first (sla customers)",
     "duplicate_conflicting": "the same ticket id appears more than once with different content",
+    "id_from_other_source": (
+        "a ticket with this id is stored from another source system: another desk's ticket, "
+        "which this row would replace; give one desk's ticket ids a prefix in its export "
+        "(docs/canonical-format.md)"
+    ),
     "event_for_unknown_ticket": "event for a ticket that is not loaded",
     "event_before_creation": "event more than a minute before the ticket was created",
     "unknown_tier": "not one of pioneer, professional, business, premium",

@@ -859,3 +859,43 @@ def test_a_file_without_a_required_column_is_refused_naming_it(
     ):
         load_file(con, path, kind=kind)
     assert con.execute("SELECT count(*) FROM loads").fetchall() == [(1,)]  # the customers'
+
+
+def test_a_ticket_id_stored_from_another_source_is_not_replaced(con, tmp_path) -> None:
+    # Two desks that both number from 1: the second desk's ticket 101 took the
+    # first desk's place (a newer updated_at), which was then lost without a trace.
+    first = tmp_path / "desk_a.csv"
+    first.write_text(
+        "ticket_id,source_system,customer_id,created_at,subject\n"
+        "101,desk-a,C1,2026-10-05 09:00,payout delayed\n"
+        "102,desk-a,C1,2026-10-05 10:00,refund\n"
+    )
+    load_file(con, first, source_tz="Europe/Amsterdam")
+    second = tmp_path / "desk_b.csv"
+    second.write_text(
+        "ticket_id,source_system,customer_id,created_at,subject\n"
+        "101,desk-b,C2,2026-11-02T09:00:00Z,another ticket\n"
+        "B-7,desk-b,C2,2026-11-02T09:00:00Z,fine\n"
+    )
+    summary = load_file(con, second)
+    assert (summary.accepted, summary.rejected) == (1, {"id_from_other_source": 1})
+    assert con.execute(
+        "SELECT line_number, field, raw FROM rejected_rows WHERE load_id = ?", [summary.load_id]
+    ).fetchall() == [
+        (
+            2,
+            "ticket_id",
+            '{"ticket_id":"101","source_system":"desk-b","customer_id":"C2",'
+            '"created_at":"2026-11-02T09:00:00Z","subject":"another ticket"}',
+        )
+    ]
+    # The same file read again (another zone) still replaces its own earlier reading.
+    again = load_file(con, first, source_tz="UTC")
+    assert (again.accepted, again.rejected_total) == (2, 0)
+    assert con.execute(
+        "SELECT ticket_id, source_system, subject, created_at FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("101", "desk-a", "payout delayed", pd.Timestamp("2026-10-05T09:00Z")),
+        ("102", "desk-a", "refund", pd.Timestamp("2026-10-05T10:00Z")),
+        ("B-7", "desk-b", "fine", pd.Timestamp("2026-11-02T09:00Z")),
+    ]
