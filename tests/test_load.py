@@ -899,3 +899,21 @@ def test_a_ticket_id_stored_from_another_source_is_not_replaced(con, tmp_path) -
         ("102", "desk-a", "refund", pd.Timestamp("2026-10-05T10:00Z")),
         ("B-7", "desk-b", "fine", pd.Timestamp("2026-11-02T09:00Z")),
     ]
+
+
+@pytest.mark.parametrize("name", ["tickets.csv", "tickets.jsonl"])
+def test_a_utf16_file_is_named_as_such(con, tmp_path, name) -> None:
+    # Said as 'line 1: not UTF-8 text (byte 0xff)', which told nothing of what it is.
+    path = tmp_path / name
+    text = (
+        "ticket_id,customer_id,created_at\nT1,C1,2026-10-05T09:00:00Z\n"
+        if name.endswith(".csv")
+        else '{"ticket_id": "T1", "customer_id": "C1", "created_at": "2026-10-05T09:00:00Z"}\n'
+    )
+    path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(
+        LoadError,
+        match=rf"^{re.escape(str(path))}: UTF-16 text \(it starts with a UTF-16 byte order mark\), "
+        "not UTF-8: save the export as UTF-8$",
+    ):
+        load_file(con, path)

@@ -788,3 +788,17 @@ def test_an_export_without_rows_is_a_load_of_none(con, tmp_path, preset, content
     path.write_text(content)
     (tickets,) = load_derived(con, path, preset=preset, source_tz="UTC")
     assert (tickets.kind, tickets.rows_read, tickets.accepted) == ("tickets", 0, 0)
+
+
+def test_a_utf16_export_read_by_a_mapping_is_named_as_such(con, tmp_path) -> None:
+    # Read as latin-1 (which takes any byte), its header came out as letters
+    # between NULs, and the error said a column was missing.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\nencoding = "latin-1"\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_bytes("Nr,Klant,Aangemaakt\nX1,C00001,2026-10-05T09:00Z\n".encode("utf-16"))
+    with pytest.raises(LoadError, match=r"export\.csv: UTF-16 text .*, not latin-1"):
+        load_file(con, export, mapping=mapping)
