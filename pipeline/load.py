@@ -255,7 +255,8 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
             "holds the separator, or remove the extra values"
             if found > expected
             else f"{found} value{'s' if found != 1 else ''} where the header names {expected} "
-            "columns: add the missing ones"
+            "columns: add the missing ones, or remove the line if it is no row (a title, "
+            "totals or footer line)"
         )
         return LoadError(f"{where}: {meaning}; nothing was loaded")
     if MAX_LINE.search(text):

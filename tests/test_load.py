@@ -594,7 +594,8 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
         # a subject over three lines it named line 4 for a totals line on line 6.
         (
             'ticket_id,customer_id,created_at,subject\nT1,C1,x,"a\nb\nc"\n\nEND OF REPORT\n',
-            "line 6: 1 value where the header names 4 columns",
+            "line 6: 1 value where the header names 4 columns: add the missing ones, or "
+            "remove the line if it is no row (a title, totals or footer line); nothing was loaded",
         ),
         (
             'ticket_id,customer_id,created_at,subject\nT1,C1,x,"a\nb"\nT2,C1,x,"open\nT3,C1,x,y\n',
