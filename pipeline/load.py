@@ -570,6 +570,7 @@ def _normalise(
     path: Path,
     *,
     reader_rejects: bool,
+    header: bool,
 ) -> tuple[str, ...]:
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
@@ -583,7 +584,8 @@ def _normalise(
     Returns the columns that are no field of `kind`, each with a near-miss hint
     ("did you mean ..."): read, not loaded. A field given twice ('priority' and
     'Priority ', or a repeated name the reader numbered 'priority_1') is refused:
-    nothing says which of the two is meant."""
+    nothing says which of the two is meant. So is a file with a `header` that has
+    no column for a required field: each row would be rejected as 'empty'."""
     fields = KINDS[kind]
     names = {c.strip().lower() for c in columns}
     by_lower: dict[str, str] = {}
@@ -604,7 +606,7 @@ def _normalise(
             close = difflib.get_close_matches(key, fields, n=1)
             ignored.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     missing = [name for name in REQUIRED[kind] if name not in by_lower]
-    if missing and not reader_rejects:
+    if missing and header:
         raise LoadError(
             f"{path}: no column {missing[0]!r}, which every {kind} row needs (the file's "
             f"columns: {', '.join(columns[:12])}); nothing was loaded"
@@ -924,7 +926,16 @@ def load_file(
         kind = kind or detect_kind(columns, path)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
-        ignored = _normalise(con, kind, columns, path, reader_rejects=from_reader)
+        # A file with a header (not JSON lines, whose keys are each line's, nor rows
+        # a reader extracted) is refused whole when it lacks a required column.
+        ignored = _normalise(
+            con,
+            kind,
+            columns,
+            path,
+            reader_rejects=from_reader,
+            header=not from_reader and fmt != "jsonl",
+        )
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}

@@ -860,6 +860,11 @@ def test_a_file_without_a_required_column_is_refused_naming_it(
     ):
         load_file(con, path, kind=kind)
     assert con.execute("SELECT count(*) FROM loads").fetchall() == [(1,)]  # the customers'
+    # JSON lines have no header: a line without the key is that row's matter.
+    lines = tmp_path / "export.jsonl"
+    lines.write_text('{"ticket_id": "T1"}\n')
+    summary = load_file(con, lines, kind=kind)
+    assert (summary.rows_read, summary.rejected) == (1, {"missing_required_field": 1})
 
 
 def test_a_ticket_id_stored_from_another_source_is_not_replaced(con, tmp_path) -> None:
