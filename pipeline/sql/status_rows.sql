@@ -16,9 +16,14 @@ columned AS (
     -- The export's column for the field when a mapping (or a mapping preset) read
     -- the file: the raw row names the export's columns, not the canonical fields.
     -- Other loads record their columns as a list, which gives NULL here.
+    -- A canonical file's header may write a field otherwise ('Created_At ').
     SELECT p.*,
-           json_extract_string(l.mapping, '$.columns."' || replace(p.field, '"', '\"') || '"')
-               AS source_column
+           coalesce(
+               json_extract_string(l.mapping, '$.columns."' || replace(p.field, '"', '\"') || '"'),
+               CASE WHEN l.preset = 'canonical' AND json_valid(p.raw) THEN
+                   list_filter(json_keys(p.raw), lambda k: lower(trim(k)) = p.field)[1]
+               END
+           ) AS source_column
     FROM problem_rows p
     LEFT JOIN loads l USING (load_id)
 ),
