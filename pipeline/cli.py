@@ -371,20 +371,20 @@ def _print_status(con: Any) -> None:
             row.kind,
             row.path,
             row.sha256,
-            f"{row.rows_read:,}",
+            # A load skipped as unchanged read nothing; said here, whatever its zone.
+            "unchanged" if row.unchanged else f"{row.rows_read:,}",
             f"{row.accepted:,}",
             f"{row.not_applied:,}",
             f"{row.rejected:,}",
             f"{row.flagged:,}",
-            row.source_tz
-            if isinstance(row.source_tz, str) and row.source_tz
-            else ("unchanged" if row.unchanged else "-"),
+            row.source_tz if isinstance(row.source_tz, str) and row.source_tz else "-",
             "-" if pd.isna(row.superseded_by) else f"#{int(row.superseded_by)}",
         )
     _show(console, table)
     console.print(
-        "read = accepted + rejected; not applied: accepted rows not stored, a newer version "
-        "of the ticket was; read again: the file's later reading, whose rows replace this one's"
+        "read = accepted + rejected (unchanged: the same content as an earlier load, not read); "
+        "not applied: accepted rows not stored, a newer version of the ticket was; read "
+        "again: the file's later reading, whose rows replace this one's"
     )
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
@@ -432,6 +432,8 @@ def _print_rows(found: RowListing, *, include_superseded: bool) -> None:
     for row in found.rows.itertuples():
         where = f"{row.file}, line {'?' if pd.isna(row.line_number) else int(row.line_number)}"
         field = f", field {row.field}" if isinstance(row.field, str) else ""
+        if isinstance(row.source_column, str) and row.source_column != row.field:
+            field += f" (column {row.source_column!r})"
         ticket = f", ticket {row.ticket_id}" if isinstance(row.ticket_id, str) else ""
         gone = (
             "" if pd.isna(row.superseded_by) else f" [superseded by load #{int(row.superseded_by)}]"

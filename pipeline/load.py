@@ -43,6 +43,7 @@ from pipeline.sources.base import (
     EVENT_COLUMNS,
     EVENT_KINDS,
     PRIORITIES,
+    REQUIRED,
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
@@ -82,6 +83,11 @@ REASONS = {
     "closed_before_created": "closed before the ticket was created",
     "unknown_customer": "customer not in the warehouse: load customers first (sla customers)",
     "duplicate_conflicting": "the same ticket id appears more than once with different content",
+    "id_from_other_source": (
+        "a ticket with this id is stored from another source system: another desk's ticket, "
+        "which this row would replace; give one desk's ticket ids a prefix in its export "
+        "(docs/canonical-format.md)"
+    ),
     "event_for_unknown_ticket": "event for a ticket that is not loaded",
     "event_before_creation": "event more than a minute before the ticket was created",
     "unknown_tier": "not one of pioneer, professional, business, premium",
@@ -236,7 +242,10 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
     """A reader error as one line naming the file, the line and the problem."""
     text = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", text)
-    where = f"{path}, line {line.group(1)}" if line else str(path)
+    where = str(path)
+    if line:
+        number = int(line.group(1))
+        where = f"{path}, line {_csv_error_line(path, number) if fmt == 'csv' else number}"
     counts = COLUMN_COUNT.search(text)
     if counts:
         # DuckDB stops counting at the first value too many.
@@ -245,7 +254,9 @@ def _read_error(path: Path, fmt: str, exc: Exception) -> LoadError:
             f"more values than the {expected} columns the header names: quote a value that "
             "holds the separator, or remove the extra values"
             if found > expected
-            else f"{found} values where the header names {expected} columns: add the missing ones"
+            else f"{found} value{'s' if found != 1 else ''} where the header names {expected} "
+            "columns: add the missing ones, or remove the line if it is no row (a title, "
+            "totals or footer line)"
         )
         return LoadError(f"{where}: {meaning}; nothing was loaded")
     if MAX_LINE.search(text):
@@ -384,6 +395,24 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
     physical = newlines + (0 if last in (b"\n", b"") else 1)
     if physical == records + 1:  # the header and one line per data record
         return None
+    data, nl, inside = _csv_newlines(path)
+    size = len(data)
+    end = nl[~inside]
+    place = np.flatnonzero(~inside)
+    if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
+        end = np.append(end, size)
+        place = np.append(place, len(nl))
+    crlf = (end > 0) & (data[np.maximum(end - 1, 0)] == 13)
+    length = end - np.concatenate(([-1], end[:-1])) - 1
+    blank = (length == 0) | ((length == 1) & crlf)
+    # Record k starts on the line after the newline that ended record k - 1.
+    start = np.concatenate(([1], place[:-1] + 2))[~blank]
+    return start if len(start) == records + 1 else None
+
+
+def _csv_newlines(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The CSV file's bytes (memory-mapped), the positions of its newlines, and
+    which of them are inside a quoted value (see `_csv_record_lines`)."""
     separator, _, _ = _csv_header(path)
     data = np.memmap(path, dtype=np.uint8, mode="r")
     size = len(data)
@@ -423,17 +452,19 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
     inside = np.zeros(len(nl), dtype=bool)
     if len(final):
         inside = (before >= 0) & quoted_after[np.maximum(before, 0)]
-    end = nl[~inside]
-    place = np.flatnonzero(~inside)
-    if len(end) == 0 or end[-1] < size - 1:  # a last record without a newline
-        end = np.append(end, size)
-        place = np.append(place, len(nl))
-    crlf = (end > 0) & (data[np.maximum(end - 1, 0)] == 13)
-    length = end - np.concatenate(([-1], end[:-1])) - 1
-    blank = (length == 0) | ((length == 1) & crlf)
-    # Record k starts on the line after the newline that ended record k - 1.
-    start = np.concatenate(([1], place[:-1] + 2))[~blank]
-    return start if len(start) == records + 1 else None
+    return data, nl, inside
+
+
+def _csv_error_line(path: Path, reported: int) -> int:
+    """The file's line for a line DuckDB's CSV reader names in an error: it counts
+    blank lines but not the line breaks inside quoted values, so after a subject
+    over three lines it named a line two above the bad one."""
+    _, _, inside = _csv_newlines(path)
+    outside = np.flatnonzero(~inside)
+    # Line n starts after the (n - 1)th newline outside quotes.
+    if reported < 2 or reported - 2 >= len(outside):
+        return reported
+    return int(outside[reported - 2]) + 2
 
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -539,6 +570,7 @@ def _normalise(
     path: Path,
     *,
     reader_rejects: bool,
+    header: bool,
 ) -> tuple[str, ...]:
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
@@ -552,7 +584,8 @@ def _normalise(
     Returns the columns that are no field of `kind`, each with a near-miss hint
     ("did you mean ..."): read, not loaded. A field given twice ('priority' and
     'Priority ', or a repeated name the reader numbered 'priority_1') is refused:
-    nothing says which of the two is meant."""
+    nothing says which of the two is meant. So is a file with a `header` that has
+    no column for a required field: each row would be rejected as 'empty'."""
     fields = KINDS[kind]
     names = {c.strip().lower() for c in columns}
     by_lower: dict[str, str] = {}
@@ -572,6 +605,12 @@ def _normalise(
         if key not in fields:
             close = difflib.get_close_matches(key, fields, n=1)
             ignored.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    missing = [name for name in REQUIRED[kind] if name not in by_lower]
+    if missing and header:
+        raise LoadError(
+            f"{path}: no column {missing[0]!r}, which every {kind} row needs (the file's "
+            f"columns: {', '.join(columns[:12])}); nothing was loaded"
+        )
     select = []
     for name in fields:
         if name in by_lower:
@@ -719,6 +758,14 @@ def _check_naive(
         return
     line, name = row[0]
     value = con.execute(f'SELECT "{name}" FROM raw WHERE _line = ?', [line]).fetchall()[0][0]
+    if name in source_columns:
+        # As the export writes it: a mapping's format made '23-10-2026 17:00' into
+        # ISO text, which the user would look for in the file in vain.
+        written = con.execute(
+            "SELECT json_extract_string(_raw, ?) FROM raw_file WHERE _line = ?",
+            [_json_path(source_columns[name]), line],
+        ).fetchall()
+        value = written[0][0] if written and written[0][0] is not None else value
     if csv_file:
         # `checked` holds every record (`raw` is a view that would read the file again).
         records = con.execute("SELECT count(*) FROM checked").fetchall()[0][0]
@@ -879,7 +926,16 @@ def load_file(
         kind = kind or detect_kind(columns, path)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
-        ignored = _normalise(con, kind, columns, path, reader_rejects=from_reader)
+        # A file with a header (not JSON lines, whose keys are each line's, nor rows
+        # a reader extracted) is refused whole when it lacks a required column.
+        ignored = _normalise(
+            con,
+            kind,
+            columns,
+            path,
+            reader_rejects=from_reader,
+            header=not from_reader and fmt != "jsonl",
+        )
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
@@ -1019,7 +1075,8 @@ def load_derived(
                 in_transaction=True,
             )
             for kind, frame in (("tickets", tickets), ("events", events))
-            if len(frame)
+            # An export without rows is still a load (of none): said, not passed over.
+            if len(frame) or kind == "tickets"
         ]
 
 

@@ -119,8 +119,8 @@ class RowListing:
     """Rows a listing found: `rows` (at most the limit asked) of `matching`."""
 
     what: str  # rejected | not_applied
-    rows: pd.DataFrame  # load_id, file, line_number, ticket_id, field, reason_code,
-    # message, value, raw, superseded_by
+    rows: pd.DataFrame  # load_id, file, line_number, ticket_id, field, source_column
+    # (the export's, for a mapped file), reason_code, message, value, raw, superseded_by
     matching: int
 
     @property

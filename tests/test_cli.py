@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +53,12 @@ def test_load_status_evaluate(db: str) -> None:
     status = run("status", "--db", db)
     assert "unknown_customer" in status.output
     assert "nan" not in status.output  # the customers load has no source zone: "-"
+    # The skipped load read nothing and had a zone: "unchanged" stood only where a
+    # load had no zone, in the zone's column, and this one looked like a real load
+    # of no rows.
+    assert re.search(
+        r"│ 3 +│ tickets +│[^│]+│[^│]+│ unchanged +│.*│ Europe/Amsterdam +│", status.output
+    )
     assert "tickets created from 2026-10-21 08:00:00+00:00 to 2026-10-25 01:30:00+00:00" in (
         status.output
     )

@@ -590,6 +590,17 @@ def test_columns_that_are_no_field_are_named_and_repeated_fields_refused(
             "line 2: a quoted value is not closed",
         ),
         ("ticket_id,customer_id,created_at\nT1,C1,caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9)"),
+        # DuckDB's line does not count the line breaks inside quoted values: after
+        # a subject over three lines it named line 4 for a totals line on line 6.
+        (
+            'ticket_id,customer_id,created_at,subject\nT1,C1,x,"a\nb\nc"\n\nEND OF REPORT\n',
+            "line 6: 1 value where the header names 4 columns: add the missing ones, or "
+            "remove the line if it is no row (a title, totals or footer line); nothing was loaded",
+        ),
+        (
+            'ticket_id,customer_id,created_at,subject\nT1,C1,x,"a\nb"\nT2,C1,x,"open\nT3,C1,x,y\n',
+            "line 4: a quoted value is not closed",
+        ),
         ("\ufeff\n\n", "no header on line 1"),
         ("a,b\n1,2\n", "cannot tell what the file holds"),
         # Line ends that change within the file: DuckDB's reader refuses them.
@@ -620,6 +631,20 @@ def test_a_broken_csv_file_is_named_with_its_line(
     assert message in str(caught.value)
     assert "\n" not in str(caught.value) and "strict_mode" not in str(caught.value)
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+def test_a_byte_that_is_not_utf8_past_the_header_block_names_its_line(con, tmp_path) -> None:
+    # Past the first 64 KiB only DuckDB's reader sees the byte; the line it names
+    # leaves out the line break inside the quoted subject above it.
+    rows = [f"T{i},C1,2026-10-05T09:00:00Z,plain" for i in range(3000)]
+    rows[1] = 'T1,C1,2026-10-05T09:00:00Z,"over\ntwo lines"'
+    rows[2999] = "T2999,C1,2026-10-05T09:00:00Z,caf\xe9"
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        ("ticket_id,customer_id,created_at,subject\n" + "\n".join(rows) + "\n").encode("latin-1")
+    )
+    with pytest.raises(LoadError, match=re.escape(f"{path}, line 3002: not UTF-8 text")):
+        load_file(con, path)
 
 
 def test_large_files_read_by_the_sniffing_reader_load_the_same(monkeypatch) -> None:
@@ -811,3 +836,90 @@ def test_a_quote_inside_a_plain_value_is_text_for_line_numbers_too(con, tmp_path
         (second.load_id, 3),
     ]
     assert all('"_line"' not in raw for _, _, raw in rows)  # the row as read, nothing added
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "missing"),
+    [
+        ("tickets", "ticket_id,customer_id,first_response_at", "created_at"),
+        ("events", "ticket_id,kind,new_value", "at"),
+        ("customers", "customer_id,name,valid_from", "tier"),
+    ],
+)
+def test_a_file_without_a_required_column_is_refused_naming_it(
+    con, tmp_path, kind, header, missing
+) -> None:
+    # Its rows were each rejected as 'a required field is empty', which sent the
+    # user looking for empty cells in a column the file does not have.
+    path = tmp_path / "export.csv"
+    path.write_text(header + "\nT1,C1,x\n")
+    with pytest.raises(
+        LoadError,
+        match=rf"^{re.escape(str(path))}: no column '{missing}', which every {kind} row needs "
+        rf"\(the file's columns: {header.replace(',', ', ')}\); nothing was loaded$",
+    ):
+        load_file(con, path, kind=kind)
+    assert con.execute("SELECT count(*) FROM loads").fetchall() == [(1,)]  # the customers'
+    # JSON lines have no header: a line without the key is that row's matter.
+    lines = tmp_path / "export.jsonl"
+    lines.write_text('{"ticket_id": "T1"}\n')
+    summary = load_file(con, lines, kind=kind)
+    assert (summary.rows_read, summary.rejected) == (1, {"missing_required_field": 1})
+
+
+def test_a_ticket_id_stored_from_another_source_is_not_replaced(con, tmp_path) -> None:
+    # Two desks that both number from 1: the second desk's ticket 101 took the
+    # first desk's place (a newer updated_at), which was then lost without a trace.
+    first = tmp_path / "desk_a.csv"
+    first.write_text(
+        "ticket_id,source_system,customer_id,created_at,subject\n"
+        "101,desk-a,C1,2026-10-05 09:00,payout delayed\n"
+        "102,desk-a,C1,2026-10-05 10:00,refund\n"
+    )
+    load_file(con, first, source_tz="Europe/Amsterdam")
+    second = tmp_path / "desk_b.csv"
+    second.write_text(
+        "ticket_id,source_system,customer_id,created_at,subject\n"
+        "101,desk-b,C2,2026-11-02T09:00:00Z,another ticket\n"
+        "B-7,desk-b,C2,2026-11-02T09:00:00Z,fine\n"
+    )
+    summary = load_file(con, second)
+    assert (summary.accepted, summary.rejected) == (1, {"id_from_other_source": 1})
+    assert con.execute(
+        "SELECT line_number, field, raw FROM rejected_rows WHERE load_id = ?", [summary.load_id]
+    ).fetchall() == [
+        (
+            2,
+            "ticket_id",
+            '{"ticket_id":"101","source_system":"desk-b","customer_id":"C2",'
+            '"created_at":"2026-11-02T09:00:00Z","subject":"another ticket"}',
+        )
+    ]
+    # The same file read again (another zone) still replaces its own earlier reading.
+    again = load_file(con, first, source_tz="UTC")
+    assert (again.accepted, again.rejected_total) == (2, 0)
+    assert con.execute(
+        "SELECT ticket_id, source_system, subject, created_at FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("101", "desk-a", "payout delayed", pd.Timestamp("2026-10-05T09:00Z")),
+        ("102", "desk-a", "refund", pd.Timestamp("2026-10-05T10:00Z")),
+        ("B-7", "desk-b", "fine", pd.Timestamp("2026-11-02T09:00Z")),
+    ]
+
+
+@pytest.mark.parametrize("name", ["tickets.csv", "tickets.jsonl"])
+def test_a_utf16_file_is_named_as_such(con, tmp_path, name) -> None:
+    # Said as 'line 1: not UTF-8 text (byte 0xff)', which told nothing of what it is.
+    path = tmp_path / name
+    text = (
+        "ticket_id,customer_id,created_at\nT1,C1,2026-10-05T09:00:00Z\n"
+        if name.endswith(".csv")
+        else '{"ticket_id": "T1", "customer_id": "C1", "created_at": "2026-10-05T09:00:00Z"}\n'
+    )
+    path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(
+        LoadError,
+        match=rf"^{re.escape(str(path))}: UTF-16 text \(it starts with a UTF-16 byte order mark\), "
+        "not UTF-8: save the export as UTF-8$",
+    ):
+        load_file(con, path)

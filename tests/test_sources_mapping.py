@@ -179,7 +179,7 @@ def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
         ):
             parse_mapping({"file": {"source_tz": zone}}, "m.toml")
     bad = tmp_path / "m.toml"
-    bad.write_text('[columns]\nticket_id = "Nope"\n')
+    bad.write_text('[columns]\nticket_id = "Nope"\ncustomer_id = "Nope"\ncreated_at = "Nope"\n')
     with pytest.raises(LoadError, match="column 'Nope' named by mapping"):
         load_file(con, PRESETS / "jsm.csv", mapping=bad)
 
@@ -638,3 +638,167 @@ def test_mapping_formats_keep_offsets_and_fractions_of_a_second(con, tmp_path) -
         ("X1", utc("2026-10-25T13:00Z"), utc("2026-10-26T09:00:00.750Z")),
         ("X2", utc("2026-10-24T12:00Z"), None),
     ]
+
+
+def test_mapping_offsets_no_clock_has_are_rejected_as_the_loader_rejects_them(
+    con, tmp_path
+) -> None:
+    # strptime's %z takes any offset up to 23:59:59: +1900 moved a time by 19
+    # hours. As in an ISO time, an offset beyond ±18:00 or with seconds is refused,
+    # wherever the format puts it and whatever pandas reader parses it.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\n'
+        'timestamp_formats = ["%d-%m-%Y %H:%M %z", "%a %b %d %H:%M %z %Y", '
+        '"%Y-%m-%dT%H:%M:%S%z"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Nr,Klant,Aangemaakt\n"
+        "OK1,C00001,05-10-2026 09:00 +1800\n"
+        "OK2,C00001,05-10-2026 09:00 -18:00\n"
+        "OK3,C00001,Mon Oct 05 09:00 +0200 2026\n"
+        "OK4,C00001,2026-10-05T09:00:00+02\n"
+        "BAD1,C00001,05-10-2026 09:00 +1900\n"
+        "BAD2,C00001,05-10-2026 09:00 -2330\n"
+        "BAD3,C00001,05-10-2026 09:00 +1801\n"
+        "BAD4,C00001,Mon Oct 05 09:00 +2000 2026\n"
+        "BAD5,C00001,2026-10-05T09:00:00+19:00\n"
+        "BAD6,C00001,2026-10-05T09:00:00+02:00:30\n"
+    )
+    summary = load_file(con, export, mapping=mapping)
+    assert summary.rejected == {"unparseable_timestamp": 6}
+    assert con.execute("SELECT ticket_id, created_at FROM tickets ORDER BY 1").fetchall() == [
+        ("OK1", utc("2026-10-04T15:00Z")),
+        ("OK2", utc("2026-10-06T03:00Z")),
+        ("OK3", utc("2026-10-05T07:00Z")),
+        ("OK4", utc("2026-10-05T07:00Z")),
+    ]
+    rejected = con.execute(
+        "SELECT line_number, field, json_extract_string(raw, '$.Aangemaakt') "
+        "FROM rejected_rows ORDER BY 1"
+    ).fetchall()
+    assert rejected == [
+        (6, "created_at", "05-10-2026 09:00 +1900"),
+        (7, "created_at", "05-10-2026 09:00 -2330"),
+        (8, "created_at", "05-10-2026 09:00 +1801"),
+        (9, "created_at", "Mon Oct 05 09:00 +2000 2026"),
+        (10, "created_at", "2026-10-05T09:00:00+19:00"),
+        (11, "created_at", "2026-10-05T09:00:00+02:00:30"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        # Typos that were ignored: every row then rejected, or read as tickets.
+        ('kindd = "events"', r"field 'kindd': unknown key: did you mean 'kind'\?"),
+        ('[column]\nticket_id = "Nr"', r"field 'column': unknown key: did you mean 'columns'\?"),
+        (
+            '[file]\ntimestamp_format = ["%d-%m-%Y"]',
+            r"field 'file\.timestamp_format': unknown key: did you mean 'timestamp_formats'\?",
+        ),
+        (
+            '[values.priorty]\nHoog = "high"',
+            r"field 'values\.priorty': not a canonical tickets field: did you mean 'priority'\?",
+        ),
+        # Values of the wrong shape, which stopped the load with a traceback or
+        # were read character by character.
+        (
+            '[file]\ntimestamp_formats = "%d-%m-%Y"',
+            r"field 'file\.timestamp_formats': a list of texts",
+        ),
+        ('[file]\nnull_markers = "#N/B"', r"field 'file\.null_markers': a list of texts"),
+        ("[file]\nskip_rows = 5", r"field 'file\.skip_rows': a list of line numbers"),
+        ('[file]\nseparator = ";;"', r"field 'file\.separator': one character"),
+        ("[columns]\npriority = 3", r"field 'columns\.priority': a column name in quotes"),
+        ('[values]\npriority = "high"', r"field 'values\.priority': a table"),
+        # A required field no column or constant gives: every row was rejected.
+        (
+            '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"',
+            r"field 'columns\.created_at': every tickets row needs it",
+        ),
+        # Formats that read nothing, or that pandas refuses mid-load.
+        (
+            '[file]\ntimestamp_formats = ["dd-mm-yyyy"]',
+            r"field 'file\.timestamp_formats\[0\]': 'dd-mm-yyyy' is no strptime format",
+        ),
+        (
+            '[file]\ntimestamp_formats = ["%d-%m-%Y %H:%M%"]',
+            r"field 'file\.timestamp_formats\[0\]': .* no strptime format: stray %",
+        ),
+    ],
+)
+def test_a_mapping_with_a_typo_or_a_wrong_value_is_refused_naming_the_field(
+    con, tmp_path, toml: str, message: str
+) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(toml + "\n")
+    with pytest.raises(LoadError, match=rf"^mapping {re.escape(str(mapping))}, {message}"):
+        load_file(con, PRESETS / "jsm.csv", mapping=mapping)
+    assert con.execute("SELECT count(*) FROM loads WHERE kind = 'tickets'").fetchall() == [(0,)]
+
+
+def test_rows_a_mapping_rejects_are_listed_with_the_exports_column_and_value(con, tmp_path) -> None:
+    from pipeline.status import list_rows
+
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\nsource_tz = "Europe/Amsterdam"\n'
+        'timestamp_formats = ["%d-%m-%Y %H:%M"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text("Nr,Klant,Aangemaakt\nX1,C00001,31-02-2026 25:00\n")
+    load_file(con, export, mapping=mapping)
+    row = list_rows(con, "rejected").rows.iloc[0]
+    # The field was named, but its value was looked up under it in a raw row that
+    # names the export's columns: none was shown.
+    assert (row.field, row.source_column, row.value) == (
+        "created_at",
+        "Aangemaakt",
+        "31-02-2026 25:00",
+    )
+
+
+def test_a_naive_time_a_mapping_format_read_is_shown_as_the_export_writes_it(con, tmp_path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\ntimestamp_formats = ["%d-%m-%Y %H:%M"]\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_text("Nr,Klant,Aangemaakt\nX1,C00001,05-10-2026 09:00\n")
+    # Not the ISO text the format made of it ('2026-10-05T09:00:00.000000').
+    with pytest.raises(LoadError, match=r"\(column 'Aangemaakt'\): timestamp '05-10-2026 09:00'"):
+        load_file(con, export, mapping=mapping)
+
+
+@pytest.mark.parametrize(
+    ("preset", "content"),
+    [
+        ("servicenow", "number,incident_state,sys_updated_on,opened_at,company\n"),
+        ("zendesk", '{"tickets": []}\n'),
+    ],
+)
+def test_an_export_without_rows_is_a_load_of_none(con, tmp_path, preset, content) -> None:
+    # Nothing was recorded and nothing said: `sla load` printed not a line.
+    path = tmp_path / ("export.json" if preset == "zendesk" else "export.csv")
+    path.write_text(content)
+    (tickets,) = load_derived(con, path, preset=preset, source_tz="UTC")
+    assert (tickets.kind, tickets.rows_read, tickets.accepted) == ("tickets", 0, 0)
+
+
+def test_a_utf16_export_read_by_a_mapping_is_named_as_such(con, tmp_path) -> None:
+    # Read as latin-1 (which takes any byte), its header came out as letters
+    # between NULs, and the error said a column was missing.
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'kind = "tickets"\n[file]\nencoding = "latin-1"\n'
+        '[columns]\nticket_id = "Nr"\ncustomer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    export = tmp_path / "export.csv"
+    export.write_bytes("Nr,Klant,Aangemaakt\nX1,C00001,2026-10-05T09:00Z\n".encode("utf-16"))
+    with pytest.raises(LoadError, match=r"export\.csv: UTF-16 text .*, not latin-1"):
+        load_file(con, export, mapping=mapping)

@@ -128,3 +128,17 @@ def test_rows_not_applied_are_counted_and_listed(con, tmp_path) -> None:
     assert found.rows[["file", "line_number", "ticket_id"]].values.tolist() == [
         [str(second), 2, "T1"]
     ]
+
+
+def test_a_rejected_value_is_found_under_the_headers_own_spelling(con, tmp_path) -> None:
+    # The header wrote 'Created_At ' (field names ignore case and spaces): the value
+    # was looked up under 'created_at' in the raw row, and none was shown.
+    path = tmp_path / "excel.csv"
+    path.write_text("Ticket_ID,Customer_ID,Created_At \nT1,C1,05-10-2026 09:00\n")
+    load_file(con, path, source_tz="Europe/Amsterdam")
+    row = list_rows(con, "rejected").rows.iloc[0]
+    assert (row.field, row.source_column, row.value) == (
+        "created_at",
+        "Created_At ",
+        "05-10-2026 09:00",
+    )

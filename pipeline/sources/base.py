@@ -56,6 +56,14 @@ CUSTOMER_COLUMNS: tuple[str, ...] = (
     "valid_to",
 )
 
+# The fields every row of a kind needs (the loader's check rejects a row without
+# one): a file without the column is refused whole, naming it, not row by row.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "tickets": ("ticket_id", "customer_id", "created_at"),
+    "events": ("ticket_id", "at", "kind"),
+    "customers": ("customer_id", "tier", "valid_from"),
+}
+
 # Canonical vocabularies. Readers map their source's labels onto these.
 PRIORITIES = ("low", "normal", "high", "critical")
 CHANNELS = ("chat", "email", "phone", "outage_line", "web", "api", "other")
@@ -82,6 +90,19 @@ CAUSE_DOMAINS = ("provider", "customer", "unknown")
 TIERS = ("pioneer", "professional", "business", "premium")
 
 
+# Byte order marks of UTF-16 (little and big endian): Excel's "Unicode text" and
+# some helpdesks export so. Every other byte is 0x00 in such a file.
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def utf16(path: Path, encoding: str, advice: str) -> LoadError:
+    """The error for a UTF-16 file: 'line 1: byte 0xff' said nothing of what it is,
+    and read as cp1252 or latin-1 its header came out as letters between NULs."""
+    return LoadError(
+        f"{path}: UTF-16 text (it starts with a UTF-16 byte order mark), not {encoding}: {advice}"
+    )
+
+
 def undecodable(
     path: Path,
     exc: UnicodeDecodeError,
@@ -97,6 +118,8 @@ def undecodable(
     its position is in them (a position in `path.read_bytes()` would be three
     bytes off after a mark)."""
     data = exc.object
+    if data[:2] in UTF16_MARKS:
+        return utf16(path, encoding, advice)
     line = data.count(b"\n", 0, exc.start) + 1
     return LoadError(
         f"{path}, line {line}: not {encoding} text (byte 0x{data[exc.start]:02x}): {advice}"
@@ -144,6 +167,10 @@ def read_csv_cells(
         "na_filter": False,
         "skip_blank_lines": False,
     }
+    with path.open("rb") as fh:
+        if fh.read(2) in UTF16_MARKS:
+            label = "UTF-8" if encoding.startswith("utf-8") else encoding
+            raise utf16(path, label, f"save the export as {label}")
     try:
         # The header is read as the first row: pandas then expects every row to
         # have as many values as the header and stops at one with more. With the

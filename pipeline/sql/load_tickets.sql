@@ -102,3 +102,15 @@ FROM content;
 
 UPDATE checked SET problem = 'duplicate_conflicting:ticket_id'
 WHERE _line IN (SELECT _line FROM repeated WHERE conflicting);
+
+-- A ticket id stored from another source system is another desk's ticket (two desks
+-- that both number from 1, or a migration): replacing it would lose that ticket and
+-- give its events to this one. Rejected, unless the stored row came from an earlier
+-- reading of this very file (read again, it was misread, not another desk's).
+UPDATE checked SET problem = 'id_from_other_source:ticket_id'
+WHERE problem IS NULL AND _line IN (
+    SELECT c._line
+    FROM checked c JOIN tickets t USING (ticket_id)
+    WHERE c.problem IS NULL AND t.source_system <> c.source_system
+      AND t.load_id NOT IN (SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets')
+);

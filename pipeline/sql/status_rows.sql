@@ -1,8 +1,9 @@
 -- The rejected or not-applied rows (`$what`), oldest load first, in file order,
 -- with the value of the field at fault when the raw text is a JSON row (canonical
--- files) and the later reading that superseded the row's load, if any. Only the
--- outstanding rows unless `$all`. A file matches when its recorded path equals
--- `$file`, or one ends in the other after a '/' (loaded as data/x.csv, asked as x.csv).
+-- files, and mapped ones by the export's column) and the later reading that
+-- superseded the row's load, if any. Only the outstanding rows unless `$all`. A
+-- file matches when its recorded path equals `$file`, or one ends in the other
+-- after a '/' (loaded as data/x.csv, asked as x.csv).
 WITH problem_rows AS (
     SELECT 'rejected' AS what, load_id, file, line_number, NULL::VARCHAR AS ticket_id, field,
            reason_code, message, raw
@@ -11,14 +12,32 @@ WITH problem_rows AS (
     SELECT 'not_applied', load_id, file, line_number, ticket_id, field, reason_code, message, raw
     FROM not_applied_rows
 ),
+columned AS (
+    -- The export's column for the field when a mapping (or a mapping preset) read
+    -- the file: the raw row names the export's columns, not the canonical fields.
+    -- Other loads record their columns as a list, which gives NULL here.
+    -- A canonical file's header may write a field otherwise ('Created_At ').
+    SELECT p.*,
+           coalesce(
+               json_extract_string(l.mapping, '$.columns."' || replace(p.field, '"', '\"') || '"'),
+               CASE WHEN l.preset = 'canonical' AND json_valid(p.raw) THEN
+                   list_filter(json_keys(p.raw), lambda k: lower(trim(k)) = p.field)[1]
+               END
+           ) AS source_column
+    FROM problem_rows p
+    LEFT JOIN loads l USING (load_id)
+),
 chosen AS (
     SELECT
-        p.load_id, p.file, p.line_number, p.ticket_id, p.field, p.reason_code, p.message,
+        p.load_id, p.file, p.line_number, p.ticket_id, p.field, p.source_column,
+        p.reason_code, p.message,
         CASE WHEN p.field IS NOT NULL AND json_valid(p.raw)
-             THEN json_extract_string(p.raw, '$."' || p.field || '"') END AS value,
+             THEN json_extract_string(
+                 p.raw, '$."' || replace(coalesce(p.source_column, p.field), '"', '\"') || '"'
+             ) END AS value,
         p.raw,
         s.superseded_by
-    FROM problem_rows p
+    FROM columned p
     LEFT JOIN superseded_loads s USING (load_id)
     WHERE p.what = $what
       AND ($file::VARCHAR IS NULL OR p.file = $file OR ends_with(p.file, '/' || $file)
