@@ -37,7 +37,7 @@ from pipeline.evaluate import (
 from pipeline.i18n import Messages
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
-from pipeline.policy import METRICS, Metric, Policy, Threshold
+from pipeline.policy import METRICS, Metric, Policy, PolicyVersion, Threshold
 from pipeline.sources.base import CHANNELS, PRIORITIES
 from pipeline.status import outstanding
 from pipeline.texttable import text_table
@@ -132,6 +132,7 @@ class MonthlyReportContext:
     excluded: int
     excluded_it_release: int
     calendars: tuple[dict, ...]
+    method_metrics: tuple[str, ...]
     inputs: tuple[dict, ...]
 
     @property
@@ -434,7 +435,11 @@ def build_context(
     first = dt.date.fromisoformat(f"{month}-01")
     last = (pd.Timestamp(first) + pd.offsets.MonthEnd(1)).date()
     calendars = []
-    for name in sorted({metric.calendar_name for metric in version.metrics.values()}):
+    # The metrics' calendars, then the outage line's (its calls are timed on it).
+    timed_on = sorted({metric.calendar_name for metric in version.metrics.values()})
+    if version.outage_line is not None and version.outage_line.calendar not in timed_on:
+        timed_on.append(version.outage_line.calendar)
+    for name in timed_on:
         cal = policy.calendar(name)
         hours = "; ".join(
             f"{m.weekday(i)} {' '.join(spans)}"
@@ -455,7 +460,11 @@ def build_context(
         ]
         calendars.append(
             {
-                "text": m("method_calendar", name=name, tz=cal.timezone, hours=hours),
+                "text": (
+                    m("method_calendar_always", name=name)
+                    if cal.is_always_open()
+                    else m("method_calendar", name=name, tz=cal.timezone, hours=hours)
+                ),
                 "holidays": (
                     m("method_holidays", days=", ".join(f"{m.date(d)} ({n})" for d, n in closed))
                     if closed
@@ -505,6 +514,7 @@ def build_context(
         excluded=int(quality[0]),
         excluded_it_release=int(quality[1]),
         calendars=tuple(calendars),
+        method_metrics=method_metrics(m, policy, version),
         inputs=tuple(
             {"path": r["path"], "sha256": r["sha256"]}
             for r in loads.to_dict("records")
@@ -559,6 +569,67 @@ def _with_overrides(m: Messages, policy: Policy, text: str, version, metric) -> 
         if overrides
         else text
     )
+
+
+def method_metrics(m: Messages, policy: Policy, version: PolicyVersion) -> tuple[str, ...]:
+    """How each metric of `version` is measured, in the reader's words, from the
+    policy itself: a report whose policy pauses other statuses, stops at the first
+    resolution or counts clock time must not describe the default one."""
+    out = []
+    for name, metric in version.metrics.items():
+        stop = "first_response" if name == "first_response" else metric.reopen_rule
+        counted = "method_clock" if metric.clock == "clock" else "method_working"
+        out.append(
+            m(
+                counted,
+                metric=m(name),
+                stop=m(f"method_stop_{stop}"),
+                calendar=metric.calendar_name,
+            )
+        )
+        if metric.pause_statuses:
+            statuses = m.join(m("quoted", text=s) for s in metric.pause_statuses)
+            out.append(m("method_pause", statuses=statuses))
+        if name != "first_response":
+            out.append(m(f"method_reopen_{metric.reopen_rule}"))
+        for rule in metric.exclude:
+            value = str(rule.value).lower() if isinstance(rule.value, bool) else rule.value
+            out.append(m("method_exclusion", field=rule.field, value=value, rule=rule.rule))
+    # A working day is a whole opening day of the calendar a target in days is
+    # counted on (a day counted 24/7 is 24 hours, which needs no saying).
+    day_calendars = sorted(
+        {
+            metric.calendar_name
+            for metric in version.metrics.values()
+            if metric.clock != "clock"
+            and any(
+                t.unit == "days" for t in (*metric.targets.values(), *metric.by_priority.values())
+            )
+        }
+    )
+    for name in day_calendars:
+        hours = policy.calendar(name).working_day_seconds / 3600
+        out.append(m("method_working_day", calendar=name, hours=m.quantity(hours)))
+    line = version.outage_line
+    if line is not None:
+        # As the policy writes them: the reader can look the values up in the data.
+        match = m.join(f"{k} = {v}" for k, v in line.match.items())
+        target = (
+            m("method_outage_target", hours=m.quantity(line.first_response_target_hours))
+            if line.first_response_target_hours is not None
+            else m("method_outage_no_target")
+        )
+        out.append(
+            m(
+                "method_outage",
+                match=match,
+                calendar=line.calendar,
+                metrics=m.join(m(name).lower() for name in line.applies_to),
+                target=target,
+                domain=line.billable_cause_domain,
+            )
+        )
+    return tuple(out)
 
 
 def by_version(m: Messages, texts: Iterable[tuple[str, dt.date]]) -> str:

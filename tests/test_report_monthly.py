@@ -775,3 +775,43 @@ def test_the_worst_breach_is_worded_in_its_own_hours() -> None:
     ) in sentences
     dutch = build_context(con, MONTH, lang="nl").sentences
     assert any("ticket OUT: 481,0 klokuur te laat." in s for s in dutch)
+
+
+def test_method_describes_the_policy_in_force_not_the_default() -> None:
+    """Found in review: the method section's measuring text was one fixed sentence
+    (waiting on the customer, reopen gaps, 8.5-hour days) whatever the policy said."""
+    default = build_context(small_warehouse(), MONTH)
+    assert default.method_metrics[:2] == (
+        "First response: from creation to the first public agent reply, in working hours"
+        " of the office calendar.",
+        "Resolution: from creation to the final resolution, in working hours of the office"
+        " calendar.",
+    )
+    assert "A working day is one full opening day of the office calendar (8.5 working hours)." in (
+        default.method_metrics
+    )
+    assert [c["text"] for c in default.calendars][-1] == (
+        "Calendar always: around the clock, every day."
+    )
+
+    doc = Policy.default().document
+    doc["calendars"] = {
+        "office": {
+            "timezone": "Europe/Amsterdam",
+            "weekly": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        }
+    }
+    for version in doc["versions"]:
+        version["metrics"]["first_response"]["clock"] = "clock"
+        resolution = version["metrics"]["resolution"]
+        resolution["pause_statuses"] = ["waiting_on_customer", "waiting_on_third_party"]
+        resolution["reopen_rule"] = "first_resolution"
+    text = " ".join(
+        build_context(small_warehouse(), MONTH, policy=Policy.from_dict(doc)).method_metrics
+    )
+    assert "First response: from creation to the first public agent reply, in clock hours" in text
+    assert "Resolution: from creation to the first resolution" in text
+    assert "“waiting_on_customer” and “waiting_on_third_party” does not count" in text
+    assert "a ticket that breached in any cycle counts as breached" in text
+    assert "reopen" not in text.split("first resolution")[1].split(".")[0]
+    assert "(8 working hours)" in text and "8.5" not in text
