@@ -85,8 +85,8 @@ REASONS = {
     "duplicate_conflicting": "the same ticket id appears more than once with different content",
     "id_from_other_source": (
         "a ticket with this id is stored from another source system: another desk's ticket, "
-        "which this row would replace (or, an event, be added to); give one desk's ticket ids a prefix in its export "
-        "(docs/canonical-format.md)"
+        "which this row would replace (or, an event, be added to); give one desk's ticket "
+        "ids a prefix in its export (docs/canonical-format.md)"
     ),
     "event_for_unknown_ticket": "event for a ticket that is not loaded",
     "event_before_creation": "event more than a minute before the ticket was created",

@@ -925,9 +925,7 @@ def test_a_utf16_file_is_named_as_such(con, tmp_path, name) -> None:
         load_file(con, path)
 
 
-def test_an_exports_events_for_a_ticket_of_another_source_are_rejected_too(
-    con, tmp_path
-) -> None:
+def test_an_exports_events_for_a_ticket_of_another_source_are_rejected_too(con, tmp_path) -> None:
     # The Zendesk export's ticket 1 is rejected as another desk's: its events (a
     # reply, a resolution) were still stored on desk A's ticket 1, changing its
     # measurements with another desk's conversation.
