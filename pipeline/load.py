@@ -85,8 +85,8 @@ REASONS = {
     "duplicate_conflicting": "the same ticket id appears more than once with different content",
     "id_from_other_source": (
         "a ticket with this id is stored from another source system: another desk's ticket, "
-        "which this row would replace; give one desk's ticket ids a prefix in its export "
-        "(docs/canonical-format.md)"
+        "which this row would replace (or, an event, be added to); give one desk's ticket "
+        "ids a prefix in its export (docs/canonical-format.md)"
     ),
     "event_for_unknown_ticket": "event for a ticket that is not loaded",
     "event_before_creation": "event more than a minute before the ticket was created",
@@ -775,8 +775,17 @@ def _check_naive(
 
 
 def _params(
-    kind: str, tz: str | None, load_id: int, source: str, started: dt.datetime, sha: str
+    kind: str,
+    tz: str | None,
+    load_id: int,
+    source: str,
+    started: dt.datetime,
+    sha: str,
+    *,
+    derived: bool = False,
 ) -> dict:
+    """The parameters of a kind's load SQL. `derived`: the events come from an
+    export that also gave the tickets (`load_derived`), all of source `source`."""
     base = {"tz": tz, "load_id": load_id, "sha": sha}
     if kind == "tickets":
         return {
@@ -792,6 +801,9 @@ def _params(
     if kind == "events":
         return {
             **base,
+            # An events file of its own names no source system: its events may be
+            # any desk's. A derived export's events are its own tickets'.
+            "source": source if derived else None,
             "kinds": list(EVENT_KINDS),
             "actors": list(ACTOR_TYPES),
             "statuses": list(STATUSES),
@@ -977,7 +989,9 @@ def load_file(
             rejected_by_reader = con.execute(
                 "SELECT count(*) FROM raw_file WHERE _rejected IS NOT NULL"
             ).fetchall()[0][0]
-        params = _params(kind, source_tz, load_id, source_system, started, sha)
+        params = _params(
+            kind, source_tz, load_id, source_system, started, sha, derived=frame is not None
+        )
         try:
             _run(con, f"load_{kind}.sql", params)
         except duckdb.InvalidInputException as exc:

@@ -433,6 +433,59 @@ def _key_parts(dotted: str) -> list[str]:
     ]
 
 
+def _statement_lines(text: str) -> set[int]:
+    """The numbers of the lines that start outside every string, array and inline
+    table: a line `  ["09:00", "17:30"]` inside a multi-line array looked like a
+    table header, and `has_sla = x` inside a multi-line string like a key."""
+    starts: set[int] = set()
+    depth = 0  # open [ and { of values
+    closing = ""  # the delimiter of the multi-line string the line is in
+    for number, line in enumerate(text.splitlines(), start=1):
+        if depth == 0 and not closing:
+            starts.add(number)
+        i = 0
+        while i < len(line):
+            if closing:
+                end = line.find(closing, i)
+                while closing == '"""' and end > 0 and _escaped(line, end):
+                    end = line.find(closing, end + 1)
+                if end < 0:
+                    break
+                # A closing delimiter may be followed by one or two quotes of the value.
+                i = end + 3
+                while i < len(line) and line[i] == closing[0]:
+                    i += 1
+                closing = ""
+                continue
+            char = line[i]
+            if char == "#":
+                break
+            if line.startswith(('"""', "'''"), i):
+                closing = line[i : i + 3]
+                i += 3
+                continue
+            if char in "\"'":
+                end = i + 1
+                while end < len(line) and (
+                    line[end] != char or (char == '"' and _escaped(line, end))
+                ):
+                    end += 1
+                i = end + 1
+                continue
+            if char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+            i += 1
+    return starts
+
+
+def _escaped(line: str, at: int) -> bool:
+    """Whether the character at `at` follows an odd number of backslashes."""
+    run = len(line[:at]) - len(line[:at].rstrip("\\"))
+    return run % 2 == 1
+
+
 def _line_of(text: str, field: str) -> int | None:
     """The line of a policy file where `field` (`versions[1].metrics.resolution.
     targets.premium.limit_days`) is written, or where the nearest table or key
@@ -440,12 +493,15 @@ def _line_of(text: str, field: str) -> int | None:
     found at the key or header above it); None when nothing of it is found.
 
     A reading of the file's lines, not a TOML parser: the file has parsed by then,
-    so headers and `key =` lines at the start of a line are what they look like.
-    Lines inside multi-line strings and arrays are skipped by that same rule."""
+    so headers and `key =` lines at the start of a line are what they look like,
+    except for lines inside a multi-line string or array (`_statement_lines`)."""
     lines: dict[tuple, int] = {}
     counts: dict[tuple, int] = {}  # arrays of tables: how many so far
     table: tuple = ()
+    starts = _statement_lines(text)
     for number, line in enumerate(text.splitlines(), start=1):
+        if number not in starts:
+            continue
         header = _HEADER.match(line)
         if header:
             parts = _key_parts(header.group(2))

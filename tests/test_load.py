@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import LoadError
-from pipeline.load import STRICT_CSV_BYTES, load_file
+from pipeline.load import STRICT_CSV_BYTES, load_derived, load_file
 from pipeline.warehouse import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -923,3 +923,32 @@ def test_a_utf16_file_is_named_as_such(con, tmp_path, name) -> None:
         "not UTF-8: save the export as UTF-8$",
     ):
         load_file(con, path)
+
+
+def test_an_exports_events_for_a_ticket_of_another_source_are_rejected_too(con, tmp_path) -> None:
+    # The Zendesk export's ticket 1 is rejected as another desk's: its events (a
+    # reply, a resolution) were still stored on desk A's ticket 1, changing its
+    # measurements with another desk's conversation.
+    desk_a = tmp_path / "desk_a.csv"
+    desk_a.write_text(
+        "ticket_id,source_system,customer_id,created_at,subject\n"
+        "1,desk-a,C1,2026-10-20T09:00:00Z,payout delayed\n"
+    )
+    load_file(con, desk_a)
+    export = tmp_path / "zendesk.json"
+    export.write_text(
+        '{"tickets": [{"id": 1, "created_at": "2026-10-23T15:00:00Z", '
+        '"updated_at": "2026-10-27T11:00:00Z", "status": "solved", "priority": "high", '
+        '"requester_id": "C2", "via": {"channel": "email"}}], "ticket_events": [{"ticket_id": 1, '
+        '"created_at": "2026-10-26T09:00:00Z", "child_events": [{"event_type": "Comment", '
+        '"public": true, "author_id": 99}, {"event_type": "Change", "field_name": "status", '
+        '"value": "solved", "previous_value": "open"}]}]}'
+    )
+    tickets, events = load_derived(con, export, preset="zendesk")
+    assert tickets.rejected == {"id_from_other_source": 1}
+    assert (events.accepted, events.rejected) == (0, {"id_from_other_source": 2})
+    assert con.execute("SELECT count(*) FROM ticket_events").fetchall() == [(0,)]
+    # An events file of its own names no desk: its events are the stored ticket's.
+    own = tmp_path / "events.csv"
+    own.write_text("ticket_id,at,kind,actor_type\n1,2026-10-20T10:00:00Z,agent_reply,agent\n")
+    assert load_file(con, own).accepted == 1

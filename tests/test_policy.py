@@ -612,6 +612,22 @@ exclude = [{ rule = "api", field = "category", value = "api" }]
             '"9:00"',
             0,
         ),
+        # After a multi-line array whose last line is an inner array (`  ["09:00",
+        # "17:30"]`, read as a table header): the key's own line, not the table's.
+        (
+            "[policy]",
+            '[calendars.desk]\ntimezone = "UTC"\n[calendars.desk.weekly]\nmon = [\n'
+            '  ["09:00", "17:00"]\n]\ntue = [["9:00", "17:00"]]\n\n[policy]',
+            '"9:00"',
+            0,
+        ),
+        # A multi-line string holding `has_sla = ...`: the real key below it.
+        (
+            "[versions.tiers.business]\nhas_sla = true\n",
+            '[versions.tiers.business]\nlabel = """\nhas_sla = yes\n"""\nhas_sla = 1\n',
+            "has_sla = 1",
+            0,
+        ),
         # A table required and missing: the [[versions]] header of the version without it.
         ("\n[versions.tiers.business]\nhas_sla = true\n", "\n", 'version = "2026.2"', -1),
     ],

@@ -43,6 +43,10 @@ SELECT
              AND NOT list_contains($priorities, lower(p.new_value))
             THEN 'unknown_value:new_value'
         WHEN t.ticket_id IS NULL THEN 'event_for_unknown_ticket:ticket_id'
+        -- An export's own ticket rejected as id_from_other_source: its events are
+        -- not the stored ticket's (another desk's) either.
+        WHEN $source::VARCHAR IS NOT NULL AND t.source_system <> $source
+            THEN 'id_from_other_source:ticket_id'
         WHEN p."at" < t.created_at - INTERVAL 1 MINUTE THEN 'event_before_creation:at'
     END AS problem,
     CASE WHEN $tz::VARCHAR IS NULL AND p."at" IS NULL AND sla_naive(p.at_raw) THEN 'at' END
