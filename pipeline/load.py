@@ -494,7 +494,10 @@ def _csv_header(path: Path) -> tuple[str, list[str], str]:
     # DuckDB's names are case-insensitive: 'priority' and 'Priority' are one.
     names: list[str] = []
     taken: set[str] = set()
-    for name in next(csv.reader([first], delimiter=best)):
+    for index, name in enumerate(next(csv.reader([first], delimiter=best))):
+        # An unnamed column (a header ending in the separator, as some exports end
+        # every line) is named as DuckDB's sniffing reader names it.
+        name = name or f"column{index}"
         unique, n = name, 0
         while unique.lower() in taken:
             n += 1

@@ -923,3 +923,29 @@ def test_a_utf16_file_is_named_as_such(con, tmp_path, name) -> None:
         "not UTF-8: save the export as UTF-8$",
     ):
         load_file(con, path)
+
+
+TICKETS_HEADER = "ticket_id,customer_id,created_at,category,subject"
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_a_separator_ending_every_line_header_included_still_loads(
+    con, tmp_path, separator, either_csv_reader
+) -> None:
+    # Some exports end every line with the separator: the header then names one
+    # more (unnamed) column, and each row has a value for it.
+    lines = [
+        TICKETS_HEADER + ",",
+        'T1,C1,2026-10-05T09:00:00Z,Refund,"not received, twice",',
+        "T2,C1,2026-10-05T09:00:00Z,,,",
+    ]
+    path = tmp_path / "tickets.csv"
+    path.write_text("\n".join(line.replace(",", separator) for line in lines) + "\n")
+    summary = load_file(con, path)
+    assert (summary.rows_read, summary.accepted) == (2, 2)
+    assert summary.ignored_columns == ("'column5'",)
+    stored = con.execute("SELECT ticket_id, category, subject FROM tickets ORDER BY 1")
+    assert stored.fetchall() == [
+        ("T1", "Refund", "not received" + separator + " twice"),
+        ("T2", None, None),
+    ]
