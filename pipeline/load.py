@@ -131,11 +131,38 @@ class LoadSummary:
 
 
 def sha256_of(path: Path) -> str:
+    return _read_through(path)[0]
+
+
+@dataclass(frozen=True)
+class SeparatorCount:
+    """A CSV file's separator characters below its header line, and whether the
+    file holds a quote at all (without one, no value can hold the separator)."""
+
+    below_header: int
+    quoted: bool
+
+
+def _read_through(path: Path, separator: str | None = None) -> tuple[str, SeparatorCount | None]:
+    """The file's sha256, and with a `separator`, its count (`_check_value_counts`):
+    counted in the same pass, so the file is not read once more for it."""
     digest = hashlib.sha256()
+    byte = ord(separator) if separator is not None else None
+    total, header, quoted = 0, None, False
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            if byte is None:
+                continue
+            # numpy counts a byte about 8x faster than bytes.count.
+            total += int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == byte))
+            quoted = quoted or b'"' in block
+            if header is None:
+                end = block.find(b"\n")
+                header = block[: end if end >= 0 else len(block)].count(byte)
+    if byte is None:
+        return digest.hexdigest(), None
+    return digest.hexdigest(), SeparatorCount(total - (header or 0), quoted)
 
 
 def detect_kind(columns: list[str], path: Path) -> str:
@@ -413,10 +440,22 @@ def _csv_record_lines(path: Path, records: int) -> np.ndarray | None:
 def _csv_newlines(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The CSV file's bytes (memory-mapped), the positions of its newlines, and
     which of them are inside a quoted value (see `_csv_record_lines`)."""
+    data, (nl, inside), _ = _csv_outside_quotes(path, separators=False)
+    return data, nl, inside
+
+
+def _csv_outside_quotes(
+    path: Path, *, separators: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """The CSV file's bytes (memory-mapped), the positions of its newlines and
+    which of them are inside a quoted value, and with `separators`, the same for
+    its separators (see `_csv_record_lines`)."""
     separator, _, _ = _csv_header(path)
     data = np.memmap(path, dtype=np.uint8, mode="r")
     size = len(data)
     found: dict[int, list[np.ndarray]] = {34: [], 10: []}
+    if separators:
+        found[ord(separator)] = []
     for offset in range(0, size, CSV_SCAN_BLOCK):
         block = np.asarray(data[offset : offset + CSV_SCAN_BLOCK])
         for byte, positions in found.items():
@@ -447,12 +486,62 @@ def _csv_newlines(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     toggles = np.cumsum(opens)
     since = toggles - np.where(last_close >= 0, toggles[np.maximum(last_close, 0)], 0)
     quoted_after = since % 2 == 1
-    # A newline is inside a quoted value when the last odd run before it left one open.
-    before = np.searchsorted(final, nl) - 1
-    inside = np.zeros(len(nl), dtype=bool)
-    if len(final):
-        inside = (before >= 0) & quoted_after[np.maximum(before, 0)]
-    return data, nl, inside
+
+    def inside(positions: np.ndarray) -> np.ndarray:
+        # Inside a quoted value when the last odd run before it left one open.
+        before = np.searchsorted(final, positions) - 1
+        if not len(final):
+            return np.zeros(len(positions), dtype=bool)
+        return (before >= 0) & quoted_after[np.maximum(before, 0)]
+
+    seps = None
+    if separators:
+        found_seps = found[ord(separator)]
+        sep = np.concatenate(found_seps) if found_seps else np.zeros(0, np.int64)
+        seps = (sep, inside(sep))
+    return data, (nl, inside(nl)), seps
+
+
+def _check_value_counts(
+    con: duckdb.DuckDBPyConnection, path: Path, columns: int, count: SeparatorCount
+) -> None:
+    """Refuse a CSV file with a row of more values than the header has columns,
+    also when the extra values are empty: DuckDB's reader drops those unseen, so
+    'Refund, not received,' (an unquoted comma, and one at the end) loaded as
+    category 'Refund', subject ' not received'. Each of the `checked` records has
+    `columns` - 1 separators between its values, plus those its (quoted) values
+    hold; more separators in the file than that mean a longer row, which is then
+    looked for (a second reading, only then). The check costs a count of one byte
+    while the file is hashed and, in a file with quotes, a look for the separator
+    in each value (`_separators`, see `_normalise`)."""
+    records, in_values = con.execute(
+        "SELECT count(*), coalesce(sum(_separators), 0) FROM checked"
+    ).fetchall()[0]
+    if count.below_header <= records * (columns - 1) + in_values:
+        return
+    line = _first_long_record_line(path, columns)
+    where = f"{path}" if line is None else f"{path}, line {line}"
+    raise LoadError(
+        f"{where}: more values than the {columns} columns the header names (empty ones too: "
+        "a separator at the end of the line adds one): quote a value that holds the "
+        "separator, or remove the extra values; nothing was loaded"
+    )
+
+
+def _first_long_record_line(path: Path, columns: int) -> int | None:
+    """The line the first record with more than `columns` values starts on, read
+    as DuckDB reads quotes (`_csv_record_lines`), or None if none is found."""
+    _, (nl, nl_inside), seps = _csv_outside_quotes(path, separators=True)
+    assert seps is not None
+    ends, sep = nl[~nl_inside], seps[0][~seps[1]]
+    # Record k (0: the header) holds the separators between the k-th and the
+    # (k + 1)-th newline outside quotes.
+    per_record = np.bincount(np.searchsorted(ends, sep), minlength=len(ends) + 1)
+    long = np.flatnonzero(per_record[1:] > columns - 1)
+    if not len(long):
+        return None
+    # Record k starts on the line after the newline that ended record k - 1.
+    return int(np.flatnonzero(~nl_inside)[long[0]]) + 2
 
 
 def _csv_error_line(path: Path, reported: int) -> int:
@@ -494,7 +583,10 @@ def _csv_header(path: Path) -> tuple[str, list[str], str]:
     # DuckDB's names are case-insensitive: 'priority' and 'Priority' are one.
     names: list[str] = []
     taken: set[str] = set()
-    for name in next(csv.reader([first], delimiter=best)):
+    for index, name in enumerate(next(csv.reader([first], delimiter=best))):
+        # An unnamed column (a header ending in the separator, as some exports end
+        # every line) is named as DuckDB's sniffing reader names it.
+        name = name or f"column{index}"
         unique, n = name, 0
         while unique.lower() in taken:
             n += 1
@@ -571,6 +663,7 @@ def _normalise(
     *,
     reader_rejects: bool,
     header: bool,
+    separator: str | None = None,
 ) -> tuple[str, ...]:
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
@@ -585,7 +678,10 @@ def _normalise(
     ("did you mean ..."): read, not loaded. A field given twice ('priority' and
     'Priority ', or a repeated name the reader numbered 'priority_1') is refused:
     nothing says which of the two is meant. So is a file with a `header` that has
-    no column for a required field: each row would be rejected as 'empty'."""
+    no column for a required field: each row would be rejected as 'empty'.
+
+    `_separators`: with a `separator` (a CSV file with quotes), how many times the
+    values of the row hold it, for `_check_value_counts`; else NULL."""
     fields = KINDS[kind]
     names = {c.strip().lower() for c in columns}
     by_lower: dict[str, str] = {}
@@ -626,13 +722,23 @@ def _normalise(
             "CREATE OR REPLACE TEMP MACRO sla_raw_text(row) AS "
             "json_remove(to_json(row), '$._line')::VARCHAR"
         )
+    separators = "NULL::INTEGER"
+    if separator is not None:
+        # Every column the file has, not only the fields: an ignored one may hold it too.
+        counted = [
+            f"CASE WHEN contains(f.{_identifier(c)}, {_quote(separator)}) THEN "
+            f"length(f.{_identifier(c)}) - length(replace(f.{_identifier(c)}, "
+            f"{_quote(separator)}, '')) ELSE 0 END"
+            for c in columns
+        ]
+        separators = "(" + " + ".join(counted or ["0"]) + ")::INTEGER"
     con.execute(
         "CREATE OR REPLACE TEMP VIEW raw AS "
         "WITH f AS MATERIALIZED (SELECT * FROM raw_file"
         + (" WHERE _rejected IS NULL" if reader_rejects else "")
         + ") SELECT f._line, "
         + ", ".join(select)
-        + ", f AS _row FROM f"
+        + f", {separators} AS _separators, f AS _row FROM f"
     )
     return tuple(ignored)
 
@@ -917,7 +1023,10 @@ def load_file(
     _check_zone(source_tz)
     if frame is None and path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty (no header, no rows): nothing to load")
-    sha = sha256_of(path)
+    # A canonical CSV file's separators are counted while its hash is computed.
+    canonical_csv = fmt == "csv" and frame is None and spec is None
+    separator = _csv_header(path)[0] if canonical_csv else None
+    sha, separator_count = _read_through(path, separator)
     started = dt.datetime.now(dt.UTC)
     con.execute("SET TimeZone = 'UTC'")
     _run(con, "load_macros.sql", {})
@@ -947,6 +1056,7 @@ def load_file(
             path,
             reader_rejects=from_reader,
             header=not from_reader and fmt != "jsonl",
+            separator=separator if separator_count and separator_count.quoted else None,
         )
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
@@ -997,6 +1107,8 @@ def load_file(
         except duckdb.InvalidInputException as exc:
             # The check query is where a CSV file is read: a malformed line surfaces here.
             raise _read_error(path, fmt, exc) from None
+        if separator_count is not None:
+            _check_value_counts(con, path, len(columns), separator_count)
         _check_naive(
             con, path, source_tz, source_columns, csv_file=fmt == "csv" and not from_reader
         )

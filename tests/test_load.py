@@ -952,3 +952,68 @@ def test_an_exports_events_for_a_ticket_of_another_source_are_rejected_too(con, 
     own = tmp_path / "events.csv"
     own.write_text("ticket_id,at,kind,actor_type\n1,2026-10-20T10:00:00Z,agent_reply,agent\n")
     assert load_file(con, own).accepted == 1
+
+
+TICKETS_HEADER = "ticket_id,customer_id,created_at,category,subject"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [",", ',""', ",,,"],
+    ids=["one-empty", "quoted-empty", "three-empty"],
+)
+def test_a_row_with_more_values_than_the_header_is_refused_even_when_they_are_empty(
+    con, tmp_path, extra, either_csv_reader
+) -> None:
+    """DuckDB's reader drops empty values past the header's columns: an unquoted
+    comma in the subject plus one at the end of the line loaded as category
+    'Refund', subject ' not received', without a word. Far down the file (past
+    the sniffer's sample) and after a quoted comma and a quoted line break, which
+    are no extra values."""
+    rows = [f"S{i},C1,2026-10-05T09:00:00Z,Refund,plain" for i in range(25_000)]
+    rows[3] = 'S3,C1,2026-10-05T09:00:00Z,Refund,"over\ntwo lines, with a comma"'
+    rows[24_000] = "S24000,C1,2026-10-05T09:00:00Z,Refund, not received" + extra
+    path = tmp_path / "tickets.csv"
+    path.write_text(TICKETS_HEADER + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(LoadError) as caught:
+        load_file(con, path)
+    assert str(caught.value).startswith(
+        f"{path}, line 24003: more values than the 5 columns the header names"
+    )
+    assert "nothing was loaded" in str(caught.value)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_a_separator_ending_every_line_header_included_still_loads(
+    con, tmp_path, separator, either_csv_reader
+) -> None:
+    # Some exports end every line with the separator: the header then names one
+    # more (unnamed) column, and each row has a value for it.
+    lines = [
+        TICKETS_HEADER + ",",
+        'T1,C1,2026-10-05T09:00:00Z,Refund,"not received, twice",',
+        "T2,C1,2026-10-05T09:00:00Z,,,",
+    ]
+    path = tmp_path / "tickets.csv"
+    path.write_text("\n".join(line.replace(",", separator) for line in lines) + "\n")
+    summary = load_file(con, path)
+    assert (summary.rows_read, summary.accepted) == (2, 2)
+    assert summary.ignored_columns == ("'column5'",)
+    stored = con.execute("SELECT ticket_id, category, subject FROM tickets ORDER BY 1")
+    assert stored.fetchall() == [
+        ("T1", "Refund", "not received" + separator + " twice"),
+        ("T2", None, None),
+    ]
+
+
+def test_an_events_row_with_one_empty_value_too_many_is_refused(con, tmp_path) -> None:
+    load_file(con, FIXTURES / "tickets.csv", source_tz="Europe/Amsterdam")
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "ticket_id,at,kind,old_value,new_value,actor_type\n"
+        "T1,2026-10-23T17:00:00+02:00,status_change,new,open,agent\n"
+        "T1,2026-10-26T10:00:00+01:00,agent_reply,,,agent,\n"
+    )
+    with pytest.raises(LoadError, match=re.escape(f"{path}, line 3: more values than the 6")):
+        load_file(con, path)

@@ -802,3 +802,23 @@ def test_a_utf16_export_read_by_a_mapping_is_named_as_such(con, tmp_path) -> Non
     export.write_bytes("Nr,Klant,Aangemaakt\nX1,C00001,2026-10-05T09:00Z\n".encode("utf-16"))
     with pytest.raises(LoadError, match=r"export\.csv: UTF-16 text .*, not latin-1"):
         load_file(con, export, mapping=mapping)
+
+
+def test_a_row_with_one_empty_value_too_many_stops_a_preset_load(con, tmp_path) -> None:
+    # DuckDB's reader (canonical files) dropped such a value unseen; pandas, which
+    # reads mapping and preset files, counts it: kept so, as the docs promise.
+    fd = tmp_path / "fd.csv"
+    fd.write_text(FD_HEADER + fd_row("101") + fd_row("104").replace("\n", ",\n"))
+    too_many = rf"{FD_COLUMNS + 1} values .* names {FD_COLUMNS} columns"
+    with pytest.raises(LoadError, match=rf"fd\.csv, line 3: {too_many}"):
+        load_file(con, fd, preset="freshdesk", source_tz="Europe/Amsterdam")
+    lines = (PRESETS / "jsm.csv").read_text("utf-8").splitlines()
+    jsm = tmp_path / "jsm.csv"
+    jsm.write_text("\n".join([lines[0], lines[1] + ","]) + "\n")
+    with pytest.raises(LoadError, match=r"jsm\.csv, line 2: 13 values .* names 12 columns"):
+        load_file(con, jsm, preset="jsm", source_tz="Europe/Amsterdam")
+    sn = sn_file(tmp_path, sn_row("INC1", "1", "2026-10-23 17:00:00").replace("\n", ",\n"))
+    too_many = rf"{SN_COLUMNS + 1} values .* names {SN_COLUMNS} columns"
+    with pytest.raises(LoadError, match=rf"sn\.csv, line 2: {too_many}"):
+        load_servicenow(con, sn, source_tz="Europe/Amsterdam")
+    assert con.execute("SELECT count(*) FROM loads").fetchall() == [(1,)]  # the customers

@@ -19,6 +19,7 @@ WITH parsed AS (
                 WHEN sla_ts(valid_to, $tz) IS NULL AND sla_naive(valid_to) THEN 'valid_to'
             END
         END AS naive_field,
+        _separators,
         _row
     FROM raw
 ),

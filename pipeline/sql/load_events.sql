@@ -11,6 +11,7 @@ WITH parsed AS (
         sla_text(r.old_value) AS old_value,
         sla_text(r.new_value) AS new_value,
         lower(sla_text(r.actor_type)) AS actor_type,
+        r._separators,
         r._row
     FROM raw r
 ),

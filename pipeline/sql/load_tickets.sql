@@ -25,6 +25,7 @@ WITH parsed AS (
         sla_bool(requires_it_release) AS requires_it_release,
         coalesce(lower(sla_text(cause_domain)), 'unknown') AS cause_domain,
         sla_text(subject) AS subject,
+        _separators,
         _row
     FROM raw
 ),
