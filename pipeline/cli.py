@@ -214,6 +214,13 @@ def _print_load(summary: LoadSummary) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="A mapping file (TOML) for any other export: docs/mapping.md.",
 )
+@click.option(
+    "--id-prefix",
+    default=None,
+    metavar="TEXT",
+    help="Put TEXT before every ticket id of the files (tickets and events): for a second "
+    "desk whose ids collide with another's (--id-prefix B-: its ticket 1 is stored as B-1).",
+)
 @DB_OPTION
 @handle_errors
 def load_command(
@@ -222,6 +229,7 @@ def load_command(
     source_tz: str | None,
     preset: str,
     mapping: str | None,
+    id_prefix: str | None,
     db: str | None,
 ) -> None:
     """Load exports into the warehouse: canonical CSV/Parquet/JSON lines/XLSX, a
@@ -235,7 +243,13 @@ def load_command(
             progress.add_task(path, total=None)
             try:
                 summaries = load_export(
-                    con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping
+                    con,
+                    path,
+                    kind=kind,
+                    source_tz=source_tz,
+                    preset=preset,
+                    mapping=mapping,
+                    id_prefix=id_prefix,
                 )
             except LoadError as exc:
                 # Each file is one load: the ones before stay loaded, the rest are not
@@ -362,6 +376,7 @@ def _print_status(con: Any) -> None:
         "rejected",
         "flagged",
         "source tz",
+        "id prefix",
         "read again",
         title="Loads",
     )
@@ -378,6 +393,7 @@ def _print_status(con: Any) -> None:
             f"{row.rejected:,}",
             f"{row.flagged:,}",
             row.source_tz if isinstance(row.source_tz, str) and row.source_tz else "-",
+            row.id_prefix if isinstance(row.id_prefix, str) else "-",
             "-" if pd.isna(row.superseded_by) else f"#{int(row.superseded_by)}",
         )
     _show(console, table)

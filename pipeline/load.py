@@ -10,9 +10,9 @@ their raw text. Accepted rows are merged: a newer version of a ticket (by
 than the stored version is not applied, and kept in `not_applied_rows`), events are
 de-duplicated, a customers file replaces the plan history of the customers it
 names. A file whose content (sha256) was loaded before is read again only when
-the result could differ (another preset, mapping or source zone, or rejections
-a later load may have mended: `_same_load`), and its new reading replaces the
-earlier one (whose kept rows then no longer count: `pipeline.status`).
+the result could differ (another preset, mapping, source zone or id prefix, or
+rejections a later load may have mended: `_same_load`), and its new reading
+replaces the earlier one (whose kept rows then no longer count: `pipeline.status`).
 Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 """
 
@@ -85,8 +85,8 @@ REASONS = {
     "duplicate_conflicting": "the same ticket id appears more than once with different content",
     "id_from_other_source": (
         "a ticket with this id is stored from another source system: another desk's ticket, "
-        "which this row would replace (or, an event, be added to); give one desk's ticket "
-        "ids a prefix in its export (docs/canonical-format.md)"
+        "which this row would replace (or, an event, be added to); load one desk's files "
+        "with --id-prefix (e.g. --id-prefix B-: its ticket 1 is stored as B-1)"
     ),
     "event_for_unknown_ticket": "event for a ticket that is not loaded",
     "event_before_creation": "event more than a minute before the ticket was created",
@@ -664,6 +664,7 @@ def _normalise(
     reader_rejects: bool,
     header: bool,
     separator: str | None = None,
+    id_prefix: str | None = None,
 ) -> tuple[str, ...]:
     """TEMP VIEW `raw`: `_line`, exactly the canonical columns of `kind` as text,
     and `_row`, the whole staged row (made into text only for rejected rows, by
@@ -681,7 +682,10 @@ def _normalise(
     no column for a required field: each row would be rejected as 'empty'.
 
     `_separators`: with a `separator` (a CSV file with quotes), how many times the
-    values of the row hold it, for `_check_value_counts`; else NULL."""
+    values of the row hold it, for `_check_value_counts`; else NULL.
+
+    `id_prefix`: put before every (non-empty, trimmed) ticket id, here in the view
+    and only when given, so that a load without one does no work per row for it."""
     fields = KINDS[kind]
     names = {c.strip().lower() for c in columns}
     by_lower: dict[str, str] = {}
@@ -710,7 +714,11 @@ def _normalise(
     select = []
     for name in fields:
         if name in by_lower:
-            select.append(f'CAST(f.{_identifier(by_lower[name])} AS VARCHAR) AS "{name}"')
+            value = f"CAST(f.{_identifier(by_lower[name])} AS VARCHAR)"
+            if name == "ticket_id" and id_prefix is not None:
+                # After sla_text: a blank id stays NULL (missing), ' 7 ' becomes 'B-7'.
+                value = f"{_quote(id_prefix)} || sla_text({value})"
+            select.append(f'{value} AS "{name}"')
         else:
             select.append(f'NULL::VARCHAR AS "{name}"')
     staged = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE raw_file)").fetchall()]
@@ -751,6 +759,31 @@ SELECT $load_id, $file, n._line, n.ticket_id, 'updated_at', 'older_than_stored',
        sla_raw_text(f)
 FROM not_applied n JOIN raw_file f ON f._line = n._line
 """
+
+
+# A file read again with another ticket id prefix stores its tickets under other
+# ids: the earlier reading's, under the ids it gave them, would stay beside them
+# and count twice (desk B loaded without a prefix, then again with --id-prefix
+# B-: its ticket 2 as both 2 and B-2). They give way, as a re-reading's tickets do.
+OTHER_PREFIX_READINGS_SQL = """
+SELECT load_id FROM loads
+WHERE sha256 = $sha AND kind = 'tickets' AND load_id <> $load_id AND NOT unchanged
+  AND id_prefix IS DISTINCT FROM $id_prefix
+"""
+DROP_OTHER_PREFIX_TICKETS_SQL = (
+    f"DELETE FROM tickets WHERE load_id IN ({OTHER_PREFIX_READINGS_SQL})"
+)
+
+
+def _drop_other_prefix_reading(
+    con: duckdb.DuckDBPyConnection, sha: str, load_id: int, id_prefix: str | None
+) -> None:
+    """Remove the tickets an earlier reading of this file stored under another id
+    prefix (OTHER_PREFIX_READINGS_SQL). The loads table is asked first: the tickets
+    are only looked through when there is such a reading (almost never)."""
+    params = {"sha": sha, "load_id": load_id, "id_prefix": id_prefix}
+    if con.execute(OTHER_PREFIX_READINGS_SQL, params).fetchall():
+        con.execute(DROP_OTHER_PREFIX_TICKETS_SQL, params)
 
 
 def _keep_not_applied(con: duckdb.DuckDBPyConnection, load_id: int, path: Path) -> int:
@@ -943,21 +976,31 @@ def _same_load(
     preset: str,
     recorded: str,
     source_tz: str | None,
+    id_prefix: str | None,
 ) -> int | None:
     """The load whose result a new load of this file would repeat, if any: the
     latest real load of the same content and kind, read with the same preset,
-    mapping and source zone, unless rows it rejected for want of other data
+    mapping, source zone and ticket id prefix, unless rows it rejected for want of other data
     may now be accepted (that data was loaded since)."""
     rows = con.execute(
         "SELECT l.load_id, l.preset = ? AND l.mapping IS NOT DISTINCT FROM ? "
-        "AND l.source_tz IS NOT DISTINCT FROM ? "
+        "AND l.source_tz IS NOT DISTINCT FROM ? AND l.id_prefix IS NOT DISTINCT FROM ? "
         "AND NOT (EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id "
         "    AND list_contains(?, r.reason_code)) "
         "  AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = ? "
         "    AND NOT d.unchanged AND d.finished_at IS NOT NULL)) "
         "FROM loads l WHERE l.sha256 = ? AND l.kind = ? AND NOT l.unchanged "
         "AND l.finished_at IS NOT NULL ORDER BY l.load_id DESC LIMIT 1",
-        [preset, recorded, source_tz, list(RETRY_REASONS), DEPENDS_ON.get(kind), sha, kind],
+        [
+            preset,
+            recorded,
+            source_tz,
+            id_prefix,
+            list(RETRY_REASONS),
+            DEPENDS_ON.get(kind),
+            sha,
+            kind,
+        ],
     ).fetchall()
     return rows[0][0] if rows and rows[0][1] else None
 
@@ -972,6 +1015,22 @@ def _check_zone(source_tz: str | None) -> None:
         )
 
 
+def _check_id_prefix(id_prefix: str | None) -> None:
+    """A prefix the stored ids visibly start with: an empty one changes nothing,
+    and spaces at its ends would be trimmed from the id it makes."""
+    if id_prefix is None:
+        return
+    if not id_prefix.strip():
+        raise LoadError(
+            "--id-prefix is empty: give the text to put before each ticket id (e.g. B-)"
+        )
+    if id_prefix != id_prefix.strip():
+        raise LoadError(
+            f"--id-prefix {id_prefix!r} starts or ends with a space: ticket ids are trimmed, "
+            "so the stored ids would not start with it; leave the spaces out"
+        )
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     path: str | Path,
@@ -983,6 +1042,7 @@ def load_file(
     mapping: str | Path | None = None,
     frame: pd.DataFrame | None = None,
     in_transaction: bool = False,
+    id_prefix: str | None = None,
 ) -> LoadSummary:
     """Load one canonical file (tickets, events or customers; CSV, Parquet, JSON
     lines or XLSX) in one transaction, or, with `in_transaction`, in the
@@ -991,6 +1051,11 @@ def load_file(
     `frame`: rows a preset already extracted from the file (canonical text
     columns, `_line`, `_raw`, optionally `_rejected`: see `_stage_frame`), for
     presets that derive several kinds from one file (`load_derived`).
+
+    `id_prefix`: text put before every ticket id the file gives (tickets and
+    events alike), so that a second desk whose ids collide with another's keeps
+    its own tickets ('B-' stores its ticket 1 as 'B-1'); recorded with the load.
+    Not for a customers file, which names no tickets.
 
     Raises `LoadError` when the file cannot be read at all, its kind cannot be
     told, or it has naive timestamps and no `source_tz`. Bad rows never raise:
@@ -1021,6 +1086,7 @@ def load_file(
     if fmt is None:
         raise LoadError(f"{path}: unknown file type {path.suffix!r} (csv, parquet, jsonl, xlsx)")
     _check_zone(source_tz)
+    _check_id_prefix(id_prefix)
     if frame is None and path.stat().st_size == 0:
         raise LoadError(f"{path}: the file is empty (no header, no rows): nothing to load")
     # A canonical CSV file's separators are counted while its hash is computed.
@@ -1047,6 +1113,11 @@ def load_file(
         kind = kind or detect_kind(columns, path)
         if kind not in KINDS:
             raise LoadError(f"unknown kind {kind!r}: tickets, events or customers")
+        if id_prefix is not None and kind == "customers":
+            raise LoadError(
+                f"{path}: --id-prefix is for tickets and events files: a customers file "
+                "names no tickets; load it without the prefix"
+            )
         # A file with a header (not JSON lines, whose keys are each line's, nor rows
         # a reader extracted) is refused whole when it lacks a required column.
         ignored = _normalise(
@@ -1057,15 +1128,16 @@ def load_file(
             reader_rejects=from_reader,
             header=not from_reader and fmt != "jsonl",
             separator=separator if separator_count and separator_count.quoted else None,
+            id_prefix=id_prefix,
         )
         load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         recorded = json.dumps(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
         )
-        earlier = _same_load(con, sha, kind, preset, recorded, source_tz)
+        earlier = _same_load(con, sha, kind, preset, recorded, source_tz, id_prefix)
         con.execute(
             "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
-            "unchanged, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "id_prefix, unchanged, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 load_id,
                 kind,
@@ -1075,6 +1147,7 @@ def load_file(
                 preset,
                 recorded,
                 source_tz,
+                id_prefix,
                 earlier is not None,
                 started,
             ],
@@ -1116,6 +1189,7 @@ def load_file(
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)
             not_applied = _keep_not_applied(con, load_id, path)
+            _drop_other_prefix_reading(con, sha, load_id, id_prefix)
         else:
             _run(con, f"load_{kind}_merge.sql", params)
         _fill_raw_text(con)
@@ -1173,11 +1247,13 @@ def load_derived(
     *,
     preset: str,
     source_tz: str | None = None,
+    id_prefix: str | None = None,
 ) -> list[LoadSummary]:
     """An export from which a preset derives tickets and events (ServiceNow
     snapshots, Zendesk incremental JSON): its tickets, then its events, as two
     loads of the same file in one transaction (a failure in the events leaves
-    no tickets of the file behind)."""
+    no tickets of the file behind). `id_prefix`: as for `load_file`, on the
+    tickets and their events alike."""
     from pipeline.sources import servicenow, zendesk
 
     if preset not in DERIVED_PRESETS:
@@ -1185,6 +1261,7 @@ def load_derived(
     path = Path(path)
     # Checked before the reader reads naive times in it.
     _check_zone(source_tz)
+    _check_id_prefix(id_prefix)
     if preset == "servicenow":
         tickets, events = servicenow.extract(path, source_tz)
     else:  # Zendesk times carry their offset: the zone is not needed
@@ -1199,6 +1276,7 @@ def load_derived(
                 preset=preset,
                 frame=frame,
                 in_transaction=True,
+                id_prefix=id_prefix,
             )
             for kind, frame in (("tickets", tickets), ("events", events))
             # An export without rows is still a load (of none): said, not passed over.
@@ -1214,12 +1292,23 @@ def load_export(
     source_tz: str | None = None,
     preset: str = "canonical",
     mapping: str | Path | None = None,
+    id_prefix: str | None = None,
 ) -> list[LoadSummary]:
     """One export file, whatever its preset: the loads it made (two for a preset
-    that derives tickets and events, else one)."""
+    that derives tickets and events, else one). `id_prefix`: see `load_file`."""
     if preset in DERIVED_PRESETS:
-        return load_derived(con, path, preset=preset, source_tz=source_tz)
-    return [load_file(con, path, kind=kind, source_tz=source_tz, preset=preset, mapping=mapping)]
+        return load_derived(con, path, preset=preset, source_tz=source_tz, id_prefix=id_prefix)
+    return [
+        load_file(
+            con,
+            path,
+            kind=kind,
+            source_tz=source_tz,
+            preset=preset,
+            mapping=mapping,
+            id_prefix=id_prefix,
+        )
+    ]
 
 
 def load_servicenow(

@@ -25,8 +25,8 @@ ROW_REASONS = {"rejected": REASONS, "not_applied": NOT_APPLIED_REASONS}
 
 LOADS_SQL = """
 SELECT l.load_id, l.kind, l.path, left(l.sha256, 12) AS sha256, l.rows_read, l.accepted,
-       l.not_applied, l.rejected, l.flagged, l.unchanged, l.source_tz, l.finished_at,
-       s.superseded_by
+       l.not_applied, l.rejected, l.flagged, l.unchanged, l.source_tz, l.id_prefix,
+       l.finished_at, s.superseded_by
 FROM loads l LEFT JOIN superseded_loads s USING (load_id)
 ORDER BY l.load_id
 """

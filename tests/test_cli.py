@@ -457,3 +457,38 @@ def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
     unknown = run("status", "--rejected", "--reason", "nope", "--db", db)
     assert unknown.exit_code == 1
     assert "no rejected row has reason 'nope'" in unknown.output
+
+
+def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_path) -> None:
+    load_fixtures(db)  # the fixture desk's tickets T1.. (source canonical)
+    desk_b = tmp_path / "desk_b.csv"
+    desk_b.write_text(
+        "ticket_id,source_system,customer_id,created_at\nT1,desk-b,C1,2026-10-21T09:00:00Z\n"
+    )
+    events = tmp_path / "desk_b_events.csv"
+    events.write_text("ticket_id,at,kind,actor_type\nT1,2026-10-21T09:30:00Z,agent_reply,agent\n")
+    refused = run("load", str(desk_b), "--db", db)
+    assert "id_from_other_source" in refused.output
+    loaded = run("load", str(desk_b), str(events), "--id-prefix", "B-", "--db", db)
+    assert loaded.exit_code == 0, loaded.output
+    assert "desk_b.csv (tickets, load #4): read 1, accepted 1, rejected 0" in loaded.output
+    assert "desk_b_events.csv (events, load #5): read 1, accepted 1, rejected 0" in loaded.output
+    again = run("load", str(desk_b), "--id-prefix", "B-", "--db", db)
+    assert "same content as load #4; nothing changed" in again.output
+    con = connect(db, read_only=True)
+    assert con.execute(
+        "SELECT ticket_id, source_system FROM tickets WHERE ticket_id LIKE '%T1' ORDER BY 1"
+    ).fetchall() == [("B-T1", "desk-b"), ("T1", "canonical")]
+    assert con.execute("SELECT ticket_id FROM ticket_events WHERE load_id = 5").fetchall() == [
+        ("B-T1",)
+    ]
+    con.close()
+    status = run("status", "--db", db)
+    assert "id prefix" in status.output
+    rows = [line for line in status.output.splitlines() if "desk_b.csv" in line]
+    assert len(rows) == 3 and all("B-" in line for line in rows[1:]) and "B-" not in rows[0]
+    empty = run("load", str(desk_b), "--id-prefix", "", "--db", db)
+    assert (empty.exit_code, empty.output.strip()) == (
+        1,
+        "Error: --id-prefix is empty: give the text to put before each ticket id (e.g. B-)",
+    )

@@ -1017,3 +1017,135 @@ def test_an_events_row_with_one_empty_value_too_many_is_refused(con, tmp_path) -
     )
     with pytest.raises(LoadError, match=re.escape(f"{path}, line 3: more values than the 6")):
         load_file(con, path)
+
+
+DESK_TICKETS = "ticket_id,source_system,customer_id,created_at,subject\n"
+
+
+def test_a_second_desk_whose_ids_collide_loads_with_an_id_prefix(con, tmp_path) -> None:
+    # Both desks number from 1: without a prefix desk B's ticket 1 is rejected as
+    # id_from_other_source, and editing the export by hand was the only way.
+    desk_a = tmp_path / "desk_a.csv"
+    desk_a.write_text(DESK_TICKETS + "1,desk-a,C1,2026-10-20T09:00:00Z,payout delayed\n")
+    load_file(con, desk_a)
+    desk_b = tmp_path / "desk_b.csv"
+    desk_b.write_text(
+        DESK_TICKETS + "1,desk-b,C2,2026-10-21T09:00:00Z,refund\n"
+        " 2 ,desk-b,C2,2026-10-21T10:00:00Z,trimmed first\n"
+        ",desk-b,C2,2026-10-21T11:00:00Z,no id\n"
+    )
+    summary = load_file(con, desk_b, id_prefix="B-")
+    assert (summary.accepted, summary.rejected) == (2, {"missing_required_field": 1})
+    assert con.execute(
+        "SELECT ticket_id, source_system, subject FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("1", "desk-a", "payout delayed"),
+        ("B-1", "desk-b", "refund"),
+        ("B-2", "desk-b", "trimmed first"),
+    ]
+    # The rejected row's raw text is the file's, without the prefix.
+    assert con.execute(
+        "SELECT field, raw FROM rejected_rows WHERE load_id = ?", [summary.load_id]
+    ).fetchall() == [
+        (
+            "ticket_id",
+            '{"ticket_id":null,"source_system":"desk-b","customer_id":"C2",'
+            '"created_at":"2026-10-21T11:00:00Z","subject":"no id"}',
+        )
+    ]
+    events = tmp_path / "desk_b_events.csv"
+    events.write_text("ticket_id,at,kind,actor_type\n1,2026-10-21T09:30:00Z,agent_reply,agent\n")
+    assert load_file(con, events, id_prefix="B-").accepted == 1
+    assert con.execute("SELECT ticket_id FROM ticket_events").fetchall() == [("B-1",)]
+    assert con.execute("SELECT load_id, id_prefix FROM loads ORDER BY 1").fetchall() == [
+        (1, None),  # the customers
+        (2, None),
+        (3, "B-"),
+        (4, "B-"),
+    ]
+
+
+def test_the_id_prefix_is_part_of_a_files_reading(con, tmp_path) -> None:
+    desk_a = tmp_path / "desk_a.csv"
+    desk_a.write_text(DESK_TICKETS + "1,desk-a,C1,2026-10-20T09:00:00Z,payout delayed\n")
+    load_file(con, desk_a)
+    desk_b = tmp_path / "desk_b.csv"
+    desk_b.write_text(
+        DESK_TICKETS + "1,desk-b,C2,2026-10-21T09:00:00Z,refund\n"
+        "2,desk-b,C2,2026-10-21T10:00:00Z,chargeback\n"
+    )
+    # First without a prefix: ticket 1 is rejected, ticket 2 (no collision) stored as 2.
+    bare = load_file(con, desk_b)
+    assert (bare.accepted, bare.rejected) == (1, {"id_from_other_source": 1})
+    assert (
+        "--id-prefix"
+        in con.execute(
+            "SELECT message FROM rejected_rows WHERE load_id = ?", [bare.load_id]
+        ).fetchall()[0][0]
+    )
+    # Then with one: a new reading, whose tickets replace the earlier reading's
+    # (ticket 2 is not kept as both 2 and B-2).
+    prefixed = load_file(con, desk_b, id_prefix="B-")
+    assert (prefixed.unchanged_since, prefixed.accepted, prefixed.rejected) == (None, 2, {})
+    assert con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall() == [
+        ("1",),
+        ("B-1",),
+        ("B-2",),
+    ]
+    # The same prefix again: nothing changed.
+    assert load_file(con, desk_b, id_prefix="B-").unchanged_since == prefixed.load_id
+    # Another prefix: read again.
+    other = load_file(con, desk_b, id_prefix="DB-")
+    assert (other.unchanged_since, other.accepted) == (None, 2)
+    assert con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall() == [
+        ("1",),
+        ("DB-1",),
+        ("DB-2",),
+    ]
+    # The loads skipped or read say so in the loads table, prefix included.
+    assert con.execute(
+        "SELECT id_prefix, unchanged FROM loads WHERE path = ? ORDER BY load_id", [str(desk_b)]
+    ).fetchall() == [(None, False), ("B-", False), ("B-", True), ("DB-", False)]
+
+
+def test_an_exports_events_follow_its_tickets_id_prefix(con, tmp_path) -> None:
+    desk_a = tmp_path / "desk_a.csv"
+    desk_a.write_text(DESK_TICKETS + "1,desk-a,C1,2026-10-20T09:00:00Z,payout delayed\n")
+    load_file(con, desk_a)
+    export = tmp_path / "zendesk.json"
+    export.write_text(
+        '{"tickets": [{"id": 1, "created_at": "2026-10-23T15:00:00Z", '
+        '"updated_at": "2026-10-27T11:00:00Z", "status": "solved", "priority": "high", '
+        '"requester_id": "C2", "via": {"channel": "email"}}], "ticket_events": [{"ticket_id": 1, '
+        '"created_at": "2026-10-26T09:00:00Z", "child_events": [{"event_type": "Comment", '
+        '"public": true, "author_id": 99}, {"event_type": "Change", "field_name": "status", '
+        '"value": "solved", "previous_value": "open"}]}]}'
+    )
+    tickets, events = load_derived(con, export, preset="zendesk", id_prefix="ZD-")
+    assert (tickets.accepted, tickets.rejected) == (1, {})
+    assert (events.accepted, events.rejected) == (2, {})
+    assert con.execute("SELECT DISTINCT ticket_id FROM ticket_events").fetchall() == [("ZD-1",)]
+    assert con.execute("SELECT ticket_id, source_system FROM tickets ORDER BY 1").fetchall() == [
+        ("1", "desk-a"),
+        ("ZD-1", "zendesk"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        ("", r"^--id-prefix is empty"),
+        (" B-", r"^--id-prefix ' B-' starts or ends with a space"),
+    ],
+)
+def test_an_id_prefix_that_would_not_show_is_refused(con, tmp_path, prefix, message) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text(DESK_TICKETS + "1,desk-b,C1,2026-10-21T09:00:00Z,refund\n")
+    with pytest.raises(LoadError, match=message):
+        load_file(con, path, id_prefix=prefix)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+
+
+def test_a_customers_file_takes_no_id_prefix(con, tmp_path) -> None:
+    with pytest.raises(LoadError, match=r"customers\.csv: --id-prefix is for tickets and events"):
+        load_file(con, FIXTURES / "customers.csv", id_prefix="B-")

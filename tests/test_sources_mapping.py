@@ -822,3 +822,26 @@ def test_a_row_with_one_empty_value_too_many_stops_a_preset_load(con, tmp_path) 
     with pytest.raises(LoadError, match=rf"sn\.csv, line 2: {too_many}"):
         load_servicenow(con, sn, source_tz="Europe/Amsterdam")
     assert con.execute("SELECT count(*) FROM loads").fetchall() == [(1,)]  # the customers
+
+
+def test_an_id_prefix_applies_to_mapped_and_preset_files(con) -> None:
+    mapped = load_file(
+        con, EXAMPLES / "dutch-export.csv", mapping=EXAMPLES / "dutch-export.toml", id_prefix="B-"
+    )
+    preset = load_file(
+        con,
+        PRESETS / "freshdesk.csv",
+        preset="freshdesk",
+        source_tz="Europe/Amsterdam",
+        id_prefix="FD-",
+    )
+    assert (mapped.accepted, preset.accepted) == (2, 2)
+    assert con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall() == [
+        ("B-NL-1",),
+        ("B-NL-2",),
+        ("FD-101",),
+        ("FD-102",),
+    ]
+    assert con.execute(
+        "SELECT preset, id_prefix FROM loads WHERE load_id > 1 ORDER BY load_id"
+    ).fetchall() == [("mapping", "B-"), ("freshdesk", "FD-")]
