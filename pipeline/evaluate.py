@@ -762,18 +762,37 @@ def month_end_as_of(month: str, tz: str) -> pd.Timestamp:
     return _first_instant(following, tz).tz_convert("UTC")
 
 
+# The readings of files the warehouse's data comes from, in load order. A load that
+# found its file unchanged changed nothing, so it is no input.
+INPUT_LOADS_SQL = """
+SELECT load_id, sha256, path, kind, format, preset, mapping, source_tz, id_prefix
+FROM loads
+WHERE finished_at IS NOT NULL AND NOT unchanged
+ORDER BY load_id
+"""
+
+
 def _input_loads(con: duckdb.DuckDBPyConnection) -> list[dict]:
-    rows = con.execute(
-        "SELECT load_id, sha256, path FROM loads WHERE finished_at IS NOT NULL ORDER BY load_id"
-    ).fetchall()
-    return [{"load_id": r[0], "sha256": r[1], "path": r[2]} for r in rows]
+    out = []
+    for load_id, sha, path, *settings in con.execute(INPUT_LOADS_SQL).fetchall():
+        # How the file was read: the same file read with another zone, mapping or
+        # id prefix stores other data, so it is another input.
+        reading = hashlib.sha256(json.dumps(settings, default=str).encode()).hexdigest()
+        out.append({"load_id": load_id, "sha256": sha, "path": path, "reading": reading})
+    return out
 
 
 def input_fingerprint(loads: list[dict]) -> str:
-    """sha256 over the content hashes of the loads an evaluation read."""
+    """sha256 over the readings an evaluation rests on: each file's content hash and
+    how it was read, in load order (reading a file again with other settings changes
+    the data). Inputs recorded before readings were: over the content hashes alone."""
     digest = hashlib.sha256()
-    for sha in sorted({load["sha256"] for load in loads}):
-        digest.update(sha.encode())
+    if not any("reading" in load for load in loads):
+        for sha in sorted({load["sha256"] for load in loads}):
+            digest.update(sha.encode())
+        return digest.hexdigest()
+    for load in loads:
+        digest.update(f"{load['sha256']}:{load.get('reading', '')}\n".encode())
     return digest.hexdigest()
 
 

@@ -938,9 +938,18 @@ def write_manifest(
     # The inputs the evaluation read, not the warehouse's loads now: a report
     # rendered from an older evaluation must not claim files loaded since.
     # A file loaded twice unchanged is listed once, under its first load.
+    # Each reading of a file is listed (a file read again with another zone is another
+    # input); inputs recorded before readings were: each file once, under its first load.
     first_load: dict[str, dict] = {}
     for load in json.loads(info[2]):
-        first_load.setdefault(load["sha256"], {"path": load["path"], "sha256": load["sha256"]})
+        entry = {"path": load["path"], "sha256": load["sha256"]}
+        if "reading" in load:
+            first_load[f"{load['sha256']}:{load['reading']}:{load['load_id']}"] = {
+                **entry,
+                "reading": load["reading"],
+            }
+        else:
+            first_load.setdefault(load["sha256"], entry)
     inputs = list(first_load.values())
     manifest = {
         "report": report,

@@ -411,9 +411,12 @@ def _loads_changed(
     """Why the warehouse's input fingerprint is not the report's: loads added since,
     loads gone, or a load on record with another file hash than the evaluation read
     (`read`: the evaluation's own input_loads; else the manifest's inputs)."""
-    now = con.execute(
-        "SELECT load_id, sha256, path FROM loads WHERE finished_at IS NOT NULL ORDER BY load_id"
+    on_record = con.execute(
+        "SELECT load_id, sha256, path, unchanged FROM loads WHERE finished_at IS NOT NULL "
+        "ORDER BY load_id"
     ).fetchall()
+    # A load that found its file unchanged read nothing new.
+    now = [(lid, sha, p) for lid, sha, p, unchanged in on_record if not unchanged]
     if read is None:
         before = {i.get("sha256") for i in inputs}
         new = sorted({p for _, sha, p in now if sha not in before})
@@ -436,13 +439,19 @@ def _loads_changed(
             "; ".join(altered) + ": nothing new was loaded, the loads table was edited "
             "(whether the loaded rows changed too, the result rows compared tell)"
         )
-    on_record = {lid for lid, _, _ in now}
-    gone = [f"load #{lid} ({load['path']})" for lid, load in then.items() if lid not in on_record]
+    recorded = {lid for lid, *_ in on_record}
+    gone = [f"load #{lid} ({load['path']})" for lid, load in then.items() if lid not in recorded]
     if gone:
         out.append(f"loads the evaluation read are no longer on record: {', '.join(gone)}")
     new = sorted({p for lid, sha, p in now if lid not in then and sha not in hashes_then})
     if new:
         out.append("new data loaded since the report: " + ", ".join(new))
+    again = [f"{p} (load #{lid})" for lid, sha, p in now if lid not in then and sha in hashes_then]
+    if again:
+        out.append(
+            "files read again since the report with other settings (zone, mapping or id "
+            "prefix): " + ", ".join(again)
+        )
     return out
 
 

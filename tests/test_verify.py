@@ -458,3 +458,33 @@ def test_an_edited_load_hash_is_not_called_new_data(warehouse_file, tmp_path) ->
         f"load #3 ({SAMPLE / 'events.csv'}) is on record with file hash ab2bc760d8cb, the "
         "evaluation read 2bc760d8cb6f: nothing new was loaded"
     )
+
+
+def test_a_file_read_again_with_other_settings_is_new_input(tmp_path) -> None:
+    """Found in review: the input fingerprint hashed file contents only, so reading
+    tickets.csv again with an id prefix (every ticket id changed) kept it, the
+    monthly report went on using the old evaluation and verify saw nothing new."""
+    from pipeline.evaluate import current_input_fingerprint
+    from pipeline.policy import Policy
+    from pipeline.report_monthly import ensure_evaluation
+
+    con = connect(":memory:")
+    for name in ("customers", "tickets", "events"):
+        load_file(con, SAMPLE / f"{name}.csv")
+    before = current_input_fingerprint(con)
+    load_file(con, SAMPLE / "tickets.csv")  # unchanged: reads nothing new
+    assert current_input_fingerprint(con) == before
+    written = write_monthly_report(con, MONTH, formats=("html",), out_dir=tmp_path / "before")
+    path = written[-1]
+    first = json.loads(path.read_text())["evaluation_id"]
+
+    load_file(con, SAMPLE / "tickets.csv", id_prefix="X-")
+    load_file(con, SAMPLE / "events.csv", id_prefix="X-")
+    assert current_input_fingerprint(con) != before
+    result = verify_manifest(con, path)
+    assert not result.reproduced
+    assert any(
+        "read again since the report with other settings" in r and "tickets.csv (load #5)" in r
+        for r in result.reasons
+    )
+    assert ensure_evaluation(con, MONTH, Policy.default()) != first
