@@ -43,7 +43,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import CalendarError, WorkingTimeError
-from pipeline.instants import NAT_NS, is_zone_name, local_bounds, to_instants, to_timestamps
+from pipeline.instants import (
+    NAT_NS,
+    is_zone_name,
+    iso_date,
+    local_bounds,
+    to_instants,
+    to_timestamps,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NS = 86_400 * 10**9
@@ -182,18 +189,10 @@ def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
 
 
 def _parse_date(calendar: str, field: str, value: Any) -> dt.date:
-    """A TOML date or a 'YYYY-MM-DD' string: not a date-time (which part of the day
-    would close?), nor the other forms `fromisoformat` reads (20261224, 2026-W52-4)."""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            day = None
-        if day is not None and day.isoformat() == value:
-            return day
-    raise CalendarError(calendar, field, f"malformed date {value!r} (use YYYY-MM-DD)")
+    day = iso_date(value)
+    if day is None:
+        raise CalendarError(calendar, field, f"malformed date {value!r} (use YYYY-MM-DD)")
+    return day
 
 
 def _parse_pairs(

@@ -211,3 +211,18 @@ def is_zone_name(name: object) -> bool:
     DuckDB then refuses mid-query: every zone a user names (calendar, policy,
     --source-tz, a mapping's source_tz) is checked against this one list."""
     return isinstance(name, str) and name in _zone_names()
+
+
+def iso_date(value: Any) -> dt.date | None:
+    """A TOML date or a 'YYYY-MM-DD' string as a date; None for anything else: a
+    date-time (which part of the day?), and the other forms `fromisoformat` reads
+    (20261224, 2026-W52-4), which the docs do not promise."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+        return day if day.isoformat() == value else None
+    return None

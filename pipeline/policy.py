@@ -32,7 +32,7 @@ import pandas as pd
 from pipeline.calendar import Calendar, builtin_tables
 from pipeline.errors import CalendarError, PolicyError
 from pipeline.i18n import LOCALES
-from pipeline.instants import is_zone_name, local_bounds
+from pipeline.instants import is_zone_name, iso_date, local_bounds
 from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES, TIERS
 
 METRICS = ("first_response", "resolution")
@@ -646,16 +646,9 @@ def _date(value: Any, source: str, where: str) -> dt.date:
     starts on a local date of the report time zone, not at an instant."""
     if isinstance(value, dt.datetime):
         raise PolicyError(source, where, f"a date YYYY-MM-DD is required, not a date-time: {value}")
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            day = None
-        # fromisoformat also reads '20200101' and week dates; the docs promise YYYY-MM-DD.
-        if day is not None and day.isoformat() == value:
-            return day
+    day = iso_date(value)
+    if day is not None:
+        return day
     got = "nothing" if value is None else repr(value)
     raise PolicyError(source, where, f"a date YYYY-MM-DD is required, got {got}")
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.evaluate import evaluate, month_end_as_of
-from pipeline.instants import local_bounds, localize_naive, to_instants
+from pipeline.instants import iso_date, local_bounds, localize_naive, to_instants
 from pipeline.warehouse import read_sql
 from tests.evaluation_fixtures import build, plan, ticket
 
@@ -199,3 +199,20 @@ def test_every_zone_name_accepted_works_in_pandas_and_duckdb() -> None:
     for zone in sorted(_zone_names()):
         con.execute("SELECT timezone(?, TIMESTAMP '2026-10-25 02:30')", [zone]).fetchall()
         localize_naive(pd.DatetimeIndex(["2026-10-25 02:30"]), zone)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-24", dt.date(2026, 12, 24)),
+        (dt.date(2026, 12, 24), dt.date(2026, 12, 24)),
+        ("20261224", None),  # fromisoformat reads it; the docs promise YYYY-MM-DD
+        ("2026-W52-4", None),
+        ("2026-12-24T10:00", None),
+        (dt.datetime(2026, 12, 24, 10), None),  # which part of the day?
+        (20261224, None),
+        (None, None),
+    ],
+)
+def test_iso_date_takes_only_the_documented_form(value, expected) -> None:
+    assert iso_date(value) == expected
