@@ -50,6 +50,7 @@ import pyarrow as pa
 from pipeline import __version__
 from pipeline.errors import EvaluationError
 from pipeline.instants import NAT_NS, local_bounds, localize_naive
+from pipeline.load import READING_SETTINGS
 from pipeline.policy import (
     METRICS,
     RESOLVED_STATUSES,
@@ -762,10 +763,11 @@ def month_end_as_of(month: str, tz: str) -> pd.Timestamp:
     return _first_instant(following, tz).tz_convert("UTC")
 
 
-# The readings of files the warehouse's data comes from, in load order. A load that
-# found its file unchanged changed nothing, so it is no input.
-INPUT_LOADS_SQL = """
-SELECT load_id, sha256, path, kind, format, preset, mapping, source_tz, id_prefix
+# The readings of files the warehouse's data comes from, in load order, with how
+# each was read (load.READING_SETTINGS). A load that found its file unchanged
+# changed nothing, so it is no input.
+INPUT_LOADS_SQL = f"""
+SELECT load_id, sha256, path, kind, {", ".join(READING_SETTINGS)}
 FROM loads
 WHERE finished_at IS NOT NULL AND NOT unchanged
 ORDER BY load_id

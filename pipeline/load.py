@@ -965,6 +965,24 @@ def _run(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict) -> None:
 # Rejections that depend on what else is loaded, and the kind of load that can
 # undo them: a file loaded again after its customers (or tickets) were loaded may
 # fare better, so it is then not skipped as unchanged.
+# How a file was read, beside its content: the same bytes read with another preset,
+# mapping, source zone or ticket id prefix store other data. A load repeats an
+# earlier one only when all of these agree (`_same_load`), and the evaluation's
+# input fingerprint counts each such reading as an input of its own.
+READING_SETTINGS = ("preset", "mapping", "source_tz", "id_prefix")
+# The same reading, as the condition `_same_load` asks of the earlier load `l`.
+_SAME_READING = " AND ".join(f"l.{name} IS NOT DISTINCT FROM ${name}" for name in READING_SETTINGS)
+SAME_LOAD_SQL = f"""
+SELECT l.load_id, {_SAME_READING}
+    AND NOT (EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id
+                     AND list_contains($retry, r.reason_code))
+             AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = $depends
+                         AND NOT d.unchanged AND d.finished_at IS NOT NULL))
+FROM loads l
+WHERE l.sha256 = $sha AND l.kind = $kind AND NOT l.unchanged AND l.finished_at IS NOT NULL
+ORDER BY l.load_id DESC
+LIMIT 1
+"""
 RETRY_REASONS = ("unknown_customer", "event_for_unknown_ticket", "event_before_creation")
 DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
 
@@ -983,24 +1001,17 @@ def _same_load(
     mapping, source zone and ticket id prefix, unless rows it rejected for want of other data
     may now be accepted (that data was loaded since)."""
     rows = con.execute(
-        "SELECT l.load_id, l.preset = ? AND l.mapping IS NOT DISTINCT FROM ? "
-        "AND l.source_tz IS NOT DISTINCT FROM ? AND l.id_prefix IS NOT DISTINCT FROM ? "
-        "AND NOT (EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id "
-        "    AND list_contains(?, r.reason_code)) "
-        "  AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = ? "
-        "    AND NOT d.unchanged AND d.finished_at IS NOT NULL)) "
-        "FROM loads l WHERE l.sha256 = ? AND l.kind = ? AND NOT l.unchanged "
-        "AND l.finished_at IS NOT NULL ORDER BY l.load_id DESC LIMIT 1",
-        [
-            preset,
-            recorded,
-            source_tz,
-            id_prefix,
-            list(RETRY_REASONS),
-            DEPENDS_ON.get(kind),
-            sha,
-            kind,
-        ],
+        SAME_LOAD_SQL,
+        {
+            "preset": preset,
+            "mapping": recorded,
+            "source_tz": source_tz,
+            "id_prefix": id_prefix,
+            "retry": list(RETRY_REASONS),
+            "depends": DEPENDS_ON.get(kind),
+            "sha": sha,
+            "kind": kind,
+        },
     ).fetchall()
     return rows[0][0] if rows and rows[0][1] else None
 
