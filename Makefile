@@ -18,12 +18,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)  ## Create .venv with the project and its dev tools
 
-test: $(STAMP)  ## Lint (ruff) and run the test suite
+test: $(STAMP)  ## Lint and format check (ruff), then the test suite
 	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/ruff format --check pipeline tests benchmarks
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## Lint only
+lint: $(STAMP)  ## Lint and format check only
 	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/ruff format --check pipeline tests benchmarks
 
 format: $(STAMP)  ## Format the code with ruff
 	$(BIN)/ruff format pipeline tests benchmarks
