@@ -508,9 +508,18 @@ def build_context(
         outage_billable=int(quality[3]),
         breaches=breach_rows(closed_breaches),
         open_at_month_end=breach_rows(open_rows),
-        loads=tuple(loads.to_dict("records")),
-        rejected=tuple(rejected.to_dict("records")),
-        flagged=tuple(flagged.to_dict("records")),
+        # Codes in the reader's words, each code kept beside them: it is what
+        # `sla status --rejected` and the docs name.
+        loads=tuple(
+            {**r, "kind_label": m.code("kind", r["kind"])} for r in loads.to_dict("records")
+        ),
+        rejected=tuple(
+            {**r, "reason_label": m.code("reason", r["reason_code"])}
+            for r in rejected.to_dict("records")
+        ),
+        flagged=tuple(
+            {**r, "flag_label": m.code("flag", r["flag_code"])} for r in flagged.to_dict("records")
+        ),
         excluded=int(quality[0]),
         excluded_it_release=int(quality[1]),
         calendars=tuple(calendars),

@@ -119,6 +119,27 @@ def test_breakdown_names_values_in_words_most_urgent_first(con, context, rows) -
     assert channels == ["Chat", "E-mail", "Telefoon", "Storingsdienst", "Webformulier"]
 
 
+def test_data_quality_names_codes_in_the_readers_words(con) -> None:
+    """A Dutch manager read 'duplicate_conflicting (customers)': each rejection
+    reason, flag and file kind is said in words, the code kept beside it."""
+    dutch = build_context(con, MONTH, lang="nl")
+    reasons = {r["reason_code"]: r["reason_label"] for r in dutch.rejected}
+    assert reasons["duplicate_conflicting"] == (
+        "Zelfde ticketnummer meer dan eens, met verschillende inhoud"
+    )
+    assert reasons["unknown_customer"] == "Klant niet geladen"
+    flags = {r["flag_code"]: r["flag_label"] for r in dutch.flagged}
+    assert flags["created_in_future"] == "Aangemaakt na het begin van het laden"
+    kinds = {r["kind"]: r["kind_label"] for r in dutch.loads}
+    assert kinds == {"customers": "klanten", "tickets": "tickets", "events": "gebeurtenissen"}
+    soup = BeautifulSoup(render_html(dutch), "html.parser")
+    section = soup.select_one("#data-quality")
+    text = section.get_text(" ", strip=True)
+    assert "customers.csv (klanten)" in text
+    assert "Klant niet geladen unknown_customer" in text
+    assert [th.get_text() for th in section.select("#flagged th")] == ["Signaal", "Rijen"]
+
+
 def test_a_value_not_recorded_or_not_known_is_shown_as_such() -> None:
     m = Messages("en")
     assert m.code("priority", "-") == "(not recorded)"
