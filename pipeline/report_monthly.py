@@ -360,6 +360,7 @@ def build_context(
                 ylabel=m("chart_trend_y"),
                 xlabel=m("chart_month"),
                 tier_labels=tier_labels,
+                decimal=m.decimal,
             )
         )
     # Intake by the month of creation: counted by the month a row counts in, the
@@ -377,6 +378,7 @@ def build_context(
             tier_labels=tier_labels,
             value="tickets",
             percent=False,
+            decimal=m.decimal,
         )
     )
     quantiles = query(con, "report_monthly_quantiles.sql", params).df()
@@ -399,6 +401,7 @@ def build_context(
                 limit_hours=None if l_s is None or l_s == t_s else l_s / 3600,
                 target_label=m("chart_target") + " (Business)",
                 limit_label=m("chart_limit"),
+                decimal=m.decimal,
             )
         )
 

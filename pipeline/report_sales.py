@@ -404,6 +404,7 @@ def build_tiers_context(
         # A long tail (tickets answered weeks later) would squeeze the part that
         # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
         max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
+        decimal=m.decimal,
     )
     months = sorted(monthly["month"].unique())
     trend = charts.trend(
@@ -414,6 +415,7 @@ def build_tiers_context(
         ylabel=m("chart_trend_y"),
         xlabel=m("chart_month"),
         tier_labels=labels,
+        decimal=m.decimal,
     )
     policy_hash = con.execute(
         "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
