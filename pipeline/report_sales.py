@@ -187,7 +187,8 @@ def yardsticks(
                     label = m("hours_short", n=m.quantity(amount))
                 else:
                     key = "days_clock_short" if spec.clock == "clock" else "days_short"
-                    label = m(key, n=m.quantity(amount))
+                    # "_1": within 1 working day, not "1 working days".
+                    label = m(key + ("_1" if amount == 1 else ""), n=m.quantity(amount))
                 measured.setdefault(seconds, label)
     return tuple(Yardstick(seconds, measured[seconds]) for seconds in sorted(measured))
 

@@ -140,6 +140,13 @@ def test_data_quality_names_codes_in_the_readers_words(con) -> None:
     assert [th.get_text() for th in section.select("#flagged th")] == ["Signaal", "Rijen"]
 
 
+def test_one_ticket_needing_an_it_release_is_singular(con) -> None:
+    dutch = replace(build_context(con, MONTH, lang="nl"), excluded=3, excluded_it_release=1)
+    assert "3 (1 vereist een IT-release)." in render_html(dutch)
+    english = replace(build_context(con, MONTH, lang="en"), excluded=3, excluded_it_release=1)
+    assert "3 (1 needs an IT release)." in render_html(english)
+
+
 def test_a_value_not_recorded_or_not_known_is_shown_as_such() -> None:
     m = Messages("en")
     assert m.code("priority", "-") == "(not recorded)"

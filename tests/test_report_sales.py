@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -185,6 +186,26 @@ def test_yardsticks_are_the_fastest_and_slowest_promise_of_the_policy(tmp_path) 
     )
     sticks = yardsticks(m, clock, clock.versions[-1:], "resolution")
     assert [(y.seconds, y.label) for y in sticks] == [(3 * 86400, "3 days"), (7 * 86400, "7 days")]
+
+
+def test_a_yardstick_of_one_day_is_singular() -> None:
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["targets"]["premium"] = {
+        "target_days": 1,
+        "limit_days": 7,
+    }
+    policy = Policy.from_dict(doc)
+    labels = [y.label for y in yardsticks(Messages("nl"), policy, policy.versions, "resolution")]
+    assert labels == ["1 werkdag", "3 werkdagen", "7 werkdagen"]
+    english = yardsticks(Messages("en"), policy, policy.versions, "resolution")
+    assert english[0].label == "1 working day"
+
+
+def test_one_ticket_left_out_is_singular(tiers) -> None:
+    dutch = replace(tiers, lang="nl", unjudged=1)
+    text = BeautifulSoup(render("tiers.html.j2", dutch), "html.parser").select_one("#unjudged")
+    assert text.get_text().startswith("1 ticket van vóór de eerste versie van het beleid")
+    assert "is weggelaten" in text.get_text()
 
 
 def test_tier_report_follows_the_policy_it_is_given(con, tmp_path) -> None:
