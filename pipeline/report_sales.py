@@ -337,7 +337,8 @@ def build_tiers_context(
     def significance(frame, p: float | None, tier: str, below: str | None) -> str:
         if p is None or below is None:
             return "–"
-        shown = "< " + m.number(0.001, 3) if p < 0.001 else "= " + m.number(p, 3)
+        # No-break spaces: a narrow column broke "(p <" from "0,001)".
+        shown = "<\u00a0" + m.number(0.001, 3) if p < 0.001 else "=\u00a0" + m.number(p, 3)
         if p >= 0.05:
             return m("not_significant", p=shown)
         # A two-sided test: a tier that did worse than the one below it is as

@@ -121,7 +121,7 @@ def test_adjacent_tiers_are_compared_on_both_metrics(con, tiers) -> None:
         )
     first = business.metrics["first_response"]
     assert first.p_vs_previous < 0.05
-    assert first.vs_previous == "better than Professional (p < 0.001)"
+    assert first.vs_previous == "better than Professional (p\u00a0<\u00a00.001)"
 
 
 def test_prices_in_the_readers_language(con) -> None:
@@ -617,14 +617,14 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
     assert business.metrics["resolution"].vs_previous == "–"  # no Professional tickets
     assert premium.metrics["resolution"].within[-1][0] == 0.0
     assert premium.metrics["resolution"].p_vs_previous < 0.001
-    assert premium.metrics["resolution"].vs_previous == "worse than Business (p < 0.001)"
+    assert premium.metrics["resolution"].vs_previous == "worse than Business (p\u00a0<\u00a00.001)"
     # Both answered every ticket in an hour: no difference to speak of.
     assert premium.metrics["first_response"].vs_previous == (
-        "no clear difference at these numbers (p = 1.000)"
+        "no clear difference at these numbers (p\u00a0=\u00a01.000)"
     )
     dutch = build_tiers_context(con, "2026-06", "2026-06", lang="nl")
     assert dutch.tiers[-1].metrics["resolution"].vs_previous == (
-        "slechter dan Business (p < 0,001)"
+        "slechter dan Business (p\u00a0<\u00a00,001)"
     )
     html = render("tiers.html.j2", context)
     assert "meaningful" not in html and "rough guide, not proof" in html
