@@ -622,6 +622,11 @@ def test_trends_start_at_the_first_month_of_the_data() -> None:
     html = render_html(context)
     assert "Trends (the data begin this month)" in html
     assert html.count("<svg") == 5  # the charts are drawn all the same
+    # Nor an average of one month ("t.o.v. 1-maandsgemiddelde", "de getoonde 1 maanden").
+    dutch = render_html(build_context(small_warehouse(), MONTH, lang="nl"))
+    assert "1-maandsgemiddelde" not in dutch and "1 maanden" not in dutch
+    assert "t.o.v. vorige maand: –" in BeautifulSoup(dutch, "html.parser").get_text()
+    assert "1-month average" not in html
 
 
 def test_twelve_months_of_trends_in_the_sample(context) -> None:
