@@ -112,7 +112,10 @@ def trend(
             # tickets look like a doubling. Whole ticks: a small desk's axis read
             # "0.5 tickets".
             ax.set_ylim(bottom=0)
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            # (matplotlib's default locator otherwise: the same steps, as many ticks.)
+            ax.yaxis.set_major_locator(
+                MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True)
+            )
         if ax.get_legend_handles_labels()[0]:
             # Between the title and the plot: inside it would cover a line.
             ax.legend(
