@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 TIER_ORDER = ("pioneer", "professional", "business", "premium")
 TIER_STYLE = {
@@ -36,6 +37,24 @@ RC = {
     "grid.color": "#dddddd",
     "grid.linewidth": 0.6,
 }
+
+
+class _DecimalFormatter(ScalarFormatter):
+    """Tick labels with the reader's decimal sign: a Dutch axis reads "0,5", not
+    "0.5" (matplotlib's own locale support follows the process locale, which is
+    neither the report's language nor byte-stable)."""
+
+    def __init__(self, decimal: str) -> None:
+        super().__init__()
+        self.decimal = decimal
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return super().__call__(x, pos).replace(".", self.decimal)
+
+
+def _decimal_axes(ax: plt.Axes, decimal: str) -> None:
+    ax.xaxis.set_major_formatter(_DecimalFormatter(decimal))
+    ax.yaxis.set_major_formatter(_DecimalFormatter(decimal))
 
 
 def _svg(fig: plt.Figure) -> str:
@@ -59,8 +78,10 @@ def trend(
     percent: bool = True,
     target: float | None = None,
     target_label: str = "",
+    decimal: str = ".",
 ) -> str:
-    """One line per tier over the months (`frame`: month, tier, value)."""
+    """One line per tier over the months (`frame`: month, tier, value); `decimal`
+    is the reader's decimal sign for the tick labels."""
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.2, 2.7))
         x = np.arange(len(months))
@@ -79,6 +100,7 @@ def trend(
             ax.annotate(
                 target_label, (x[-1], target), textcoords="offset points", xytext=(4, 2), fontsize=7
             )
+        ax.yaxis.set_major_formatter(_DecimalFormatter(decimal))
         ax.set_xticks(x, labels, rotation=45, ha="right")
         ax.set_title(title, loc="left", fontweight="bold", pad=16)  # room for the legend
         ax.set_ylabel(ylabel)
@@ -87,8 +109,13 @@ def trend(
             ax.set_ylim(0, 105)
         else:
             # Counts from zero: a floor at the smallest month makes a rise of a few
-            # tickets look like a doubling.
+            # tickets look like a doubling. Whole ticks: a small desk's axis read
+            # "0.5 tickets".
             ax.set_ylim(bottom=0)
+            # (matplotlib's default locator otherwise: the same steps, as many ticks.)
+            ax.yaxis.set_major_locator(
+                MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True)
+            )
         if ax.get_legend_handles_labels()[0]:
             # Between the title and the plot: inside it would cover a line.
             ax.legend(
@@ -114,9 +141,11 @@ def distribution(
     target_label: str,
     limit_label: str,
     max_hours: float | None = None,
+    decimal: str = ".",
 ) -> str:
     """ECDF per tier from percentiles 0..100 of working time (seconds); the x axis
-    ends at `max_hours` when given (the tail beyond it is cut, not rescaled)."""
+    ends at `max_hours` when given (the tail beyond it is cut, not rescaled);
+    `decimal` is the reader's decimal sign for the tick labels."""
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.2, 2.6))
         share = np.linspace(0, 100, 101)
@@ -144,6 +173,7 @@ def distribution(
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 102)
         ax.set_xlim(left=0, right=max_hours)
+        _decimal_axes(ax, decimal)
         if ax.get_legend_handles_labels()[0]:  # an empty month has no lines to name
             ax.legend(loc="lower right", fontsize=7, frameon=False)
         return _svg(fig)

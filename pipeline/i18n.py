@@ -16,7 +16,7 @@ from importlib import resources
 
 from babel.dates import format_date, format_datetime, get_day_names
 from babel.lists import format_list
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent, get_decimal_symbol
 
 from pipeline.errors import PipelineError
 
@@ -40,6 +40,11 @@ class Messages:
     @property
     def locale(self) -> str:
         return LOCALES[self.lang]
+
+    @property
+    def decimal(self) -> str:
+        """The decimal sign ("," in Dutch), for text Babel does not format (chart ticks)."""
+        return get_decimal_symbol(self.locale)
 
     def __call__(self, key: str, **values: object) -> str:
         return catalogue(self.lang)[key].format(**values)

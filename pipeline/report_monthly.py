@@ -360,6 +360,7 @@ def build_context(
                 ylabel=m("chart_trend_y"),
                 xlabel=m("chart_month"),
                 tier_labels=tier_labels,
+                decimal=m.decimal,
             )
         )
     # Intake by the month of creation: counted by the month a row counts in, the
@@ -377,6 +378,7 @@ def build_context(
             tier_labels=tier_labels,
             value="tickets",
             percent=False,
+            decimal=m.decimal,
         )
     )
     quantiles = query(con, "report_monthly_quantiles.sql", params).df()
@@ -399,6 +401,7 @@ def build_context(
                 limit_hours=None if l_s is None or l_s == t_s else l_s / 3600,
                 target_label=m("chart_target") + " (Business)",
                 limit_label=m("chart_limit"),
+                decimal=m.decimal,
             )
         )
 
@@ -508,9 +511,18 @@ def build_context(
         outage_billable=int(quality[3]),
         breaches=breach_rows(closed_breaches),
         open_at_month_end=breach_rows(open_rows),
-        loads=tuple(loads.to_dict("records")),
-        rejected=tuple(rejected.to_dict("records")),
-        flagged=tuple(flagged.to_dict("records")),
+        # Codes in the reader's words, each code kept beside them: it is what
+        # `sla status --rejected` and the docs name.
+        loads=tuple(
+            {**r, "kind_label": m.code("kind", r["kind"])} for r in loads.to_dict("records")
+        ),
+        rejected=tuple(
+            {**r, "reason_label": m.code("reason", r["reason_code"])}
+            for r in rejected.to_dict("records")
+        ),
+        flagged=tuple(
+            {**r, "flag_label": m.code("flag", r["flag_code"])} for r in flagged.to_dict("records")
+        ),
         excluded=int(quality[0]),
         excluded_it_release=int(quality[1]),
         calendars=tuple(calendars),

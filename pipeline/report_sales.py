@@ -187,7 +187,8 @@ def yardsticks(
                     label = m("hours_short", n=m.quantity(amount))
                 else:
                     key = "days_clock_short" if spec.clock == "clock" else "days_short"
-                    label = m(key, n=m.quantity(amount))
+                    # "_1": within 1 working day, not "1 working days".
+                    label = m(key + ("_1" if amount == 1 else ""), n=m.quantity(amount))
                 measured.setdefault(seconds, label)
     return tuple(Yardstick(seconds, measured[seconds]) for seconds in sorted(measured))
 
@@ -336,7 +337,8 @@ def build_tiers_context(
     def significance(frame, p: float | None, tier: str, below: str | None) -> str:
         if p is None or below is None:
             return "–"
-        shown = "< " + m.number(0.001, 3) if p < 0.001 else "= " + m.number(p, 3)
+        # No-break spaces: a narrow column broke "(p <" from "0,001)".
+        shown = "<\u00a0" + m.number(0.001, 3) if p < 0.001 else "=\u00a0" + m.number(p, 3)
         if p >= 0.05:
             return m("not_significant", p=shown)
         # A two-sided test: a tier that did worse than the one below it is as
@@ -404,6 +406,7 @@ def build_tiers_context(
         # A long tail (tickets answered weeks later) would squeeze the part that
         # sells a tier into the left edge: cut at the slowest tier's 95th percentile.
         max_hours=_axis_end(quantiles["q"].tolist(), percentile=95),
+        decimal=m.decimal,
     )
     months = sorted(monthly["month"].unique())
     trend = charts.trend(
@@ -414,6 +417,7 @@ def build_tiers_context(
         ylabel=m("chart_trend_y"),
         xlabel=m("chart_month"),
         tier_labels=labels,
+        decimal=m.decimal,
     )
     policy_hash = con.execute(
         "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]

@@ -1,3 +1,6 @@
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -67,3 +70,31 @@ def test_a_month_without_tickets_is_a_count_of_zero_not_a_gap(monkeypatch) -> No
         percent=False,
     )
     assert drawn == [[3.0, 0.0, 5.0]]
+
+
+def _tick_texts(svg: str) -> list[str]:
+    return re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+
+
+def test_a_few_tickets_are_counted_in_whole_ticks() -> None:
+    ticks = _tick_texts(_trend([1.0, 2.0], percent=False))
+    assert "0" in ticks and "2" in ticks
+    assert not any("." in t or "," in t for t in ticks)
+
+
+def test_dutch_ticks_have_a_decimal_comma() -> None:
+    quantiles = {"business": np.linspace(0, 3 * 3600, 101)}
+    options = dict(
+        title="t",
+        xlabel="x",
+        ylabel="y",
+        tier_labels={},
+        target_hours=None,
+        limit_hours=None,
+        target_label="",
+        limit_label="",
+    )
+    dutch = _tick_texts(charts.distribution(quantiles, decimal=",", **options))
+    assert "0,5" in dutch and "2,5" in dutch
+    assert not any("." in t for t in dutch)
+    assert "0.5" in _tick_texts(charts.distribution(quantiles, **options))

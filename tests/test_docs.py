@@ -56,3 +56,26 @@ def test_every_calendar_key_is_in_the_reference() -> None:
     text = (ROOT / "docs" / "policy.md").read_text()
     reference = text[text.index("## Every key") : text.index("## Versions")]
     assert sorted(k for k in _KNOWN_KEYS | {"subdiv"} if f"`{k}`" not in reference) == []
+
+
+# The policies shipped: the built-in one and the examples (not the mapping files).
+POLICIES = [
+    ROOT / "pipeline" / "data" / "default_policy.toml",
+    *(
+        p
+        for p in sorted((ROOT / "docs" / "examples").glob("*.toml"))
+        if "[[versions]]" in p.read_text()
+    ),
+]
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.name)
+def test_every_shipped_policy_describes_its_tiers_in_every_report_language(path: Path) -> None:
+    """The Dutch tier report under the what-if example showed 'Basic support via
+    chat, e-mail and phone': the example's texts were English only."""
+    from pipeline.i18n import LOCALES
+    from pipeline.policy import Policy
+
+    for version in Policy.from_toml(path).versions:
+        for name, tier in version.tiers.items():
+            assert set(tier.support_descriptions) == set(LOCALES), (version.version, name)

@@ -119,6 +119,34 @@ def test_breakdown_names_values_in_words_most_urgent_first(con, context, rows) -
     assert channels == ["Chat", "E-mail", "Telefoon", "Storingsdienst", "Webformulier"]
 
 
+def test_data_quality_names_codes_in_the_readers_words(con) -> None:
+    """A Dutch manager read 'duplicate_conflicting (customers)': each rejection
+    reason, flag and file kind is said in words, the code kept beside it."""
+    dutch = build_context(con, MONTH, lang="nl")
+    reasons = {r["reason_code"]: r["reason_label"] for r in dutch.rejected}
+    assert reasons["duplicate_conflicting"] == (
+        "Zelfde ticketnummer meer dan eens, met verschillende inhoud"
+    )
+    assert reasons["unknown_customer"] == "Klant niet geladen"
+    flags = {r["flag_code"]: r["flag_label"] for r in dutch.flagged}
+    assert flags["created_in_future"] == "Aangemaakt na het begin van het laden"
+    kinds = {r["kind"]: r["kind_label"] for r in dutch.loads}
+    assert kinds == {"customers": "klanten", "tickets": "tickets", "events": "gebeurtenissen"}
+    soup = BeautifulSoup(render_html(dutch), "html.parser")
+    section = soup.select_one("#data-quality")
+    text = section.get_text(" ", strip=True)
+    assert "customers.csv (klanten)" in text
+    assert "Klant niet geladen unknown_customer" in text
+    assert [th.get_text() for th in section.select("#flagged th")] == ["Signaal", "Rijen"]
+
+
+def test_one_ticket_needing_an_it_release_is_singular(con) -> None:
+    dutch = replace(build_context(con, MONTH, lang="nl"), excluded=3, excluded_it_release=1)
+    assert "3 (1 vereist een IT-release)." in render_html(dutch)
+    english = replace(build_context(con, MONTH, lang="en"), excluded=3, excluded_it_release=1)
+    assert "3 (1 needs an IT release)." in render_html(english)
+
+
 def test_a_value_not_recorded_or_not_known_is_shown_as_such() -> None:
     m = Messages("en")
     assert m.code("priority", "-") == "(not recorded)"
@@ -594,6 +622,11 @@ def test_trends_start_at_the_first_month_of_the_data() -> None:
     html = render_html(context)
     assert "Trends (the data begin this month)" in html
     assert html.count("<svg") == 5  # the charts are drawn all the same
+    # Nor an average of one month ("t.o.v. 1-maandsgemiddelde", "de getoonde 1 maanden").
+    dutch = render_html(build_context(small_warehouse(), MONTH, lang="nl"))
+    assert "1-maandsgemiddelde" not in dutch and "1 maanden" not in dutch
+    assert "t.o.v. vorige maand: –" in BeautifulSoup(dutch, "html.parser").get_text()
+    assert "1-month average" not in html
 
 
 def test_twelve_months_of_trends_in_the_sample(context) -> None:

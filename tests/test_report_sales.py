@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -120,7 +121,7 @@ def test_adjacent_tiers_are_compared_on_both_metrics(con, tiers) -> None:
         )
     first = business.metrics["first_response"]
     assert first.p_vs_previous < 0.05
-    assert first.vs_previous == "better than Professional (p < 0.001)"
+    assert first.vs_previous == "better than Professional (p\u00a0<\u00a00.001)"
 
 
 def test_prices_in_the_readers_language(con) -> None:
@@ -185,6 +186,26 @@ def test_yardsticks_are_the_fastest_and_slowest_promise_of_the_policy(tmp_path) 
     )
     sticks = yardsticks(m, clock, clock.versions[-1:], "resolution")
     assert [(y.seconds, y.label) for y in sticks] == [(3 * 86400, "3 days"), (7 * 86400, "7 days")]
+
+
+def test_a_yardstick_of_one_day_is_singular() -> None:
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["targets"]["premium"] = {
+        "target_days": 1,
+        "limit_days": 7,
+    }
+    policy = Policy.from_dict(doc)
+    labels = [y.label for y in yardsticks(Messages("nl"), policy, policy.versions, "resolution")]
+    assert labels == ["1 werkdag", "3 werkdagen", "7 werkdagen"]
+    english = yardsticks(Messages("en"), policy, policy.versions, "resolution")
+    assert english[0].label == "1 working day"
+
+
+def test_one_ticket_left_out_is_singular(tiers) -> None:
+    dutch = replace(tiers, lang="nl", unjudged=1)
+    text = BeautifulSoup(render("tiers.html.j2", dutch), "html.parser").select_one("#unjudged")
+    assert text.get_text().startswith("1 ticket van vóór de eerste versie van het beleid")
+    assert "is weggelaten" in text.get_text()
 
 
 def test_tier_report_follows_the_policy_it_is_given(con, tmp_path) -> None:
@@ -596,14 +617,14 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
     assert business.metrics["resolution"].vs_previous == "–"  # no Professional tickets
     assert premium.metrics["resolution"].within[-1][0] == 0.0
     assert premium.metrics["resolution"].p_vs_previous < 0.001
-    assert premium.metrics["resolution"].vs_previous == "worse than Business (p < 0.001)"
+    assert premium.metrics["resolution"].vs_previous == "worse than Business (p\u00a0<\u00a00.001)"
     # Both answered every ticket in an hour: no difference to speak of.
     assert premium.metrics["first_response"].vs_previous == (
-        "no clear difference at these numbers (p = 1.000)"
+        "no clear difference at these numbers (p\u00a0=\u00a01.000)"
     )
     dutch = build_tiers_context(con, "2026-06", "2026-06", lang="nl")
     assert dutch.tiers[-1].metrics["resolution"].vs_previous == (
-        "slechter dan Business (p < 0,001)"
+        "slechter dan Business (p\u00a0<\u00a00,001)"
     )
     html = render("tiers.html.j2", context)
     assert "meaningful" not in html and "rough guide, not proof" in html

@@ -1,0 +1,32 @@
+"""The message catalogues: every language says everything, with the same values."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from pipeline.i18n import LOCALES, catalogue
+from pipeline.load import REASONS
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_every_language_has_the_same_keys_and_placeholders() -> None:
+    english = catalogue("en")
+    for lang in LOCALES:
+        other = catalogue(lang)
+        assert set(other) == set(english), lang
+        for key, text in english.items():
+            assert _fields(other[key]) == _fields(text), (lang, key)
+
+
+@pytest.mark.parametrize("lang", list(LOCALES))
+def test_every_rejection_reason_and_flag_has_words(lang: str) -> None:
+    texts = catalogue(lang)
+    flags = ("auto_response", "created_in_future")  # load_tickets_merge.sql
+    missing = [c for c in REASONS if f"reason_{c}" not in texts]
+    missing += [c for c in flags if f"flag_{c}" not in texts]
+    assert not missing
