@@ -99,8 +99,9 @@ class Messages:
         return format_date(day, "MMMM y", locale=self.locale)
 
     def short_month(self, month: str) -> str:
+        # "nov '25", not "nov 25": a Dutch reader takes the latter for 25 November.
         day = dt.date.fromisoformat(f"{month}-01")
-        return format_date(day, "MMM yy", locale=self.locale)
+        return format_date(day, "MMM ''yy", locale=self.locale)
 
     def datetime(self, value: dt.datetime | None, tz: str) -> str:
         if value is None:

@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from pipeline.i18n import LOCALES, catalogue
+from pipeline.i18n import LOCALES, Messages, catalogue
 from pipeline.load import REASONS
 
 
@@ -30,3 +30,9 @@ def test_every_rejection_reason_and_flag_has_words(lang: str) -> None:
     missing = [c for c in REASONS if f"reason_{c}" not in texts]
     missing += [c for c in flags if f"flag_{c}" not in texts]
     assert not missing
+
+
+@pytest.mark.parametrize(("lang", "label"), [("en", "Nov '25"), ("nl", "nov '25")])
+def test_short_month_marks_the_year(lang: str, label: str) -> None:
+    # "nov 25" reads as 25 November in Dutch.
+    assert Messages(lang).short_month("2025-11") == label
