@@ -167,6 +167,8 @@ def _print_load(summary: LoadSummary) -> None:
         f"{summary.path} ({summary.kind}, load #{summary.load_id}): read {summary.rows_read:,}, "
         f"accepted {summary.accepted:,}{split}, rejected {summary.rejected_total:,}"
     )
+    if summary.read_again is not None:
+        console.print(f"  read again: {summary.read_again}")
     for column in summary.ignored_columns:
         console.print(f"  ignored column {column}: not a field of {summary.kind}")
     for code, count in summary.rejected.items():
@@ -402,6 +404,9 @@ def _print_status(con: Any) -> None:
         "not applied: accepted rows not stored, a newer version of the ticket was; read "
         "again: the file's later reading, whose rows replace this one's"
     )
+    for row in status.loads.itertuples():
+        if isinstance(row.read_again, str):
+            console.print(f"load #{row.load_id} read {row.path} again: {row.read_again}")
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
     later, latest = status.created_later

@@ -10,8 +10,9 @@ their raw text. Accepted rows are merged: a newer version of a ticket (by
 than the stored version is not applied, and kept in `not_applied_rows`), events are
 de-duplicated, a customers file replaces the plan history of the customers it
 names. A file whose content (sha256) was loaded before is read again only when
-the result could differ (another preset, mapping, source zone or id prefix, or
-rejections a later load may have mended: `_same_load`), and its new reading
+the result could differ (another preset, mapping, source zone or id prefix, a
+reading by another version of the loader, `READER_VERSION`, or rejections a
+later load may have mended: `_same_load`), and its new reading
 replaces the earlier one (whose kept rows then no longer count: `pipeline.status`).
 Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 """
@@ -71,6 +72,15 @@ FORMATS = {
     ".ndjson": "jsonl",
     ".xlsx": "xlsx",
 }
+# The version of how the loader reads a file into rows, recorded with each load
+# (loads.reader_version). It must be bumped whenever a change alters which rows a
+# file yields or their values (a row accepted before is now rejected, a value is
+# read otherwise): a file an older version read is then read again when loaded
+# again, instead of being skipped as unchanged with its misread rows kept.
+# 1: the first recorded (loads before it have NULL); it refuses a CSV row with
+# more values than the header has columns, empty ones too, which an earlier
+# loader read shifted one column over.
+READER_VERSION = 1
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
 REASONS = {
@@ -119,6 +129,8 @@ class LoadSummary:
     # Columns of a canonical file that are no field of its kind, each with a
     # near-miss hint ("did you mean ...") when there is one: read, not loaded.
     ignored_columns: tuple[str, ...] = ()
+    # Why a file whose content was read before was read again (`_same_load`), or None.
+    read_again: str | None = None
 
     @property
     def rejected_total(self) -> int:
@@ -962,29 +974,49 @@ def _run(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict) -> None:
         con.execute(body, bind(body, params)).fetchall()
 
 
-# Rejections that depend on what else is loaded, and the kind of load that can
-# undo them: a file loaded again after its customers (or tickets) were loaded may
-# fare better, so it is then not skipped as unchanged.
 # How a file was read, beside its content: the same bytes read with another preset,
 # mapping, source zone or ticket id prefix store other data. A load repeats an
 # earlier one only when all of these agree (`_same_load`), and the evaluation's
 # input fingerprint counts each such reading as an input of its own.
 READING_SETTINGS = ("preset", "mapping", "source_tz", "id_prefix")
-# The same reading, as the condition `_same_load` asks of the earlier load `l`.
-_SAME_READING = " AND ".join(f"l.{name} IS NOT DISTINCT FROM ${name}" for name in READING_SETTINGS)
+# The settings as a reload's reason names them.
+SETTING_NAMES = {
+    "preset": "preset",
+    "mapping": "mapping",
+    "source_tz": "source time zone",
+    "id_prefix": "id prefix",
+}
+# The latest reading of the same content and kind, and how it compares with this
+# one: each reading setting, the reader version that read it, and whether rows it
+# rejected for want of other data may now be accepted (that data was loaded since).
+_SAME_SETTINGS = ", ".join(
+    f"l.{name} IS NOT DISTINCT FROM ${name} AS same_{name}" for name in READING_SETTINGS
+)
 SAME_LOAD_SQL = f"""
-SELECT l.load_id, {_SAME_READING}
-    AND NOT (EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id
-                     AND list_contains($retry, r.reason_code))
-             AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = $depends
-                         AND NOT d.unchanged AND d.finished_at IS NOT NULL))
+SELECT l.load_id, l.reader_version, {_SAME_SETTINGS},
+    EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id
+            AND list_contains($retry, r.reason_code))
+        AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = $depends
+                    AND NOT d.unchanged AND d.finished_at IS NOT NULL) AS mendable
 FROM loads l
 WHERE l.sha256 = $sha AND l.kind = $kind AND NOT l.unchanged AND l.finished_at IS NOT NULL
 ORDER BY l.load_id DESC
 LIMIT 1
 """
+# Rejections that depend on what else is loaded, and the kind of load that can
+# undo them: a file loaded again after its customers (or tickets) were loaded may
+# fare better, so it is then not skipped as unchanged.
 RETRY_REASONS = ("unknown_customer", "event_for_unknown_ticket", "event_before_creation")
 DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
+
+
+@dataclass(frozen=True)
+class EarlierReading:
+    """The latest earlier reading of a file's content (and kind), and why a new
+    load reads the file again (None: it would repeat that reading, unchanged)."""
+
+    load_id: int
+    read_again: str | None
 
 
 def _same_load(
@@ -995,25 +1027,46 @@ def _same_load(
     recorded: str,
     source_tz: str | None,
     id_prefix: str | None,
-) -> int | None:
-    """The load whose result a new load of this file would repeat, if any: the
-    latest real load of the same content and kind, read with the same preset,
-    mapping, source zone and ticket id prefix, unless rows it rejected for want of other data
-    may now be accepted (that data was loaded since)."""
+) -> EarlierReading | None:
+    """The latest real load of the same content and kind, if any, and why this
+    load cannot repeat its result: read with another preset, mapping, source zone
+    or ticket id prefix, by another version of the loader (READER_VERSION), or
+    rows it rejected for want of other data may now be accepted (that data was
+    loaded since)."""
+    settings = {
+        "preset": preset,
+        "mapping": recorded,
+        "source_tz": source_tz,
+        "id_prefix": id_prefix,
+    }
     rows = con.execute(
         SAME_LOAD_SQL,
         {
-            "preset": preset,
-            "mapping": recorded,
-            "source_tz": source_tz,
-            "id_prefix": id_prefix,
+            **settings,
             "retry": list(RETRY_REASONS),
             "depends": DEPENDS_ON.get(kind),
             "sha": sha,
             "kind": kind,
         },
     ).fetchall()
-    return rows[0][0] if rows and rows[0][1] else None
+    if not rows:
+        return None
+    load_id, reader_version, *same, mendable = rows[0]
+    why = []
+    other = [
+        SETTING_NAMES[name] for name, equal in zip(READING_SETTINGS, same, strict=True) if not equal
+    ]
+    if other:
+        why.append(f"other settings than load #{load_id} ({', '.join(other)})")
+    if reader_version != READER_VERSION:
+        newer = reader_version is not None and reader_version > READER_VERSION
+        why.append(
+            f"load #{load_id} was read by {'a newer' if newer else 'an older'} version of "
+            "the loader"
+        )
+    if mendable:
+        why.append(f"load #{load_id} rejected rows for want of {DEPENDS_ON[kind]}, loaded since")
+    return EarlierReading(load_id, "; ".join(why) or None)
 
 
 def _check_zone(source_tz: str | None) -> None:
@@ -1146,9 +1199,12 @@ def load_file(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
         )
         earlier = _same_load(con, sha, kind, preset, recorded, source_tz, id_prefix)
+        unchanged = earlier is not None and earlier.read_again is None
+        read_again = earlier.read_again if earlier is not None else None
         con.execute(
             "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
-            "id_prefix, unchanged, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "id_prefix, unchanged, reader_version, read_again, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 load_id,
                 kind,
@@ -1159,13 +1215,16 @@ def load_file(
                 recorded,
                 source_tz,
                 id_prefix,
-                earlier is not None,
+                unchanged,
+                READER_VERSION,
+                read_again,
                 started,
             ],
         )
-        if earlier is not None:
+        if unchanged:
+            assert earlier is not None
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
-            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
+            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier.load_id)
         reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
         con.register("reasons", reasons)
         rejected_by_reader = 0
@@ -1246,6 +1305,7 @@ def load_file(
         flagged,
         not_applied=not_applied,
         ignored_columns=ignored,
+        read_again=read_again,
     )
 
 

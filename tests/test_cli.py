@@ -472,6 +472,7 @@ def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_
     loaded = run("load", str(desk_b), str(events), "--id-prefix", "B-", "--db", db)
     assert loaded.exit_code == 0, loaded.output
     assert "desk_b.csv (tickets, load #4): read 1, accepted 1, rejected 0" in loaded.output
+    assert "  read again: other settings than load #3 (id prefix)" in loaded.output
     assert "desk_b_events.csv (events, load #5): read 1, accepted 1, rejected 0" in loaded.output
     again = run("load", str(desk_b), "--id-prefix", "B-", "--db", db)
     assert "same content as load #4; nothing changed" in again.output
@@ -485,8 +486,10 @@ def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_
     con.close()
     status = run("status", "--db", db)
     assert "id prefix" in status.output
-    rows = [line for line in status.output.splitlines() if "desk_b.csv" in line]
+    rows = [line for line in status.output.splitlines() if "desk_b.csv" in line and "│" in line]
     assert len(rows) == 3 and all("B-" in line for line in rows[1:]) and "B-" not in rows[0]
+    # Below the table, why a file was read again.
+    assert f"load #4 read {desk_b} again: other settings than load #3 (id prefix)" in status.output
     empty = run("load", str(desk_b), "--id-prefix", "", "--db", db)
     assert (empty.exit_code, empty.output.strip()) == (
         1,

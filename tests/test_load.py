@@ -465,6 +465,7 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     # Read in another zone: read again, and the instants follow the new zone.
     other = load_file(con, tickets, source_tz="Europe/Amsterdam")
     assert other.unchanged_since is None
+    assert other.read_again == f"other settings than load #{first.load_id} (source time zone)"
     created = con.execute("SELECT created_at FROM tickets WHERE ticket_id = 'T2'").fetchall()
     assert pd.Timestamp(created[0][0]) == pd.Timestamp("2026-10-26T08:00Z")
     # The missing customer arrives: the rejected ticket is accepted on reloading.
@@ -475,6 +476,9 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     load_file(con, customers)
     again = load_file(con, tickets, source_tz="Europe/Amsterdam")
     assert again.unchanged_since is None and again.rejected == {}
+    assert again.read_again == (
+        f"load #{other.load_id} rejected rows for want of customers, loaded since"
+    )
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(2,)]
     # And now it is unchanged again.
     assert load_file(con, tickets, source_tz="Europe/Amsterdam").unchanged_since == again.load_id
@@ -485,6 +489,58 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     load_file(con, events, source_tz="Europe/Amsterdam")
     stored = con.execute('SELECT "at" FROM ticket_events').fetchall()
     assert [pd.Timestamp(r[0]) for r in stored] == [pd.Timestamp("2026-10-26T09:00Z")]
+
+
+def test_a_file_read_by_another_version_of_the_loader_is_read_again(
+    con, tmp_path, monkeypatch
+) -> None:
+    """A loader fix that changes how a file's rows are read (the check refusing a
+    row with trailing empty values, once read shifted one column over) left a file
+    read before it "unchanged" on reloading, its misread rows kept for good."""
+    from pipeline import load
+
+    current = load.READER_VERSION
+    path = tmp_path / "tickets.csv"
+    path.write_text(DESK_TICKETS + "T1,canonical,C1,2026-10-20T09:00:00Z,refund\n")
+    monkeypatch.setattr(load, "READER_VERSION", current - 1)
+    first = load_file(con, path)
+    # What the older loader made of the row.
+    con.execute("UPDATE tickets SET subject = 'misread' WHERE ticket_id = 'T1'")
+    # Reloaded by the same version: the same reading, skipped.
+    assert load_file(con, path).unchanged_since == first.load_id
+    monkeypatch.setattr(load, "READER_VERSION", current)
+    again = load_file(con, path)
+    assert (again.unchanged_since, again.accepted) == (None, 1)
+    assert again.read_again == f"load #{first.load_id} was read by an older version of the loader"
+    assert con.execute("SELECT subject FROM tickets").fetchall() == [("refund",)]
+    # Read by this version now: unchanged again.
+    assert load_file(con, path).unchanged_since == again.load_id
+    assert con.execute(
+        "SELECT reader_version, unchanged, read_again FROM loads WHERE path = ? ORDER BY load_id",
+        [str(path)],
+    ).fetchall() == [
+        (current - 1, False, None),
+        (current - 1, True, None),
+        (current, False, again.read_again),
+        (current, True, None),
+    ]
+    # A load recorded before versions were (NULL) was read by an older loader too.
+    con.execute("UPDATE loads SET reader_version = NULL")
+    assert load_file(con, path).read_again == (
+        f"load #{again.load_id} was read by an older version of the loader"
+    )
+    # Other settings and another version: both said.
+    monkeypatch.setattr(load, "READER_VERSION", current + 1)
+    prefixed = load_file(con, path, id_prefix="B-")
+    assert prefixed.read_again == (
+        f"other settings than load #{prefixed.load_id - 1} (id prefix); load "
+        f"#{prefixed.load_id - 1} was read by an older version of the loader"
+    )
+    # A newer loader's reading is not repeated by an older one either.
+    monkeypatch.setattr(load, "READER_VERSION", current)
+    assert load_file(con, path, id_prefix="B-").read_again == (
+        f"load #{prefixed.load_id} was read by a newer version of the loader"
+    )
 
 
 def test_json_lines_are_read_as_text_line_by_line(con, tmp_path) -> None:
