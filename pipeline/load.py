@@ -131,6 +131,10 @@ class LoadSummary:
     ignored_columns: tuple[str, ...] = ()
     # Why a file whose content was read before was read again (`_same_load`), or None.
     read_again: str | None = None
+    # A tickets file read again: the earlier reading's tickets this reading does not
+    # name, removed, and those it names but rejected, kept as stored.
+    earlier_removed: int = 0
+    earlier_kept: int = 0
 
     @property
     def rejected_total(self) -> int:
@@ -773,29 +777,58 @@ FROM not_applied n JOIN raw_file f ON f._line = n._line
 """
 
 
-# A file read again with another ticket id prefix stores its tickets under other
-# ids: the earlier reading's, under the ids it gave them, would stay beside them
-# and count twice (desk B loaded without a prefix, then again with --id-prefix
-# B-: its ticket 2 as both 2 and B-2). They give way, as a re-reading's tickets do.
-OTHER_PREFIX_READINGS_SQL = """
-SELECT load_id FROM loads
-WHERE sha256 = $sha AND kind = 'tickets' AND load_id <> $load_id AND NOT unchanged
-  AND id_prefix IS DISTINCT FROM $id_prefix
-"""
-DROP_OTHER_PREFIX_TICKETS_SQL = (
-    f"DELETE FROM tickets WHERE load_id IN ({OTHER_PREFIX_READINGS_SQL})"
+# The ticket ids a tickets reading names, accepted or rejected (`_drop_earlier_reading`).
+READING_IDS_SQL = "SELECT ticket_id FROM checked"
+# Rows a reader rejected itself (a skipped line, a time it cannot read) name their
+# ticket too; staged without the prefix, which `raw` puts before the others' ids.
+READER_REJECTED_IDS_SQL = (
+    "SELECT {prefix}sla_text(CAST(ticket_id AS VARCHAR)) FROM raw_file WHERE _rejected IS NOT NULL"
 )
+# Tickets an earlier reading of the file stored that are still as it stored them
+# (after `load_tickets_earlier.sql`: those this reading named but rejected).
+EARLIER_KEPT_SQL = """
+SELECT count(*) FROM tickets
+WHERE load_id IN (
+    SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets' AND load_id < $load_id
+)
+"""
 
 
-def _drop_other_prefix_reading(
-    con: duckdb.DuckDBPyConnection, sha: str, load_id: int, id_prefix: str | None
-) -> None:
-    """Remove the tickets an earlier reading of this file stored under another id
-    prefix (OTHER_PREFIX_READINGS_SQL). The loads table is asked first: the tickets
-    are only looked through when there is such a reading (almost never)."""
-    params = {"sha": sha, "load_id": load_id, "id_prefix": id_prefix}
-    if con.execute(OTHER_PREFIX_READINGS_SQL, params).fetchall():
-        con.execute(DROP_OTHER_PREFIX_TICKETS_SQL, params)
+@dataclass(frozen=True)
+class EarlierTickets:
+    """What a tickets file read again did to its earlier reading's tickets."""
+
+    removed: int  # not named by the new reading: removed, with that reading's events
+    kept: int  # named but rejected by the new reading: the stored version stays
+
+
+def _drop_earlier_reading(
+    con: duckdb.DuckDBPyConnection,
+    sha: str,
+    load_id: int,
+    id_prefix: str | None,
+    *,
+    reader_rejects: bool,
+) -> EarlierTickets:
+    """Remove the tickets an earlier reading of this file stored that this reading
+    does not name (`load_tickets_earlier.sql`: another id prefix, id column or id
+    transform), after the merge; only called when the file was read before.
+    `reader_rejects`: the rows were staged with the reader's own rejections
+    (`_stage_frame`), whose ids count as named too."""
+    ids = READING_IDS_SQL
+    if reader_rejects and "ticket_id" in _staged_columns(con):
+        prefix = f"{_quote(id_prefix)} || " if id_prefix is not None else ""
+        ids += " UNION ALL " + READER_REJECTED_IDS_SQL.format(prefix=prefix)
+    # Without NULLs: one would make every `NOT IN` unknown, and nothing would go.
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW reading_ids AS SELECT ticket_id FROM ({ids}) "
+        "WHERE ticket_id IS NOT NULL"
+    )
+    params = {"sha": sha, "load_id": load_id}
+    _run(con, "load_tickets_earlier.sql", params)
+    removed = con.execute("SELECT count(*) FROM earlier_gone").fetchall()[0][0]
+    kept = con.execute(EARLIER_KEPT_SQL, params).fetchall()[0][0]
+    return EarlierTickets(removed, kept)
 
 
 def _keep_not_applied(con: duckdb.DuckDBPyConnection, load_id: int, path: Path) -> int:
@@ -821,8 +854,15 @@ def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-SCRATCH_TABLES = ("checked", "repeated", "not_applied", "maybe_repeated", "raw_staged")
-SCRATCH_VIEWS = ("candidates", "raw", "raw_file")
+SCRATCH_TABLES = (
+    "checked",
+    "repeated",
+    "not_applied",
+    "maybe_repeated",
+    "earlier_gone",
+    "raw_staged",
+)
+SCRATCH_VIEWS = ("candidates", "reading_ids", "raw", "raw_file")
 
 
 @contextlib.contextmanager
@@ -1256,10 +1296,14 @@ def load_file(
             con, path, source_tz, source_columns, csv_file=fmt == "csv" and not from_reader
         )
         not_applied = 0
+        earlier_tickets = None
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)
             not_applied = _keep_not_applied(con, load_id, path)
-            _drop_other_prefix_reading(con, sha, load_id, id_prefix)
+            if earlier is not None:
+                earlier_tickets = _drop_earlier_reading(
+                    con, sha, load_id, id_prefix, reader_rejects=from_reader
+                )
         else:
             _run(con, f"load_{kind}_merge.sql", params)
         _fill_raw_text(con)
@@ -1291,8 +1335,18 @@ def load_file(
         n_rejected = sum(rejected.values())
         con.execute(
             "UPDATE loads SET rows_read = ?, accepted = ?, rejected = ?, not_applied = ?, "
-            "flagged = ?, finished_at = now() WHERE load_id = ?",
-            [read, read - n_rejected, n_rejected, not_applied, sum(flagged.values()), load_id],
+            "flagged = ?, earlier_removed = ?, earlier_kept = ?, finished_at = now() "
+            "WHERE load_id = ?",
+            [
+                read,
+                read - n_rejected,
+                n_rejected,
+                not_applied,
+                sum(flagged.values()),
+                earlier_tickets.removed if earlier_tickets is not None else None,
+                earlier_tickets.kept if earlier_tickets is not None else None,
+                load_id,
+            ],
         )
     return LoadSummary(
         str(path),
@@ -1306,6 +1360,8 @@ def load_file(
         not_applied=not_applied,
         ignored_columns=ignored,
         read_again=read_again,
+        earlier_removed=earlier_tickets.removed if earlier_tickets is not None else 0,
+        earlier_kept=earlier_tickets.kept if earlier_tickets is not None else 0,
     )
 
 
