@@ -1073,16 +1073,13 @@ def _same_load(
     or ticket id prefix, by another version of the loader (READER_VERSION), or
     rows it rejected for want of other data may now be accepted (that data was
     loaded since)."""
-    settings = {
-        "preset": preset,
-        "mapping": recorded,
-        "source_tz": source_tz,
-        "id_prefix": id_prefix,
-    }
     rows = con.execute(
         SAME_LOAD_SQL,
         {
-            **settings,
+            "preset": preset,
+            "mapping": recorded,
+            "source_tz": source_tz,
+            "id_prefix": id_prefix,
             "retry": list(RETRY_REASONS),
             "depends": DEPENDS_ON.get(kind),
             "sha": sha,
@@ -1239,8 +1236,8 @@ def load_file(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
         )
         earlier = _same_load(con, sha, kind, preset, recorded, source_tz, id_prefix)
-        unchanged = earlier is not None and earlier.read_again is None
         read_again = earlier.read_again if earlier is not None else None
+        unchanged_since = earlier.load_id if earlier is not None and read_again is None else None
         con.execute(
             "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
             "id_prefix, unchanged, reader_version, read_again, started_at) "
@@ -1255,16 +1252,15 @@ def load_file(
                 recorded,
                 source_tz,
                 id_prefix,
-                unchanged,
+                unchanged_since is not None,
                 READER_VERSION,
                 read_again,
                 started,
             ],
         )
-        if unchanged:
-            assert earlier is not None
+        if unchanged_since is not None:
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
-            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier.load_id)
+            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=unchanged_since)
         reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
         con.register("reasons", reasons)
         rejected_by_reader = 0
