@@ -151,6 +151,22 @@ def _show(console: Console, *renderables: Any) -> None:
             console.width = width
 
 
+def _earlier_tickets_notes(removed: int, kept: int) -> list[str]:
+    """What a tickets file read again did to its earlier reading's tickets, said."""
+    notes = []
+    if removed:
+        notes.append(
+            f"removed {removed:,} ticket(s) of the earlier reading that this reading does "
+            "not name (with the events that reading stored for them)"
+        )
+    if kept:
+        notes.append(
+            f"kept {kept:,} ticket(s) of the earlier reading as stored: this reading rejected "
+            "their rows, so nothing replaced them"
+        )
+    return notes
+
+
 def _print_load(summary: LoadSummary) -> None:
     console = Console(soft_wrap=True)
     if summary.unchanged_since is not None:
@@ -167,6 +183,10 @@ def _print_load(summary: LoadSummary) -> None:
         f"{summary.path} ({summary.kind}, load #{summary.load_id}): read {summary.rows_read:,}, "
         f"accepted {summary.accepted:,}{split}, rejected {summary.rejected_total:,}"
     )
+    if summary.read_again is not None:
+        console.print(f"  read again: {summary.read_again}")
+    for note in _earlier_tickets_notes(summary.earlier_removed, summary.earlier_kept):
+        console.print(f"  {note}")
     for column in summary.ignored_columns:
         console.print(f"  ignored column {column}: not a field of {summary.kind}")
     for code, count in summary.rejected.items():
@@ -402,6 +422,15 @@ def _print_status(con: Any) -> None:
         "not applied: accepted rows not stored, a newer version of the ticket was; read "
         "again: the file's later reading, whose rows replace this one's"
     )
+    for row in status.loads.itertuples():
+        if isinstance(row.read_again, str):
+            notes = _earlier_tickets_notes(
+                0 if pd.isna(row.earlier_removed) else int(row.earlier_removed),
+                0 if pd.isna(row.earlier_kept) else int(row.earlier_kept),
+            )
+            console.print(
+                f"load #{row.load_id} read {row.path} again: " + "; ".join([row.read_again, *notes])
+            )
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
     low, high = status.created_range
     later, latest = status.created_later

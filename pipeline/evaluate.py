@@ -765,7 +765,11 @@ def month_end_as_of(month: str, tz: str) -> pd.Timestamp:
 
 # The readings of files the warehouse's data comes from, in load order, with how
 # each was read (load.READING_SETTINGS). A load that found its file unchanged
-# changed nothing, so it is no input.
+# changed nothing, so it is no input. The reader version (load.READER_VERSION) is
+# not hashed into a reading: a file read again by a newer loader is a load of its
+# own, so it changes the fingerprint as any reading again does (for settings or
+# for rows now accepted), and hashing it would only have moved the fingerprint of
+# every evaluation made before versions were recorded, whose data is unchanged.
 INPUT_LOADS_SQL = f"""
 SELECT load_id, sha256, path, kind, {", ".join(READING_SETTINGS)}
 FROM loads

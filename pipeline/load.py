@@ -10,8 +10,9 @@ their raw text. Accepted rows are merged: a newer version of a ticket (by
 than the stored version is not applied, and kept in `not_applied_rows`), events are
 de-duplicated, a customers file replaces the plan history of the customers it
 names. A file whose content (sha256) was loaded before is read again only when
-the result could differ (another preset, mapping, source zone or id prefix, or
-rejections a later load may have mended: `_same_load`), and its new reading
+the result could differ (another preset, mapping, source zone or id prefix, a
+reading by another version of the loader, `READER_VERSION`, or rejections a
+later load may have mended: `_same_load`), and its new reading
 replaces the earlier one (whose kept rows then no longer count: `pipeline.status`).
 Suspicious but loadable rows are loaded and listed in `flagged_rows`.
 """
@@ -71,6 +72,15 @@ FORMATS = {
     ".ndjson": "jsonl",
     ".xlsx": "xlsx",
 }
+# The version of how the loader reads a file into rows, recorded with each load
+# (loads.reader_version). It must be bumped whenever a change alters which rows a
+# file yields or their values (a row accepted before is now rejected, a value is
+# read otherwise): a file an older version read is then read again when loaded
+# again, instead of being skipped as unchanged with its misread rows kept.
+# 1: the first recorded (loads before it have NULL); it refuses a CSV row with
+# more values than the header has columns, empty ones too, which an earlier
+# loader read shifted one column over.
+READER_VERSION = 1
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
 REASONS = {
@@ -119,6 +129,12 @@ class LoadSummary:
     # Columns of a canonical file that are no field of its kind, each with a
     # near-miss hint ("did you mean ...") when there is one: read, not loaded.
     ignored_columns: tuple[str, ...] = ()
+    # Why a file whose content was read before was read again (`_same_load`), or None.
+    read_again: str | None = None
+    # A tickets file read again: the earlier reading's tickets this reading does not
+    # name, removed, and those it names but rejected, kept as stored.
+    earlier_removed: int = 0
+    earlier_kept: int = 0
 
     @property
     def rejected_total(self) -> int:
@@ -761,29 +777,58 @@ FROM not_applied n JOIN raw_file f ON f._line = n._line
 """
 
 
-# A file read again with another ticket id prefix stores its tickets under other
-# ids: the earlier reading's, under the ids it gave them, would stay beside them
-# and count twice (desk B loaded without a prefix, then again with --id-prefix
-# B-: its ticket 2 as both 2 and B-2). They give way, as a re-reading's tickets do.
-OTHER_PREFIX_READINGS_SQL = """
-SELECT load_id FROM loads
-WHERE sha256 = $sha AND kind = 'tickets' AND load_id <> $load_id AND NOT unchanged
-  AND id_prefix IS DISTINCT FROM $id_prefix
-"""
-DROP_OTHER_PREFIX_TICKETS_SQL = (
-    f"DELETE FROM tickets WHERE load_id IN ({OTHER_PREFIX_READINGS_SQL})"
+# The ticket ids a tickets reading names, accepted or rejected (`_drop_earlier_reading`).
+READING_IDS_SQL = "SELECT ticket_id FROM checked"
+# Rows a reader rejected itself (a skipped line, a time it cannot read) name their
+# ticket too; staged without the prefix, which `raw` puts before the others' ids.
+READER_REJECTED_IDS_SQL = (
+    "SELECT {prefix}sla_text(CAST(ticket_id AS VARCHAR)) FROM raw_file WHERE _rejected IS NOT NULL"
 )
+# Tickets an earlier reading of the file stored that are still as it stored them
+# (after `load_tickets_earlier.sql`: those this reading named but rejected).
+EARLIER_KEPT_SQL = """
+SELECT count(*) FROM tickets
+WHERE load_id IN (
+    SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets' AND load_id < $load_id
+)
+"""
 
 
-def _drop_other_prefix_reading(
-    con: duckdb.DuckDBPyConnection, sha: str, load_id: int, id_prefix: str | None
-) -> None:
-    """Remove the tickets an earlier reading of this file stored under another id
-    prefix (OTHER_PREFIX_READINGS_SQL). The loads table is asked first: the tickets
-    are only looked through when there is such a reading (almost never)."""
-    params = {"sha": sha, "load_id": load_id, "id_prefix": id_prefix}
-    if con.execute(OTHER_PREFIX_READINGS_SQL, params).fetchall():
-        con.execute(DROP_OTHER_PREFIX_TICKETS_SQL, params)
+@dataclass(frozen=True)
+class EarlierTickets:
+    """What a tickets file read again did to its earlier reading's tickets."""
+
+    removed: int  # not named by the new reading: removed, with that reading's events
+    kept: int  # named but rejected by the new reading: the stored version stays
+
+
+def _drop_earlier_reading(
+    con: duckdb.DuckDBPyConnection,
+    sha: str,
+    load_id: int,
+    id_prefix: str | None,
+    *,
+    reader_rejects: bool,
+) -> EarlierTickets:
+    """Remove the tickets an earlier reading of this file stored that this reading
+    does not name (`load_tickets_earlier.sql`: another id prefix, id column or id
+    transform), after the merge; only called when the file was read before.
+    `reader_rejects`: the rows were staged with the reader's own rejections
+    (`_stage_frame`), whose ids count as named too."""
+    ids = READING_IDS_SQL
+    if reader_rejects and "ticket_id" in _staged_columns(con):
+        prefix = f"{_quote(id_prefix)} || " if id_prefix is not None else ""
+        ids += " UNION ALL " + READER_REJECTED_IDS_SQL.format(prefix=prefix)
+    # Without NULLs: one would make every `NOT IN` unknown, and nothing would go.
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW reading_ids AS SELECT ticket_id FROM ({ids}) "
+        "WHERE ticket_id IS NOT NULL"
+    )
+    params = {"sha": sha, "load_id": load_id}
+    _run(con, "load_tickets_earlier.sql", params)
+    removed = con.execute("SELECT count(*) FROM earlier_gone").fetchall()[0][0]
+    kept = con.execute(EARLIER_KEPT_SQL, params).fetchall()[0][0]
+    return EarlierTickets(removed, kept)
 
 
 def _keep_not_applied(con: duckdb.DuckDBPyConnection, load_id: int, path: Path) -> int:
@@ -809,8 +854,15 @@ def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-SCRATCH_TABLES = ("checked", "repeated", "not_applied", "maybe_repeated", "raw_staged")
-SCRATCH_VIEWS = ("candidates", "raw", "raw_file")
+SCRATCH_TABLES = (
+    "checked",
+    "repeated",
+    "not_applied",
+    "maybe_repeated",
+    "earlier_gone",
+    "raw_staged",
+)
+SCRATCH_VIEWS = ("candidates", "reading_ids", "raw", "raw_file")
 
 
 @contextlib.contextmanager
@@ -962,29 +1014,49 @@ def _run(con: duckdb.DuckDBPyConnection, sql_file: str, params: dict) -> None:
         con.execute(body, bind(body, params)).fetchall()
 
 
-# Rejections that depend on what else is loaded, and the kind of load that can
-# undo them: a file loaded again after its customers (or tickets) were loaded may
-# fare better, so it is then not skipped as unchanged.
 # How a file was read, beside its content: the same bytes read with another preset,
 # mapping, source zone or ticket id prefix store other data. A load repeats an
 # earlier one only when all of these agree (`_same_load`), and the evaluation's
 # input fingerprint counts each such reading as an input of its own.
 READING_SETTINGS = ("preset", "mapping", "source_tz", "id_prefix")
-# The same reading, as the condition `_same_load` asks of the earlier load `l`.
-_SAME_READING = " AND ".join(f"l.{name} IS NOT DISTINCT FROM ${name}" for name in READING_SETTINGS)
+# The settings as a reload's reason names them.
+SETTING_NAMES = {
+    "preset": "preset",
+    "mapping": "mapping",
+    "source_tz": "source time zone",
+    "id_prefix": "id prefix",
+}
+# The latest reading of the same content and kind, and how it compares with this
+# one: each reading setting, the reader version that read it, and whether rows it
+# rejected for want of other data may now be accepted (that data was loaded since).
+_SAME_SETTINGS = ", ".join(
+    f"l.{name} IS NOT DISTINCT FROM ${name} AS same_{name}" for name in READING_SETTINGS
+)
 SAME_LOAD_SQL = f"""
-SELECT l.load_id, {_SAME_READING}
-    AND NOT (EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id
-                     AND list_contains($retry, r.reason_code))
-             AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = $depends
-                         AND NOT d.unchanged AND d.finished_at IS NOT NULL))
+SELECT l.load_id, l.reader_version, {_SAME_SETTINGS},
+    EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id
+            AND list_contains($retry, r.reason_code))
+        AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = $depends
+                    AND NOT d.unchanged AND d.finished_at IS NOT NULL) AS mendable
 FROM loads l
 WHERE l.sha256 = $sha AND l.kind = $kind AND NOT l.unchanged AND l.finished_at IS NOT NULL
 ORDER BY l.load_id DESC
 LIMIT 1
 """
+# Rejections that depend on what else is loaded, and the kind of load that can
+# undo them: a file loaded again after its customers (or tickets) were loaded may
+# fare better, so it is then not skipped as unchanged.
 RETRY_REASONS = ("unknown_customer", "event_for_unknown_ticket", "event_before_creation")
 DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
+
+
+@dataclass(frozen=True)
+class EarlierReading:
+    """The latest earlier reading of a file's content (and kind), and why a new
+    load reads the file again (None: it would repeat that reading, unchanged)."""
+
+    load_id: int
+    read_again: str | None
 
 
 def _same_load(
@@ -995,11 +1067,12 @@ def _same_load(
     recorded: str,
     source_tz: str | None,
     id_prefix: str | None,
-) -> int | None:
-    """The load whose result a new load of this file would repeat, if any: the
-    latest real load of the same content and kind, read with the same preset,
-    mapping, source zone and ticket id prefix, unless rows it rejected for want of other data
-    may now be accepted (that data was loaded since)."""
+) -> EarlierReading | None:
+    """The latest real load of the same content and kind, if any, and why this
+    load cannot repeat its result: read with another preset, mapping, source zone
+    or ticket id prefix, by another version of the loader (READER_VERSION), or
+    rows it rejected for want of other data may now be accepted (that data was
+    loaded since)."""
     rows = con.execute(
         SAME_LOAD_SQL,
         {
@@ -1013,7 +1086,24 @@ def _same_load(
             "kind": kind,
         },
     ).fetchall()
-    return rows[0][0] if rows and rows[0][1] else None
+    if not rows:
+        return None
+    load_id, reader_version, *same, mendable = rows[0]
+    why = []
+    other = [
+        SETTING_NAMES[name] for name, equal in zip(READING_SETTINGS, same, strict=True) if not equal
+    ]
+    if other:
+        why.append(f"other settings than load #{load_id} ({', '.join(other)})")
+    if reader_version != READER_VERSION:
+        newer = reader_version is not None and reader_version > READER_VERSION
+        why.append(
+            f"load #{load_id} was read by {'a newer' if newer else 'an older'} version of "
+            "the loader"
+        )
+    if mendable:
+        why.append(f"load #{load_id} rejected rows for want of {DEPENDS_ON[kind]}, loaded since")
+    return EarlierReading(load_id, "; ".join(why) or None)
 
 
 def _check_zone(source_tz: str | None) -> None:
@@ -1146,9 +1236,12 @@ def load_file(
             spec.document if spec is not None else {"kind": kind, "columns": columns}
         )
         earlier = _same_load(con, sha, kind, preset, recorded, source_tz, id_prefix)
+        read_again = earlier.read_again if earlier is not None else None
+        unchanged_since = earlier.load_id if earlier is not None and read_again is None else None
         con.execute(
             "INSERT INTO loads (load_id, kind, path, sha256, format, preset, mapping, source_tz, "
-            "id_prefix, unchanged, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "id_prefix, unchanged, reader_version, read_again, started_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 load_id,
                 kind,
@@ -1159,13 +1252,15 @@ def load_file(
                 recorded,
                 source_tz,
                 id_prefix,
-                earlier is not None,
+                unchanged_since is not None,
+                READER_VERSION,
+                read_again,
                 started,
             ],
         )
-        if earlier is not None:
+        if unchanged_since is not None:
             con.execute("UPDATE loads SET finished_at = now() WHERE load_id = ?", [load_id])
-            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=earlier)
+            return LoadSummary(str(path), kind, load_id, sha, 0, 0, unchanged_since=unchanged_since)
         reasons = pd.DataFrame({"code": list(REASONS), "message": list(REASONS.values())})
         con.register("reasons", reasons)
         rejected_by_reader = 0
@@ -1197,10 +1292,14 @@ def load_file(
             con, path, source_tz, source_columns, csv_file=fmt == "csv" and not from_reader
         )
         not_applied = 0
+        earlier_tickets = None
         if kind == "tickets":
             _run(con, "load_tickets_merge.sql", params)
             not_applied = _keep_not_applied(con, load_id, path)
-            _drop_other_prefix_reading(con, sha, load_id, id_prefix)
+            if earlier is not None:
+                earlier_tickets = _drop_earlier_reading(
+                    con, sha, load_id, id_prefix, reader_rejects=from_reader
+                )
         else:
             _run(con, f"load_{kind}_merge.sql", params)
         _fill_raw_text(con)
@@ -1232,8 +1331,18 @@ def load_file(
         n_rejected = sum(rejected.values())
         con.execute(
             "UPDATE loads SET rows_read = ?, accepted = ?, rejected = ?, not_applied = ?, "
-            "flagged = ?, finished_at = now() WHERE load_id = ?",
-            [read, read - n_rejected, n_rejected, not_applied, sum(flagged.values()), load_id],
+            "flagged = ?, earlier_removed = ?, earlier_kept = ?, finished_at = now() "
+            "WHERE load_id = ?",
+            [
+                read,
+                read - n_rejected,
+                n_rejected,
+                not_applied,
+                sum(flagged.values()),
+                earlier_tickets.removed if earlier_tickets is not None else None,
+                earlier_tickets.kept if earlier_tickets is not None else None,
+                load_id,
+            ],
         )
     return LoadSummary(
         str(path),
@@ -1246,6 +1355,9 @@ def load_file(
         flagged,
         not_applied=not_applied,
         ignored_columns=ignored,
+        read_again=read_again,
+        earlier_removed=earlier_tickets.removed if earlier_tickets is not None else 0,
+        earlier_kept=earlier_tickets.kept if earlier_tickets is not None else 0,
     )
 
 

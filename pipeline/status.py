@@ -26,7 +26,8 @@ ROW_REASONS = {"rejected": REASONS, "not_applied": NOT_APPLIED_REASONS}
 LOADS_SQL = """
 SELECT l.load_id, l.kind, l.path, left(l.sha256, 12) AS sha256, l.rows_read, l.accepted,
        l.not_applied, l.rejected, l.flagged, l.unchanged, l.source_tz, l.id_prefix,
-       l.finished_at, s.superseded_by
+       l.reader_version, l.read_again, l.earlier_removed, l.earlier_kept, l.finished_at,
+       s.superseded_by
 FROM loads l LEFT JOIN superseded_loads s USING (load_id)
 ORDER BY l.load_id
 """
@@ -49,7 +50,11 @@ class StatusError(PipelineError):
 
 @dataclass(frozen=True)
 class WarehouseStatus:
-    loads: pd.DataFrame  # with not_applied and superseded_by (the later reading, or NA)
+    # with not_applied, reader_version, read_again (why the load read a file read
+    # before, or None), earlier_removed and earlier_kept (a tickets file read again:
+    # its earlier reading's tickets removed, or kept as this reading rejected them;
+    # NA otherwise) and superseded_by (the later reading, or NA)
+    loads: pd.DataFrame
     counts: dict[str, int]  # rows per table, history included
     # Over the tickets created up to now; those created later (flagged
     # created_in_future when loaded) are counted apart, so that one mistyped year

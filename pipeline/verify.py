@@ -412,11 +412,12 @@ def _loads_changed(
     loads gone, or a load on record with another file hash than the evaluation read
     (`read`: the evaluation's own input_loads; else the manifest's inputs)."""
     on_record = con.execute(
-        "SELECT load_id, sha256, path, unchanged FROM loads WHERE finished_at IS NOT NULL "
-        "ORDER BY load_id"
+        "SELECT load_id, sha256, path, unchanged, read_again FROM loads "
+        "WHERE finished_at IS NOT NULL ORDER BY load_id"
     ).fetchall()
     # A load that found its file unchanged read nothing new.
-    now = [(lid, sha, p) for lid, sha, p, unchanged in on_record if not unchanged]
+    now = [(lid, sha, p) for lid, sha, p, unchanged, _ in on_record if not unchanged]
+    why = {lid: reason for lid, _, _, _, reason in on_record}
     if read is None:
         before = {i.get("sha256") for i in inputs}
         new = sorted({p for _, sha, p in now if sha not in before})
@@ -446,12 +447,15 @@ def _loads_changed(
     new = sorted({p for lid, sha, p in now if lid not in then and sha not in hashes_then})
     if new:
         out.append("new data loaded since the report: " + ", ".join(new))
-    again = [f"{p} (load #{lid})" for lid, sha, p in now if lid not in then and sha in hashes_then]
+    # Each with why it was read again (recorded since reader versions were; an
+    # older load read again for other settings or for rows it could now accept).
+    again = [
+        f"{p} (load #{lid}: {why[lid] or 'other settings, or rows it rejected now accepted'})"
+        for lid, sha, p in now
+        if lid not in then and sha in hashes_then
+    ]
     if again:
-        out.append(
-            "files read again since the report with other settings (zone, mapping or id "
-            "prefix): " + ", ".join(again)
-        )
+        out.append("files read again since the report: " + ", ".join(again))
     return out
 
 

@@ -459,6 +459,40 @@ def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
     assert "no rejected row has reason 'nope'" in unknown.output
 
 
+def test_a_tickets_file_read_again_says_what_became_of_its_earlier_tickets(
+    db: str, tmp_path
+) -> None:
+    run("customers", str(FIXTURES / "customers.csv"), "--db", db)
+    tickets = tmp_path / "desk.csv"
+    tickets.write_text(
+        "ticket_id,customer_id,created_at,priority\n"
+        "1,C1,2026-10-21T09:00:00Z,high\n2,C1,2026-10-21T10:00:00Z,\n"
+    )
+    run("load", str(tickets), "--db", db)
+    mapping = tmp_path / "m.toml"
+    # Read again with its priorities mapped otherwise: 1's 'high' is now refused.
+    mapping.write_text(
+        'kind = "tickets"\n[columns]\nticket_id = "ticket_id"\ncustomer_id = "customer_id"\n'
+        'created_at = "created_at"\npriority = "priority"\n[values.priority]\nhigh = "urgent"\n'
+    )
+    again = run("load", str(tickets), "--mapping", str(mapping), "--db", db)
+    assert "  read again: other settings than load #2 (preset, mapping)" in again.output
+    assert (
+        "  kept 1 ticket(s) of the earlier reading as stored: this reading rejected their "
+        "rows, so nothing replaced them"
+    ) in again.output
+    prefixed = run("load", str(tickets), "--mapping", str(mapping), "--id-prefix", "B-", "--db", db)
+    assert (
+        "  removed 2 ticket(s) of the earlier reading that this reading does not name (with "
+        "the events that reading stored for them)"
+    ) in prefixed.output
+    status = run("status", "--db", db).output
+    assert (
+        f"load #4 read {tickets} again: other settings than load #3 (id prefix); removed 2 "
+        "ticket(s) of the earlier reading"
+    ) in status
+
+
 def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_path) -> None:
     load_fixtures(db)  # the fixture desk's tickets T1.. (source canonical)
     desk_b = tmp_path / "desk_b.csv"
@@ -472,6 +506,7 @@ def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_
     loaded = run("load", str(desk_b), str(events), "--id-prefix", "B-", "--db", db)
     assert loaded.exit_code == 0, loaded.output
     assert "desk_b.csv (tickets, load #4): read 1, accepted 1, rejected 0" in loaded.output
+    assert "  read again: other settings than load #3 (id prefix)" in loaded.output
     assert "desk_b_events.csv (events, load #5): read 1, accepted 1, rejected 0" in loaded.output
     again = run("load", str(desk_b), "--id-prefix", "B-", "--db", db)
     assert "same content as load #4; nothing changed" in again.output
@@ -485,8 +520,10 @@ def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_
     con.close()
     status = run("status", "--db", db)
     assert "id prefix" in status.output
-    rows = [line for line in status.output.splitlines() if "desk_b.csv" in line]
+    rows = [line for line in status.output.splitlines() if "desk_b.csv" in line and "│" in line]
     assert len(rows) == 3 and all("B-" in line for line in rows[1:]) and "B-" not in rows[0]
+    # Below the table, why a file was read again.
+    assert f"load #4 read {desk_b} again: other settings than load #3 (id prefix)" in status.output
     empty = run("load", str(desk_b), "--id-prefix", "", "--db", db)
     assert (empty.exit_code, empty.output.strip()) == (
         1,

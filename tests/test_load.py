@@ -465,6 +465,7 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     # Read in another zone: read again, and the instants follow the new zone.
     other = load_file(con, tickets, source_tz="Europe/Amsterdam")
     assert other.unchanged_since is None
+    assert other.read_again == f"other settings than load #{first.load_id} (source time zone)"
     created = con.execute("SELECT created_at FROM tickets WHERE ticket_id = 'T2'").fetchall()
     assert pd.Timestamp(created[0][0]) == pd.Timestamp("2026-10-26T08:00Z")
     # The missing customer arrives: the rejected ticket is accepted on reloading.
@@ -475,6 +476,9 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     load_file(con, customers)
     again = load_file(con, tickets, source_tz="Europe/Amsterdam")
     assert again.unchanged_since is None and again.rejected == {}
+    assert again.read_again == (
+        f"load #{other.load_id} rejected rows for want of customers, loaded since"
+    )
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(2,)]
     # And now it is unchanged again.
     assert load_file(con, tickets, source_tz="Europe/Amsterdam").unchanged_since == again.load_id
@@ -485,6 +489,58 @@ def test_a_file_is_read_again_when_its_result_could_differ(tmp_path) -> None:
     load_file(con, events, source_tz="Europe/Amsterdam")
     stored = con.execute('SELECT "at" FROM ticket_events').fetchall()
     assert [pd.Timestamp(r[0]) for r in stored] == [pd.Timestamp("2026-10-26T09:00Z")]
+
+
+def test_a_file_read_by_another_version_of_the_loader_is_read_again(
+    con, tmp_path, monkeypatch
+) -> None:
+    """A loader fix that changes how a file's rows are read (the check refusing a
+    row with trailing empty values, once read shifted one column over) left a file
+    read before it "unchanged" on reloading, its misread rows kept for good."""
+    from pipeline import load
+
+    current = load.READER_VERSION
+    path = tmp_path / "tickets.csv"
+    path.write_text(DESK_TICKETS + "T1,canonical,C1,2026-10-20T09:00:00Z,refund\n")
+    monkeypatch.setattr(load, "READER_VERSION", current - 1)
+    first = load_file(con, path)
+    # What the older loader made of the row.
+    con.execute("UPDATE tickets SET subject = 'misread' WHERE ticket_id = 'T1'")
+    # Reloaded by the same version: the same reading, skipped.
+    assert load_file(con, path).unchanged_since == first.load_id
+    monkeypatch.setattr(load, "READER_VERSION", current)
+    again = load_file(con, path)
+    assert (again.unchanged_since, again.accepted) == (None, 1)
+    assert again.read_again == f"load #{first.load_id} was read by an older version of the loader"
+    assert con.execute("SELECT subject FROM tickets").fetchall() == [("refund",)]
+    # Read by this version now: unchanged again.
+    assert load_file(con, path).unchanged_since == again.load_id
+    assert con.execute(
+        "SELECT reader_version, unchanged, read_again FROM loads WHERE path = ? ORDER BY load_id",
+        [str(path)],
+    ).fetchall() == [
+        (current - 1, False, None),
+        (current - 1, True, None),
+        (current, False, again.read_again),
+        (current, True, None),
+    ]
+    # A load recorded before versions were (NULL) was read by an older loader too.
+    con.execute("UPDATE loads SET reader_version = NULL")
+    assert load_file(con, path).read_again == (
+        f"load #{again.load_id} was read by an older version of the loader"
+    )
+    # Other settings and another version: both said.
+    monkeypatch.setattr(load, "READER_VERSION", current + 1)
+    prefixed = load_file(con, path, id_prefix="B-")
+    assert prefixed.read_again == (
+        f"other settings than load #{prefixed.load_id - 1} (id prefix); load "
+        f"#{prefixed.load_id - 1} was read by an older version of the loader"
+    )
+    # A newer loader's reading is not repeated by an older one either.
+    monkeypatch.setattr(load, "READER_VERSION", current)
+    assert load_file(con, path, id_prefix="B-").read_again == (
+        f"load #{prefixed.load_id} was read by a newer version of the loader"
+    )
 
 
 def test_json_lines_are_read_as_text_line_by_line(con, tmp_path) -> None:
@@ -1129,6 +1185,144 @@ def test_an_exports_events_follow_its_tickets_id_prefix(con, tmp_path) -> None:
         ("1", "desk-a"),
         ("ZD-1", "zendesk"),
     ]
+
+
+EXPORT = (
+    "Nr,Ref,Klant,Aangemaakt,Prio\n"
+    "1,R-1,C1,2026-10-20T09:00:00Z,high\n"
+    "2,R-2,C1,2026-10-20T10:00:00Z,high\n"
+    "3,R-3,C2,2026-10-20T11:00:00Z,urgent\n"
+)
+
+
+def _mapping(tmp_path, name: str, columns: str):
+    path = tmp_path / name
+    path.write_text(
+        f'kind = "tickets"\nsource_system = "desk"\n[columns]\n{columns}'
+        'customer_id = "Klant"\ncreated_at = "Aangemaakt"\n'
+    )
+    return path
+
+
+def test_a_reading_with_other_ids_removes_the_earlier_readings_tickets(con, tmp_path) -> None:
+    """Only a change of --id-prefix removed an earlier reading's tickets: an export
+    read again through a mapping whose id column changed kept its tickets under
+    the old ids beside the new ones, each ticket counted twice."""
+    export = tmp_path / "export.csv"
+    export.write_text(EXPORT)
+    by_number = _mapping(tmp_path, "by_number.toml", 'ticket_id = "Nr"\n')
+    first = load_file(con, export, mapping=by_number)
+    assert first.accepted == 3 and first.earlier_removed == 0
+    # Another file updates ticket 2 since: that version is the other file's.
+    update = tmp_path / "update.csv"
+    update.write_text(
+        "ticket_id,source_system,customer_id,created_at,updated_at,subject\n"
+        "2,desk,C1,2026-10-20T10:00:00Z,2026-10-21T09:00:00Z,updated elsewhere\n"
+    )
+    updated = load_file(con, update)
+    by_reference = _mapping(tmp_path, "by_reference.toml", 'ticket_id = "Ref"\n')
+    again = load_file(con, export, mapping=by_reference)
+    assert again.read_again == f"other settings than load #{first.load_id} (mapping)"
+    # 1 and 3 were the earlier reading's alone: removed. 2 was updated by another
+    # file: never touched.
+    assert (again.earlier_removed, again.earlier_kept) == (2, 0)
+    assert con.execute("SELECT ticket_id, load_id FROM tickets ORDER BY 1").fetchall() == [
+        ("2", updated.load_id),
+        ("R-1", again.load_id),
+        ("R-2", again.load_id),
+        ("R-3", again.load_id),
+    ]
+    assert con.execute(
+        "SELECT earlier_removed, earlier_kept FROM loads ORDER BY load_id"
+    ).fetchall() == [(None, None)] * 3 + [(2, 0)]
+
+
+def test_a_ticket_the_new_reading_rejects_keeps_its_stored_version(con, tmp_path) -> None:
+    export = tmp_path / "export.csv"
+    export.write_text(EXPORT)
+    first = load_file(con, export, mapping=_mapping(tmp_path, "a.toml", 'ticket_id = "Nr"\n'))
+    # The same ids, now with the priority: ticket 3's 'urgent' is no canonical value.
+    with_priority = _mapping(tmp_path, "b.toml", 'ticket_id = "Nr"\npriority = "Prio"\n')
+    again = load_file(con, export, mapping=with_priority)
+    assert again.rejected == {"unknown_value": 1}
+    # 1 and 2 are replaced by the new reading; 3, rejected by it, stays as the earlier
+    # reading stored it (said), and is not removed for carrying that reading's load id.
+    assert (again.earlier_removed, again.earlier_kept) == (0, 1)
+    assert con.execute(
+        "SELECT ticket_id, priority, load_id FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("1", "high", again.load_id),
+        ("2", "high", again.load_id),
+        ("3", None, first.load_id),
+    ]
+    # Read again with its ids changed as well: ticket 3 is not named any more, and goes.
+    both = _mapping(tmp_path, "c.toml", 'ticket_id = "Ref"\npriority = "Prio"\n')
+    third = load_file(con, export, mapping=both)
+    assert (third.earlier_removed, third.earlier_kept) == (3, 0)
+    assert con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall() == [
+        ("R-1",),
+        ("R-2",),
+    ]
+    # The rejected row is kept, as rejected rows are.
+    assert con.execute(
+        "SELECT line_number, reason_code FROM rejected_rows WHERE load_id = ?", [third.load_id]
+    ).fetchall() == [(4, "unknown_value")]
+
+
+def test_a_row_the_mapping_now_skips_keeps_its_stored_ticket(con, tmp_path) -> None:
+    # A row the reader itself rejects (skipped by the mapping) names its ticket too.
+    export = tmp_path / "export.csv"
+    export.write_text(EXPORT)
+    first = load_file(con, export, mapping=_mapping(tmp_path, "a.toml", 'ticket_id = "Nr"\n'))
+    skipping = tmp_path / "skipping.toml"
+    skipping.write_text(
+        _mapping(tmp_path, "b.toml", 'ticket_id = "Nr"\n').read_text() + "[file]\nskip_rows = [4]\n"
+    )
+    kept = load_file(con, export, mapping=skipping)
+    assert kept.rejected == {"skipped_by_mapping": 1}
+    assert (kept.earlier_removed, kept.earlier_kept) == (0, 1)
+    assert con.execute("SELECT ticket_id, load_id FROM tickets ORDER BY 1").fetchall() == [
+        ("1", kept.load_id),
+        ("2", kept.load_id),
+        ("3", first.load_id),
+    ]
+    # Under a prefix the skipped row names B-3, not 3: every earlier ticket goes.
+    prefixed = load_file(con, export, mapping=skipping, id_prefix="B-")
+    assert (prefixed.earlier_removed, prefixed.earlier_kept) == (3, 0)
+    assert con.execute("SELECT ticket_id FROM tickets ORDER BY 1").fetchall() == [
+        ("B-1",),
+        ("B-2",),
+    ]
+
+
+def test_a_reading_again_with_the_same_ids_removes_nothing(con, tmp_path) -> None:
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text(
+        "ticket_id,customer_id,created_at\nT1,C1,2026-10-26 09:00:00\nT2,C1,2026-10-26 10:00:00\n"
+    )
+    load_file(con, tickets, source_tz="UTC")
+    again = load_file(con, tickets, source_tz="Europe/Amsterdam")
+    assert (again.earlier_removed, again.earlier_kept) == (0, 0)
+    assert con.execute("SELECT ticket_id, load_id FROM tickets ORDER BY 1").fetchall() == [
+        ("T1", again.load_id),
+        ("T2", again.load_id),
+    ]
+
+
+def test_an_exports_events_go_with_the_tickets_its_earlier_reading_stored(con, tmp_path) -> None:
+    export = tmp_path / "zendesk.json"
+    export.write_text(
+        '{"tickets": [{"id": 1, "created_at": "2026-10-23T15:00:00Z", '
+        '"updated_at": "2026-10-27T11:00:00Z", "status": "solved", "priority": "high", '
+        '"requester_id": "C2", "via": {"channel": "email"}}], "ticket_events": [{"ticket_id": 1, '
+        '"created_at": "2026-10-26T09:00:00Z", "child_events": [{"event_type": "Comment", '
+        '"public": true, "author_id": 99}]}]}'
+    )
+    load_derived(con, export, preset="zendesk")
+    tickets, events = load_derived(con, export, preset="zendesk", id_prefix="ZD-")
+    assert (tickets.earlier_removed, tickets.earlier_kept, events.accepted) == (1, 0, 1)
+    assert con.execute("SELECT ticket_id FROM tickets").fetchall() == [("ZD-1",)]
+    assert con.execute("SELECT DISTINCT ticket_id FROM ticket_events").fetchall() == [("ZD-1",)]
 
 
 @pytest.mark.parametrize(

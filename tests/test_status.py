@@ -74,6 +74,10 @@ def test_rejections_mended_by_a_later_reading_no_longer_count(con, tmp_path) -> 
     loads = status.loads.set_index("load_id")
     assert loads.loc[first, "superseded_by"] == again
     assert pd.isna(loads.loc[again, "superseded_by"])
+    assert loads.loc[again, "read_again"] == (
+        f"load #{first} rejected rows for want of tickets, loaded since"
+    )
+    assert pd.isna(loads.loc[first, "read_again"])
     # Each load still adds up: read = accepted + rejected.
     assert (loads["rows_read"] == loads["accepted"] + loads["rejected"]).all()
 

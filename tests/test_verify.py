@@ -484,7 +484,8 @@ def test_a_file_read_again_with_other_settings_is_new_input(tmp_path) -> None:
     result = verify_manifest(con, path)
     assert not result.reproduced
     assert any(
-        "read again since the report with other settings" in r and "tickets.csv (load #5)" in r
+        "files read again since the report: " in r
+        and "tickets.csv (load #5: other settings than load #2 (id prefix))" in r
         for r in result.reasons
     )
     assert ensure_evaluation(con, MONTH, Policy.default()) != first
