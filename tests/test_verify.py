@@ -38,7 +38,7 @@ def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
     result = verify_manifest(sample_warehouse, report)
     assert result.reproduced and result.differences == () and result.reasons == ()
     assert result.figures_checked == len(json.loads(report.read_text())["figures"])
-    assert result.documents_checked == ("figures.csv", "sla-report.en.html")
+    assert result.documents_checked == ("breaches.csv", "figures.csv", "sla-report.en.html")
 
 
 def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, tmp_path) -> None:
@@ -52,7 +52,16 @@ def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, 
     # Only the manifest at hand: the figures are checked, the document cannot be.
     (tmp_path / "sla-report.en.html").unlink()
     alone = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
-    assert alone.reproduced and alone.documents_absent == ("figures.csv", "sla-report.en.html")
+    assert alone.reproduced and alone.documents_absent == (
+        "breaches.csv",
+        "figures.csv",
+        "sla-report.en.html",
+    )
+    # The full breach list beside the report is pinned the same way.
+    listed = (report.parent / "breaches.csv").read_bytes()
+    (tmp_path / "breaches.csv").write_bytes(listed.replace(b",breached,", b",met,", 1))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert result.differences == ("document breaches.csv: changed since it was rendered",)
 
 
 def test_an_edited_figures_csv_or_its_hash_is_caught(sample_warehouse, report, tmp_path) -> None:
@@ -333,7 +342,7 @@ def test_rendering_again_after_a_verification_gives_the_same_files(
     # verify stores an equal evaluation; the report keeps resting on the first one.
     assert verify_manifest(sample_warehouse, report).reproduced
     write_monthly_report(sample_warehouse, MONTH, formats=("html",), out_dir=tmp_path)
-    for name in ("manifest.json", "figures.csv", "sla-report.en.html"):
+    for name in ("manifest.json", "figures.csv", "breaches.csv", "sla-report.en.html"):
         assert (tmp_path / MONTH / name).read_bytes() == (report.parent / name).read_bytes()
 
 
