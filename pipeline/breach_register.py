@@ -31,6 +31,10 @@ BREACH_STATUSES = ("breached", "open_breached")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx", "parquet", "html")
 INSTANTS = ("clock_start", "clock_stop", "deadline", "as_of")
+# Rows an XLSX sheet holds, its header included (Excel's limit). pandas refuses only
+# more data rows than this, so a register of exactly this many was written one row
+# over, and a larger one failed with a traceback after the query.
+XLSX_MAX_ROWS = 1_048_576
 # Control characters that XLSX (XML 1.0) cannot hold at all.
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # What may precede a formula and still leave it one: control characters, spaces.
@@ -211,10 +215,16 @@ def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     - parquet: tz-aware instants, text exactly as loaded (no formula engine reads it);
     - html: one table, text escaped and neutralised (Excel can open HTML tables).
 
-    Raises `AuditError` for an unknown format."""
+    Raises `AuditError` for an unknown format, and for xlsx with more rows than a
+    sheet holds (XLSX_MAX_ROWS)."""
     path = Path(path)
     if fmt not in FORMATS:
         raise AuditError(f"unknown format {fmt!r}: {', '.join(FORMATS)}")
+    if fmt == "xlsx" and len(frame) + 1 > XLSX_MAX_ROWS:
+        raise AuditError(
+            f"{len(frame):,} breaches do not fit in an XLSX sheet ({XLSX_MAX_ROWS - 1:,} rows "
+            "below its header): write csv or parquet, or take fewer months or one --tier"
+        )
     if fmt == "parquet":
         frame.to_parquet(path, index=False)
         return path

@@ -10,7 +10,12 @@ import pytest
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 
-from pipeline.breach_register import breach_register, export_register, neutralise
+from pipeline.breach_register import (
+    XLSX_MAX_ROWS,
+    breach_register,
+    export_register,
+    neutralise,
+)
 from pipeline.errors import AuditError, EvaluationError
 from pipeline.evaluate import evaluate
 from tests.evaluation_fixtures import build, plan, ticket
@@ -181,6 +186,22 @@ def test_xlsx_opens_cleanly(register, tmp_path) -> None:
     time.sleep(1.1)
     again = export_register(register, tmp_path / "c.xlsx", "xlsx")
     assert again.read_bytes() == path.read_bytes()
+
+
+def test_a_register_too_long_for_a_sheet_is_refused_by_name(tmp_path) -> None:
+    # Excel's 1,048,576 rows include the header. pandas let one row too many
+    # through and raised a bare ValueError beyond it (a traceback in the CLI).
+    assert XLSX_MAX_ROWS == 2**20
+    for rows in (XLSX_MAX_ROWS + 1, XLSX_MAX_ROWS):
+        frame = pd.DataFrame({"late_working_seconds": range(rows)})
+        with pytest.raises(AuditError) as caught:
+            export_register(frame, tmp_path / "big.xlsx", "xlsx")
+        assert str(caught.value) == (
+            f"{rows:,} breaches do not fit in an XLSX sheet (1,048,575 rows below its header): "
+            "write csv or parquet, or take fewer months or one --tier"
+        )
+        assert not (tmp_path / "big.xlsx").exists()
+    # One fewer fits (not written here: it takes minutes).
 
 
 def test_csv_and_parquet_open_cleanly_in_pandas(register, tmp_path) -> None:

@@ -19,6 +19,8 @@ from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
 from pipeline.policy import Policy, Threshold
 from pipeline.report_monthly import (
+    BREACHES_CSV,
+    BREACHES_LISTED,
     PRINT_BLOCK_LINES,
     PRINT_LINE_CELLS,
     build_context,
@@ -169,6 +171,49 @@ def test_print_html_lists_every_breach_as_fixed_width_text(context) -> None:
         soup.select_one("#per-tier").get_text()
         == BeautifulSoup(render_html(context), "html.parser").select_one("#per-tier").get_text()
     )
+
+
+def test_long_breach_lists_are_capped_and_written_whole_to_csv(
+    con, context, monkeypatch, tmp_path
+) -> None:
+    # A month of 26,617 breaches (300,000 tickets, a strict policy) listed every one:
+    # a 437-page PDF. The report lists the first BREACHES_LISTED of each list and
+    # writes every row to breaches.csv beside it.
+    assert BREACHES_LISTED == 250 and BREACHES_CSV == "breaches.csv"
+    assert (len(context.breaches), len(context.open_at_month_end)) == (53, 12)
+    assert (context.breaches_total, context.open_total) == (53, 12)
+    monkeypatch.setattr("pipeline.report_monthly.BREACHES_LISTED", 10)
+    capped = build_context(con, MONTH, lang="en")
+    assert capped.breaches == context.breaches[:10]
+    assert capped.open_at_month_end == context.open_at_month_end[:10]
+    assert (capped.breaches_total, capped.open_total) == (53, 12)
+    for html in (render_html(capped), render_html(capped, for_print=True)):
+        text = " ".join(BeautifulSoup(html, "html.parser").select_one("#breaches").stripped_strings)
+        assert (
+            "Breaches (53) Only the first 10 of 53 are listed here; all 53 are in "
+            "breaches.csv, beside this report." in text
+        )
+        assert "Only the first 10 of 12 are listed here; all 12 are in breaches.csv" in text
+    assert len(BeautifulSoup(render_html(capped), "html.parser").select("tr.breach")) == 20
+    dutch = render_html(build_context(con, MONTH, lang="nl"))
+    assert "Alleen de eerste 10 van 53 staan hier; alle 53 staan in breaches.csv" in dutch
+    # Under the cap nothing is said.
+    assert "listed here" not in render_html(context)
+
+    write_monthly_report(con, MONTH, formats=("html",), out_dir=tmp_path)
+    path = tmp_path / MONTH / "breaches.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == 1 + 53 + 12
+    frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(frame.columns[:7]) == [
+        "list", "ticket_id", "customer_id", "tier", "metric", "status", "month"
+    ]  # fmt: skip
+    assert frame["list"].value_counts().to_dict() == {"breaches": 53, "open_at_month_end": 12}
+    assert list(frame["ticket_id"][:10]) == [b.ticket_id for b in context.breaches[:10]]
+    assert set(frame.loc[frame["list"] == "breaches", "status"]) == {"breached"}
+    assert frame["deadline"].str.fullmatch(r"2026-\d\d-\d\dT\d\d:\d\d:\d\d\+0[12]:00").all()
+    manifest = json.loads((tmp_path / MONTH / "manifest.json").read_text("utf-8"))
+    assert "breaches.csv" in manifest["documents"]
 
 
 def test_print_breach_list_keeps_wrapped_records_whole(context) -> None:
