@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from pypdf import PdfReader
 
 from pipeline.errors import AuditError
 from pipeline.i18n import Messages
 from pipeline.policy import Policy
-from pipeline.report_monthly import build_context, render_html
+from pipeline.report_monthly import build_context, render_html, render_pdf
 from pipeline.report_sales import (
     _axis_end,
     build_customer_context,
@@ -704,3 +705,12 @@ def test_nothing_counted_is_not_called_nothing_closed(con, tmp_path) -> None:
     html = render("tiers.html.j2", context)
     assert "No closed ticket of this period counts" in html
     assert "No ticket was closed" not in html
+
+
+def test_customer_pdf_does_not_hyphenate_tier_names(con, tmp_path) -> None:
+    """The Dutch read-through: the PDF's table headers read 'Gehaald on-der Busi-ness'."""
+    context = build_customer_context(con, "C00001", "2026-01", "2026-10", lang="nl")
+    render_pdf(render("customer.html.j2", context), tmp_path / "c.pdf")
+    words = PdfReader(tmp_path / "c.pdf").pages[0].extract_text().split()
+    assert "Business" in words and "Premium" in words
+    assert not [w for w in words if w.startswith(("Busi\u2010", "Premi\u2010"))]
