@@ -71,7 +71,8 @@ class Messages:
             return "–"
         text = format_decimal(abs(value) * 100, "#,##0.0", locale=self.locale)
         sign = "+" if value > 0 else "−" if value < 0 else "±"
-        return f"{sign}{text} pt"
+        # The unit is the reader's: "pp" in English, "procentpunt" in Dutch.
+        return self("points", value=f"{sign}{text}")
 
     def number(self, value: float | None, digits: int = 0) -> str:
         if value is None or value != value:

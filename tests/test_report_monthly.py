@@ -703,7 +703,7 @@ def test_an_sla_figure_is_never_compared_with_benchmark_months() -> None:
     )
     assert cell.compliance == 1.0
     assert cell.change_month is None and cell.change_12m is None
-    assert not any("+100.0 pt" in s for s in context.sentences)
+    assert not any("+100.0" in s for s in context.sentences)
 
 
 def test_one_breach_one_dash_and_every_sla_tier_named() -> None:
@@ -849,3 +849,18 @@ def test_method_describes_the_policy_in_force_not_the_default() -> None:
     # The default rule's sentence is gone: first_resolution subtracts no reopen gap.
     assert "between a resolution and the next reopen" not in text
     assert "(8 working hours)" in text and "8.5" not in text
+
+
+def test_changes_are_in_the_readers_percentage_points(con) -> None:
+    """The Dutch read-through: '−3,4 pt' reads as nothing a Dutch manager knows."""
+    soup = BeautifulSoup(render_html(build_context(con, MONTH, lang="nl")), "html.parser")
+    cards = soup.get_text(" ")
+    assert re.search(r"t\.o\.v\. vorige maand: [+−±]\d+,\d\u00a0procentpunt", cards)
+    assert " pt" not in cards
+    # Each comparison stays whole on its line ("t.o.v. 12-" / "maandsgemiddelde" read badly).
+    assert [s.get_text() for s in soup.select("span.nw")][:2] == [
+        "t.o.v. vorige maand: −3,4\u00a0procentpunt",
+        "t.o.v. 12-maandsgemiddelde: −1,2\u00a0procentpunt",
+    ]
+    english = BeautifulSoup(render_html(build_context(con, MONTH)), "html.parser").get_text(" ")
+    assert re.search(r"vs last month: [+−±]\d+\.\d\u00a0pp", english)
