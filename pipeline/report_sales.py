@@ -209,7 +209,7 @@ def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
         (
             m("hours_clock")
             if spec.clock == "clock"
-            else m("hours_working", calendar=spec.calendar_name),
+            else m("hours_working", calendar=m.calendar(spec.calendar_name)),
             version.effective_from,
         )
         for version in versions

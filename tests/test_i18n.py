@@ -45,3 +45,15 @@ def test_percentage_points_in_the_readers_unit(lang: str, text: str) -> None:
     # Dutch readers know "procentpunt", not "pt".
     assert Messages(lang).points(-0.034) == text
     assert Messages(lang).points(0.0).startswith("±0")
+
+
+def test_a_label_inside_a_sentence_keeps_an_abbreviation() -> None:
+    m = Messages("nl")
+    assert [m.in_sentence(w) for w in ("E-mail", "Telefoon", "API", "24/7")] == [
+        "e-mail",
+        "telefoon",
+        "API",
+        "24/7",
+    ]
+    assert m.word("channel", "outage_line") == "storingsdienst"
+    assert m.word("channel", "carrier_pigeon") is None
