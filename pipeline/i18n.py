@@ -56,6 +56,26 @@ class Messages:
             return self("value_unknown")
         return catalogue(self.lang).get(f"{field}_{value}", value)
 
+    def in_sentence(self, text: str) -> str:
+        """A label as it reads inside a sentence or list ('E-mail' -> 'e-mail'): its
+        first letter lowered, unless it starts an abbreviation ('API')."""
+        if text[1:2].isupper():
+            return text
+        return text[:1].lower() + text[1:]
+
+    def word(self, field: str, value: str) -> str | None:
+        """A canonical value of a ticket field as it reads inside a sentence
+        ('outage_line' -> 'storingsdienst'); None for a value the catalogue does
+        not name (a custom policy's)."""
+        word = catalogue(self.lang).get(f"{field}_{value}")
+        return None if word is None else self.in_sentence(word)
+
+    def calendar(self, name: str) -> str:
+        """A calendar of the policy in words, for after an article ('office
+        calendar', 'kantoorkalender'); one the catalogue does not name, by its
+        name ('support_eu calendar', 'kalender support_eu')."""
+        return catalogue(self.lang).get(f"calendar_{name}") or self("named_calendar", name=name)
+
     def pct(self, value: float | None, digits: int = 1) -> str:
         if value is None or value != value:
             return "–"
@@ -71,7 +91,8 @@ class Messages:
             return "–"
         text = format_decimal(abs(value) * 100, "#,##0.0", locale=self.locale)
         sign = "+" if value > 0 else "−" if value < 0 else "±"
-        return f"{sign}{text} pt"
+        # The unit is the reader's: "pp" in English, "procentpunt" in Dutch.
+        return self("points", value=f"{sign}{text}")
 
     def number(self, value: float | None, digits: int = 0) -> str:
         if value is None or value != value:

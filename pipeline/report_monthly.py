@@ -473,9 +473,14 @@ def build_context(
         calendars.append(
             {
                 "text": (
-                    m("method_calendar_always", name=name)
+                    m("method_calendar_always", calendar=_calendar_named(m, name))
                     if cal.is_always_open()
-                    else m("method_calendar", name=name, tz=cal.timezone, hours=hours)
+                    else m(
+                        "method_calendar",
+                        calendar=_calendar_named(m, name),
+                        tz=cal.timezone,
+                        hours=hours,
+                    )
                 ),
                 "holidays": (
                     m("method_holidays", days=", ".join(f"{m.date(d)} ({n})" for d, n in closed))
@@ -594,10 +599,58 @@ def _with_overrides(m: Messages, policy: Policy, text: str, version, metric) -> 
     )
 
 
+# The policy's values are said in words first, each value itself kept beside its
+# words ('kanaal storingsdienst (outage_line)'): it is what the reader looks up in
+# the data. A value the catalogue has no words for (a custom policy's) is shown as
+# the policy writes it. A field's values are named in the catalogue under the field
+# name, a ticket's status under `ticket_status` (`status_*` are the judgements).
+_WORDS_OF = {"status": "ticket_status"}
+
+
+def _with_code(word: str, value: str) -> str:
+    """Words with the value they stand for ('storingsdienst (outage_line)'); the
+    words alone when they are the value ('critical')."""
+    return word if word.lower() == value.lower() else f"{word} ({value})"
+
+
+def _calendar_named(m: Messages, name: str) -> str:
+    """A calendar in words with its policy name ('kantoorkalender (office)'), where
+    the method section defines it."""
+    words = m.calendar(name)
+    return words if name in words.split() else f"{words} ({name})"
+
+
+def _status(m: Messages, status: str) -> str:
+    """A ticket status in words, quoted (it may be several words), with its value:
+    '„wacht op klant” (waiting_on_customer)'."""
+    words = m.word("ticket_status", status)
+    quoted = m("quoted", text=words or status)
+    return quoted if words is None or words == status else f"{quoted} ({status})"
+
+
+def _condition(m: Messages, field: str, value: object, tier_labels: dict[str, str]) -> str:
+    """An exclusion rule's or the outage line's match in words: 'kanaal storingsdienst
+    (outage_line)', 'een vereiste IT-release (requires_it_release = true)'."""
+    shown = str(value).lower() if isinstance(value, bool) else str(value)
+    raw = f"{field} = {shown}"
+    if isinstance(value, bool):
+        # A yes/no field has words for the condition as a whole.
+        words = m.word(field, shown)
+        return raw if words is None else f"{words} ({raw})"
+    if field == "tier":
+        words = tier_labels.get(shown)  # a name: not lowered
+    else:
+        words = m.word(_WORDS_OF.get(field, field), shown)
+    if words is None:
+        return raw
+    return f"{m(f'field_{field}')} {_with_code(words, shown)}"
+
+
 def method_metrics(m: Messages, policy: Policy, version: PolicyVersion) -> tuple[str, ...]:
     """How each metric of `version` is measured, in the reader's words, from the
     policy itself: a report whose policy pauses other statuses, stops at the first
     resolution or counts clock time must not describe the default one."""
+    tier_labels = {k: t.label for k, t in version.tiers.items()}
     out = []
     for name, metric in version.metrics.items():
         stop = "first_response" if name == "first_response" else metric.reopen_rule
@@ -607,17 +660,17 @@ def method_metrics(m: Messages, policy: Policy, version: PolicyVersion) -> tuple
                 counted,
                 metric=m(name),
                 stop=m(f"method_stop_{stop}"),
-                calendar=metric.calendar_name,
+                calendar=m.calendar(metric.calendar_name),
             )
         )
         if metric.pause_statuses:
-            statuses = m.join(m("quoted", text=s) for s in metric.pause_statuses)
+            statuses = m.join(_status(m, s) for s in metric.pause_statuses)
             out.append(m("method_pause", statuses=statuses))
         if name != "first_response":
             out.append(m(f"method_reopen_{metric.reopen_rule}"))
         for rule in metric.exclude:
-            value = str(rule.value).lower() if isinstance(rule.value, bool) else rule.value
-            out.append(m("method_exclusion", field=rule.field, value=value, rule=rule.rule))
+            condition = _condition(m, rule.field, rule.value, tier_labels)
+            out.append(m("method_exclusion", condition=condition, rule=rule.rule))
     # A working day is a whole opening day of the calendar a target in days is
     # counted on (a day counted 24/7 is 24 hours, which needs no saying).
     day_calendars = sorted(
@@ -632,11 +685,10 @@ def method_metrics(m: Messages, policy: Policy, version: PolicyVersion) -> tuple
     )
     for name in day_calendars:
         hours = policy.calendar(name).working_day_seconds / 3600
-        out.append(m("method_working_day", calendar=name, hours=m.quantity(hours)))
+        out.append(m("method_working_day", calendar=m.calendar(name), hours=m.quantity(hours)))
     line = version.outage_line
     if line is not None:
-        # As the policy writes them: the reader can look the values up in the data.
-        match = m.join(f"{k} = {v}" for k, v in line.match.items())
+        match = m.join(_condition(m, k, v, tier_labels) for k, v in line.match.items())
         target = (
             m("method_outage_target", hours=m.quantity(line.first_response_target_hours))
             if line.first_response_target_hours is not None
@@ -646,10 +698,14 @@ def method_metrics(m: Messages, policy: Policy, version: PolicyVersion) -> tuple
             m(
                 "method_outage",
                 match=match,
-                calendar=line.calendar,
+                calendar=m.calendar(line.calendar),
                 metrics=m.join(m(name).lower() for name in line.applies_to),
                 target=target,
-                domain=line.billable_cause_domain,
+                domain=_with_code(
+                    m.word("cause_domain", line.billable_cause_domain)
+                    or line.billable_cause_domain,
+                    line.billable_cause_domain,
+                ),
             )
         )
     return tuple(out)

@@ -9,6 +9,7 @@ templates as the monthly report.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -202,6 +203,14 @@ def _tiers_of(versions: list[PolicyVersion]) -> dict:
     return tiers
 
 
+def _channel_list(m: Messages, channels: Sequence[str]) -> str:
+    """A tier's support channels as a list in words: the first as a label, the rest
+    as words inside a sentence ('Chat, e-mail en telefoon', not 'Chat, E-mail en
+    Telefoon'); '–' for none."""
+    words = [m.code("channel", c) for c in channels]
+    return m.join(words[:1] + [m.in_sentence(w) for w in words[1:]]) or "–"
+
+
 def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
     """How `metric` counts time over the versions ('first response in working hours
     of the office calendar; clock hours from 15 March 2026')."""
@@ -209,7 +218,7 @@ def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
         (
             m("hours_clock")
             if spec.clock == "clock"
-            else m("hours_working", calendar=spec.calendar_name),
+            else m("hours_working", calendar=m.calendar(spec.calendar_name)),
             version.effective_from,
         )
         for version in versions
@@ -380,7 +389,7 @@ def build_tiers_context(
                 label=spec.label,
                 price=price(spec),
                 support=spec.support_description(lang),
-                channels=m.join(m.code("channel", c) for c in spec.support) or "–",
+                channels=_channel_list(m, spec.support),
                 has_sla=spec.has_sla,
                 metrics=per_metric,
             )

@@ -36,3 +36,24 @@ def test_every_rejection_reason_and_flag_has_words(lang: str) -> None:
 def test_short_month_marks_the_year(lang: str, label: str) -> None:
     # "nov 25" reads as 25 November in Dutch.
     assert Messages(lang).short_month("2025-11") == label
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("en", "−3.4\u00a0pp"), ("nl", "−3,4\u00a0procentpunt")]
+)
+def test_percentage_points_in_the_readers_unit(lang: str, text: str) -> None:
+    # Dutch readers know "procentpunt", not "pt".
+    assert Messages(lang).points(-0.034) == text
+    assert Messages(lang).points(0.0).startswith("±0")
+
+
+def test_a_label_inside_a_sentence_keeps_an_abbreviation() -> None:
+    m = Messages("nl")
+    assert [m.in_sentence(w) for w in ("E-mail", "Telefoon", "API", "24/7")] == [
+        "e-mail",
+        "telefoon",
+        "API",
+        "24/7",
+    ]
+    assert m.word("channel", "outage_line") == "storingsdienst"
+    assert m.word("channel", "carrier_pigeon") is None

@@ -748,7 +748,7 @@ def test_an_sla_figure_is_never_compared_with_benchmark_months() -> None:
     )
     assert cell.compliance == 1.0
     assert cell.change_month is None and cell.change_12m is None
-    assert not any("+100.0 pt" in s for s in context.sentences)
+    assert not any("+100.0" in s for s in context.sentences)
 
 
 def test_one_breach_one_dash_and_every_sla_tier_named() -> None:
@@ -869,7 +869,7 @@ def test_method_describes_the_policy_in_force_not_the_default() -> None:
         default.method_metrics
     )
     assert [c["text"] for c in default.calendars][-1] == (
-        "Calendar always: around the clock, every day."
+        "The 24/7 calendar (always) counts every hour of every day."
     )
 
     doc = Policy.default().document
@@ -889,8 +889,92 @@ def test_method_describes_the_policy_in_force_not_the_default() -> None:
     )
     assert "First response: from creation to the first public agent reply, in clock hours" in text
     assert "Resolution: from creation to the first resolution" in text
-    assert "“waiting_on_customer” and “waiting_on_third_party” does not count" in text
+    assert (
+        "Time in status “waiting on the customer” (waiting_on_customer) and “waiting on a third"
+        " party” (waiting_on_third_party) does not count"
+    ) in text
     assert "a ticket that breached in any cycle counts as breached" in text
     # The default rule's sentence is gone: first_resolution subtracts no reopen gap.
     assert "between a resolution and the next reopen" not in text
     assert "(8 working hours)" in text and "8.5" not in text
+
+
+def test_method_says_the_policys_values_in_words_with_the_values_beside_them() -> None:
+    """The Dutch read-through: the method section read 'channel = outage_line en
+    priority = critical', 'requires_it_release = true', „waiting_on_customer”,
+    oorzaakdomein „customer” and 'kalender office'. Words first; each value stays
+    beside them, as the data holds it."""
+    dutch = build_context(small_warehouse(), MONTH, lang="nl")
+    assert [c["text"] for c in dutch.calendars] == [
+        "Openingstijden van de kantoorkalender (office), tijdzone Europe/Amsterdam:"
+        " ma 09:00-17:30; di 09:00-17:30; wo 09:00-17:30; do 09:00-17:30; vr 09:00-17:30.",
+        "De 24/7-kalender (always) telt elk uur van elke dag.",
+    ]
+    assert dutch.method_metrics == (
+        "Eerste reactie: van aanmaken tot de eerste publieke reactie van een medewerker,"
+        " in werkuren van de kantoorkalender.",
+        "Oplossing: van aanmaken tot de definitieve oplossing, in werkuren van de kantoorkalender.",
+        "Tijd in status „wacht op klant” (waiting_on_customer) telt niet mee (alleen de"
+        " overlap met de uren van de kalender).",
+        "Evenmin de tijd tussen een oplossing en de volgende heropening.",
+        "Tickets met een vereiste IT-release (requires_it_release = true) zijn uitgezonderd"
+        " (regel „it_release”): geteld, niet beoordeeld.",
+        "Een werkdag is één volledige openingsdag van de kantoorkalender (8,5 werkuur).",
+        "Meldingen via de storingsdienst, tickets met kanaal storingsdienst (outage_line) en"
+        " prioriteit kritiek (critical), worden voor eerste reactie en oplossing gemeten op de"
+        " 24/7-kalender; het beleid stelt voor deze meldingen geen doel voor de eerste reactie:"
+        " gemeten, niet beoordeeld. Meldingen met oorzaakdomein klant (customer) zijn"
+        " factureerbaar.",
+    )
+    english = build_context(small_warehouse(), MONTH)
+    assert english.calendars[0]["text"].startswith(
+        "Opening hours of the office calendar, time zone Europe/Amsterdam: Mon 09:00-17:30;"
+    )
+    text = " ".join(english.method_metrics)
+    assert "Time in status “waiting on the customer” (waiting_on_customer) does not" in text
+    assert "Tickets with a required IT release (requires_it_release = true) are excluded" in text
+    assert (
+        "Calls on the outage line, tickets with channel outage line (outage_line) and priority"
+        " critical, are timed on the 24/7 calendar"
+    ) in text
+    assert "Those with cause domain “customer” are billable." in text
+
+
+def test_method_shows_values_without_words_as_the_policy_writes_them() -> None:
+    """A custom policy's free-text value, a tier and its own calendar: words where
+    the catalogue or the policy has them, else the value alone."""
+    doc = Policy.default().document
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    doc["calendars"] = {
+        "nonstop": {"timezone": "UTC", "weekly": {d: [["00:00", "24:00"]] for d in days}}
+    }
+    for version in doc["versions"]:
+        version["metrics"]["resolution"]["exclude"] = [
+            {"rule": "refunds", "field": "category", "value": "Refunds"},
+            {"rule": "api", "field": "channel", "value": "api"},
+        ]
+        version["outage_line"]["match"] = {"tier": "premium", "status": "open"}
+        version["outage_line"]["calendar"] = "nonstop"
+    policy = Policy.from_dict(doc)
+    dutch = build_context(small_warehouse(), MONTH, policy=policy, lang="nl")
+    text = " ".join(dutch.method_metrics)
+    assert "Tickets met category = Refunds zijn uitgezonderd (regel „refunds”)" in text
+    assert "Tickets met kanaal API zijn uitgezonderd (regel „api”)" in text
+    assert "tickets met pakket Premium en status open, worden" in text
+    assert "gemeten op de kalender nonstop;" in text
+    assert "De kalender nonstop telt elk uur van elke dag." in [c["text"] for c in dutch.calendars]
+
+
+def test_changes_are_in_the_readers_percentage_points(con) -> None:
+    """The Dutch read-through: '−3,4 pt' reads as nothing a Dutch manager knows."""
+    soup = BeautifulSoup(render_html(build_context(con, MONTH, lang="nl")), "html.parser")
+    cards = soup.get_text(" ")
+    assert re.search(r"t\.o\.v\. vorige maand: [+−±]\d+,\d\u00a0procentpunt", cards)
+    assert " pt" not in cards
+    # Each comparison stays whole on its line ("t.o.v. 12-" / "maandsgemiddelde" read badly).
+    assert [s.get_text() for s in soup.select("span.nw")][:2] == [
+        "t.o.v. vorige maand: −3,4\u00a0procentpunt",
+        "t.o.v. 12-maandsgemiddelde: −1,2\u00a0procentpunt",
+    ]
+    english = BeautifulSoup(render_html(build_context(con, MONTH)), "html.parser").get_text(" ")
+    assert re.search(r"vs last month: [+−±]\d+\.\d\u00a0pp", english)

@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from pypdf import PdfReader
 
 from pipeline.errors import AuditError
 from pipeline.i18n import Messages
 from pipeline.policy import Policy
-from pipeline.report_monthly import build_context, render_html
+from pipeline.report_monthly import build_context, render_html, render_pdf
 from pipeline.report_sales import (
     _axis_end,
     build_customer_context,
@@ -132,12 +133,14 @@ def test_prices_in_the_readers_language(con) -> None:
         "€\xa089,00 / maand",
         "op aanvraag",
     ]
-    # The support channels are policy data too (Pioneer: chat only), shown beside them.
+    # The support channels are policy data too (Pioneer: chat only), shown beside them,
+    # as a list in words: no capital mid-list (the Dutch read-through found "Chat,
+    # E-mail en Telefoon").
     assert [t.channels for t in dutch.tiers] == [
         "Chat",
-        "Chat, E-mail en Telefoon",
-        "Chat, E-mail en Telefoon",
-        "Chat, E-mail en Telefoon",
+        "Chat, e-mail en telefoon",
+        "Chat, e-mail en telefoon",
+        "Chat, e-mail en telefoon",
     ]
     soup = BeautifulSoup(render("tiers.html.j2", dutch), "html.parser")
     assert [td.get_text() for td in soup.select("td.channels")] == [t.channels for t in dutch.tiers]
@@ -224,7 +227,7 @@ def test_tier_report_follows_the_policy_it_is_given(con, tmp_path) -> None:
         assert within[1][0] == pytest.approx((part <= 24 * 3600).mean())
     assert context.tiers[-1].metrics["first_response"].promise == "4.5 working hours"
     html = render("tiers.html.j2", context)
-    assert "Within 4.5 h" in html and "Within 8 h" not in html
+    assert "First response: within 4.5 h" in html and "within 8 h" not in html
     assert "first response in working hours of the office calendar" in html
 
 
@@ -704,3 +707,32 @@ def test_nothing_counted_is_not_called_nothing_closed(con, tmp_path) -> None:
     html = render("tiers.html.j2", context)
     assert "No closed ticket of this period counts" in html
     assert "No ticket was closed" not in html
+
+
+def test_dutch_tier_report_reads_as_one_text(con) -> None:
+    """The Dutch read-through: 'beloftes' beside 'beloften', 'kalender office', and
+    capitals after a colon ('Eerste reactie: Mediaan')."""
+    dutch = build_tiers_context(con, "2026-01", "2026-10", lang="nl")
+    soup = BeautifulSoup(render("tiers.html.j2", dutch), "html.parser")
+    assert "beloften tegenover wat klanten ervoeren" in soup.get_text()
+    assert "beloftes" not in soup.get_text()
+    assert dutch.measured.startswith("eerste reactie in werkuren van de kantoorkalender;")
+    headers = [th.get_text() for th in soup.select("#tiers tbody th")]
+    assert "Belofte: eerste reactie" in headers
+    assert "Eerste reactie: mediaan / 90e percentiel (u)" in headers
+    assert "Oplossing: binnen 7 werkdagen" in headers
+    english = BeautifulSoup(
+        render("tiers.html.j2", build_tiers_context(con, "2026-01", "2026-10")), "html.parser"
+    )
+    headers = [th.get_text() for th in english.select("#tiers tbody th")]
+    assert "First response: median / 90th percentile (h)" in headers
+    assert [td.get_text() for td in english.select("td.channels")][1] == "Chat, email and phone"
+
+
+def test_customer_pdf_does_not_hyphenate_tier_names(con, tmp_path) -> None:
+    """The Dutch read-through: the PDF's table headers read 'Gehaald on-der Busi-ness'."""
+    context = build_customer_context(con, "C00001", "2026-01", "2026-10", lang="nl")
+    render_pdf(render("customer.html.j2", context), tmp_path / "c.pdf")
+    words = PdfReader(tmp_path / "c.pdf").pages[0].extract_text().split()
+    assert "Business" in words and "Premium" in words
+    assert not [w for w in words if w.startswith(("Busi\u2010", "Premi\u2010"))]
