@@ -703,7 +703,7 @@ def whatif_command(
             pct(row.compliance_current),
             count(row.closed_other),
             pct(row.compliance_other),
-            "-" if row.change != row.change else f"{row.change * 100:+.1f} pt",
+            "-" if row.change != row.change else f"{row.change * 100:+.1f} pp",
         )
     _show(console, table)
     as_of = pd.Timestamp(side.attrs["as_of"]).tz_convert("UTC").isoformat()

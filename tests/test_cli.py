@@ -258,6 +258,8 @@ def test_whatif_counts_each_side_and_says_when_there_is_nothing(db: str, tmp_pat
     assert result.exit_code == 0, result.output
     assert "closed (current)" in result.output and "closed (other)" in result.output
     assert "nan" not in result.output
+    # The change in percentage points, as the reports write it in English.
+    assert " pp" in result.output and " pt" not in result.output
     # The instant both sides saw, so that a side can be stored and checked.
     assert (
         "every month, both sides as of 2026-10-31T23:00:00+00:00; to store a side: sla "
