@@ -1026,28 +1026,72 @@ SETTING_NAMES = {
     "source_tz": "source time zone",
     "id_prefix": "id prefix",
 }
+# Rejections that depend on what else is loaded, and the kind of load that can
+# undo them: a file loaded again once what its rows lacked was loaded may fare
+# better, so it is then not skipped as unchanged.
+RETRY_REASONS = ("unknown_customer", "event_for_unknown_ticket", "event_before_creation")
+DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
+# The id such a row lacked, as the check compared it (after the preset or mapping
+# and --id-prefix): a ticket's customer, an event's ticket. Recorded with the row
+# (rejected_rows.missing_id) so that a reload can tell whether it came since.
+MISSING_ID = {"tickets": "c.customer_id", "events": "c.ticket_id"}
+# The rows the check query rejected. Filled only for rejected rows, after the
+# check: the accepted rows pay nothing for the missing id.
+REJECTED_ROWS_SQL = """
+INSERT INTO rejected_rows
+    (load_id, file, line_number, field, reason_code, message, raw, missing_id)
+SELECT ?, ?, c._line, split_part(c.problem, ':', 2), split_part(c.problem, ':', 1),
+       r.message, c.raw_text,
+       CASE WHEN list_contains(?, split_part(c.problem, ':', 1)) THEN {missing_id} END
+FROM checked c
+LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1)
+WHERE c.problem IS NOT NULL
+"""
 # The latest reading of the same content and kind, and how it compares with this
 # one: each reading setting, the reader version that read it, and whether rows it
-# rejected for want of other data may now be accepted (that data was loaded since).
+# rejected for want of other data may now be accepted. They may when the id a row
+# lacked exists now: its customer (the check compares with `customers`) or its
+# ticket, or, for an event before its ticket's creation, the ticket was stored
+# again by a later load (with another created_at, perhaps). `mended`: how many
+# such ids, and the first row's reason and id. A row rejected before the missing
+# id was recorded (NULL) may have been mended by any load of the kind it waits
+# for since (`legacy`). A row whose customer or ticket never came is no reason to
+# read the whole file again.
 _SAME_SETTINGS = ", ".join(
     f"l.{name} IS NOT DISTINCT FROM ${name} AS same_{name}" for name in READING_SETTINGS
 )
 SAME_LOAD_SQL = f"""
+WITH latest AS (
+    SELECT * FROM loads
+    WHERE sha256 = $sha AND kind = $kind AND NOT unchanged AND finished_at IS NOT NULL
+    ORDER BY load_id DESC
+    LIMIT 1
+),
+waiting AS (
+    SELECT r.line_number, r.reason_code, r.missing_id
+    FROM rejected_rows r
+    WHERE r.load_id = (SELECT load_id FROM latest) AND list_contains($retry, r.reason_code)
+),
+mended AS (
+    SELECT w.* FROM waiting w SEMI JOIN customers c ON c.customer_id = w.missing_id
+    WHERE w.reason_code = 'unknown_customer'
+    UNION ALL
+    SELECT w.* FROM waiting w SEMI JOIN tickets t ON t.ticket_id = w.missing_id
+    WHERE w.reason_code = 'event_for_unknown_ticket'
+    UNION ALL
+    SELECT w.* FROM waiting w SEMI JOIN tickets t
+        ON t.ticket_id = w.missing_id AND t.load_id > (SELECT load_id FROM latest)
+    WHERE w.reason_code = 'event_before_creation'
+)
 SELECT l.load_id, l.reader_version, {_SAME_SETTINGS},
-    EXISTS (SELECT 1 FROM rejected_rows r WHERE r.load_id = l.load_id
-            AND list_contains($retry, r.reason_code))
+    (SELECT count(DISTINCT missing_id) FROM mended) AS mended_ids,
+    (SELECT arg_min(reason_code, line_number) FROM mended) AS mended_reason,
+    (SELECT arg_min(missing_id, line_number) FROM mended) AS mended_id,
+    EXISTS (SELECT 1 FROM waiting WHERE missing_id IS NULL)
         AND EXISTS (SELECT 1 FROM loads d WHERE d.load_id > l.load_id AND d.kind = $depends
-                    AND NOT d.unchanged AND d.finished_at IS NOT NULL) AS mendable
-FROM loads l
-WHERE l.sha256 = $sha AND l.kind = $kind AND NOT l.unchanged AND l.finished_at IS NOT NULL
-ORDER BY l.load_id DESC
-LIMIT 1
+                    AND NOT d.unchanged AND d.finished_at IS NOT NULL) AS legacy
+FROM latest l
 """
-# Rejections that depend on what else is loaded, and the kind of load that can
-# undo them: a file loaded again after its customers (or tickets) were loaded may
-# fare better, so it is then not skipped as unchanged.
-RETRY_REASONS = ("unknown_customer", "event_for_unknown_ticket", "event_before_creation")
-DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
 
 
 @dataclass(frozen=True)
@@ -1071,8 +1115,8 @@ def _same_load(
     """The latest real load of the same content and kind, if any, and why this
     load cannot repeat its result: read with another preset, mapping, source zone
     or ticket id prefix, by another version of the loader (READER_VERSION), or
-    rows it rejected for want of other data may now be accepted (that data was
-    loaded since)."""
+    rows it rejected for want of other data may now be accepted (the customer or
+    ticket a row lacked was loaded since: SAME_LOAD_SQL)."""
     rows = con.execute(
         SAME_LOAD_SQL,
         {
@@ -1088,7 +1132,7 @@ def _same_load(
     ).fetchall()
     if not rows:
         return None
-    load_id, reader_version, *same, mendable = rows[0]
+    load_id, reader_version, *same, mended_ids, mended_reason, mended_id, legacy = rows[0]
     why = []
     other = [
         SETTING_NAMES[name] for name, equal in zip(READING_SETTINGS, same, strict=True) if not equal
@@ -1101,9 +1145,25 @@ def _same_load(
             f"load #{load_id} was read by {'a newer' if newer else 'an older'} version of "
             "the loader"
         )
-    if mendable:
+    if mended_ids:
+        why.append(_mended(load_id, mended_reason, mended_id, mended_ids))
+    elif legacy:
         why.append(f"load #{load_id} rejected rows for want of {DEPENDS_ON[kind]}, loaded since")
     return EarlierReading(load_id, "; ".join(why) or None)
+
+
+def _mended(load_id: int, reason: str, missing_id: str, ids: int) -> str:
+    """Why a reading's rejected rows may fare otherwise now, naming the first row's
+    customer or ticket: the operator can see it is there now."""
+    if reason == "unknown_customer":
+        what, noun = "rows for want of customers, loaded since", "customer"
+    elif reason == "event_for_unknown_ticket":
+        what, noun = "rows for want of tickets, loaded since", "ticket"
+    else:
+        what = "events before their ticket's creation, and a later load stored the ticket again"
+        noun = "ticket"
+    others = f" and {ids - 1} other{'s' if ids > 2 else ''}" if ids > 1 else ""
+    return f"load #{load_id} rejected {what} ({noun} {missing_id}{others})"
 
 
 def _check_zone(source_tz: str | None) -> None:
@@ -1268,7 +1328,8 @@ def load_file(
             # Rows the reader rejected (a skipped line, a snapshot it cannot place)
             # are kept as rejected with its reason, the check never sees them.
             con.execute(
-                "INSERT INTO rejected_rows SELECT ?, ?, f._line, "
+                "INSERT INTO rejected_rows (load_id, file, line_number, field, reason_code, "
+                "message, raw) SELECT ?, ?, f._line, "
                 "nullif(split_part(f._rejected, ':', 2), ''), split_part(f._rejected, ':', 1), "
                 "r.message, sla_raw_text(f) FROM raw_file f "
                 "LEFT JOIN reasons r ON r.code = split_part(f._rejected, ':', 1) "
@@ -1304,11 +1365,8 @@ def load_file(
             _run(con, f"load_{kind}_merge.sql", params)
         _fill_raw_text(con)
         con.execute(
-            "INSERT INTO rejected_rows SELECT ?, ?, c._line, split_part(c.problem, ':', 2), "
-            "split_part(c.problem, ':', 1), r.message, c.raw_text FROM checked c "
-            "LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1) "
-            "WHERE c.problem IS NOT NULL",
-            [load_id, str(path)],
+            REJECTED_ROWS_SQL.format(missing_id=MISSING_ID.get(kind, "NULL")),
+            [load_id, str(path), list(RETRY_REASONS)],
         )
         con.unregister("reasons")
         read = con.execute("SELECT count(*) FROM checked").fetchall()[0][0] + rejected_by_reader

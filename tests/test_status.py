@@ -75,7 +75,7 @@ def test_rejections_mended_by_a_later_reading_no_longer_count(con, tmp_path) -> 
     assert loads.loc[first, "superseded_by"] == again
     assert pd.isna(loads.loc[again, "superseded_by"])
     assert loads.loc[again, "read_again"] == (
-        f"load #{first} rejected rows for want of tickets, loaded since"
+        f"load #{first} rejected rows for want of tickets, loaded since (ticket T1)"
     )
     assert pd.isna(loads.loc[first, "read_again"])
     # Each load still adds up: read = accepted + rejected.

@@ -1,0 +1,11 @@
+-- The id a row rejected for want of other data lacked (`load.RETRY_REASONS`): the
+-- customer of an `unknown_customer` ticket, the ticket of an
+-- `event_for_unknown_ticket` or `event_before_creation` event, as the loader
+-- compared it (after the preset or mapping and `--id-prefix`). Without it, any
+-- customers (or tickets) load made every file with such a row read again in full
+-- on its next load, also when the customer or ticket it lacked never came; now a
+-- file is read again only when one of those ids exists since (for
+-- `event_before_creation`: its ticket was stored again by a later load). NULL for
+-- other reasons, and for rows rejected before this was recorded: those files are
+-- read again after any load of the kind they wait for, as before.
+ALTER TABLE rejected_rows ADD COLUMN missing_id VARCHAR;
