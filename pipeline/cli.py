@@ -140,8 +140,11 @@ def _progress(*columns: Any) -> Progress:
 def _working(text: str) -> Iterator[None]:
     """A spinner with the elapsed time for a step that reports nothing until done
     (a month's report on a large warehouse, a verification): 20-30 s of silence
-    at 300,000 tickets, minutes beyond."""
-    with _progress(SpinnerColumn(), TextColumn(text), TimeElapsedColumn()) as progress:
+    at 300,000 tickets, minutes beyond. `text` is shown as it is: a path with braces
+    or brackets is not read as a format field or as markup."""
+    with _progress(
+        SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn()
+    ) as progress:
         progress.add_task(text, total=None)
         yield
 
@@ -268,10 +271,7 @@ def load_command(
     con = connect(db)
     for done, path in enumerate(files):
         # A live spinner with elapsed time while a big file loads; gone when done.
-        with _progress(
-            SpinnerColumn(), TextColumn("loading {task.description}"), TimeElapsedColumn()
-        ) as progress:
-            progress.add_task(path, total=None)
+        with _working(f"loading {path}"):
             try:
                 summaries = load_export(
                     con,

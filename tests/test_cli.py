@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from pipeline import cli as cli_module
 from pipeline.cli import cli
 from pipeline.warehouse import connect
 
@@ -568,3 +569,15 @@ def test_slow_steps_show_a_spinner(db: str, tmp_path, monkeypatch) -> None:
         f"writing {register}",
         "rendering tiers-2026-10-2026-10.en",
     ]
+
+
+def test_the_spinner_shows_a_path_with_braces_and_brackets_as_it_is(monkeypatch) -> None:
+    # On a terminal the spinner's text was a format string and markup: writing
+    # 'out/{month}.xlsx' ended in a KeyError, '[x]' vanished.
+    screen, console = io.StringIO(), cli_module.Console
+    monkeypatch.setattr(
+        cli_module, "Console", lambda **_: console(file=screen, force_terminal=True, width=100)
+    )
+    with cli_module._working("writing out/{month}[x].xlsx"):
+        pass
+    assert "writing out/{month}[x].xlsx" in screen.getvalue()
