@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import __version__, charts
-from pipeline.breach_register import neutralise
+from pipeline.breach_register import export_register
 from pipeline.errors import EvaluationError
 from pipeline.evaluate import (
     NO_TICKETS,
@@ -1000,12 +1000,15 @@ BREACH_CSV_COLUMNS = (
 )
 
 
-def breaches_csv(con: duckdb.DuckDBPyConnection, context: MonthlyReportContext, tz: str) -> str:
+def write_breaches_csv(
+    con: duckdb.DuckDBPyConnection, context: MonthlyReportContext, tz: str, path: Path
+) -> Path:
     """Every row of the report's two breach lists, not only the BREACHES_LISTED
     each shows, in their order: `list` is `breaches` or `open_at_month_end`,
-    instants are ISO 8601 in zone `tz` with their offset, times in seconds, text
-    neutralised for spreadsheets (as the breach register). One file for every
-    language: codes, not labels."""
+    instants in zone `tz`, times in seconds. Written as the breach register's CSV
+    (`export_register`: ISO 8601 instants with their offset, text neutralised for
+    spreadsheets, a byte-order mark for Excel). One file for every language:
+    codes, not labels."""
     frame = query(
         con,
         "report_monthly_breaches.sql",
@@ -1014,16 +1017,8 @@ def breaches_csv(con: duckdb.DuckDBPyConnection, context: MonthlyReportContext, 
     listed_in = np.where(frame["status"] == "breached", "breaches", "open_at_month_end")
     frame.insert(0, "list", listed_in)
     for col in ("deadline", "clock_stop"):
-        frame[col] = (
-            pd.to_datetime(frame[col], utc=True)
-            .dt.tz_convert(tz)
-            .map(lambda v: v.isoformat(), na_action="ignore")
-        )
-    for col in ("ticket_id", "customer_id", "subject"):
-        frame[col] = frame[col].map(neutralise, na_action="ignore")
-    buffer = io.StringIO()
-    frame[list(BREACH_CSV_COLUMNS)].to_csv(buffer, index=False, lineterminator="\r\n")
-    return buffer.getvalue()
+        frame[col] = pd.to_datetime(frame[col], utc=True).dt.tz_convert(tz)
+    return export_register(frame[list(BREACH_CSV_COLUMNS)], path, "csv")
 
 
 def figure_hash(value: object, language_fields: tuple[str, ...]) -> str:
@@ -1130,11 +1125,7 @@ def write_monthly_report(
     figures = figures_csv(context)
     (folder / "figures.csv").write_text(figures, "utf-8")
     written.append(folder / "figures.csv")
-    # With a byte-order mark, so that Excel reads accented subjects.
-    (folder / BREACHES_CSV).write_text(
-        breaches_csv(con, context, policy.report_timezone), "utf-8-sig", newline=""
-    )
-    written.append(folder / BREACHES_CSV)
+    written.append(write_breaches_csv(con, context, policy.report_timezone, folder / BREACHES_CSV))
     documents.append(folder / BREACHES_CSV)
     written.append(
         write_manifest(
