@@ -784,14 +784,6 @@ READING_IDS_SQL = "SELECT ticket_id FROM checked"
 READER_REJECTED_IDS_SQL = (
     "SELECT {prefix}sla_text(CAST(ticket_id AS VARCHAR)) FROM raw_file WHERE _rejected IS NOT NULL"
 )
-# Tickets an earlier reading of the file stored that are still as it stored them
-# (after `load_tickets_earlier.sql`: those this reading named but rejected).
-EARLIER_KEPT_SQL = """
-SELECT count(*) FROM tickets
-WHERE load_id IN (
-    SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets' AND load_id < $load_id
-)
-"""
 
 
 @dataclass(frozen=True)
@@ -827,7 +819,8 @@ def _drop_earlier_reading(
     params = {"sha": sha, "load_id": load_id}
     _run(con, "load_tickets_earlier.sql", params)
     removed = con.execute("SELECT count(*) FROM earlier_gone").fetchall()[0][0]
-    kept = con.execute(EARLIER_KEPT_SQL, params).fetchall()[0][0]
+    # Still as an earlier reading stored them: those this reading named but rejected.
+    kept = con.execute("SELECT tickets FROM earlier_kept").fetchall()[0][0]
     return EarlierTickets(removed, kept)
 
 
@@ -859,7 +852,9 @@ SCRATCH_TABLES = (
     "repeated",
     "not_applied",
     "maybe_repeated",
+    "earlier_loads",
     "earlier_gone",
+    "earlier_kept",
     "raw_staged",
 )
 SCRATCH_VIEWS = ("candidates", "reading_ids", "raw", "raw_file")

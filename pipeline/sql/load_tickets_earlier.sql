@@ -8,21 +8,24 @@
 -- but rejected keeps its stored version: nothing replaced it (the loader counts
 -- those). A ticket another file updated since carries that file's load id and is
 -- never touched. Run only when the file was read before: set-based, no row loop.
+-- The earlier readings of the file: its tickets loads, and the events loads a
+-- preset derived from the same file (`earlier_kept` counts what is left after).
+CREATE OR REPLACE TEMP TABLE earlier_loads AS
+SELECT load_id, kind FROM loads WHERE sha256 = $sha AND load_id < $load_id;
+
 CREATE OR REPLACE TEMP TABLE earlier_gone AS
 SELECT ticket_id FROM tickets
-WHERE load_id IN (
-        SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets' AND load_id < $load_id
-    )
+WHERE load_id IN (SELECT load_id FROM earlier_loads WHERE kind = 'tickets')
     AND ticket_id NOT IN (SELECT ticket_id FROM reading_ids);
 
 DELETE FROM tickets
-WHERE load_id IN (
-        SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'tickets' AND load_id < $load_id
-    )
+WHERE load_id IN (SELECT load_id FROM earlier_loads WHERE kind = 'tickets')
     AND ticket_id IN (SELECT ticket_id FROM earlier_gone);
 
 DELETE FROM ticket_events
-WHERE load_id IN (
-        SELECT load_id FROM loads WHERE sha256 = $sha AND kind = 'events' AND load_id < $load_id
-    )
+WHERE load_id IN (SELECT load_id FROM earlier_loads WHERE kind = 'events')
     AND ticket_id IN (SELECT ticket_id FROM earlier_gone);
+
+CREATE OR REPLACE TEMP TABLE earlier_kept AS
+SELECT count(*) AS tickets FROM tickets
+WHERE load_id IN (SELECT load_id FROM earlier_loads WHERE kind = 'tickets');
