@@ -1140,23 +1140,22 @@ def _same_load(
             f"load #{load_id} was read by {'a newer' if newer else 'an older'} version of "
             "the loader"
         )
-    if mended_ids:
-        why.append(_mended(load_id, mended_reason, mended_id, mended_ids))
-    elif legacy:
-        why.append(f"load #{load_id} rejected rows for want of {DEPENDS_ON[kind]}, loaded since")
+    if mended_ids or legacy:
+        why.append(_mended(load_id, kind, mended_reason, mended_id, mended_ids))
     return EarlierReading(load_id, "; ".join(why) or None)
 
 
-def _mended(load_id: int, reason: str, missing_id: str, ids: int) -> str:
+def _mended(load_id: int, kind: str, reason: str | None, missing_id: str | None, ids: int) -> str:
     """Why a reading's rejected rows may fare otherwise now, naming the first row's
-    customer or ticket: the operator can see it is there now."""
-    if reason == "unknown_customer":
-        what, noun = "rows for want of customers, loaded since", "customer"
-    elif reason == "event_for_unknown_ticket":
-        what, noun = "rows for want of tickets, loaded since", "ticket"
-    else:
+    customer or ticket (the operator can see it is there now); without a reason,
+    rows rejected before the missing id was recorded, of which none can be named."""
+    if reason == "event_before_creation":
         what = "events before their ticket's creation, and a later load stored the ticket again"
-        noun = "ticket"
+    else:
+        what = f"rows for want of {DEPENDS_ON[kind]}, loaded since"
+    if reason is None:
+        return f"load #{load_id} rejected {what}"
+    noun = "customer" if reason == "unknown_customer" else "ticket"
     others = f" and {ids - 1} other{'s' if ids > 2 else ''}" if ids > 1 else ""
     return f"load #{load_id} rejected {what} ({noun} {missing_id}{others})"
 
