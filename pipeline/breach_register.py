@@ -248,7 +248,11 @@ def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     elif fmt == "xlsx":
         for col in instants:
             out[col] = out[col].dt.tz_localize(None)
-        out.to_excel(path, index=False, sheet_name="breaches", freeze_panes=(1, 0))
+        # Named, not left to pandas: with xlsxwriter installed pandas picks it, which
+        # turns text that looks like a URL into a link (and stops at 65,530 of them).
+        out.to_excel(
+            path, index=False, sheet_name="breaches", freeze_panes=(1, 0), engine="openpyxl"
+        )
         _make_stable(path)
     else:
         path.write_text(

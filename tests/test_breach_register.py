@@ -188,6 +188,14 @@ def test_xlsx_opens_cleanly(register, tmp_path) -> None:
     assert again.read_bytes() == path.read_bytes()
 
 
+def test_xlsx_is_written_by_openpyxl_whatever_pandas_would_pick(register, tmp_path) -> None:
+    # pandas picks xlsxwriter when it is installed (or set), which writes other bytes
+    # and makes URL-like text into links: the register must not depend on that.
+    with pd.option_context("io.excel.xlsx.writer", "xlsxwriter"):
+        path = export_register(register, tmp_path / "b.xlsx", "xlsx")
+    assert load_workbook(path)["breaches"].cell(row=2, column=1).value is not None
+
+
 def test_a_register_too_long_for_a_sheet_is_refused_by_name(tmp_path) -> None:
     # Excel's 1,048,576 rows include the header. pandas let one row too many
     # through and raised a bare ValueError beyond it (a traceback in the CLI).
