@@ -36,6 +36,39 @@ def wilson_interval(
     return low, high
 
 
+def design_effect(
+    k: np.ndarray | float,
+    n: np.ndarray | float,
+    clusters: np.ndarray | float,
+    sum_k2: np.ndarray | float,
+    sum_kn: np.ndarray | float,
+    sum_n2: np.ndarray | float,
+) -> np.ndarray:
+    """How many times wider a share's variance is because its tickets come in
+    clusters (one customer's tickets are alike: same staff, same kind of question)
+    than if every ticket were independent; `n / design_effect` is the share's
+    effective number of tickets.
+
+    From per-cluster counts, given as sums over the clusters c of a share k/n:
+    `clusters`, `sum_k2` = sum k_c², `sum_kn` = sum k_c·n_c, `sum_n2` = sum n_c². The
+    cluster-robust variance of the share, C/(C-1) · sum (k_c - p·n_c)² / n², over the
+    binomial p(1-p)/n. Never below 1: customers more unlike each other than chance would
+    make a share look surer than independent tickets do. One cluster is one observation
+    (n); a share of 0 or 1 shows no spread to measure and counts as independent (1)."""
+    k, n, clusters, sum_k2, sum_kn, sum_n2 = (
+        np.asarray(x, dtype=float) for x in (k, n, clusters, sum_k2, sum_kn, sum_n2)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        spread = sum_k2 - 2 * p * sum_kn + p * p * sum_n2
+        ratio = clusters / (clusters - 1) * spread / (n * p * (1 - p))
+    return np.where(
+        clusters <= 1,
+        np.maximum(n, 1.0),
+        np.where((p <= 0) | (p >= 1) | ~np.isfinite(ratio), 1.0, np.maximum(ratio, 1.0)),
+    )
+
+
 def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
     """One row per tier and metric of the given evaluation rows."""
     frame = results.copy()

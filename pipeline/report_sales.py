@@ -28,7 +28,7 @@ from pipeline.evaluate import (
     valid_month,
 )
 from pipeline.i18n import Messages
-from pipeline.metrics import wilson_interval
+from pipeline.metrics import design_effect, wilson_interval
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
     _environment,
@@ -146,12 +146,16 @@ def _axis_end(quantiles: list, *, percentile: int) -> float | None:
     return None if not ends else max(10.0, math.ceil(max(ends) / H / 10) * 10)
 
 
-def two_proportion_p(k1: int, n1: int, k2: int, n2: int) -> float | None:
-    """Two-sided p-value of a pooled two-proportion z-test (None without data)."""
+def two_proportion_p(
+    k1: int, n1: int, k2: int, n2: int, deff1: float = 1.0, deff2: float = 1.0
+) -> float | None:
+    """Two-sided p-value of a pooled two-proportion z-test (None without data), each
+    side's variance widened by its design effect (`metrics.design_effect`: 1 for
+    independent tickets)."""
     if n1 == 0 or n2 == 0:
         return None
     pooled = (k1 + k2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    se = math.sqrt(pooled * (1 - pooled) * (deff1 / n1 + deff2 / n2))
     if se == 0:
         return 1.0
     z = (k1 / n1 - k2 / n2) / se
@@ -320,13 +324,26 @@ def build_tiers_context(
         for metric in metrics
     }
 
+    def deffs(frame, tier: str) -> np.ndarray:
+        row = frame.loc[tier]
+        return design_effect(
+            np.asarray(row["within"], float),
+            row["closed"],
+            row["clusters"],
+            np.asarray(row["sum_k2"], float),
+            np.asarray(row["sum_kn"], float),
+            row["sum_n2"],
+        )
+
     def shares(frame, tier: str, metric: str) -> tuple[tuple[float, float, float], ...]:
         if tier not in frame.index or frame.loc[tier, "closed"] == 0:
             return tuple((math.nan, math.nan, math.nan) for _ in sticks[metric])
         n = int(frame.loc[tier, "closed"])
         out = []
-        for k in frame.loc[tier, "within"]:
-            low, high = wilson_interval(int(k), n)
+        # The interval of the share on its effective number of tickets: a tier whose
+        # tickets come from a few customers knows less than its ticket count says.
+        for k, deff in zip(frame.loc[tier, "within"], deffs(frame, tier), strict=True):
+            low, high = wilson_interval(int(k) / deff, n / deff)
             out.append((int(k) / n, float(low), float(high)))
         return tuple(out)
 
@@ -341,6 +358,8 @@ def build_tiers_context(
             int(frame.loc[tier, "closed"]),
             int(frame.loc[below, "within"][-1]),
             int(frame.loc[below, "closed"]),
+            float(deffs(frame, tier)[-1]),
+            float(deffs(frame, below)[-1]),
         )
 
     def significance(frame, p: float | None, tier: str, below: str | None) -> str:

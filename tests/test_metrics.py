@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.metrics import compare, compliance_summary, wilson_interval
+from pipeline.metrics import compare, compliance_summary, design_effect, wilson_interval
 
 
 def test_wilson_interval_known_values() -> None:
@@ -17,6 +19,60 @@ def test_wilson_interval_known_values() -> None:
     low, high = wilson_interval(np.array([0, 5]), np.array([0, 5]))
     assert np.isnan(low[0]) and np.isnan(high[0])
     assert high[1] == pytest.approx(1.0) and low[1] == pytest.approx(0.5655, abs=1e-4)
+
+
+def deff_of(clusters: list[tuple[int, int]]) -> float:
+    """design_effect from (k_c, n_c) per cluster, as the tier report's SQL sums them."""
+    k = np.array([c[0] for c in clusters], float)
+    n = np.array([c[1] for c in clusters], float)
+    return float(
+        design_effect(k.sum(), n.sum(), len(clusters), (k * k).sum(), (k * n).sum(), (n * n).sum())
+    )
+
+
+def reference_deff(clusters: list[tuple[int, int]]) -> float:
+    """The cluster-robust variance of the share over the binomial one, written out."""
+    n = sum(c[1] for c in clusters)
+    p = sum(c[0] for c in clusters) / n
+    if len(clusters) == 1:
+        return float(n)
+    if p in (0, 1):
+        return 1.0
+    spread = sum((k - p * size) ** 2 for k, size in clusters)
+    robust = len(clusters) / (len(clusters) - 1) * spread / n**2
+    return max(1.0, robust / (p * (1 - p) / n))
+
+
+def test_design_effect_known_values() -> None:
+    # Four customers of 10 tickets, two all within and two none: 40 tickets that
+    # tell no more than 4 (C/(C-1) * 4 * 25 / 40 / 0.25 = 13.33, n_eff = 3).
+    assert deff_of([(10, 10), (10, 10), (0, 10), (0, 10)]) == pytest.approx(40 / 3)
+    # Every customer alike in share: no wider than independent tickets (clamped at 1).
+    assert deff_of([(5, 10), (5, 10), (5, 10)]) == 1.0
+    # One ticket per customer: independent, up to the C/(C-1) small-sample factor.
+    assert deff_of([(1, 1)] * 30 + [(0, 1)] * 70) == pytest.approx(100 / 99)
+    # One customer is one observation; a share of 0 or 1 has no spread to measure.
+    assert deff_of([(3, 10)]) == 10.0
+    assert deff_of([(10, 10), (4, 4)]) == 1.0 and deff_of([(0, 10), (0, 4)]) == 1.0
+    both = design_effect(
+        np.array([20.0, 15.0]), 40, 4, np.array([200.0, 75.0]), np.array([200.0, 150.0]), 400
+    )
+    # Vectorised over yardsticks; the second: customers within 5, 5, 5 and 0 of 10.
+    assert both.tolist() == pytest.approx([40 / 3, 8 / 3])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.integers(1, 40).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_design_effect_matches_the_written_out_variance(clusters) -> None:
+    assert deff_of(clusters) == pytest.approx(reference_deff(clusters), rel=1e-9, abs=1e-9)
+    # Never surer than independent tickets, never fewer than one observation.
+    assert 1.0 <= deff_of(clusters) <= max(1.0, sum(c[1] for c in clusters))
 
 
 def rows(tier: str, statuses: list[str], *, has_sla: bool = True) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
@@ -36,21 +37,41 @@ def tiers(con):
     return build_tiers_context(con, "2026-01", "2026-10")
 
 
-def first_responses_compared(con, evaluation_id: int) -> pd.DataFrame:
-    """The rows the tier report compares first responses on, read here on their own:
-    answered, not excluded, not outage calls, January to October 2026."""
+def rows_compared(con, evaluation_id: int, metric: str = "first_response") -> pd.DataFrame:
+    """The rows the tier report compares a metric on, read here on their own:
+    closed, not excluded, not outage calls, January to October 2026."""
     return con.execute(
         "SELECT * FROM sla_results WHERE evaluation_id = ? AND month BETWEEN '2026-01' AND "
-        "'2026-10' AND metric = 'first_response' AND status <> 'excluded' AND NOT outage_line "
+        "'2026-10' AND metric = ? AND status <> 'excluded' AND NOT outage_line "
         "AND clock_stop IS NOT NULL",
-        [evaluation_id],
+        [evaluation_id, metric],
     ).df()
+
+
+def first_responses_compared(con, evaluation_id: int) -> pd.DataFrame:
+    return rows_compared(con, evaluation_id)
+
+
+def customers_design_effect(rows: pd.DataFrame, seconds: float) -> float:
+    """The share within `seconds`, its variance with customers as clusters over the
+    binomial one (metrics.design_effect), from the rows themselves."""
+    within = rows["elapsed_working_seconds"] <= seconds
+    per = within.groupby(rows["customer_id"].fillna("ticket " + rows["ticket_id"])).agg(
+        ["sum", "count"]
+    )
+    n, p, clusters = per["count"].sum(), within.mean(), len(per)
+    spread = ((per["sum"] - p * per["count"]) ** 2).sum()
+    return max(1.0, clusters / (clusters - 1) * spread / (n * p * (1 - p)))
 
 
 def test_two_proportion_test() -> None:
     # 60/100 against 40/100: z = 2.83, p = 0.0047.
     assert two_proportion_p(60, 100, 40, 100) == pytest.approx(0.00468, abs=1e-4)
     assert two_proportion_p(1, 0, 1, 1) is None
+    # Design effects of 2 halve each side's tickets: 30/50 against 20/50.
+    assert two_proportion_p(60, 100, 40, 100, 2.0, 2.0) == pytest.approx(
+        two_proportion_p(30, 50, 20, 50)
+    )
 
 
 def test_tier_figures_match_the_evaluation(con, tiers) -> None:
@@ -112,14 +133,23 @@ def test_adjacent_tiers_are_compared_on_both_metrics(con, tiers) -> None:
     pioneer, professional, business, premium = tiers.tiers
     first = pioneer.metrics["first_response"]
     assert first.p_vs_previous is None and first.vs_previous == "–"
-    # The p-value is the z-test on the very counts the table shows.
+    # The p-value is the z-test on the very counts the table shows, each side widened
+    # by its customers' design effect, recomputed here from the rows.
+    rows = rows_compared(con, tiers.evaluation_id, "resolution")
+    seven_days = 7 * 8.5 * 3600
     for below, tier in ((professional, business), (business, premium)):
         upper, lower = tier.metrics["resolution"], below.metrics["resolution"]
         k1 = round(upper.within[1][0] * upper.closed)
         k2 = round(lower.within[1][0] * lower.closed)
+        deff = {
+            t.tier: customers_design_effect(rows[rows["tier"] == t.tier], seven_days)
+            for t in (tier, below)
+        }
         assert upper.p_vs_previous == pytest.approx(
-            two_proportion_p(k1, upper.closed, k2, lower.closed)
+            two_proportion_p(k1, upper.closed, k2, lower.closed, deff[tier.tier], deff[below.tier])
         )
+        # Never surer than if every ticket stood alone.
+        assert upper.p_vs_previous >= two_proportion_p(k1, upper.closed, k2, lower.closed)
     first = business.metrics["first_response"]
     assert first.p_vs_previous < 0.05
     assert first.vs_previous == "better than Professional (p\u00a0<\u00a00.001)"
@@ -597,7 +627,7 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
     in time than Business read 'meaningful (p < 0.001)', as if it sold Premium."""
     from tests.evaluation_fixtures import build, plan, ticket
 
-    def tickets(customer: str, resolved: str) -> list[dict]:
+    def tickets(customer: str, resolved: str, count: int = 2) -> list[dict]:
         return [
             ticket(
                 f"{customer}-{i}",
@@ -606,15 +636,25 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
                 first_response="2026-06-01T11:00",
                 resolved=resolved,
             )
-            for i in range(20)
+            for i in range(count)
         ]
 
-    con = build(
+    def desk(customers: int, per_customer: int) -> duckdb.DuckDBPyConnection:
         # Business resolves in a day; Premium after 11 working days, past the 7-day limit.
-        tickets("CB", "2026-06-02T10:00") + tickets("CP", "2026-06-16T10:00"),
-        [],
-        [plan("CB", "business", "2025-01-01"), plan("CP", "premium", "2025-01-01")],
-    )
+        rows, plans = [], []
+        for n in range(customers):
+            rows += tickets(f"CB{n}", "2026-06-02T10:00", per_customer)
+            rows += tickets(f"CP{n}", "2026-06-16T10:00", per_customer)
+            plans += [plan(f"CB{n}", "business", "2025-01-01")]
+            plans += [plan(f"CP{n}", "premium", "2025-01-01")]
+        return build(rows, [], plans)
+
+    # The same 20 tickets a tier from one customer each are one customer's experience
+    # against another's: no difference to sell (design effect 20, p = 0.157).
+    one_each = build_tiers_context(desk(1, 20), "2026-06", "2026-06").tiers[-1]
+    assert one_each.metrics["resolution"].p_vs_previous == pytest.approx(0.1573, abs=1e-4)
+    assert one_each.metrics["resolution"].within[-1][1:] == pytest.approx((0.0, 0.7935), abs=1e-4)
+    con = desk(10, 2)
     context = build_tiers_context(con, "2026-06", "2026-06")
     *_, business, premium = context.tiers
     assert business.metrics["resolution"].vs_previous == "–"  # no Professional tickets
@@ -630,7 +670,7 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
         "slechter dan Business (p\u00a0<\u00a00,001)"
     )
     html = render("tiers.html.j2", context)
-    assert "meaningful" not in html and "rough guide, not proof" in html
+    assert "meaningful" not in html and "Still a guide, not proof" in html
 
 
 def test_the_charts_draw_the_tickets_the_table_counts() -> None:
