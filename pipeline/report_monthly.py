@@ -169,7 +169,9 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
     stored = reusable_evaluation(con, policy, as_of, month_from, month, exact=True)
     if stored is not None:
         return stored
-    run = evaluate(con, policy, month_from=month_from, month_to=month, as_of=as_of)
+    run = evaluate(
+        con, policy, month_from=month_from, month_to=month, as_of=as_of, made_by="report"
+    )
     return int(run.evaluation_id)
 
 

@@ -136,7 +136,9 @@ def range_evaluation(
     if stored is not None:
         return stored
     return int(
-        evaluate(con, policy, month_from=month_from, month_to=month_to, as_of=as_of).evaluation_id
+        evaluate(
+            con, policy, month_from=month_from, month_to=month_to, as_of=as_of, made_by="report"
+        ).evaluation_id
     )
 
 

@@ -270,7 +270,14 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     # Over the months of the report's own evaluation (a sales report may rest on a
     # wider one), so that its stored rows and the re-run's can be compared one by one.
     covered = (own[2], own[3]) if own else (first, last)
-    run = evaluate(con, policy, month_from=covered[0], month_to=covered[1], as_of=manifest["as_of"])
+    run = evaluate(
+        con,
+        policy,
+        month_from=covered[0],
+        month_to=covered[1],
+        as_of=manifest["as_of"],
+        made_by="verify",
+    )
     row_differences: tuple[str, ...] = ()
     if own is not None:
         row_differences = _row_differences(con, manifest["evaluation_id"], run.evaluation_id)
