@@ -741,6 +741,8 @@ NO_TICKETS = "the warehouse holds no tickets: load data first (sla load FILE)"
 # that an equal run stored later (`sla audit verify` stores one) changes neither
 # the evaluation number a report shows nor its bytes. `$exact` asks for the very
 # months (the monthly report), else any run covering them does (sales reports).
+# A pruned run (its result rows removed, `sla evaluations prune`) is never reused:
+# the report would read no rows and show an empty month.
 REUSABLE_EVALUATION_SQL = """
 SELECT evaluation_id
 FROM evaluations
@@ -750,6 +752,7 @@ WHERE policy_hash = $policy_hash
   AND package_version = $version
   AND forced_version IS NULL
   AND finished_at IS NOT NULL
+  AND pruned_at IS NULL
   AND month_from <= $month_from AND month_to >= $month_to
   AND (NOT $exact OR (month_from = $month_from AND month_to = $month_to))
 ORDER BY evaluation_id

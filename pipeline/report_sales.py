@@ -39,6 +39,7 @@ from pipeline.report_monthly import (
     write_document,
     write_manifest,
 )
+from pipeline.retention import require_stored
 from pipeline.warehouse import query
 
 H = 3600.0
@@ -310,6 +311,7 @@ def build_tiers_context(
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
+    require_stored(con, evaluation_id)
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
     frames = {
         metric: query(
@@ -528,6 +530,7 @@ def build_customer_context(
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
+    require_stored(con, evaluation_id)
     frame = query(
         con,
         "report_customer.sql",
