@@ -38,6 +38,7 @@ from pipeline.policy import (
     PolicyVersion,
     timeline_order,
 )
+from pipeline.retention import require_stored
 
 # Stored and re-derived instants agree when they are within this (stored rows
 # keep microseconds, the engine works in nanoseconds).
@@ -49,12 +50,21 @@ SECONDS_TOLERANCE = 1e-3
 
 
 def latest_evaluation(con: duckdb.DuckDBPyConnection, policy_hash: str | None = None) -> int:
-    """The id of the newest evaluation (made with `policy_hash`, when given).
+    """The id of the newest evaluation whose result rows are stored (made with
+    `policy_hash`, when given): a pruned run has nothing left to audit.
     Raises `AuditError` when there is none."""
-    row = con.execute(
-        "SELECT max(evaluation_id) FROM evaluations WHERE ? IS NULL OR policy_hash = ?",
+    row, pruned = con.execute(
+        "SELECT max(evaluation_id) FILTER (pruned_at IS NULL), "
+        "count(*) FILTER (pruned_at IS NOT NULL) "
+        "FROM evaluations WHERE ? IS NULL OR policy_hash = ?",
         [policy_hash, policy_hash],
-    ).fetchall()[0][0]
+    ).fetchall()[0]
+    if row is None and pruned:
+        under = "" if policy_hash is None else f" with policy {policy_hash[:12]}"
+        raise AuditError(
+            f"every evaluation{under} in this warehouse was pruned (sla evaluations prune): "
+            "run sla evaluate again first"
+        )
     if row is None:
         if policy_hash is not None:
             raise AuditError(
@@ -284,6 +294,7 @@ def audit_ticket(
     if evaluation_id is None:
         evaluation_id = latest_evaluation(con, policy_hash)
     info = evaluation_info(con, evaluation_id)
+    require_stored(con, evaluation_id)
     policy = policy_of(info)
     tz = policy.report_timezone
     as_of = _utc(info["as_of"])

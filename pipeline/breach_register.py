@@ -25,6 +25,7 @@ import pandas as pd
 from pipeline.audit import evaluation_info, policy_of
 from pipeline.errors import AuditError
 from pipeline.evaluate import valid_month
+from pipeline.retention import require_stored
 
 BREACH_STATUSES = ("breached", "open_breached")
 # A spreadsheet reads a cell starting with one of these as a formula (or DDE call).
@@ -68,10 +69,12 @@ def covering_evaluation(
     policy_hash: str | None = None,
 ) -> int:
     """The latest evaluation whose months cover [month_from, month_to] (one judged
-    by the versions in force, not a forced one; made with `policy_hash` when given).
+    by the versions in force, not a forced one; made with `policy_hash` when given)
+    and whose result rows are stored (not pruned).
     Raises `AuditError` when none does."""
     rows = con.execute(
         "SELECT max(evaluation_id) FROM evaluations WHERE forced_version IS NULL "
+        "AND pruned_at IS NULL "
         "AND (month_from IS NULL OR month_from <= ?) AND (month_to IS NULL OR month_to >= ?) "
         "AND (? IS NULL OR policy_hash = ?)",
         [month_from, month_to, policy_hash, policy_hash],
@@ -109,6 +112,7 @@ def breach_register(
     if evaluation_id is None:
         evaluation_id = covering_evaluation(con, month_from, month_to, policy_hash)
     info = evaluation_info(con, evaluation_id)
+    require_stored(con, evaluation_id)
     covered_from, covered_to = info["month_from"], info["month_to"]
     if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):
         raise AuditError(

@@ -53,6 +53,15 @@ from pipeline.report_sales import (
     build_tiers_context,
     write_sales_report,
 )
+from pipeline.retention import (
+    DEFAULT_KEEP_LATEST,
+    DEFAULT_REPORT_FOLDERS,
+    compact_warehouse,
+    list_evaluations,
+    plan_prune,
+    prune_evaluations,
+    pruned_runs,
+)
 from pipeline.status import RowListing, list_rows, warehouse_status
 from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
@@ -443,6 +452,12 @@ def _print_status(con: Any) -> None:
                 f"load #{row.load_id} read {row.path} again: " + "; ".join([row.read_again, *notes])
             )
     console.print(", ".join(f"{k}: {v:,}" for k, v in status.counts.items()))
+    stored, pruned = pruned_runs(con)
+    if pruned:
+        console.print(
+            f"evaluations: {stored:,} with their result rows stored, {pruned:,} pruned "
+            "(record kept): sla evaluations list"
+        )
     low, high = status.created_range
     later, latest = status.created_later
     if low is None and not later:
@@ -1035,6 +1050,8 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
                 f"and every one of the {result.rows_checked:,} stored result rows the report "
                 "was read from"
             )
+        elif result.pruned_at is not None:
+            click.echo(_pruned_note(result))
         else:
             click.echo(
                 "the report's evaluation is not in this warehouse: its stored rows were not "
@@ -1052,9 +1069,181 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
         click.echo(f"differs: {line}")
     for line in result.reasons:
         click.echo(f"why: {line}")
+    if result.pruned_at is not None:
+        click.echo(_pruned_note(result))
     if result.documents_absent:
         click.echo(f"not beside the manifest, not checked: {', '.join(result.documents_absent)}")
     raise click.exceptions.Exit(1)
+
+
+def _pruned_note(result: Any) -> str:
+    return (
+        f"the report's evaluation was pruned on {result.pruned_at:%Y-%m-%d %H:%M} UTC (sla "
+        "evaluations prune): its stored result rows are gone and could not be compared; "
+        "the figures were re-derived from the loaded data and compared with the manifest's"
+    )
+
+
+@cli.group("evaluations")
+def evaluations_group() -> None:
+    """Stored evaluation runs: list them, prune the rows no report needs, compact."""
+
+
+def _size_text(size: int | None) -> str:
+    return "-" if size is None else f"{size / 2**20:,.1f} MiB"
+
+
+@evaluations_group.command("list")
+@DB_OPTION
+@handle_errors
+def evaluations_list_command(db: str | None) -> None:
+    """Every evaluation run: when, what made it, policy, as-of, months, rows, pruned."""
+    runs = list_evaluations(connect(db, must_exist=True))
+    console = Console(soft_wrap=True)
+    if runs.empty:
+        console.print("no evaluations yet: sla evaluate")
+        return
+    _show(console, _runs_table(runs, title="Evaluations"))
+    stored = runs[runs["pruned_at"].isna()]
+    console.print(
+        f"{len(runs):,} runs, {len(stored):,} with their rows stored "
+        f"({int(stored['rows_stored'].sum()):,} rows), {len(runs) - len(stored):,} pruned "
+        "(record kept, rows removed)"
+    )
+
+
+def _runs_table(runs: pd.DataFrame, *, title: str, kept: bool = False) -> Table:
+    table = Table(
+        "id",
+        "stored at (UTC)",
+        "made by",
+        "policy",
+        "as of (UTC)",
+        "months",
+        "rows",
+        "rows now",
+        *(("kept because",) if kept else ("pruned",)),
+        title=title,
+    )
+    for row in runs.itertuples():
+        months = " to ".join(
+            m if isinstance(m, str) else "all" for m in (row.month_from, row.month_to)
+        )
+        forced = f", forced {row.forced_version}" if isinstance(row.forced_version, str) else ""
+        last = (
+            (row.kept_because or "to prune")
+            if kept
+            else ("-" if pd.isna(row.pruned_at) else f"{pd.Timestamp(row.pruned_at):%Y-%m-%d}")
+        )
+        table.add_row(
+            str(row.evaluation_id),
+            f"{pd.Timestamp(row.started_at).tz_convert('UTC'):%Y-%m-%d %H:%M}",
+            row.made_by,
+            f"{row.policy_name} {row.policy_hash[:12]}{forced}",
+            pd.Timestamp(row.as_of).tz_convert("UTC").isoformat(),
+            months,
+            "-" if pd.isna(row.rows_written) else f"{int(row.rows_written):,}",
+            f"{int(row.rows_stored):,}",
+            last,
+        )
+    return table
+
+
+@evaluations_group.command("prune")
+@click.option(
+    "--reports",
+    "report_folders",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Folder whose report manifests (manifest.json, *.manifest.json, at any depth) name "
+    "runs to keep; repeat for several (default: reports).",
+)
+@click.option(
+    "--keep-latest",
+    type=click.IntRange(min=0),
+    default=DEFAULT_KEEP_LATEST,
+    show_default=True,
+    help="Also keep the N most recent runs.",
+)
+@click.option(
+    "--keep-since",
+    default=None,
+    help="Also keep every run stored on or after this day (YYYY-MM-DD, UTC).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be removed, remove nothing.")
+@DB_OPTION
+@handle_errors
+def evaluations_prune_command(
+    report_folders: tuple[str, ...],
+    keep_latest: int,
+    keep_since: str | None,
+    db: str | None,
+    *,
+    dry_run: bool,
+) -> None:
+    """Remove the result rows of runs no report manifest names, keeping the latest
+    and recent ones; each run's record (policy, as-of, inputs) is kept, marked pruned."""
+    con = connect(db, must_exist=True)
+    plan = plan_prune(
+        con,
+        report_folders=report_folders or DEFAULT_REPORT_FOLDERS,
+        keep_latest=keep_latest,
+        keep_since=_date(keep_since, option="--keep-since"),
+    )
+    console = Console(soft_wrap=True)
+    if plan.runs.empty:
+        console.print("no evaluations yet: nothing to prune")
+        return
+    _show(console, _runs_table(plan.runs, title="Evaluations", kept=True))
+    named = len({m for paths in plan.manifests.values() for m in paths})
+    console.print(
+        f"{named:,} manifest(s) under {', '.join(plan.folders)} name "
+        f"{len(plan.manifests):,} run(s)",
+        markup=False,
+    )
+    if plan.unknown_manifest_runs:
+        console.print(
+            "named by a manifest but not in this warehouse (made elsewhere): "
+            + ", ".join(f"#{e}" for e in plan.unknown_manifest_runs)
+        )
+    ids = plan.to_prune
+    if not ids:
+        console.print("nothing to prune: every stored run is kept")
+        return
+    estimate = "" if plan.estimated_bytes is None else f", about {_size_text(plan.estimated_bytes)}"
+    listed = ", ".join(f"#{e}" for e in ids)
+    if dry_run:
+        console.print(
+            f"would prune {len(ids):,} run(s) ({listed}): {plan.rows:,} result rows{estimate}; "
+            "nothing was changed (leave out --dry-run to prune)"
+        )
+        return
+    result = prune_evaluations(con, plan)
+    console.print(
+        f"pruned {len(result.pruned):,} run(s) ({listed}): {result.rows_removed:,} result rows "
+        "removed; their records are kept, marked pruned"
+    )
+    if result.file_bytes_before is not None:
+        console.print(
+            f"warehouse file: {_size_text(result.file_bytes_before)} before, "
+            f"{_size_text(result.file_bytes_after)} after. DuckDB reuses the freed space for "
+            "later runs; to give it back to the disk: sla evaluations compact"
+        )
+
+
+@evaluations_group.command("compact")
+@DB_OPTION
+@handle_errors
+def evaluations_compact_command(db: str | None) -> None:
+    """Rewrite the warehouse into a fresh file and swap it in, giving the space of
+    pruned rows back to the disk (needs as much free space as the file takes)."""
+    con = connect(db, must_exist=True)
+    with _working("compacting the warehouse"):
+        result = compact_warehouse(con)
+    click.echo(
+        f"compacted {result.path}: {_size_text(result.bytes_before)} before, "
+        f"{_size_text(result.bytes_after)} after"
+    )
 
 
 @cli.group("policy")
@@ -1096,13 +1285,13 @@ def policy_diff_command(first: str, second: str, policy_path: str | None) -> Non
         click.echo(f"{key}: {policy_history.shown(old)} -> {policy_history.shown(new)}")
 
 
-def _date(text: str | None) -> dt.date | None:
+def _date(text: str | None, *, option: str = "--at") -> dt.date | None:
     if text is None:
         return None
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint="--at") from None
+        raise click.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint=option) from None
 
 
 @cli.command("demo-data")

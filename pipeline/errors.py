@@ -57,3 +57,14 @@ class LoadError(PipelineError):
 
 class AuditError(PipelineError):
     """An audit request cannot be answered (unknown ticket, evaluation or manifest)."""
+
+
+class RetentionError(PipelineError):
+    """A prune or compaction cannot be done safely (an unreadable manifest, a
+    missing report folder, a warehouse in memory, too little disk space)."""
+
+
+class PrunedEvaluationError(AuditError, EvaluationError):
+    """An evaluation's result rows were pruned (`sla evaluations prune`): only its
+    record is left, nothing of it can be read. An `AuditError` for the audits, an
+    `EvaluationError` for the reports, as an unknown evaluation is to each."""

@@ -95,6 +95,32 @@ RESULT_COLUMNS = (
 )
 
 
+# What stores an evaluation, recorded with it (`evaluations.made_by`): `sla
+# evaluate`, a report that found no run to reuse, `sla audit verify`'s re-run.
+MADE_BY = ("evaluate", "report", "verify")
+# The columns `_record_run` fills, by name: later migrations add columns
+# (made_by, pruned_at) that a positional INSERT would misplace or miss.
+RUN_COLUMNS = (
+    "evaluation_id",
+    "policy_name",
+    "policy_hash",
+    "policy_source",
+    "policy_document",
+    "forced_version",
+    "as_of",
+    "month_from",
+    "month_to",
+    "input_loads",
+    "input_fingerprint",
+    "package_version",
+    "tickets_evaluated",
+    "rows_written",
+    "started_at",
+    "finished_at",
+    "made_by",
+)
+
+
 # Where an evaluation spends its time: the tickets in scope with plan and first
 # reply (DuckDB), their status changes gathered in timeline order (DuckDB), working
 # time measured (numpy), the result rows written (DuckDB). The benchmark prints them.
@@ -715,6 +741,8 @@ NO_TICKETS = "the warehouse holds no tickets: load data first (sla load FILE)"
 # that an equal run stored later (`sla audit verify` stores one) changes neither
 # the evaluation number a report shows nor its bytes. `$exact` asks for the very
 # months (the monthly report), else any run covering them does (sales reports).
+# A pruned run (its result rows removed, `sla evaluations prune`) is never reused:
+# the report would read no rows and show an empty month.
 REUSABLE_EVALUATION_SQL = """
 SELECT evaluation_id
 FROM evaluations
@@ -724,6 +752,7 @@ WHERE policy_hash = $policy_hash
   AND package_version = $version
   AND forced_version IS NULL
   AND finished_at IS NOT NULL
+  AND pruned_at IS NULL
   AND month_from <= $month_from AND month_to >= $month_to
   AND (NOT $exact OR (month_from = $month_from AND month_to = $month_to))
 ORDER BY evaluation_id
@@ -986,6 +1015,7 @@ def evaluate(
     as_of: Any = None,
     force_version: str | None = None,
     store: bool = True,
+    made_by: str = "evaluate",
     progress: Callable[[int, int], None] | None = None,
 ) -> EvaluationRun:
     """Evaluate every ticket known at `as_of` (default: now) and keep the rows
@@ -996,8 +1026,11 @@ def evaluate(
 
     With `store`, the run is recorded in `evaluations` and its rows in
     `sla_results` under a new evaluation id, in one transaction; without, the
-    rows stay in a temporary table of this connection.
+    rows stay in a temporary table of this connection. `made_by` (one of
+    MADE_BY) is recorded with a stored run, for `sla evaluations list`.
     Raises `EvaluationError` for a malformed month or an empty warehouse."""
+    if made_by not in MADE_BY:
+        raise ValueError(f"made_by: one of {', '.join(MADE_BY)}")
     policy = policy or Policy.default()
     tz = policy.report_timezone
     from_code, to_code = _month_code(month_from, tz), _month_code(month_to, tz)
@@ -1141,6 +1174,7 @@ def evaluate(
                 month_to,
                 force_version,
                 n,
+                made_by,
             )
             con.execute("COMMIT")
     except BaseException:
@@ -1178,10 +1212,12 @@ def _record_run(
     month_to: str | None,
     forced: str | None,
     tickets: int,
+    made_by: str,
 ) -> None:
     """The run's row in `evaluations` (inside the caller's transaction)."""
     con.execute(
-        "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO evaluations ({', '.join(RUN_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
         [
             evaluation_id,
             policy.name,
@@ -1199,5 +1235,6 @@ def _record_run(
             rows,
             started.to_pydatetime(),
             dt.datetime.now(dt.UTC),
+            made_by,
         ],
     )

@@ -39,6 +39,7 @@ from pipeline.i18n import Messages
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Metric, Policy, PolicyVersion, Threshold
+from pipeline.retention import require_stored
 from pipeline.sources.base import CHANNELS, PRIORITIES
 from pipeline.status import outstanding
 from pipeline.texttable import text_table
@@ -169,7 +170,9 @@ def ensure_evaluation(con: duckdb.DuckDBPyConnection, month: str, policy: Policy
     stored = reusable_evaluation(con, policy, as_of, month_from, month, exact=True)
     if stored is not None:
         return stored
-    run = evaluate(con, policy, month_from=month_from, month_to=month, as_of=as_of)
+    run = evaluate(
+        con, policy, month_from=month_from, month_to=month, as_of=as_of, made_by="report"
+    )
     return int(run.evaluation_id)
 
 
@@ -208,6 +211,7 @@ def build_context(
     ).fetchall()
     if not info:
         raise EvaluationError(f"no evaluation #{evaluation_id} in this warehouse")
+    require_stored(con, evaluation_id)
     as_of, policy_name, policy_hash = info[0]
     months = _months_back(month, 12)
     params = {"evaluation_id": evaluation_id, "month": month, "month_from": months[0]}

@@ -39,6 +39,7 @@ from pipeline.report_monthly import (
     write_document,
     write_manifest,
 )
+from pipeline.retention import require_stored
 from pipeline.warehouse import query
 
 H = 3600.0
@@ -136,7 +137,9 @@ def range_evaluation(
     if stored is not None:
         return stored
     return int(
-        evaluate(con, policy, month_from=month_from, month_to=month_to, as_of=as_of).evaluation_id
+        evaluate(
+            con, policy, month_from=month_from, month_to=month_to, as_of=as_of, made_by="report"
+        ).evaluation_id
     )
 
 
@@ -312,6 +315,7 @@ def build_tiers_context(
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
+    require_stored(con, evaluation_id)
     base = {"evaluation_id": evaluation_id, "month_from": month_from, "month_to": month_to}
     frames = {
         metric: query(
@@ -545,6 +549,7 @@ def build_customer_context(
     # Checked before evaluating: a report that cannot be made stores no evaluation.
     first_month = _within_data(con, month_from, month_to, policy.report_timezone)
     evaluation_id = evaluation_id or range_evaluation(con, month_from, month_to, policy)
+    require_stored(con, evaluation_id)
     frame = query(
         con,
         "report_customer.sql",

@@ -46,8 +46,11 @@ class Verification:
     documents_checked: tuple[str, ...] = ()
     documents_absent: tuple[str, ...] = ()  # named in the manifest, not beside it
     # Stored result rows of the report's evaluation compared with the re-run's
-    # (None: that evaluation is not in this warehouse, nothing compared).
+    # (None: that evaluation is not in this warehouse, or was pruned: nothing compared).
     rows_checked: int | None = None
+    # When the report's evaluation was pruned (`sla evaluations prune`): its record
+    # is kept, its rows are gone, so only the figures can be re-derived and compared.
+    pruned_at: pd.Timestamp | None = None
 
 
 SEAL = "manifest_sha256"
@@ -204,14 +207,17 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
 
     reasons = []
     original = con.execute(
-        "SELECT policy_hash, as_of, month_from, month_to, input_loads FROM evaluations "
-        "WHERE evaluation_id = ?",
+        "SELECT policy_hash, as_of, month_from, month_to, input_loads, pruned_at "
+        "FROM evaluations WHERE evaluation_id = ?",
         [manifest.get("evaluation_id")],
     ).fetchall()
     inconsistent, foreign = _disagreements(manifest, original[0][:4] if original else None)
     # The report's own evaluation, when this warehouse holds it: its stored rows are
     # what the report was read from, and the loads it read are on record with it.
     own = original[0] if original and not foreign else None
+    # A pruned run keeps its record (policy, as-of, months, inputs) but not its rows:
+    # compared with the re-run, every row would read as missing.
+    pruned_at = pd.Timestamp(own[5]).tz_convert("UTC") if own and own[5] is not None else None
     if current_input_fingerprint(con) != manifest["input_fingerprint"]:
         reasons += _loads_changed(con, inputs, json.loads(own[4]) if own else None)
     # What the manifest states beside its figures and does not hold: any of it fails.
@@ -270,9 +276,16 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     # Over the months of the report's own evaluation (a sales report may rest on a
     # wider one), so that its stored rows and the re-run's can be compared one by one.
     covered = (own[2], own[3]) if own else (first, last)
-    run = evaluate(con, policy, month_from=covered[0], month_to=covered[1], as_of=manifest["as_of"])
+    run = evaluate(
+        con,
+        policy,
+        month_from=covered[0],
+        month_to=covered[1],
+        as_of=manifest["as_of"],
+        made_by="verify",
+    )
     row_differences: tuple[str, ...] = ()
-    if own is not None:
+    if own is not None and pruned_at is None:
         row_differences = _row_differences(con, manifest["evaluation_id"], run.evaluation_id)
     details: dict[str, str] = {}
     if kind == "monthly":
@@ -332,7 +345,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             (
                 f"every stored row of evaluation #{manifest['evaluation_id']} reproduces, "
                 "yet a figure differs: "
-                if own is not None
+                if own is not None and pruned_at is None
                 else "same inputs, policy and package version, yet different figures: "
             )
             + "either the manifest was edited and sealed again (a figure's hash, or what "
@@ -368,7 +381,10 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         len(set(now) | set(before)),
         checked,
         absent,
-        None if own is None else _row_count(con, manifest["evaluation_id"]),
+        None
+        if own is None or pruned_at is not None
+        else _row_count(con, manifest["evaluation_id"]),
+        pruned_at,
     )
 
 

@@ -19,3 +19,16 @@ def sample_warehouse():
     for name in ("customers", "tickets", "events"):
         load_file(con, SAMPLE / f"{name}.csv")
     return con
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def fixture_warehouse(tmp_path):
+    """A warehouse file with the small fixture customers and tickets (times in
+    Amsterdam) loaded: for tests that store, prune and compact evaluations."""
+    con = connect(tmp_path / "w.duckdb")
+    load_file(con, FIXTURES / "customers.csv")
+    load_file(con, FIXTURES / "tickets.csv", source_tz="Europe/Amsterdam")
+    return con

@@ -514,3 +514,24 @@ def test_out_of_hours_with_a_clock_time_first_response_agrees_with_the_audit() -
     checks = [c for m in audit.metrics for c in m.checks if c.field == "out_of_hours"]
     assert checks and all(c.derived is True for c in checks)
     assert audit.matches
+
+
+def test_a_pruned_evaluation_cannot_be_audited(fixture_warehouse, tmp_path) -> None:
+    from pipeline.retention import plan_prune, prune_evaluations
+
+    con = fixture_warehouse
+    evaluate(con, as_of=AS_OF)
+    evaluate(con, as_of=AS_OF)
+    (tmp_path / "reports").mkdir()
+    plan = plan_prune(con, report_folders=[tmp_path / "reports"], keep_latest=1)
+    assert prune_evaluations(con, plan).pruned == (1,)
+    with pytest.raises(
+        AuditError, match=r"evaluation #1 was pruned on .* \(sla evaluations prune\)"
+    ):
+        audit_ticket(con, "T1", evaluation_id=1)
+    assert audit_ticket(con, "T1").evaluation_id == 2
+    # Every run pruned: the latest is no default, and the message says why.
+    plan = plan_prune(con, report_folders=[tmp_path / "reports"], keep_latest=0)
+    assert prune_evaluations(con, plan).pruned == (2,)
+    with pytest.raises(AuditError, match="every evaluation in this warehouse was pruned"):
+        audit_ticket(con, "T1")

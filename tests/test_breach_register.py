@@ -276,3 +276,30 @@ def test_cli_writes_the_register_and_fails_cleanly(tmp_path) -> None:
     result = run(*october_xlsx, "--out", str(wrong))
     assert result.exit_code == 2 and "x.csv does not end in .xlsx" in result.output
     assert not wrong.exists()
+
+
+def test_a_pruned_evaluation_is_refused_and_never_taken_by_default(
+    fixture_warehouse, tmp_path
+) -> None:
+    from pipeline.retention import plan_prune, prune_evaluations
+
+    con = fixture_warehouse
+    evaluate(con, as_of=AS_OF, month_from="2026-10", month_to="2026-10")
+    evaluate(con, as_of=AS_OF, month_from="2026-10", month_to="2026-10")
+    latest = breach_register(con, month_from="2026-10", month_to="2026-10")
+    assert latest.attrs["evaluation"]["evaluation_id"] == 2
+    # A report names run 1: the newer run 2 is pruned, and the default falls back to 1.
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "manifest.json").write_text('{"evaluation_id": 1}')
+    plan = plan_prune(con, report_folders=[reports], keep_latest=0)
+    assert prune_evaluations(con, plan).pruned == (2,)
+    frame = breach_register(con, month_from="2026-10", month_to="2026-10")
+    assert frame.attrs["evaluation"]["evaluation_id"] == 1
+    assert len(frame) == len(latest) > 0
+    with pytest.raises(AuditError, match=r"evaluation #2 was pruned on .*: its result rows are"):
+        breach_register(con, month_from="2026-10", month_to="2026-10", evaluation_id=2)
+    (reports / "manifest.json").unlink()
+    prune_evaluations(con, plan_prune(con, report_folders=[reports], keep_latest=0))
+    with pytest.raises(AuditError, match="no evaluation covers 2026-10 to 2026-10"):
+        breach_register(con, month_from="2026-10", month_to="2026-10")

@@ -581,3 +581,71 @@ def test_the_spinner_shows_a_path_with_braces_and_brackets_as_it_is(monkeypatch)
     with cli_module._working("writing out/{month}[x].xlsx"):
         pass
     assert "writing out/{month}[x].xlsx" in screen.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands["evaluations"].commands))
+def test_every_evaluations_command_has_help(name: str) -> None:
+    result = run("evaluations", name, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_evaluations_are_listed_pruned_and_compacted(db: str, tmp_path, monkeypatch) -> None:
+    load_fixtures(db)
+    reports = tmp_path / "reports"
+    month = ["report", "monthly", "--month", "2026-10", "--format", "html", "--out", str(reports)]
+    assert run(*month, "--db", db).exit_code == 0
+    for _ in range(3):
+        assert run("evaluate", "--as-of", "2026-11-15T00:00Z", "--db", db).exit_code == 0
+    listed = run("evaluations", "list", "--db", db)
+    lines = [line for line in listed.output.splitlines() if line.startswith("│")]
+    assert [line.split("│")[3].strip() for line in lines] == ["report", *["evaluate"] * 3]
+    assert "4 runs, 4 with their rows stored" in listed.output
+
+    # Without --reports, the reports folder of the working directory, which is not here.
+    monkeypatch.chdir(tmp_path / "reports" / "2026-10")
+    refused = CliRunner().invoke(cli, ["evaluations", "prune", "--db", db])
+    assert refused.exit_code == 1
+    assert "no report folder reports: the runs its manifests name would not be kept" in (
+        refused.output
+    )
+    monkeypatch.chdir(tmp_path)
+    rows = connect(db).execute("SELECT count(*) FROM sla_results WHERE evaluation_id = 2")
+    per_run = rows.fetchall()[0][0]
+    dry = run("evaluations", "prune", "--keep-latest", "1", "--dry-run", "--db", db)
+    assert "1 manifest(s) under reports name 1 run(s)" in dry.output
+    assert f"would prune 2 run(s) (#2, #3): {2 * per_run:,} result rows" in dry.output
+    assert "nothing was changed" in dry.output
+    assert connect(db).execute(
+        "SELECT count(*) FROM evaluations WHERE pruned_at IS NOT NULL"
+    ).fetchall() == [(0,)]
+    done = run("evaluations", "prune", "--keep-latest", "1", "--db", db)
+    assert f"pruned 2 run(s) (#2, #3): {2 * per_run:,} result rows removed" in done.output
+    assert "warehouse file: " in done.output and "sla evaluations compact" in done.output
+    status = run("status", "--db", db)
+    assert "evaluations: 2 with their result rows stored, 2 pruned (record kept)" in status.output
+    audit = CliRunner().invoke(cli, ["audit", "ticket", "T1", "--evaluation", "2", "--db", db])
+    assert audit.exit_code == 1 and "evaluation #2 was pruned on" in audit.output
+    again = run("evaluations", "prune", "--keep-latest", "1", "--db", db)
+    assert "nothing to prune: every stored run is kept" in again.output
+    compact = run("evaluations", "compact", "--db", db)
+    assert compact.exit_code == 0 and f"compacted {db}: " in compact.output
+    assert "4 runs, 2 with their rows stored" in run("evaluations", "list", "--db", db).output
+
+
+def test_verify_of_a_pruned_report_says_its_rows_are_gone(db: str, tmp_path) -> None:
+    load_fixtures(db)
+    args = ["report", "monthly", "--month", "2026-10", "--format", "html"]
+    assert run(*args, "--out", str(tmp_path / "r"), "--db", db).exit_code == 0
+    (tmp_path / "none").mkdir()
+    prune = ["evaluations", "prune", "--reports", str(tmp_path / "none"), "--keep-latest", "0"]
+    assert run(*prune, "--db", db).exit_code == 0
+    result = run("audit", "verify", str(tmp_path / "r" / "2026-10" / "manifest.json"), "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "all 6 figures reproduced exactly (re-evaluation #2)" in result.output
+    assert (
+        "the report's evaluation was pruned on " in result.output
+        and "its stored result rows are gone and could not be compared; the figures were "
+        "re-derived from the loaded data and compared with the manifest's"
+        in result.output
+    )
+    assert "differs:" not in result.output

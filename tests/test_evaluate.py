@@ -716,3 +716,16 @@ def test_out_of_hours_is_the_desk_calendar_when_first_response_counts_clock_time
     # The time itself is counted 24/7: 10:00 to 11:00 is one clock hour.
     day = row(run, "DAY", "first_response")
     assert (day["calendar"], day["elapsed_working_seconds"]) == ("always", H)
+
+
+def test_a_stored_run_records_what_stored_it(fixture_warehouse) -> None:
+    """`sla evaluations list` tells runs of sla evaluate, of a report and of a
+    verification apart: each stored run records which (evaluations.made_by)."""
+    con = fixture_warehouse
+    evaluate(con, as_of="2026-11-01T00:00")
+    evaluate(con, as_of="2026-11-01T00:00", made_by="verify")
+    assert con.execute(
+        "SELECT evaluation_id, made_by, pruned_at FROM evaluations ORDER BY 1"
+    ).fetchall() == [(1, "evaluate", None), (2, "verify", None)]
+    with pytest.raises(ValueError, match="made_by: one of evaluate, report, verify"):
+        evaluate(con, as_of="2026-11-01T00:00", made_by="cron")

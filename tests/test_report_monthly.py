@@ -978,3 +978,26 @@ def test_changes_are_in_the_readers_percentage_points(con) -> None:
     ]
     english = BeautifulSoup(render_html(build_context(con, MONTH)), "html.parser").get_text(" ")
     assert re.search(r"vs last month: [+−±]\d+\.\d\u00a0pp", english)
+
+
+def test_a_pruned_evaluation_is_never_reused(fixture_warehouse, tmp_path) -> None:
+    """A report whose evaluation was pruned evaluates again: reusing it would read
+    no rows and show the month as empty."""
+    from pipeline.errors import PrunedEvaluationError
+    from pipeline.retention import plan_prune, prune_evaluations
+
+    con = fixture_warehouse
+    first = write_monthly_report(con, MONTH, formats=("html",), out_dir=tmp_path / "a")
+    manifest = json.loads(first[-1].read_text())
+    assert manifest["evaluation_id"] == 1
+    (tmp_path / "none").mkdir()
+    plan = plan_prune(con, report_folders=[tmp_path / "none"], keep_latest=0)
+    assert prune_evaluations(con, plan).pruned == (1,)
+    again = write_monthly_report(con, MONTH, formats=("html",), out_dir=tmp_path / "b")
+    assert json.loads(again[-1].read_text())["evaluation_id"] == 2
+    # The same figures, read from the new run's rows.
+    assert (tmp_path / "b" / MONTH / "figures.csv").read_text() == (
+        tmp_path / "a" / MONTH / "figures.csv"
+    ).read_text()
+    with pytest.raises(PrunedEvaluationError, match="evaluation #1 was pruned on"):
+        build_context(con, MONTH, evaluation_id=1)

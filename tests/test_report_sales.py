@@ -776,3 +776,20 @@ def test_customer_pdf_does_not_hyphenate_tier_names(con, tmp_path) -> None:
     words = PdfReader(tmp_path / "c.pdf").pages[0].extract_text().split()
     assert "Business" in words and "Premium" in words
     assert not [w for w in words if w.startswith(("Busi\u2010", "Premi\u2010"))]
+
+
+def test_a_pruned_evaluation_is_refused_by_name(fixture_warehouse, tmp_path) -> None:
+    from pipeline.errors import PrunedEvaluationError
+    from pipeline.evaluate import evaluate
+    from pipeline.retention import plan_prune, prune_evaluations
+
+    con = fixture_warehouse
+    evaluate(con, as_of="2026-11-01T00:00", month_from="2026-10", month_to="2026-10")
+    (tmp_path / "none").mkdir()
+    prune_evaluations(con, plan_prune(con, report_folders=[tmp_path / "none"], keep_latest=0))
+    with pytest.raises(PrunedEvaluationError, match="evaluation #1 was pruned on"):
+        build_tiers_context(con, "2026-10", "2026-10", evaluation_id=1)
+    with pytest.raises(PrunedEvaluationError, match="evaluation #1 was pruned on"):
+        build_customer_context(con, "C1", "2026-10", "2026-10", evaluation_id=1)
+    # Left to itself, the report evaluates again rather than reuse the pruned run.
+    assert build_tiers_context(con, "2026-10", "2026-10").evaluation_id == 2

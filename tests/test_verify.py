@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipeline.errors import AuditError
@@ -532,3 +533,38 @@ def test_a_file_read_again_with_other_settings_is_new_input(tmp_path) -> None:
         for r in result.reasons
     )
     assert ensure_evaluation(con, MONTH, Policy.default()) != first
+
+
+def test_a_report_whose_evaluation_was_pruned_is_verified_by_its_figures(
+    fixture_warehouse, tmp_path
+) -> None:
+    """Its record (policy document, as-of, months) is kept, its rows are not: the
+    figures are re-derived and compared, the rows cannot be, and that is said
+    rather than every row reported missing."""
+    from pipeline.retention import plan_prune, prune_evaluations
+
+    con = fixture_warehouse
+    path = write_monthly_report(con, MONTH, formats=("html",), out_dir=tmp_path / "r")[-1]
+    (tmp_path / "none").mkdir()
+    pruned = prune_evaluations(
+        con,
+        plan_prune(con, report_folders=[tmp_path / "none"], keep_latest=0),
+        now=pd.Timestamp("2026-11-29T22:00Z"),
+    )
+    assert pruned.pruned == (1,)
+    result = verify_manifest(con, path)
+    assert result.reproduced, result.differences
+    assert result.differences == () and result.reasons == ()
+    assert result.rows_checked is None
+    assert result.pruned_at == pd.Timestamp("2026-11-29T22:00Z")
+    assert result.new_evaluation_id == 2
+    # A ticket removed in place: a figure differs; the reason must not claim that
+    # stored rows reproduced, there are none to compare.
+    con.execute("DELETE FROM tickets WHERE ticket_id = 'T1'")
+    changed = verify_manifest(con, path)
+    assert not changed.reproduced
+    assert not any(d.startswith(("row ", "rows:")) for d in changed.differences)
+    assert len(changed.reasons) == 1
+    assert changed.reasons[0].startswith(
+        "same inputs, policy and package version, yet different figures: "
+    )
