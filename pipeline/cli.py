@@ -393,6 +393,11 @@ def status_command(
     _print_rows(found, include_superseded=include_superseded)
 
 
+# The not-applied count of a tickets load made before they were counted
+# (migration 053): unknown, which 0 would misstate.
+NOT_COUNTED = "not counted"
+
+
 def _print_status(con: Any) -> None:
     status = warehouse_status(con)
     console = Console(soft_wrap=True)
@@ -420,7 +425,7 @@ def _print_status(con: Any) -> None:
             # A load skipped as unchanged read nothing; said here, whatever its zone.
             "unchanged" if row.unchanged else f"{row.rows_read:,}",
             f"{row.accepted:,}",
-            f"{row.not_applied:,}",
+            NOT_COUNTED if pd.isna(row.not_applied) else f"{int(row.not_applied):,}",
             f"{row.rejected:,}",
             f"{row.flagged:,}",
             row.source_tz if isinstance(row.source_tz, str) and row.source_tz else "-",
@@ -433,6 +438,12 @@ def _print_status(con: Any) -> None:
         "not applied: accepted rows not stored, a newer version of the ticket was; read "
         "again: the file's later reading, whose rows replace this one's"
     )
+    if status.loads["not_applied"].isna().any():
+        console.print(
+            f"{NOT_COUNTED}: a tickets load made before this warehouse was upgraded to keep "
+            "not-applied rows skipped rows older than the stored version of their ticket "
+            "without counting or keeping them; load the file again to count them"
+        )
     for row in status.loads.itertuples():
         if isinstance(row.read_again, str):
             notes = _earlier_tickets_notes(

@@ -50,7 +50,8 @@ class StatusError(PipelineError):
 
 @dataclass(frozen=True)
 class WarehouseStatus:
-    # with not_applied, reader_version, read_again (why the load read a file read
+    # with not_applied (NA: a tickets load made before they were counted, migration
+    # 053), reader_version, read_again (why the load read a file read
     # before, or None), earlier_removed and earlier_kept (a tickets file read again:
     # its earlier reading's tickets removed, or kept as this reading rejected them;
     # NA otherwise) and superseded_by (the later reading, or NA)
