@@ -1061,6 +1061,14 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
         return
     for line in result.differences:
         click.echo(f"differs: {line}")
+    # What did hold, so that one difference does not read as everything failing.
+    if result.rows_reproduced:
+        click.echo(
+            f"reproduced: every one of the {result.rows_checked:,} stored result rows the "
+            "report was read from"
+        )
+    if result.documents_checked:
+        click.echo(f"documents as rendered: {', '.join(result.documents_checked)}")
     for line in result.reasons:
         click.echo(f"why: {line}")
     if result.documents_absent:
