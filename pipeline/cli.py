@@ -53,7 +53,7 @@ from pipeline.report_sales import (
     build_tiers_context,
     write_sales_report,
 )
-from pipeline.status import RowListing, list_rows, warehouse_status
+from pipeline.status import RowListing, list_rows, uncounted_loads, warehouse_status
 from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
 from pipeline.whatif import whatif
@@ -377,8 +377,9 @@ def status_command(
             )
         _print_status(connect(db, must_exist=True))
         return
+    con = connect(db, must_exist=True)
     found = list_rows(
-        connect(db, must_exist=True),
+        con,
         listing,
         file=file_,
         reason=reason,
@@ -391,6 +392,14 @@ def status_command(
         found.rows.to_csv(sys.stdout, index=False)
         return
     _print_rows(found, include_superseded=include_superseded)
+    uncounted = uncounted_loads(con) if listing == "not_applied" else []
+    if uncounted:
+        loads = ", ".join(f"#{load_id} ({path})" for load_id, path in uncounted)
+        click.echo(
+            f"not listed: the rows older than the stored version that load {loads} skipped "
+            "before this warehouse was upgraded to keep them (not counted either); load the "
+            "file again to list them"
+        )
 
 
 # The not-applied count of a tickets load made before they were counted

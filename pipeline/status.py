@@ -44,6 +44,21 @@ SUPERSEDED_SQL = (
 )
 
 
+# Tickets loads made before not-applied rows were counted (migration 053), whose
+# readings still stand: such rows of theirs were skipped, neither counted nor kept.
+UNCOUNTED_SQL = f"""
+SELECT load_id, path FROM loads
+WHERE not_applied IS NULL AND {OUTSTANDING}
+ORDER BY load_id
+"""
+
+
+def uncounted_loads(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """(load id, path) of the standing readings whose not-applied rows were never
+    counted: a listing of not-applied rows cannot show theirs."""
+    return [(int(i), str(p)) for i, p in con.execute(UNCOUNTED_SQL).fetchall()]
+
+
 class StatusError(PipelineError):
     """A listing asked for something the warehouse cannot have (an unknown reason code)."""
 

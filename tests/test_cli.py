@@ -403,9 +403,18 @@ def test_status_of_an_older_warehouse_says_not_applied_rows_were_not_counted(
     assert re.search(r"│ 1 +│ customers +│.*│ 1 +│ 0 +│ 0 +│", status.output)
     assert re.search(r"│ 2 +│ tickets +│.*│ 1 +│ not counted +│ 1 +│", status.output)
     assert "not counted: a tickets load made before this warehouse was upgraded" in (status.output)
+    listed = run("status", "--not-applied", "--db", str(path))
+    assert listed.output.splitlines() == [
+        "no outstanding not applied rows",
+        f"not listed: the rows older than the stored version that load #2 ({tickets}) skipped "
+        "before this warehouse was upgraded to keep them (not counted either); load the file "
+        "again to list them",
+    ]
     run("load", str(tickets), "--db", str(path))
     status = run("status", "--db", str(path))
     assert re.search(r"│ 3 +│ tickets +│.*│ 1 +│ 0 +│ 1 +│", status.output)
+    listed = run("status", "--not-applied", "--db", str(path))
+    assert listed.output.splitlines() == ["no outstanding not applied rows"]
 
 
 def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
