@@ -62,7 +62,7 @@ from pipeline.retention import (
     prune_evaluations,
     pruned_runs,
 )
-from pipeline.status import RowListing, list_rows, warehouse_status
+from pipeline.status import RowListing, list_rows, uncounted_loads, warehouse_status
 from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
 from pipeline.whatif import whatif
@@ -386,8 +386,9 @@ def status_command(
             )
         _print_status(connect(db, must_exist=True))
         return
+    con = connect(db, must_exist=True)
     found = list_rows(
-        connect(db, must_exist=True),
+        con,
         listing,
         file=file_,
         reason=reason,
@@ -400,6 +401,19 @@ def status_command(
         found.rows.to_csv(sys.stdout, index=False)
         return
     _print_rows(found, include_superseded=include_superseded)
+    uncounted = uncounted_loads(con) if listing == "not_applied" else []
+    if uncounted:
+        loads = ", ".join(f"#{load_id} ({path})" for load_id, path in uncounted)
+        click.echo(
+            f"not listed: the rows older than the stored version that load {loads} skipped "
+            "before this warehouse was upgraded to keep them (not counted either); load the "
+            "file again to list them"
+        )
+
+
+# The not-applied count of a tickets load made before they were counted
+# (migration 053): unknown, which 0 would misstate.
+NOT_COUNTED = "not counted"
 
 
 def _print_status(con: Any) -> None:
@@ -429,7 +443,7 @@ def _print_status(con: Any) -> None:
             # A load skipped as unchanged read nothing; said here, whatever its zone.
             "unchanged" if row.unchanged else f"{row.rows_read:,}",
             f"{row.accepted:,}",
-            f"{row.not_applied:,}",
+            NOT_COUNTED if pd.isna(row.not_applied) else f"{int(row.not_applied):,}",
             f"{row.rejected:,}",
             f"{row.flagged:,}",
             row.source_tz if isinstance(row.source_tz, str) and row.source_tz else "-",
@@ -442,6 +456,12 @@ def _print_status(con: Any) -> None:
         "not applied: accepted rows not stored, a newer version of the ticket was; read "
         "again: the file's later reading, whose rows replace this one's"
     )
+    if status.loads["not_applied"].isna().any():
+        console.print(
+            f"{NOT_COUNTED}: a tickets load made before this warehouse was upgraded to keep "
+            "not-applied rows skipped rows older than the stored version of their ticket "
+            "without counting or keeping them; load the file again to count them"
+        )
     for row in status.loads.itertuples():
         if isinstance(row.read_again, str):
             notes = _earlier_tickets_notes(
@@ -1067,6 +1087,14 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
         return
     for line in result.differences:
         click.echo(f"differs: {line}")
+    # What did hold, so that one difference does not read as everything failing.
+    if result.rows_reproduced:
+        click.echo(
+            f"reproduced: every one of the {result.rows_checked:,} stored result rows the "
+            "report was read from"
+        )
+    if result.documents_checked:
+        click.echo(f"documents as rendered: {', '.join(result.documents_checked)}")
     for line in result.reasons:
         click.echo(f"why: {line}")
     if result.pruned_at is not None:

@@ -44,13 +44,29 @@ SUPERSEDED_SQL = (
 )
 
 
+# Tickets loads made before not-applied rows were counted (migration 053), whose
+# readings still stand: such rows of theirs were skipped, neither counted nor kept.
+UNCOUNTED_SQL = f"""
+SELECT load_id, path FROM loads
+WHERE not_applied IS NULL AND {OUTSTANDING}
+ORDER BY load_id
+"""
+
+
+def uncounted_loads(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """(load id, path) of the standing readings whose not-applied rows were never
+    counted: a listing of not-applied rows cannot show theirs."""
+    return [(int(i), str(p)) for i, p in con.execute(UNCOUNTED_SQL).fetchall()]
+
+
 class StatusError(PipelineError):
     """A listing asked for something the warehouse cannot have (an unknown reason code)."""
 
 
 @dataclass(frozen=True)
 class WarehouseStatus:
-    # with not_applied, reader_version, read_again (why the load read a file read
+    # with not_applied (NA: a tickets load made before they were counted, migration
+    # 053), reader_version, read_again (why the load read a file read
     # before, or None), earlier_removed and earlier_kept (a tickets file read again:
     # its earlier reading's tickets removed, or kept as this reading rejected them;
     # NA otherwise) and superseded_by (the later reading, or NA)

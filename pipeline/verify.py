@@ -51,6 +51,8 @@ class Verification:
     # When the report's evaluation was pruned (`sla evaluations prune`): its record
     # is kept, its rows are gone, so only the figures can be re-derived and compared.
     pruned_at: pd.Timestamp | None = None
+    # Every one of those rows reproduced (None: none compared).
+    rows_reproduced: bool | None = None
 
 
 SEAL = "manifest_sha256"
@@ -255,11 +257,6 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
                 "the manifest is as written (its seal matches): it was made in another "
                 "warehouse holding the same inputs"
             )
-    if manifest.get("package_version") not in (None, __version__):
-        reasons.append(
-            f"the report was made by version {manifest['package_version']}, this is "
-            f"{__version__}: the evaluation code changed"
-        )
 
     kind = manifest.get("report", "monthly")
     month = manifest.get("month")
@@ -287,12 +284,27 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     row_differences: tuple[str, ...] = ()
     if own is not None and pruned_at is None:
         row_differences = _row_differences(con, manifest["evaluation_id"], run.evaluation_id)
+    if manifest.get("package_version") not in (None, __version__):
+        made_by = (
+            f"the report was made by version {manifest['package_version']}, this is {__version__}"
+        )
+        if own is not None and pruned_at is None and not row_differences:
+            # Its judgements reproduce: only how figures are drawn from them or
+            # hashed can have changed between the versions.
+            reasons.append(
+                f"{made_by}: every stored row reproduces, so what differs is how that "
+                "version made or hashed the report's figures"
+            )
+        else:
+            reasons.append(f"{made_by}: the evaluation code changed")
     details: dict[str, str] = {}
+    extra = ""
     if kind == "monthly":
         context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
         now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
         now_csv = figures_csv(context)
-        details = _csv_details(path.parent / "figures.csv", manifest, now_csv)
+        details, added = _csv_details(path.parent / "figures.csv", manifest, now_csv)
+        extra = ", ".join(added)
         named = manifest.get("policy_versions")
         if named is not None and list(named) != list(context.policy_versions):
             stated.append(
@@ -325,7 +337,13 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             return "missing now"
         if key not in before:
             return "missing in the manifest"
-        return "changed" + (f" ({details[key]})" if key in details else "")
+        if details.get(key) == "":
+            # The values agree: what differs is how the hash was made (a report
+            # of another version hashes other fields of the figure).
+            return "its hash differs, but every value figures.csv holds for it reproduces" + (
+                f" (the hash now also covers {extra})" if extra else ""
+            )
+        return "changed" + (f" ({details[key]})" if details.get(key) else "")
 
     figure_differences = tuple(
         f"{key}: {what(key)}"
@@ -385,6 +403,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         if own is None or pruned_at is not None
         else _row_count(con, manifest["evaluation_id"]),
         pruned_at,
+        None if own is None or pruned_at is not None else not row_differences,
     )
 
 
@@ -595,15 +614,19 @@ def _check_documents(
     return tuple(intact), tuple(absent), tuple(altered)
 
 
-def _csv_details(path: Path, manifest: dict[str, Any], now_csv: str) -> dict[str, str]:
+def _csv_details(
+    path: Path, manifest: dict[str, Any], now_csv: str
+) -> tuple[dict[str, str], list[str]]:
     """Field-by-field changes per figure, from the figures.csv written with the
-    report (only when it is the very file the manifest names)."""
+    report (only when it is the very file the manifest names): "" for a figure
+    whose every value there reproduces. Also the fields figures.csv has now and
+    that file lacks (a report of an older version wrote fewer)."""
     try:
         text = path.read_text("utf-8")
     except (FileNotFoundError, UnicodeDecodeError):
-        return {}  # absent, or not the file written (the document check says so)
+        return {}, []  # absent, or not the file written (the document check says so)
     if hashlib.sha256(text.encode()).hexdigest() != manifest.get("figures_csv_sha256"):
-        return {}
+        return {}, []
 
     def rows(content: str) -> dict[str, dict[str, str]]:
         return {f"{r['tier']}/{r['metric']}": r for r in csv.DictReader(io.StringIO(content))}
@@ -611,11 +634,10 @@ def _csv_details(path: Path, manifest: dict[str, Any], now_csv: str) -> dict[str
     old, new = rows(text), rows(now_csv)
     out = {}
     for key in old.keys() & new.keys():
-        changed = [
+        out[key] = ", ".join(
             f"{field} {old[key][field] or '-'} -> {new[key].get(field) or '-'}"
             for field in old[key]
             if old[key][field] != new[key].get(field)
-        ]
-        if changed:
-            out[key] = ", ".join(changed)
-    return out
+        )
+    then = next(csv.reader(io.StringIO(text)), [])
+    return out, [f for f in next(csv.reader(io.StringIO(now_csv)), []) if f not in then]

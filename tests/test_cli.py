@@ -391,6 +391,32 @@ def test_verify_says_the_stored_rows_were_compared(db: str, tmp_path) -> None:
     )
 
 
+def test_status_of_an_older_warehouse_says_not_applied_rows_were_not_counted(
+    old_warehouse, monkeypatch
+) -> None:
+    """A tickets load made before not-applied rows were counted read 'not applied 0'
+    after an upgrade, though that loader had skipped rows without a trace."""
+    path, _, tickets = old_warehouse(20)
+    monkeypatch.setenv("COLUMNS", "200")
+    status = run("status", "--db", str(path))
+    assert status.exit_code == 0
+    assert re.search(r"│ 1 +│ customers +│.*│ 1 +│ 0 +│ 0 +│", status.output)
+    assert re.search(r"│ 2 +│ tickets +│.*│ 1 +│ not counted +│ 1 +│", status.output)
+    assert "not counted: a tickets load made before this warehouse was upgraded" in (status.output)
+    listed = run("status", "--not-applied", "--db", str(path))
+    assert listed.output.splitlines() == [
+        "no outstanding not applied rows",
+        f"not listed: the rows older than the stored version that load #2 ({tickets}) skipped "
+        "before this warehouse was upgraded to keep them (not counted either); load the file "
+        "again to list them",
+    ]
+    run("load", str(tickets), "--db", str(path))
+    status = run("status", "--db", str(path))
+    assert re.search(r"│ 3 +│ tickets +│.*│ 1 +│ 0 +│ 1 +│", status.output)
+    listed = run("status", "--not-applied", "--db", str(path))
+    assert listed.output.splitlines() == ["no outstanding not applied rows"]
+
+
 def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
     """Rejected rows were only counted, mended ones included; a row not applied was
     not recorded at all (found by QA)."""

@@ -119,6 +119,46 @@ def test_a_changed_figure_is_listed_field_by_field(sample_warehouse, report, tmp
     assert "did not reproduce" in result.reasons[0]
 
 
+def test_a_manifest_of_an_older_version_says_what_reproduces(
+    sample_warehouse, report, tmp_path
+) -> None:
+    """A 0.1.0 report (no seal, figures hashed over fewer fields, a figures.csv
+    without the later columns) read '<figure>: changed' for every figure after an
+    upgrade, though every value and stored row reproduced (found by upgrade QA)."""
+    data = {k: v for k, v in json.loads(report.read_text()).items() if k not in (SEAL, "documents")}
+    data["package_version"] = "0.1.0"
+    data["figures"] = {key: "0" * 64 for key in data["figures"]}  # hashed the old way
+    rows = (report.parent / "figures.csv").read_text().splitlines()
+    dropped = rows[0].split(",").index("without_target")
+    old_csv = "".join(
+        ",".join(c for i, c in enumerate(row.split(",")) if i != dropped) + "\n" for row in rows
+    )
+    (tmp_path / "figures.csv").write_text(old_csv)
+    data["figures_csv_sha256"] = hashlib.sha256(old_csv.encode()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert not result.reproduced  # unsealed: an edit cannot be told apart
+    assert result.differences[0] == "manifest: it has no seal, so an edit cannot be told apart"
+    assert (
+        "business/resolution: its hash differs, but every value figures.csv holds for "
+        "it reproduces (the hash now also covers without_target)"
+    ) in result.differences
+    assert not any("changed" in d for d in result.differences[1:])
+    assert result.rows_reproduced is True
+    assert result.documents_checked == ("figures.csv",)
+    assert (
+        "the report was made by version 0.1.0, this is 0.2.0: every stored row reproduces, "
+        "so what differs is how that version made or hashed the report's figures"
+    ) in result.reasons
+    # A value that did change is still named as changed, field by field.
+    changed = old_csv.replace("business,resolution,False,", "business,resolution,True,", 1)
+    (tmp_path / "figures.csv").write_text(changed)
+    data["figures_csv_sha256"] = hashlib.sha256(changed.encode()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    result = verify_manifest(sample_warehouse, tmp_path / "manifest.json")
+    assert "business/resolution: changed (benchmark_only True -> False)" in result.differences
+
+
 def test_new_data_and_a_foreign_manifest(report, tmp_path) -> None:
     con = connect(":memory:")
     for name in ("customers", "tickets", "events"):

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from pipeline.errors import WarehouseBusyError, WarehouseError
+from pipeline.load import load_file
 from pipeline.warehouse import connect, migrations
 
 
@@ -40,3 +41,46 @@ def test_second_process_gets_a_clear_message(tmp_path) -> None:
 def test_read_only_open_of_missing_warehouse(tmp_path) -> None:
     with pytest.raises(WarehouseError, match="no warehouse at"):
         connect(tmp_path / "missing.duckdb", read_only=True)
+
+
+@pytest.mark.parametrize("through", [10, 20])
+def test_an_older_release_warehouse_upgrades_with_its_data(old_warehouse, through) -> None:
+    """A warehouse an older release filled (schema up to migration `through`),
+    opened by today's code: every later migration applies to the filled tables,
+    nothing loaded is lost or doubled, and loading its files again reads them once
+    more (an older loader read them), replacing that reading."""
+    path, customers, tickets = old_warehouse(through)
+    con = connect(path)
+    assert [
+        v for v, _ in con.execute("SELECT version, name FROM schema_migrations").fetchall()
+    ] == [v for v, _ in migrations()]
+    loads = con.execute(
+        "SELECT load_id, not_applied, id_prefix, reader_version, read_again FROM loads ORDER BY 1"
+    ).fetchall()
+    # The old tickets load skipped rows older than the stored version without
+    # counting them: unknown, not 0. A customers load never has any.
+    assert loads == [(1, 0, None, None, None), (2, None, None, None, None)]
+    assert con.execute("SELECT missing_id FROM rejected_rows").fetchall() == [(None,)]
+
+    assert (
+        load_file(con, customers).read_again == "load #1 was read by an older version of the loader"
+    )
+    again = load_file(con, tickets)
+    assert again.read_again.startswith("load #2 was read by an older version of the loader")
+    assert (again.accepted, again.rejected, again.not_applied) == (1, {"unknown_customer": 1}, 0)
+    assert con.execute("SELECT ticket_id, load_id FROM tickets").fetchall() == [
+        ("T1", again.load_id)
+    ]
+    assert con.execute("SELECT count(*) FROM customers").fetchall() == [(1,)]
+    assert con.execute(
+        "SELECT not_applied FROM loads WHERE load_id = ?", [again.load_id]
+    ).fetchall() == [(0,)]
+    # The reading again is recorded as such; once more, the file is unchanged.
+    assert load_file(con, tickets).unchanged_since == again.load_id
+
+
+def test_a_load_made_after_migration_030_keeps_its_not_applied_count(old_warehouse) -> None:
+    """Loads of a release that counted not-applied rows keep their count (0 here)."""
+    path, _, _ = old_warehouse(31)
+    con = connect(path)
+    assert con.execute("SELECT not_applied FROM loads ORDER BY load_id").fetchall() == [(0,), (0,)]
