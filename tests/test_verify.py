@@ -39,6 +39,9 @@ def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
     assert result.reproduced and result.differences == () and result.reasons == ()
     assert result.figures_checked == len(json.loads(report.read_text())["figures"])
     assert result.documents_checked == ("breaches.csv", "figures.csv", "sla-report.en.html")
+    # The breach lists are re-derived from the re-run, every row of breaches.csv.
+    rows = (report.parent / "breaches.csv").read_bytes().count(b"\r\n") - 1
+    assert rows == 65 and result.breach_rows_checked == rows
 
 
 def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, tmp_path) -> None:
@@ -398,12 +401,47 @@ def test_events_edited_in_place_change_rows_not_figures(warehouse_file, tmp_path
         "253802.0; paused_working_seconds: stored 21187.0 vs re-derived 0.0; deadline: "
         "stored 2026-10-28T13:53:07+00:00 vs re-derived 2026-10-27T16:30:00+00:00; "
         "late_working_seconds: stored 18415.0 vs re-derived 39602.0",
+        # The same row in the breach lists re-derived, as breaches.csv shows it.
+        "breaches.csv row T0003411 resolution (breaches): deadline: rendered "
+        "2026-10-28T14:53:07+01:00 vs re-derived 2026-10-27T17:30:00+01:00; "
+        "elapsed_working_seconds: rendered 232615.0 vs re-derived 253802.0; "
+        "late_working_seconds: rendered 18415.0 vs re-derived 39602.0",
     )
     # A deleted ticket: its stored rows have no re-derived counterpart.
     result = _tampered(warehouse_file, tmp_path, "DELETE FROM tickets WHERE ticket_id = 'T0003411'")
-    assert result.differences[-2:] == (
+    assert result.differences[-3:] == (
         "row T0003411 first_response: 1 stored, 0 re-derived rows",
         "row T0003411 resolution: 1 stored, 0 re-derived rows",
+        "breaches.csv row T0003411 resolution (breaches): 1 rendered, 0 re-derived rows",
+    )
+
+
+def test_a_subject_edited_in_the_warehouse_is_caught(warehouse_file, tmp_path) -> None:
+    # No result row holds the subject: only the breach list re-derived shows it.
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "UPDATE tickets SET subject = 'Solved the same day' WHERE ticket_id = 'T0001148'",
+    )
+    assert not result.reproduced and result.breach_rows_checked is None
+    assert result.differences == (
+        "breaches.csv row T0001148 resolution (breaches): subject: rendered Verificatie van "
+        "identiteit vs re-derived Solved the same day",
+    )
+    assert (
+        "every figure and stored row reproduces, yet the breach list does not"
+        in (result.reasons[0])
+    )
+    assert "subject" in result.reasons[0]
+    # The manifest alone: the lists are compared by the hash it names.
+    manifest = warehouse_file[1]
+    (tmp_path / "alone").mkdir()
+    shutil.copy(manifest, tmp_path / "alone" / "manifest.json")
+    result = verify_manifest(connect(tmp_path / "w.duckdb"), tmp_path / "alone" / "manifest.json")
+    assert result.differences == (
+        "breaches.csv: the breach lists re-derived are not the ones rendered (not the hash "
+        "the manifest names; the rendered breaches.csv is not beside the manifest as "
+        "rendered, so the differing rows cannot be named)",
     )
 
 
