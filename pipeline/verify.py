@@ -340,6 +340,13 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         for key in sorted(set(now) | set(before))
         if now.get(key) != before.get(key)
     )
+    if row_differences and kind == "monthly":
+        # Checked before the other causes: loading data never changes stored rows, so
+        # stored rows that no longer give what the report showed were edited, even
+        # when data was loaded since (which alone would explain the row differences).
+        reasons += _stored_rows_edited(
+            con, path.parent, manifest, policy, int(manifest["evaluation_id"])
+        )
     if row_differences and not reasons:
         reasons.append(
             f"the stored rows of evaluation #{manifest['evaluation_id']} are not what the "
@@ -588,6 +595,57 @@ def _breach_list_differences(
     if len(differing) > len(out):
         out.append(f"{BREACHES_CSV}: {len(differing):,} rows differ in all ({len(out)} shown)")
     return tuple(out), len(now)
+
+
+def _stored_rows_edited(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    manifest: dict[str, Any],
+    policy: Policy,
+    evaluation_id: int,
+) -> list[str]:
+    """Evidence that the stored rows of the report's own evaluation were edited after
+    the report was rendered: its figures rebuilt from those rows are not the manifest's,
+    or its breach lists written from them are not the rendered breaches.csv (when that
+    file is beside the manifest as rendered; compared without the subject, which comes
+    from the tickets as loaded now). Empty when nothing shows it."""
+    from pipeline.report_monthly import (
+        BREACHES_CSV,
+        _figure_hash,
+        build_context,
+        write_breach_lists,
+    )
+
+    month = manifest["month"]
+    context = build_context(con, month, policy=policy, evaluation_id=evaluation_id)
+    figures = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
+    evidence = [key for key in sorted(figures) if manifest["figures"].get(key) != figures[key]]
+    rendered = folder / BREACHES_CSV
+    named = manifest.get("documents", {}).get(BREACHES_CSV)
+    if named and rendered.is_file() and sha256_of(rendered) == named:
+        with tempfile.TemporaryDirectory() as tmp:
+            stored = write_breach_lists(
+                con, evaluation_id, month, policy.report_timezone, Path(tmp) / BREACHES_CSV
+            ).read_bytes()
+
+        def rows(content: bytes) -> list[tuple]:
+            return sorted(
+                tuple(v for k, v in row.items() if k != "subject")
+                for row in _breach_list_rows(content)
+            )
+
+        was, now = rows(rendered.read_bytes()), rows(stored)
+        if was != now:
+            tickets = sorted({row[1] for row in set(was) ^ set(now)})
+            shown = ", ".join(tickets[:ROWS_SHOWN]) + (", ..." if len(tickets) > ROWS_SHOWN else "")
+            evidence.append(f"{BREACHES_CSV} rows of {shown}")
+    if not evidence:
+        return []
+    return [
+        f"the stored rows of evaluation #{evaluation_id} no longer give what the report "
+        f"showed ({'; '.join(evidence)}): they were edited after it was rendered (loading "
+        "data never changes the stored rows of an evaluation)"
+    ]
 
 
 def _breach_list_rows(content: bytes) -> list[dict[str, str]]:

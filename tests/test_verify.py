@@ -384,7 +384,49 @@ def test_edited_stored_results_fail_row_by_row(warehouse_file, tmp_path) -> None
         "row T0001148 resolution: status: stored met vs re-derived breached; "
         "late_working_seconds: stored - vs re-derived 333671.0",
     )
+    # The stored rows no longer give the report's own figures and breach list: edited.
+    assert result.reasons == (
+        "the stored rows of evaluation #1 no longer give what the report showed "
+        "(business/resolution; breaches.csv rows of T0001148): they were edited after it "
+        "was rendered (loading data never changes the stored rows of an evaluation)",
+    )
+    # An edit that shows in neither leaves both causes open.
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "UPDATE sla_results SET reopens = 1 "
+        "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'",
+    )
     assert "sla_results" in result.reasons[0] and "changed in place" in result.reasons[0]
+
+
+def test_stored_results_edited_after_new_data_are_called_edited(warehouse_file, tmp_path) -> None:
+    # Data loaded since the report explains differing rows by itself: the stored
+    # rows' own figures and breach list still tell an edit apart.
+    db, manifest = warehouse_file
+    shutil.copy(db, tmp_path / "w.duckdb")
+    con = connect(tmp_path / "w.duckdb")
+    late = tmp_path / "late-tickets.csv"
+    late.write_text(
+        "ticket_id,customer_id,created_at,priority,channel,status,subject\n"
+        "LATE1,C00001,2026-10-20T10:00:00+02:00,normal,email,open,arrived late\n"
+    )
+    load_file(con, late)
+    con.execute(
+        "UPDATE sla_results SET late_working_seconds = 300000 "
+        "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'"
+    )
+    result = verify_manifest(con, manifest)
+    assert not result.reproduced
+    assert "row T0001148 resolution: late_working_seconds: stored 300000.0 vs re-derived " in (
+        " ".join(result.differences)
+    )
+    assert any("new data loaded since the report" in r for r in result.reasons)
+    assert result.reasons[-1] == (
+        "the stored rows of evaluation #1 no longer give what the report showed "
+        "(breaches.csv rows of T0001148): they were edited after it was rendered (loading "
+        "data never changes the stored rows of an evaluation)"
+    )
 
 
 def test_events_edited_in_place_change_rows_not_figures(warehouse_file, tmp_path) -> None:
