@@ -22,7 +22,6 @@ import io
 import itertools
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -257,7 +256,9 @@ def _rejected_hint(con: duckdb.DuckDBPyConnection, ticket_id: str) -> str:
     if not found:
         return ""
     file, line, reason, field, n = found[0]
-    where = f"{Path(file).name}, line {line}" if line is not None else Path(file).name
+    # The path as loaded, as `sla status --rejected` names it: exports of several
+    # dates are often all called tickets.csv, so the name alone does not say which.
+    where = f"{file}, line {line}" if line is not None else file
     on = f" on {field}" if field else ""
     more = f" (and {n - 1} more)" if n > 1 else ""
     return (

@@ -1077,6 +1077,11 @@ def audit_verify_command(manifest: str, db: str | None) -> None:
                 "the report's evaluation is not in this warehouse: its stored rows were not "
                 "compared"
             )
+        if result.breach_rows_checked is not None:
+            click.echo(
+                f"the breach lists re-derived ({result.breach_rows_checked:,} rows) are the "
+                "breaches.csv rendered"
+            )
         if result.documents_checked:
             click.echo(f"documents as rendered: {', '.join(result.documents_checked)}")
         if result.documents_absent:

@@ -851,6 +851,7 @@ SCRATCH_TABLES = (
     "checked",
     "repeated",
     "not_applied",
+    "kept_values",
     "maybe_repeated",
     "earlier_loads",
     "earlier_gone",
@@ -958,6 +959,23 @@ def _check_naive(
         starts = _csv_record_lines(path, records)
         line = line if starts is None else int(starts[line - 1])
     raise naive_timestamp(path, line, name, source_columns.get(name, name), value)
+
+
+# Ticket fields a stored ticket keeps when a newer version of it comes from a file
+# without their column (load_tickets_merge.sql). Not the required ones, nor
+# `source_system` (its default is the load's source) or `updated_at` (the version).
+KEPT_WHEN_ABSENT = (
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "priority",
+    "channel",
+    "category",
+    "status",
+    "requires_it_release",
+    "cause_domain",
+    "subject",
+)
 
 
 def _params(
@@ -1336,6 +1354,15 @@ def load_file(
         params = _params(
             kind, source_tz, load_id, source_system, started, sha, derived=frame is not None
         )
+        if kind == "tickets":
+            # Only a header names the columns a file has: a JSON line lacking a key
+            # and a reader's rows carry empty values, not absent fields.
+            present = {c.strip().lower() for c in columns}
+            params["kept"] = (
+                [f for f in KEPT_WHEN_ABSENT if f not in present]
+                if not from_reader and fmt != "jsonl"
+                else []
+            )
         try:
             _run(con, f"load_{kind}.sql", params)
         except duckdb.InvalidInputException as exc:

@@ -1013,10 +1013,19 @@ def write_breaches_csv(
     (`export_register`: ISO 8601 instants with their offset, text neutralised for
     spreadsheets, a byte-order mark for Excel). One file for every language:
     codes, not labels."""
+    return write_breach_lists(con, context.evaluation_id, context.month, tz, path)
+
+
+def write_breach_lists(
+    con: duckdb.DuckDBPyConnection, evaluation_id: int, month: str, tz: str, path: Path
+) -> Path:
+    """`write_breaches_csv` for an evaluation and month without a rendered report:
+    `sla audit verify` writes the re-run's lists this way to compare them with the
+    `breaches.csv` the manifest names."""
     frame = query(
         con,
         "report_monthly_breaches.sql",
-        {"evaluation_id": context.evaluation_id, "month": context.month},
+        {"evaluation_id": evaluation_id, "month": month},
     ).df()
     listed_in = np.where(frame["status"] == "breached", "breaches", "open_at_month_end")
     frame.insert(0, "list", listed_in)

@@ -20,6 +20,8 @@ import csv
 import hashlib
 import io
 import json
+import tempfile
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,10 @@ class Verification:
     pruned_at: pd.Timestamp | None = None
     # Every one of those rows reproduced (None: none compared).
     rows_reproduced: bool | None = None
+    # Rows of the monthly report's breach lists (breaches.csv) re-derived from the
+    # re-run and found as rendered (None: not compared, the manifest names no
+    # breaches.csv, or they differ and `differences` says how).
+    breach_rows_checked: int | None = None
 
 
 SEAL = "manifest_sha256"
@@ -162,7 +168,13 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     Raises `AuditError` for a missing or malformed manifest, or one from another
     warehouse (none of its inputs loaded here, or its policy never run here)."""
     from pipeline.evaluate import current_input_fingerprint, evaluate, valid_month
-    from pipeline.report_monthly import _figure_hash, _months_back, build_context, figures_csv
+    from pipeline.report_monthly import (
+        _figure_hash,
+        _months_back,
+        build_context,
+        data_months,
+        figures_csv,
+    )
     from pipeline.report_sales import (
         build_customer_context,
         build_tiers_context,
@@ -262,7 +274,11 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     month = manifest.get("month")
     try:
         if kind == "monthly":
-            first, last = _months_back(valid_month(month), 12)[0], month
+            # As the report's own evaluation ran (report_monthly.ensure_evaluation):
+            # from the data's first month, so that the breach lists re-derived hold
+            # the tickets still open past a limit that passed before the 12 months.
+            first = _months_back(valid_month(month), 12)[0]
+            first, last = min(data_months(con, policy.report_timezone)[0] or first, first), month
         else:  # tiers or customer (_read_manifest refused any other kind)
             first, last = (
                 valid_month(manifest.get("month_from")),
@@ -299,8 +315,13 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             reasons.append(f"{made_by}: the evaluation code changed")
     details: dict[str, str] = {}
     extra = ""
+    breach_differences: tuple[str, ...] = ()
+    breach_rows: int | None = None
     if kind == "monthly":
         context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
+        breach_differences, breach_rows = _breach_list_differences(
+            con, path.parent, manifest, run.evaluation_id, month, policy.report_timezone
+        )
         now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
         now_csv = figures_csv(context)
         details, added = _csv_details(path.parent / "figures.csv", manifest, now_csv)
@@ -350,6 +371,13 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         for key in sorted(set(now) | set(before))
         if now.get(key) != before.get(key)
     )
+    if row_differences and kind == "monthly":
+        # Checked before the other causes: loading data never changes stored rows, so
+        # stored rows that no longer give what the report showed were edited, even
+        # when data was loaded since (which alone would explain the row differences).
+        reasons += _stored_rows_edited(
+            con, path.parent, manifest, policy, int(manifest["evaluation_id"])
+        )
     if row_differences and not reasons:
         reasons.append(
             f"the stored rows of evaluation #{manifest['evaluation_id']} are not what the "
@@ -357,6 +385,14 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "results (sla_results) were edited, or loaded rows (tickets, ticket_events, "
             "plan_history) were changed in place after loading (a load records its file's "
             "hash, not its rows). The differing rows name the tickets to look at"
+        )
+    elif breach_differences and not figure_differences and not reasons:
+        reasons.append(
+            f"every figure{' and stored row' if own is not None else ''} reproduces, yet "
+            "the breach list does not: a ticket field the list shows and no result row "
+            "holds (its subject) was changed in the warehouse (tickets) since the report, "
+            "or stored rows were rewritten together with the loaded data, or the manifest's "
+            "hash of breaches.csv was edited and sealed again"
         )
     elif figure_differences and not reasons:
         reasons.append(
@@ -383,7 +419,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
             "every figure reproduced, but not the figures.csv hash the manifest names: the "
             "manifest was edited (or figures.csv was rendered from other numbers)"
         )
-    differences = tuple(stated) + figure_differences + row_differences
+    differences = tuple(stated) + figure_differences + row_differences + breach_differences
     checked, absent, altered = _check_documents(path.parent, manifest)
     if altered:
         differences += tuple(f"document {name}: changed since it was rendered" for name in altered)
@@ -404,6 +440,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         else _row_count(con, manifest["evaluation_id"]),
         pruned_at,
         None if own is None or pruned_at is not None else not row_differences,
+        None if breach_differences else breach_rows,
     )
 
 
@@ -529,6 +566,127 @@ def _row_differences(con: duckdb.DuckDBPyConnection, stored: int, rerun: int) ->
     if total > len(out):
         out.append(f"rows: {total:,} ticket/metric pairs differ in all ({len(out)} shown)")
     return tuple(out)
+
+
+def _breach_list_differences(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    manifest: dict[str, Any],
+    evaluation_id: int,
+    month: str,
+    tz: str,
+) -> tuple[tuple[str, ...], int | None]:
+    """The monthly report's breach lists re-derived from evaluation `evaluation_id`
+    (the re-run) and compared with the `breaches.csv` the manifest names: by its
+    hash, and when they differ row by row against the file beside the manifest if
+    it is the one rendered. Returns the differences and the rows re-derived (None:
+    the manifest names no breaches.csv, written before it was)."""
+    from pipeline.report_monthly import BREACHES_CSV, write_breach_lists
+
+    named = manifest.get("documents", {}).get(BREACHES_CSV)
+    if not named:
+        return (), None
+    with tempfile.TemporaryDirectory() as tmp:
+        rederived = write_breach_lists(
+            con, evaluation_id, month, tz, Path(tmp) / BREACHES_CSV
+        ).read_bytes()
+    now = _breach_list_rows(rederived)
+    if hashlib.sha256(rederived).hexdigest() == named:
+        return (), len(now)
+    rendered = folder / BREACHES_CSV
+    if not rendered.is_file() or sha256_of(rendered) != named:
+        return (
+            f"{BREACHES_CSV}: the breach lists re-derived are not the ones rendered (not the "
+            f"hash the manifest names; the rendered {BREACHES_CSV} is not beside the manifest "
+            "as rendered, so the differing rows cannot be named)",
+        ), len(now)
+    before = _breach_list_rows(rendered.read_bytes())
+    if sorted(tuple(r.items()) for r in before) == sorted(tuple(r.items()) for r in now):
+        return (f"{BREACHES_CSV}: the same rows re-derived, in another order",), len(now)
+    header = list(before[0].keys()) if before else list(now[0].keys())
+    fields = [f for f in header if f not in ("list", "ticket_id", "metric")]
+
+    def keyed(rows: list[dict[str, str]]) -> dict[tuple[str, str, str], list[dict[str, str]]]:
+        out: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
+        for row in rows:
+            out[(row["ticket_id"], row["metric"], row["list"])].append(row)
+        return out
+
+    old, new = keyed(before), keyed(now)
+    differing = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    out = []
+    for ticket, metric, listed in differing[:ROWS_SHOWN]:
+        was, is_now = old.get((ticket, metric, listed), []), new.get((ticket, metric, listed), [])
+        where = f"{BREACHES_CSV} row {ticket} {metric} ({listed})"
+        if len(was) != 1 or len(is_now) != 1:
+            out.append(f"{where}: {len(was)} rendered, {len(is_now)} re-derived rows")
+            continue
+        changed = [
+            f"{f}: rendered {was[0][f] or '-'} vs re-derived {is_now[0][f] or '-'}"
+            for f in fields
+            if was[0][f] != is_now[0][f]
+        ]
+        out.append(f"{where}: {'; '.join(changed)}")
+    if len(differing) > len(out):
+        out.append(f"{BREACHES_CSV}: {len(differing):,} rows differ in all ({len(out)} shown)")
+    return tuple(out), len(now)
+
+
+def _stored_rows_edited(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    manifest: dict[str, Any],
+    policy: Policy,
+    evaluation_id: int,
+) -> list[str]:
+    """Evidence that the stored rows of the report's own evaluation were edited after
+    the report was rendered: its figures rebuilt from those rows are not the manifest's,
+    or its breach lists written from them are not the rendered breaches.csv (when that
+    file is beside the manifest as rendered; compared without the subject, which comes
+    from the tickets as loaded now). Empty when nothing shows it."""
+    from pipeline.report_monthly import (
+        BREACHES_CSV,
+        _figure_hash,
+        build_context,
+        write_breach_lists,
+    )
+
+    month = manifest["month"]
+    context = build_context(con, month, policy=policy, evaluation_id=evaluation_id)
+    figures = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
+    evidence = [key for key in sorted(figures) if manifest["figures"].get(key) != figures[key]]
+    rendered = folder / BREACHES_CSV
+    named = manifest.get("documents", {}).get(BREACHES_CSV)
+    if named and rendered.is_file() and sha256_of(rendered) == named:
+        with tempfile.TemporaryDirectory() as tmp:
+            stored = write_breach_lists(
+                con, evaluation_id, month, policy.report_timezone, Path(tmp) / BREACHES_CSV
+            ).read_bytes()
+
+        def rows(content: bytes) -> list[tuple]:
+            return sorted(
+                tuple(v for k, v in row.items() if k != "subject")
+                for row in _breach_list_rows(content)
+            )
+
+        was, now = rows(rendered.read_bytes()), rows(stored)
+        if was != now:
+            tickets = sorted({row[1] for row in set(was) ^ set(now)})
+            shown = ", ".join(tickets[:ROWS_SHOWN]) + (", ..." if len(tickets) > ROWS_SHOWN else "")
+            evidence.append(f"{BREACHES_CSV} rows of {shown}")
+    if not evidence:
+        return []
+    return [
+        f"the stored rows of evaluation #{evaluation_id} no longer give what the report "
+        f"showed ({'; '.join(evidence)}): they were edited after it was rendered (loading "
+        "data never changes the stored rows of an evaluation)"
+    ]
+
+
+def _breach_list_rows(content: bytes) -> list[dict[str, str]]:
+    # As export_register writes it: UTF-8 with a byte-order mark, CRLF rows.
+    text = content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -16,8 +16,11 @@ from pipeline.breach_register import BREACH_STATUSES, breach_register
 from pipeline.errors import AuditError
 from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages
+from pipeline.load import load_file
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context
+from pipeline.warehouse import connect
+from tests.conftest import SAMPLE
 from tests.evaluation_fixtures import (
     build,
     critical_override_policy,
@@ -376,8 +379,28 @@ def test_a_ticket_rejected_at_load_is_said_to_be(sample_warehouse) -> None:
         audit_ticket(sample_warehouse, "BROKEN-TS")
     assert str(caught.value) == (
         "no ticket 'BROKEN-TS' in this warehouse; a row naming it was rejected at load: "
-        "tickets.csv, line 10002, unparseable_timestamp on created_at; see the rejected rows "
-        "(sla status)"
+        f"{SAMPLE / 'tickets.csv'}, line 10002, unparseable_timestamp on created_at; see the "
+        "rejected rows (sla status)"
+    )
+
+
+def test_a_rejected_row_is_named_by_the_path_it_was_loaded_from(tmp_path) -> None:
+    """Exports of two dates, each called tickets.csv: the file name alone did not say
+    which one held the rejected row."""
+    con = connect(":memory:")
+    load_file(con, SAMPLE / "customers.csv")
+    header = "ticket_id,customer_id,created_at,status\n"
+    for month, line in (
+        ("2026-09", "OK1,C00001,2026-09-01T10:00:00+02:00,open\n"),
+        ("2026-10", "BAD1,C00001,2026-13-01T10:00:00+02:00,open\n"),
+    ):
+        (tmp_path / month).mkdir()
+        (tmp_path / month / "tickets.csv").write_text(header + line)
+        load_file(con, tmp_path / month / "tickets.csv")
+    with pytest.raises(AuditError) as caught:
+        audit_ticket(con, "BAD1")
+    assert f"rejected at load: {tmp_path / '2026-10' / 'tickets.csv'}, line 2, " in str(
+        caught.value
     )
 
 

@@ -389,6 +389,10 @@ def test_verify_says_the_stored_rows_were_compared(db: str, tmp_path) -> None:
     assert f"and every one of the {count:,} stored result rows the report was read from" in (
         result.output
     )
+    listed = (tmp_path / "2026-10" / "breaches.csv").read_bytes().count(b"\r\n") - 1
+    assert f"the breach lists re-derived ({listed:,} rows) are the breaches.csv rendered" in (
+        result.output
+    )
 
 
 def test_status_of_an_older_warehouse_says_not_applied_rows_were_not_counted(

@@ -141,6 +141,31 @@ def test_newer_export_replaces_older_version(con, tmp_path) -> None:
     assert status["T8"] == "resolved" and status["T1"] == "resolved"
 
 
+def test_a_correction_without_a_column_keeps_the_stored_value_of_its_field(con, tmp_path) -> None:
+    """Found by QA: a later export of the status alone (the correction this page
+    shows) erased the stored first response, resolution, priority and subject."""
+    first = tmp_path / "export.csv"
+    first.write_text(
+        "ticket_id,customer_id,created_at,first_response_at,resolved_at,priority,status,"
+        "requires_it_release,subject\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-26T11:00:00Z,2026-10-27T10:00:00Z,high,resolved,"
+        "true,Payout delayed\n"
+    )
+    correction = tmp_path / "correction.csv"
+    correction.write_text(
+        "ticket_id,customer_id,created_at,resolved_at,status,updated_at\n"
+        "T1,C1,2026-10-26T10:00:00Z,,open,2026-10-28T09:00:00Z\n"  # reopened
+    )
+    load_file(con, first)
+    load_file(con, correction)
+    row = con.execute(
+        "SELECT strftime(first_response_at, '%H:%M'), resolved_at, priority, status, "
+        "requires_it_release, subject FROM tickets WHERE ticket_id = 'T1'"
+    ).fetchall()
+    # An empty value clears its field; a column the file lacks keeps it.
+    assert row == [("11:00", None, "high", "open", True, "Payout delayed")]
+
+
 def test_a_row_older_than_the_stored_version_is_kept_not_applied(con, tmp_path) -> None:
     """A correction without updated_at is versioned by its latest timestamp, so an
     earlier resolution loses to the stored one: it used to be counted as accepted

@@ -40,6 +40,9 @@ def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
     assert result.reproduced and result.differences == () and result.reasons == ()
     assert result.figures_checked == len(json.loads(report.read_text())["figures"])
     assert result.documents_checked == ("breaches.csv", "figures.csv", "sla-report.en.html")
+    # The breach lists are re-derived from the re-run, every row of breaches.csv.
+    rows = (report.parent / "breaches.csv").read_bytes().count(b"\r\n") - 1
+    assert rows == 65 and result.breach_rows_checked == rows
 
 
 def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, tmp_path) -> None:
@@ -422,7 +425,49 @@ def test_edited_stored_results_fail_row_by_row(warehouse_file, tmp_path) -> None
         "row T0001148 resolution: status: stored met vs re-derived breached; "
         "late_working_seconds: stored - vs re-derived 333671.0",
     )
+    # The stored rows no longer give the report's own figures and breach list: edited.
+    assert result.reasons == (
+        "the stored rows of evaluation #1 no longer give what the report showed "
+        "(business/resolution; breaches.csv rows of T0001148): they were edited after it "
+        "was rendered (loading data never changes the stored rows of an evaluation)",
+    )
+    # An edit that shows in neither leaves both causes open.
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "UPDATE sla_results SET reopens = 1 "
+        "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'",
+    )
     assert "sla_results" in result.reasons[0] and "changed in place" in result.reasons[0]
+
+
+def test_stored_results_edited_after_new_data_are_called_edited(warehouse_file, tmp_path) -> None:
+    # Data loaded since the report explains differing rows by itself: the stored
+    # rows' own figures and breach list still tell an edit apart.
+    db, manifest = warehouse_file
+    shutil.copy(db, tmp_path / "w.duckdb")
+    con = connect(tmp_path / "w.duckdb")
+    late = tmp_path / "late-tickets.csv"
+    late.write_text(
+        "ticket_id,customer_id,created_at,priority,channel,status,subject\n"
+        "LATE1,C00001,2026-10-20T10:00:00+02:00,normal,email,open,arrived late\n"
+    )
+    load_file(con, late)
+    con.execute(
+        "UPDATE sla_results SET late_working_seconds = 300000 "
+        "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'"
+    )
+    result = verify_manifest(con, manifest)
+    assert not result.reproduced
+    assert "row T0001148 resolution: late_working_seconds: stored 300000.0 vs re-derived " in (
+        " ".join(result.differences)
+    )
+    assert any("new data loaded since the report" in r for r in result.reasons)
+    assert result.reasons[-1] == (
+        "the stored rows of evaluation #1 no longer give what the report showed "
+        "(breaches.csv rows of T0001148): they were edited after it was rendered (loading "
+        "data never changes the stored rows of an evaluation)"
+    )
 
 
 def test_events_edited_in_place_change_rows_not_figures(warehouse_file, tmp_path) -> None:
@@ -439,12 +484,47 @@ def test_events_edited_in_place_change_rows_not_figures(warehouse_file, tmp_path
         "253802.0; paused_working_seconds: stored 21187.0 vs re-derived 0.0; deadline: "
         "stored 2026-10-28T13:53:07+00:00 vs re-derived 2026-10-27T16:30:00+00:00; "
         "late_working_seconds: stored 18415.0 vs re-derived 39602.0",
+        # The same row in the breach lists re-derived, as breaches.csv shows it.
+        "breaches.csv row T0003411 resolution (breaches): deadline: rendered "
+        "2026-10-28T14:53:07+01:00 vs re-derived 2026-10-27T17:30:00+01:00; "
+        "elapsed_working_seconds: rendered 232615.0 vs re-derived 253802.0; "
+        "late_working_seconds: rendered 18415.0 vs re-derived 39602.0",
     )
     # A deleted ticket: its stored rows have no re-derived counterpart.
     result = _tampered(warehouse_file, tmp_path, "DELETE FROM tickets WHERE ticket_id = 'T0003411'")
-    assert result.differences[-2:] == (
+    assert result.differences[-3:] == (
         "row T0003411 first_response: 1 stored, 0 re-derived rows",
         "row T0003411 resolution: 1 stored, 0 re-derived rows",
+        "breaches.csv row T0003411 resolution (breaches): 1 rendered, 0 re-derived rows",
+    )
+
+
+def test_a_subject_edited_in_the_warehouse_is_caught(warehouse_file, tmp_path) -> None:
+    # No result row holds the subject: only the breach list re-derived shows it.
+    result = _tampered(
+        warehouse_file,
+        tmp_path,
+        "UPDATE tickets SET subject = 'Solved the same day' WHERE ticket_id = 'T0001148'",
+    )
+    assert not result.reproduced and result.breach_rows_checked is None
+    assert result.differences == (
+        "breaches.csv row T0001148 resolution (breaches): subject: rendered Verificatie van "
+        "identiteit vs re-derived Solved the same day",
+    )
+    assert (
+        "every figure and stored row reproduces, yet the breach list does not"
+        in (result.reasons[0])
+    )
+    assert "subject" in result.reasons[0]
+    # The manifest alone: the lists are compared by the hash it names.
+    manifest = warehouse_file[1]
+    (tmp_path / "alone").mkdir()
+    shutil.copy(manifest, tmp_path / "alone" / "manifest.json")
+    result = verify_manifest(connect(tmp_path / "w.duckdb"), tmp_path / "alone" / "manifest.json")
+    assert result.differences == (
+        "breaches.csv: the breach lists re-derived are not the ones rendered (not the hash "
+        "the manifest names; the rendered breaches.csv is not beside the manifest as "
+        "rendered, so the differing rows cannot be named)",
     )
 
 
