@@ -116,6 +116,10 @@ def _policy_option(help_text: str) -> Callable[..., Any]:
 
 
 POLICY_OPTION = _policy_option("Policy TOML file (default: the built-in policy).")
+# For commands that print one text for people: the report commands' option, one language.
+LANG_OPTION = click.option(
+    "--lang", "lang", default="en", show_default=True, help="Language: en, nl."
+)
 # For commands that read a stored evaluation: which policy's, when it matters.
 POLICY_FILTER_OPTION = _policy_option(
     "Read the latest evaluation made with this policy file (default: any policy)."
@@ -887,6 +891,17 @@ def _langs(text: str) -> tuple[str, ...]:
     return _choices(text, tuple(LOCALES), "--lang", "language")
 
 
+def _lang(text: str) -> str:
+    """The one language of a command that prints a single text (the reports take several)."""
+    langs = _langs(text)
+    if len(langs) > 1:
+        raise click.BadParameter(
+            f"this command writes one text: name one language of {', '.join(LOCALES)}",
+            param_hint="--lang",
+        )
+    return langs[0]
+
+
 def _choices(text: str, known: tuple[str, ...], option: str, what: str) -> tuple[str, ...]:
     """A comma-separated list of known values, at least one (an empty list would
     write a manifest listing no document, over the last one)."""
@@ -1065,35 +1080,26 @@ def policy_group() -> None:
 @policy_group.command("show")
 @click.option("--at", "at", default=None, help="A date, YYYY-MM-DD (default: today).")
 @POLICY_OPTION
+@LANG_OPTION
 @handle_errors
-def policy_show_command(at: str | None, policy_path: str | None) -> None:
+def policy_show_command(at: str | None, policy_path: str | None, lang: str) -> None:
     """Which version was in force on a date, and its rules."""
-    policy = Policy.load(policy_path)
     day = _date(at) or dt.date.today()
-    for v in policy_history.versions(policy, at=day):
-        mark = "*" if v["in_force"] else " "
-        click.echo(f"{mark} {v['version']:<12} from {v['effective_from']}  {v['description']}")
-    first = policy.versions[0].effective_from
-    if day < first:
-        # The history is the answer: nothing was in force yet, and that is no error.
-        click.echo(f"no version in force on {day}: the first takes effect on {first}")
-        return
-    for key, value in policy_history.rules(policy, at=day).items():
-        click.echo(f"  {key} = {policy_history.shown(value)}")
+    for line in policy_history.show_lines(Policy.load(policy_path), day, lang=_lang(lang)):
+        click.echo(line)
 
 
 @policy_group.command("diff")
 @click.argument("first")
 @click.argument("second")
 @POLICY_OPTION
+@LANG_OPTION
 @handle_errors
-def policy_diff_command(first: str, second: str, policy_path: str | None) -> None:
+def policy_diff_command(first: str, second: str, policy_path: str | None, lang: str) -> None:
     """What changed between two versions, setting by setting."""
-    changes = policy_history.diff(Policy.load(policy_path), first, second)
-    if not changes:
-        click.echo("no differences")
-    for key, old, new in changes:
-        click.echo(f"{key}: {policy_history.shown(old)} -> {policy_history.shown(new)}")
+    policy = Policy.load(policy_path)
+    for line in policy_history.diff_lines(policy, first, second, lang=_lang(lang)):
+        click.echo(line)
 
 
 def _date(text: str | None) -> dt.date | None:
