@@ -56,7 +56,7 @@ from pipeline.report_sales import (
 from pipeline.status import RowListing, list_rows, warehouse_status
 from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
-from pipeline.whatif import whatif
+from pipeline.whatif import whatif, whatif_renderables
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -644,6 +644,7 @@ def _print_summary(console: Console, summary) -> None:
     default=None,
     help="Both sides see the state known at this instant (default: now).",
 )
+@LANG_OPTION
 @DB_OPTION
 @handle_errors
 def whatif_command(
@@ -652,9 +653,11 @@ def whatif_command(
     month_from: str | None,
     month_to: str | None,
     as_of: str | None,
+    lang: str,
     db: str | None,
 ) -> None:
     """Compliance under the current and another policy, side by side; stores nothing."""
+    lang = _lang(lang)  # before the evaluations, which take a while
     side = whatif(
         connect(db, must_exist=True),
         Policy.from_toml(other_path),
@@ -663,72 +666,10 @@ def whatif_command(
         month_to=month_to,
         as_of=as_of,
     )
-    console = Console(soft_wrap=True)
-    if side.empty:
-        console.print("no ticket counts in the months asked for: nothing to compare")
-        return
-    # Each side counts its own closed tickets: the other policy may exclude or
-    # judge a different set (another exclusion rule, a tier it does not list).
-    table = Table(
-        "tier",
-        "metric",
-        "closed (current)",
-        "current",
-        "closed (other)",
-        "other",
-        "change",
-        title=f"What if: {other_path}",
+    _show(
+        Console(soft_wrap=True),
+        *whatif_renderables(side, other_path, month_from=month_from, month_to=month_to, lang=lang),
     )
-
-    def pct(x: float) -> str:
-        return "-" if x != x else f"{x:.1%}"
-
-    def count(x: float) -> str:
-        return "-" if x != x else f"{x:,.0f}"
-
-    def standing(benchmark_only: object, unjudged: float, tickets: float) -> str:
-        if tickets != tickets:  # no rows on this side
-            return "none"
-        if unjudged == tickets:
-            return "no version in force"
-        return "benchmark only" if benchmark_only else "SLA"
-
-    for row in side.itertuples():
-        current = standing(row.benchmark_only_current, row.unjudged_current, row.tickets_current)
-        other = standing(row.benchmark_only_other, row.unjudged_other, row.tickets_other)
-        if current == other:
-            tier = row.tier + ("" if current == "SLA" else f" ({current})")
-        else:
-            tier = f"{row.tier} ({current} -> {other})"
-        table.add_row(
-            tier,
-            row.metric,
-            count(row.closed_current),
-            pct(row.compliance_current),
-            count(row.closed_other),
-            pct(row.compliance_other),
-            "-" if row.change != row.change else f"{row.change * 100:+.1f} pp",
-        )
-    _show(console, table)
-    as_of = pd.Timestamp(side.attrs["as_of"]).tz_convert("UTC").isoformat()
-    months = (
-        "every month"
-        if month_from is None and month_to is None
-        else f"months {month_from or 'first'} to {month_to or 'last'}"
-    )
-    console.print(
-        f"{months}, both sides as of {as_of}; to store a side: sla evaluate --policy FILE "
-        f"--as-of {as_of}"
-        + (f" --from {month_from}" if month_from else "")
-        + (f" --to {month_to}" if month_to else "")
-    )
-    for name, unjudged in side.attrs.get("unjudged", {}).items():
-        if unjudged["tickets"]:
-            console.print(
-                f"{name} policy: {unjudged['tickets']:,} tickets created before "
-                f"{unjudged['before']}, when its first version took effect, are judged by "
-                "none and left out of its figures"
-            )
 
 
 @cli.group("report")
