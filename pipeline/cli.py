@@ -880,17 +880,32 @@ def audit_group() -> None:
     show_default=True,
     help="text for the terminal, json for tools, html to keep.",
 )
+@click.option(
+    "--lang",
+    "lang",
+    default="en",
+    show_default=True,
+    help="Language of the text and html: en, nl (json is the same in each).",
+)
 @DB_OPTION
 @handle_errors
 def audit_ticket_command(
-    ticket_id: str, evaluation_id: int | None, policy_path: str | None, fmt: str, db: str | None
+    ticket_id: str,
+    evaluation_id: int | None,
+    policy_path: str | None,
+    fmt: str,
+    lang: str,
+    db: str | None,
 ) -> None:
     """A ticket's full story as the evaluation saw it, and the arithmetic."""
+    lang = _lang(lang)
     audit = audit_ticket(
         connect(db, must_exist=True),
         ticket_id,
         evaluation_id=evaluation_id,
         policy_hash=_policy_hash(policy_path, evaluation_id),
+        # JSON is for tools: its reasons stay in one language whatever is asked.
+        lang="en" if fmt == "json" else lang,
     )
     if fmt == "json":
         click.echo(audit.to_json())

@@ -129,6 +129,20 @@ class Messages:
             return "–"
         return format_datetime(value, "d MMM y HH:mm", tzinfo=_zone(tz), locale=self.locale)
 
+    def instant(self, value: dt.datetime, tz: str) -> str:
+        """An instant to the second with its offset ('23 okt 2026 17:00:00 +02:00'),
+        for an audit: a minute is too coarse there, and the hour the clocks go back
+        occurs twice."""
+        return format_datetime(value, "d MMM y HH:mm:ss xxx", tzinfo=_zone(tz), locale=self.locale)
+
+    def exact(self, value: float) -> str:
+        """A number with the decimals it has, up to three ("4,5", "0,25", "8")."""
+        return format_decimal(value, "#,##0.###", locale=self.locale)
+
+    def short_date(self, value: dt.date) -> str:
+        """A date beside a time of day ("6 okt 2026"), as `datetime` writes it."""
+        return format_date(value, "d MMM y", locale=self.locale)
+
     def date(self, value: dt.date) -> str:
         return format_date(value, "d MMMM y", locale=self.locale)
 
