@@ -296,10 +296,12 @@ class Words:
         return str(value) if words is None else with_code(words, str(value))
 
     def tier(self, version: PolicyVersion | None, tier: str) -> str:
-        spec = version.tiers.get(tier) if version is not None else None
         if self.english:
             return f"{tier!r}"
-        return self.m("tier_unknown") if tier == "unknown" else spec.label if spec else tier
+        if tier == "unknown":
+            return self.m("tier_unknown")
+        spec = version.tiers.get(tier) if version is not None else None
+        return spec.label if spec else tier  # a tier the policy does not list: its code
 
     def calendar(self, name: str) -> str:
         return f"{name!r}" if self.english else calendar_named(self.m, name)
