@@ -18,6 +18,7 @@ The breach register lives in `pipeline.breach_register`, report verification in
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import itertools
 import json
@@ -29,12 +30,21 @@ import pandas as pd
 
 from pipeline.errors import AuditError, PolicyError
 from pipeline.evaluate import RESULT_COLUMNS
+from pipeline.i18n import (
+    FIELD_WORDS,
+    Messages,
+    calendar_named,
+    condition,
+    status_named,
+    with_code,
+)
 from pipeline.policy import (
     IMPLIED_STATUSES,
     METRICS,
     RESOLVED_STATUSES,
     Policy,
     PolicyVersion,
+    Threshold,
     timeline_order,
 )
 from pipeline.retention import require_stored
@@ -208,6 +218,9 @@ class TicketAudit:
     ticket: dict[str, Any]
     events: tuple[dict[str, Any], ...]
     metrics: tuple[MetricAudit, ...]
+    # The language its reasons are worded in, which the renderers use too; not
+    # part of the audit's data (`as_dict`).
+    lang: str = "en"
 
     @property
     def matches(self) -> bool | None:
@@ -218,6 +231,7 @@ class TicketAudit:
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
+        del out["lang"]
         out["matches"] = self.matches
         for metric, audit in zip(out["metrics"], self.metrics, strict=True):
             metric["matches"] = audit.matches
@@ -237,6 +251,93 @@ def _utc(value: Any) -> pd.Timestamp | None:
 
 def _iso(value: Any, tz: str) -> str | None:
     return None if _missing(value) else pd.Timestamp(value).tz_convert(tz).isoformat()
+
+
+@dataclass(frozen=True)
+class Words:
+    """The audit's words in one language (catalogue keys `audit_*`). English keeps
+    what the audit always showed: codes quoted as Python writes them, ISO instants,
+    plain numbers. Another language says them as its reports do: a value in words
+    with its code beside it, dates in words, its own decimal sign. Instants keep
+    their seconds and offset either way: the audit is read to the second, and the
+    hour the clocks go back occurs twice."""
+
+    m: Messages
+    tz: str
+
+    @property
+    def english(self) -> bool:
+        return self.m.lang == "en"
+
+    def __call__(self, key: str, **values: object) -> str:
+        return self.m(f"audit_{key}", **values)
+
+    def at(self, value: Any) -> str | None:
+        """An instant (a timestamp or an ISO text) in the report's zone."""
+        if self.english or _missing(value):
+            # English shows the instants as the audit keeps them.
+            return value if isinstance(value, str) else _iso(value, self.tz)
+        return self.m.instant(pd.Timestamp(value), self.tz)
+
+    def day(self, value: dt.date) -> str:
+        return str(value) if self.english else self.m.date(value)
+
+    def seconds(self, value: float) -> str:
+        return f"{value:,.0f}" if self.english else self.m.number(value)
+
+    def amount(self, value: float) -> str:
+        """A number as the policy states it (8, 4.5, 0.25)."""
+        return f"{value:g}" if self.english else self.m.exact(value)
+
+    def code(self, value: Any) -> str:
+        """A value of the data in the text (a priority, a calendar's name)."""
+        return f"{value!r}" if self.english else self.m("quoted", text=str(value))
+
+    def status(self, value: str) -> str:
+        """A ticket status: English its code, quoted; else in words with its code."""
+        return f"{value!r}" if self.english else status_named(self.m, value)
+
+    def value(self, field: str, value: Any) -> str:
+        """A ticket field's value in words with its code ('kritiek (critical)')."""
+        if value is None:
+            return self.m("value_unknown")
+        words = self.m.word(FIELD_WORDS.get(field, field), str(value))
+        return str(value) if words is None else with_code(words, str(value))
+
+    def tier(self, version: PolicyVersion | None, tier: str) -> str:
+        if self.english:
+            return f"{tier!r}"
+        if tier == "unknown":
+            return self.m("tier_unknown")
+        spec = version.tiers.get(tier) if version is not None else None
+        return spec.label if spec else tier  # a tier the policy does not list: its code
+
+    def calendar(self, name: str) -> str:
+        return f"{name!r}" if self.english else calendar_named(self.m, name)
+
+    def judgement(self, status: str) -> str:
+        """A metric's verdict ('met'; 'gehaald (met)')."""
+        if self.english:
+            return status
+        return with_code(self.m.code("status", status), status)
+
+    def judgement_reason(self, rule: str) -> str:
+        """Why a row carries no verdict ('tier_without_sla'), in words with its code."""
+        words = self.m.code("audit_reason", rule)
+        return with_code(words, rule) if words != rule else rule
+
+    def threshold(self, threshold: Threshold, *, clock_time: bool) -> str:
+        if self.english:
+            return threshold.describe()
+        unit = self(f"unit_{'clock_' if clock_time else ''}{threshold.unit}")
+        if threshold.target == threshold.limit:
+            return self("threshold_one", target=self.amount(threshold.target), unit=unit)
+        return self(
+            "threshold",
+            target=self.amount(threshold.target),
+            limit=self.amount(threshold.limit),
+            unit=unit,
+        )
 
 
 # Rejected rows keep their raw text as JSON: the id stands in it as a quoted value.
@@ -280,9 +381,12 @@ def audit_ticket(
     *,
     evaluation_id: int | None = None,
     policy_hash: str | None = None,
+    lang: str = "en",
 ) -> TicketAudit:
     """Re-derive how an evaluation (default: the latest, with `policy_hash` when
     given) judged one ticket, and compare every re-derived value with the stored row.
+    The reasons and the arithmetic are worded in `lang`; every value, instant and
+    code of the audit is the same in each language.
 
     Raises `AuditError` for an unknown ticket or evaluation, or a ticket the
     evaluation could not see (created after its as-of instant)."""
@@ -324,11 +428,12 @@ def audit_ticket(
     ).df()
     event_rows = [{k: _plain(v) for k, v in e.items()} for e in events.to_dict("records")]
 
-    tier, tier_reason = _tier(con, t, created, tz)
-    priority, priority_reason = _priority(con, t, as_of, tz)
-    version, version_reason = _version(policy, info["forced_version"], created, tz)
+    say = Words(Messages(lang), tz)
+    tier, tier_reason = _tier(con, t, created, say)
+    priority, priority_reason = _priority(con, t, as_of, say)
+    version, version_reason = _version(policy, info["forced_version"], created, say)
     timeline = _timeline(created, event_rows, as_of)
-    stops = _stops(t, timeline, event_rows, created, as_of)
+    stops = _stops(t, timeline, event_rows, created, as_of, say)
     fields = {**t, "tier": tier, "priority": priority}
     metrics = tuple(
         _audit_metric(
@@ -341,6 +446,7 @@ def audit_ticket(
             created,
             as_of,
             stored_rows.get(name),
+            say,
             expect={
                 "tier": tier,
                 "priority": priority,
@@ -379,11 +485,12 @@ def audit_ticket(
             for e in event_rows
         ),
         metrics=metrics,
+        lang=lang,
     )
 
 
 def _tier(
-    con: duckdb.DuckDBPyConnection, t: dict[str, Any], created: pd.Timestamp, tz: str
+    con: duckdb.DuckDBPyConnection, t: dict[str, Any], created: pd.Timestamp, say: Words
 ) -> tuple[str, str]:
     """The plan valid at creation, and why (the latest such plan wins, as in eval_scope.sql)."""
     plans = con.execute(
@@ -391,22 +498,25 @@ def _tier(
         "ORDER BY valid_from",
         [t["customer_id"]],
     ).fetchall()
-    tier, reason = "unknown", f"no plan of customer {t['customer_id']} covers the creation"
+    tier, reason = "unknown", say("tier_none", customer=t["customer_id"])
     for name, valid_from, valid_to in plans:
         start, end = _utc(valid_from), _utc(valid_to)
         if start is not None and start <= created and (end is None or created < end):
             tier = name
-            reason = (
-                f"the plan of customer {t['customer_id']} valid from {_iso(start, tz)} to "
-                f"{_iso(end, tz) or 'now'} covers the creation at {_iso(created, tz)}"
+            reason = say(
+                "tier_plan",
+                customer=t["customer_id"],
+                start=say.at(start),
+                end=say.at(end) or say("now"),
+                created=say.at(created),
             )
     if len(plans) > 1:
-        reason += f" ({len(plans)} plans on record; the one valid at creation counts)"
+        reason += say("tier_plans", n=len(plans))
     return tier, reason
 
 
 def _priority(
-    con: duckdb.DuckDBPyConnection, t: dict[str, Any], as_of: pd.Timestamp, tz: str
+    con: duckdb.DuckDBPyConnection, t: dict[str, Any], as_of: pd.Timestamp, say: Words
 ) -> tuple[str | None, str]:
     """The priority as known at the as-of instant, and why (the rule of eval_scope.sql)."""
     changes = con.execute(
@@ -417,40 +527,41 @@ def _priority(
     changes = [(_utc(at), old, new) for at, old, new in changes]
     later = [c for c in changes if c[0] > as_of]
     if not later:
-        return t["priority"], (
-            "the ticket's priority at export; no change of priority was recorded after the "
-            "as-of instant"
-        )
+        return t["priority"], say("priority_export")
+
+    def priority(value: Any) -> str:
+        return f"{value!r}" if say.english else say.value("priority", value)
+
     # At one instant the value first by name; a missing value last.
     at, old, new = min(later, key=lambda c: (c[0], c[1] is None, c[1] or ""))
-    change = f"the change to {new!r} at {_iso(at, tz)}, after the as-of instant"
+    change = say("priority_change", new=priority(new), at=say.at(at))
     if old is not None:
-        return old, f"the priority before {change} (the ticket shows {t['priority']!r})"
+        return old, say("priority_before", change=change, shown=priority(t["priority"]))
     earlier = [c for c in changes if c[0] <= as_of]
     if earlier:
         last = max(c[0] for c in earlier)
         known = sorted(c[2] for c in earlier if c[0] == last and c[2] is not None)
         if known:
-            return known[0], (f"set at {_iso(last, tz)}; {change} does not say what it replaced")
-    return t["priority"], (
-        f"the ticket's priority at export: {change} does not say what it replaced, and no "
-        "earlier change was recorded"
-    )
+            return known[0], say("priority_set", at=say.at(last), change=change)
+    return t["priority"], say("priority_export_unknown", change=change)
 
 
 def _version(
-    policy: Policy, forced: str | None, created: pd.Timestamp, tz: str
+    policy: Policy, forced: str | None, created: pd.Timestamp, say: Words
 ) -> tuple[PolicyVersion | None, str]:
     if forced:
-        return policy.version(forced), f"version {forced} was forced for every ticket of this run"
-    day = created.tz_convert(tz).date()
+        return policy.version(forced), say("version_forced", version=forced)
+    day = created.tz_convert(say.tz).date()
     try:
         version = policy.version_at(day)
     except PolicyError:
-        return None, f"no version of the policy is in force on the creation date {day}"
-    return version, (
-        f"version {version.version} is in force from {version.effective_from}, the latest "
-        f"effective_from on or before the creation date {day} ({tz})"
+        return None, say("version_none", day=say.day(day))
+    return version, say(
+        "version_in_force",
+        version=version.version,
+        since=say.day(version.effective_from),
+        day=say.day(day),
+        tz=say.tz,
     )
 
 
@@ -500,6 +611,7 @@ def _stops(
     events: list[dict[str, Any]],
     created: pd.Timestamp,
     as_of: pd.Timestamp,
+    say: Words,
 ) -> dict[str, tuple[pd.Timestamp | None, str]]:
     """The candidate clock stops, each with the reason it is what it is."""
 
@@ -513,37 +625,31 @@ def _stops(
         # is, or its closed_at (a closed ticket is resolved) when that is empty.
         if _missing(t.get("resolved_at")) and not _missing(t.get("closed_at")):
             field = known(t.get("closed_at"))
-            why = "the ticket's closed_at field (no status history, no resolved_at)"
+            why = say("stop_closed_at")
         else:
             field = known(t.get("resolved_at"))
-            why = "the ticket's resolved_at field (no status history)"
-        final = first = (field, why if field is not None else "not resolved at the as-of instant")
+            why = say("stop_resolved_at")
+        final = first = (field, why if field is not None else say("stop_not_resolved"))
     else:
         if timeline[-1][2] in RESOLVED_STATUSES:
             end = max([e for _, e, st in timeline if st not in RESOLVED_STATUSES], default=created)
-            final = (end, "the start of the final resolved stretch of the status history")
+            final = (end, say("stop_final_resolved"))
         else:
-            final = (None, f"still {timeline[-1][2]!r} at the as-of instant")
-        first = (
-            (resolved_starts[0], "the first resolution in the status history")
-            if resolved_starts
-            else final
-        )
+            final = (None, say("stop_still", status=say.status(timeline[-1][2])))
+        first = (resolved_starts[0], say("stop_first_resolution")) if resolved_starts else final
     replies = [known(e["at"]) for e in events if e["kind"] == "agent_reply"]
     replies = [r for r in replies if r is not None]
     field_reply = known(t.get("first_response_at"))
     if replies or field_reply is not None:
         reply = min([*replies, *([field_reply] if field_reply is not None else [])])
-        why = (
-            "the first agent reply in the events"
-            if replies and reply == min(replies)
-            else "the ticket's first_response_at field (earlier than any reply event)"
+        why = say(
+            "stop_first_reply" if replies and reply == min(replies) else "stop_first_response_at"
         )
         first_response = (reply, why)
     elif first[0] is not None:
-        first_response = (first[0], f"no agent reply: {first[1]}")
+        first_response = (first[0], say("stop_no_reply", why=first[1]))
     else:
-        first_response = (None, "no agent reply and no resolution by the as-of instant")
+        first_response = (None, say("stop_nothing"))
     return {"first_response": first_response, "final": final, "first": first}
 
 
@@ -566,6 +672,7 @@ def _audit_metric(
     created: pd.Timestamp,
     as_of: pd.Timestamp,
     stored: dict[str, Any] | None,
+    say: Words,
     *,
     expect: dict[str, Any],
 ) -> MetricAudit:
@@ -573,7 +680,7 @@ def _audit_metric(
     if version is None or name not in version.metrics:
         # Nothing to re-derive: the evaluation wrote a no-SLA row; show it as stored.
         assert stored is not None
-        return _stored_only(name, stored, tz)
+        return _stored_only(name, stored, tz, say)
     metric = version.metrics[name]
     tier = fields["tier"]
     tier_spec = version.tiers.get(tier)
@@ -592,13 +699,16 @@ def _audit_metric(
     )
     if use_outage:
         assert outage is not None
-        match = ", ".join(f"{k}={v}" for k, v in outage.match.items())
-        calendar_reason = f"an outage-line call ({match}): calendar {calendar_name!r}"
+        if say.english:
+            match = ", ".join(f"{k}={v}" for k, v in outage.match.items())
+        else:
+            labels = {k: t.label for k, t in version.tiers.items()}
+            match = say.m.join(condition(say.m, k, v, labels) for k, v in outage.match.items())
+        calendar_reason = say("calendar_outage", match=match, calendar=say.calendar(calendar_name))
     else:
-        calendar_reason = (
-            f"the metric counts clock time: calendar {calendar_name!r}"
-            if metric.clock == "clock"
-            else f"the metric counts working time in calendar {calendar_name!r}"
+        calendar_reason = say(
+            "calendar_clock" if metric.clock == "clock" else "calendar_working",
+            calendar=say.calendar(calendar_name),
         )
     cal = policy.calendar(calendar_name)
     # On a calendar open around the clock (a clock-time metric, the outage line)
@@ -609,29 +719,40 @@ def _audit_metric(
         assert outage is not None
         hours = outage.first_response_target_hours
         threshold_reason = (
-            "the outage line has no first-response target (measured, never judged)"
+            say("threshold_outage_none")
             if hours is None
-            else f"the outage line's first-response target: {hours:g} hours"
+            else say("threshold_outage", hours=say.amount(hours))
         )
         if limit is None:
             no_sla_reason = "outage_line_no_target"
     else:
         threshold = metric.by_priority.get(priority)
         if threshold is not None:
-            threshold_reason = f"the override for priority {priority!r}: {threshold.describe()}"
+            threshold_reason = say(
+                "threshold_priority",
+                priority=f"{priority!r}" if say.english else say.value("priority", priority),
+                threshold=say.threshold(threshold, clock_time=clock_time),
+            )
         else:
             threshold = metric.targets[judged_as]
-            threshold_reason = f"tier {judged_as!r}: {threshold.describe()}"
+            threshold_reason = say(
+                "threshold_tier",
+                tier=say.tier(version, judged_as),
+                threshold=say.threshold(threshold, clock_time=clock_time),
+            )
         if not has_sla:
-            threshold_reason += (
-                f"; benchmark only: tier {tier!r} carries no SLA, so it is measured against "
-                f"{metric.benchmark_tier!r} without a compliance claim"
+            threshold_reason += say(
+                "threshold_benchmark",
+                tier=say.tier(version, tier),
+                benchmark=say.tier(version, metric.benchmark_tier),
             )
         if threshold.unit == "days":
-            day = "a day" if clock_time else "a working day"
-            threshold_reason += (
-                f"; {day} is one full opening day of {calendar_name!r}, "
-                f"{cal.working_day_seconds:,} s"
+            threshold_reason += say(
+                "threshold_day_clock" if clock_time else "threshold_day",
+                calendar=say.calendar(calendar_name),
+                seconds=f"{cal.working_day_seconds:,}"
+                if say.english
+                else say.seconds(cal.working_day_seconds),
             )
     if no_sla_reason is None and not has_sla:
         no_sla_reason = (
@@ -650,14 +771,12 @@ def _audit_metric(
         stop, stop_reason = stops["first_response"]
     elif metric.reopen_rule == "first_resolution":
         stop, why = stops["first"]
-        stop_reason = f"{why} (reopen rule first_resolution)"
+        stop_reason = say("stop_reopen_rule", why=why, rule="first_resolution")
     else:
         stop, why = stops["final"]
-        stop_reason = f"{why} (reopen rule exclude_gaps)"
+        stop_reason = say("stop_reopen_rule", why=why, rule="exclude_gaps")
     if stop is not None and stop < created:
-        stop_reason += (
-            f", recorded at {_iso(stop, tz)}, before the creation: the clock stops at creation"
-        )
+        stop_reason += say("stop_before_creation", at=say.at(stop))
         stop = created
     end = stop if stop is not None else max(as_of, created)
 
@@ -672,13 +791,13 @@ def _audit_metric(
         seconds = float(cal.working_seconds(s, e))
         if status in metric.pause_statuses:
             kind, paused = "paused", paused + seconds
-            note = f"pause: {status!r} stops the clock; only its working-time overlap is taken off"
+            note = say("note_paused", status=say.status(status))
         elif status in RESOLVED_STATUSES:
             kind, gap = "gap", gap + seconds
-            note = "reopen gap: resolved until the next reopen, not counted"
+            note = say("note_gap")
         else:
             kind, elapsed = "elapsed", elapsed + seconds
-            note = "counts"
+            note = say("note_elapsed")
             active.append((s, seconds))
         segments.append(Segment(_iso(s, tz) or "", _iso(e, tz) or "", status, kind, seconds, note))
     # The engine counts whole nanoseconds: sums of float seconds, rounded to them,
@@ -725,7 +844,7 @@ def _audit_metric(
         worst = _worst_later_cycle(timeline, metric.pause_statuses, cal)
         if worst > limit:
             computed = "breached"
-            cycle_note = f"; a later cycle took {worst:,.0f} s, over the limit: breached"
+            cycle_note = say("later_cycle", seconds=say.seconds(worst))
     if excluded_by is not None:
         status, benchmark, rule = "excluded", None, excluded_by.rule
     elif has_sla and computed is not None:
@@ -745,34 +864,58 @@ def _audit_metric(
     spans = cal.open_spans(created, end)
     first_day = created.tz_convert(cal.timezone).date()
     last_day = end.tz_convert(cal.timezone).date()
-    closed = [(d.isoformat(), n) for d, n in cal.holidays_between(first_day, last_day)]
-    closed += cal.exceptions_between(first_day, last_day)
+    if say.english:
+        holidays = cal.holidays_between(first_day, last_day)
+    else:
+        # The holidays' own names in the reader's language, where the package has it.
+        holidays = cal.holidays_between(
+            first_day, last_day, language=say.m.lang, closed_date=say.m("closed_date")
+        )
+    closed = [(d.isoformat(), n) for d, n in holidays]
+    closed += [
+        (span, label if say.english else say(f"exception_{label}"))
+        for span, label in cal.exceptions_between(first_day, last_day)
+    ]
     total = elapsed + paused + gap
-    hours = "clock hours" if clock_time else "working hours"
-    arithmetic = (
-        f"{'clock' if clock_time else 'working'} time from clock start to "
-        f"{'clock stop' if stop is not None else 'as-of'} "
-        f"{total:,.0f} s - paused {paused:,.0f} s - reopen gaps {gap:,.0f} s "
-        f"= elapsed {elapsed:,.0f} s ({elapsed / 3600:,.2f} {hours})"
+    counted = "clock" if clock_time else "working"
+    arithmetic = say(
+        f"arithmetic_{counted}_{'stop' if stop is not None else 'as_of'}",
+        total=say.seconds(total),
+        paused=say.seconds(paused),
+        gap=say.seconds(gap),
+        elapsed=say.seconds(elapsed),
+        hours=f"{elapsed / 3600:,.2f}" if say.english else say.m.number(elapsed / 3600, 2),
     )
     if limit is not None and target is not None:
-        arithmetic += f"; target {target:,.0f} s, limit {limit:,.0f} s: elapsed " + (
-            "<= target"
+        arithmetic += say(
+            "arithmetic_within_target"
             if elapsed <= target
-            else "<= limit"
+            else "arithmetic_within_limit"
             if elapsed <= limit
-            else f"exceeds the limit by {elapsed - limit:,.0f} s"
+            else "arithmetic_over_limit",
+            target=say.seconds(target),
+            limit=say.seconds(limit),
+            late=say.seconds(elapsed - limit),
         )
     if excluded_by is not None:
         # Which field and value matched, not only the rule's name.
         wanted = excluded_by.value
         shown = str(wanted).lower() if isinstance(wanted, bool) else wanted
-        rule_text = f"{rule}: {excluded_by.field} = {shown}"
-    else:
+        if say.english:
+            rule_text = f"{rule}: {excluded_by.field} = {shown}"
+        else:
+            labels = {k: t.label for k, t in version.tiers.items()}
+            rule_text = say(
+                "rule", rule=rule, condition=condition(say.m, excluded_by.field, wanted, labels)
+            )
+    elif say.english or rule is None:
         rule_text = rule
-    arithmetic += cycle_note + f" -> {status}" + (f" ({rule_text})" if rule else "")
+    else:
+        rule_text = say.judgement_reason(rule)
+    arithmetic += cycle_note + say("arithmetic_status", status=say.judgement(status))
+    arithmetic += say("arithmetic_rule", rule=rule_text) if rule else ""
     if benchmark:
-        arithmetic += f", benchmark {benchmark}"
+        arithmetic += say("arithmetic_benchmark", status=say.judgement(benchmark))
     # Out of hours: the version's office calendar (its first metric's `calendar`, also
     # when that metric counts clock time) was closed at the creation instant.
     office = version.metrics.get(METRICS[0]) or next(iter(version.metrics.values()))
@@ -895,16 +1038,19 @@ def _shown(stored: dict[str, Any], tz: str) -> dict[str, Any]:
     return {k: (_iso(v, tz) if k in INSTANTS else v) for k, v in stored.items() if k in CHECKED}
 
 
-def _stored_only(name: str, stored: dict[str, Any], tz: str) -> MetricAudit:
-    reason = stored.get("exclusion_rule") or "no rule of the policy applies"
+def _stored_only(name: str, stored: dict[str, Any], tz: str, say: Words) -> MetricAudit:
+    rule = stored.get("exclusion_rule")
+    if rule and not say.english:
+        rule = say.judgement_reason(rule)
+    reason = rule or say("no_rule")
     return MetricAudit(
         metric=name,
         calendar=stored["calendar"],
-        calendar_reason="as stored",
-        threshold_reason=f"no policy version measures this metric for the ticket ({reason})",
+        calendar_reason=say("as_stored"),
+        threshold_reason=say("no_version_measures", reason=reason),
         clock_start=_iso(stored["clock_start"], tz) or "",
         clock_stop=_iso(stored["clock_stop"], tz),
-        stop_reason="as stored",
+        stop_reason=say("as_stored"),
         segments=(),
         open_spans=(),
         closed_days=(),
@@ -919,7 +1065,7 @@ def _stored_only(name: str, stored: dict[str, Any], tz: str) -> MetricAudit:
         benchmark_status=None,
         exclusion_rule=stored.get("exclusion_rule"),
         month=stored["month"],
-        arithmetic=f"not judged: {reason}",
+        arithmetic=say("not_judged", reason=reason),
         stored=_shown(stored, tz),
         checks=(),
     )
@@ -929,86 +1075,223 @@ def _stored_only(name: str, stored: dict[str, Any], tz: str) -> MetricAudit:
 
 
 def audit_renderables(audit: TicketAudit) -> list[Any]:
-    """The audit as rich renderables (tables and text), for the terminal."""
+    """The audit as rich renderables (tables and text), for the terminal, in the
+    language it was made in."""
     from rich.table import Table
     from rich.text import Text
 
+    say = Words(Messages(audit.lang), audit.report_timezone)
+    show = _Shown(say)
     out: list[Any] = [
         Text(
-            f"Ticket {audit.ticket_id} in evaluation #{audit.evaluation_id} (as of "
-            f"{audit.as_of}, policy {audit.policy_hash[:12]}, times in {audit.report_timezone})",
+            say(
+                "title",
+                ticket=audit.ticket_id,
+                evaluation=audit.evaluation_id,
+                as_of=say.at(audit.as_of),
+                policy=audit.policy_hash[:12],
+                tz=audit.report_timezone,
+            ),
             style="bold",
         ),
         Text(
-            f"created {audit.ticket.get('created_at')}, customer "
-            f"{audit.ticket.get('customer_id')}, channel {audit.ticket.get('channel')}"
+            say(
+                "created",
+                created=show.instant(audit.ticket.get("created_at")),
+                customer=audit.ticket.get("customer_id"),
+                channel=show.field("channel", audit.ticket.get("channel")),
+            )
         ),
-        Text(f"tier {audit.tier}: {audit.tier_reason}"),
-        Text(f"priority {audit.priority}: {audit.priority_reason}"),
-        Text(f"policy {audit.policy_version}: {audit.version_reason}"),
+        Text(say("tier_line", tier=show.tier(audit.tier), reason=audit.tier_reason)),
+        Text(
+            say(
+                "priority_line",
+                priority=show.field("priority", audit.priority),
+                reason=audit.priority_reason,
+            )
+        ),
+        Text(say("policy_line", version=show.version(audit), reason=audit.version_reason)),
     ]
-    events = Table(title="events as the evaluation saw them", title_justify="left")
+    events = Table(title=say("events_title"), title_justify="left")
     for column in ("at", "kind", "old", "new", "actor"):
-        events.add_column(column)
+        events.add_column(say(f"col_{column}"))
     for e in audit.events:
-        events.add_row(*(str(e[k] or "") for k in ("at", "kind", "old", "new", "actor")))
+        events.add_row(*show.event(e))
     out.append(events)
     for m in audit.metrics:
+        benchmark = (
+            say("benchmark", status=say.judgement(m.benchmark_status)) if m.benchmark_status else ""
+        )
         out.append(
             Text(
-                f"\n{m.metric}: {m.status}"
-                + (f" (benchmark {m.benchmark_status})" if m.benchmark_status else ""),
+                "\n"
+                + say("metric_line", metric=show.metric(m.metric), status=say.judgement(m.status))
+                + benchmark,
                 style="bold",
             )
         )
         out += [
-            Text(f"  calendar {m.calendar}: {m.calendar_reason}"),
-            Text(f"  target and limit: {m.threshold_reason}"),
-            Text(f"  clock {m.clock_start} -> {m.clock_stop or 'still running'}: {m.stop_reason}"),
+            Text("  " + say("calendar_line", calendar=m.calendar, reason=m.calendar_reason)),
+            Text("  " + say("threshold_line", reason=m.threshold_reason)),
+            Text(
+                "  "
+                + say(
+                    "clock_line",
+                    start=say.at(m.clock_start),
+                    stop=say.at(m.clock_stop) or say("still_running"),
+                    reason=m.stop_reason,
+                )
+            ),
         ]
-        segments = Table(title="  status timeline inside the clock window", title_justify="left")
+        segments = Table(title="  " + say("segments_title"), title_justify="left")
         # On a calendar open around the clock, its seconds are clock seconds.
-        counted = "clock s" if m.clock_time else "working s"
-        for column in ("from", "to", "status", "counted as", counted):
-            segments.add_column(column, justify="right" if column == counted else "left")
-        for s in m.segments:
-            segments.add_row(s.start, s.end, s.status, s.counted_as, f"{s.working_seconds:,.0f}")
+        counted = say("col_clock_s" if m.clock_time else "col_working_s")
+        for column in ("from", "to", "status", "counted_as"):
+            segments.add_column(say(f"col_{column}"))
+        segments.add_column(counted, justify="right")
+        for x in m.segments:
+            segments.add_row(
+                say.at(x.start),
+                say.at(x.end),
+                show.status(x.status),
+                show.counted(x.counted_as),
+                say.seconds(x.working_seconds),
+            )
         out.append(segments)
-        spans = f"  open spans of {m.calendar} in the window: {len(m.open_spans)}, " + (
-            f"{sum(x.seconds for x in m.open_spans):,.0f} s"
+        spans = "  " + say(
+            "spans",
+            calendar=m.calendar,
+            n=len(m.open_spans),
+            seconds=say.seconds(sum(x.seconds for x in m.open_spans)),
         )
         if m.open_spans and len(m.open_spans) <= 12:
-            # The end's date only when the span runs into another day.
-            spans += (
-                " ("
-                + "; ".join(
-                    f"{x.start[:11]}{_clock(x.start)}.."
-                    + (_clock(x.end) if x.end[:10] == x.start[:10] else x.end[:11] + _clock(x.end))
-                    for x in m.open_spans
-                )
-                + ")"
-            )
+            spans += " (" + "; ".join(show.span(x.start, x.end) for x in m.open_spans) + ")"
         out.append(Text(spans))
         if m.closed_days:
-            closed = ", ".join(f"{d} {n}" for d, n in m.closed_days)
-            out.append(Text(f"  closed in the window: {closed}"))
+            closed = ", ".join(f"{show.day(d)} {n}" for d, n in m.closed_days)
+            out.append(Text("  " + say("closed_line", closed=closed)))
         out += [
-            Text(f"  deadline {m.deadline or '-'}, counts in month {m.month}"),
+            Text(
+                "  "
+                + say(
+                    "deadline_line",
+                    deadline=say.at(m.deadline) or "-",
+                    month=m.month if say.english else say.m.month(m.month),
+                )
+            ),
             Text(f"  {m.arithmetic}"),
         ]
         if m.stored is None:
-            out.append(Text("  no stored row: the evaluation's months do not include it"))
+            out.append(Text("  " + say("no_stored_row")))
         elif m.matches:
-            out.append(Text("  stored result reproduced: every value agrees", style="green"))
+            out.append(Text("  " + say("reproduced"), style="green"))
         else:
-            table = Table(title="  stored result DIFFERS", title_style="bold red")
-            for column in ("field", "re-derived", "stored"):
-                table.add_column(column)
+            table = Table(title="  " + say("differs_title"), title_style="bold red")
+            for column in ("field", "derived", "stored"):
+                table.add_column(say(f"col_{column}"))
             for c in m.checks:
                 if not c.agrees:
-                    table.add_row(c.field, str(c.derived), str(c.stored))
+                    table.add_row(
+                        c.field, show.checked(c.field, c.derived), show.checked(c.field, c.stored)
+                    )
             out.append(table)
     return out
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """The audit's values as the renderers show them: in English as stored (codes,
+    ISO instants); in another language in words with the code beside them."""
+
+    say: Words
+
+    def instant(self, value: Any) -> str:
+        return str(value) if self.say.english else (self.say.at(value) or "")
+
+    def field(self, field: str, value: Any) -> str:
+        return str(value) if self.say.english else self.say.value(field, value)
+
+    def tier(self, tier: str) -> str:
+        if self.say.english:
+            return tier
+        return self.say.m("tier_unknown") if tier == "unknown" else tier.capitalize()
+
+    def version(self, audit: TicketAudit) -> str:
+        if self.say.english or audit.policy_version != "none in force":
+            return audit.policy_version
+        return self.say("version_none_in_force")
+
+    def metric(self, metric: str) -> str:
+        if self.say.english:
+            return metric
+        return self.say.m(metric) if metric in METRICS else metric
+
+    def status(self, status: str) -> str:
+        return status if self.say.english else self.say.status(status)
+
+    def counted(self, kind: str) -> str:
+        return kind if self.say.english else self.say(f"counted_{kind}")
+
+    def day(self, value: str) -> str:
+        """A closed day ('2026-12-25'), or a span of hours as the calendar gives it."""
+        if self.say.english or len(value) != 10:
+            return value
+        return self.say.day(dt.date.fromisoformat(value))
+
+    def event(self, e: dict[str, Any]) -> tuple[str, ...]:
+        cells = (e["at"], e["kind"], e["old"], e["new"], e["actor"])
+        if self.say.english:
+            return tuple(str(x or "") for x in cells)
+        field = {"status_change": "ticket_status", "priority_change": "priority"}.get(e["kind"])
+
+        def value(x: Any) -> str:
+            if x is None:
+                return ""
+            if field == "ticket_status":
+                return self.say.status(x)
+            return self.say.value(field, x) if field else str(x)
+
+        kind = self.say.m.word("event_kind", e["kind"]) or e["kind"]
+        actor = e["actor"] and (self.say.m.word("actor", e["actor"]) or e["actor"])
+        return (self.say.at(e["at"]) or "", kind, value(e["old"]), value(e["new"]), actor or "")
+
+    def span(self, start: str, end: str) -> str:
+        """An open span of the calendar; the end's date only when it runs into
+        another day."""
+        if self.say.english:
+            return f"{start[:11]}{_clock(start)}.." + (
+                _clock(end) if end[:10] == start[:10] else end[:11] + _clock(end)
+            )
+        first = self.say.m.short_date(dt.date.fromisoformat(start[:10]))
+        last = _clock(end) if end[:10] == start[:10] else self.say.at(end)
+        return f"{first} {_clock(start)}–{last}"
+
+    def checked(self, field: str, value: Any) -> str:
+        """A re-derived or stored value of the checks, beside its column's name: a
+        code in words with the code itself beside them."""
+        if self.say.english:
+            return str(value)
+        if value is None:
+            return "–"
+        if field in ("status", "benchmark_status"):
+            return self.say.judgement(value)
+        if field == "exclusion_rule":
+            return self.say.judgement_reason(value)
+        if field in ("priority", "channel", "cause_domain"):
+            return self.say.value(field, value)
+        if field == "tier":
+            return with_code(self.tier(value), value)
+        if field == "calendar":
+            return calendar_named(self.say.m, value)
+        if field == "month":
+            return self.say.m.month(value)
+        if isinstance(value, bool):
+            return self.say.m("yes" if value else "no")
+        if isinstance(value, float | int):
+            return self.say.m.exact(value)
+        if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+            return self.say.at(value) or value
+        return str(value)
 
 
 def _clock(iso: str) -> str:
@@ -1029,10 +1312,10 @@ def render_audit_text(audit: TicketAudit, *, width: int = 140) -> str:
 
 
 def render_audit_html(audit: TicketAudit) -> str:
-    """The audit as one self-contained HTML page (Jinja2, autoescaped: ticket
-    text is data, not markup)."""
-    from pipeline.i18n import Messages
+    """The audit as one self-contained HTML page in the language it was made in
+    (Jinja2, autoescaped: ticket text is data, not markup)."""
     from pipeline.report_monthly import _environment
 
+    say = Words(Messages(audit.lang), audit.report_timezone)
     template = _environment().get_template("audit.html.j2")
-    return template.render(a=audit, m=Messages("en"))
+    return template.render(a=audit, m=say.m, say=say, show=_Shown(say))

@@ -65,7 +65,7 @@ from pipeline.retention import (
 from pipeline.status import RowListing, list_rows, uncounted_loads, warehouse_status
 from pipeline.verify import verify_manifest
 from pipeline.warehouse import connect
-from pipeline.whatif import whatif
+from pipeline.whatif import whatif, whatif_renderables
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -125,6 +125,10 @@ def _policy_option(help_text: str) -> Callable[..., Any]:
 
 
 POLICY_OPTION = _policy_option("Policy TOML file (default: the built-in policy).")
+# For commands that print one text for people: the report commands' option, one language.
+LANG_OPTION = click.option(
+    "--lang", "lang", default="en", show_default=True, help="Language: en, nl."
+)
 # For commands that read a stored evaluation: which policy's, when it matters.
 POLICY_FILTER_OPTION = _policy_option(
     "Read the latest evaluation made with this policy file (default: any policy)."
@@ -675,6 +679,7 @@ def _print_summary(console: Console, summary) -> None:
     default=None,
     help="Both sides see the state known at this instant (default: now).",
 )
+@LANG_OPTION
 @DB_OPTION
 @handle_errors
 def whatif_command(
@@ -683,9 +688,11 @@ def whatif_command(
     month_from: str | None,
     month_to: str | None,
     as_of: str | None,
+    lang: str,
     db: str | None,
 ) -> None:
     """Compliance under the current and another policy, side by side; stores nothing."""
+    lang = _lang(lang)  # before the evaluations, which take a while
     side = whatif(
         connect(db, must_exist=True),
         Policy.from_toml(other_path),
@@ -694,72 +701,10 @@ def whatif_command(
         month_to=month_to,
         as_of=as_of,
     )
-    console = Console(soft_wrap=True)
-    if side.empty:
-        console.print("no ticket counts in the months asked for: nothing to compare")
-        return
-    # Each side counts its own closed tickets: the other policy may exclude or
-    # judge a different set (another exclusion rule, a tier it does not list).
-    table = Table(
-        "tier",
-        "metric",
-        "closed (current)",
-        "current",
-        "closed (other)",
-        "other",
-        "change",
-        title=f"What if: {other_path}",
+    _show(
+        Console(soft_wrap=True),
+        *whatif_renderables(side, other_path, month_from=month_from, month_to=month_to, lang=lang),
     )
-
-    def pct(x: float) -> str:
-        return "-" if x != x else f"{x:.1%}"
-
-    def count(x: float) -> str:
-        return "-" if x != x else f"{x:,.0f}"
-
-    def standing(benchmark_only: object, unjudged: float, tickets: float) -> str:
-        if tickets != tickets:  # no rows on this side
-            return "none"
-        if unjudged == tickets:
-            return "no version in force"
-        return "benchmark only" if benchmark_only else "SLA"
-
-    for row in side.itertuples():
-        current = standing(row.benchmark_only_current, row.unjudged_current, row.tickets_current)
-        other = standing(row.benchmark_only_other, row.unjudged_other, row.tickets_other)
-        if current == other:
-            tier = row.tier + ("" if current == "SLA" else f" ({current})")
-        else:
-            tier = f"{row.tier} ({current} -> {other})"
-        table.add_row(
-            tier,
-            row.metric,
-            count(row.closed_current),
-            pct(row.compliance_current),
-            count(row.closed_other),
-            pct(row.compliance_other),
-            "-" if row.change != row.change else f"{row.change * 100:+.1f} pp",
-        )
-    _show(console, table)
-    as_of = pd.Timestamp(side.attrs["as_of"]).tz_convert("UTC").isoformat()
-    months = (
-        "every month"
-        if month_from is None and month_to is None
-        else f"months {month_from or 'first'} to {month_to or 'last'}"
-    )
-    console.print(
-        f"{months}, both sides as of {as_of}; to store a side: sla evaluate --policy FILE "
-        f"--as-of {as_of}"
-        + (f" --from {month_from}" if month_from else "")
-        + (f" --to {month_to}" if month_to else "")
-    )
-    for name, unjudged in side.attrs.get("unjudged", {}).items():
-        if unjudged["tickets"]:
-            console.print(
-                f"{name} policy: {unjudged['tickets']:,} tickets created before "
-                f"{unjudged['before']}, when its first version took effect, are judged by "
-                "none and left out of its figures"
-            )
 
 
 @cli.group("report")
@@ -922,6 +867,17 @@ def _langs(text: str) -> tuple[str, ...]:
     return _choices(text, tuple(LOCALES), "--lang", "language")
 
 
+def _lang(text: str) -> str:
+    """The one language of a command that prints a single text (the reports take several)."""
+    langs = _langs(text)
+    if len(langs) > 1:
+        raise click.BadParameter(
+            f"this command writes one text: name one language of {', '.join(LOCALES)}",
+            param_hint="--lang",
+        )
+    return langs[0]
+
+
 def _choices(text: str, known: tuple[str, ...], option: str, what: str) -> tuple[str, ...]:
     """A comma-separated list of known values, at least one (an empty list would
     write a manifest listing no document, over the last one)."""
@@ -959,17 +915,32 @@ def audit_group() -> None:
     show_default=True,
     help="text for the terminal, json for tools, html to keep.",
 )
+@click.option(
+    "--lang",
+    "lang",
+    default="en",
+    show_default=True,
+    help="Language of the text and html: en, nl (json is the same in each).",
+)
 @DB_OPTION
 @handle_errors
 def audit_ticket_command(
-    ticket_id: str, evaluation_id: int | None, policy_path: str | None, fmt: str, db: str | None
+    ticket_id: str,
+    evaluation_id: int | None,
+    policy_path: str | None,
+    fmt: str,
+    lang: str,
+    db: str | None,
 ) -> None:
     """A ticket's full story as the evaluation saw it, and the arithmetic."""
+    lang = _lang(lang)
     audit = audit_ticket(
         connect(db, must_exist=True),
         ticket_id,
         evaluation_id=evaluation_id,
         policy_hash=_policy_hash(policy_path, evaluation_id),
+        # JSON is for tools: its reasons stay in one language whatever is asked.
+        lang="en" if fmt == "json" else lang,
     )
     if fmt == "json":
         click.echo(audit.to_json())
@@ -1287,35 +1258,26 @@ def policy_group() -> None:
 @policy_group.command("show")
 @click.option("--at", "at", default=None, help="A date, YYYY-MM-DD (default: today).")
 @POLICY_OPTION
+@LANG_OPTION
 @handle_errors
-def policy_show_command(at: str | None, policy_path: str | None) -> None:
+def policy_show_command(at: str | None, policy_path: str | None, lang: str) -> None:
     """Which version was in force on a date, and its rules."""
-    policy = Policy.load(policy_path)
     day = _date(at) or dt.date.today()
-    for v in policy_history.versions(policy, at=day):
-        mark = "*" if v["in_force"] else " "
-        click.echo(f"{mark} {v['version']:<12} from {v['effective_from']}  {v['description']}")
-    first = policy.versions[0].effective_from
-    if day < first:
-        # The history is the answer: nothing was in force yet, and that is no error.
-        click.echo(f"no version in force on {day}: the first takes effect on {first}")
-        return
-    for key, value in policy_history.rules(policy, at=day).items():
-        click.echo(f"  {key} = {policy_history.shown(value)}")
+    for line in policy_history.show_lines(Policy.load(policy_path), day, lang=_lang(lang)):
+        click.echo(line)
 
 
 @policy_group.command("diff")
 @click.argument("first")
 @click.argument("second")
 @POLICY_OPTION
+@LANG_OPTION
 @handle_errors
-def policy_diff_command(first: str, second: str, policy_path: str | None) -> None:
+def policy_diff_command(first: str, second: str, policy_path: str | None, lang: str) -> None:
     """What changed between two versions, setting by setting."""
-    changes = policy_history.diff(Policy.load(policy_path), first, second)
-    if not changes:
-        click.echo("no differences")
-    for key, old, new in changes:
-        click.echo(f"{key}: {policy_history.shown(old)} -> {policy_history.shown(new)}")
+    policy = Policy.load(policy_path)
+    for line in policy_history.diff_lines(policy, first, second, lang=_lang(lang)):
+        click.echo(line)
 
 
 def _date(text: str | None, *, option: str = "--at") -> dt.date | None:

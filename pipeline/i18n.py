@@ -129,12 +129,73 @@ class Messages:
             return "–"
         return format_datetime(value, "d MMM y HH:mm", tzinfo=_zone(tz), locale=self.locale)
 
+    def instant(self, value: dt.datetime, tz: str) -> str:
+        """An instant to the second with its offset ('23 okt 2026 17:00:00 +02:00'),
+        for an audit: a minute is too coarse there, and the hour the clocks go back
+        occurs twice."""
+        return format_datetime(value, "d MMM y HH:mm:ss xxx", tzinfo=_zone(tz), locale=self.locale)
+
+    def exact(self, value: float) -> str:
+        """A number with the decimals it has, up to three ("4,5", "0,25", "8")."""
+        return format_decimal(value, "#,##0.###", locale=self.locale)
+
+    def short_date(self, value: dt.date) -> str:
+        """A date beside a time of day ("6 okt 2026"), as `datetime` writes it."""
+        return format_date(value, "d MMM y", locale=self.locale)
+
     def date(self, value: dt.date) -> str:
         return format_date(value, "d MMMM y", locale=self.locale)
 
     def weekday(self, index: int) -> str:
         """The abbreviated name of a weekday, Monday = 0 ("Mon", "ma")."""
         return get_day_names("abbreviated", locale=self.locale)[index]
+
+
+# The policy's values are said in words first, each value itself kept beside its
+# words ('kanaal storingsdienst (outage_line)'): it is what the reader looks up in
+# the data. A value the catalogue has no words for (a custom policy's) is shown as
+# the policy writes it. A field's values are named in the catalogue under the field
+# name, a ticket's status under `ticket_status` (`status_*` are the judgements).
+FIELD_WORDS = {"status": "ticket_status"}
+
+
+def with_code(word: str, value: str) -> str:
+    """Words with the value they stand for ('storingsdienst (outage_line)'); the
+    words alone when they are the value ('critical')."""
+    return word if word.lower() == value.lower() else f"{word} ({value})"
+
+
+def calendar_named(m: Messages, name: str) -> str:
+    """A calendar in words with its policy name ('kantoorkalender (office)'), where
+    the method section defines it."""
+    words = m.calendar(name)
+    return words if name in words.split() else f"{words} ({name})"
+
+
+def status_named(m: Messages, status: str) -> str:
+    """A ticket status in words, quoted (it may be several words), with its value:
+    '„wacht op klant” (waiting_on_customer)'."""
+    words = m.word("ticket_status", status)
+    quoted = m("quoted", text=words or status)
+    return quoted if words is None or words == status else f"{quoted} ({status})"
+
+
+def condition(m: Messages, field: str, value: object, tier_labels: dict[str, str]) -> str:
+    """An exclusion rule's or the outage line's match in words: 'kanaal storingsdienst
+    (outage_line)', 'een vereiste IT-release (requires_it_release = true)'."""
+    shown = str(value).lower() if isinstance(value, bool) else str(value)
+    raw = f"{field} = {shown}"
+    if isinstance(value, bool):
+        # A yes/no field has words for the condition as a whole.
+        words = m.word(field, shown)
+        return raw if words is None else f"{words} ({raw})"
+    if field == "tier":
+        words = tier_labels.get(shown)  # a name: not lowered
+    else:
+        words = m.word(FIELD_WORDS.get(field, field), shown)
+    if words is None:
+        return raw
+    return f"{m(f'field_{field}')} {with_code(words, shown)}"
 
 
 def _zone(tz: str):

@@ -36,6 +36,10 @@ from pipeline.evaluate import (
     valid_month,
 )
 from pipeline.i18n import Messages
+from pipeline.i18n import calendar_named as _calendar_named
+from pipeline.i18n import condition as _condition
+from pipeline.i18n import status_named as _status
+from pipeline.i18n import with_code as _with_code
 from pipeline.load import sha256_of
 from pipeline.metrics import wilson_interval
 from pipeline.policy import METRICS, Metric, Policy, PolicyVersion, Threshold
@@ -601,53 +605,6 @@ def _with_overrides(m: Messages, policy: Policy, text: str, version, metric) -> 
         if overrides
         else text
     )
-
-
-# The policy's values are said in words first, each value itself kept beside its
-# words ('kanaal storingsdienst (outage_line)'): it is what the reader looks up in
-# the data. A value the catalogue has no words for (a custom policy's) is shown as
-# the policy writes it. A field's values are named in the catalogue under the field
-# name, a ticket's status under `ticket_status` (`status_*` are the judgements).
-_WORDS_OF = {"status": "ticket_status"}
-
-
-def _with_code(word: str, value: str) -> str:
-    """Words with the value they stand for ('storingsdienst (outage_line)'); the
-    words alone when they are the value ('critical')."""
-    return word if word.lower() == value.lower() else f"{word} ({value})"
-
-
-def _calendar_named(m: Messages, name: str) -> str:
-    """A calendar in words with its policy name ('kantoorkalender (office)'), where
-    the method section defines it."""
-    words = m.calendar(name)
-    return words if name in words.split() else f"{words} ({name})"
-
-
-def _status(m: Messages, status: str) -> str:
-    """A ticket status in words, quoted (it may be several words), with its value:
-    '„wacht op klant” (waiting_on_customer)'."""
-    words = m.word("ticket_status", status)
-    quoted = m("quoted", text=words or status)
-    return quoted if words is None or words == status else f"{quoted} ({status})"
-
-
-def _condition(m: Messages, field: str, value: object, tier_labels: dict[str, str]) -> str:
-    """An exclusion rule's or the outage line's match in words: 'kanaal storingsdienst
-    (outage_line)', 'een vereiste IT-release (requires_it_release = true)'."""
-    shown = str(value).lower() if isinstance(value, bool) else str(value)
-    raw = f"{field} = {shown}"
-    if isinstance(value, bool):
-        # A yes/no field has words for the condition as a whole.
-        words = m.word(field, shown)
-        return raw if words is None else f"{words} ({raw})"
-    if field == "tier":
-        words = tier_labels.get(shown)  # a name: not lowered
-    else:
-        words = m.word(_WORDS_OF.get(field, field), shown)
-    if words is None:
-        return raw
-    return f"{m(f'field_{field}')} {_with_code(words, shown)}"
 
 
 def method_metrics(m: Messages, policy: Policy, version: PolicyVersion) -> tuple[str, ...]:

@@ -558,3 +558,91 @@ def test_a_pruned_evaluation_cannot_be_audited(fixture_warehouse, tmp_path) -> N
     assert prune_evaluations(con, plan).pruned == (2,)
     with pytest.raises(AuditError, match="every evaluation in this warehouse was pruned"):
         audit_ticket(con, "T1")
+
+
+# ------------------------------------------------------------------ in Dutch
+
+
+def test_the_audit_in_dutch(con) -> None:
+    pause = audit_ticket(con, "PAUSE", evaluation_id=1, lang="nl")
+    res = metric(pause, "resolution")
+    # The same values as in English; only the words differ.
+    assert (res.elapsed, res.status) == (17.5 * H, "met")
+    assert res.clock_stop == "2026-10-26T15:00:00+01:00"
+    assert "de pakketperiode van klant C-BUS van 1 jan 2025 00:00:00 +01:00" in pause.tier_reason
+    assert "versie 2025.1 is van kracht vanaf 1 januari 2020" in pause.version_reason
+    assert res.segments[1].note.startswith(
+        "pauze: status „wacht op klant” (waiting_on_customer) zet de klok stil"
+    )
+    assert res.arithmetic == (
+        "werktijd van start tot stop van de klok 79.200 s − gepauzeerd 16.200 s − tussen "
+        "oplossing en heropening 0 s = verstreken 63.000 s (17,50 werkuur); doel 91.800 s, "
+        "limiet 214.200 s: verstreken ≤ doel → gehaald (met)"
+    )
+    assert res.threshold_reason == (
+        "pakket Business: doel 3, limiet 7 werkdagen; een werkdag is één volledige "
+        "openingsdag van de kantoorkalender (office), 30.600 s"
+    )
+    text = render_audit_text(pause)
+    assert "Ticket PAUSE in evaluatie #1 (stand per 1 nov 2026 00:00:00 +01:00" in text
+    assert "Oplossing: gehaald (met)" in text
+    assert "deadline 2 nov 2026 14:30:00 +01:00, telt mee in oktober 2026" in text
+    assert "22 okt 2026 10:00–17:30; 23 okt 2026 09:00–17:30" in text
+    assert "opgeslagen resultaat gereproduceerd: elke waarde klopt" in text
+    for english in ("evaluation", "calendar", "working", "elapsed", "stored", " the "):
+        assert english not in text, english
+
+    soup = BeautifulSoup(render_audit_html(pause), "html.parser")
+    assert soup.html["lang"] == "nl" and soup.h1.get_text() == "Controle van ticket PAUSE"
+    rows = soup.select("#metric-resolution table.segments tbody tr")
+    assert [r.select("td")[2].get_text() for r in rows] == [
+        "„nieuw” (new)",
+        "„wacht op klant” (waiting_on_customer)",
+        "„open”",
+    ]
+    assert [r.select("td")[3].get_text() for r in rows] == [
+        "verstreken",
+        "gepauzeerd",
+        "verstreken",
+    ]
+    assert [r.select("td")[4].get_text() for r in rows] == ["48.600", "16.200", "14.400"]
+    checks = {
+        r.select("td")[0].get_text(): r.select("td")[1].get_text()
+        for r in soup.select("#metric-resolution table.checks tbody tr")
+    }
+    assert checks["status"] == "gehaald (met)" and checks["month"] == "oktober 2026"
+    assert checks["has_sla"] == "ja" and checks["channel"] == "e-mail (email)"
+    assert checks["deadline"] == "2 nov 2026 14:30:00 +01:00"
+    assert "Elke opgeslagen waarde" in soup.select_one("#verdict").get_text()
+
+
+def test_exclusions_outage_line_and_benchmarks_in_dutch(con) -> None:
+    itrel = metric(audit_ticket(con, "ITREL", lang="nl"), "resolution")
+    assert itrel.arithmetic.endswith(
+        "→ uitgesloten (excluded) – regel „it_release”: een vereiste IT-release "
+        "(requires_it_release = true)"
+    )
+    outage = audit_ticket(con, "OUTAGE", lang="nl")
+    fr = metric(outage, "first_response")
+    assert fr.calendar_reason == (
+        "een melding via de storingsdienst, herkend aan kanaal storingsdienst (outage_line) "
+        "en prioriteit kritiek (critical): 24/7-kalender (always)"
+    )
+    assert fr.arithmetic.endswith(
+        "(0,33 klokuur) → geen SLA (no_sla) – storingsdienst zonder doel (outage_line_no_target)"
+    )
+    assert "doel 3, limiet 7 dagen; een dag is" in metric(outage, "resolution").threshold_reason
+    free = render_audit_text(audit_ticket(con, "FREE", lang="nl"))
+    assert "Eerste reactie: geen SLA (no_sla) – ter vergelijking: gehaald (met)" in free
+    assert "pakket Pioneer heeft geen SLA en wordt dus gemeten tegen Business" in free
+    open_ = metric(audit_ticket(con, "OPEN", lang="nl"), "resolution")
+    assert open_.stop_reason == "niet opgelost op het peilmoment (heropeningsregel exclude_gaps)"
+    assert open_.status == "open_at_risk"
+
+
+def test_the_json_of_an_audit_is_the_same_data_in_each_language(con) -> None:
+    english = json.loads(audit_ticket(con, "PAUSE", evaluation_id=1).to_json())
+    dutch = json.loads(audit_ticket(con, "PAUSE", evaluation_id=1, lang="nl").to_json())
+    assert "lang" not in english
+    assert english["metrics"][1]["checks"] == dutch["metrics"][1]["checks"]
+    assert english["metrics"][1]["deadline"] == dutch["metrics"][1]["deadline"]

@@ -112,6 +112,48 @@ def test_audit_and_policy_commands(db: str) -> None:
     assert bad.exit_code == 1 and "no version '9.9'" in bad.output
 
 
+def test_audit_whatif_and_policy_commands_in_dutch(db: str, tmp_path) -> None:
+    load_fixtures(db)
+    run("evaluate", "--as-of", "2026-11-01T00:00", "--db", db)
+    audit = run("audit", "ticket", "T1", "--lang", "nl", "--db", db)
+    assert audit.exit_code == 0, audit.output
+    assert "opgeslagen resultaat gereproduceerd: elke waarde klopt" in audit.output
+    html = run("audit", "ticket", "T1", "--lang", "nl", "--format", "html", "--db", db)
+    assert '<html lang="nl">' in html.output and "Controle van ticket T1" in html.output
+    # JSON is for tools: the same in each language.
+    as_json = ("audit", "ticket", "T1", "--format", "json", "--db", db)
+    assert run(*as_json, "--lang", "nl").output == run(*as_json).output
+    show = run("policy", "show", "--at", "2019-12-31", "--lang", "nl")
+    assert show.output.splitlines()[-1] == (
+        "geen versie van kracht op 31 december 2019: de eerste gaat in op 1 januari 2020"
+    )
+    example = Path(__file__).parents[1] / "docs" / "examples" / "premium-4h-from-july.toml"
+    diff = run("policy", "diff", "2025.1", "2026.2", "--policy", str(example), "--lang", "nl")
+    assert "Van kracht vanaf: 1 januari 2020 → 1 juli 2026  [effective_from]" in diff.output
+    whatif = run(
+        "whatif",
+        "--policy",
+        str(example),
+        "--as-of",
+        "2026-11-01T00:00",
+        "--lang",
+        "nl",
+        "--db",
+        db,
+    )
+    assert whatif.exit_code == 0, whatif.output
+    assert "Gesloten (huidig)" in whatif.output and "procentpunt" in whatif.output
+    assert "Alle maanden, beide kanten met de stand per 1 nov 2026 00:00" in " ".join(
+        whatif.output.split()
+    )
+    # One text, one language; the same spelling and checks as the reports' option.
+    for args in (("policy", "show"), ("audit", "ticket", "T1", "--db", db)):
+        two = run(*args, "--lang", "en,nl")
+        assert two.exit_code == 2 and "name one language of en, nl" in two.output
+        unknown = run(*args, "--lang", "de")
+        assert unknown.exit_code == 2 and "unknown language 'de': use en, nl" in unknown.output
+
+
 def test_output_to_a_pipe_is_whole_and_starts_with_the_results(db: str, monkeypatch) -> None:
     # A pipe or a file: rich assumes 80 columns and would cut wider tables short.
     monkeypatch.setenv("COLUMNS", "80")

@@ -140,3 +140,59 @@ def test_one_support_text_or_a_table_is_no_change_when_the_texts_agree() -> None
             "Persoonlijke accountmanager",
         )
     ]
+
+
+def test_show_in_english_is_the_policy_files_spelling(policy) -> None:
+    lines = policy_history.show_lines(policy, dt.date(2026, 10, 1))
+    assert lines[1] == "* 2026.2       from 2026-07-01  Premium 4 h"
+    assert (
+        '  metrics.resolution.pause_statuses = ["waiting_on_customer", '
+        '"waiting_on_third_party"]' in lines
+    )
+    assert "  outage_line = (unset)" in lines
+
+
+def test_show_in_dutch_says_every_rule_in_words_with_its_key(policy) -> None:
+    lines = policy_history.show_lines(policy, dt.date(2026, 10, 1), lang="nl")
+    assert lines[0] == "  2025.1       vanaf 1 januari 2020  " + policy.versions[0].description
+    assert lines[1] == "* 2026.2       vanaf 1 juli 2026  Premium 4 h"
+    assert (
+        "  Oplossing, de klok staat stil in status: „wacht op klant” (waiting_on_customer) en "
+        "„wacht op derde partij” (waiting_on_third_party)  [metrics.resolution.pause_statuses]"
+    ) in lines
+    assert (
+        "  Eerste reactie, Premium, doel: 4 werkuur  "
+        "[metrics.first_response.targets.premium.target_hours]"
+    ) in lines
+    assert (
+        "  Oplossing, Business, limiet: 7 werkdagen  "
+        "[metrics.resolution.targets.business.limit_days]"
+    ) in lines
+    assert (
+        "  Oplossing, een open ticket loopt risico vanaf: 75\u00a0% van de limiet  "
+        "[metrics.resolution.at_risk_share]"
+    ) in lines
+    assert "  Business, prijs per maand: €\u00a089,00  [tiers.business.price_eur_month]" in lines
+    assert "  Pioneer, SLA: nee  [tiers.pioneer.has_sla]" in lines
+    assert "  Storingsdienst: niet ingesteld  [outage_line]" in lines
+
+
+def test_show_in_dutch_before_the_first_version(policy) -> None:
+    assert policy_history.show_lines(policy, dt.date(2019, 12, 31), lang="nl")[-1] == (
+        "geen versie van kracht op 31 december 2019: de eerste gaat in op 1 januari 2020"
+    )
+
+
+def test_diff_in_dutch(policy) -> None:
+    lines = policy_history.diff_lines(policy, "2025.1", "2026.2", lang="nl")
+    assert (
+        "Eerste reactie, Premium, doel: 8 werkuur → 4 werkuur  "
+        "[metrics.first_response.targets.premium.target_hours]"
+    ) in lines
+    assert "Van kracht vanaf: 1 januari 2020 → 1 juli 2026  [effective_from]" in lines
+    assert (
+        "Storingsdienst, kalender: 24/7-kalender (always) → niet ingesteld  [outage_line.calendar]"
+    ) in lines
+    assert policy_history.diff_lines(policy, "2025.1", "2025.1", lang="nl") == ["geen verschillen"]
+    english = policy_history.diff_lines(policy, "2025.1", "2026.2")
+    assert "metrics.first_response.targets.premium.target_hours: 8 -> 4" in english
