@@ -58,16 +58,27 @@ SECONDS_TOLERANCE = 1e-3
 # --------------------------------------------------------------- evaluations
 
 
+# The run an audit reads by default: the newest with its rows stored, made by
+# `sla evaluate` or a report rather than by `sla audit verify`. A verify's re-run
+# judges the data as of an old report's instant: taken by default, an audit after a
+# verify read last year's state of every ticket. Verify runs count when no other is left.
+LATEST_EVALUATION_SQL = """
+SELECT
+    (SELECT evaluation_id FROM evaluations
+     WHERE pruned_at IS NULL AND ($policy_hash IS NULL OR policy_hash = $policy_hash)
+     ORDER BY made_by IS NOT DISTINCT FROM 'verify', evaluation_id DESC
+     LIMIT 1),
+    (SELECT count(*) FROM evaluations
+     WHERE pruned_at IS NOT NULL AND ($policy_hash IS NULL OR policy_hash = $policy_hash))
+"""
+
+
 def latest_evaluation(con: duckdb.DuckDBPyConnection, policy_hash: str | None = None) -> int:
     """The id of the newest evaluation whose result rows are stored (made with
-    `policy_hash`, when given): a pruned run has nothing left to audit.
+    `policy_hash`, when given), one made by `sla audit verify` only when there is
+    no other: a pruned run has nothing left to audit.
     Raises `AuditError` when there is none."""
-    row, pruned = con.execute(
-        "SELECT max(evaluation_id) FILTER (pruned_at IS NULL), "
-        "count(*) FILTER (pruned_at IS NOT NULL) "
-        "FROM evaluations WHERE ? IS NULL OR policy_hash = ?",
-        [policy_hash, policy_hash],
-    ).fetchall()[0]
+    row, pruned = con.execute(LATEST_EVALUATION_SQL, {"policy_hash": policy_hash}).fetchall()[0]
     if row is None and pruned:
         under = "" if policy_hash is None else f" with policy {policy_hash[:12]}"
         raise AuditError(

@@ -70,15 +70,17 @@ def covering_evaluation(
 ) -> int:
     """The latest evaluation whose months cover [month_from, month_to] (one judged
     by the versions in force, not a forced one; made with `policy_hash` when given)
-    and whose result rows are stored (not pruned).
+    and whose result rows are stored (not pruned); one made by `sla audit verify`
+    (as of an old report's instant) only when no other covers them.
     Raises `AuditError` when none does."""
     rows = con.execute(
-        "SELECT max(evaluation_id) FROM evaluations WHERE forced_version IS NULL "
+        "SELECT evaluation_id FROM evaluations WHERE forced_version IS NULL "
         "AND pruned_at IS NULL "
         "AND (month_from IS NULL OR month_from <= ?) AND (month_to IS NULL OR month_to >= ?) "
-        "AND (? IS NULL OR policy_hash = ?)",
+        "AND (? IS NULL OR policy_hash = ?) "
+        "ORDER BY made_by IS NOT DISTINCT FROM 'verify', evaluation_id DESC LIMIT 1",
         [month_from, month_to, policy_hash, policy_hash],
-    ).fetchall()
+    ).fetchall() or [(None,)]
     if rows[0][0] is None:
         under = "" if policy_hash is None else f" with policy {policy_hash[:12]}"
         raise AuditError(

@@ -904,7 +904,7 @@ def audit_group() -> None:
     "evaluation_id",
     type=int,
     default=None,
-    help="Evaluation id (default: the latest).",
+    help="Evaluation id (default: the latest stored, not a verify's re-run).",
 )
 @POLICY_FILTER_OPTION
 @click.option(
@@ -959,7 +959,8 @@ def audit_ticket_command(
     "evaluation_id",
     type=int,
     default=None,
-    help="The evaluation to read (default: the latest that covers the months).",
+    help="The evaluation to read (default: the latest stored that covers the months, not a "
+    "verify's re-run).",
 )
 @POLICY_FILTER_OPTION
 @click.option(

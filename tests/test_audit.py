@@ -539,6 +539,28 @@ def test_out_of_hours_with_a_clock_time_first_response_agrees_with_the_audit() -
     assert audit.matches
 
 
+def test_a_verify_re_run_is_not_what_an_audit_reads_by_default(fixture_warehouse) -> None:
+    """Found in QA: after `sla audit verify` of an old report, `sla audit ticket`
+    and `sla audit breaches` read the verify's re-run, as of that report's instant."""
+    from pipeline.audit import latest_evaluation
+    from pipeline.breach_register import covering_evaluation
+
+    con = fixture_warehouse
+    only_verify = evaluate(con, as_of=AS_OF, made_by="verify").evaluation_id
+    # With no other run, the verify's is the one there is.
+    assert latest_evaluation(con) == only_verify
+    assert covering_evaluation(con, "2026-10", "2026-10") == only_verify
+    own = evaluate(con, as_of=AS_OF).evaluation_id
+    later_verify = evaluate(con, as_of="2026-10-30T00:00", made_by="verify").evaluation_id
+    assert own < later_verify
+    assert latest_evaluation(con) == own
+    assert covering_evaluation(con, "2026-10", "2026-10") == own
+    assert audit_ticket(con, "T1").evaluation_id == own
+    report = evaluate(con, as_of=AS_OF, made_by="report").evaluation_id
+    assert latest_evaluation(con) == report
+    assert covering_evaluation(con, "2026-10", "2026-10") == report
+
+
 def test_a_pruned_evaluation_cannot_be_audited(fixture_warehouse, tmp_path) -> None:
     from pipeline.retention import plan_prune, prune_evaluations
 
