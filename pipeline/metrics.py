@@ -51,17 +51,19 @@ def design_effect(
 
     From per-cluster counts, given as sums over the clusters c of a share k/n:
     `clusters`, `sum_k2` = sum k_c², `sum_kn` = sum k_c·n_c, `sum_n2` = sum n_c². The
-    cluster-robust variance of the share, C/(C-1) · sum (k_c - p·n_c)² / n², over the
-    binomial p(1-p)/n. Never below 1: customers more unlike each other than chance would
-    make a share look surer than independent tickets do. One cluster is one observation
-    (n); a share of 0 or 1 shows no spread to measure and counts as independent (1)."""
+    cluster-robust variance of the share, sum (k_c - p·n_c)² / n², over the binomial
+    p(1-p)/n: 1 when every customer has one ticket, so independent tickets keep the
+    textbook interval (without the C/(C-1) small-sample factor, which doubled it for
+    two customers of one ticket each). Never below 1: customers more alike than
+    chance would make a share look surer than independent tickets do. One cluster is
+    one observation (n); a share of 0 or 1 shows no spread to measure (1)."""
     k, n, clusters, sum_k2, sum_kn, sum_n2 = (
         np.asarray(x, dtype=float) for x in (k, n, clusters, sum_k2, sum_kn, sum_n2)
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k / n
         spread = sum_k2 - 2 * p * sum_kn + p * p * sum_n2
-        ratio = clusters / (clusters - 1) * spread / (n * p * (1 - p))
+        ratio = spread / (n * p * (1 - p))
     return np.where(
         clusters <= 1,
         np.maximum(n, 1.0),
@@ -105,19 +107,69 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
         p90_seconds=("closed_elapsed", lambda s: s.quantile(0.9)),
     ).reset_index()
     out.insert(2, "benchmark_only", ~out.pop("sla"))
-    return _with_rates(out)
+    return _with_rates(out.merge(_cluster_sums(frame, closed), on=["tier", "metric"], how="left"))
+
+
+def _cluster_sums(frame: pd.DataFrame, closed: pd.Series) -> pd.DataFrame:
+    """Per tier and metric, the design effect's sums over customers (clusters) of
+    the closed rows, as compliance_cells.sql sums them: a row without a customer is
+    a cluster of its own."""
+    rows = frame[closed]
+    customer = rows["customer_id"] if "customer_id" in rows else pd.Series(None, rows.index)
+    per = (
+        rows.assign(
+            lone=customer.isna(),
+            cluster=customer.astype(object).where(customer.notna(), rows["ticket_id"]),
+        )
+        .groupby(["tier", "metric", "lone", "cluster"], sort=False)
+        .agg(n_c=("ticket_id", "size"), k_c=("is_met", "sum"))
+        .reset_index()
+    )
+    per["k2"], per["kn"], per["n2"] = per.k_c**2, per.k_c * per.n_c, per.n_c**2
+    return (
+        per.groupby(["tier", "metric"])
+        .agg(
+            clusters=("n_c", "size"),
+            sum_k2=("k2", "sum"),
+            sum_kn=("kn", "sum"),
+            sum_n2=("n2", "sum"),
+        )
+        .reset_index()
+    )
 
 
 def _with_rates(out: pd.DataFrame) -> pd.DataFrame:
     """`out` with closed, compliance, within-target share and the compliance's
-    Wilson interval added, from its met, met_within_target and breached counts."""
+    Wilson interval added, from its met, met_within_target and breached counts; the
+    interval on the effective number of tickets (`compliance_interval`)."""
     closed = out["met"] + out["breached"]
     out["closed"] = closed
     with np.errstate(invalid="ignore", divide="ignore"):
         out["compliance"] = np.where(closed > 0, out["met"] / closed, np.nan)
         out["within_target"] = np.where(closed > 0, out["met_within_target"] / closed, np.nan)
-    out["ci_low"], out["ci_high"] = wilson_interval(out["met"], closed)
+    sums = [out[c].fillna(0) for c in ("clusters", "sum_k2", "sum_kn", "sum_n2")]
+    out["ci_low"], out["ci_high"] = compliance_interval(out["met"], closed, *sums)
     return out
+
+
+def compliance_interval(
+    met: np.ndarray | float,
+    closed: np.ndarray | float,
+    clusters: np.ndarray | float,
+    sum_k2: np.ndarray | float,
+    sum_kn: np.ndarray | float,
+    sum_n2: np.ndarray | float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Wilson interval of met/closed on its effective number of tickets: closed
+    over the design effect of its customers (`design_effect`, from the per-customer
+    sums). A month whose breaches all came from one customer knows less than its
+    ticket count says. NaN where closed is 0."""
+    met, closed = np.asarray(met, dtype=float), np.asarray(closed, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = np.where(
+            closed > 0, design_effect(met, closed, clusters, sum_k2, sum_kn, sum_n2), 1.0
+        )
+    return wilson_interval(met / deff, closed / deff)
 
 
 def compare(current: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:

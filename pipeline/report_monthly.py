@@ -41,7 +41,7 @@ from pipeline.i18n import condition as _condition
 from pipeline.i18n import status_named as _status
 from pipeline.i18n import with_code as _with_code
 from pipeline.load import sha256_of
-from pipeline.metrics import wilson_interval
+from pipeline.metrics import compliance_interval
 from pipeline.policy import METRICS, Metric, Policy, PolicyVersion, Threshold
 from pipeline.retention import require_stored
 from pipeline.sources.base import CHANNELS, PRIORITIES
@@ -261,7 +261,9 @@ def build_context(
     for row in current.sort_values(["benchmark_only", "tier", "metric"]).itertuples():
         key = (row.tier, row.metric, row.benchmark_only)
         closed = row.met + row.breached
-        low_ci, high_ci = wilson_interval(row.met, closed)
+        low_ci, high_ci = compliance_interval(
+            row.met, closed, row.clusters, row.sum_k2, row.sum_kn, row.sum_n2
+        )
         prev = previous["compliance"].get(key) if key in previous.index else None
         value = None if pd.isna(row.compliance) else float(row.compliance)
         out_cells.append(

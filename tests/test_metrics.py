@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.metrics import compare, compliance_summary, design_effect, wilson_interval
+from pipeline.metrics import (
+    compare,
+    compliance_interval,
+    compliance_summary,
+    design_effect,
+    wilson_interval,
+)
 
 
 def test_wilson_interval_known_values() -> None:
@@ -39,18 +45,19 @@ def reference_deff(clusters: list[tuple[int, int]]) -> float:
     if p in (0, 1):
         return 1.0
     spread = sum((k - p * size) ** 2 for k, size in clusters)
-    robust = len(clusters) / (len(clusters) - 1) * spread / n**2
+    robust = spread / n**2
     return max(1.0, robust / (p * (1 - p) / n))
 
 
 def test_design_effect_known_values() -> None:
     # Four customers of 10 tickets, two all within and two none: 40 tickets that
-    # tell no more than 4 (C/(C-1) * 4 * 25 / 40 / 0.25 = 13.33, n_eff = 3).
-    assert deff_of([(10, 10), (10, 10), (0, 10), (0, 10)]) == pytest.approx(40 / 3)
+    # tell no more than 4 (4 * 25 / (40 * 0.25) = 10, n_eff = 4).
+    assert deff_of([(10, 10), (10, 10), (0, 10), (0, 10)]) == pytest.approx(10.0)
     # Every customer alike in share: no wider than independent tickets (clamped at 1).
     assert deff_of([(5, 10), (5, 10), (5, 10)]) == 1.0
-    # One ticket per customer: independent, up to the C/(C-1) small-sample factor.
-    assert deff_of([(1, 1)] * 30 + [(0, 1)] * 70) == pytest.approx(100 / 99)
+    # One ticket per customer: independent tickets, the textbook interval.
+    assert deff_of([(1, 1)] * 30 + [(0, 1)] * 70) == pytest.approx(1.0)
+    assert deff_of([(1, 1), (0, 1)]) == 1.0
     # One customer is one observation; a share of 0 or 1 has no spread to measure.
     assert deff_of([(3, 10)]) == 10.0
     assert deff_of([(10, 10), (4, 4)]) == 1.0 and deff_of([(0, 10), (0, 4)]) == 1.0
@@ -58,7 +65,32 @@ def test_design_effect_known_values() -> None:
         np.array([20.0, 15.0]), 40, 4, np.array([200.0, 75.0]), np.array([200.0, 150.0]), 400
     )
     # Vectorised over yardsticks; the second: customers within 5, 5, 5 and 0 of 10.
-    assert both.tolist() == pytest.approx([40 / 3, 8 / 3])
+    assert both.tolist() == pytest.approx([10.0, 2.0])
+
+
+def test_compliance_interval_on_the_effective_number_of_tickets() -> None:
+    # Ten customers of one ticket each: the textbook Wilson interval of 8 of 10.
+    low, high = compliance_interval(8, 10, 10, 8, 8, 10)
+    assert (float(low), float(high)) == pytest.approx(tuple(map(float, wilson_interval(8, 10))))
+    # The same 10 tickets from one customer are one observation: 0.8 of 1.
+    low, high = compliance_interval(8, 10, 1, 64, 80, 100)
+    assert (float(low), float(high)) == pytest.approx(tuple(map(float, wilson_interval(0.8, 1))))
+    # Nothing closed: no interval.
+    low, high = compliance_interval(0, 0, 0, 0, 0, 0)
+    assert np.isnan(low) and np.isnan(high)
+
+
+def test_summary_interval_allows_for_customers() -> None:
+    # Two customers, one whose 5 tickets all met and one whose 5 all breached:
+    # 10 tickets, 2 observations; the stored summary (SQL) agrees, tested below.
+    frame = rows("business", ["met"] * 5 + ["breached"] * 5)
+    frame["customer_id"] = ["A"] * 5 + ["B"] * 5
+    summary = compliance_summary(frame).iloc[0]
+    low, high = wilson_interval(1, 2)
+    assert (summary.ci_low, summary.ci_high) == pytest.approx((float(low), float(high)))
+    alone = compliance_summary(frame.drop(columns="customer_id")).iloc[0]
+    low, high = wilson_interval(5, 10)
+    assert (alone.ci_low, alone.ci_high) == pytest.approx((float(low), float(high)))
 
 
 @settings(max_examples=300, deadline=None)

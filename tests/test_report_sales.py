@@ -59,9 +59,9 @@ def customers_design_effect(rows: pd.DataFrame, seconds: float) -> float:
     per = within.groupby(rows["customer_id"].fillna("ticket " + rows["ticket_id"])).agg(
         ["sum", "count"]
     )
-    n, p, clusters = per["count"].sum(), within.mean(), len(per)
+    n, p = per["count"].sum(), within.mean()
     spread = ((per["sum"] - p * per["count"]) ** 2).sum()
-    return max(1.0, clusters / (clusters - 1) * spread / (n * p * (1 - p)))
+    return max(1.0, spread / (n * p * (1 - p)))
 
 
 def test_two_proportion_test() -> None:

@@ -9,9 +9,39 @@
 -- (`no_target`). Counted apart by has_sla first, then the SLA part taken where
 -- there is one (a window deciding it per row cost a tenth of a second per million
 -- rows).
-WITH parts AS (
+-- Customers are the clusters of the compliance's design effect
+-- (metrics.design_effect: one customer's tickets are alike, so its interval widens):
+-- over the closed rows of each part, per customer, k_c met of n_c closed, summed as
+-- sum_k2 (k_c²), sum_kn (k_c·n_c), sum_n2 (n_c²). A row without a customer is a
+-- cluster of its own.
+WITH judged_rows AS (
     SELECT
-        CASE WHEN $by_month THEN month END AS month,
+        *,
+        CASE WHEN $by_month THEN month END AS cell_month,
+        CASE WHEN has_sla THEN status ELSE coalesce(benchmark_status, status) END AS judged
+    FROM sla_results
+    WHERE evaluation_id = $evaluation_id
+      AND ($month IS NULL OR month BETWEEN $month_from AND $month)
+),
+clusters AS (
+    SELECT cell_month AS c_month, tier AS c_tier, metric AS c_metric, has_sla AS c_has_sla,
+           count(*) AS clusters,
+           sum(k_c * k_c)::DOUBLE AS sum_k2, sum(k_c * n_c)::DOUBLE AS sum_kn,
+           sum(n_c * n_c)::DOUBLE AS sum_n2
+    FROM (
+        SELECT cell_month, tier, metric, has_sla, customer_id IS NULL AS lone,
+               coalesce(customer_id, ticket_id) AS cluster,
+               count(*) AS n_c,
+               count(*) FILTER (WHERE judged IN ('met', 'met_late_target')) AS k_c
+        FROM judged_rows
+        WHERE judged IN ('met', 'met_late_target', 'breached')
+        GROUP BY ALL
+    )
+    GROUP BY cell_month, tier, metric, has_sla
+),
+parts AS (
+    SELECT
+        cell_month AS month,
         tier,
         metric,
         has_sla,
@@ -29,14 +59,7 @@ WITH parts AS (
             FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS median_seconds,
         quantile_cont(elapsed_working_seconds, 0.9)
             FILTER (WHERE judged IN ('met', 'met_late_target', 'breached')) AS p90_seconds
-    FROM (
-        SELECT
-            *,
-            CASE WHEN has_sla THEN status ELSE coalesce(benchmark_status, status) END AS judged
-        FROM sla_results
-        WHERE evaluation_id = $evaluation_id
-          AND ($month IS NULL OR month BETWEEN $month_from AND $month)
-    )
+    FROM judged_rows
     GROUP BY ALL
 )
 SELECT
@@ -59,7 +82,14 @@ SELECT
         + CASE WHEN bool_or(has_sla) THEN coalesce(sum(tickets) FILTER (WHERE NOT has_sla), 0)
                ELSE 0 END AS no_target,
     first(median_seconds ORDER BY has_sla DESC) AS median_seconds,
-    first(p90_seconds ORDER BY has_sla DESC) AS p90_seconds
+    first(p90_seconds ORDER BY has_sla DESC) AS p90_seconds,
+    coalesce(first(clusters ORDER BY has_sla DESC), 0) AS clusters,
+    coalesce(first(sum_k2 ORDER BY has_sla DESC), 0) AS sum_k2,
+    coalesce(first(sum_kn ORDER BY has_sla DESC), 0) AS sum_kn,
+    coalesce(first(sum_n2 ORDER BY has_sla DESC), 0) AS sum_n2
 FROM parts
+LEFT JOIN clusters
+    ON c_month IS NOT DISTINCT FROM month AND c_tier = tier AND c_metric = metric
+   AND c_has_sla = has_sla
 GROUP BY month, tier, metric
 ORDER BY month, tier, metric
