@@ -290,24 +290,34 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection) -> CompactResult:
     con.execute("CHECKPOINT")
     before = _size(path)
     assert before is not None
+    target = path.with_name(path.name + COMPACT_SUFFIX)
+    # A copy left by a compaction that was interrupted (killed, out of memory):
+    # never the warehouse itself. Removed before the free space is measured, as
+    # it may be what fills the disk.
+    target.unlink(missing_ok=True)
+    Path(f"{target}.wal").unlink(missing_ok=True)
     free = shutil.disk_usage(path.parent).free
     if free < before:
         raise RetentionError(
             f"compacting {path} needs up to {before:,} bytes free beside it for the copy; "
             f"{free:,} are free"
         )
-    target = path.with_name(path.name + COMPACT_SUFFIX)
-    # A copy left by a compaction that was interrupted: never the warehouse itself.
-    target.unlink(missing_ok=True)
-    Path(f"{target}.wal").unlink(missing_ok=True)
     name = _database_name(con)
     try:
-        con.execute(f"ATTACH '{_quoted(target)}' AS sla_compacted")
         try:
-            con.execute(f'COPY FROM DATABASE "{name}" TO sla_compacted')
-            differ = _differing_tables(con, name, "sla_compacted")
-        finally:
-            con.execute("DETACH sla_compacted")
+            con.execute(f"ATTACH '{_quoted(target)}' AS sla_compacted")
+            try:
+                con.execute(f"COPY FROM DATABASE {_identifier(name)} TO sla_compacted")
+                differ = _differing_tables(con, name, "sla_compacted")
+            finally:
+                con.execute("DETACH sla_compacted")
+        except duckdb.Error as exc:
+            # A folder the user cannot write to, a full disk, too little memory:
+            # the user's problem to solve, said without a traceback.
+            raise RetentionError(
+                f"could not write the compacted copy of {path} to {target} ({exc}); the "
+                "warehouse was left as it was"
+            ) from None
         if differ:
             raise RetentionError(
                 f"the compacted copy of {path} differs in {', '.join(differ)}: the warehouse "
@@ -331,7 +341,7 @@ def _differing_tables(con: duckdb.DuckDBPyConnection, name: str, copy: str) -> l
     """The tables of database `name` whose row count the copy does not have."""
     tables = [r[0] for r in con.execute(TABLES_SQL, {"name": name}).fetchall()]
     counts = " UNION ALL ".join(
-        f'SELECT \'{t}\' AS t, (SELECT count(*) FROM "{name}".main."{t}") '
+        f"SELECT '{t}' AS t, (SELECT count(*) FROM {_identifier(name)}.main.\"{t}\") "
         f'= (SELECT count(*) FROM {copy}.main."{t}") AS same'
         for t in tables
     )
@@ -340,6 +350,12 @@ def _differing_tables(con: duckdb.DuckDBPyConnection, name: str, copy: str) -> l
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier: a warehouse file's name (its database's
+    name) may hold a double quote."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def pruned_runs(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
