@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,6 +324,7 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection) -> CompactResult:
                 f"the compacted copy of {path} differs in {', '.join(differ)}: the warehouse "
                 "was left as it was"
             )
+        _keep_ownership(path, target)
         # Atomic on one file system; this connection still holds the old file's
         # lock, so nobody can have opened it in between.
         os.replace(target, path)
@@ -356,6 +358,29 @@ def _identifier(name: str) -> str:
     """`name` as a quoted SQL identifier: a warehouse file's name (its database's
     name) may hold a double quote."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _keep_ownership(original: Path, copy: Path) -> None:
+    """Give `copy` the permission bits, owner and group of `original`, which it
+    replaces: a new file gets the umask's mode (a 0640 warehouse would come back
+    world-readable) and the compacting user as owner (a service account could
+    no longer write the warehouse an administrator compacted).
+
+    Raises `RetentionError` when the group cannot be kept (the users it lets in
+    would be locked out); a user who may not give a file away becomes its owner."""
+    st = original.stat()
+    os.chmod(copy, stat.S_IMODE(st.st_mode))
+    try:
+        os.chown(copy, st.st_uid, st.st_gid)
+    except PermissionError:
+        try:
+            os.chown(copy, -1, st.st_gid)
+        except PermissionError:
+            raise RetentionError(
+                f"{original} belongs to group {st.st_gid}, which the compacted copy could not "
+                "be given (compact as its owner, or as a member of that group); the warehouse "
+                "was left as it was"
+            ) from None
 
 
 def pruned_runs(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

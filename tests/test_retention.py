@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
+import stat
 
 import pandas as pd
 import pytest
@@ -223,6 +225,19 @@ def _small_warehouse(path):
 
 def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_compact_keeps_the_files_permissions_and_owner(tmp_path) -> None:
+    path = tmp_path / "private.duckdb"
+    con = _small_warehouse(path)
+    path.chmod(0o640)
+    # Another owner (a service account) is only possible for root to give.
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(path, *owner)
+    compact_warehouse(con)
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert (st.st_uid, st.st_gid) == owner
 
 
 def test_a_copy_that_fails_leaves_the_warehouse_as_it_was(tmp_path) -> None:
