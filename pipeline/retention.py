@@ -105,8 +105,7 @@ def manifest_references(folders: Iterable[str | Path]) -> dict[int, tuple[str, .
                 f"no report folder {folder}: the runs its manifests name would not be kept. "
                 "Pass the folder(s) your reports are written to with --reports"
             )
-        paths = sorted({p for pattern in MANIFEST_PATTERNS for p in folder.rglob(pattern)})
-        for path in paths:
+        for path in _manifest_files(folder):
             if not path.is_file():
                 continue
             try:
@@ -127,6 +126,34 @@ def manifest_references(folders: Iterable[str | Path]) -> dict[int, tuple[str, .
                 )
             found.setdefault(eid, []).append(str(path))
     return {eid: tuple(paths) for eid, paths in sorted(found.items())}
+
+
+def _manifest_files(folder: Path) -> list[Path]:
+    """The manifests at any depth under `folder`, through symbolic links too: an
+    archive linked into `reports/` holds manifests whose runs must be kept, and
+    `Path.rglob` does not enter a linked folder. A folder reached twice (a link
+    back up the tree) is read once. Raises `RetentionError` for a folder that
+    cannot be listed (rglob would skip it and its runs would be pruned)."""
+    found: set[Path] = set()
+    seen: set[str] = set()
+
+    def unreadable(exc: OSError) -> None:
+        # A folder that cannot be listed may hold manifests: never skip it.
+        raise RetentionError(
+            f"{exc.filename}: cannot be read ({exc.strerror}); it may hold manifests naming "
+            "runs an auditor needs, so nothing was pruned: fix its permissions, or leave it "
+            "out of --reports"
+        )
+
+    for root, dirs, _files in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs.clear()
+            continue
+        seen.add(real)
+        base = Path(root)
+        found.update(p for pattern in MANIFEST_PATTERNS for p in base.glob(pattern))
+    return sorted(found)
 
 
 @dataclass(frozen=True)

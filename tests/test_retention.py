@@ -278,3 +278,32 @@ def test_a_copy_left_by_an_interrupted_compaction_does_not_use_up_the_space(
     monkeypatch.setattr(retention.shutil, "disk_usage", disk_usage)
     compact_warehouse(con)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
+
+
+def test_manifests_in_linked_folders_name_runs_to_keep(tmp_path) -> None:
+    reports = tmp_path / "reports"
+    (reports / MONTH).mkdir(parents=True)
+    (reports / MONTH / "manifest.json").write_text(json.dumps({"evaluation_id": 1}))
+    archive = tmp_path / "archive" / "2025-12"
+    archive.mkdir(parents=True)
+    (archive / "manifest.json").write_text(json.dumps({"evaluation_id": 2}))
+    (reports / "archive").symlink_to(tmp_path / "archive")
+    # A link back up the tree is read once, not followed forever.
+    (archive / "up").symlink_to(reports)
+    assert manifest_references([reports]) == {
+        1: (str(reports / MONTH / "manifest.json"),),
+        2: (str(reports / "archive" / "2025-12" / "manifest.json"),),
+    }
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_a_report_folder_that_cannot_be_read_stops_the_prune(tmp_path) -> None:
+    hidden = tmp_path / "reports" / "2026-09"
+    hidden.mkdir(parents=True)
+    (hidden / "manifest.json").write_text(json.dumps({"evaluation_id": 1}))
+    hidden.chmod(0)
+    try:
+        with pytest.raises(RetentionError, match=f"{hidden}: cannot be read"):
+            manifest_references([tmp_path / "reports"])
+    finally:
+        hidden.chmod(0o755)
