@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +105,7 @@ def manifest_references(folders: Iterable[str | Path]) -> dict[int, tuple[str, .
                 f"no report folder {folder}: the runs its manifests name would not be kept. "
                 "Pass the folder(s) your reports are written to with --reports"
             )
-        paths = sorted({p for pattern in MANIFEST_PATTERNS for p in folder.rglob(pattern)})
-        for path in paths:
+        for path in _manifest_files(folder):
             if not path.is_file():
                 continue
             try:
@@ -126,6 +126,34 @@ def manifest_references(folders: Iterable[str | Path]) -> dict[int, tuple[str, .
                 )
             found.setdefault(eid, []).append(str(path))
     return {eid: tuple(paths) for eid, paths in sorted(found.items())}
+
+
+def _manifest_files(folder: Path) -> list[Path]:
+    """The manifests at any depth under `folder`, through symbolic links too: an
+    archive linked into `reports/` holds manifests whose runs must be kept, and
+    `Path.rglob` does not enter a linked folder. A folder reached twice (a link
+    back up the tree) is read once. Raises `RetentionError` for a folder that
+    cannot be listed (rglob would skip it and its runs would be pruned)."""
+    found: set[Path] = set()
+    seen: set[str] = set()
+
+    def unreadable(exc: OSError) -> None:
+        # A folder that cannot be listed may hold manifests: never skip it.
+        raise RetentionError(
+            f"{exc.filename}: cannot be read ({exc.strerror}); it may hold manifests naming "
+            "runs an auditor needs, so nothing was pruned: fix its permissions, or leave it "
+            "out of --reports"
+        )
+
+    for root, dirs, _files in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs.clear()
+            continue
+        seen.add(real)
+        base = Path(root)
+        found.update(p for pattern in MANIFEST_PATTERNS for p in base.glob(pattern))
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -290,29 +318,40 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection) -> CompactResult:
     con.execute("CHECKPOINT")
     before = _size(path)
     assert before is not None
+    target = path.with_name(path.name + COMPACT_SUFFIX)
+    # A copy left by a compaction that was interrupted (killed, out of memory):
+    # never the warehouse itself. Removed before the free space is measured, as
+    # it may be what fills the disk.
+    target.unlink(missing_ok=True)
+    Path(f"{target}.wal").unlink(missing_ok=True)
     free = shutil.disk_usage(path.parent).free
     if free < before:
         raise RetentionError(
             f"compacting {path} needs up to {before:,} bytes free beside it for the copy; "
             f"{free:,} are free"
         )
-    target = path.with_name(path.name + COMPACT_SUFFIX)
-    # A copy left by a compaction that was interrupted: never the warehouse itself.
-    target.unlink(missing_ok=True)
-    Path(f"{target}.wal").unlink(missing_ok=True)
     name = _database_name(con)
     try:
-        con.execute(f"ATTACH '{_quoted(target)}' AS sla_compacted")
         try:
-            con.execute(f'COPY FROM DATABASE "{name}" TO sla_compacted')
-            differ = _differing_tables(con, name, "sla_compacted")
-        finally:
-            con.execute("DETACH sla_compacted")
+            con.execute(f"ATTACH '{_quoted(target)}' AS sla_compacted")
+            try:
+                con.execute(f"COPY FROM DATABASE {_identifier(name)} TO sla_compacted")
+                differ = _differing_tables(con, name, "sla_compacted")
+            finally:
+                con.execute("DETACH sla_compacted")
+        except duckdb.Error as exc:
+            # A folder the user cannot write to, a full disk, too little memory:
+            # the user's problem to solve, said without a traceback.
+            raise RetentionError(
+                f"could not write the compacted copy of {path} to {target} ({exc}); the "
+                "warehouse was left as it was"
+            ) from None
         if differ:
             raise RetentionError(
                 f"the compacted copy of {path} differs in {', '.join(differ)}: the warehouse "
                 "was left as it was"
             )
+        _keep_ownership(path, target)
         # Atomic on one file system; this connection still holds the old file's
         # lock, so nobody can have opened it in between.
         os.replace(target, path)
@@ -331,7 +370,7 @@ def _differing_tables(con: duckdb.DuckDBPyConnection, name: str, copy: str) -> l
     """The tables of database `name` whose row count the copy does not have."""
     tables = [r[0] for r in con.execute(TABLES_SQL, {"name": name}).fetchall()]
     counts = " UNION ALL ".join(
-        f'SELECT \'{t}\' AS t, (SELECT count(*) FROM "{name}".main."{t}") '
+        f"SELECT '{t}' AS t, (SELECT count(*) FROM {_identifier(name)}.main.\"{t}\") "
         f'= (SELECT count(*) FROM {copy}.main."{t}") AS same'
         for t in tables
     )
@@ -340,6 +379,35 @@ def _differing_tables(con: duckdb.DuckDBPyConnection, name: str, copy: str) -> l
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _identifier(name: str) -> str:
+    """`name` as a quoted SQL identifier: a warehouse file's name (its database's
+    name) may hold a double quote."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _keep_ownership(original: Path, copy: Path) -> None:
+    """Give `copy` the permission bits, owner and group of `original`, which it
+    replaces: a new file gets the umask's mode (a 0640 warehouse would come back
+    world-readable) and the compacting user as owner (a service account could
+    no longer write the warehouse an administrator compacted).
+
+    Raises `RetentionError` when the group cannot be kept (the users it lets in
+    would be locked out); a user who may not give a file away becomes its owner."""
+    st = original.stat()
+    os.chmod(copy, stat.S_IMODE(st.st_mode))
+    try:
+        os.chown(copy, st.st_uid, st.st_gid)
+    except PermissionError:
+        try:
+            os.chown(copy, -1, st.st_gid)
+        except PermissionError:
+            raise RetentionError(
+                f"{original} belongs to group {st.st_gid}, which the compacted copy could not "
+                "be given (compact as its owner, or as a member of that group); the warehouse "
+                "was left as it was"
+            ) from None
 
 
 def pruned_runs(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:

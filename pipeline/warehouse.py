@@ -99,7 +99,9 @@ def connect(
         raise WarehouseError(f"cannot open warehouse {target}: {exc}") from None
     con.execute(f"SET memory_limit = '{_memory_limit()}'")
     if str(target) != ":memory:":
-        con.execute(f"SET temp_directory = '{target}.tmp'")
+        # Quoted: a folder or file name may hold an apostrophe ("Jan's data").
+        spill = f"{target}.tmp".replace("'", "''")
+        con.execute(f"SET temp_directory = '{spill}'")
     if not read_only:
         migrate(con)
     return con

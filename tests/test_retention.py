@@ -4,12 +4,16 @@ what a report or an auditor needs, and the file compacted safely."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
+import shutil
+import stat
 
 import pandas as pd
 import pytest
 
-from pipeline import warehouse
+from pipeline import retention, warehouse
 from pipeline.errors import RetentionError
 from pipeline.evaluate import evaluate
 from pipeline.report_monthly import write_monthly_report
@@ -203,3 +207,103 @@ def test_compact_gives_the_space_back_and_keeps_every_row(tmp_path) -> None:
 def test_a_warehouse_in_memory_cannot_be_compacted() -> None:
     with pytest.raises(RetentionError, match="in memory"):
         compact_warehouse(connect(":memory:"))
+
+
+def _small_warehouse(path):
+    """A warehouse with a run's worth of result rows, for the compaction tests."""
+    con = connect(path)
+    con.execute(
+        "INSERT INTO sla_results (evaluation_id, ticket_id, metric, tier, has_sla, "
+        "outage_line, out_of_hours, billable, policy_hash, calendar, clock_start, "
+        "elapsed_working_seconds, paused_working_seconds, gap_working_seconds, reopens, "
+        "status) SELECT 1, 'T' || i, 'resolution', 'premium', true, false, false, false, "
+        "'h', 'office', TIMESTAMPTZ '2026-10-01 00:00Z', i, 0, 0, 0, 'met' FROM range(50000) t(i)"
+    )
+    con.execute("CHECKPOINT")
+    return con
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_compact_keeps_the_files_permissions_and_owner(tmp_path) -> None:
+    path = tmp_path / "private.duckdb"
+    con = _small_warehouse(path)
+    path.chmod(0o640)
+    # Another owner (a service account) is only possible for root to give.
+    owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(path, *owner)
+    compact_warehouse(con)
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert (st.st_uid, st.st_gid) == owner
+
+
+def test_a_copy_that_fails_leaves_the_warehouse_as_it_was(tmp_path) -> None:
+    path = tmp_path / "w.duckdb"
+    con = _small_warehouse(path)
+    before = _digest(path)
+    # Too little memory for the copy (DuckDB's own error, as a full disk or a
+    # folder without write permission give): said without a traceback.
+    con.execute("SET memory_limit = '1MB'")
+    with pytest.raises(RetentionError, match=r"could not write the compacted copy of .*w\.duckdb"):
+        compact_warehouse(con)
+    assert _digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
+
+
+def test_compact_a_warehouse_whose_name_holds_quotes(tmp_path) -> None:
+    path = tmp_path / 'Jan\'s "old" warehouse.duckdb'
+    compact_warehouse(_small_warehouse(path))
+    con = connect(path)
+    assert con.execute("SELECT count(*) FROM sla_results").fetchall() == [(50000,)]
+
+
+def test_a_copy_left_by_an_interrupted_compaction_does_not_use_up_the_space(
+    tmp_path, monkeypatch
+) -> None:
+    path = tmp_path / "w.duckdb"
+    con = _small_warehouse(path)
+    stale = tmp_path / "w.duckdb.compacting"
+    stale.write_bytes(b"\0" * 4096)
+    (tmp_path / "w.duckdb.compacting.wal").write_bytes(b"\0")
+
+    # A disk the killed compaction's copy filled: room for a new copy only
+    # once that copy is gone.
+    def disk_usage(folder):
+        room = 0 if stale.exists() else 10 * path.stat().st_size
+        return shutil._ntuple_diskusage(room, 0, room)
+
+    monkeypatch.setattr(retention.shutil, "disk_usage", disk_usage)
+    compact_warehouse(con)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb"]
+
+
+def test_manifests_in_linked_folders_name_runs_to_keep(tmp_path) -> None:
+    reports = tmp_path / "reports"
+    (reports / MONTH).mkdir(parents=True)
+    (reports / MONTH / "manifest.json").write_text(json.dumps({"evaluation_id": 1}))
+    archive = tmp_path / "archive" / "2025-12"
+    archive.mkdir(parents=True)
+    (archive / "manifest.json").write_text(json.dumps({"evaluation_id": 2}))
+    (reports / "archive").symlink_to(tmp_path / "archive")
+    # A link back up the tree is read once, not followed forever.
+    (archive / "up").symlink_to(reports)
+    assert manifest_references([reports]) == {
+        1: (str(reports / MONTH / "manifest.json"),),
+        2: (str(reports / "archive" / "2025-12" / "manifest.json"),),
+    }
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_a_report_folder_that_cannot_be_read_stops_the_prune(tmp_path) -> None:
+    hidden = tmp_path / "reports" / "2026-09"
+    hidden.mkdir(parents=True)
+    (hidden / "manifest.json").write_text(json.dumps({"evaluation_id": 1}))
+    hidden.chmod(0)
+    try:
+        with pytest.raises(RetentionError, match=f"{hidden}: cannot be read"):
+            manifest_references([tmp_path / "reports"])
+    finally:
+        hidden.chmod(0o755)

@@ -38,6 +38,15 @@ def test_second_process_gets_a_clear_message(tmp_path) -> None:
     assert isinstance(WarehouseBusyError("x"), WarehouseError)
 
 
+def test_a_warehouse_path_with_an_apostrophe_opens(tmp_path) -> None:
+    folder = tmp_path / "Jan's data"
+    con = connect(folder / "warehouse.duckdb")
+    assert con.execute("SELECT count(*) FROM evaluations").fetchall() == [(0,)]
+    assert con.execute("SELECT current_setting('temp_directory')").fetchall() == [
+        (f"{folder}/warehouse.duckdb.tmp",)
+    ]
+
+
 def test_read_only_open_of_missing_warehouse(tmp_path) -> None:
     with pytest.raises(WarehouseError, match="no warehouse at"):
         connect(tmp_path / "missing.duckdb", read_only=True)
