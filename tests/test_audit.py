@@ -656,10 +656,39 @@ def test_exclusions_outage_line_and_benchmarks_in_dutch(con) -> None:
     assert "doel 3, limiet 7 dagen; een dag is" in metric(outage, "resolution").threshold_reason
     free = render_audit_text(audit_ticket(con, "FREE", lang="nl"))
     assert "Eerste reactie: geen SLA (no_sla) – ter vergelijking: gehaald (met)" in free
-    assert "pakket Pioneer heeft geen SLA en wordt dus gemeten tegen Business" in free
+    # Measured against the other tier's targets, as the monthly report says it.
+    assert "pakket Pioneer heeft geen SLA en wordt dus gemeten tegen de doelen van Business" in free
     open_ = metric(audit_ticket(con, "OPEN", lang="nl"), "resolution")
-    assert open_.stop_reason == "niet opgelost op het peilmoment (heropeningsregel exclude_gaps)"
+    # A reader without the policy file learns what the rule does, not only its code.
+    assert open_.stop_reason == (
+        "niet opgelost op het peilmoment (heropeningsregel exclude_gaps: de tijd tussen een "
+        "oplossing en de volgende heropening telt niet)"
+    )
     assert open_.status == "open_at_risk"
+
+
+def test_dutch_audit_names_calendars_in_words_and_says_when_there_is_no_deadline(con) -> None:
+    text = render_audit_text(audit_ticket(con, "OUTAGE", lang="nl"))
+    # The policy's calendar names (office, always) are English: Dutch lines use words.
+    assert "kalender always" not in text and "kalender office" not in text
+    assert "  24/7-kalender: een melding via de storingsdienst" in text
+    assert "  1 open periode van de 24/7-kalender in het klokvenster: " in text
+    # The outage line's first response has no target, so no deadline: said, not "-".
+    assert "deadline – (geen doel, dus geen deadline), telt mee in" in text
+    assert "deadline -," not in text
+    pause = audit_ticket(con, "PAUSE", evaluation_id=1, lang="nl")
+    text = render_audit_text(pause)
+    assert (
+        "  kantoorkalender: de maatstaf telt werktijd volgens de kantoorkalender (office)" in text
+    )
+    assert "open perioden van de kantoorkalender in het klokvenster, samen " in text
+    soup = BeautifulSoup(render_audit_html(pause), "html.parser")
+    spans = soup.select_one("#metric-resolution p.tag").get_text()
+    assert spans.startswith("Open perioden van de kantoorkalender in het klokvenster (")
+    deadline = BeautifulSoup(
+        render_audit_html(audit_ticket(con, "OUTAGE", lang="nl")), "html.parser"
+    ).select_one("#metric-first_response table tr:nth-of-type(4) td")
+    assert deadline.get_text() == "– (geen doel, dus geen deadline)"
 
 
 def test_the_json_of_an_audit_is_the_same_data_in_each_language(con) -> None:
