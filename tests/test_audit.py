@@ -691,6 +691,23 @@ def test_dutch_audit_names_calendars_in_words_and_says_when_there_is_no_deadline
     assert deadline.get_text() == "– (geen doel, dus geen deadline)"
 
 
+def test_audit_html_keeps_long_values_on_the_page(con) -> None:
+    # A policy hash (64 characters, no break) pushed the stored column of the checks
+    # off an A4 page, in either language.
+    import weasyprint
+
+    def boxes(box):
+        yield box
+        for child in getattr(box, "children", None) or []:
+            yield from boxes(child)
+
+    for lang in ("en", "nl"):
+        html = render_audit_html(audit_ticket(con, "PAUSE", evaluation_id=1, lang=lang))
+        for page in weasyprint.HTML(string=html).render().pages:
+            right = max(b.position_x + b.margin_width() for b in boxes(page._page_box))
+            assert right <= page.width + 0.01, lang
+
+
 def test_the_json_of_an_audit_is_the_same_data_in_each_language(con) -> None:
     english = json.loads(audit_ticket(con, "PAUSE", evaluation_id=1).to_json())
     dutch = json.loads(audit_ticket(con, "PAUSE", evaluation_id=1, lang="nl").to_json())
