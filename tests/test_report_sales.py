@@ -778,6 +778,15 @@ def test_customer_pdf_does_not_hyphenate_tier_names(con, tmp_path) -> None:
     assert not [w for w in words if w.startswith(("Busi\u2010", "Premi\u2010"))]
 
 
+def test_tier_pdf_does_not_hyphenate_row_names(con, tmp_path) -> None:
+    """The Dutch read-through: the first column read 'eer-ste reactie', 'medi-aan'."""
+    context = build_tiers_context(con, "2026-01", "2026-10", lang="nl")
+    render_pdf(render("tiers.html.j2", context), tmp_path / "t.pdf")
+    text = PdfReader(tmp_path / "t.pdf").pages[0].extract_text()
+    assert not [w for w in ("eer\u2010", "medi\u2010", "oplos\u2010", "pak\u2010") if w in text]
+    assert "mediaan" in text
+
+
 def test_a_pruned_evaluation_is_refused_by_name(fixture_warehouse, tmp_path) -> None:
     from pipeline.errors import PrunedEvaluationError
     from pipeline.evaluate import evaluate
