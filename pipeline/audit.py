@@ -1198,7 +1198,7 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             spans += " (" + "; ".join(show.span(x.start, x.end) for x in m.open_spans) + ")"
         out.append(Text(spans))
         if m.closed_days:
-            closed = ", ".join(f"{show.day(d)} {n}" for d, n in m.closed_days)
+            closed = ", ".join(show.closed(d, n) for d, n in m.closed_days)
             out.append(Text("  " + say("closed_line", closed=closed)))
         out += [
             Text(
@@ -1267,6 +1267,12 @@ class _Shown:
         if self.say.english or len(value) != 10:
             return value
         return self.say.day(dt.date.fromisoformat(value))
+
+    def closed(self, day: str, name: str) -> str:
+        """A closed day with its name, in the reader's order ('2026-05-14 Ascension
+        Day'; 'Hemelvaartsdag (14 mei 2026)': in a list of them, a Dutch date run
+        into the name read as one)."""
+        return self.say("closed_day", day=self.day(day), name=name)
 
     def event(self, e: dict[str, Any]) -> tuple[str, ...]:
         cells = (e["at"], e["kind"], e["old"], e["new"], e["actor"])

@@ -714,3 +714,17 @@ def test_the_json_of_an_audit_is_the_same_data_in_each_language(con) -> None:
     assert "lang" not in english
     assert english["metrics"][1]["checks"] == dutch["metrics"][1]["checks"]
     assert english["metrics"][1]["deadline"] == dutch["metrics"][1]["deadline"]
+
+
+def test_dutch_audit_names_a_closed_day_before_its_date() -> None:
+    # "gesloten in het venster: 14 mei 2026 Hemelvaartsdag, 24 mei 2026 Eerste
+    # pinksterdag" ran each date into the next name; the name leads, its date after.
+    asc = ticket("ASC", "C-BUS", "2026-05-13T10:00", first_response="2026-05-15T10:00")
+    con = build([asc], [], hand_worked_plans())
+    evaluate(con, as_of="2026-06-01T00:00")
+    dutch = audit_ticket(con, "ASC", lang="nl")
+    assert "  gesloten in het venster: Hemelvaartsdag (14 mei 2026)" in render_audit_text(dutch)
+    html = BeautifulSoup(render_audit_html(dutch), "html.parser")
+    assert "Gesloten in het venster: Hemelvaartsdag (14 mei 2026)." in html.get_text(" ")
+    english = render_audit_text(audit_ticket(con, "ASC"))
+    assert "  closed in the window: 2026-05-14 Ascension Day" in english
