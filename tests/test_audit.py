@@ -682,9 +682,12 @@ def test_dutch_audit_names_calendars_in_words_and_says_when_there_is_no_deadline
         "  kantoorkalender: de maatstaf telt werktijd volgens de kantoorkalender (office)" in text
     )
     assert "open perioden van de kantoorkalender in het klokvenster, samen " in text
+    # "werk-s" is no Dutch word: the seconds column says what it counts.
+    assert "werktijd (s)" in text and "werk-s" not in text
     soup = BeautifulSoup(render_audit_html(pause), "html.parser")
     spans = soup.select_one("#metric-resolution p.tag").get_text()
     assert spans.startswith("Open perioden van de kantoorkalender in het klokvenster (")
+    assert "Werktijd (s)" in [th.get_text() for th in soup.select("table.segments th")]
     deadline = BeautifulSoup(
         render_audit_html(audit_ticket(con, "OUTAGE", lang="nl")), "html.parser"
     ).select_one("#metric-first_response table tr:nth-of-type(4) td")
