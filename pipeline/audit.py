@@ -326,6 +326,18 @@ class Words:
     def calendar(self, name: str) -> str:
         return f"{name!r}" if self.english else calendar_named(self.m, name)
 
+    def calendar_label(self, name: str) -> str:
+        """A calendar where a line or a list names it ('office'; 'kantoorkalender'):
+        the policy's name is English, and the reason beside it gives it anyway."""
+        return name if self.english else self.m.calendar(name)
+
+    def reopen_rule(self, rule: str) -> str:
+        """The reopen rule: its code, and in another language also what it does (a
+        reader without the policy file cannot tell from 'exclude_gaps')."""
+        if self.english:
+            return rule
+        return f"{rule}: {self(f'reopen_rule_{rule}')}"
+
     def judgement(self, status: str) -> str:
         """A metric's verdict ('met'; 'gehaald (met)')."""
         if self.english:
@@ -782,10 +794,10 @@ def _audit_metric(
         stop, stop_reason = stops["first_response"]
     elif metric.reopen_rule == "first_resolution":
         stop, why = stops["first"]
-        stop_reason = say("stop_reopen_rule", why=why, rule="first_resolution")
+        stop_reason = say("stop_reopen_rule", why=why, rule=say.reopen_rule("first_resolution"))
     else:
         stop, why = stops["final"]
-        stop_reason = say("stop_reopen_rule", why=why, rule="exclude_gaps")
+        stop_reason = say("stop_reopen_rule", why=why, rule=say.reopen_rule("exclude_gaps"))
     if stop is not None and stop < created:
         stop_reason += say("stop_before_creation", at=say.at(stop))
         stop = created
@@ -1142,7 +1154,14 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             )
         )
         out += [
-            Text("  " + say("calendar_line", calendar=m.calendar, reason=m.calendar_reason)),
+            Text(
+                "  "
+                + say(
+                    "calendar_line",
+                    calendar=say.calendar_label(m.calendar),
+                    reason=m.calendar_reason,
+                )
+            ),
             Text("  " + say("threshold_line", reason=m.threshold_reason)),
             Text(
                 "  "
@@ -1170,8 +1189,8 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             )
         out.append(segments)
         spans = "  " + say(
-            "spans",
-            calendar=m.calendar,
+            "spans_one" if len(m.open_spans) == 1 else "spans",
+            calendar=say.calendar_label(m.calendar),
             n=len(m.open_spans),
             seconds=say.seconds(sum(x.seconds for x in m.open_spans)),
         )
@@ -1179,14 +1198,14 @@ def audit_renderables(audit: TicketAudit) -> list[Any]:
             spans += " (" + "; ".join(show.span(x.start, x.end) for x in m.open_spans) + ")"
         out.append(Text(spans))
         if m.closed_days:
-            closed = ", ".join(f"{show.day(d)} {n}" for d, n in m.closed_days)
+            closed = ", ".join(show.closed(d, n) for d, n in m.closed_days)
             out.append(Text("  " + say("closed_line", closed=closed)))
         out += [
             Text(
                 "  "
                 + say(
                     "deadline_line",
-                    deadline=say.at(m.deadline) or "-",
+                    deadline=say.at(m.deadline) or say("deadline_none"),
                     month=m.month if say.english else say.m.month(m.month),
                 )
             ),
@@ -1248,6 +1267,12 @@ class _Shown:
         if self.say.english or len(value) != 10:
             return value
         return self.say.day(dt.date.fromisoformat(value))
+
+    def closed(self, day: str, name: str) -> str:
+        """A closed day with its name, in the reader's order ('2026-05-14 Ascension
+        Day'; 'Hemelvaartsdag (14 mei 2026)': in a list of them, a Dutch date run
+        into the name read as one)."""
+        return self.say("closed_day", day=self.day(day), name=name)
 
     def event(self, e: dict[str, Any]) -> tuple[str, ...]:
         cells = (e["at"], e["kind"], e["old"], e["new"], e["actor"])

@@ -123,19 +123,22 @@ def show_lines(policy: Policy, at: dt.date, *, lang: str = "en") -> list[str]:
     its key in the file beside it."""
     m = Messages(lang)
     out = []
-    for v in versions(policy, at=at):
+    listed = versions(policy, at=at)
+    sinces = [
+        v["effective_from"] if lang == "en" else m.date(dt.date.fromisoformat(v["effective_from"]))
+        for v in listed
+    ]
+    # Dates in words differ in length ("1 juli 2026", "1 januari 2020"): padded, so
+    # that the descriptions start in one column as they do beside ISO dates.
+    width = max(map(len, sinces))
+    for v, since in zip(listed, sinces, strict=True):
         mark = "*" if v["in_force"] else " "
-        since = (
-            v["effective_from"]
-            if lang == "en"
-            else m.date(dt.date.fromisoformat(v["effective_from"]))
-        )
         out.append(
             m(
                 "policy_version_line",
                 mark=mark,
                 version=f"{v['version']:<12}",
-                since=since,
+                since=f"{since:<{width}}",
                 description=v["description"],
             )
         )
@@ -240,6 +243,9 @@ def _value(m: Messages, key: str, value: Any, settings: dict[str, Any]) -> str:
     the words differ ('kantoorkalender (office)'); text of the policy quoted as it
     is; unset in words."""
     parts = key.split(".")
+    if value is None and parts == ["outage_line", "first_response_target_hours"]:
+        # Unset means no target, not a setting forgotten: the reports say so too.
+        return m("setting_outage_no_target")
     if value is None:
         return m("setting_unset")
     if isinstance(value, bool):

@@ -656,10 +656,59 @@ def test_exclusions_outage_line_and_benchmarks_in_dutch(con) -> None:
     assert "doel 3, limiet 7 dagen; een dag is" in metric(outage, "resolution").threshold_reason
     free = render_audit_text(audit_ticket(con, "FREE", lang="nl"))
     assert "Eerste reactie: geen SLA (no_sla) – ter vergelijking: gehaald (met)" in free
-    assert "pakket Pioneer heeft geen SLA en wordt dus gemeten tegen Business" in free
+    # Measured against the other tier's targets, as the monthly report says it.
+    assert "pakket Pioneer heeft geen SLA en wordt dus gemeten tegen de doelen van Business" in free
     open_ = metric(audit_ticket(con, "OPEN", lang="nl"), "resolution")
-    assert open_.stop_reason == "niet opgelost op het peilmoment (heropeningsregel exclude_gaps)"
+    # A reader without the policy file learns what the rule does, not only its code.
+    assert open_.stop_reason == (
+        "niet opgelost op het peilmoment (heropeningsregel exclude_gaps: de tijd tussen een "
+        "oplossing en de volgende heropening telt niet)"
+    )
     assert open_.status == "open_at_risk"
+
+
+def test_dutch_audit_names_calendars_in_words_and_says_when_there_is_no_deadline(con) -> None:
+    text = render_audit_text(audit_ticket(con, "OUTAGE", lang="nl"))
+    # The policy's calendar names (office, always) are English: Dutch lines use words.
+    assert "kalender always" not in text and "kalender office" not in text
+    assert "  24/7-kalender: een melding via de storingsdienst" in text
+    assert "  1 open periode van de 24/7-kalender in het klokvenster: " in text
+    # The outage line's first response has no target, so no deadline: said, not "-".
+    assert "deadline – (geen doel, dus geen deadline), telt mee in" in text
+    assert "deadline -," not in text
+    pause = audit_ticket(con, "PAUSE", evaluation_id=1, lang="nl")
+    text = render_audit_text(pause)
+    assert (
+        "  kantoorkalender: de maatstaf telt werktijd volgens de kantoorkalender (office)" in text
+    )
+    assert "open perioden van de kantoorkalender in het klokvenster, samen " in text
+    # "werk-s" is no Dutch word: the seconds column says what it counts.
+    assert "werktijd (s)" in text and "werk-s" not in text
+    soup = BeautifulSoup(render_audit_html(pause), "html.parser")
+    spans = soup.select_one("#metric-resolution p.tag").get_text()
+    assert spans.startswith("Open perioden van de kantoorkalender in het klokvenster (")
+    assert "Werktijd (s)" in [th.get_text() for th in soup.select("table.segments th")]
+    deadline = BeautifulSoup(
+        render_audit_html(audit_ticket(con, "OUTAGE", lang="nl")), "html.parser"
+    ).select_one("#metric-first_response table tr:nth-of-type(4) td")
+    assert deadline.get_text() == "– (geen doel, dus geen deadline)"
+
+
+def test_audit_html_keeps_long_values_on_the_page(con) -> None:
+    # A policy hash (64 characters, no break) pushed the stored column of the checks
+    # off an A4 page, in either language.
+    import weasyprint
+
+    def boxes(box):
+        yield box
+        for child in getattr(box, "children", None) or []:
+            yield from boxes(child)
+
+    for lang in ("en", "nl"):
+        html = render_audit_html(audit_ticket(con, "PAUSE", evaluation_id=1, lang=lang))
+        for page in weasyprint.HTML(string=html).render().pages:
+            right = max(b.position_x + b.margin_width() for b in boxes(page._page_box))
+            assert right <= page.width + 0.01, lang
 
 
 def test_the_json_of_an_audit_is_the_same_data_in_each_language(con) -> None:
@@ -668,3 +717,17 @@ def test_the_json_of_an_audit_is_the_same_data_in_each_language(con) -> None:
     assert "lang" not in english
     assert english["metrics"][1]["checks"] == dutch["metrics"][1]["checks"]
     assert english["metrics"][1]["deadline"] == dutch["metrics"][1]["deadline"]
+
+
+def test_dutch_audit_names_a_closed_day_before_its_date() -> None:
+    # "gesloten in het venster: 14 mei 2026 Hemelvaartsdag, 24 mei 2026 Eerste
+    # pinksterdag" ran each date into the next name; the name leads, its date after.
+    asc = ticket("ASC", "C-BUS", "2026-05-13T10:00", first_response="2026-05-15T10:00")
+    con = build([asc], [], hand_worked_plans())
+    evaluate(con, as_of="2026-06-01T00:00")
+    dutch = audit_ticket(con, "ASC", lang="nl")
+    assert "  gesloten in het venster: Hemelvaartsdag (14 mei 2026)" in render_audit_text(dutch)
+    html = BeautifulSoup(render_audit_html(dutch), "html.parser")
+    assert "Gesloten in het venster: Hemelvaartsdag (14 mei 2026)." in html.get_text(" ")
+    english = render_audit_text(audit_ticket(con, "ASC"))
+    assert "  closed in the window: 2026-05-14 Ascension Day" in english

@@ -143,7 +143,7 @@ def test_audit_whatif_and_policy_commands_in_dutch(db: str, tmp_path) -> None:
     )
     assert whatif.exit_code == 0, whatif.output
     assert "Gesloten (huidig)" in whatif.output and "procentpunt" in whatif.output
-    assert "Alle maanden, beide kanten met de stand per 1 nov 2026 00:00" in " ".join(
+    assert "Alle maanden, beide berekeningen met de stand per 1 nov 2026 00:00" in " ".join(
         whatif.output.split()
     )
     # One text, one language; the same spelling and checks as the reports' option.

@@ -155,7 +155,9 @@ def test_show_in_english_is_the_policy_files_spelling(policy) -> None:
 def test_show_in_dutch_says_every_rule_in_words_with_its_key(policy) -> None:
     lines = policy_history.show_lines(policy, dt.date(2026, 10, 1), lang="nl")
     assert lines[0] == "  2025.1       vanaf 1 januari 2020  " + policy.versions[0].description
-    assert lines[1] == "* 2026.2       vanaf 1 juli 2026  Premium 4 h"
+    # The descriptions start in one column, whatever the length of the date.
+    assert lines[1] == "* 2026.2       vanaf 1 juli 2026     Premium 4 h"
+    assert lines[0].index(policy.versions[0].description) == lines[1].index("Premium 4 h")
     assert (
         "  Oplossing, de klok staat stil in status: „wacht op klant” (waiting_on_customer) en "
         "„wacht op derde partij” (waiting_on_third_party)  [metrics.resolution.pause_statuses]"
@@ -196,3 +198,15 @@ def test_diff_in_dutch(policy) -> None:
     assert policy_history.diff_lines(policy, "2025.1", "2025.1", lang="nl") == ["geen verschillen"]
     english = policy_history.diff_lines(policy, "2025.1", "2026.2")
     assert "metrics.first_response.targets.premium.target_hours: 8 -> 4" in english
+
+
+def test_show_in_dutch_says_the_outage_line_has_no_target() -> None:
+    # "niet ingesteld" read as a setting forgotten; unset is the policy's answer: no
+    # target, measured and not judged (as the monthly report's method says).
+    lines = policy_history.show_lines(Policy.default(), dt.date(2026, 10, 1), lang="nl")
+    assert (
+        "  Storingsdienst, doel voor de eerste reactie: geen (gemeten, niet beoordeeld)  "
+        "[outage_line.first_response_target_hours]"
+    ) in lines
+    english = policy_history.show_lines(Policy.default(), dt.date(2026, 10, 1))
+    assert "  outage_line.first_response_target_hours = (unset)" in english

@@ -778,6 +778,33 @@ def test_customer_pdf_does_not_hyphenate_tier_names(con, tmp_path) -> None:
     assert not [w for w in words if w.startswith(("Busi\u2010", "Premi\u2010"))]
 
 
+def test_dutch_tier_report_notes_explain_the_interval_and_read_as_dutch(con) -> None:
+    """The Dutch read-through of 0.3.0: '95%-BI (Wilson).' named an abbreviation the
+    table never spells out, and the p-note was English in Dutch words ('waarschijnlijk
+    geen toeval alleen', 'tellen ... als minder onafhankelijke waarnemingen')."""
+    dutch = build_tiers_context(con, "2026-01", "2026-10", lang="nl")
+    note = BeautifulSoup(render("tiers.html.j2", dutch), "html.parser").select_one("#notes")
+    text = note.get_text()
+    assert text.startswith(
+        "Onder elk percentage het 95%-BI: het 95%-betrouwbaarheidsinterval (Wilson), "
+    )
+    assert "waarschijnlijk niet alleen aan toeval toe te schrijven" in text
+    assert "rekenen de toets en het 95%-BI met minder onafhankelijke waarnemingen dan" in text
+    assert "geen toeval alleen" not in text and "Toch een aanwijzing" not in text
+    english = build_tiers_context(con, "2026-01", "2026-10")
+    note = BeautifulSoup(render("tiers.html.j2", english), "html.parser").select_one("#notes")
+    assert note.get_text().startswith("95% CI (Wilson). p: two-sided test")
+
+
+def test_tier_pdf_does_not_hyphenate_row_names(con, tmp_path) -> None:
+    """The Dutch read-through: the first column read 'eer-ste reactie', 'medi-aan'."""
+    context = build_tiers_context(con, "2026-01", "2026-10", lang="nl")
+    render_pdf(render("tiers.html.j2", context), tmp_path / "t.pdf")
+    text = PdfReader(tmp_path / "t.pdf").pages[0].extract_text()
+    assert not [w for w in ("eer\u2010", "medi\u2010", "oplos\u2010", "pak\u2010") if w in text]
+    assert "mediaan" in text
+
+
 def test_a_pruned_evaluation_is_refused_by_name(fixture_warehouse, tmp_path) -> None:
     from pipeline.errors import PrunedEvaluationError
     from pipeline.evaluate import evaluate

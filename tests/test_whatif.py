@@ -57,11 +57,12 @@ def test_the_comparison_in_dutch(side) -> None:
     assert "−50,0\u00a0procentpunt" in premium
     assert "Pioneer (alleen ter vergelijking → SLA)" in text
     assert (
-        "Oktober 2026, beide kanten met de stand per 1 nov 2026 00:00; om een kant op te "
-        "slaan: sla evaluate --policy BESTAND --as-of "
+        "Oktober 2026, beide berekeningen met de stand per 1 nov 2026 00:00; om een ervan op "
+        "te slaan: sla evaluate --policy BESTAND --as-of "
         "2026-10-31T23:00:00+00:00 --from 2026-10 --to 2026-10"
     ) in text
-    for english in ("closed", "current", "benchmark", "both sides", " pp"):
+    # "kanten" was "sides" word for word: a Dutch reader compares calculations.
+    for english in ("closed", "current", "benchmark", "both sides", " pp", "kant"):
         assert english not in text
 
 
