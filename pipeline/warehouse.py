@@ -92,9 +92,13 @@ def connect(
         con = duckdb.connect(str(target), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
+            # DuckDB names the holder's process id: which one to wait for (it may be
+            # a report or a reader as well as a load or an evaluation).
+            pid = re.search(r"PID (\d+)", str(exc))
+            holder = f"process {pid.group(1)}" if pid else "another process"
             raise WarehouseBusyError(
-                f"warehouse {target} is in use by another process (a load or evaluation "
-                "is running); try again when it has finished"
+                f"warehouse {target} is in use by {holder} (an sla command or another "
+                "program has it open); try again when it has finished"
             ) from None
         raise WarehouseError(f"cannot open warehouse {target}: {exc}") from None
     con.execute(f"SET memory_limit = '{_memory_limit()}'")
