@@ -1131,8 +1131,15 @@ def _runs_table(runs: pd.DataFrame, *, title: str, kept: bool = False) -> Table:
         title=title,
     )
     for row in runs.itertuples():
-        months = " to ".join(
-            m if isinstance(m, str) else "all" for m in (row.month_from, row.month_to)
+        start, end = (m if isinstance(m, str) else None for m in (row.month_from, row.month_to))
+        months = (
+            f"{start} to {end}"
+            if start and end
+            else f"from {start}"
+            if start
+            else f"to {end}"
+            if end
+            else "every month"
         )
         forced = f", forced {row.forced_version}" if isinstance(row.forced_version, str) else ""
         last = (

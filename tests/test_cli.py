@@ -672,6 +672,8 @@ def test_evaluations_are_listed_pruned_and_compacted(db: str, tmp_path, monkeypa
     lines = [line for line in listed.output.splitlines() if line.startswith("│")]
     assert [line.split("│")[3].strip() for line in lines] == ["report", *["evaluate"] * 3]
     assert "4 runs, 4 with their rows stored" in listed.output
+    # An evaluation of every month says so (it read "all to all").
+    assert "every month" in listed.output and "all to all" not in listed.output
 
     # Without --reports, the reports folder of the working directory, which is not here.
     monkeypatch.chdir(tmp_path / "reports" / "2026-10")
