@@ -964,17 +964,10 @@ def _check_naive(
 # Ticket fields a stored ticket keeps when a newer version of it comes from a file
 # without their column (load_tickets_merge.sql). Not the required ones, nor
 # `source_system` (its default is the load's source) or `updated_at` (the version).
-KEPT_WHEN_ABSENT = (
-    "first_response_at",
-    "resolved_at",
-    "closed_at",
-    "priority",
-    "channel",
-    "category",
-    "status",
-    "requires_it_release",
-    "cause_domain",
-    "subject",
+KEPT_WHEN_ABSENT = tuple(
+    name
+    for name in TICKET_COLUMNS
+    if name not in REQUIRED["tickets"] and name not in ("source_system", "updated_at")
 )
 
 
