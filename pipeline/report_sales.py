@@ -28,7 +28,7 @@ from pipeline.evaluate import (
     valid_month,
 )
 from pipeline.i18n import Messages
-from pipeline.metrics import design_effect, wilson_interval
+from pipeline.metrics import compliance_interval, design_effect
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
     _environment,
@@ -328,10 +328,12 @@ def build_tiers_context(
         for metric in metrics
     }
 
-    def deffs(frame, tier: str) -> np.ndarray:
+    def sums(frame, tier: str) -> tuple:
+        """A tier's counts per yardstick and its per-customer sums (report_tiers.sql)."""
         row = frame.loc[tier]
-        return design_effect(
-            np.asarray(row["within"], float),
+        within = np.asarray(row["within"], float)
+        return (
+            within,
             row["closed"],
             row["clusters"],
             np.asarray(row["sum_k2"], float),
@@ -339,17 +341,20 @@ def build_tiers_context(
             row["sum_n2"],
         )
 
+    def deffs(frame, tier: str) -> np.ndarray:
+        return design_effect(*sums(frame, tier))
+
     def shares(frame, tier: str, metric: str) -> tuple[tuple[float, float, float], ...]:
         if tier not in frame.index or frame.loc[tier, "closed"] == 0:
             return tuple((math.nan, math.nan, math.nan) for _ in sticks[metric])
         n = int(frame.loc[tier, "closed"])
-        out = []
-        # The interval of the share on its effective number of tickets: a tier whose
-        # tickets come from a few customers knows less than its ticket count says.
-        for k, deff in zip(frame.loc[tier, "within"], deffs(frame, tier), strict=True):
-            low, high = wilson_interval(int(k) / deff, n / deff)
-            out.append((int(k) / n, float(low), float(high)))
-        return tuple(out)
+        # On the effective number of tickets, as the monthly report's intervals: a tier
+        # whose tickets come from a few customers knows less than its ticket count says.
+        low, high = compliance_interval(*sums(frame, tier))
+        within = frame.loc[tier, "within"]
+        return tuple(
+            (int(k) / n, float(lo), float(hi)) for k, lo, hi in zip(within, low, high, strict=True)
+        )
 
     def value(frame, tier: str, column: str) -> float | None:
         return None if tier not in frame.index else float(frame.loc[tier, column]) / H
