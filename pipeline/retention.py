@@ -25,7 +25,7 @@ import os
 import shutil
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -222,15 +222,15 @@ def plan_prune(
         reasons.append("; ".join(why))
     runs["kept_because"] = reasons
     runs["prune"] = runs["kept_because"] == ""
-    removed = int(runs.loc[runs["prune"], "rows_stored"].sum())
-    return PrunePlan(
+    plan = PrunePlan(
         runs=runs,
         manifests=manifests,
         folders=tuple(map(str, report_folders)),
         keep_latest=keep_latest,
         keep_since=keep_since,
-        estimated_bytes=_estimated_bytes(con, removed),
+        estimated_bytes=None,
     )
+    return replace(plan, estimated_bytes=_estimated_bytes(con, plan.rows))
 
 
 def _estimated_bytes(con: duckdb.DuckDBPyConnection, rows: int) -> int | None:
