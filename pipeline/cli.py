@@ -57,6 +57,7 @@ from pipeline.retention import (
     DEFAULT_KEEP_LATEST,
     DEFAULT_REPORT_FOLDERS,
     compact_warehouse,
+    leftover_copy,
     list_evaluations,
     plan_prune,
     prune_evaluations,
@@ -481,6 +482,13 @@ def _print_status(con: Any) -> None:
         console.print(
             f"evaluations: {stored:,} with their result rows stored, {pruned:,} pruned "
             "(record kept): sla evaluations list"
+        )
+    leftover = leftover_copy(con)
+    if leftover is not None:
+        copy, size = leftover
+        console.print(
+            f"{copy} ({size:,} bytes) is the copy of an interrupted compaction, not the "
+            "warehouse: the next sla evaluations compact removes it, or delete it"
         )
     low, high = status.created_range
     later, latest = status.created_later

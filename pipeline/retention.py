@@ -410,6 +410,21 @@ def _keep_ownership(original: Path, copy: Path) -> None:
             ) from None
 
 
+def leftover_copy(con: duckdb.DuckDBPyConnection) -> tuple[Path, int] | None:
+    """The copy an interrupted compaction left beside the warehouse, with its size
+    in bytes (its write-ahead log included); None when there is none. It can be as
+    large as the warehouse, and only the next compaction removes it, so
+    `sla status` names it."""
+    path = warehouse_file(con)
+    if path is None:
+        return None
+    copy = path.with_name(path.name + COMPACT_SUFFIX)
+    found = [f for f in (copy, Path(f"{copy}.wal")) if f.exists()]
+    if not found:
+        return None
+    return copy, sum(f.stat().st_size for f in found)
+
+
 def pruned_runs(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     """(runs stored, runs pruned), for `sla status`."""
     stored, pruned = con.execute(

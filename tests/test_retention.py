@@ -12,8 +12,10 @@ import stat
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from pipeline import retention, warehouse
+from pipeline.cli import cli
 from pipeline.errors import RetentionError
 from pipeline.evaluate import evaluate
 from pipeline.report_monthly import write_monthly_report
@@ -317,3 +319,22 @@ def test_a_report_folder_that_cannot_be_read_stops_the_prune(tmp_path, monkeypat
             manifest_references([tmp_path / "reports"])
     finally:
         hidden.chmod(0o755)
+
+
+def test_status_names_a_copy_left_by_an_interrupted_compaction(tmp_path) -> None:
+    path = tmp_path / "w.duckdb"
+    _small_warehouse(path).close()
+    runner = CliRunner()
+    clean = runner.invoke(cli, ["status", "--db", str(path)])
+    assert clean.exit_code == 0 and "interrupted compaction" not in clean.output
+    (tmp_path / "w.duckdb.compacting").write_bytes(b"\0" * 4096)
+    (tmp_path / "w.duckdb.compacting.wal").write_bytes(b"\0" * 10)
+    assert retention.leftover_copy(connect(path)) == (tmp_path / "w.duckdb.compacting", 4106)
+    shown = runner.invoke(cli, ["status", "--db", str(path)])
+    assert shown.exit_code == 0
+    assert (
+        f"{tmp_path / 'w.duckdb.compacting'} (4,106 bytes) is the copy of an interrupted "
+        "compaction, not the warehouse: the next sla evaluations compact removes it, or "
+        "delete it"
+    ) in " ".join(shown.output.split())
+    assert retention.leftover_copy(connect(":memory:")) is None
