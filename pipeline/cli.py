@@ -223,6 +223,17 @@ def _print_load(summary: LoadSummary) -> None:
         console.print(f"  not applied  {'older_than_stored':<28} {summary.not_applied:>8,}")
     for code, count in summary.flagged.items():
         console.print(f"  flagged      {code:<28} {count:>8,}")
+    for this, stored, rows in summary.other_sources:
+        console.print(
+            f"  id_from_other_source: {rows:,} ticket id(s) stored from {stored}, which this "
+            f"file's rows (from {this}) would replace"
+            + (
+                "; the file has no source_system column, so its rows are canonical: a "
+                f"correction of {stored}'s tickets names source_system {stored}"
+                if not summary.source_system_column
+                else ""
+            )
+        )
     if summary.rejected:
         console.print(
             "  rejected rows are kept with their line, field, reason and raw text: "

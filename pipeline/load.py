@@ -135,6 +135,11 @@ class LoadSummary:
     # name, removed, and those it names but rejected, kept as stored.
     earlier_removed: int = 0
     earlier_kept: int = 0
+    # Tickets rows rejected as id_from_other_source, as (this file's source system,
+    # the stored ticket's, rows), and whether the file has a source_system column:
+    # a correction file without one names no desk, so its rows are `canonical`.
+    other_sources: tuple[tuple[str, str, int], ...] = ()
+    source_system_column: bool = True
 
     @property
     def rejected_total(self) -> int:
@@ -1043,6 +1048,13 @@ DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
 MISSING_ID = {"tickets": "c.customer_id", "events": "c.ticket_id"}
 # The rows the check query rejected. Filled only for rejected rows, after the
 # check: the accepted rows pay nothing for the missing id.
+# The tickets rows rejected as another desk's, by their source system and the stored one.
+OTHER_SOURCES_SQL = """
+SELECT c.source_system, t.source_system, count(*) AS rows
+FROM checked c JOIN tickets t USING (ticket_id)
+WHERE split_part(c.problem, ':', 1) = 'id_from_other_source'
+GROUP BY ALL ORDER BY rows DESC, 2, 1
+"""
 REJECTED_ROWS_SQL = """
 INSERT INTO rejected_rows
     (load_id, file, line_number, field, reason_code, message, raw, missing_id)
@@ -1347,10 +1359,12 @@ def load_file(
         params = _params(
             kind, source_tz, load_id, source_system, started, sha, derived=frame is not None
         )
+        source_system_column = True
         if kind == "tickets":
             # Only a header names the columns a file has: a JSON line lacking a key
             # and a reader's rows carry empty values, not absent fields.
             present = {c.strip().lower() for c in columns}
+            source_system_column = from_reader or "source_system" in present
             params["kept"] = (
                 [f for f in KEPT_WHEN_ABSENT if f not in present]
                 if not from_reader and fmt != "jsonl"
@@ -1368,7 +1382,12 @@ def load_file(
         )
         not_applied = 0
         earlier_tickets = None
+        other_sources: tuple[tuple[str, str, int], ...] = ()
         if kind == "tickets":
+            other_sources = tuple(
+                (str(this), str(stored), int(rows))
+                for this, stored, rows in con.execute(OTHER_SOURCES_SQL).fetchall()
+            )
             _run(con, "load_tickets_merge.sql", params)
             not_applied = _keep_not_applied(con, load_id, path)
             if earlier is not None:
@@ -1430,6 +1449,8 @@ def load_file(
         read_again=read_again,
         earlier_removed=earlier_tickets.removed if earlier_tickets is not None else 0,
         earlier_kept=earlier_tickets.kept if earlier_tickets is not None else 0,
+        other_sources=other_sources,
+        source_system_column=source_system_column,
     )
 
 

@@ -568,6 +568,29 @@ def test_a_tickets_file_read_again_says_what_became_of_its_earlier_tickets(
     ) in status
 
 
+def test_a_correction_without_source_system_is_told_why_its_rows_were_refused(
+    db: str, tmp_path
+) -> None:
+    load_fixtures(db)
+    desk = tmp_path / "zendesk_tickets.csv"
+    desk.write_text(
+        "ticket_id,source_system,customer_id,created_at\nZ7,zendesk,C1,2026-10-21T09:00:00Z\n"
+    )
+    run("load", str(desk), "--db", db)
+    correction = tmp_path / "correction.csv"
+    correction.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\n"
+        "Z7,C1,2026-10-21T09:00:00Z,2026-10-22T09:00:00Z\n"
+    )
+    refused = run("load", str(correction), "--db", db)
+    assert "accepted 0, rejected 1" in refused.output
+    assert (
+        "  id_from_other_source: 1 ticket id(s) stored from zendesk, which this file's rows "
+        "(from canonical) would replace; the file has no source_system column, so its rows "
+        "are canonical: a correction of zendesk's tickets names source_system zendesk\n"
+    ) in refused.output
+
+
 def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_path) -> None:
     load_fixtures(db)  # the fixture desk's tickets T1.. (source canonical)
     desk_b = tmp_path / "desk_b.csv"
@@ -577,7 +600,11 @@ def test_load_with_an_id_prefix_keeps_a_second_desks_tickets_apart(db: str, tmp_
     events = tmp_path / "desk_b_events.csv"
     events.write_text("ticket_id,at,kind,actor_type\nT1,2026-10-21T09:30:00Z,agent_reply,agent\n")
     refused = run("load", str(desk_b), "--db", db)
-    assert "id_from_other_source" in refused.output
+    assert (
+        "  id_from_other_source: 1 ticket id(s) stored from canonical, which this file's rows "
+        "(from desk-b) would replace\n"
+    ) in refused.output
+    assert "no source_system column" not in refused.output
     loaded = run("load", str(desk_b), str(events), "--id-prefix", "B-", "--db", db)
     assert loaded.exit_code == 0, loaded.output
     assert "desk_b.csv (tickets, load #4): read 1, accepted 1, rejected 0" in loaded.output
