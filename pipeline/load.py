@@ -1382,12 +1382,7 @@ def load_file(
         )
         not_applied = 0
         earlier_tickets = None
-        other_sources: tuple[tuple[str, str, int], ...] = ()
         if kind == "tickets":
-            other_sources = tuple(
-                (str(this), str(stored), int(rows))
-                for this, stored, rows in con.execute(OTHER_SOURCES_SQL).fetchall()
-            )
             _run(con, "load_tickets_merge.sql", params)
             not_applied = _keep_not_applied(con, load_id, path)
             if earlier is not None:
@@ -1420,6 +1415,15 @@ def load_file(
             ).fetchall()
         )
         n_rejected = sum(rejected.values())
+        # Rejected rows are not merged: the stored tickets are still the other desk's.
+        other_sources = (
+            tuple(
+                (str(this), str(stored), int(rows))
+                for this, stored, rows in con.execute(OTHER_SOURCES_SQL).fetchall()
+            )
+            if kind == "tickets" and "id_from_other_source" in rejected
+            else ()
+        )
         con.execute(
             "UPDATE loads SET rows_read = ?, accepted = ?, rejected = ?, not_applied = ?, "
             "flagged = ?, earlier_removed = ?, earlier_kept = ?, finished_at = now() "
