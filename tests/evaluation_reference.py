@@ -54,6 +54,15 @@ def _add(cal, start: pd.Timestamp, seconds: float) -> pd.Timestamp:
     return pd.Timestamp(int(ns), tz="UTC").tz_convert(cal.timezone)
 
 
+def _matches(ticket: dict, tier: str, field: str, value) -> bool:
+    """Does an exclusion rule's `field = value` hold for the ticket? Its tier is the
+    plan's at creation; a missing value matches nothing (true nor false)."""
+    have = tier if field == "tier" else ticket.get(field)
+    if have is None:
+        return False
+    return bool(have) is value if isinstance(value, bool) else have == value
+
+
 def _month(at: pd.Timestamp, tz: str) -> str:
     return at.tz_convert(tz).strftime("%Y-%m")
 
@@ -233,7 +242,7 @@ def evaluate_ticket(
         benchmark = None
         if limit is not None and not has_sla:
             benchmark, status = status, "no_sla"
-        if any(bool(ticket.get(x.field)) == x.value for x in metric.exclude):
+        if any(_matches(ticket, tier, x.field, x.value) for x in metric.exclude):
             benchmark, status = None, "excluded"
         # docs/policy.md, "Month a row counts in": where the clock stopped; while
         # open, where the deadline passed, else the month under way just before as_of.
