@@ -350,7 +350,7 @@ def compare_cells(expected: dict, cells, fields: tuple[str, ...]) -> list[str]:
 
 def compare_lists(expected: list[dict], published: list[dict]) -> list[str]:
     """The breach lists row by row: which (list, ticket, metric) only one side has,
-    and where status, month or overrun differ."""
+    and where status, month, overrun or deadline differ."""
     want = {(r["list"], r["ticket_id"], r["metric"]): r for r in expected}
     have = {(r["list"], r["ticket_id"], r["metric"]): r for r in published}
     problems = [f"only in the reference: {k} {want[k]}" for k in sorted(set(want) - set(have))]
@@ -361,6 +361,10 @@ def compare_lists(expected: list[dict], published: list[dict]) -> list[str]:
             problems.append(f"{k}: reference {a}, report {b}")
         elif not _close(a["late"], b["late"]):
             problems.append(f"{k}: late by {a['late']} s in the reference, {b['late']} s reported")
+        elif a["deadline"].floor("s") != b["deadline"]:
+            problems.append(
+                f"{k}: deadline {a['deadline']} in the reference, {b['deadline']} reported"
+            )
     return problems
 
 
@@ -375,6 +379,8 @@ def published_lists(path: Path) -> list[dict]:
                 "status": r["status"],
                 "month": r["month"],
                 "late": float(r["late_working_seconds"]) if r["late_working_seconds"] else None,
+                # To the second, with its offset.
+                "deadline": pd.Timestamp(r["deadline"]),
             }
             for r in csv.DictReader(f)
         ]
@@ -550,9 +556,10 @@ def test_sample_tier_report_over_ten_months(sample_checked) -> None:
 def two_version_policy(effective: str) -> Policy:
     """The default policy and, from `effective`, a second version that changes what
     each figure depends on: Professional gets an SLA, Premium a 4-hour first response
-    counted in clock hours, critical tickets a 1-2 day resolution, waiting on a third
-    party pauses too, the first resolution stops the clock, and the outage line gets
-    a 1-hour target."""
+    counted in clock hours, high-priority tickets a 2-hour one, critical tickets a 1-2
+    day resolution, phone calls are excluded from it, waiting on a third party pauses
+    too, the first resolution stops the clock, and the outage line gets a 1-hour
+    target."""
     doc = Policy.default().document
     later = copy.deepcopy(doc["versions"][0])
     later.update(version="2026.2", effective_from=effective, description="second version")
@@ -567,6 +574,9 @@ def two_version_policy(effective: str) -> Policy:
     res["reopen_rule"] = "first_resolution"
     res["by_priority"] = {"critical": {"target_days": 1, "limit_days": 2}}
     later["outage_line"]["first_response_target_hours"] = 1
+    # An exclusion on a field that is not a yes/no one, and a per-priority first response.
+    res["exclude"].append({"rule": "phone", "field": "channel", "value": "phone"})
+    fr["by_priority"] = {"high": {"target_hours": 2}}
     doc["versions"].append(later)
     return Policy.from_dict(doc)
 
@@ -576,6 +586,13 @@ def demo_warehouse(tmp_path_factory):
     """A fresh demo export (plan changes, reopens, pauses, priority changes, outage
     calls, broken rows), loaded."""
     files = generate(tmp_path_factory.mktemp("demo"), n_tickets=6000, n_customers=1500, seed=11)
+    # Every demo customer has a plan from a year before the first ticket: let one in
+    # seven start its first plan in April 2026, so that its earlier tickets have none.
+    plans = pd.read_csv(files.customers, dtype=str, keep_default_na=False)
+    starts_late = ~plans.duplicated("customer_id") & (plans.index % 7 == 0)
+    plans.loc[starts_late, "valid_from"] = "2026-04-10T12:00:00+02:00"
+    ended_before = starts_late & (plans["valid_to"] != "") & (plans["valid_to"] < "2026-04-11")
+    plans[~ended_before].to_csv(files.customers, index=False)
     con = connect(":memory:")
     for path in (files.customers, files.tickets, files.events):
         load_file(con, path)
@@ -595,3 +612,9 @@ def test_two_version_month_with_holidays_matches_reference(demo_warehouse, tmp_p
     assert any(r.status.startswith("open_") for r in results)
     assert any(r.paused > 0 for r in results)
     assert any(r.reopens > 0 for r in results)
+    assert checked["cells"][("unknown", "resolution")]["benchmark_only"]
+    assert any(
+        r["channel"] == "phone" and r["result"].status == "excluded"
+        for r in checked["rows"]
+        if r["result"].month == "2026-04"
+    )
