@@ -38,6 +38,7 @@ class RefResult:
     out_of_hours: bool = False
     month: str = ""  # YYYY-MM in the report time zone: the month the row counts in
     late: float | None = None  # working seconds past the limit
+    created: pd.Timestamp | None = None  # the clock's start
 
 
 def _work(cal, start: pd.Timestamp, end: pd.Timestamp) -> float:
@@ -275,5 +276,6 @@ def evaluate_ticket(
             out_of_hours=_work(desk, created, created + pd.Timedelta(1, "ns")) == 0,
             month=_month(counts_at, policy.report_timezone),
             late=elapsed - limit if passed else None,
+            created=created,
         )
     return out

@@ -29,10 +29,11 @@ import pytest
 
 from pipeline.demo import generate
 from pipeline.evaluate import month_end_as_of
+from pipeline.i18n import Messages
 from pipeline.load import load_file
 from pipeline.policy import Policy
 from pipeline.report_monthly import BREAKDOWN_ORDER, build_context, write_breach_lists
-from pipeline.report_sales import build_tiers_context
+from pipeline.report_sales import build_customer_context, build_tiers_context
 from pipeline.warehouse import connect
 from tests import evaluation_reference as ref
 
@@ -320,6 +321,92 @@ def tier_figures(
     return out
 
 
+# ------------------------------------------------------------ the customer report
+
+
+def customer_verdicts(
+    rows: list[dict], policy: Policy, customer: str, month_from: str, month_to: str
+) -> dict[tuple[str, str], tuple]:
+    """Per (ticket, metric) of the customer in the months: whether it would have been
+    within each SLA tier's promise (README, `sla report customer`): the limit the
+    version that judged it sets that tier (per-priority override first, the outage
+    line's own target and calendar, else the tier's target); under its own tier its
+    status; open, missed only past the limit; a breach of a later cycle
+    (first_resolution) judged by no other tier; None where nothing is promised."""
+    versions = policy.versions_in_months(month_from, month_to)
+    sla_tiers = [
+        t for t in TIER_ORDER if any(t in v.tiers and v.tiers[t].has_sla for v in versions)
+    ]
+    out = {}
+    for row in rows:
+        r = row["result"]
+        if row["customer_id"] != customer or not month_from <= r.month <= month_to:
+            continue
+        version = policy.version_at(r.created.tz_convert(policy.report_timezone).date())
+        spec = version.metrics[row["metric"]]
+        line = version.outage_line
+        on_line = r.outage_line and row["metric"] in line.applies_to
+        covered = r.status != "excluded" and r.limit is not None
+        later_cycle = (
+            r.clock_stop is not None and judged(row) == "breached" and r.elapsed <= r.limit
+        )
+        verdicts = []
+        for tier in sla_tiers:
+            if not covered or not (tier in version.tiers and version.tiers[tier].has_sla):
+                verdicts.append(None)
+                continue
+            if on_line and row["metric"] == "first_response":
+                limit = round(line.first_response_target_hours * 3600, 6)
+            else:
+                threshold = spec.by_priority.get(row["priority"]) or spec.targets[tier]
+                calendar = line.calendar if on_line else spec.calendar_name
+                limit = policy.threshold_seconds(threshold, calendar)[1]
+            if row["tier"] == tier:
+                verdict = (
+                    r.status in ("met", "met_late_target")
+                    if r.clock_stop is not None
+                    else False
+                    if r.status == "open_breached"
+                    else None
+                )
+            elif later_cycle:
+                verdict = None
+            elif r.clock_stop is not None:
+                verdict = r.elapsed <= limit
+            else:
+                verdict = False if r.elapsed > limit else None
+            verdicts.append(verdict)
+        out[(row["ticket_id"], row["metric"])] = tuple(verdicts)
+    return out
+
+
+def compare_customers(
+    con, rows: list[dict], policy: Policy, month_from: str, month_to: str, customers: list[str]
+) -> list[str]:
+    labels = {Messages("en")(metric): metric for metric in ("first_response", "resolution")}
+    problems = []
+    for customer in customers:
+        context = build_customer_context(con, customer, month_from, month_to, policy=policy)
+        have = {(r.ticket_id, labels[r.metric]): r.met for r in context.rows}
+        want = customer_verdicts(rows, policy, customer, month_from, month_to)
+        for key in sorted(set(want) | set(have)):
+            if want.get(key, "absent") != have.get(key, "absent"):
+                problems.append(
+                    f"customer {customer} {key} within {context.sla_tiers}: "
+                    f"reference {want.get(key, 'absent')}, report {have.get(key, 'absent')}"
+                )
+    return problems
+
+
+def busiest_customers(rows: list[dict], month_from: str, month_to: str, n: int) -> list[str]:
+    counts = Counter(
+        r["customer_id"]
+        for r in rows
+        if r["customer_id"] and month_from <= r["result"].month <= month_to
+    )
+    return sorted(c for c, _ in counts.most_common(n))
+
+
 # ------------------------------------------------------------ comparing
 
 
@@ -462,6 +549,9 @@ def check_month(con, policy: Policy, month: str, tmp_path: Path) -> dict:
             )
 
     problems += compare_tiers(con, rows, policy, month, month)
+    problems += compare_customers(
+        con, rows, policy, month, month, busiest_customers(rows, month, month, 30)
+    )
     assert not problems, "\n".join(problems)
     return {"rows": rows, "cells": expected, "lists": lists, "context": context, "con": con}
 
