@@ -600,12 +600,12 @@ def build_customer_context(
     elapsed = frame["elapsed_working_seconds"]
     # Its own tier's verdict is its stored status. A row breached by a later cycle
     # (first_resolution) is judged by no other tier: that cycle's time is not stored.
+    # A tier without an SLA is judged too, by its benchmark: its row is no tier's own.
     kept = frame["status"].isin(["met", "met_late_target"])
     own = {tier: frame["tier"] == tier for tier in sla_tiers}
-    own_limit = pd.Series(np.nan, index=frame.index)
-    for tier in sla_tiers:
-        own_limit = own_limit.mask(own[tier], frame[f"limit/{tier}"].astype(float))
-    later_cycle = judged & (frame["status"] == "breached") & (elapsed <= own_limit)
+    later_cycle = (
+        judged & (frame["judged"] == "breached") & (elapsed <= frame["limit_seconds"].astype(float))
+    )
 
     def verdicts(tier: str) -> pd.Series:
         limit = frame[f"limit/{tier}"].astype(float)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from pipeline.policy import RESOLVED_STATUSES, Policy
@@ -26,6 +27,45 @@ class RefResult:
     clock_stop: pd.Timestamp | None
     deadline: pd.Timestamp | None
     reopens: int
+    # What the reports read besides the verdict (tests/test_end_to_end.py).
+    has_sla: bool = False
+    benchmark_status: str | None = None  # the would-be verdict of a tier without an SLA
+    target: float | None = None
+    limit: float | None = None
+    calendar: str = ""
+    outage_line: bool = False
+    billable: bool = False
+    out_of_hours: bool = False
+    month: str = ""  # YYYY-MM in the report time zone: the month the row counts in
+    late: float | None = None  # working seconds past the limit
+    created: pd.Timestamp | None = None  # the clock's start
+
+
+def _work(cal, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Open seconds of `cal` in [start, end), one pair at a time (the engine's own
+    nanosecond entry point: parsing each instant as `working_seconds` does costs
+    more than the sum and would make a whole sample month take an hour)."""
+    ns = cal.working_ns(np.array([start.value]), np.array([end.value]))[0]
+    return ns / 1e9
+
+
+def _add(cal, start: pd.Timestamp, seconds: float) -> pd.Timestamp:
+    """The earliest instant t with _work(cal, start, t) == seconds."""
+    ns = cal.add_working_ns(np.array([start.value]), np.array([round(seconds * 1e9)]))[0]
+    return pd.Timestamp(int(ns), tz="UTC").tz_convert(cal.timezone)
+
+
+def _matches(ticket: dict, tier: str, field: str, value) -> bool:
+    """Does an exclusion rule's `field = value` hold for the ticket? Its tier is the
+    plan's at creation; a missing value matches nothing (true nor false)."""
+    have = tier if field == "tier" else ticket.get(field)
+    if have is None:
+        return False
+    return bool(have) is value if isinstance(value, bool) else have == value
+
+
+def _month(at: pd.Timestamp, tz: str) -> str:
+    return at.tz_convert(tz).strftime("%Y-%m")
 
 
 def _timeline(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> list[tuple]:
@@ -149,7 +189,7 @@ def evaluate_ticket(
             s, e = max(s, ticket["created_at"]), min(e, end)
             if e <= s:
                 continue
-            w = cal.working_seconds(s, e)
+            w = _work(cal, s, e)
             if st in metric.pause_statuses:
                 paused += w
             elif st in RESOLVED_STATUSES:
@@ -164,11 +204,11 @@ def evaluate_ticket(
             total = 0.0
             for s, w in active_pieces:
                 if total < limit <= total + w:
-                    deadline = cal.add_working_seconds(s, limit - total)
+                    deadline = _add(cal, s, limit - total)
                     break
                 total += w
             else:
-                deadline = cal.add_working_seconds(end, limit - elapsed)
+                deadline = _add(cal, end, limit - elapsed)
         if limit is None:
             status = "no_sla"
         elif stop is not None:
@@ -197,12 +237,45 @@ def evaluate_ticket(
                 if k and segments[k - 1][2] in RESOLVED_STATUSES and st not in RESOLVED_STATUSES:
                     cycle += 1
                 if cycle and st not in RESOLVED_STATUSES and st not in metric.pause_statuses:
-                    per_cycle[cycle] = per_cycle.get(cycle, 0.0) + cal.working_seconds(s, e)
+                    per_cycle[cycle] = per_cycle.get(cycle, 0.0) + _work(cal, s, e)
             if any(v > limit for v in per_cycle.values()):
                 status = "breached"
+        benchmark = None
         if limit is not None and not has_sla:
-            status = "no_sla"
-        if any(bool(ticket.get(x.field)) == x.value for x in metric.exclude):
-            status = "excluded"
-        out[name] = RefResult(status, elapsed, paused, gap, stop, deadline, reopens)
+            benchmark, status = status, "no_sla"
+        if any(_matches(ticket, tier, x.field, x.value) for x in metric.exclude):
+            benchmark, status = None, "excluded"
+        # docs/policy.md, "Month a row counts in": where the clock stopped; while
+        # open, where the deadline passed, else the month under way just before as_of.
+        passed = limit is not None and elapsed > limit
+        if stop is not None:
+            counts_at = stop
+        elif passed:
+            counts_at = deadline
+        else:
+            counts_at = as_of - pd.Timedelta(1, "ns")
+        # Out of hours: the desk's hours (the first response's calendar, also when
+        # that metric counts clock time) were closed at the creation instant.
+        desk = policy.calendar(version.metrics["first_response"].calendar)
+        created = ticket["created_at"]
+        out[name] = RefResult(
+            status,
+            elapsed,
+            paused,
+            gap,
+            stop,
+            deadline,
+            reopens,
+            has_sla=has_sla,
+            benchmark_status=benchmark,
+            target=target,
+            limit=limit,
+            calendar=cal_name,
+            outage_line=on_outage,
+            billable=on_outage and ticket.get("cause_domain") == outage.billable_cause_domain,
+            out_of_hours=_work(desk, created, created + pd.Timedelta(1, "ns")) == 0,
+            month=_month(counts_at, policy.report_timezone),
+            late=elapsed - limit if passed else None,
+            created=created,
+        )
     return out

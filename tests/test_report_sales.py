@@ -571,6 +571,44 @@ def test_a_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
     assert context.met["business"]["resolution"] == 0
 
 
+def test_a_benchmark_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
+    """Found by the end-to-end recomputation (tests/test_end_to_end.py): the same
+    ticket from a Pioneer customer, whose row is judged only as a benchmark
+    (benchmark_status 'breached', its second cycle past the Business limit), read
+    'met' under Business and Premium: the later cycle was recognised only on a row
+    of an SLA tier."""
+    from tests.evaluation_fixtures import build, plan, status, ticket
+
+    doc = Policy.default().document
+    for version in doc["versions"]:
+        version["metrics"]["resolution"]["reopen_rule"] = "first_resolution"
+    policy = Policy.from_dict(doc)
+    con = build(
+        [
+            ticket(
+                "RE",
+                "C1",
+                "2026-10-05T09:00",
+                first_response="2026-10-05T09:30",
+                resolved="2026-10-20T10:00",
+            )
+        ],
+        [
+            status("RE", "2026-10-05T10:00", "open", "resolved"),
+            status("RE", "2026-10-06T09:00", "resolved", "open"),
+            status("RE", "2026-10-20T10:00", "open", "resolved"),
+        ],
+        [plan("C1", "pioneer", "2020-01-01")],
+    )
+    con.execute("INSERT INTO customers (customer_id, name, load_id) VALUES ('C1', 'Acme', 1)")
+    context = build_customer_context(con, "C1", "2026-10", "2026-10", policy=policy)
+    row = next(r for r in context.rows if r.metric == "Resolution")
+    assert (row.status, row.elapsed_h) == ("no_sla", 1.0)
+    assert row.met == (None, None)  # Business, Premium
+    assert context.met["business"]["resolution"] == 0
+    assert context.met["premium"]["resolution"] == 0
+
+
 def test_an_open_row_is_missed_only_under_a_tier_whose_limit_it_has_passed() -> None:
     """Found in QA: an open ticket read '–' under every tier and still counted among
     the rows an SLA would have covered, so 'of 2, met 1' read as a miss for a ticket

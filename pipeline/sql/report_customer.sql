@@ -6,6 +6,11 @@ SELECT
     r.tier,
     r.priority,
     r.status,
+    -- The verdict the row was judged by (a tier without an SLA: its benchmark's) and
+    -- the limit it was held to: a later cycle's breach (first_resolution) shows as
+    -- this verdict over a stored time within the limit.
+    coalesce(r.benchmark_status, r.status) AS judged,
+    r.limit_seconds,
     r.policy_version,
     r.clock_start,
     r.clock_stop,
