@@ -25,7 +25,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from pipeline import __version__, charts
+from pipeline import __version__
 from pipeline.breach_register import export_register
 from pipeline.errors import EvaluationError
 from pipeline.evaluate import (
@@ -197,6 +197,10 @@ def build_context(
     evaluation_id: int | None = None,
 ) -> MonthlyReportContext:
     """Everything the monthly report shows, as numbers and formatted text."""
+    # Imported late, as WeasyPrint is: matplotlib takes 1-2 s to import, which every
+    # sla command (status, audit ticket, ...) paid through cli's import of this module.
+    from pipeline import charts
+
     policy = policy or Policy.default()
     month = valid_month(month)
     m = Messages(lang)

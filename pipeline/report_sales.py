@@ -17,7 +17,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import charts
 from pipeline.errors import AuditError
 from pipeline.evaluate import (
     NO_TICKETS,
@@ -425,6 +424,8 @@ def build_tiers_context(
         previous = tier
     # The charts show the first metric measured (the first response, unless the
     # policy promises none).
+    from pipeline import charts  # imported late: see report_monthly.build_context
+
     charted = metrics[0]
     quantiles, monthly = chart_frames(
         con, evaluation_id, month_from, month_to, charted, sticks[charted][-1].seconds

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -750,3 +752,15 @@ def test_verify_of_a_pruned_report_says_its_rows_are_gone(db: str, tmp_path) -> 
         in result.output
     )
     assert "differs:" not in result.output
+
+
+def test_commands_without_charts_do_not_import_matplotlib() -> None:
+    """Found by the 1M-ticket pass: importing the CLI imported matplotlib (through
+    the reports' charts), 1-2 s of every command, `sla status` and `sla audit ticket`
+    included; only a report that draws charts needs it."""
+    probe = (
+        "import sys, pipeline.cli; "
+        "print(sorted(m for m in sys.modules if m in {'matplotlib', 'weasyprint'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

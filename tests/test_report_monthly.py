@@ -577,6 +577,40 @@ def test_a_ticket_left_open_stays_in_every_later_months_open_list() -> None:
     ]
 
 
+def test_intake_counts_each_ticket_in_its_local_month_of_the_window() -> None:
+    """The intake chart's months are bounded by local midnight (Europe/Amsterdam),
+    summer and winter time alike, and a ticket created before the window's first
+    month is not counted in it (the query reads the window's rows only)."""
+    created = {
+        "BEFORE": "2025-10-31T23:59:59",  # before the window (2025-11 to 2026-10)
+        "FIRST": "2025-11-01T00:00",
+        "SEP": "2026-09-30T23:59:59",  # summer time: 21:59:59 UTC
+        "OCT1": "2026-10-01T00:00",  # 2026-09-30 22:00 UTC
+        "OCT2": "2026-10-31T23:59:59",  # winter time: 22:59:59 UTC
+    }
+    con = build(
+        [ticket(t, "C1", at, first_response=at, resolved=at) for t, at in created.items()],
+        [],
+        [plan("C1", "business", "2025-01-01")],
+    )
+    context = build_context(con, MONTH)
+    intake = query(
+        con,
+        "report_monthly_intake.sql",
+        {
+            "evaluation_id": context.evaluation_id,
+            "month_from": "2025-11",
+            "month": MONTH,
+            "tz": "Europe/Amsterdam",
+        },
+    ).df()
+    assert sorted(zip(intake["month"], intake["tier"], intake["tickets"], strict=True)) == [
+        ("2025-11", "business", 1),
+        ("2026-09", "business", 1),
+        ("2026-10", "business", 2),
+    ]
+
+
 def test_an_empty_open_list_says_so() -> None:
     html = render_html(build_context(small_warehouse(), MONTH))
     assert "No ticket was open at month end at risk of or past its limit." in html
