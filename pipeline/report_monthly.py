@@ -188,22 +188,45 @@ def data_months(con: duckdb.DuckDBPyConnection, tz: str) -> tuple[str | None, st
     return low, high
 
 
-def build_context(
+@dataclass(frozen=True)
+class MonthlyData:
+    """What the monthly report reads from the warehouse for one month, in every
+    language alike: queried once and formatted per language (on a million tickets
+    the queries take seconds, the formatting little)."""
+
+    month: str
+    evaluation_id: int
+    as_of: dt.datetime
+    policy_name: str
+    policy_hash: str
+    first_month: str  # the data's first month: the trend charts start there at the earliest
+    cells: pd.DataFrame  # compliance_cells.sql by month, the 12 months up to `month`
+    judged: tuple[tuple[str, str, str], ...]  # (tier, metric, policy version) of its rows
+    breaches: pd.DataFrame  # report_monthly_breaches.sql: both lists, every row
+    intake: pd.DataFrame  # report_monthly_intake.sql
+    quantiles: pd.DataFrame  # report_monthly_quantiles.sql
+    breakdowns: dict[str, pd.DataFrame]  # report_monthly_breakdown.sql per dimension
+    quality: tuple  # report_monthly_quality.sql
+    loads: pd.DataFrame  # report_monthly_inputs.sql
+    rejected: pd.DataFrame  # outstanding rejected rows by reason
+    flagged: pd.DataFrame  # outstanding flags by code
+    policy_versions: tuple[str, ...]  # the versions that judged the month's rows
+
+
+def monthly_data(
     con: duckdb.DuckDBPyConnection,
     month: str,
     *,
-    lang: str = "en",
     policy: Policy | None = None,
     evaluation_id: int | None = None,
-) -> MonthlyReportContext:
-    """Everything the monthly report shows, as numbers and formatted text."""
-    # Imported late, as WeasyPrint is: matplotlib takes 1-2 s to import, which every
-    # sla command (status, audit ticket, ...) paid through cli's import of this module.
-    from pipeline import charts
+) -> MonthlyData:
+    """Query what the monthly report of `month` shows, from `evaluation_id` or the
+    evaluation a report of the month reuses (made when there is none).
 
+    Raises `EvaluationError` for a warehouse without tickets, a month outside the
+    data, or an evaluation that is not stored."""
     policy = policy or Policy.default()
     month = valid_month(month)
-    m = Messages(lang)
     if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
         raise EvaluationError(NO_TICKETS)
     low, high = data_months(con, policy.report_timezone)
@@ -223,7 +246,78 @@ def build_context(
     as_of, policy_name, policy_hash = info[0]
     months = _months_back(month, 12)
     params = {"evaluation_id": evaluation_id, "month": month, "month_from": months[0]}
-    cells = query(con, "compliance_cells.sql", {**params, "by_month": True}).df()
+    # As `sla status` counts them: rows of a reading a later one replaced are kept,
+    # no longer outstanding.
+    flagged = (
+        outstanding(con, "flagged")
+        .groupby("flag_code", as_index=False)["rows"]
+        .sum()
+        .rename(columns={"rows": "n"})
+        .sort_values(["n", "flag_code"], ascending=[False, True])
+    )
+    return MonthlyData(
+        month=month,
+        evaluation_id=int(evaluation_id),
+        as_of=as_of,
+        policy_name=policy_name,
+        policy_hash=policy_hash,
+        first_month=low,
+        cells=query(con, "compliance_cells.sql", {**params, "by_month": True}).df(),
+        judged=tuple(con.execute(JUDGED_VERSIONS_SQL, [evaluation_id, month]).fetchall()),
+        breaches=query(con, "report_monthly_breaches.sql", params).df(),
+        intake=query(
+            con, "report_monthly_intake.sql", {**params, "tz": policy.report_timezone}
+        ).df(),
+        quantiles=query(con, "report_monthly_quantiles.sql", params).df(),
+        breakdowns={
+            dimension: query(
+                con, "report_monthly_breakdown.sql", {**params, "dimension": dimension}
+            ).df()
+            for dimension in BREAKDOWN_ORDER
+        },
+        quality=tuple(query(con, "report_monthly_quality.sql", params).fetchall()[0]),
+        loads=query(con, "report_monthly_inputs.sql", {}).df(),
+        rejected=outstanding(con, "rejected").rename(columns={"rows": "n"}),
+        flagged=flagged,
+        policy_versions=tuple(
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT policy_version FROM sla_results WHERE evaluation_id = ? "
+                "AND month = ? AND policy_version IS NOT NULL ORDER BY 1",
+                [evaluation_id, month],
+            ).fetchall()
+        ),
+    )
+
+
+def build_context(
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    *,
+    lang: str = "en",
+    policy: Policy | None = None,
+    evaluation_id: int | None = None,
+    data: MonthlyData | None = None,
+) -> MonthlyReportContext:
+    """Everything the monthly report shows, as numbers and formatted text: `data`
+    (queried by `monthly_data` for the same month, policy and evaluation) or
+    queried here."""
+    # Imported late, as WeasyPrint is: matplotlib takes 1-2 s to import, which every
+    # sla command (status, audit ticket, ...) paid through cli's import of this module.
+    from pipeline import charts
+
+    policy = policy or Policy.default()
+    month = valid_month(month)
+    if data is None:
+        data = monthly_data(con, month, policy=policy, evaluation_id=evaluation_id)
+    elif data.month != month or evaluation_id not in (None, data.evaluation_id):
+        raise ValueError("data: queried for another month or evaluation")
+    m = Messages(lang)
+    evaluation_id = data.evaluation_id
+    as_of = data.as_of
+    low = data.first_month
+    months = _months_back(month, 12)
+    cells = data.cells.copy()
     # The promises shown: those of each version judging tickets created in the
     # month (the first version for a month before it), with the date each began.
     in_month = policy.versions_in_months(month, month)
@@ -233,7 +327,7 @@ def build_context(
     # judged by June's version).
     by_name = {v.version: v for v in policy.versions}
     judged: dict[tuple[str, str], list] = {}
-    for tier, metric, name in con.execute(JUDGED_VERSIONS_SQL, [evaluation_id, month]).fetchall():
+    for tier, metric, name in data.judged:
         versions = judged.setdefault((tier, metric), list(in_month))
         if name in by_name and by_name[name] not in versions:
             versions.append(by_name[name])
@@ -329,7 +423,7 @@ def build_context(
                     )
     out_cells.sort(key=lambda c: (c.benchmark_only, c.tier, c.metric))
 
-    breaches_df = query(con, "report_monthly_breaches.sql", params).df()
+    breaches_df = data.breaches
     tz = policy.report_timezone
 
     def breach_rows(frame: pd.DataFrame) -> tuple[BreachRow, ...]:
@@ -389,7 +483,7 @@ def build_context(
     # Intake by the month of creation: counted by the month a row counts in, the
     # report's month would also hold every ticket still open, which later months
     # (since closed) no longer do.
-    volume = query(con, "report_monthly_intake.sql", {**params, "tz": policy.report_timezone}).df()
+    volume = data.intake
     trend_charts.append(
         charts.trend(
             volume,
@@ -404,7 +498,7 @@ def build_context(
             decimal=m.decimal,
         )
     )
-    quantiles = query(con, "report_monthly_quantiles.sql", params).df()
+    quantiles = data.quantiles
     distribution_charts = []
     for metric in METRICS:
         part = quantiles[quantiles["metric"] == metric]
@@ -429,7 +523,7 @@ def build_context(
         )
 
     def breakdown(dimension: str) -> tuple[dict, ...]:
-        frame = query(con, "report_monthly_breakdown.sql", {**params, "dimension": dimension}).df()
+        frame = data.breakdowns[dimension].copy()
         # Most urgent priority first, channels as documented; a value not recorded last.
         order = BREAKDOWN_ORDER[dimension]
         frame["rank"] = frame["value"].map({v: i for i, v in enumerate(order)}).fillna(len(order))
@@ -446,18 +540,10 @@ def build_context(
             for r in frame.itertuples()
         )
 
-    quality = query(con, "report_monthly_quality.sql", params).fetchall()[0]
-    loads = query(con, "report_monthly_inputs.sql", {}).df()
-    # As `sla status` counts them: rows of a reading a later one replaced are kept,
-    # no longer outstanding.
-    rejected = outstanding(con, "rejected").rename(columns={"rows": "n"})
-    flagged = (
-        outstanding(con, "flagged")
-        .groupby("flag_code", as_index=False)["rows"]
-        .sum()
-        .rename(columns={"rows": "n"})
-        .sort_values(["n", "flag_code"], ascending=[False, True])
-    )
+    quality = data.quality
+    loads = data.loads
+    rejected = data.rejected
+    flagged = data.flagged
     first = dt.date.fromisoformat(f"{month}-01")
     last = (pd.Timestamp(first) + pd.offsets.MonthEnd(1)).date()
     calendars = []
@@ -504,14 +590,7 @@ def build_context(
                 + ("".join(" " + text for text in spans)),
             }
         )
-    versions = tuple(
-        r[0]
-        for r in con.execute(
-            "SELECT DISTINCT policy_version FROM sla_results WHERE evaluation_id = ? AND month = ?"
-            " AND policy_version IS NOT NULL ORDER BY 1",
-            [evaluation_id, month],
-        ).fetchall()
-    )
+    versions = data.policy_versions
     # Every tier with an SLA in a version in force during the month, in the order
     # of the month's last version.
     with_sla = {k for v in in_month for k, t in v.tiers.items() if t.has_sla}
@@ -524,8 +603,8 @@ def build_context(
         month_label=m.month(month),
         evaluation_id=int(evaluation_id),
         as_of=m.datetime(as_of, tz),
-        policy_name=policy_name,
-        policy_hash=policy_hash,
+        policy_name=data.policy_name,
+        policy_hash=data.policy_hash,
         policy_versions=versions,
         tier_set=", ".join(sla_tiers),
         trend_months=len(shown_months),
@@ -968,14 +1047,21 @@ BREACH_CSV_COLUMNS = (
 
 
 def write_breaches_csv(
-    con: duckdb.DuckDBPyConnection, context: MonthlyReportContext, tz: str, path: Path
+    con: duckdb.DuckDBPyConnection,
+    context: MonthlyReportContext,
+    tz: str,
+    path: Path,
+    *,
+    data: MonthlyData | None = None,
 ) -> Path:
     """Every row of the report's two breach lists, not only the BREACHES_LISTED
     each shows, in their order: `list` is `breaches` or `open_at_month_end`,
     instants in zone `tz`, times in seconds. Written as the breach register's CSV
     (`export_register`: ISO 8601 instants with their offset, text neutralised for
     spreadsheets, a byte-order mark for Excel). One file for every language:
-    codes, not labels."""
+    codes, not labels. From `data`'s rows when given (the report's own query)."""
+    if data is not None:
+        return _export_breach_lists(data.breaches, tz, path)
     return write_breach_lists(con, context.evaluation_id, context.month, tz, path)
 
 
@@ -990,6 +1076,11 @@ def write_breach_lists(
         "report_monthly_breaches.sql",
         {"evaluation_id": evaluation_id, "month": month},
     ).df()
+    return _export_breach_lists(frame, tz, path)
+
+
+def _export_breach_lists(frame: pd.DataFrame, tz: str, path: Path) -> Path:
+    frame = frame.copy()
     listed_in = np.where(frame["status"] == "breached", "breaches", "open_at_month_end")
     frame.insert(0, "list", listed_in)
     for col in ("deadline", "clock_stop"):
@@ -1087,8 +1178,10 @@ def write_monthly_report(
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     context = None
+    # Queried once: each language formats the same rows.
+    data = monthly_data(con, month, policy=policy)
     for lang in langs:
-        context = build_context(con, month, lang=lang, policy=policy)
+        context = build_context(con, month, lang=lang, policy=policy, data=data)
         written += write_document(
             render_html(context),
             folder,
@@ -1101,7 +1194,9 @@ def write_monthly_report(
     figures = figures_csv(context)
     (folder / "figures.csv").write_text(figures, "utf-8")
     written.append(folder / "figures.csv")
-    written.append(write_breaches_csv(con, context, policy.report_timezone, folder / BREACHES_CSV))
+    written.append(
+        write_breaches_csv(con, context, policy.report_timezone, folder / BREACHES_CSV, data=data)
+    )
     documents.append(folder / BREACHES_CSV)
     written.append(
         write_manifest(

@@ -15,6 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
+from pipeline import report_monthly
 from pipeline.errors import EvaluationError
 from pipeline.i18n import Messages
 from pipeline.policy import Policy, Threshold
@@ -24,6 +25,7 @@ from pipeline.report_monthly import (
     PRINT_BLOCK_LINES,
     PRINT_LINE_CELLS,
     build_context,
+    monthly_data,
     print_breach_list,
     promise_text,
     render_html,
@@ -54,6 +56,28 @@ def rows(con, context) -> pd.DataFrame:
         "SELECT * FROM sla_results WHERE evaluation_id = ? AND month = ?",
         [context.evaluation_id, MONTH],
     ).df()
+
+
+def test_each_language_formats_the_same_queried_rows(con, context, monkeypatch, tmp_path) -> None:
+    data = monthly_data(con, MONTH)
+    assert build_context(con, MONTH, lang="en", data=data) == context
+    with pytest.raises(ValueError, match="another month or evaluation"):
+        build_context(con, "2026-09", data=data)
+    # Writing two languages and the breach list runs each of the report's queries once.
+    ran: list[str] = []
+
+    def counted(con, name, params=None):
+        ran.append(name)
+        return query(con, name, params)
+
+    monkeypatch.setattr(report_monthly, "query", counted)
+    written = write_monthly_report(
+        con, MONTH, langs=("en", "nl"), formats=("html",), out_dir=tmp_path
+    )
+    assert {p.name for p in written} >= {"sla-report.en.html", "sla-report.nl.html", BREACHES_CSV}
+    assert ran.count("compliance_cells.sql") == 1
+    assert ran.count("report_monthly_breaches.sql") == 1
+    assert ran.count("report_monthly_breakdown.sql") == 2  # priority, channel
 
 
 def test_context_counts_match_the_evaluation(context, rows) -> None:
