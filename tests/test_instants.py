@@ -178,6 +178,8 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
         "2026-10-27 10:30:00.5",
         "2026-10-27T09:45:00Z",
         "2026-10-27 10:00:00+0100",
+        "2026-10-27 10:00:00 +0100",
+        "2026-10-27 10:00:00 Z",
         "2026-10-27 10:00:00 UTC",
         "2026-10-27 10:00:00+01:75",
         "2026-10-27 10:00:00+19:00",
@@ -187,7 +189,7 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
     instants, naive = read_text(pd.Series(texts), zone)
     expected = [_loader_ns(sql, text, zone) for text in texts]
     assert [None if pd.isna(i) else i.value for i in instants] == expected
-    assert naive.tolist() == [True, True] + [False] * 7
+    assert naive.tolist() == [True, True] + [False] * 9
     assert read_text(pd.Series(texts), None)[0][:2].isna().all()  # no zone, no instant
 
 
