@@ -264,6 +264,13 @@ def _iso(value: Any, tz: str) -> str | None:
     return None if _missing(value) else pd.Timestamp(value).tz_convert(tz).isoformat()
 
 
+def _fraction_digits(seconds: float) -> int:
+    """How many decimals (0-6) `seconds` needs to the microsecond: float sums of
+    whole seconds (28800.000000001) need none."""
+    micro = round(abs(seconds) * 1_000_000) % 1_000_000
+    return 0 if micro == 0 else 6 - len(str(micro)) + len(str(micro).rstrip("0"))
+
+
 @dataclass(frozen=True)
 class Words:
     """The audit's words in one language (catalogue keys `audit_*`). English keeps
@@ -294,7 +301,13 @@ class Words:
         return str(value) if self.english else self.m.date(value)
 
     def seconds(self, value: float) -> str:
-        return f"{value:,.0f}" if self.english else self.m.number(value)
+        """Seconds, with the fraction a timestamp's fraction leaves (to the
+        microsecond, as stored): rounded to whole seconds, 28,800.4 s read as
+        "elapsed 28,800 s ... exceeds the limit by 0 s -> breached"."""
+        digits = _fraction_digits(value)
+        if self.english:
+            return f"{value:,.{digits}f}"
+        return self.m.number(value, digits)
 
     def amount(self, value: float) -> str:
         """A number as the policy states it (8, 4.5, 0.25)."""

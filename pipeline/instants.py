@@ -13,7 +13,9 @@ the one place that reads them, so the rules live in one place:
   the gap (to 03:30 summer time). That is how the loader's SQL reads them (DuckDB's
   ICU time zones), so a naive reading means the same instant wherever it enters;
 - pandas 3 stores `datetime64[s]`/`[ms]`/`[us]`: units are converted explicitly,
-  never assumed to be nanoseconds.
+  never assumed to be nanoseconds;
+- a number (epoch seconds or milliseconds) is refused: its unit is unknown, and
+  pandas would take it for nanoseconds.
 """
 
 from __future__ import annotations
@@ -133,10 +135,29 @@ def _from_datetime_index(index: pd.DatetimeIndex, naive_tz: str) -> np.ndarray:
     return _localize(index, naive_tz).as_unit("ns").asi8
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, np.datetime64)
+
+
+def _refuse_numbers(example: Any) -> None:
+    """pandas reads a number as nanoseconds since 1970, so epoch seconds (or
+    milliseconds) came out as instants in January 1970, and every working time
+    measured between them as a fraction of a second. Which unit a number counts
+    is the caller's to say."""
+    raise TypeError(
+        f"{example!r} is a number, not an instant: its unit (seconds, milliseconds, ... "
+        "since 1970) is unknown; convert it first, e.g. pandas.to_datetime(x, unit='s', "
+        "utc=True)"
+    )
+
+
 def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
     """Parse an object column mixing strings, datetimes, Timestamps and missing values."""
     out = np.full(len(values), NAT_NS, dtype=np.int64)
     missing = values.isna().to_numpy()
+    number = values.map(_is_number).to_numpy(dtype=bool) & ~missing
+    if number.any():
+        _refuse_numbers(values[number].iloc[0])
     is_str = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     strings = values[is_str & ~missing].astype(str).str.strip()
     if len(strings):
@@ -166,11 +187,14 @@ def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
 def to_instants(values: Any, naive_tz: str) -> Instants:
     """Read scalars or array-likes of instants into UTC int64 nanoseconds.
 
-    Raises `ValueError` (from pandas) when a string is not a timestamp.
+    Raises `ValueError` (from pandas) when a string is not a timestamp, and
+    `TypeError` for a number (NaN aside, which is missing): its unit is unknown.
     """
     if _is_scalar(values):
         if values is None or (not isinstance(values, str) and pd.isna(values)):
             ns = np.array([NAT_NS], dtype=np.int64)
+        elif _is_number(values):
+            _refuse_numbers(values)
         else:
             ns = _from_objects(pd.Series([pd.Timestamp(values)], dtype=object), naive_tz)
         return Instants(ns, ns == NAT_NS, scalar=True, index=None)
@@ -184,6 +208,12 @@ def to_instants(values: Any, naive_tz: str) -> Instants:
         ns = _from_datetime_index(pd.DatetimeIndex(values), naive_tz)
     else:
         arr = np.asarray(values)
+        if arr.dtype.kind in "biufc":
+            given = arr.ravel()
+            given = given[~np.isnan(given)] if arr.dtype.kind in "fc" else given
+            if len(given):  # NaN alone is missing, as in an object column
+                _refuse_numbers(given[0].item())
+            arr = arr.astype(object)
         if np.issubdtype(arr.dtype, np.datetime64):
             ns = _from_datetime_index(pd.DatetimeIndex(arr.ravel()), naive_tz)
         else:

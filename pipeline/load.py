@@ -80,7 +80,9 @@ FORMATS = {
 # 1: the first recorded (loads before it have NULL); it refuses a CSV row with
 # more values than the header has columns, empty ones too, which an earlier
 # loader read shifted one column over.
-READER_VERSION = 1
+# 2: a space before a time's offset ('2026-10-26 09:15:00 +0100') is read as the
+# offset; version 1 rejected such rows as unparseable_timestamp.
+READER_VERSION = 2
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
 REASONS = {

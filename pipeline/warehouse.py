@@ -102,6 +102,10 @@ def connect(
             ) from None
         raise WarehouseError(f"cannot open warehouse {target}: {exc}") from None
     con.execute(f"SET memory_limit = '{_memory_limit()}'")
+    # DuckDB hands instants back in the machine's zone (from TZ) unless told:
+    # `sla status` then printed its ticket range at -04:00 on one machine and
+    # +00:00 on another. Every zone the pipeline shows is named by the policy.
+    con.execute("SET TimeZone = 'UTC'")
     if str(target) != ":memory:":
         # Quoted: a folder or file name may hold an apostrophe ("Jan's data").
         spill = f"{target}.tmp".replace("'", "''")

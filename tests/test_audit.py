@@ -481,6 +481,23 @@ def test_reaching_a_fractional_hour_target_exactly_is_on_time_in_the_audit() -> 
     assert audit.matches
 
 
+def test_a_fraction_of_a_second_over_the_limit_is_shown_in_the_audit() -> None:
+    """Timestamps keep their fraction: 0.4 s over an 8-hour limit is a breach, and
+    the audit said "elapsed 28,800 s ... exceeds the limit by 0 s -> breached"."""
+    late = ticket("LATE", "C-PREM", "2026-10-20T09:00", first_response="2026-10-20T17:00:00.400")
+    half = ticket("HALF", "C-PREM", "2026-10-20T09:00", first_response="2026-10-20T09:00:06.500")
+    con = build([late, half], [], [plan("C-PREM", "premium", "2025-01-01")])
+    evaluate(con, as_of=AS_OF)
+    fr = metric(audit_ticket(con, "LATE"), "first_response")
+    assert (fr.elapsed, fr.status) == (pytest.approx(28_800.4), "breached")
+    assert "= elapsed 28,800.4 s" in fr.arithmetic
+    assert "exceeds the limit by 0.4 s -> breached" in fr.arithmetic
+    assert "target 28,800 s" in fr.arithmetic
+    dutch = metric(audit_ticket(con, "HALF", lang="nl"), "first_response")
+    assert "verstreken 6,5 s" in dutch.arithmetic
+    assert "6.5 s" in metric(audit_ticket(con, "HALF"), "first_response").arithmetic
+
+
 def test_reaching_the_limit_at_the_as_of_instant_is_the_month_under_way_in_the_audit() -> None:
     doc = Policy.default().document
     doc["versions"][0]["outage_line"]["first_response_target_hours"] = 1

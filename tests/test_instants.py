@@ -178,6 +178,8 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
         "2026-10-27 10:30:00.5",
         "2026-10-27T09:45:00Z",
         "2026-10-27 10:00:00+0100",
+        "2026-10-27 10:00:00 +0100",
+        "2026-10-27 10:00:00 Z",
         "2026-10-27 10:00:00 UTC",
         "2026-10-27 10:00:00+01:75",
         "2026-10-27 10:00:00+19:00",
@@ -187,7 +189,7 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
     instants, naive = read_text(pd.Series(texts), zone)
     expected = [_loader_ns(sql, text, zone) for text in texts]
     assert [None if pd.isna(i) else i.value for i in instants] == expected
-    assert naive.tolist() == [True, True] + [False] * 7
+    assert naive.tolist() == [True, True] + [False] * 9
     assert read_text(pd.Series(texts), None)[0][:2].isna().all()  # no zone, no instant
 
 
@@ -216,3 +218,64 @@ def test_every_zone_name_accepted_works_in_pandas_and_duckdb() -> None:
 )
 def test_iso_date_takes_only_the_documented_form(value, expected) -> None:
     assert iso_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1792000000,  # epoch seconds
+        np.int64(1792000000),
+        1792000000.5,
+        np.array([1792000000, 1792003600]),
+        pd.Series([1792000000000, 1792003600000]),  # epoch milliseconds
+        pd.Series([1792000000, None], dtype="Int64"),
+        pd.Series(["2026-10-26T09:00Z", 1792000000], dtype=object),
+        True,
+    ],
+    ids=["int", "np.int64", "float", "array", "series_ms", "nullable", "mixed", "bool"],
+)
+def test_numbers_are_refused_not_read_as_nanoseconds(value) -> None:
+    """pandas reads a number as nanoseconds since 1970: epoch seconds became an
+    instant in January 1970 and an hour between two of them 3.6 microseconds."""
+    from pipeline.calendar import Calendar
+
+    with pytest.raises(TypeError, match=r"unit .* is unknown"):
+        to_instants(value, "Europe/Amsterdam")
+    with pytest.raises(TypeError, match="is a number, not an instant"):
+        Calendar.builtin("always").working_seconds(value, "2026-10-26T10:00Z")
+
+
+def test_nan_alone_is_still_missing() -> None:
+    got = to_instants(np.array([np.nan, np.nan]), "Europe/Amsterdam")
+    assert got.missing.tolist() == [True, True]
+    assert to_instants(float("nan"), "Europe/Amsterdam").missing.tolist() == [True]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_every_resolution_gives_the_same_nanoseconds(unit: str) -> None:
+    """pandas 3 keeps datetime64[s]/[ms]/[us]: each shape the engine takes, tz-aware
+    in the zone or naive readings (around both DST switches), in each unit."""
+    walls = ["2026-03-29 02:30:00", "2026-10-25 02:30:00", "2026-10-26 09:15:07"]
+    expected = [
+        pd.Timestamp("2026-03-29T01:30Z").value,
+        pd.Timestamp("2026-10-25T01:30Z").value,
+        pd.Timestamp("2026-10-26T08:15:07Z").value,
+    ]
+    zone = "Europe/Amsterdam"
+    naive = pd.DatetimeIndex(walls).as_unit(unit)
+    aware = pd.DatetimeIndex(expected).tz_localize("UTC").tz_convert(zone).as_unit(unit)
+    shapes = {
+        "naive index": naive,
+        "naive series": pd.Series(naive),
+        "naive numpy": naive.to_numpy(),
+        "aware index": aware,
+        "aware series": pd.Series(aware),
+        "aware objects": pd.Series(list(aware), dtype=object),
+    }
+    for shape, value in shapes.items():
+        assert to_instants(value, zone).ns.tolist() == expected, shape
+    scalar = aware[2]
+    assert scalar.unit == unit
+    assert to_instants(scalar, zone).ns.tolist() == expected[2:]
+    bounds = local_bounds(naive[2:], zone, first_occurrence=True)
+    assert bounds.tolist() == expected[2:]

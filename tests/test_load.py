@@ -453,6 +453,34 @@ def test_offsets_no_clock_has_are_rejected(con, tmp_path) -> None:
     }
 
 
+def test_a_space_before_the_offset_is_read_as_the_offset(con, tmp_path) -> None:
+    """Ruby's Time#to_s, Java's 'yyyy-MM-dd HH:mm:ss Z' and PHP write a space
+    before the offset. The TIMESTAMPTZ cast refused it, so such rows were rejected
+    as unparseable although pipeline.instants (the ServiceNow and Zendesk readers,
+    the engine) reads them as instants."""
+    path = tmp_path / "spaced.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,resolved_at\n"
+        "T1,C1,2026-10-26 09:15:00 +0100,2026-10-27 09:15:30.5 +01:00\n"
+        "T2,C1,2026-10-23 17:00:00 +0200,2026-10-26 08:00:00 Z\n"
+        "T3,C1,2026-10-26 09:15:00 -05:30,\n"
+        "T4,C1,2026-10-26 09:15:00 +01:75,\n"
+    )
+    summary = load_file(con, path)
+    assert summary.rejected == {"unparseable_timestamp": 1}
+    stored = {
+        t: (pd.Timestamp(c), None if r is None else pd.Timestamp(r))
+        for t, c, r in con.execute(
+            "SELECT ticket_id, created_at, resolved_at FROM tickets"
+        ).fetchall()
+    }
+    assert stored == {
+        "T1": (pd.Timestamp("2026-10-26T08:15Z"), pd.Timestamp("2026-10-27T08:15:30.5Z")),
+        "T2": (pd.Timestamp("2026-10-23T15:00Z"), pd.Timestamp("2026-10-26T08:00Z")),
+        "T3": (pd.Timestamp("2026-10-26T14:45Z"), None),
+    }
+
+
 def test_a_period_inside_a_longer_one_is_an_overlap(tmp_path) -> None:
     con = connect(":memory:")
     path = tmp_path / "plans.csv"

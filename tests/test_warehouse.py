@@ -95,3 +95,26 @@ def test_a_load_made_after_migration_030_keeps_its_not_applied_count(old_warehou
     path, _, _ = old_warehouse(31)
     con = connect(path)
     assert con.execute("SELECT not_applied FROM loads ORDER BY load_id").fetchall() == [(0,), (0,)]
+
+
+def test_instants_come_back_in_utc_whatever_the_machines_zone(tmp_path) -> None:
+    """DuckDB hands TIMESTAMPTZ values back in the zone of the machine (TZ) unless
+    told otherwise: `sla status` printed its ticket range at -04:00 in New York."""
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    con.execute("CREATE TABLE t AS SELECT TIMESTAMPTZ '2026-10-26 08:15:00Z' AS moment")
+    con.close()
+    code = (
+        "import sys\nfrom pipeline.warehouse import connect\n"
+        "for read_only in (False, True):\n"
+        "    con = connect(sys.argv[1], read_only=read_only)\n"
+        "    print(con.execute('SELECT moment FROM t').fetchall()[0][0])\n"
+        "    print(con.execute('SELECT moment::VARCHAR FROM t').fetchall()[0][0])\n"
+        "    con.close()\n"
+    )
+    env = {**os.environ, "TZ": "America/New_York"}
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["2026-10-26 08:15:00+00:00", "2026-10-26 08:15:00+00"] * 2

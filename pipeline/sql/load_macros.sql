@@ -19,9 +19,16 @@ CREATE OR REPLACE TEMP MACRO sla_has_offset(s) AS
 -- would load as wrong instants instead of being rejected.
 CREATE OR REPLACE TEMP MACRO sla_reading(s) AS
     regexp_full_match(s, '\s*\d{4}-\d\d?-\d\d?([T ]\d\d?:\d\d(:\d\d(\.\d*)?)?)?\s*');
+-- The TIMESTAMPTZ cast refuses a space before a numeric offset or Z
+-- ('2026-10-26 09:15:00 +0100', as Ruby, Java and PHP write them), which
+-- sla_has_offset and pandas (pipeline/instants.py) accept: such a value is read
+-- again without the space. Only values the first cast refused pay for it.
 CREATE OR REPLACE TEMP MACRO sla_ts(s, tz) AS
     CASE
-        WHEN sla_has_offset(s) THEN try_cast(s AS TIMESTAMPTZ)
+        WHEN sla_has_offset(s) THEN coalesce(
+            try_cast(s AS TIMESTAMPTZ),
+            try_cast(regexp_replace(s, '\s+([zZ]|[+-]\d)', '\1') AS TIMESTAMPTZ)
+        )
         WHEN sla_reading(s) THEN timezone(tz, try_cast(s AS TIMESTAMP))
     END;
 -- A readable timestamp without an offset: its zone must be given (--source-tz).
