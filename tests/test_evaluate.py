@@ -729,3 +729,26 @@ def test_a_stored_run_records_what_stored_it(fixture_warehouse) -> None:
     ).fetchall() == [(1, "evaluate", None), (2, "verify", None)]
     with pytest.raises(ValueError, match="made_by: one of evaluate, report, verify"):
         evaluate(con, as_of="2026-11-01T00:00", made_by="cron")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "status"),
+    [
+        ("2026-10-12T11:07:29", "open_on_track"),
+        ("2026-10-12T11:07:30", "open_at_risk"),
+    ],
+)
+def test_an_open_ticket_is_at_risk_from_exactly_three_quarters_of_its_limit(as_of, status):
+    # Business resolution limit: 7 working days of 8.5 h = 59.5 h; 75 % of it is
+    # 44.625 h. From Monday 5 October 09:00 the week gives 42.5 h (to Friday 17:30),
+    # and the remaining 2.125 h (2 h 7 min 30 s) end Monday 12 October 11:07:30.
+    # docs/policy.md: "at least 75 % of the limit used" is at risk.
+    con = build(
+        [ticket("RISK", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30")],
+        [],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    res = row(evaluate(con, as_of=as_of, store=False), "RISK", "resolution")
+    expected_elapsed = 44.625 * H if status == "open_at_risk" else 44.625 * H - 1
+    assert res["elapsed_working_seconds"] == expected_elapsed
+    assert res["status"] == status
