@@ -752,3 +752,32 @@ def test_an_open_ticket_is_at_risk_from_exactly_three_quarters_of_its_limit(as_o
     expected_elapsed = 44.625 * H if status == "open_at_risk" else 44.625 * H - 1
     assert res["elapsed_working_seconds"] == expected_elapsed
     assert res["status"] == status
+
+
+def test_a_deadline_reached_exactly_at_the_end_of_a_segment_is_that_working_instant():
+    # Business resolution limit: 7 working days of 8.5 h = 59.5 h, used up from
+    # Monday 5 October 09:00 by Tuesday 13 October 17:30 (7 full working days).
+    # EXACT is resolved at 18:00 that Tuesday: its 59.5 h reach the limit, not pass
+    # it, and the deadline is 17:30, when the working time reached it, not 18:00.
+    # PAUSED is put waiting on the customer at 18:00 that Tuesday (its first segment
+    # ends with the limit used exactly), waits to Thursday 10:00 and is resolved
+    # Friday 12:00: 7.5 h + 3 h more after the deadline, 9.5 h paused after it.
+    tickets = [
+        ticket("EXACT", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+        ticket("PAUSED", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+    ]
+    events = [
+        status("EXACT", "2026-10-13T18:00", "open", "resolved"),
+        status("PAUSED", "2026-10-13T18:00", "open", "waiting_on_customer"),
+        status("PAUSED", "2026-10-15T10:00", "waiting_on_customer", "open"),
+        status("PAUSED", "2026-10-16T12:00", "open", "resolved"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, as_of=AS_OF, store=False)
+    exact = row(run, "EXACT", "resolution")
+    assert exact["elapsed_working_seconds"] == 59.5 * H
+    assert (exact["status"], exact["deadline"]) == ("met_late_target", local("2026-10-13T17:30"))
+    paused = row(run, "PAUSED", "resolution")
+    assert paused["elapsed_working_seconds"] == (59.5 + 7.5 + 3) * H
+    assert paused["paused_working_seconds"] == (8.5 + 1) * H
+    assert (paused["status"], paused["deadline"]) == ("breached", local("2026-10-13T17:30"))
