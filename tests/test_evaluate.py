@@ -781,3 +781,20 @@ def test_a_deadline_reached_exactly_at_the_end_of_a_segment_is_that_working_inst
     assert paused["elapsed_working_seconds"] == (59.5 + 7.5 + 3) * H
     assert paused["paused_working_seconds"] == (8.5 + 1) * H
     assert (paused["status"], paused["deadline"]) == ("breached", local("2026-10-13T17:30"))
+
+
+def test_an_open_ticket_created_at_the_as_of_instant_counts_in_its_own_month():
+    # October's report is made as of 1 November 00:00; a ticket created at that very
+    # instant is known then (created_at <= as_of) but never existed in October. Open
+    # and far from its limit, it counts in the month under way, which may not be a
+    # month before its creation: November, so October's report does not list it.
+    con = build(
+        [ticket("MIDNIGHT", "C-BUS", "2026-11-01T00:00")],
+        [],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    run = evaluate(con, as_of=AS_OF, store=False)
+    assert set(run.results["month"]) == {"2026-11"}
+    assert set(run.results["status"]) == {"open_on_track"}
+    october = evaluate(con, as_of=AS_OF, month_from="2026-10", month_to="2026-10", store=False)
+    assert october.results.empty
