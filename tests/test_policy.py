@@ -851,6 +851,17 @@ def test_the_threshold_a_ticket_is_held_to() -> None:
     assert one_hour.ticket_threshold(
         one_hour.versions[0], "first_response", "business", "high", outage_line=True
     ) == (3600.0, 3600.0, "always")
+    # An outage line that applies to the first response only: the resolution of its
+    # calls counts in the metric's own calendar (office working days), as any other.
+    _v(doc)["outage_line"]["applies_to"] = ["first_response"]
+    replies_only = Policy.from_dict(doc)
+    v = replies_only.versions[0]
+    assert replies_only.ticket_threshold(
+        v, "resolution", "business", "critical", outage_line=True
+    ) == (day, 2 * day, "office")
+    assert replies_only.ticket_threshold(
+        v, "first_response", "business", "critical", outage_line=True
+    ) == (3600.0, 3600.0, "always")
 
 
 @pytest.mark.parametrize(
