@@ -264,7 +264,14 @@ def test_policy_version_by_creation_date() -> None:
     policy = Policy.from_dict({**doc, "versions": [v1, v2]})
     con = build(
         [
-            ticket("BEFORE", "C-PREM", "2026-09-30T23:59", first_response="2026-10-01T14:00"),
+            # Resolved after 2026.2 took effect: still judged by the version at creation.
+            ticket(
+                "BEFORE",
+                "C-PREM",
+                "2026-09-30T23:59",
+                first_response="2026-10-01T14:00",
+                resolved="2026-10-02T10:00",
+            ),
             ticket("AFTER", "C-PREM", "2026-10-01T00:01", first_response="2026-10-01T14:00"),
         ],
         [],
@@ -798,3 +805,67 @@ def test_an_open_ticket_created_at_the_as_of_instant_counts_in_its_own_month():
     assert set(run.results["status"]) == {"open_on_track"}
     october = evaluate(con, as_of=AS_OF, month_from="2026-10", month_to="2026-10", store=False)
     assert october.results.empty
+
+
+def test_a_ticket_created_at_the_instant_a_plan_changes_takes_the_new_plan():
+    # C-UPG is Business until 13 October 00:00 (valid_to is exclusive) and Premium
+    # from that instant: a ticket created then has one plan at creation, Premium.
+    con = build(
+        [
+            ticket("AT", "C-UPG", "2026-10-13T00:00"),
+            ticket("BEFORE", "C-UPG", "2026-10-12T23:59:59"),
+        ],
+        [],
+        hand_worked_plans(),
+    )
+    r = evaluate(con, as_of=AS_OF, store=False).results
+    assert r.groupby("ticket_id")["tier"].agg(list).to_dict() == {
+        "AT": ["premium", "premium"],
+        "BEFORE": ["business", "business"],
+    }
+
+
+def test_events_at_the_as_of_instant_are_known_at_it():
+    # "Events after it are ignored": a reply and a resolution recorded at the as-of
+    # instant itself count. Both tickets created Tuesday 20 October 10:00; REPLY is
+    # answered at 12:00 (2 h), DONE answered at 11:00 and resolved at 12:00 (2 h).
+    con = build(
+        [ticket("REPLY", "C-BUS", "2026-10-20T10:00"), ticket("DONE", "C-BUS", "2026-10-20T10:00")],
+        [
+            reply("REPLY", "2026-10-20T12:00"),
+            reply("DONE", "2026-10-20T11:00"),
+            status("DONE", "2026-10-20T12:00", "open", "resolved"),
+        ],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    run = evaluate(con, as_of="2026-10-20T12:00", store=False)
+    for ticket_id, metric in (("REPLY", "first_response"), ("DONE", "resolution")):
+        res = row(run, ticket_id, metric)
+        assert res["clock_stop"] == local("2026-10-20T12:00"), ticket_id
+        assert (res["elapsed_working_seconds"], res["status"]) == (2 * H, "met"), ticket_id
+
+
+@pytest.mark.parametrize(
+    ("again", "verdict"), [("2026-10-14T17:30", "met"), ("2026-10-15T09:00:01", "breached")]
+)
+def test_first_resolution_a_later_cycle_may_use_its_whole_limit(again, verdict):
+    # reopen_rule = "first_resolution": every later cycle is measured on its own and
+    # breaches only when it passes the limit (7 working days = 59.5 h). Resolved
+    # Monday 5 October 10:00 (1 h: met), reopened Tuesday 6 October 09:00: its 59.5 h
+    # are used up Wednesday 14 October 17:30 (7 full days). Resolved again then, the
+    # cycle reaches the limit (met); one working second later, it passes it.
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["reopen_rule"] = "first_resolution"
+    policy = Policy.from_dict(doc)
+    con = build(
+        [ticket("CYCLE", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30")],
+        [
+            status("CYCLE", "2026-10-05T10:00", "open", "resolved"),
+            status("CYCLE", "2026-10-06T09:00", "resolved", "open"),
+            status("CYCLE", again, "open", "resolved"),
+        ],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    res = row(evaluate(con, policy, as_of=AS_OF, store=False), "CYCLE", "resolution")
+    assert (res["elapsed_working_seconds"], res["reopens"]) == (H, 1)
+    assert res["status"] == verdict
