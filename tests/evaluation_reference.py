@@ -26,6 +26,7 @@ class RefResult:
     clock_stop: pd.Timestamp | None
     deadline: pd.Timestamp | None
     reopens: int
+    month: str
 
 
 def _timeline(ticket: dict, events: list[dict], as_of: pd.Timestamp) -> list[tuple]:
@@ -204,5 +205,15 @@ def evaluate_ticket(
             status = "no_sla"
         if any(bool(ticket.get(x.field)) == x.value for x in metric.exclude):
             status = "excluded"
-        out[name] = RefResult(status, elapsed, paused, gap, stop, deadline, reopens)
+        # docs/policy.md, "Month a row counts in": the month the clock stopped; open,
+        # the month the deadline passed, else the month under way just before as_of
+        # (never one before creation).
+        if stop is not None:
+            month_at = stop
+        elif limit is not None and elapsed > limit:
+            month_at = deadline
+        else:
+            month_at = max(as_of - pd.Timedelta(1, "ns"), ticket["created_at"])
+        month = month_at.tz_convert(policy.report_timezone).strftime("%Y-%m")
+        out[name] = RefResult(status, elapsed, paused, gap, stop, deadline, reopens, month)
     return out
