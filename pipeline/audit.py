@@ -894,7 +894,8 @@ def _audit_metric(
         # the limit exactly is not passing it.
         month_at = deadline
     else:
-        month_at = as_of - pd.Timedelta(1, "ns")
+        # Never a month before creation (a ticket created at the as-of instant).
+        month_at = max(as_of - pd.Timedelta(1, "ns"), created)
     month = month_at.tz_convert(tz).strftime("%Y-%m")
 
     spans = cal.open_spans(created, end)

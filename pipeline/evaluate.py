@@ -616,8 +616,10 @@ def _measure_metric(
         # An open ticket counts where its deadline passed (its elapsed time is over
         # the limit, as for open_breached: reaching the limit is not passing it);
         # one not yet past it, in the month under way at as_of (as_of may be the
-        # first instant of the next month, as in a month-end report).
-        np.where(has_limit & (elapsed > limit_ns), deadline, as_of_ns - 1),
+        # first instant of the next month, as in a month-end report), but never in
+        # a month before its creation: one created at the as-of instant itself
+        # did not exist in the month that ended there.
+        np.where(has_limit & (elapsed > limit_ns), deadline, np.maximum(as_of_ns - 1, created)),
     )
     return {
         "has_sla": rules.has_sla,

@@ -246,14 +246,15 @@ def evaluate_ticket(
         if any(_matches(ticket, tier, x.field, x.value) for x in metric.exclude):
             benchmark, status = None, "excluded"
         # docs/policy.md, "Month a row counts in": where the clock stopped; while
-        # open, where the deadline passed, else the month under way just before as_of.
+        # open, where the deadline passed, else the month under way just before as_of
+        # (never one before creation).
         passed = limit is not None and elapsed > limit
         if stop is not None:
             counts_at = stop
         elif passed:
             counts_at = deadline
         else:
-            counts_at = as_of - pd.Timedelta(1, "ns")
+            counts_at = max(as_of - pd.Timedelta(1, "ns"), ticket["created_at"])
         # Out of hours: the desk's hours (the first response's calendar, also when
         # that metric counts clock time) were closed at the creation instant.
         desk = policy.calendar(version.metrics["first_response"].calendar)

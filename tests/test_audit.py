@@ -748,3 +748,16 @@ def test_dutch_audit_names_a_closed_day_before_its_date() -> None:
     assert "Gesloten in het venster: Hemelvaartsdag (14 mei 2026)." in html.get_text(" ")
     english = render_audit_text(audit_ticket(con, "ASC"))
     assert "  closed in the window: 2026-05-14 Ascension Day" in english
+
+
+def test_an_open_ticket_created_at_the_as_of_instant_counts_in_its_own_month_in_the_audit():
+    con = build(
+        [ticket("MIDNIGHT", "C-BUS", "2026-11-01T00:00")],
+        [],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    evaluate(con, as_of=AS_OF)
+    audit = audit_ticket(con, "MIDNIGHT")
+    res = metric(audit, "resolution")
+    assert (res.status, res.month) == ("open_on_track", "2026-11")
+    assert audit.matches

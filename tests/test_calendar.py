@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.calendar import Calendar
@@ -44,7 +44,9 @@ NEW_YORK = {
         "mon": [["07:00", "19:00"]],
         "wed": [["00:00", "06:00"], ["22:00", "24:00"]],
         "fri": [["09:00", "17:00"]],
-        "sun": [["12:00", "24:00"]],
+        # Starts and ends inside the hour that happens twice when the clocks go back
+        # (the first Sunday of November): from the first 01:15 to the second 01:45.
+        "sun": [["01:15", "01:45"], ["12:00", "24:00"]],
     },
     "holidays": {"country": "US"},
 }
@@ -224,6 +226,20 @@ class TestCalendarParts:
         # 25 October 2026: 02:30 happens twice; open from the first 02:30 to 04:00 CET.
         assert cal.working_seconds("2026-10-25T00:00", "2026-10-26T00:00") == 2.5 * H
 
+    def test_interval_ending_in_the_repeated_hour_ends_at_its_second_occurrence(self) -> None:
+        cal = Calendar.from_dict(
+            {"timezone": "Europe/Amsterdam", "weekly": {"sun": [["01:00", "02:30"]]}}
+        )
+        # 25 October 2026: from 01:00 CEST (23:00 UTC) through the first 02:30 and the
+        # repeated hour to the second 02:30 (CET, 01:30 UTC): 2.5 h, every instant whose
+        # reading lies in 01:00-02:30. Ending at the first 02:30 would give 1.5 h.
+        assert cal.working_seconds("2026-10-25T00:00", "2026-10-26T00:00") == 2.5 * H
+        assert cal.add_working_seconds("2026-10-25T01:00", 2.5 * H) == pd.Timestamp(
+            "2026-10-25T01:30", tz="UTC"
+        )
+        # 29 March 2026: 02:30 does not exist; the span ends at 03:00 CEST, 1 h after 01:00 CET.
+        assert cal.working_seconds("2026-03-29T00:00", "2026-03-30T00:00") == 1 * H
+
 
 class TestFromToml:
     def test_named_calendar_from_file(self, tmp_path) -> None:
@@ -354,6 +370,8 @@ calendar_names = st.sampled_from(sorted(CALENDARS))
 
 @settings(max_examples=150, deadline=None)
 @given(name=calendar_names, a=instants, length=durations)
+# New York's fall-back night of 2025: its Sunday span reaches into the repeated hour.
+@example(name="new_york", a=dt.datetime(2025, 11, 2, tzinfo=dt.UTC), length=86_400)
 def test_matches_reference(name: str, a: dt.datetime, length: int) -> None:
     b = a + dt.timedelta(seconds=length)
     assert CALENDARS[name].working_seconds(a, b) == ref.working_seconds(SPECS[name], a, b)

@@ -264,7 +264,14 @@ def test_policy_version_by_creation_date() -> None:
     policy = Policy.from_dict({**doc, "versions": [v1, v2]})
     con = build(
         [
-            ticket("BEFORE", "C-PREM", "2026-09-30T23:59", first_response="2026-10-01T14:00"),
+            # Resolved after 2026.2 took effect: still judged by the version at creation.
+            ticket(
+                "BEFORE",
+                "C-PREM",
+                "2026-09-30T23:59",
+                first_response="2026-10-01T14:00",
+                resolved="2026-10-02T10:00",
+            ),
             ticket("AFTER", "C-PREM", "2026-10-01T00:01", first_response="2026-10-01T14:00"),
         ],
         [],
@@ -729,3 +736,136 @@ def test_a_stored_run_records_what_stored_it(fixture_warehouse) -> None:
     ).fetchall() == [(1, "evaluate", None), (2, "verify", None)]
     with pytest.raises(ValueError, match="made_by: one of evaluate, report, verify"):
         evaluate(con, as_of="2026-11-01T00:00", made_by="cron")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "status"),
+    [
+        ("2026-10-12T11:07:29", "open_on_track"),
+        ("2026-10-12T11:07:30", "open_at_risk"),
+    ],
+)
+def test_an_open_ticket_is_at_risk_from_exactly_three_quarters_of_its_limit(as_of, status):
+    # Business resolution limit: 7 working days of 8.5 h = 59.5 h; 75 % of it is
+    # 44.625 h. From Monday 5 October 09:00 the week gives 42.5 h (to Friday 17:30),
+    # and the remaining 2.125 h (2 h 7 min 30 s) end Monday 12 October 11:07:30.
+    # docs/policy.md: "at least 75 % of the limit used" is at risk.
+    con = build(
+        [ticket("RISK", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30")],
+        [],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    res = row(evaluate(con, as_of=as_of, store=False), "RISK", "resolution")
+    expected_elapsed = 44.625 * H if status == "open_at_risk" else 44.625 * H - 1
+    assert res["elapsed_working_seconds"] == expected_elapsed
+    assert res["status"] == status
+
+
+def test_a_deadline_reached_exactly_at_the_end_of_a_segment_is_that_working_instant():
+    # Business resolution limit: 7 working days of 8.5 h = 59.5 h, used up from
+    # Monday 5 October 09:00 by Tuesday 13 October 17:30 (7 full working days).
+    # EXACT is resolved at 18:00 that Tuesday: its 59.5 h reach the limit, not pass
+    # it, and the deadline is 17:30, when the working time reached it, not 18:00.
+    # PAUSED is put waiting on the customer at 18:00 that Tuesday (its first segment
+    # ends with the limit used exactly), waits to Thursday 10:00 and is resolved
+    # Friday 12:00: 7.5 h + 3 h more after the deadline, 9.5 h paused after it.
+    tickets = [
+        ticket("EXACT", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+        ticket("PAUSED", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30"),
+    ]
+    events = [
+        status("EXACT", "2026-10-13T18:00", "open", "resolved"),
+        status("PAUSED", "2026-10-13T18:00", "open", "waiting_on_customer"),
+        status("PAUSED", "2026-10-15T10:00", "waiting_on_customer", "open"),
+        status("PAUSED", "2026-10-16T12:00", "open", "resolved"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2025-01-01")])
+    run = evaluate(con, as_of=AS_OF, store=False)
+    exact = row(run, "EXACT", "resolution")
+    assert exact["elapsed_working_seconds"] == 59.5 * H
+    assert (exact["status"], exact["deadline"]) == ("met_late_target", local("2026-10-13T17:30"))
+    paused = row(run, "PAUSED", "resolution")
+    assert paused["elapsed_working_seconds"] == (59.5 + 7.5 + 3) * H
+    assert paused["paused_working_seconds"] == (8.5 + 1) * H
+    assert (paused["status"], paused["deadline"]) == ("breached", local("2026-10-13T17:30"))
+
+
+def test_an_open_ticket_created_at_the_as_of_instant_counts_in_its_own_month():
+    # October's report is made as of 1 November 00:00; a ticket created at that very
+    # instant is known then (created_at <= as_of) but never existed in October. Open
+    # and far from its limit, it counts in the month under way, which may not be a
+    # month before its creation: November, so October's report does not list it.
+    con = build(
+        [ticket("MIDNIGHT", "C-BUS", "2026-11-01T00:00")],
+        [],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    run = evaluate(con, as_of=AS_OF, store=False)
+    assert set(run.results["month"]) == {"2026-11"}
+    assert set(run.results["status"]) == {"open_on_track"}
+    october = evaluate(con, as_of=AS_OF, month_from="2026-10", month_to="2026-10", store=False)
+    assert october.results.empty
+
+
+def test_a_ticket_created_at_the_instant_a_plan_changes_takes_the_new_plan():
+    # C-UPG is Business until 13 October 00:00 (valid_to is exclusive) and Premium
+    # from that instant: a ticket created then has one plan at creation, Premium.
+    con = build(
+        [
+            ticket("AT", "C-UPG", "2026-10-13T00:00"),
+            ticket("BEFORE", "C-UPG", "2026-10-12T23:59:59"),
+        ],
+        [],
+        hand_worked_plans(),
+    )
+    r = evaluate(con, as_of=AS_OF, store=False).results
+    assert r.groupby("ticket_id")["tier"].agg(list).to_dict() == {
+        "AT": ["premium", "premium"],
+        "BEFORE": ["business", "business"],
+    }
+
+
+def test_events_at_the_as_of_instant_are_known_at_it():
+    # "Events after it are ignored": a reply and a resolution recorded at the as-of
+    # instant itself count. Both tickets created Tuesday 20 October 10:00; REPLY is
+    # answered at 12:00 (2 h), DONE answered at 11:00 and resolved at 12:00 (2 h).
+    con = build(
+        [ticket("REPLY", "C-BUS", "2026-10-20T10:00"), ticket("DONE", "C-BUS", "2026-10-20T10:00")],
+        [
+            reply("REPLY", "2026-10-20T12:00"),
+            reply("DONE", "2026-10-20T11:00"),
+            status("DONE", "2026-10-20T12:00", "open", "resolved"),
+        ],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    run = evaluate(con, as_of="2026-10-20T12:00", store=False)
+    for ticket_id, metric in (("REPLY", "first_response"), ("DONE", "resolution")):
+        res = row(run, ticket_id, metric)
+        assert res["clock_stop"] == local("2026-10-20T12:00"), ticket_id
+        assert (res["elapsed_working_seconds"], res["status"]) == (2 * H, "met"), ticket_id
+
+
+@pytest.mark.parametrize(
+    ("again", "verdict"), [("2026-10-14T17:30", "met"), ("2026-10-15T09:00:01", "breached")]
+)
+def test_first_resolution_a_later_cycle_may_use_its_whole_limit(again, verdict):
+    # reopen_rule = "first_resolution": every later cycle is measured on its own and
+    # breaches only when it passes the limit (7 working days = 59.5 h). Resolved
+    # Monday 5 October 10:00 (1 h: met), reopened Tuesday 6 October 09:00: its 59.5 h
+    # are used up Wednesday 14 October 17:30 (7 full days). Resolved again then, the
+    # cycle reaches the limit (met); one working second later, it passes it.
+    doc = Policy.default().document
+    doc["versions"][0]["metrics"]["resolution"]["reopen_rule"] = "first_resolution"
+    policy = Policy.from_dict(doc)
+    con = build(
+        [ticket("CYCLE", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T09:30")],
+        [
+            status("CYCLE", "2026-10-05T10:00", "open", "resolved"),
+            status("CYCLE", "2026-10-06T09:00", "resolved", "open"),
+            status("CYCLE", again, "open", "resolved"),
+        ],
+        [plan("C-BUS", "business", "2025-01-01")],
+    )
+    res = row(evaluate(con, policy, as_of=AS_OF, store=False), "CYCLE", "resolution")
+    assert (res["elapsed_working_seconds"], res["reopens"]) == (H, 1)
+    assert res["status"] == verdict

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -210,3 +212,109 @@ def test_stored_summary_equals_the_frame_summary() -> None:
     a = stored_summary(con, run.evaluation_id)[columns].reset_index(drop=True)
     b = compliance_summary(run.results)[columns].reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_stored_cells_judge_each_tier_as_the_frame_summary_does() -> None:
+    """The DuckDB cells (compliance_cells.sql, behind the monthly report and `sla
+    evaluate`) against the pandas summary and hand-counted values, on rows that
+    exercise every way a row is judged: a tier with an SLA for some rows only, a
+    benchmark tier with an open ticket at risk and an outage call without a target,
+    quantiles of spread-out times, and a ticket no policy version judges."""
+    from pipeline.evaluate import evaluate
+    from pipeline.metrics import run_counts, stored_summary
+    from pipeline.policy import Policy
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    # From 10 October 2026 Business has no SLA: its later tickets are benchmark only.
+    doc = Policy.default().document
+    later = copy.deepcopy(doc["versions"][0])
+    later.update(version="2026.2", effective_from="2026-10-10")
+    later["tiers"]["business"]["has_sla"] = False
+    doc["versions"].append(later)
+    policy = Policy.from_dict(doc)
+
+    def closed(ticket_id: str, customer: str, day: str, resolved: str, **fields) -> dict:
+        return ticket(
+            ticket_id,
+            customer,
+            f"{day}T09:00",
+            first_response=f"{day}T09:30",
+            resolved=resolved,
+            **fields,
+        )
+
+    con = build(
+        [
+            # Business under 2025.1 (SLA): met, and breached (10 working days > 7).
+            closed("B1", "C-B", "2026-10-05", "2026-10-05T12:00"),
+            closed("B2", "C-B", "2026-10-06", "2026-10-20T09:00"),
+            # Business under 2026.2 (benchmark only): two met.
+            closed("B3", "C-B", "2026-10-12", "2026-10-12T10:00"),
+            closed("B4", "C-B", "2026-10-13", "2026-10-13T10:00"),
+            # Premium: resolved in 1 h, 2 h and 5 h.
+            closed("P1", "C-P", "2026-10-05", "2026-10-05T10:00"),
+            closed("P2", "C-P", "2026-10-05", "2026-10-05T11:00"),
+            closed("P3", "C-P", "2026-10-05", "2026-10-05T14:00"),
+            # Pioneer, open at the as-of: 6 of its 7 benchmark days used (at risk).
+            ticket("F1", "C-F", "2026-10-23T09:00", first_response="2026-10-23T09:30"),
+            # Pioneer outage call: no first-response target, so no benchmark either.
+            ticket(
+                "F2",
+                "C-F",
+                "2026-10-25T03:00",
+                first_response="2026-10-25T03:20",
+                resolved="2026-10-25T09:00",
+                priority="critical",
+                channel="outage_line",
+            ),
+            # Created before the first version took effect (2020-01-01).
+            ticket("OLD", "C-B", "2019-12-15T10:00"),
+        ],
+        [],
+        [
+            plan("C-B", "business", "2019-01-01"),
+            plan("C-P", "premium", "2019-01-01"),
+            plan("C-F", "pioneer", "2019-01-01"),
+        ],
+    )
+    run = evaluate(con, policy, as_of="2026-11-01T00:00")
+    stored = stored_summary(con, run.evaluation_id)
+    columns = [
+        "tier",
+        "metric",
+        "benchmark_only",
+        "unjudged",
+        "tickets",
+        "met",
+        "met_within_target",
+        "breached",
+        "open",
+        "excluded",
+        "closed",
+        "compliance",
+        "within_target",
+        "median_seconds",
+        "p90_seconds",
+        "ci_low",
+        "ci_high",
+    ]
+    pd.testing.assert_frame_equal(
+        stored[columns].reset_index(drop=True),
+        compliance_summary(run.results)[columns].reset_index(drop=True),
+        check_dtype=False,
+    )
+    cells = stored.set_index(["tier", "metric"])
+    business = cells.loc[("business", "resolution")]
+    # The SLA part only: B1 met, B2 breached; B3, B4 and OLD count without a target.
+    assert (business["met"], business["breached"], business["no_target"]) == (1, 1, 3)
+    premium = cells.loc[("premium", "resolution")]
+    # Linear quantiles of 1 h, 2 h, 5 h: median 2 h, p90 2 + 0.8 * 3 = 4.4 h.
+    assert (premium["median_seconds"], premium["p90_seconds"]) == (7200.0, 15_840.0)
+    pioneer = cells.loc[("pioneer", "resolution")]
+    assert (pioneer["benchmark_only"], pioneer["open"], pioneer["at_risk"]) == (True, 1, 1)
+    assert cells.loc[("pioneer", "first_response"), "no_target"] == 1
+    assert run_counts(con, run.evaluation_id) == {
+        "outage_calls": 1,
+        "billable_calls": 0,
+        "no_policy_in_force": 1,
+    }

@@ -10,6 +10,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.calendar import WEEKDAYS, builtin_tables
@@ -775,9 +777,29 @@ def test_the_versions_during_a_period() -> None:
             ((2026, 6, 1), (2026, 7, 31)),
             ((2026, 7, 1), (2026, 7, 31)),
             ((2019, 1, 1), (2019, 1, 31)),  # before the first: the first one's promises
+            ((2026, 6, 1), (2026, 7, 1)),  # the period's last day is the one it takes effect
         )
     ]
-    assert names == [["2025.1"], ["2025.1", "2026.2"], ["2026.2"], ["2025.1"]]
+    assert names == [["2025.1"], ["2025.1", "2026.2"], ["2026.2"], ["2025.1"], ["2025.1", "2026.2"]]
+
+
+def test_a_version_is_in_force_from_the_first_instant_of_its_local_date() -> None:
+    # 2026.2 takes effect on 1 July 2026 in the report zone (Europe/Amsterdam, CEST):
+    # from 30 June 22:00 UTC on. A ticket created at that very instant is judged by it,
+    # one a nanosecond earlier by 2025.1; so are the two around 1 July 00:00 UTC
+    # (01:59:59 and 02:00 local), which a UTC reading of the date would split.
+    doc = Policy.default().document
+    _second_version(doc)
+    policy = Policy.from_dict(doc)
+    start = pd.Timestamp("2026-07-01T00:00", tz="Europe/Amsterdam").value
+    utc_midnight = pd.Timestamp("2026-07-01T00:00", tz="UTC").value
+    created = np.array([start - 1, start, utc_midnight - 1, utc_midnight], dtype=np.int64)
+    assert list(policy.version_index(created)) == [0, 1, 1, 1]
+    assert policy.version_at(dt.date(2026, 7, 1)).version == "2026.2"
+    assert policy.version_at(dt.date(2026, 6, 30)).version == "2025.1"
+    # The first version takes effect on 2020-01-01: before it, none is in force.
+    first = np.array([pd.Timestamp("2019-12-31T23:59:59", tz="Europe/Amsterdam").value])
+    assert list(policy.version_index(first)) == [-1]
 
 
 def test_support_texts_by_language(tmp_path) -> None:
@@ -828,6 +850,17 @@ def test_the_threshold_a_ticket_is_held_to() -> None:
     one_hour = Policy.from_dict(doc)
     assert one_hour.ticket_threshold(
         one_hour.versions[0], "first_response", "business", "high", outage_line=True
+    ) == (3600.0, 3600.0, "always")
+    # An outage line that applies to the first response only: the resolution of its
+    # calls counts in the metric's own calendar (office working days), as any other.
+    _v(doc)["outage_line"]["applies_to"] = ["first_response"]
+    replies_only = Policy.from_dict(doc)
+    v = replies_only.versions[0]
+    assert replies_only.ticket_threshold(
+        v, "resolution", "business", "critical", outage_line=True
+    ) == (day, 2 * day, "office")
+    assert replies_only.ticket_threshold(
+        v, "first_response", "business", "critical", outage_line=True
     ) == (3600.0, 3600.0, "always")
 
 
