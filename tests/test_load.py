@@ -1526,3 +1526,51 @@ def test_an_id_prefix_that_would_not_show_is_refused(con, tmp_path, prefix, mess
 def test_a_customers_file_takes_no_id_prefix(con, tmp_path) -> None:
     with pytest.raises(LoadError, match=r"customers\.csv: --id-prefix is for tickets and events"):
         load_file(con, FIXTURES / "customers.csv", id_prefix="B-")
+
+
+def test_a_customers_name_is_that_of_its_latest_plan(tmp_path) -> None:
+    """Found by the mutation pass: taking the name from the earliest plan row went
+    unnoticed. A customer renamed at an upgrade is known by its new name."""
+    con = connect(":memory:")
+    path = tmp_path / "plans.csv"
+    path.write_text(
+        "customer_id,name,tier,valid_from,valid_to\n"
+        "K1,Molen BV,premium,2026-01-01T00:00:00Z,\n"  # listed first, the latest plan
+        "K1,Bakkerij De Molen,business,2024-01-01T00:00:00Z,2026-01-01T00:00:00Z\n"
+    )
+    load_file(con, path)
+    assert con.execute("SELECT customer_id, name FROM customers").fetchall() == [("K1", "Molen BV")]
+
+
+def test_a_first_response_up_to_five_seconds_after_creation_is_flagged(con, tmp_path) -> None:
+    """The auto-responder flag's bound is inclusive: 5 s is flagged, 6 s is not
+    (found by the mutation pass: `<` for `<=` went unnoticed)."""
+    path = tmp_path / "tickets.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,first_response_at\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-26T10:00:05Z\n"
+        "T2,C1,2026-10-26T10:00:00Z,2026-10-26T10:00:06Z\n"
+    )
+    assert load_file(con, path).flagged == {"auto_response": 1}
+    assert con.execute("SELECT ticket_id, message FROM flagged_rows").fetchall() == [
+        ("T1", "first response 5.0 s after creation: probably an auto-responder")
+    ]
+
+
+def test_a_correction_without_a_status_column_keeps_the_stored_status(con, tmp_path) -> None:
+    """Found by the mutation pass: the status was the one kept field no test held."""
+    first = tmp_path / "export.csv"
+    first.write_text(
+        "ticket_id,customer_id,created_at,resolved_at,status\n"
+        "T1,C1,2026-10-26T10:00:00Z,2026-10-27T10:00:00Z,resolved\n"
+    )
+    correction = tmp_path / "correction.csv"
+    correction.write_text(
+        "ticket_id,customer_id,created_at,subject,updated_at\n"
+        "T1,C1,2026-10-26T10:00:00Z,Payout delayed,2026-10-28T09:00:00Z\n"
+    )
+    load_file(con, first)
+    load_file(con, correction)
+    assert con.execute("SELECT status, subject FROM tickets").fetchall() == [
+        ("resolved", "Payout delayed")
+    ]
