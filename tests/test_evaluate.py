@@ -11,6 +11,7 @@ from pipeline.policy import Policy
 from tests.evaluation_fixtures import (
     build,
     critical_override_policy,
+    event,
     hand_worked_plans,
     local,
     plan,
@@ -527,6 +528,11 @@ def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
         {**ticket("TIE", "C-BUS", "2026-10-12T09:00"), "priority": "low"},
         # No change recorded: the export's priority.
         {**ticket("SAME", "C-BUS", "2026-10-12T09:00"), "priority": "high"},
+        # Changed at the as-of instant itself: known at it (an event at as_of is).
+        {**ticket("AT", "C-BUS", "2026-10-12T09:00"), "priority": "critical"},
+        # An export whose changes disagree (normal -> high, then "normal" -> critical):
+        # the value the later change replaced wins over the earlier change's new one.
+        {**ticket("ODD", "C-BUS", "2026-10-01T09:00"), "priority": "critical"},
     ]
     events = [
         priority_change("UP", "2026-10-20T10:00", "normal", "critical"),
@@ -534,6 +540,9 @@ def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
         priority_change("GAP", "2026-10-20T10:00", None, "critical"),
         priority_change("TIE", "2026-10-20T10:00", "normal", "low"),
         priority_change("TIE", "2026-10-20T10:00", "high", "low"),
+        priority_change("AT", "2026-10-15T00:00", "normal", "critical"),
+        priority_change("ODD", "2026-10-05T10:00", "normal", "high"),
+        priority_change("ODD", "2026-10-20T10:00", "normal", "critical"),
     ]
     con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
 
@@ -547,12 +556,16 @@ def test_the_priority_is_the_one_known_at_the_as_of_instant() -> None:
         "GAP": "high",
         "TIE": "high",
         "SAME": "high",
+        "AT": "critical",
+        "ODD": "normal",
     }
     assert after["priority"].to_dict() == {
         "UP": "critical",
         "GAP": "critical",
         "TIE": "low",
         "SAME": "high",
+        "AT": "critical",
+        "ODD": "critical",
     }
     # The critical override applies from the change on, as the helpdesk would.
     day = 8.5 * H
@@ -869,3 +882,38 @@ def test_first_resolution_a_later_cycle_may_use_its_whole_limit(again, verdict):
     res = row(evaluate(con, policy, as_of=AS_OF, store=False), "CYCLE", "resolution")
     assert (res["elapsed_working_seconds"], res["reopens"]) == (H, 1)
     assert res["status"] == verdict
+
+
+def test_the_first_response_is_the_earliest_of_the_ticket_field_and_the_replies() -> None:
+    """A reply recorded on the ticket but not (yet) in the events counts too, and
+    the other way round (found by the mutation pass: `greatest` for `least` was
+    caught only by the slow end-to-end check)."""
+    tickets = [
+        ticket("FIELD", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T10:00"),
+        ticket("EVENT", "C-BUS", "2026-10-05T09:00", first_response="2026-10-05T12:00"),
+    ]
+    events = [reply("FIELD", "2026-10-05T11:00"), reply("EVENT", "2026-10-05T09:30")]
+    con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
+    r = evaluate(con, Policy.default(), as_of="2026-11-01T00:00", store=False).results
+    first = r[r["metric"] == "first_response"].set_index("ticket_id")
+    assert first["elapsed_working_seconds"].to_dict() == {"FIELD": 1 * H, "EVENT": 0.5 * H}
+
+
+def test_an_explicit_status_change_holds_over_an_implied_one_at_the_same_instant() -> None:
+    """docs/policy.md: of the changes at one instant, an explicit status change
+    comes before a status a reopen implies (found by the mutation pass: ordering
+    by the status's name first was caught only by the slow end-to-end check)."""
+    tickets = [ticket("T", "C-BUS", "2026-10-05T09:00", resolved="2026-10-07T09:00")]
+    events = [
+        event("T", "2026-10-05T10:00", "resolve"),
+        # Reopened and set waiting on the customer at one instant: waiting holds.
+        event("T", "2026-10-06T09:00", "reopen"),
+        status("T", "2026-10-06T09:00", "resolved", "waiting_on_customer"),
+        event("T", "2026-10-07T09:00", "resolve"),
+    ]
+    con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
+    r = evaluate(con, Policy.default(), as_of="2026-11-01T00:00", store=False).results
+    row = r[r["metric"] == "resolution"].iloc[0]
+    # Mon 09:00-10:00 open (1 h); Mon 10:00-Tue 09:00 resolved (a gap); Tue 09:00 to
+    # Wed 09:00 waiting on the customer: 8.5 working hours paused, none elapsed.
+    assert (row["elapsed_working_seconds"], row["paused_working_seconds"]) == (1 * H, 8.5 * H)
