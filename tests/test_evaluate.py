@@ -894,9 +894,9 @@ def test_the_first_response_is_the_earliest_of_the_ticket_field_and_the_replies(
     ]
     events = [reply("FIELD", "2026-10-05T11:00"), reply("EVENT", "2026-10-05T09:30")]
     con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
-    r = evaluate(con, Policy.default(), as_of="2026-11-01T00:00", store=False).results
-    first = r[r["metric"] == "first_response"].set_index("ticket_id")
-    assert first["elapsed_working_seconds"].to_dict() == {"FIELD": 1 * H, "EVENT": 0.5 * H}
+    run = evaluate(con, as_of=AS_OF, store=False)
+    assert row(run, "FIELD", "first_response")["elapsed_working_seconds"] == 1 * H
+    assert row(run, "EVENT", "first_response")["elapsed_working_seconds"] == 0.5 * H
 
 
 def test_an_explicit_status_change_holds_over_an_implied_one_at_the_same_instant() -> None:
@@ -912,8 +912,7 @@ def test_an_explicit_status_change_holds_over_an_implied_one_at_the_same_instant
         event("T", "2026-10-07T09:00", "resolve"),
     ]
     con = build(tickets, events, [plan("C-BUS", "business", "2026-01-01")])
-    r = evaluate(con, Policy.default(), as_of="2026-11-01T00:00", store=False).results
-    row = r[r["metric"] == "resolution"].iloc[0]
+    res = row(evaluate(con, as_of=AS_OF, store=False), "T", "resolution")
     # Mon 09:00-10:00 open (1 h); Mon 10:00-Tue 09:00 resolved (a gap); Tue 09:00 to
     # Wed 09:00 waiting on the customer: 8.5 working hours paused, none elapsed.
-    assert (row["elapsed_working_seconds"], row["paused_working_seconds"]) == (1 * H, 8.5 * H)
+    assert (res["elapsed_working_seconds"], res["paused_working_seconds"]) == (1 * H, 8.5 * H)
