@@ -16,6 +16,7 @@ from pipeline.i18n import Messages
 from pipeline.policy import Policy
 from pipeline.report_monthly import build_context, render_html, render_pdf
 from pipeline.report_sales import (
+    CustomerContext,
     _axis_end,
     build_customer_context,
     build_tiers_context,
@@ -537,16 +538,15 @@ def test_customer_rows_are_held_against_the_threshold_the_evaluation_uses() -> N
     assert unset["CRIT", "Resolution"] == ("met", True, (True, True))
 
 
-def test_a_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
-    """Found in review: under reopen_rule first_resolution, a ticket resolved in an
-    hour, reopened and resolved two weeks later read 'breached' and 'met under
-    Business: yes' (only the first cycle's time is stored)."""
+def _reopened_after_an_hour(*, tier: str) -> CustomerContext:
+    """The customer report of C1 (plan `tier`) whose one ticket, under reopen_rule
+    first_resolution, was resolved in an hour, reopened the next day and resolved
+    two weeks later: its second cycle is past the Business and Premium limits."""
     from tests.evaluation_fixtures import build, plan, status, ticket
 
     doc = Policy.default().document
     for version in doc["versions"]:
         version["metrics"]["resolution"]["reopen_rule"] = "first_resolution"
-    policy = Policy.from_dict(doc)
     con = build(
         [
             ticket(
@@ -562,10 +562,17 @@ def test_a_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
             status("RE", "2026-10-06T09:00", "resolved", "open"),
             status("RE", "2026-10-20T10:00", "open", "resolved"),
         ],
-        [plan("C1", "business", "2020-01-01")],
+        [plan("C1", tier, "2020-01-01")],
     )
     con.execute("INSERT INTO customers (customer_id, name, load_id) VALUES ('C1', 'Acme', 1)")
-    context = build_customer_context(con, "C1", "2026-10", "2026-10", policy=policy)
+    return build_customer_context(con, "C1", "2026-10", "2026-10", policy=Policy.from_dict(doc))
+
+
+def test_a_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -> None:
+    """Found in review: under reopen_rule first_resolution, a ticket resolved in an
+    hour, reopened and resolved two weeks later read 'breached' and 'met under
+    Business: yes' (only the first cycle's time is stored)."""
+    context = _reopened_after_an_hour(tier="business")
     row = next(r for r in context.rows if r.metric == "Resolution")
     assert (row.status, row.met) == ("breached", (False, None))  # Business, Premium
     assert context.met["business"]["resolution"] == 0
@@ -577,31 +584,7 @@ def test_a_benchmark_row_breached_by_a_later_cycle_is_not_met_under_any_tier() -
     (benchmark_status 'breached', its second cycle past the Business limit), read
     'met' under Business and Premium: the later cycle was recognised only on a row
     of an SLA tier."""
-    from tests.evaluation_fixtures import build, plan, status, ticket
-
-    doc = Policy.default().document
-    for version in doc["versions"]:
-        version["metrics"]["resolution"]["reopen_rule"] = "first_resolution"
-    policy = Policy.from_dict(doc)
-    con = build(
-        [
-            ticket(
-                "RE",
-                "C1",
-                "2026-10-05T09:00",
-                first_response="2026-10-05T09:30",
-                resolved="2026-10-20T10:00",
-            )
-        ],
-        [
-            status("RE", "2026-10-05T10:00", "open", "resolved"),
-            status("RE", "2026-10-06T09:00", "resolved", "open"),
-            status("RE", "2026-10-20T10:00", "open", "resolved"),
-        ],
-        [plan("C1", "pioneer", "2020-01-01")],
-    )
-    con.execute("INSERT INTO customers (customer_id, name, load_id) VALUES ('C1', 'Acme', 1)")
-    context = build_customer_context(con, "C1", "2026-10", "2026-10", policy=policy)
+    context = _reopened_after_an_hour(tier="pioneer")
     row = next(r for r in context.rows if r.metric == "Resolution")
     assert (row.status, row.elapsed_h) == ("no_sla", 1.0)
     assert row.met == (None, None)  # Business, Premium
