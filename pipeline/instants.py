@@ -155,9 +155,6 @@ def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
     """Parse an object column mixing strings, datetimes, Timestamps and missing values."""
     out = np.full(len(values), NAT_NS, dtype=np.int64)
     missing = values.isna().to_numpy()
-    number = values.map(_is_number).to_numpy(dtype=bool) & ~missing
-    if number.any():
-        _refuse_numbers(values[number].iloc[0])
     is_str = values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     strings = values[is_str & ~missing].astype(str).str.strip()
     if len(strings):
@@ -173,6 +170,11 @@ def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
     others = ~is_str & ~missing
     if others.any():
         objs = values[others]
+        # Looked for among the values that are no string only: a column of text
+        # (every export's) is not read a second time for them.
+        number = objs.map(_is_number).to_numpy(dtype=bool)
+        if number.any():
+            _refuse_numbers(objs[number].iloc[0])
         tz_aware = objs.map(lambda v: getattr(v, "tzinfo", None) is not None).to_numpy(bool)
         positions = np.flatnonzero(others)
         if tz_aware.any():
