@@ -268,7 +268,7 @@ def _fraction_digits(seconds: float) -> int:
     """How many decimals (0-6) `seconds` needs to the microsecond: float sums of
     whole seconds (28800.000000001) need none."""
     micro = round(abs(seconds) * 1_000_000) % 1_000_000
-    return 0 if micro == 0 else 6 - len(str(micro)) + len(str(micro).rstrip("0"))
+    return len(f"{micro:06d}".rstrip("0"))
 
 
 @dataclass(frozen=True)
