@@ -300,6 +300,12 @@ class CompactResult:
     bytes_after: int
 
 
+def _copy_files(path: Path) -> tuple[Path, Path]:
+    """The compacted copy of warehouse `path` and its write-ahead log."""
+    copy = path.with_name(path.name + COMPACT_SUFFIX)
+    return copy, Path(f"{copy}.wal")
+
+
 def compact_warehouse(con: duckdb.DuckDBPyConnection) -> CompactResult:
     """Copy the warehouse into a fresh file (`COPY FROM DATABASE`), check every
     table's row count, and swap the copy in under the warehouse's name; closes
@@ -318,12 +324,12 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection) -> CompactResult:
     con.execute("CHECKPOINT")
     before = _size(path)
     assert before is not None
-    target = path.with_name(path.name + COMPACT_SUFFIX)
+    target, target_wal = _copy_files(path)
     # A copy left by a compaction that was interrupted (killed, out of memory):
     # never the warehouse itself. Removed before the free space is measured, as
     # it may be what fills the disk.
     target.unlink(missing_ok=True)
-    Path(f"{target}.wal").unlink(missing_ok=True)
+    target_wal.unlink(missing_ok=True)
     free = shutil.disk_usage(path.parent).free
     if free < before:
         raise RetentionError(
@@ -357,7 +363,7 @@ def compact_warehouse(con: duckdb.DuckDBPyConnection) -> CompactResult:
         os.replace(target, path)
     except BaseException:
         target.unlink(missing_ok=True)
-        Path(f"{target}.wal").unlink(missing_ok=True)
+        target_wal.unlink(missing_ok=True)
         raise
     finally:
         con.close()
@@ -418,11 +424,11 @@ def leftover_copy(con: duckdb.DuckDBPyConnection) -> tuple[Path, int] | None:
     path = warehouse_file(con)
     if path is None:
         return None
-    copy = path.with_name(path.name + COMPACT_SUFFIX)
-    found = [f for f in (copy, Path(f"{copy}.wal")) if f.exists()]
+    files = _copy_files(path)
+    found = [f for f in files if f.exists()]
     if not found:
         return None
-    return copy, sum(f.stat().st_size for f in found)
+    return files[0], sum(f.stat().st_size for f in found)
 
 
 def pruned_runs(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
