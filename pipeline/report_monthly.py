@@ -1060,27 +1060,38 @@ def write_breaches_csv(
     (`export_register`: ISO 8601 instants with their offset, text neutralised for
     spreadsheets, a byte-order mark for Excel). One file for every language:
     codes, not labels. From `data`'s rows when given (the report's own query)."""
-    if data is not None:
-        return _export_breach_lists(data.breaches, tz, path)
-    return write_breach_lists(con, context.evaluation_id, context.month, tz, path)
+    return write_breach_lists(
+        con,
+        context.evaluation_id,
+        context.month,
+        tz,
+        path,
+        rows=None if data is None else data.breaches,
+    )
 
 
 def write_breach_lists(
-    con: duckdb.DuckDBPyConnection, evaluation_id: int, month: str, tz: str, path: Path
+    con: duckdb.DuckDBPyConnection,
+    evaluation_id: int,
+    month: str,
+    tz: str,
+    path: Path,
+    *,
+    rows: pd.DataFrame | None = None,
 ) -> Path:
     """`write_breaches_csv` for an evaluation and month without a rendered report:
     `sla audit verify` writes the re-run's lists this way to compare them with the
-    `breaches.csv` the manifest names."""
-    frame = query(
-        con,
-        "report_monthly_breaches.sql",
-        {"evaluation_id": evaluation_id, "month": month},
-    ).df()
-    return _export_breach_lists(frame, tz, path)
-
-
-def _export_breach_lists(frame: pd.DataFrame, tz: str, path: Path) -> Path:
-    frame = frame.copy()
+    `breaches.csv` the manifest names. `rows`: the month's breach query already run
+    (`MonthlyData.breaches`), not run again."""
+    frame = (
+        query(
+            con,
+            "report_monthly_breaches.sql",
+            {"evaluation_id": evaluation_id, "month": month},
+        ).df()
+        if rows is None
+        else rows.copy()
+    )
     listed_in = np.where(frame["status"] == "breached", "breaches", "open_at_month_end")
     frame.insert(0, "list", listed_in)
     for col in ("deadline", "clock_stop"):

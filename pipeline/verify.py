@@ -24,7 +24,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -34,6 +34,9 @@ from pipeline.errors import AuditError, EvaluationError, PolicyError
 from pipeline.load import sha256_of
 from pipeline.policy import Policy
 from pipeline.warehouse import query
+
+if TYPE_CHECKING:
+    from pipeline.report_monthly import MonthlyData
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         build_context,
         data_months,
         figures_csv,
+        monthly_data,
     )
     from pipeline.report_sales import (
         build_customer_context,
@@ -318,9 +322,10 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
     breach_differences: tuple[str, ...] = ()
     breach_rows: int | None = None
     if kind == "monthly":
-        context = build_context(con, month, policy=policy, evaluation_id=run.evaluation_id)
+        data = monthly_data(con, month, policy=policy, evaluation_id=run.evaluation_id)
+        context = build_context(con, month, policy=policy, data=data)
         breach_differences, breach_rows = _breach_list_differences(
-            con, path.parent, manifest, run.evaluation_id, month, policy.report_timezone
+            con, path.parent, manifest, data, policy.report_timezone
         )
         now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
         now_csv = figures_csv(context)
@@ -572,12 +577,11 @@ def _breach_list_differences(
     con: duckdb.DuckDBPyConnection,
     folder: Path,
     manifest: dict[str, Any],
-    evaluation_id: int,
-    month: str,
+    data: MonthlyData,
     tz: str,
 ) -> tuple[tuple[str, ...], int | None]:
-    """The monthly report's breach lists re-derived from evaluation `evaluation_id`
-    (the re-run) and compared with the `breaches.csv` the manifest names: by its
+    """The monthly report's breach lists re-derived from the re-run (`data`, its
+    month's rows) and compared with the `breaches.csv` the manifest names: by its
     hash, and when they differ row by row against the file beside the manifest if
     it is the one rendered. Returns the differences and the rows re-derived (None:
     the manifest names no breaches.csv, written before it was)."""
@@ -588,7 +592,7 @@ def _breach_list_differences(
         return (), None
     with tempfile.TemporaryDirectory() as tmp:
         rederived = write_breach_lists(
-            con, evaluation_id, month, tz, Path(tmp) / BREACHES_CSV
+            con, data.evaluation_id, data.month, tz, Path(tmp) / BREACHES_CSV, rows=data.breaches
         ).read_bytes()
     now = _breach_list_rows(rederived)
     if hashlib.sha256(rederived).hexdigest() == named:
@@ -648,11 +652,13 @@ def _stored_rows_edited(
         BREACHES_CSV,
         _figure_hash,
         build_context,
+        monthly_data,
         write_breach_lists,
     )
 
     month = manifest["month"]
-    context = build_context(con, month, policy=policy, evaluation_id=evaluation_id)
+    data = monthly_data(con, month, policy=policy, evaluation_id=evaluation_id)
+    context = build_context(con, month, policy=policy, data=data)
     figures = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
     evidence = [key for key in sorted(figures) if manifest["figures"].get(key) != figures[key]]
     rendered = folder / BREACHES_CSV
@@ -660,7 +666,12 @@ def _stored_rows_edited(
     if named and rendered.is_file() and sha256_of(rendered) == named:
         with tempfile.TemporaryDirectory() as tmp:
             stored = write_breach_lists(
-                con, evaluation_id, month, policy.report_timezone, Path(tmp) / BREACHES_CSV
+                con,
+                evaluation_id,
+                month,
+                policy.report_timezone,
+                Path(tmp) / BREACHES_CSV,
+                rows=data.breaches,
             ).read_bytes()
 
         def rows(content: bytes) -> list[tuple]:
