@@ -79,3 +79,19 @@ def test_every_shipped_policy_describes_its_tiers_in_every_report_language(path:
     for version in Policy.from_toml(path).versions:
         for name, tier in version.tiers.items():
             assert set(tier.support_descriptions) == set(LOCALES), (version.version, name)
+
+
+def test_every_reason_code_is_in_the_canonical_format() -> None:
+    """Every code a rejected, not-applied or flagged row can carry is explained
+    where the format is."""
+    from pipeline import load
+
+    text = (ROOT / "docs" / "canonical-format.md").read_text()
+    flags = re.findall(
+        r"_line, '\w+', '(\w+)'", (ROOT / "pipeline" / "sql" / "load_tickets_merge.sql").read_text()
+    )
+    assert flags == ["auto_response", "created_in_future"]
+    # A rejection's code has a row of the reason table; the others are named in the text.
+    unexplained = [code for code in load.REASONS if f"| `{code}` |" not in text]
+    unnamed = [c for c in (*load.NOT_APPLIED_REASONS, *flags) if f"`{c}`" not in text]
+    assert unexplained + unnamed == []
