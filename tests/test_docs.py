@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
 from pipeline.calendar import Calendar
@@ -79,6 +81,35 @@ def test_every_shipped_policy_describes_its_tiers_in_every_report_language(path:
     for version in Policy.from_toml(path).versions:
         for name, tier in version.tiers.items():
             assert set(tier.support_descriptions) == set(LOCALES), (version.version, name)
+
+
+def _docs_text() -> str:
+    return "\n".join(path.read_text() for path in DOCS)
+
+
+def _commands(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, click.Command]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*path, name))
+        else:
+            yield " ".join((*path, name)), command
+
+
+def test_every_command_and_option_is_in_the_docs() -> None:
+    """`sla audit breaches --tier` had no place in README or docs/."""
+    from pipeline.cli import cli
+
+    text = _docs_text()
+    missing = []
+    for name, command in _commands(cli):
+        if f"sla {name}" not in text:
+            missing.append(f"sla {name}")
+        for param in command.params:
+            if isinstance(param, click.Option):
+                missing += [f"sla {name} {opt}" for opt in param.opts if opt not in text]
+    assert missing == []
 
 
 def test_every_reason_code_is_in_the_canonical_format() -> None:
