@@ -126,3 +126,14 @@ def test_every_reason_code_is_in_the_canonical_format() -> None:
     unexplained = [code for code in load.REASONS if f"| `{code}` |" not in text]
     unnamed = [c for c in (*load.NOT_APPLIED_REASONS, *flags) if f"`{c}`" not in text]
     assert unexplained + unnamed == []
+
+
+def test_every_column_of_figures_csv_and_breaches_csv_is_described() -> None:
+    from dataclasses import fields
+
+    from pipeline.report_monthly import BREACH_CSV_COLUMNS, LANGUAGE_FIELDS, Cell
+
+    text = (ROOT / "docs" / "manifest.md").read_text()
+    section = text[text.index("## The monthly report's") : text.index("## What `sla audit")]
+    figures = [f.name for f in fields(Cell) if f.name not in LANGUAGE_FIELDS]
+    assert [c for c in (*figures, *BREACH_CSV_COLUMNS) if f"`{c}`" not in section] == []
