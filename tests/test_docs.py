@@ -137,3 +137,17 @@ def test_every_column_of_figures_csv_and_breaches_csv_is_described() -> None:
     section = text[text.index("## The monthly report's") : text.index("## What `sla audit")]
     figures = [f.name for f in fields(Cell) if f.name not in LANGUAGE_FIELDS]
     assert [c for c in (*figures, *BREACH_CSV_COLUMNS) if f"`{c}`" not in section] == []
+
+
+@pytest.mark.parametrize("kind", ["tickets", "events", "customers"])
+def test_the_canonical_format_tables_are_the_loaders_columns(kind: str) -> None:
+    """Each field table of docs/canonical-format.md: the loader's columns, in its
+    order, marked required exactly where the loader requires them."""
+    from pipeline.sources.base import REQUIRED
+    from pipeline.sources.mapping import COLUMNS
+
+    text = (ROOT / "docs" / "canonical-format.md").read_text()
+    section = text[text.index(f"\n## {kind}\n") :].split("\n## ", 2)[1]
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", section, flags=re.M)
+    assert [name for name, _ in rows] == list(COLUMNS[kind])
+    assert [name for name, required in rows if required.strip() == "yes"] == list(REQUIRED[kind])
