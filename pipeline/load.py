@@ -1059,14 +1059,40 @@ GROUP BY ALL ORDER BY rows DESC, 2, 1
 """
 REJECTED_ROWS_SQL = """
 INSERT INTO rejected_rows
-    (load_id, file, line_number, field, reason_code, message, raw, missing_id)
+    (load_id, file, line_number, field, reason_code, message, raw, missing_id, value)
 SELECT ?, ?, c._line, split_part(c.problem, ':', 2), split_part(c.problem, ':', 1),
        r.message, c.raw_text,
-       CASE WHEN list_contains(?, split_part(c.problem, ':', 1)) THEN {missing_id} END
+       CASE WHEN list_contains(?, split_part(c.problem, ':', 1)) THEN {missing_id} END,
+       c.value
 FROM checked c
 LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1)
 WHERE c.problem IS NOT NULL
 """
+# Rows a reader rejected itself, with the text it staged for the field at fault
+# (`_field_value_sql`): its raw record need not name the field.
+READER_REJECTED_SQL = """
+INSERT INTO rejected_rows (load_id, file, line_number, field, reason_code, message, raw, value)
+SELECT ?, ?, f._line, nullif(split_part(f._rejected, ':', 2), ''),
+       split_part(f._rejected, ':', 1), r.message, sla_raw_text(f), {value}
+FROM raw_file f
+LEFT JOIN reasons r ON r.code = split_part(f._rejected, ':', 1)
+WHERE f._rejected IS NOT NULL
+"""
+
+
+def _field_value_sql(fields: tuple[str, ...], staged: list[str]) -> str:
+    """SQL for the staged text of the field a reader's rejection names
+    ('reason_code:field' in `f._rejected`), NULL for a field it did not stage."""
+    cases = [
+        f"WHEN {_quote(name)} THEN CAST(f.{_identifier(name)} AS VARCHAR)"
+        for name in fields
+        if name in staged
+    ]
+    if not cases:
+        return "NULL::VARCHAR"
+    return f"CASE split_part(f._rejected, ':', 2) {' '.join(cases)} END"
+
+
 # The latest reading of the same content and kind, and how it compares with this
 # one: each reading setting, the reader version that read it, and whether rows it
 # rejected for want of other data may now be accepted. They may when the id a row
@@ -1347,12 +1373,7 @@ def load_file(
             # Rows the reader rejected (a skipped line, a snapshot it cannot place)
             # are kept as rejected with its reason, the check never sees them.
             con.execute(
-                "INSERT INTO rejected_rows (load_id, file, line_number, field, reason_code, "
-                "message, raw) SELECT ?, ?, f._line, "
-                "nullif(split_part(f._rejected, ':', 2), ''), split_part(f._rejected, ':', 1), "
-                "r.message, sla_raw_text(f) FROM raw_file f "
-                "LEFT JOIN reasons r ON r.code = split_part(f._rejected, ':', 1) "
-                "WHERE f._rejected IS NOT NULL",
+                READER_REJECTED_SQL.format(value=_field_value_sql(KINDS[kind], columns)),
                 [load_id, str(path)],
             )
             rejected_by_reader = con.execute(
