@@ -82,7 +82,9 @@ FORMATS = {
 # loader read shifted one column over.
 # 2: a space before a time's offset ('2026-10-26 09:15:00 +0100') is read as the
 # offset; version 1 rejected such rows as unparseable_timestamp.
-READER_VERSION = 2
+# 3: a Zendesk time in epoch milliseconds is read (by its size, docs/presets.md);
+# version 2 rejected it as unparseable_timestamp.
+READER_VERSION = 3
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
 REASONS = {

@@ -539,6 +539,33 @@ def test_zendesk_bad_records_are_rejected_rows(
     assert zcon.execute("SELECT first_response_at FROM tickets").fetchall() == first_response
 
 
+def test_zendesk_epoch_times_are_read_as_seconds_or_milliseconds_by_their_size(
+    zcon, tmp_path
+) -> None:
+    # API tools write created_at as a Unix time, JavaScript ones in milliseconds;
+    # a millisecond time was rejected as unparseable_timestamp.
+    seconds = Z_TICKET.replace('"2026-10-23T15:00:00Z"', "1792767600")
+    millis = seconds.replace('"id": 1,', '"id": 2,').replace("1792767600", "1792767600000")
+    beyond = seconds.replace('"id": 1,', '"id": 3,').replace("1792767600", "10000000000000000")
+    reply = (
+        '{"ticket_id": 2, "timestamp": 1792836000250, "child_events": '
+        '[{"event_type": "Comment", "public": true, "author_id": 99}]}'
+    )
+    text = f'{{"tickets": [{seconds}, {millis}, {beyond}], "ticket_events": [{reply}]}}'
+    tickets, events = load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+    assert (tickets.accepted, events.accepted) == (2, 1)
+    assert zcon.execute(
+        "SELECT ticket_id, created_at, first_response_at FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("1", utc("2026-10-23T15:00Z"), None),
+        ("2", utc("2026-10-23T15:00Z"), utc("2026-10-24T10:00:00.250Z")),
+    ]
+    # No instant at all (300,000 years on): rejected with the number shown.
+    assert zcon.execute(
+        "SELECT line_number, field, reason_code, value FROM rejected_rows"
+    ).fetchall() == [(3, "created_at", "unparseable_timestamp", "10000000000000000")]
+
+
 def test_zendesk_first_response_agrees_with_the_loaded_reply(zcon, tmp_path) -> None:
     text = (
         f'{{"tickets": [{Z_TICKET}], "ticket_events": [{{"ticket_id": 1, "created_at": '
