@@ -83,7 +83,10 @@ FORMATS = {
 # 2: a space before a time's offset ('2026-10-26 09:15:00 +0100') is read as the
 # offset; version 1 rejected such rows as unparseable_timestamp.
 # 3: a Zendesk time in epoch milliseconds is read (by its size, docs/presets.md);
-# version 2 rejected it as unparseable_timestamp.
+# version 2 rejected it as unparseable_timestamp; so was a Zendesk time at 24:00
+# (the end of a day), now the next midnight as in every other file, and a
+# ServiceNow export's snapshots are ordered by times cut to the microsecond, as
+# they are stored, and with 24:00 placed (they were set apart as unreadable).
 READER_VERSION = 3
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5

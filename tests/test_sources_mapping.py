@@ -337,6 +337,23 @@ def test_servicenow_snapshots_that_cannot_be_placed_are_rejected_alone(con, tmp_
     assert (events.rows_read, events.rejected_total) == (2, 0)
 
 
+def test_servicenow_places_a_snapshot_at_the_end_of_a_day(con, tmp_path) -> None:
+    # 24:00 was no instant to this reader: the snapshot was rejected as
+    # unparseable_timestamp, while the loader reads 24:00 as the next midnight.
+    path = sn_file(
+        tmp_path,
+        sn_row("INC1", "1", "2026-10-23 17:00:00"),
+        sn_row("INC1", "2", "2026-10-23 24:00:00"),
+        sn_row("INC1", "6", "2026-10-24 09:00:00"),
+    )
+    tickets, events = load_servicenow(con, path, source_tz="Europe/Amsterdam")
+    assert (tickets.rejected_total, events.rejected_total) == (0, 0)
+    assert con.execute('SELECT "at", new_value FROM ticket_events ORDER BY "at"').fetchall() == [
+        (utc("2026-10-23T22:00Z"), "open"),
+        (utc("2026-10-24T07:00Z"), "resolved"),
+    ]
+
+
 def test_servicenow_snapshots_are_ordered_by_their_instant(con, tmp_path) -> None:
     # Naive local times (Amsterdam, UTC+1 on 27 October) mixed with a UTC time:
     # 09:45Z is 10:45 local, the last update, not the first.
@@ -564,6 +581,26 @@ def test_zendesk_epoch_times_are_read_as_seconds_or_milliseconds_by_their_size(
     assert zcon.execute(
         "SELECT line_number, field, reason_code, value FROM rejected_rows"
     ).fetchall() == [(3, "created_at", "unparseable_timestamp", "10000000000000000")]
+
+
+def test_zendesk_reads_the_end_of_a_day_and_seven_digit_fractions_as_the_loader(
+    zcon, tmp_path
+) -> None:
+    # 24:00 was rejected here as unparseable_timestamp, while a canonical file's
+    # loader read it as the next midnight.
+    ticket = Z_TICKET.replace("2026-10-23T15:00:00Z", "2026-10-23T24:00:00Z")
+    reply = (
+        '{"ticket_id": 1, "created_at": "2026-10-26T09:00:00.9999999Z", "child_events": '
+        '[{"event_type": "Comment", "public": true, "author_id": 99}]}'
+    )
+    text = f'{{"tickets": [{ticket}], "ticket_events": [{reply}]}}'
+    tickets, events = load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+    assert (tickets.accepted, events.accepted) == (1, 1)
+    cut = utc("2026-10-26T09:00:00.999999Z")
+    assert zcon.execute("SELECT created_at, first_response_at FROM tickets").fetchall() == [
+        (utc("2026-10-24T00:00Z"), cut)
+    ]
+    assert zcon.execute('SELECT "at" FROM ticket_events').fetchall() == [(cut,)]
 
 
 def test_zendesk_first_response_agrees_with_the_loaded_reply(zcon, tmp_path) -> None:

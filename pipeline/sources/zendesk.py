@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.instants import OFFSET_SUFFIX, utc_suffix_as_z
+from pipeline.instants import OFFSET_SUFFIX, end_of_day, utc_suffix_as_z
 from pipeline.sources.base import EVENT_COLUMNS, TICKET_COLUMNS, undecodable
 
 STATUSES = {
@@ -152,8 +152,11 @@ def _utc(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     response derived here consistent with the events the loader keeps."""
     text = values.astype(object).where(values.notna(), None)
     explicit = text.str.contains(OFFSET_SUFFIX, regex=True, na=False)
-    readable = utc_suffix_as_z(text.where(explicit))
+    # As the loader's SQL reads text: 24:00 is the next midnight, digits below the
+    # microsecond are cut off (pipeline/instants.py).
+    readable, late = end_of_day(utc_suffix_as_z(text.where(explicit)))
     instants = pd.to_datetime(readable, format="ISO8601", errors="coerce", utc=True)
+    instants = instants.where(~late, instants + pd.Timedelta(days=1)).dt.floor("us")
     good = instants.notna()
     out = text.copy()
     out[good] = instants[good].dt.strftime(ISO_UTC)
