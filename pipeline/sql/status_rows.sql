@@ -1,4 +1,4 @@
--- The rejected or not-applied rows (`$what`), oldest load first, in file order,
+-- The rejected, not-applied or flagged rows (`$what`), oldest load first, in file order,
 -- with the value of the field at fault (see `value` below) and the later reading that
 -- superseded the row's load, if any. Only the outstanding rows unless `$all`. A
 -- file matches when its recorded path equals `$file`, or one ends in the other
@@ -11,6 +11,11 @@ WITH problem_rows AS (
     SELECT 'not_applied', load_id, file, line_number, ticket_id, field, reason_code, message, raw,
            NULL
     FROM not_applied_rows
+    UNION ALL
+    -- Flagged rows were loaded: no raw text is kept, the message says what was read.
+    SELECT 'flagged', f.load_id, l.path, f.line_number, f.ticket_id, f.field, f.flag_code,
+           f.message, NULL, NULL
+    FROM flagged_rows f JOIN loads l USING (load_id)
 ),
 columned AS (
     -- The export's column for the field when a mapping (or a mapping preset) read
