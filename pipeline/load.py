@@ -87,6 +87,8 @@ FORMATS = {
 # (the end of a day), now the next midnight as in every other file, and a
 # ServiceNow export's snapshots are ordered by times cut to the microsecond, as
 # they are stored, and with 24:00 placed (they were set apart as unreadable).
+# It also flags the naive readings the DST rule placed (dst_repeated, dst_gap),
+# which a file read by version 2 lacks.
 READER_VERSION = 3
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
