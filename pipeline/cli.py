@@ -39,6 +39,7 @@ from pipeline.errors import LoadError, PipelineError
 from pipeline.evaluate import evaluate
 from pipeline.i18n import LOCALES
 from pipeline.load import (
+    DST_RULES,
     LoadSummary,
     load_export,
     load_file,
@@ -223,6 +224,8 @@ def _print_load(summary: LoadSummary) -> None:
         console.print(f"  not applied  {'older_than_stored':<28} {summary.not_applied:>8,}")
     for code, count in summary.flagged.items():
         console.print(f"  flagged      {code:<28} {count:>8,}")
+        if code in DST_RULES:
+            console.print(f"    {DST_RULES[code]}")
     for this, stored, rows in summary.other_sources:
         console.print(
             f"  id_from_other_source: {rows:,} ticket id(s) stored from {stored}, which this "
@@ -349,6 +352,12 @@ RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
     flag_value="not_applied",
     help="List the accepted rows not applied because a newer version of the ticket is stored.",
 )
+@click.option(
+    "--flagged",
+    "listing",
+    flag_value="flagged",
+    help="List the outstanding flagged rows: loaded, but suspicious or placed by the DST rule.",
+)
 @click.option("--file", "file_", default=None, help="With a listing: only rows of this file.")
 @click.option("--reason", default=None, help="With a listing: only rows with this reason code.")
 @click.option(
@@ -398,7 +407,7 @@ def status_command(
         if named:
             raise click.UsageError(
                 f"{', '.join(named)} choose{'s' if len(named) == 1 else ''} rows of a listing: "
-                "add --rejected or --not-applied"
+                "add --rejected, --not-applied or --flagged"
             )
         _print_status(connect(db, must_exist=True))
         return
@@ -523,6 +532,12 @@ def _print_status(con: Any) -> None:
     counted += [("flagged", r.flag_code, r.field, r.rows) for r in status.flagged.itertuples()]
     for what, code, field, rows in counted:
         console.print(f"  {what:<12} {code:<28} {field or '':<20} {rows:>8,}")
+    for code in sorted(set(status.flagged["flag_code"]) & set(DST_RULES)):
+        console.print(f"{code}: {DST_RULES[code]}")
+    if len(status.flagged):
+        console.print(
+            "flagged rows, with their line, field and what was read: sla status --flagged"
+        )
     for what, option in (("rejected", "--rejected"), ("not_applied", "--not-applied")):
         shown = what.replace("_", " ")
         if outstanding[what]:
@@ -561,6 +576,8 @@ def _print_rows(found: RowListing, *, include_superseded: bool) -> None:
             detail = f"{detail}; value {row.value!r}" if detail else f"value {row.value!r}"
         if detail:
             console.print(f"    {detail}", markup=False)
+        if found.what == "flagged":
+            continue  # a flagged row was loaded: no raw text is kept
         raw = row.raw if isinstance(row.raw, str) else ""
         if len(raw) > RAW_SHOWN:
             raw = raw[: RAW_SHOWN - 1] + "…"

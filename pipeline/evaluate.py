@@ -49,7 +49,7 @@ import pyarrow as pa
 
 from pipeline import __version__
 from pipeline.errors import EvaluationError
-from pipeline.instants import NAT_NS, local_bounds, localize_naive
+from pipeline.instants import NAT_NS, local_bounds, localize_naive, read_instant
 from pipeline.load import READING_SETTINGS
 from pipeline.policy import (
     METRICS,
@@ -1044,7 +1044,8 @@ def evaluate(
         try:
             if isinstance(as_of, str) and not INSTANT_FORM.fullmatch(as_of):
                 raise ValueError(as_of)
-            as_of_ts = pd.Timestamp(as_of)
+            # Text as the loader reads it (24:00, no digits below the microsecond).
+            as_of_ts = read_instant(as_of) if isinstance(as_of, str) else pd.Timestamp(as_of)
         except (ValueError, TypeError, OverflowError):
             raise EvaluationError(
                 f"malformed as-of instant {as_of!r}: use e.g. 2026-11-01T00:00 "

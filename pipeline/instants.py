@@ -15,7 +15,12 @@ the one place that reads them, so the rules live in one place:
 - pandas 3 stores `datetime64[s]`/`[ms]`/`[us]`: units are converted explicitly,
   never assumed to be nanoseconds;
 - a number (epoch seconds or milliseconds) is refused: its unit is unknown, and
-  pandas would take it for nanoseconds.
+  pandas would take it for nanoseconds;
+- text is read as the loader's SQL reads it (`sla_ts`, load_macros.sql): ISO 8601's
+  end of a day, 24:00 (`T24:00`, `T24:00:00`, a fraction of zeros), is the next
+  day's midnight, and digits of a second below the microsecond (`.1234567`, as .NET
+  writes) are cut off, not rounded: the instant is floored to the microsecond the
+  warehouse stores, and a reading never moves into the next second (or day).
 """
 
 from __future__ import annotations
@@ -46,6 +51,33 @@ OFFSET_SUFFIX = (
 READING = r"\s*\d{4}-\d\d?-\d\d?(?:[T ]\d\d?:\d\d(?::\d\d(?:\.\d*)?)?)?\s*"
 
 
+# ISO 8601's end of a day: hour 24 with nothing after it but zeros, before an
+# offset or the end, as DuckDB's TIMESTAMP cast takes it (`24:00:00.5` it refuses).
+# pandas refuses the hour 24: such a time is read as 00:00 and moved a day on.
+END_OF_DAY = r"(?<=[T ])24:00(?::00(?:\.0*)?)?(?=\s*(?:[Zz]|[+-][\d:]+|UTC)?\s*$)"
+NS_PER_DAY = 86_400 * 10**9
+NS_PER_US = 1_000
+
+
+def end_of_day(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """`text` with every 24:00 written 00:00:00 (of the same date), and which values
+    were: the caller moves those a day on once they are read."""
+    # The plain search first: a whole column pays one cheap pass, not a regex.
+    late = text.str.contains("24:00", regex=False, na=False).to_numpy(dtype=bool, copy=True)
+    if late.any():
+        late[late] = text[late].str.contains(END_OF_DAY, regex=True).to_numpy(dtype=bool)
+    if late.any():
+        text = text.copy()
+        text[late] = text[late].str.replace(END_OF_DAY, "00:00:00", regex=True)
+    return text, late
+
+
+def floor_us(ns: np.ndarray) -> np.ndarray:
+    """UTC nanoseconds floored to the microsecond (NAT_NS stays), as the loader's
+    cast cuts the digits of a second below the microsecond."""
+    return np.where(ns == NAT_NS, NAT_NS, ns - ns % NS_PER_US)
+
+
 def utc_suffix_as_z(text: pd.Series) -> pd.Series:
     """Readings ending in " UTC" written with "Z" instead, which pandas parses."""
     return text.str.replace(r"\s*UTC\s*$", "Z", regex=True)
@@ -60,20 +92,45 @@ def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndar
     values = text.astype(object).where(text.notna(), None)
     aware = values.str.contains(OFFSET_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
     reading = ~aware & values.str.fullmatch(READING, na=False).to_numpy(dtype=bool)
+    values, late = end_of_day(values)
     ns = np.full(len(values), NAT_NS, dtype=np.int64)
     if aware.any():
         exact = utc_suffix_as_z(values[aware].str.strip())
         parsed = pd.to_datetime(exact, format="ISO8601", errors="coerce", utc=True)
         ns[aware] = pd.DatetimeIndex(parsed).as_unit("ns").asi8
+        # A fixed offset: the next midnight is one day of 24 hours on.
+        moved = aware & late & (ns != NAT_NS)
+        ns[moved] += NS_PER_DAY
     local = pd.DatetimeIndex(
         pd.to_datetime(values[reading].str.strip(), format="ISO8601", errors="coerce")
     )
+    if late[reading].any():
+        # On the wall clock: the next midnight is read in the zone like any reading.
+        local = local.where(~late[reading], local + pd.Timedelta(days=1))
     naive = reading.copy()
     naive[reading] = np.asarray(local.notna())
     if naive_tz is not None and naive.any():
         ns[naive] = localize_naive(local[local.notna()], naive_tz).asi8
+    ns = floor_us(ns)
     instants = pd.Series(ns.view("datetime64[ns]"), index=text.index).dt.tz_localize("UTC")
     return instants, naive
+
+
+def read_instant(text: str) -> pd.Timestamp:
+    """One timestamp written as text, as the loader reads text (24:00 is the next
+    day's midnight, digits below the microsecond are cut off): tz-aware when it
+    carries an offset, else the naive reading for the caller to place in its zone.
+    Raises `ValueError` when it is no timestamp."""
+    value, late = end_of_day(pd.Series([text.strip()], dtype=object))
+    stamp = pd.Timestamp(value.iloc[0])
+    if late[0]:
+        stamp += pd.Timedelta(days=1)
+    # Not Timestamp.floor: on a tz-aware value it floors the wall clock, which
+    # fails for a reading the fall-back night holds twice. Only a nanosecond
+    # value has digits to cut (a far date is kept in seconds, beyond ns range).
+    if stamp.nanosecond:
+        stamp -= pd.Timedelta(stamp.nanosecond, unit="ns")
+    return stamp
 
 
 @dataclass(frozen=True)
@@ -159,14 +216,17 @@ def _from_objects(values: pd.Series, naive_tz: str) -> np.ndarray:
     strings = values[is_str & ~missing].astype(str).str.strip()
     if len(strings):
         aware = strings.str.contains(OFFSET_SUFFIX, regex=True).to_numpy()
+        strings, late = end_of_day(strings)
+        day = pd.to_timedelta(np.where(late, NS_PER_DAY, 0))
+        positions = np.flatnonzero(is_str & ~missing)
         if aware.any():
             parsed = pd.to_datetime(utc_suffix_as_z(strings[aware]), utc=True, format="ISO8601")
-            out[np.flatnonzero(is_str & ~missing)[aware]] = (
-                pd.DatetimeIndex(parsed).as_unit("ns").asi8
-            )
+            parsed = pd.DatetimeIndex(parsed).as_unit("ns") + day[aware]
+            out[positions[aware]] = floor_us(parsed.asi8)
         if (~aware).any():
             parsed = pd.DatetimeIndex(pd.to_datetime(strings[~aware], format="ISO8601"))
-            out[np.flatnonzero(is_str & ~missing)[~aware]] = _from_datetime_index(parsed, naive_tz)
+            parsed = parsed.as_unit("ns") + day[~aware]
+            out[positions[~aware]] = floor_us(_from_datetime_index(parsed, naive_tz))
     others = ~is_str & ~missing
     if others.any():
         objs = values[others]
@@ -198,7 +258,9 @@ def to_instants(values: Any, naive_tz: str) -> Instants:
         elif _is_number(values):
             _refuse_numbers(values)
         else:
-            ns = _from_objects(pd.Series([pd.Timestamp(values)], dtype=object), naive_tz)
+            # Text is read as a column's text is (24:00, digits below the microsecond).
+            value = values if isinstance(values, str) else pd.Timestamp(values)
+            ns = _from_objects(pd.Series([value], dtype=object), naive_tz)
         return Instants(ns, ns == NAT_NS, scalar=True, index=None)
 
     index = values.index if isinstance(values, pd.Series) else None

@@ -82,7 +82,14 @@ FORMATS = {
 # loader read shifted one column over.
 # 2: a space before a time's offset ('2026-10-26 09:15:00 +0100') is read as the
 # offset; version 1 rejected such rows as unparseable_timestamp.
-READER_VERSION = 2
+# 3: a Zendesk time in epoch milliseconds is read (by its size, docs/presets.md);
+# version 2 rejected it as unparseable_timestamp; so was a Zendesk time at 24:00
+# (the end of a day), now the next midnight as in every other file, and a
+# ServiceNow export's snapshots are ordered by times cut to the microsecond, as
+# they are stored, and with 24:00 placed (they were set apart as unreadable).
+# It also flags the naive readings the DST rule placed (dst_repeated, dst_gap),
+# which a file read by version 2 lacks.
+READER_VERSION = 3
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
 REASONS = {
@@ -106,6 +113,11 @@ REASONS = {
     "period_ends_before_start": "the plan period ends before it starts, or when it starts (empty)",
     "overlapping_plan": "overlaps another plan period of the same customer",
     "skipped_by_mapping": "skipped by the mapping (file.skip_rows)",
+}
+# Loaded rows that are listed in `flagged_rows`, and why (DST_RULES below too).
+FLAGS = {
+    "auto_response": f"first response within {AUTO_RESPONSE_SECONDS} s of creation",
+    "created_in_future": "created after the load started",
 }
 # Accepted rows that were not stored (`not_applied_rows`), and why.
 NOT_APPLIED_REASONS = {
@@ -856,6 +868,7 @@ def _fill_raw_text(con: duckdb.DuckDBPyConnection) -> None:
 
 SCRATCH_TABLES = (
     "checked",
+    "dst_windows",
     "repeated",
     "not_applied",
     "kept_values",
@@ -968,6 +981,80 @@ def _check_naive(
     raise naive_timestamp(path, line, name, source_columns.get(name, name), value)
 
 
+# The timestamp fields of each kind as the check query leaves them in `checked`:
+# (field, its instant, its text as read). A naive reading of these is flagged when
+# the DST rule placed it (`_flag_dst_readings`).
+DST_FIELDS = {
+    "tickets": (
+        ("created_at", "created_at", "created_raw"),
+        ("first_response_at", "first_response_at", "first_response_raw"),
+        ("resolved_at", "resolved_at", "resolved_raw"),
+        ("closed_at", "closed_at", "closed_raw"),
+        ("updated_at", "updated_given", "updated_raw"),
+    ),
+    "events": (("at", '"at"', "at_raw"),),
+    "customers": (("valid_from", "valid_from", "from_raw"), ("valid_to", "valid_to", "to_raw")),
+}
+# What each DST flag says, the rule by which the reading was placed (load_macros.sql).
+DST_RULES = {
+    "dst_gap": (
+        "a local time the clocks skip (spring forward), read with the offset from "
+        "before the gap: 02:30 becomes 03:30 summer time"
+    ),
+    "dst_repeated": (
+        "a local time that occurs twice (the clocks go back), read as the later one, standard time"
+    ),
+}
+# The accepted rows whose naive reading of one field falls in a window of
+# `dst_windows` (load_dst.sql): the UTC hour narrows the search to a hash probe,
+# and only the few rows in a window are looked at further. In a gap, an instant
+# there may also be an ordinary reading just after it (03:30 summer time is the
+# instant 02:30 was read as): only a reading that is the instant with the offset
+# from before the gap was placed by the rule. In a repeated hour every naive
+# reading was (the earlier occurrence's instants are outside the window).
+DST_FLAGS_SQL = """
+INSERT INTO flagged_rows
+SELECT $load_id, {ticket_id}, c._line, '{field}',
+       CASE WHEN w.gap THEN 'dst_gap' ELSE 'dst_repeated' END,
+       strftime(try_cast(c.{raw} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S') || ' in ' || $tz
+       || CASE WHEN w.gap
+               THEN ' does not occur (the clocks move forward): read with the offset from '
+                    || 'before the gap, as '
+               ELSE ' occurs twice (the clocks go back): read as the later one, standard '
+                    || 'time, ' END
+       || strftime(c.{instant}, '%Y-%m-%d %H:%M:%S') || ' UTC'
+FROM checked c
+JOIN dst_windows w ON w.bucket = floor(epoch(c.{instant}) / 3600)::BIGINT
+WHERE c.problem IS NULL AND c.{instant} >= w.starts AND c.{instant} < w.ends
+  AND NOT sla_has_offset(c.{raw})
+  AND (NOT w.gap OR c.{instant}::TIMESTAMP + w.before = try_cast(c.{raw} AS TIMESTAMP))
+"""
+
+
+def _flag_dst_readings(con: duckdb.DuckDBPyConnection, kind: str, params: dict) -> None:
+    """Flag the accepted naive readings the DST rule placed (`dst_gap`,
+    `dst_repeated`): loaded as the rule reads them, and counted per load, so that
+    the operator sees how many rows of a file a rule, not the file, made exact.
+    Only a load with a source zone has naive readings to flag."""
+    if params["tz"] is None:
+        return
+    fields = DST_FIELDS[kind]
+    instants = ", ".join(instant for _, instant, _ in fields)
+    lo, hi = con.execute(
+        f"SELECT floor(epoch(min(least({instants}))))::BIGINT, "
+        f"ceil(epoch(max(greatest({instants}))))::BIGINT FROM checked WHERE problem IS NULL"
+    ).fetchall()[0]
+    if lo is None:
+        return
+    _run(con, "load_dst.sql", {**params, "lo": lo, "hi": hi})
+    if not con.execute("SELECT count(*) FROM dst_windows").fetchall()[0][0]:
+        return
+    ticket_id = "NULL" if kind == "customers" else "c.ticket_id"
+    for name, instant, raw in fields:
+        sql = DST_FLAGS_SQL.format(ticket_id=ticket_id, field=name, instant=instant, raw=raw)
+        con.execute(sql, bind(sql, params))
+
+
 # Ticket fields a stored ticket keeps when a newer version of it comes from a file
 # without their column (load_tickets_merge.sql). Not the required ones, nor
 # `source_system` (its default is the load's source) or `updated_at` (the version).
@@ -1059,14 +1146,40 @@ GROUP BY ALL ORDER BY rows DESC, 2, 1
 """
 REJECTED_ROWS_SQL = """
 INSERT INTO rejected_rows
-    (load_id, file, line_number, field, reason_code, message, raw, missing_id)
+    (load_id, file, line_number, field, reason_code, message, raw, missing_id, value)
 SELECT ?, ?, c._line, split_part(c.problem, ':', 2), split_part(c.problem, ':', 1),
        r.message, c.raw_text,
-       CASE WHEN list_contains(?, split_part(c.problem, ':', 1)) THEN {missing_id} END
+       CASE WHEN list_contains(?, split_part(c.problem, ':', 1)) THEN {missing_id} END,
+       c.value
 FROM checked c
 LEFT JOIN reasons r ON r.code = split_part(c.problem, ':', 1)
 WHERE c.problem IS NOT NULL
 """
+# Rows a reader rejected itself, with the text it staged for the field at fault
+# (`_field_value_sql`): its raw record need not name the field.
+READER_REJECTED_SQL = """
+INSERT INTO rejected_rows (load_id, file, line_number, field, reason_code, message, raw, value)
+SELECT ?, ?, f._line, nullif(split_part(f._rejected, ':', 2), ''),
+       split_part(f._rejected, ':', 1), r.message, sla_raw_text(f), {value}
+FROM raw_file f
+LEFT JOIN reasons r ON r.code = split_part(f._rejected, ':', 1)
+WHERE f._rejected IS NOT NULL
+"""
+
+
+def _field_value_sql(fields: tuple[str, ...], staged: list[str]) -> str:
+    """SQL for the staged text of the field a reader's rejection names
+    ('reason_code:field' in `f._rejected`), NULL for a field it did not stage."""
+    cases = [
+        f"WHEN {_quote(name)} THEN CAST(f.{_identifier(name)} AS VARCHAR)"
+        for name in fields
+        if name in staged
+    ]
+    if not cases:
+        return "NULL::VARCHAR"
+    return f"CASE split_part(f._rejected, ':', 2) {' '.join(cases)} END"
+
+
 # The latest reading of the same content and kind, and how it compares with this
 # one: each reading setting, the reader version that read it, and whether rows it
 # rejected for want of other data may now be accepted. They may when the id a row
@@ -1347,12 +1460,7 @@ def load_file(
             # Rows the reader rejected (a skipped line, a snapshot it cannot place)
             # are kept as rejected with its reason, the check never sees them.
             con.execute(
-                "INSERT INTO rejected_rows (load_id, file, line_number, field, reason_code, "
-                "message, raw) SELECT ?, ?, f._line, "
-                "nullif(split_part(f._rejected, ':', 2), ''), split_part(f._rejected, ':', 1), "
-                "r.message, sla_raw_text(f) FROM raw_file f "
-                "LEFT JOIN reasons r ON r.code = split_part(f._rejected, ':', 1) "
-                "WHERE f._rejected IS NOT NULL",
+                READER_REJECTED_SQL.format(value=_field_value_sql(KINDS[kind], columns)),
                 [load_id, str(path)],
             )
             rejected_by_reader = con.execute(
@@ -1382,6 +1490,7 @@ def load_file(
         _check_naive(
             con, path, source_tz, source_columns, csv_file=fmt == "csv" and not from_reader
         )
+        _flag_dst_readings(con, kind, params)
         not_applied = 0
         earlier_tickets = None
         if kind == "tickets":

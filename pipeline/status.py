@@ -16,12 +16,20 @@ import duckdb
 import pandas as pd
 
 from pipeline.errors import PipelineError
-from pipeline.load import NOT_APPLIED_REASONS, REASONS
+from pipeline.load import DST_RULES, FLAGS, NOT_APPLIED_REASONS, REASONS
 from pipeline.warehouse import query
 
 # The tables of rows a load read but did not store, by what `list_rows` calls them.
-ROW_TABLES = {"rejected": "rejected_rows", "not_applied": "not_applied_rows"}
-ROW_REASONS = {"rejected": REASONS, "not_applied": NOT_APPLIED_REASONS}
+ROW_TABLES = {
+    "rejected": "rejected_rows",
+    "not_applied": "not_applied_rows",
+    "flagged": "flagged_rows",
+}
+ROW_REASONS = {
+    "rejected": REASONS,
+    "not_applied": NOT_APPLIED_REASONS,
+    "flagged": {**FLAGS, **DST_RULES},
+}
 
 LOADS_SQL = """
 SELECT l.load_id, l.kind, l.path, left(l.sha256, 12) AS sha256, l.rows_read, l.accepted,
@@ -130,7 +138,7 @@ def warehouse_status(
         flagged=outstanding(con, "flagged"),
         superseded={
             name: con.execute(SUPERSEDED_SQL.format(table=table)).fetchall()[0][0]
-            for name, table in {**ROW_TABLES, "flagged": "flagged_rows"}.items()
+            for name, table in ROW_TABLES.items()
         },
     )
 
@@ -139,7 +147,7 @@ def warehouse_status(
 class RowListing:
     """Rows a listing found: `rows` (at most the limit asked) of `matching`."""
 
-    what: str  # rejected | not_applied
+    what: str  # rejected | not_applied | flagged
     rows: pd.DataFrame  # load_id, file, line_number, ticket_id, field, source_column
     # (the export's, for a mapped file), reason_code, message, value, raw, superseded_by
     matching: int
@@ -161,9 +169,10 @@ def list_rows(
 ) -> RowListing:
     """The rows loads kept but did not store: `what` is `rejected` (failed a
     check) or `not_applied` (accepted, but the stored version of the ticket is
-    newer). Only outstanding rows unless `include_superseded`; only those of
-    `file` (its path as loaded, or the end of it) and `reason`; at most `limit`
-    (None: all), in load and line order.
+    newer); or the rows loads stored and flagged (`flagged`: suspicious, or a
+    naive reading placed by the DST rule). Only outstanding rows unless
+    `include_superseded`; only those of `file` (its path as loaded, or the end of
+    it) and `reason`; at most `limit` (None: all), in load and line order.
 
     Raises `StatusError` for a reason code that no such row can have."""
     if what not in ROW_TABLES:

@@ -465,6 +465,37 @@ def test_status_of_an_older_warehouse_says_not_applied_rows_were_not_counted(
     assert listed.output.splitlines() == ["no outstanding not applied rows"]
 
 
+def test_load_and_status_name_the_dst_rule_and_list_its_rows(db: str, tmp_path) -> None:
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,tier,valid_from\nC1,business,2024-01-01T00:00:00Z\n")
+    tickets = tmp_path / "t.csv"
+    tickets.write_text(
+        "ticket_id,customer_id,created_at\nT1,C1,2026-03-29 02:30\nT2,C1,2026-10-25 02:30\n"
+    )
+    run("customers", str(customers), "--db", db)
+    loaded = run("load", str(tickets), "--source-tz", "Europe/Amsterdam", "--db", db)
+    assert (
+        "  flagged      dst_gap                             1\n"
+        "    a local time the clocks skip (spring forward), read with the offset from before "
+        "the gap: 02:30 becomes 03:30 summer time\n"
+    ) in loaded.output
+    assert "read as the later one, standard time" in loaded.output
+    status = run("status", "--db", db)
+    assert "  flagged      dst_repeated                 created_at                  1" in (
+        status.output
+    )
+    assert "flagged rows, with their line, field and what was read: sla status --flagged" in (
+        status.output
+    )
+    listed = run("status", "--flagged", "--reason", "dst_repeated", "--db", db)
+    assert listed.output == (
+        "1 outstanding flagged row(s)\n"
+        f"{tickets}, line 3, field created_at, ticket T2 (load #2): dst_repeated\n"
+        "    2026-10-25 02:30:00 in Europe/Amsterdam occurs twice (the clocks go back): read "
+        "as the later one, standard time, 2026-10-25 01:30:00 UTC\n"
+    )
+
+
 def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
     """Rejected rows were only counted, mended ones included; a row not applied was
     not recorded at all (found by QA)."""
@@ -530,7 +561,9 @@ def test_status_lists_the_rows_loads_did_not_store(db: str, tmp_path) -> None:
 
     alone = CliRunner().invoke(cli, ["status", "--reason", "x", "--db", db])
     assert alone.exit_code == 2
-    assert "--reason chooses rows of a listing: add --rejected or --not-applied" in alone.output
+    assert "--reason chooses rows of a listing: add --rejected, --not-applied or --flagged" in (
+        alone.output
+    )
     unknown = run("status", "--rejected", "--reason", "nope", "--db", db)
     assert unknown.exit_code == 1
     assert "no rejected row has reason 'nope'" in unknown.output

@@ -193,6 +193,53 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
     assert read_text(pd.Series(texts), None)[0][:2].isna().all()  # no zone, no instant
 
 
+# ISO 8601's end of a day and .NET's seven digits of a second, in every form the
+# loader's SQL reads, and the hour-24 forms it refuses.
+END_OF_DAY_AND_FRACTIONS = [
+    "2026-10-26T24:00:00Z",
+    "2026-10-26T24:00Z",
+    "2026-10-26T24:00:00.000+01:00",
+    "2026-10-26 24:00:00 +0100",
+    "2026-10-26 24:00:00 UTC",
+    "2026-12-31T24:00:00-05:00",
+    "2026-10-24T24:00",  # a naive reading: the next midnight in the zone
+    "2026-10-26T24:00:00.5Z",
+    "2026-10-26T24:00:01Z",
+    "2026-10-26T12:00:00.1234567Z",
+    "2026-10-26T12:00:00.9999999Z",
+    "2026-10-26 12:00:00.0000009",
+    "1969-12-31T23:59:59.9999999Z",
+]
+
+
+def test_the_end_of_a_day_and_a_fraction_below_the_microsecond_as_the_loader(sql) -> None:
+    """24:00 is the next midnight, digits below the microsecond are cut off, as the
+    loader's SQL reads text: the Python readers refused 24:00 and kept the digits
+    (the instant 0.1234567 s was 100 ns after the one stored)."""
+    from pipeline.instants import read_instant, read_text, to_instants
+
+    zone = "Europe/Amsterdam"
+    expected = [_loader_ns(sql, text, zone) for text in END_OF_DAY_AND_FRACTIONS]
+    assert expected[:3] == [pd.Timestamp("2026-10-27T00:00Z").value] * 2 + [
+        pd.Timestamp("2026-10-26T23:00Z").value
+    ]
+    assert expected[6] == pd.Timestamp("2026-10-24T22:00Z").value  # summer time
+    assert expected[7:9] == [None, None]
+    assert expected[9] == pd.Timestamp("2026-10-26T12:00:00.123456Z").value
+    assert expected[12] == pd.Timestamp("1969-12-31T23:59:59.999999Z").value
+    instants, _ = read_text(pd.Series(END_OF_DAY_AND_FRACTIONS), zone)
+    assert [None if pd.isna(i) else i.value for i in instants] == expected
+    readable = [(t, ns) for t, ns in zip(END_OF_DAY_AND_FRACTIONS, expected, strict=True) if ns]
+    assert to_instants([t for t, _ in readable], zone).ns.tolist() == [ns for _, ns in readable]
+    assert [to_instants(t, zone).ns[0] for t, _ in readable] == [ns for _, ns in readable]
+    assert read_instant("2026-10-31T24:00") == pd.Timestamp("2026-11-01T00:00")
+    assert read_instant("2026-11-01T00:00:00.1234567Z") == pd.Timestamp(
+        "2026-11-01T00:00:00.123456Z"
+    )
+    with pytest.raises(ValueError):
+        read_instant("2026-10-26T24:00:00.5Z")
+
+
 def test_every_zone_name_accepted_works_in_pandas_and_duckdb() -> None:
     from pipeline.instants import _zone_names, is_zone_name
 

@@ -74,7 +74,77 @@ def test_every_row_is_accepted_or_rejected_with_a_reason(con) -> None:
 
 
 def test_flags_for_suspicious_rows(con) -> None:
-    assert load_tickets(con).flagged == {"auto_response": 1, "created_in_future": 1}
+    # T2's naive 02:30 on the fall-back night is read by the DST rule.
+    assert load_tickets(con).flagged == {
+        "auto_response": 1,
+        "created_in_future": 1,
+        "dst_repeated": 2,
+    }
+
+
+def _flags(con, load_id: int) -> list[tuple]:
+    return con.execute(
+        "SELECT line_number, field, flag_code FROM flagged_rows "
+        "WHERE load_id = ? AND flag_code LIKE 'dst_%' ORDER BY line_number, field",
+        [load_id],
+    ).fetchall()
+
+
+def test_naive_readings_the_dst_rule_placed_are_flagged_not_rejected(con, tmp_path) -> None:
+    """A naive reading the clocks skip or hold twice was read by the rule silently:
+    each such field of an accepted row is now flagged, and counted per load."""
+    tickets = tmp_path / "dst.csv"
+    tickets.write_text(
+        "ticket_id,customer_id,created_at,first_response_at,resolved_at\n"
+        # In the gap (02:30 -> 03:30 summer time); 03:30 itself is an ordinary reading
+        # of the same instant; 02:30 on 25 October occurs twice.
+        "D1,C1,2026-03-29 02:30:00,2026-03-29 03:30:00,2026-10-25 02:30:00\n"
+        # With an offset: exact, no rule. Minutes only, still a reading.
+        "D2,C1,2026-10-25 02:30:00+02:00,2026-10-25 02:30,2026-10-25 03:30:00\n"
+        # Just before and after the repeated hour; its first instant.
+        "D3,C1,2026-10-25T01:59:59,2026-10-25 03:00:00,\n"
+        "D4,C1,2026-10-25T02:00:00,,\n"
+        "D5,C404,2026-10-25T02:10:00,,\n"  # rejected: listed as such, not flagged
+    )
+    summary = load_file(con, tickets, source_tz="Europe/Amsterdam")
+    assert (summary.accepted, summary.rejected) == (4, {"unknown_customer": 1})
+    assert summary.flagged == {"auto_response": 1, "dst_gap": 1, "dst_repeated": 3}
+    assert _flags(con, summary.load_id) == [
+        (2, "created_at", "dst_gap"),
+        (2, "resolved_at", "dst_repeated"),
+        (3, "first_response_at", "dst_repeated"),
+        (5, "created_at", "dst_repeated"),
+    ]
+    message = con.execute(
+        "SELECT message FROM flagged_rows WHERE flag_code = 'dst_gap'"
+    ).fetchall()[0][0]
+    assert message == (
+        "2026-03-29 02:30:00 in Europe/Amsterdam does not occur (the clocks move forward): "
+        "read with the offset from before the gap, as 2026-03-29 01:30:00 UTC"
+    )
+    # Events and plan periods alike, in a zone whose clocks move by half an hour.
+    events = tmp_path / "ev.csv"
+    events.write_text(
+        "ticket_id,at,kind\n"
+        "D1,2026-04-05 01:45,internal_note\n"  # twice in Lord Howe: 11:00 -> 10:30
+        "D1,2026-10-04 02:15,internal_note\n"  # skipped: 02:00 -> 02:30
+        "D1,2026-10-04 02:45,internal_note\n"
+    )
+    summary = load_file(con, events, source_tz="Australia/Lord_Howe")
+    assert _flags(con, summary.load_id) == [(2, "at", "dst_repeated"), (3, "at", "dst_gap")]
+    customers = tmp_path / "plans.csv"
+    customers.write_text(
+        "customer_id,tier,valid_from,valid_to\nC7,business,2025-03-30 02:00,2026-10-25 02:59\n"
+    )
+    summary = load_file(con, customers, source_tz="Europe/Amsterdam")
+    assert _flags(con, summary.load_id) == [
+        (2, "valid_from", "dst_gap"),
+        (2, "valid_to", "dst_repeated"),
+    ]
+    # Without a source zone there are no naive readings, and nothing to look for.
+    exact = tmp_path / "exact.csv"
+    exact.write_text("ticket_id,customer_id,created_at\nD9,C1,2026-10-25T02:30:00+01:00\n")
+    assert load_file(con, exact).flagged == {}
 
 
 def test_timestamps_stored_in_utc_with_source_zone_recorded(con) -> None:

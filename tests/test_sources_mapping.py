@@ -337,6 +337,23 @@ def test_servicenow_snapshots_that_cannot_be_placed_are_rejected_alone(con, tmp_
     assert (events.rows_read, events.rejected_total) == (2, 0)
 
 
+def test_servicenow_places_a_snapshot_at_the_end_of_a_day(con, tmp_path) -> None:
+    # 24:00 was no instant to this reader: the snapshot was rejected as
+    # unparseable_timestamp, while the loader reads 24:00 as the next midnight.
+    path = sn_file(
+        tmp_path,
+        sn_row("INC1", "1", "2026-10-23 17:00:00"),
+        sn_row("INC1", "2", "2026-10-23 24:00:00"),
+        sn_row("INC1", "6", "2026-10-24 09:00:00"),
+    )
+    tickets, events = load_servicenow(con, path, source_tz="Europe/Amsterdam")
+    assert (tickets.rejected_total, events.rejected_total) == (0, 0)
+    assert con.execute('SELECT "at", new_value FROM ticket_events ORDER BY "at"').fetchall() == [
+        (utc("2026-10-23T22:00Z"), "open"),
+        (utc("2026-10-24T07:00Z"), "resolved"),
+    ]
+
+
 def test_servicenow_snapshots_are_ordered_by_their_instant(con, tmp_path) -> None:
     # Naive local times (Amsterdam, UTC+1 on 27 October) mixed with a UTC time:
     # 09:45Z is 10:45 local, the last update, not the first.
@@ -537,6 +554,53 @@ def test_zendesk_bad_records_are_rejected_rows(
     found = [(s.kind, *row) for s in summaries for row in rejected(zcon, s.load_id)]
     assert found == expected
     assert zcon.execute("SELECT first_response_at FROM tickets").fetchall() == first_response
+
+
+def test_zendesk_epoch_times_are_read_as_seconds_or_milliseconds_by_their_size(
+    zcon, tmp_path
+) -> None:
+    # API tools write created_at as a Unix time, JavaScript ones in milliseconds;
+    # a millisecond time was rejected as unparseable_timestamp.
+    seconds = Z_TICKET.replace('"2026-10-23T15:00:00Z"', "1792767600")
+    millis = seconds.replace('"id": 1,', '"id": 2,').replace("1792767600", "1792767600000")
+    beyond = seconds.replace('"id": 1,', '"id": 3,').replace("1792767600", "10000000000000000")
+    reply = (
+        '{"ticket_id": 2, "timestamp": 1792836000250, "child_events": '
+        '[{"event_type": "Comment", "public": true, "author_id": 99}]}'
+    )
+    text = f'{{"tickets": [{seconds}, {millis}, {beyond}], "ticket_events": [{reply}]}}'
+    tickets, events = load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+    assert (tickets.accepted, events.accepted) == (2, 1)
+    assert zcon.execute(
+        "SELECT ticket_id, created_at, first_response_at FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("1", utc("2026-10-23T15:00Z"), None),
+        ("2", utc("2026-10-23T15:00Z"), utc("2026-10-24T10:00:00.250Z")),
+    ]
+    # No instant at all (300,000 years on): rejected with the number shown.
+    assert zcon.execute(
+        "SELECT line_number, field, reason_code, value FROM rejected_rows"
+    ).fetchall() == [(3, "created_at", "unparseable_timestamp", "10000000000000000")]
+
+
+def test_zendesk_reads_the_end_of_a_day_and_seven_digit_fractions_as_the_loader(
+    zcon, tmp_path
+) -> None:
+    # 24:00 was rejected here as unparseable_timestamp, while a canonical file's
+    # loader read it as the next midnight.
+    ticket = Z_TICKET.replace("2026-10-23T15:00:00Z", "2026-10-23T24:00:00Z")
+    reply = (
+        '{"ticket_id": 1, "created_at": "2026-10-26T09:00:00.9999999Z", "child_events": '
+        '[{"event_type": "Comment", "public": true, "author_id": 99}]}'
+    )
+    text = f'{{"tickets": [{ticket}], "ticket_events": [{reply}]}}'
+    tickets, events = load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+    assert (tickets.accepted, events.accepted) == (1, 1)
+    cut = utc("2026-10-26T09:00:00.999999Z")
+    assert zcon.execute("SELECT created_at, first_response_at FROM tickets").fetchall() == [
+        (utc("2026-10-24T00:00Z"), cut)
+    ]
+    assert zcon.execute('SELECT "at" FROM ticket_events').fetchall() == [(cut,)]
 
 
 def test_zendesk_first_response_agrees_with_the_loaded_reply(zcon, tmp_path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.load import load_file
+from pipeline.load import load_derived, load_file
 from pipeline.status import StatusError, list_rows, warehouse_status
 from pipeline.warehouse import connect
 
@@ -146,3 +146,40 @@ def test_a_rejected_value_is_found_under_the_headers_own_spelling(con, tmp_path)
         "Created_At ",
         "05-10-2026 09:00",
     )
+
+
+def test_every_rejected_row_of_a_preset_shows_its_value(con, tmp_path) -> None:
+    """A preset's raw record names its fields otherwise, or not at all (Zendesk's
+    metric_set.solved_at, an event's time on its parent record, ServiceNow's
+    sys_updated_on and company): such rows were listed with no value."""
+    zendesk = tmp_path / "z.json"
+    zendesk.write_text(
+        '{"tickets": ['
+        '{"id": 1, "created_at": "2026-10-26T08:00:00Z", "organization_id": "C1", '
+        '"metric_set": {"solved_at": "yesterday"}},'
+        '{"id": 2, "created_at": "2026-10-26T08:00:00Z", "organization_id": "C1"}], '
+        '"ticket_events": ['
+        '{"ticket_id": 2, "timestamp": "soon", "child_events": '
+        '[{"event_type": "Comment", "public": true, "author_id": 9}]},'
+        '{"ticket_id": 404, "created_at": "2026-10-26T09:00:00Z", "child_events": '
+        '[{"event_type": "Comment", "public": true, "author_id": 9}]},'
+        '{"ticket_id": 2, "created_at": "2026-10-26T09:00:00Z", "child_events": '
+        '[{"event_type": "Change", "field_name": "status", "value": "weird"}]}]}'
+    )
+    servicenow = tmp_path / "sn.csv"
+    servicenow.write_text(
+        "number,incident_state,sys_updated_on,opened_at,company\n"
+        "INC1,1,yesterday,2026-10-23 17:00:00,C1\n"
+        "INC2,1,2026-10-23 17:00:00,2026-10-23 17:00:00,C404\n"
+    )
+    load_derived(con, zendesk, preset="zendesk")
+    load_derived(con, servicenow, preset="servicenow", source_tz="Europe/Amsterdam")
+    rows = list_rows(con, "rejected").rows
+    assert rows[["file", "field", "reason_code", "value"]].values.tolist() == [
+        [str(zendesk), "resolved_at", "unparseable_timestamp", "yesterday"],
+        [str(zendesk), "at", "unparseable_timestamp", "soon"],
+        [str(zendesk), "ticket_id", "event_for_unknown_ticket", "404"],
+        [str(zendesk), "new_value", "unknown_value", "weird"],
+        [str(servicenow), "updated_at", "unparseable_timestamp", "yesterday"],
+        [str(servicenow), "customer_id", "unknown_customer", "C404"],
+    ]

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.instants import OFFSET_SUFFIX, utc_suffix_as_z
+from pipeline.instants import OFFSET_SUFFIX, end_of_day, utc_suffix_as_z
 from pipeline.sources.base import EVENT_COLUMNS, TICKET_COLUMNS, undecodable
 
 STATUSES = {
@@ -121,11 +121,21 @@ def _label(table: dict[str, str], value: Any) -> str | None:
     return table.get(value, value) if isinstance(value, str) else _value(value)
 
 
+# A JSON number as a time counts seconds since 1970 below this, milliseconds from
+# it: 10^11 seconds is the year 5138, 10^11 milliseconds March 1973, so no time a
+# help desk records (1973 to 5138) reads both ways (docs/presets.md).
+EPOCH_MILLISECONDS_FROM = 10**11
+
+
 def _when(value: Any) -> str | None:
+    """A Zendesk time as text for the loader. A JSON number is a Unix time (ticket
+    events carry a `timestamp`; API tools write `created_at` in seconds or, as
+    JavaScript does, milliseconds), its unit told by its size; one no instant can
+    be made of is left as written, to be rejected with the number in view."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        # Ticket events carry a Unix `timestamp`.
+        unit = "ms" if abs(value) >= EPOCH_MILLISECONDS_FROM else "s"
         try:
-            return pd.Timestamp(value, unit="s", tz="UTC").isoformat()
+            return pd.Timestamp(value, unit=unit, tz="UTC").isoformat()
         except (ValueError, OverflowError):
             pass
     return _value(value)
@@ -142,8 +152,11 @@ def _utc(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     response derived here consistent with the events the loader keeps."""
     text = values.astype(object).where(values.notna(), None)
     explicit = text.str.contains(OFFSET_SUFFIX, regex=True, na=False)
-    readable = utc_suffix_as_z(text.where(explicit))
+    # As the loader's SQL reads text: 24:00 is the next midnight, digits below the
+    # microsecond are cut off (pipeline/instants.py).
+    readable, late = end_of_day(utc_suffix_as_z(text.where(explicit)))
     instants = pd.to_datetime(readable, format="ISO8601", errors="coerce", utc=True)
+    instants = instants.where(~late, instants + pd.Timedelta(days=1)).dt.floor("us")
     good = instants.notna()
     out = text.copy()
     out[good] = instants[good].dt.strftime(ISO_UTC)

@@ -7,6 +7,7 @@ WITH parsed AS (
         _line,
         sla_text(customer_id) AS customer_id,
         sla_text(name) AS name,
+        tier AS tier_raw,  -- as written, for the value at fault (`value` below)
         lower(sla_text(tier)) AS tier,
         valid_from AS from_raw,
         valid_to AS to_raw,
@@ -52,6 +53,13 @@ SELECT
 FROM first_pass
 )
 SELECT
-    * EXCLUDE (_row),
-    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text
+    * EXCLUDE (_row, tier_raw),
+    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text,
+    -- The text of the field at fault as the reader handed it (rejected_rows.value).
+    CASE split_part(problem, ':', 2)
+        WHEN 'customer_id' THEN customer_id
+        WHEN 'tier' THEN tier_raw
+        WHEN 'valid_from' THEN from_raw
+        WHEN 'valid_to' THEN to_raw
+    END AS value
 FROM judged;

@@ -7,6 +7,11 @@ WITH parsed AS (
         sla_text(r.ticket_id) AS ticket_id,
         r."at" AS at_raw,
         sla_ts(r."at", $tz) AS "at",
+        -- As written, for the value at fault of a rejected row (`value` below).
+        r.kind AS kind_raw,
+        r.old_value AS old_value_raw,
+        r.new_value AS new_value_raw,
+        r.actor_type AS actor_type_raw,
         lower(sla_text(r.kind)) AS kind,
         sla_text(r.old_value) AS old_value,
         sla_text(r.new_value) AS new_value,
@@ -56,8 +61,18 @@ FROM parsed p
 LEFT JOIN tickets t ON t.ticket_id = p.ticket_id
 )
 SELECT
-    * EXCLUDE (_row),
+    * EXCLUDE (_row, kind_raw, old_value_raw, new_value_raw, actor_type_raw),
     CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text,
+    -- The text of the field at fault as the reader handed it (rejected_rows.value):
+    -- a preset's raw record need not hold it (a Zendesk event's time is its parent's).
+    CASE split_part(problem, ':', 2)
+        WHEN 'ticket_id' THEN ticket_id
+        WHEN 'at' THEN at_raw
+        WHEN 'kind' THEN kind_raw
+        WHEN 'old_value' THEN old_value_raw
+        WHEN 'new_value' THEN new_value_raw
+        WHEN 'actor_type' THEN actor_type_raw
+    END AS value,
     -- Narrows the search for repeats (load_events_merge.sql); rows are compared by value.
     hash(ticket_id, "at", kind, old_value, new_value, actor_type) AS content_hash
 FROM judged;

@@ -17,6 +17,11 @@ WITH parsed AS (
         sla_ts(resolved_at, $tz) AS resolved_at,
         sla_ts(closed_at, $tz) AS closed_at,
         sla_ts(updated_at, $tz) AS updated_given,
+        -- As written, for the value at fault of a rejected row (`value` below).
+        priority AS priority_raw,
+        channel AS channel_raw,
+        status AS status_raw,
+        cause_domain AS cause_domain_raw,
         lower(sla_text(priority)) AS priority,
         lower(sla_text(channel)) AS channel,
         sla_text(category) AS category,
@@ -76,8 +81,24 @@ SELECT
 FROM parsed p
 )
 SELECT
-    * EXCLUDE (_row),
-    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text
+    * EXCLUDE (_row, priority_raw, channel_raw, status_raw, cause_domain_raw),
+    CASE WHEN problem IS NOT NULL THEN sla_raw_text(_row) END AS raw_text,
+    -- The text of the field at fault as the reader handed it (rejected_rows.value):
+    -- a preset's raw record need not name the field (Zendesk's metric_set.solved_at).
+    CASE split_part(problem, ':', 2)
+        WHEN 'ticket_id' THEN ticket_id
+        WHEN 'customer_id' THEN customer_id
+        WHEN 'created_at' THEN created_raw
+        WHEN 'first_response_at' THEN first_response_raw
+        WHEN 'resolved_at' THEN resolved_raw
+        WHEN 'closed_at' THEN closed_raw
+        WHEN 'updated_at' THEN updated_raw
+        WHEN 'priority' THEN priority_raw
+        WHEN 'channel' THEN channel_raw
+        WHEN 'status' THEN status_raw
+        WHEN 'cause_domain' THEN cause_domain_raw
+        WHEN 'requires_it_release' THEN it_release_raw
+    END AS value
 FROM judged;
 
 -- The same ticket twice in one file: identical copies are one ticket; copies that
@@ -101,14 +122,14 @@ SELECT
     row_number() OVER (PARTITION BY ticket_id, content ORDER BY _line) > 1 AS is_copy
 FROM content;
 
-UPDATE checked SET problem = 'duplicate_conflicting:ticket_id'
+UPDATE checked SET problem = 'duplicate_conflicting:ticket_id', value = ticket_id
 WHERE _line IN (SELECT _line FROM repeated WHERE conflicting);
 
 -- A ticket id stored from another source system is another desk's ticket (two desks
 -- that both number from 1, or a migration): replacing it would lose that ticket and
 -- give its events to this one. Rejected, unless the stored row came from an earlier
 -- reading of this very file (read again, it was misread, not another desk's).
-UPDATE checked SET problem = 'id_from_other_source:ticket_id'
+UPDATE checked SET problem = 'id_from_other_source:ticket_id', value = ticket_id
 WHERE problem IS NULL AND _line IN (
     SELECT c._line
     FROM checked c JOIN tickets t USING (ticket_id)
