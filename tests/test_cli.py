@@ -764,3 +764,18 @@ def test_commands_without_charts_do_not_import_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_an_export_given_as_the_warehouse_is_refused(tmp_path) -> None:
+    # `--db tickets.csv`: DuckDB opened the CSV as a database in memory, and the
+    # load below said "accepted" while storing nothing anywhere.
+    export = tmp_path / "tickets.csv"
+    export.write_text("ticket_id,customer_id\nT1,C1\n")
+    result = run("customers", str(FIXTURES / "customers.csv"), "--db", str(export))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {export} is not a DuckDB warehouse: --db (or $SLA_DB) names the warehouse "
+        "file, such as data/warehouse.duckdb; give the path of an existing warehouse, or a "
+        "new path to create one\n"
+    )
+    assert export.read_text() == "ticket_id,customer_id\nT1,C1\n"
