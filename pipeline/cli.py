@@ -1324,10 +1324,27 @@ def _date(text: str | None, *, option: str = "--at") -> dt.date | None:
     type=click.Path(file_okay=False),
     help="Folder for customers.csv, tickets.csv and events.csv.",
 )
-@click.option("--tickets", default=10_000, show_default=True, help="How many tickets.")
-@click.option("--customers", default=2_500, show_default=True, help="How many customers.")
+# Ranges the generator takes: outside them it failed with a traceback.
 @click.option(
-    "--seed", default=7, show_default=True, help="Random seed: the same seed, the same files."
+    "--tickets",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="How many tickets.",
+)
+@click.option(
+    "--customers",
+    type=click.IntRange(min=1),
+    default=2_500,
+    show_default=True,
+    help="How many customers.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Random seed: the same seed, the same files.",
 )
 @click.option("--no-broken-rows", is_flag=True, help="Leave out the deliberately broken rows.")
 @handle_errors

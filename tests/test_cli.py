@@ -779,3 +779,19 @@ def test_an_export_given_as_the_warehouse_is_refused(tmp_path) -> None:
         "new path to create one\n"
     )
     assert export.read_text() == "ticket_id,customer_id\nT1,C1\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--tickets", "0", "Invalid value for '--tickets': 0 is not in the range x>=1."),
+        ("--customers", "-5", "Invalid value for '--customers': -5 is not in the range x>=1."),
+        ("--seed", "-1", "Invalid value for '--seed': -1 is not in the range x>=0."),
+    ],
+)
+def test_demo_data_refuses_counts_and_seeds_it_cannot_use(tmp_path, option, value, message):
+    # Each ended in a traceback from the generator (or numpy's seeding).
+    result = CliRunner().invoke(cli, ["demo-data", "--out", str(tmp_path / "d"), option, value])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "d").exists()
