@@ -795,3 +795,14 @@ def test_demo_data_refuses_counts_and_seeds_it_cannot_use(tmp_path, option, valu
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "d").exists()
+
+
+def test_load_refuses_a_preset_with_a_mapping_file(db: str) -> None:
+    mapping = Path(__file__).parents[1] / "docs" / "examples" / "dutch-export.toml"
+    export = FIXTURES / "presets" / "zendesk.json"
+    result = run("load", str(export), "--preset", "zendesk", "--mapping", str(mapping), "--db", db)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: --preset zendesk and --mapping {mapping} each say how to read the export: "
+        "give one of them (a mapping file is for an export no preset reads)\n"
+    )
