@@ -339,14 +339,12 @@ RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
 @cli.command("status")
 @click.option(
     "--rejected",
-    "listing",
-    flag_value="rejected",
+    is_flag=True,
     help="List the outstanding rejected rows: file, line, field, reason, value, raw text.",
 )
 @click.option(
     "--not-applied",
-    "listing",
-    flag_value="not_applied",
+    is_flag=True,
     help="List the accepted rows not applied because a newer version of the ticket is stored.",
 )
 @click.option("--file", "file_", default=None, help="With a listing: only rows of this file.")
@@ -375,17 +373,25 @@ RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
 @DB_OPTION
 @handle_errors
 def status_command(
-    listing: str | None,
     file_: str | None,
     reason: str | None,
     limit: int | None,
     fmt: str,
     db: str | None,
     *,
+    rejected: bool,
+    not_applied: bool,
     include_superseded: bool,
 ) -> None:
     """What is loaded: loads, counts, date range, outstanding rejected and not-applied
     rows by reason, flags; with --rejected or --not-applied, the rows themselves."""
+    if rejected and not_applied:
+        # One flag used to win over the other, the one given last, without a word.
+        raise click.UsageError(
+            "--rejected and --not-applied are two listings: give one (run sla status twice "
+            "for both)"
+        )
+    listing = "rejected" if rejected else "not_applied" if not_applied else None
     if listing is None:
         given = {
             "--file": file_,

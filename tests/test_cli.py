@@ -806,3 +806,15 @@ def test_load_refuses_a_preset_with_a_mapping_file(db: str) -> None:
         f"Error: --preset zendesk and --mapping {mapping} each say how to read the export: "
         "give one of them (a mapping file is for an export no preset reads)\n"
     )
+
+
+def test_status_takes_one_listing_at_a_time(db: str) -> None:
+    load_fixtures(db)
+    # The flag given last won: --rejected --not-applied listed no rejected row.
+    result = run("status", "--rejected", "--not-applied", "--db", db)
+    assert result.exit_code == 2
+    assert (
+        "Error: --rejected and --not-applied are two listings: give one (run sla status twice "
+        "for both)"
+    ) in result.output
+    assert "9 outstanding rejected row(s)" in run("status", "--rejected", "--db", db).output
