@@ -818,3 +818,17 @@ def test_status_takes_one_listing_at_a_time(db: str) -> None:
         "for both)"
     ) in result.output
     assert "9 outstanding rejected row(s)" in run("status", "--rejected", "--db", db).output
+
+
+def test_status_listing_of_a_file_never_loaded_says_so(db: str) -> None:
+    load_fixtures(db)
+    # It said "no outstanding rejected rows", as of a file loaded without a fault.
+    result = run("status", "--rejected", "--file", "tickets.cvs", "--db", db)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: no file tickets.cvs was loaded: --file takes a path as loaded, or its end "
+        f"(loaded: {FIXTURES / 'customers.csv'}, {FIXTURES / 'tickets.csv'}; sla status lists "
+        "every load)\n"
+    )
+    listed = run("status", "--rejected", "--file", "tickets.csv", "--db", db)
+    assert "7 outstanding rejected row(s)" in listed.output
