@@ -108,7 +108,7 @@ def breach_register(
     both tz-aware. Text is returned as loaded; `export_register` neutralises it
     for spreadsheets. Raises `AuditError` for a malformed or uncovered month
     range, an unknown evaluation or tier; `EvaluationError` for a malformed month."""
-    month_from, month_to = valid_month(month_from), valid_month(month_to)
+    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
     if month_from > month_to:
         raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     if evaluation_id is None:

@@ -271,7 +271,9 @@ def test_months_and_as_of_instants_only_in_their_exact_form(db: str) -> None:
             extra = ["--policy", str(DEFAULT_POLICY)] if command == "whatif" else []
             result = run(command, "--from", month, "--to", "2026-10", *extra, "--db", db)
             assert result.exit_code == 1, (command, month, result.output)
-            assert f"malformed month {month!r}: use YYYY-MM" in result.output
+            assert f"malformed month {month!r} for --from: use YYYY-MM, e.g. 2026-10" in (
+                result.output
+            )
     for as_of in ("now", "today", "01/10/2026", "Oct", "2026-10-26 01:15 PM"):
         result = run("evaluate", "--as-of", as_of, "--db", db)
         assert result.exit_code == 1 and f"malformed as-of instant {as_of!r}" in result.output
@@ -832,3 +834,23 @@ def test_status_listing_of_a_file_never_loaded_says_so(db: str) -> None:
     )
     listed = run("status", "--rejected", "--file", "tickets.csv", "--db", db)
     assert "7 outstanding rejected row(s)" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (("evaluate", "--from", "2026-01", "--to", "10-2026"), "--to"),
+        (("report", "monthly", "--month", "10-2026"), "--month"),
+        (("report", "tiers", "--from", "10-2026", "--to", "2026-10"), "--from"),
+        (("report", "customer", "C1", "--from", "2026-01", "--to", "10-2026"), "--to"),
+        (("audit", "breaches", "--from", "2026-01", "--to", "10-2026"), "--to"),
+    ],
+)
+def test_a_malformed_month_names_its_option(db: str, tmp_path, command, option) -> None:
+    # "malformed month '10-2026'" left the reader to guess which of two it was.
+    load_fixtures(db)
+    result = run(*command, "--db", db)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: malformed month '10-2026' for {option}: use YYYY-MM, e.g. 2026-10\n"
+    )
