@@ -578,12 +578,24 @@ def _print_rows(found: RowListing, *, include_superseded: bool) -> None:
         )
 
 
+# What --as-of takes (evaluate.INSTANT_FORM): the zone a reading without an
+# offset is taken in was not said, nor that a date alone is its midnight.
+AS_OF_FORMS = (
+    "YYYY-MM-DDTHH:MM[:SS] with Z or an offset (+01:00), or without one in the policy's "
+    "report zone (Europe/Amsterdam in the built-in policy); a date alone is its midnight"
+)
+
+
 @cli.command("evaluate")
 @POLICY_OPTION
-@click.option("--from", "month_from", default=None, help="First month counted, YYYY-MM.")
-@click.option("--to", "month_to", default=None, help="Last month counted, YYYY-MM.")
 @click.option(
-    "--as-of", default=None, help="Evaluate the state known at this instant (default: now)."
+    "--from", "month_from", default=None, help="First month counted, YYYY-MM (default: all)."
+)
+@click.option("--to", "month_to", default=None, help="Last month counted, YYYY-MM (default: all).")
+@click.option(
+    "--as-of",
+    default=None,
+    help=f"Evaluate the state known at this instant: {AS_OF_FORMS} (default: now).",
 )
 @click.option(
     "--policy-version",
@@ -702,7 +714,7 @@ def _print_summary(console: Console, summary) -> None:
 @click.option(
     "--as-of",
     default=None,
-    help="Both sides see the state known at this instant (default: now).",
+    help=f"Both sides see the state known at this instant: {AS_OF_FORMS} (default: now).",
 )
 @LANG_OPTION
 @DB_OPTION
@@ -755,7 +767,11 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Formats, comma-separated: html, pdf.",
         ),
         click.option(
-            "--out", default="reports", show_default=True, type=click.Path(file_okay=False)
+            "--out",
+            default="reports",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Folder to write into, created if needed (monthly: a folder per month in it).",
         ),
         POLICY_OPTION,
         DB_OPTION,
@@ -978,7 +994,12 @@ def audit_ticket_command(
 @audit_group.command("breaches")
 @click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
 @click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
-@click.option("--tier", default=None, help="Only this tier's breaches.")
+@click.option(
+    "--tier",
+    default=None,
+    help="Only this tier's breaches: its key in the policy (pioneer, professional, business, "
+    "premium in the built-in one).",
+)
 @click.option(
     "--evaluation",
     "evaluation_id",
@@ -1307,7 +1328,8 @@ def policy_show_command(at: str | None, policy_path: str | None, lang: str) -> N
 @LANG_OPTION
 @handle_errors
 def policy_diff_command(first: str, second: str, policy_path: str | None, lang: str) -> None:
-    """What changed between two versions, setting by setting."""
+    """What changed between two versions, setting by setting. FIRST and SECOND
+    are version names (2025.1): sla policy show lists them."""
     policy = Policy.load(policy_path)
     for line in policy_history.diff_lines(policy, first, second, lang=_lang(lang)):
         click.echo(line)

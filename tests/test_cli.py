@@ -854,3 +854,17 @@ def test_a_malformed_month_names_its_option(db: str, tmp_path, command, option) 
     assert result.output == (
         f"Error: malformed month '10-2026' for {option}: use YYYY-MM, e.g. 2026-10\n"
     )
+
+
+def test_as_of_help_names_the_forms_it_takes(db: str) -> None:
+    # The help said "this instant" only: not in which zone a reading without an
+    # offset is taken, nor that a date alone is accepted.
+    help_text = " ".join(run("evaluate", "--help").output.split())
+    assert "without one in the policy's report zone (Europe/Amsterdam in the built-in" in (
+        help_text
+    )
+    assert "a date alone is its midnight (default: now)" in help_text
+    load_fixtures(db)
+    for as_of in ("2026-11-01", "2026-11-01T00:00", "2026-10-31T23:00Z"):
+        result = run("evaluate", "--as-of", as_of, "--db", db)
+        assert "as of 2026-10-31T23:00:00+00:00" in result.output, as_of
