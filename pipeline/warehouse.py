@@ -146,6 +146,12 @@ def _check_database_file(target: Path) -> None:
     """Refuse an existing file that is not a DuckDB database (an export given as
     --db by mistake) before DuckDB reads or overwrites it; an empty file is
     refused too, since DuckDB reads an empty .csv as data, not as a database."""
+    if target.is_dir():
+        # Reachable through $SLA_DB, which click's check of --db does not see.
+        raise WarehouseError(
+            f"{target} is a folder: --db (or ${ENV_VAR}) names the warehouse file in it, such "
+            f"as {target / DEFAULT_PATH.name}"
+        )
     if not target.is_file():
         return
     offset, magic = DUCKDB_MAGIC

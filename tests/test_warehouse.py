@@ -78,6 +78,16 @@ def test_a_file_that_is_not_a_warehouse_is_refused(tmp_path, name, content) -> N
     assert path.read_bytes() == content  # left as it was
 
 
+def test_a_folder_is_not_a_warehouse(tmp_path) -> None:
+    # $SLA_DB naming a folder gave DuckDB's "Could not read from file ...: Is a directory".
+    with pytest.raises(WarehouseError) as caught:
+        connect(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path} is a folder: --db (or $SLA_DB) names the warehouse file in it, such as "
+        f"{tmp_path / 'warehouse.duckdb'}"
+    )
+
+
 def test_a_read_only_warehouse_says_so(tmp_path, monkeypatch) -> None:
     path = tmp_path / "w.duckdb"
     connect(path).close()
