@@ -119,8 +119,9 @@ def breach_register(
     if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):
         raise AuditError(
             f"evaluation #{evaluation_id} covers {covered_from or 'all months'} to "
-            f"{covered_to or 'now'}, not {month_from} to {month_to}: run "
-            f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
+            f"{covered_to or 'now'}, not {month_from} to {month_to}: name one that covers "
+            "them (sla evaluations list shows each run's months), or run sla evaluate "
+            f"--from {month_from} --to {month_to} and name that"
         )
     policy = policy_of(info)
     # Nothing counts in a month after the as-of instant: an empty register there
