@@ -48,6 +48,7 @@ from pipeline.sources.base import (
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
+    columns_named,
     naive_timestamp,
     read_xlsx_cells,
     undecodable,
@@ -732,7 +733,7 @@ def _normalise(
     if missing and header:
         raise LoadError(
             f"{path}: no column {missing[0]!r}, which every {kind} row needs (the file's "
-            f"columns: {', '.join(columns[:12])}); nothing was loaded"
+            f"columns: {columns_named(columns)}); nothing was loaded"
         )
     select = []
     for name in fields:
