@@ -921,8 +921,9 @@ def _lang(text: str) -> str:
 
 def _choices(text: str, known: tuple[str, ...], option: str, what: str) -> tuple[str, ...]:
     """A comma-separated list of known values, at least one (an empty list would
-    write a manifest listing no document, over the last one)."""
-    wanted = tuple(x.strip() for x in text.split(",") if x.strip())
+    write a manifest listing no document, over the last one), each once: a value
+    named twice rendered its documents twice."""
+    wanted = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
     if not wanted:
         raise click.BadParameter(f"name at least one {what}: {', '.join(known)}", param_hint=option)
     unknown = sorted(set(wanted) - set(known))

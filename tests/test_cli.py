@@ -868,3 +868,18 @@ def test_as_of_help_names_the_forms_it_takes(db: str) -> None:
     for as_of in ("2026-11-01", "2026-11-01T00:00", "2026-10-31T23:00Z"):
         result = run("evaluate", "--as-of", as_of, "--db", db)
         assert "as of 2026-10-31T23:00:00+00:00" in result.output, as_of
+
+
+def test_a_language_or_format_named_twice_is_rendered_once(db: str, tmp_path) -> None:
+    # "--lang en,en" rendered the report twice and said "wrote" twice.
+    load_fixtures(db)
+    out = tmp_path / "reports"
+    result = run(
+        "report", "tiers", "--from", "2026-10", "--to", "2026-10", "--lang", "en, en",
+        "--format", "html,html", "--out", str(out), "--db", db,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"wrote {out / 'tiers-2026-10-2026-10.en.html'}",
+        f"wrote {out / 'tiers-2026-10-2026-10.en.manifest.json'}",
+    ]
