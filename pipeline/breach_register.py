@@ -108,7 +108,7 @@ def breach_register(
     both tz-aware. Text is returned as loaded; `export_register` neutralises it
     for spreadsheets. Raises `AuditError` for a malformed or uncovered month
     range, an unknown evaluation or tier; `EvaluationError` for a malformed month."""
-    month_from, month_to = valid_month(month_from), valid_month(month_to)
+    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
     if month_from > month_to:
         raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     if evaluation_id is None:
@@ -119,8 +119,9 @@ def breach_register(
     if (covered_from and month_from < covered_from) or (covered_to and month_to > covered_to):
         raise AuditError(
             f"evaluation #{evaluation_id} covers {covered_from or 'all months'} to "
-            f"{covered_to or 'now'}, not {month_from} to {month_to}: run "
-            f"sla evaluate --from {month_from} --to {month_to} first, or pass --evaluation"
+            f"{covered_to or 'now'}, not {month_from} to {month_to}: name one that covers "
+            "them (sla evaluations list shows each run's months), or run sla evaluate "
+            f"--from {month_from} --to {month_to} and name that"
         )
     policy = policy_of(info)
     # Nothing counts in a month after the as-of instant: an empty register there

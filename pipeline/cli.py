@@ -342,14 +342,12 @@ RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
 @cli.command("status")
 @click.option(
     "--rejected",
-    "listing",
-    flag_value="rejected",
+    is_flag=True,
     help="List the outstanding rejected rows: file, line, field, reason, value, raw text.",
 )
 @click.option(
     "--not-applied",
-    "listing",
-    flag_value="not_applied",
+    is_flag=True,
     help="List the accepted rows not applied because a newer version of the ticket is stored.",
 )
 @click.option(
@@ -384,17 +382,25 @@ RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
 @DB_OPTION
 @handle_errors
 def status_command(
-    listing: str | None,
     file_: str | None,
     reason: str | None,
     limit: int | None,
     fmt: str,
     db: str | None,
     *,
+    rejected: bool,
+    not_applied: bool,
     include_superseded: bool,
 ) -> None:
     """What is loaded: loads, counts, date range, outstanding rejected and not-applied
     rows by reason, flags; with --rejected or --not-applied, the rows themselves."""
+    if rejected and not_applied:
+        # One flag used to win over the other, the one given last, without a word.
+        raise click.UsageError(
+            "--rejected and --not-applied are two listings: give one (run sla status twice "
+            "for both)"
+        )
+    listing = "rejected" if rejected else "not_applied" if not_applied else None
     if listing is None:
         given = {
             "--file": file_,
@@ -589,12 +595,24 @@ def _print_rows(found: RowListing, *, include_superseded: bool) -> None:
         )
 
 
+# What --as-of takes (evaluate.INSTANT_FORM): the zone a reading without an
+# offset is taken in was not said, nor that a date alone is its midnight.
+AS_OF_FORMS = (
+    "YYYY-MM-DDTHH:MM[:SS] with Z or an offset (+01:00), or without one in the policy's "
+    "report zone (Europe/Amsterdam in the built-in policy); a date alone is its midnight"
+)
+
+
 @cli.command("evaluate")
 @POLICY_OPTION
-@click.option("--from", "month_from", default=None, help="First month counted, YYYY-MM.")
-@click.option("--to", "month_to", default=None, help="Last month counted, YYYY-MM.")
 @click.option(
-    "--as-of", default=None, help="Evaluate the state known at this instant (default: now)."
+    "--from", "month_from", default=None, help="First month counted, YYYY-MM (default: all)."
+)
+@click.option("--to", "month_to", default=None, help="Last month counted, YYYY-MM (default: all).")
+@click.option(
+    "--as-of",
+    default=None,
+    help=f"Evaluate the state known at this instant: {AS_OF_FORMS} (default: now).",
 )
 @click.option(
     "--policy-version",
@@ -713,7 +731,7 @@ def _print_summary(console: Console, summary) -> None:
 @click.option(
     "--as-of",
     default=None,
-    help="Both sides see the state known at this instant (default: now).",
+    help=f"Both sides see the state known at this instant: {AS_OF_FORMS} (default: now).",
 )
 @LANG_OPTION
 @DB_OPTION
@@ -766,7 +784,11 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Formats, comma-separated: html, pdf.",
         ),
         click.option(
-            "--out", default="reports", show_default=True, type=click.Path(file_okay=False)
+            "--out",
+            default="reports",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Folder to write into, created if needed (monthly: a folder per month in it).",
         ),
         POLICY_OPTION,
         DB_OPTION,
@@ -916,8 +938,9 @@ def _lang(text: str) -> str:
 
 def _choices(text: str, known: tuple[str, ...], option: str, what: str) -> tuple[str, ...]:
     """A comma-separated list of known values, at least one (an empty list would
-    write a manifest listing no document, over the last one)."""
-    wanted = tuple(x.strip() for x in text.split(",") if x.strip())
+    write a manifest listing no document, over the last one), each once: a value
+    named twice rendered its documents twice."""
+    wanted = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
     if not wanted:
         raise click.BadParameter(f"name at least one {what}: {', '.join(known)}", param_hint=option)
     unknown = sorted(set(wanted) - set(known))
@@ -989,7 +1012,12 @@ def audit_ticket_command(
 @audit_group.command("breaches")
 @click.option("--from", "month_from", required=True, help="First month, YYYY-MM.")
 @click.option("--to", "month_to", required=True, help="Last month, YYYY-MM.")
-@click.option("--tier", default=None, help="Only this tier's breaches.")
+@click.option(
+    "--tier",
+    default=None,
+    help="Only this tier's breaches: its key in the policy (pioneer, professional, business, "
+    "premium in the built-in one).",
+)
 @click.option(
     "--evaluation",
     "evaluation_id",
@@ -1318,7 +1346,8 @@ def policy_show_command(at: str | None, policy_path: str | None, lang: str) -> N
 @LANG_OPTION
 @handle_errors
 def policy_diff_command(first: str, second: str, policy_path: str | None, lang: str) -> None:
-    """What changed between two versions, setting by setting."""
+    """What changed between two versions, setting by setting. FIRST and SECOND
+    are version names (2025.1): sla policy show lists them."""
     policy = Policy.load(policy_path)
     for line in policy_history.diff_lines(policy, first, second, lang=_lang(lang)):
         click.echo(line)
@@ -1341,10 +1370,27 @@ def _date(text: str | None, *, option: str = "--at") -> dt.date | None:
     type=click.Path(file_okay=False),
     help="Folder for customers.csv, tickets.csv and events.csv.",
 )
-@click.option("--tickets", default=10_000, show_default=True, help="How many tickets.")
-@click.option("--customers", default=2_500, show_default=True, help="How many customers.")
+# Ranges the generator takes: outside them it failed with a traceback.
 @click.option(
-    "--seed", default=7, show_default=True, help="Random seed: the same seed, the same files."
+    "--tickets",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="How many tickets.",
+)
+@click.option(
+    "--customers",
+    type=click.IntRange(min=1),
+    default=2_500,
+    show_default=True,
+    help="How many customers.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Random seed: the same seed, the same files.",
 )
 @click.option("--no-broken-rows", is_flag=True, help="Leave out the deliberately broken rows.")
 @handle_errors

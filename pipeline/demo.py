@@ -805,10 +805,13 @@ def generate(
     since each chunk draws from the seeded stream in turn). Memory grows with
     `chunk_size` and `n_customers`, not with `n_tickets`.
 
-    Raises ValueError for counts below one or an empty date range.
+    Raises ValueError for counts below one, a negative seed or an empty date range.
     """
     if n_tickets < 1 or n_customers < 1 or chunk_size < 1:
         raise ValueError("n_tickets, n_customers and chunk_size must be at least 1")
+    if seed < 0:
+        # numpy's own refusal comes from deep inside its seeding, naming no argument.
+        raise ValueError(f"seed must be 0 or more, got {seed}")
     if pd.Timestamp(end) <= pd.Timestamp(start):
         raise ValueError(f"end {end!r} must come after start {start!r}")
     out = Path(out_dir)

@@ -720,10 +720,12 @@ INSTANT_FORM = re.compile(
 AS_OF_RANGE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
 
 
-def valid_month(month: Any) -> str:
-    """`month` itself when it is written YYYY-MM; else `EvaluationError`."""
+def valid_month(month: Any, option: str | None = None) -> str:
+    """`month` itself when it is written YYYY-MM; else `EvaluationError`, naming
+    the `option` it was given with (`--from`), when given."""
     if not isinstance(month, str) or not MONTH_FORM.fullmatch(month):
-        raise EvaluationError(f"malformed month {month!r}: use YYYY-MM")
+        given = f" for {option}" if option else ""
+        raise EvaluationError(f"malformed month {month!r}{given}: use YYYY-MM, e.g. 2026-10")
     return month
 
 
@@ -1035,6 +1037,10 @@ def evaluate(
         raise ValueError(f"made_by: one of {', '.join(MADE_BY)}")
     policy = policy or Policy.default()
     tz = policy.report_timezone
+    # Named by option: either month may be the one at fault.
+    for month, option in ((month_from, "--from"), (month_to, "--to")):
+        if month is not None:
+            valid_month(month, option)
     from_code, to_code = _month_code(month_from, tz), _month_code(month_to, tz)
     if from_code is not None and to_code is not None and from_code > to_code:
         raise EvaluationError(f"the months run backwards: from {month_from} to {month_to}")

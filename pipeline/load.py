@@ -48,6 +48,7 @@ from pipeline.sources.base import (
     STATUSES,
     TICKET_COLUMNS,
     TIERS,
+    columns_named,
     naive_timestamp,
     read_xlsx_cells,
     undecodable,
@@ -744,7 +745,7 @@ def _normalise(
     if missing and header:
         raise LoadError(
             f"{path}: no column {missing[0]!r}, which every {kind} row needs (the file's "
-            f"columns: {', '.join(columns[:12])}); nothing was loaded"
+            f"columns: {columns_named(columns)}); nothing was loaded"
         )
     select = []
     for name in fields:
@@ -1324,6 +1325,16 @@ def _check_id_prefix(id_prefix: str | None) -> None:
         )
 
 
+def _check_reader(preset: str, mapping: str | Path | None) -> None:
+    """A mapping file and a preset other than canonical each say how to read the
+    export: given both, one of them was silently not used."""
+    if mapping is not None and preset != "canonical":
+        raise LoadError(
+            f"--preset {preset} and --mapping {mapping} each say how to read the export: "
+            "give one of them (a mapping file is for an export no preset reads)"
+        )
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     path: str | Path,
@@ -1356,6 +1367,7 @@ def load_file(
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"no such file: {path}")
+    _check_reader(preset, mapping)
     spec = None
     if mapping is not None:
         spec, preset = read_mapping(mapping), "mapping"
@@ -1626,7 +1638,16 @@ def load_export(
     id_prefix: str | None = None,
 ) -> list[LoadSummary]:
     """One export file, whatever its preset: the loads it made (two for a preset
-    that derives tickets and events, else one). `id_prefix`: see `load_file`."""
+    that derives tickets and events, else one). `id_prefix`: see `load_file`.
+
+    Raises `LoadError` for a preset given with a mapping file, or a `kind` given
+    with a preset that derives both kinds (it would not be used)."""
+    _check_reader(preset, mapping)
+    if preset in DERIVED_PRESETS and kind is not None:
+        raise LoadError(
+            f"--kind {kind}: preset {preset} reads tickets and their events from the one "
+            "export; leave --kind out"
+        )
     if preset in DERIVED_PRESETS:
         return load_derived(con, path, preset=preset, source_tz=source_tz, id_prefix=id_prefix)
     return [

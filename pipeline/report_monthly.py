@@ -226,7 +226,7 @@ def monthly_data(
     Raises `EvaluationError` for a warehouse without tickets, a month outside the
     data, or an evaluation that is not stored."""
     policy = policy or Policy.default()
-    month = valid_month(month)
+    month = valid_month(month, "--month")
     if con.execute("SELECT count(*) FROM tickets").fetchall()[0][0] == 0:
         raise EvaluationError(NO_TICKETS)
     low, high = data_months(con, policy.report_timezone)
@@ -1184,7 +1184,7 @@ def write_monthly_report(
     """Write reports/<month>/sla-report.<lang>.{html,pdf}, figures.csv, breaches.csv
     (every row of the breach lists) and manifest.json."""
     policy = policy or Policy.default()
-    month = valid_month(month)
+    month = valid_month(month, "--month")
     folder = Path(out_dir) / month
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

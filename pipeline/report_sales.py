@@ -296,7 +296,7 @@ def build_tiers_context(
     evaluation_id: int | None = None,
 ) -> TiersContext:
     policy = policy or Policy.default()
-    month_from, month_to = valid_month(month_from), valid_month(month_to)
+    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
     if month_from > month_to:
         raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
@@ -528,7 +528,7 @@ def build_customer_context(
     evaluation_id: int | None = None,
 ) -> CustomerContext:
     policy = policy or Policy.default()
-    month_from, month_to = valid_month(month_from), valid_month(month_to)
+    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
     names = con.execute(
         "SELECT name FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchall()

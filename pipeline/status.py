@@ -68,7 +68,18 @@ def uncounted_loads(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
 
 
 class StatusError(PipelineError):
-    """A listing asked for something the warehouse cannot have (an unknown reason code)."""
+    """A listing asked for something the warehouse cannot have (an unknown reason
+    code, a file never loaded)."""
+
+
+# The paths of the files loaded, first load first; `$file` matches as in
+# status_rows.sql (the path as loaded, or one ends in the other after a '/').
+LOADED_FILES_SQL = """
+SELECT path, bool_or(path = $file OR ends_with(path, '/' || $file)
+                     OR ends_with($file, '/' || path)) AS matches
+FROM loads GROUP BY path ORDER BY min(load_id)
+"""
+FILES_NAMED = 5  # loaded files an unknown --file names
 
 
 @dataclass(frozen=True)
@@ -174,7 +185,8 @@ def list_rows(
     `include_superseded`; only those of `file` (its path as loaded, or the end of
     it) and `reason`; at most `limit` (None: all), in load and line order.
 
-    Raises `StatusError` for a reason code that no such row can have."""
+    Raises `StatusError` for a reason code that no such row can have, and for a
+    `file` no load read."""
     if what not in ROW_TABLES:
         raise ValueError(f"what: one of {', '.join(ROW_TABLES)}")
     if limit is not None and limit < 1:
@@ -196,4 +208,22 @@ def list_rows(
         },
     ).df()
     matching = int(frame["matching"].iloc[0]) if len(frame) else 0
+    if matching == 0 and file is not None:
+        _check_file_loaded(con, os.path.normpath(file))
     return RowListing(what, frame.drop(columns="matching"), matching)
+
+
+def _check_file_loaded(con: duckdb.DuckDBPyConnection, file: str) -> None:
+    """A file no load read has no rows to list: "no rows" would read as a file
+    loaded cleanly (a path mistyped, or given otherwise than it was loaded)."""
+    loaded = con.execute(LOADED_FILES_SQL, {"file": file}).fetchall()
+    if any(matches for _, matches in loaded):
+        return
+    if not loaded:
+        raise StatusError(f"no file {file} was loaded: nothing is loaded yet")
+    named = ", ".join(path for path, _ in loaded[:FILES_NAMED])
+    more = f" and {len(loaded) - FILES_NAMED:,} more" if len(loaded) > FILES_NAMED else ""
+    raise StatusError(
+        f"no file {file} was loaded: --file takes a path as loaded, or its end (loaded: "
+        f"{named}{more}; sla status lists every load)"
+    )

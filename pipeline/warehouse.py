@@ -79,7 +79,9 @@ def connect(
     the warehouse.
 
     Raises `WarehouseBusyError` when another process holds the file, and
-    `WarehouseError` when a read-only or must-exist open finds no warehouse."""
+    `WarehouseError` when a read-only or must-exist open finds no warehouse, when
+    the file is not a DuckDB database (an export given as the warehouse), or when
+    it cannot be written."""
     target = Path(path) if path is not None else default_path()
     if str(target) != ":memory:":
         if (read_only or must_exist) and not target.exists():
@@ -87,6 +89,7 @@ def connect(
                 f"no warehouse at {target}: load data first (sla load FILE), "
                 f"or point --db / ${ENV_VAR} at one"
             )
+        _check_database_file(target)
         target.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(target), read_only=read_only)
@@ -100,7 +103,19 @@ def connect(
                 f"warehouse {target} is in use by {holder} (an sla command or another "
                 "program has it open); try again when it has finished"
             ) from None
+        if not read_only and _read_only_place(target):
+            raise WarehouseError(
+                f"warehouse {target} cannot be written (the file or its folder is read-only): "
+                "every sla command may write to it (schema upgrades, evaluation runs); make "
+                "it writable, or work on a copy in a writable folder (--db COPY)"
+            ) from None
         raise WarehouseError(f"cannot open warehouse {target}: {exc}") from None
+    if str(target) != ":memory:" and _opened_in_memory(con):
+        # DuckDB opens an existing file it can read as data (a .csv, .parquet,
+        # .json) as a view in a database in memory: loads into it would report
+        # success and be gone when the command ends.
+        con.close()
+        raise WarehouseError(_not_a_warehouse(target))
     con.execute(f"SET memory_limit = '{_memory_limit()}'")
     # DuckDB hands instants back in the machine's zone (from TZ) unless told:
     # `sla status` then printed its ticket range at -04:00 on one machine and
@@ -113,6 +128,53 @@ def connect(
     if not read_only:
         migrate(con)
     return con
+
+
+# A DuckDB database file holds these bytes at this offset (after a checksum).
+DUCKDB_MAGIC = (8, b"DUCK")
+
+
+def _not_a_warehouse(target: Path) -> str:
+    return (
+        f"{target} is not a DuckDB warehouse: --db (or ${ENV_VAR}) names the warehouse file, "
+        f"such as {DEFAULT_PATH}; give the path of an existing warehouse, or a new path to "
+        "create one"
+    )
+
+
+def _check_database_file(target: Path) -> None:
+    """Refuse an existing file that is not a DuckDB database (an export given as
+    --db by mistake) before DuckDB reads or overwrites it; an empty file is
+    refused too, since DuckDB reads an empty .csv as data, not as a database."""
+    if target.is_dir():
+        # Reachable through $SLA_DB, which click's check of --db does not see.
+        raise WarehouseError(
+            f"{target} is a folder: --db (or ${ENV_VAR}) names the warehouse file in it, such "
+            f"as {target / DEFAULT_PATH.name}"
+        )
+    if not target.is_file():
+        return
+    offset, magic = DUCKDB_MAGIC
+    with target.open("rb") as fh:
+        head = fh.read(offset + len(magic))
+    if head[offset:] != magic:
+        raise WarehouseError(_not_a_warehouse(target))
+
+
+def _opened_in_memory(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether DuckDB opened the database in memory, not in the file it was given."""
+    path = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return not path or path[0][0] is None
+
+
+def _read_only_place(target: Path) -> bool:
+    """Whether the warehouse file, or the folder its write-ahead log goes in,
+    cannot be written by this process."""
+    if target.exists() and not os.access(target, os.W_OK):
+        return True
+    return not os.access(target.parent, os.W_OK)
 
 
 def _memory_limit() -> str:

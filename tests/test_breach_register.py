@@ -109,8 +109,15 @@ def test_tier_filter_and_bad_requests(con) -> None:
         breach_register(con, month_from="2026-10", month_to="2026-10", tier="gold")
     with pytest.raises(AuditError, match="run sla evaluate --from 2027-01"):
         breach_register(con, month_from="2027-01", month_to="2027-01")
-    with pytest.raises(AuditError, match="covers 2026-09 to 2026-10"):
+    # The evaluation named does not cover the months: "or pass --evaluation" told
+    # the operator to do what they had just done.
+    with pytest.raises(AuditError) as caught:
         breach_register(con, month_from="2026-08", month_to="2026-10", evaluation_id=1)
+    assert str(caught.value) == (
+        "evaluation #1 covers 2026-09 to 2026-10, not 2026-08 to 2026-10: name one that covers "
+        "them (sla evaluations list shows each run's months), or run sla evaluate --from "
+        "2026-08 --to 2026-10 and name that"
+    )
     with pytest.raises(EvaluationError, match="malformed month"):
         breach_register(con, month_from="October", month_to="2026-10")
     with pytest.raises(AuditError, match="the months run backwards"):

@@ -271,7 +271,9 @@ def test_months_and_as_of_instants_only_in_their_exact_form(db: str) -> None:
             extra = ["--policy", str(DEFAULT_POLICY)] if command == "whatif" else []
             result = run(command, "--from", month, "--to", "2026-10", *extra, "--db", db)
             assert result.exit_code == 1, (command, month, result.output)
-            assert f"malformed month {month!r}: use YYYY-MM" in result.output
+            assert f"malformed month {month!r} for --from: use YYYY-MM, e.g. 2026-10" in (
+                result.output
+            )
     for as_of in ("now", "today", "01/10/2026", "Oct", "2026-10-26 01:15 PM"):
         result = run("evaluate", "--as-of", as_of, "--db", db)
         assert result.exit_code == 1 and f"malformed as-of instant {as_of!r}" in result.output
@@ -797,3 +799,120 @@ def test_commands_without_charts_do_not_import_matplotlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_an_export_given_as_the_warehouse_is_refused(tmp_path) -> None:
+    # `--db tickets.csv`: DuckDB opened the CSV as a database in memory, and the
+    # load below said "accepted" while storing nothing anywhere.
+    export = tmp_path / "tickets.csv"
+    export.write_text("ticket_id,customer_id\nT1,C1\n")
+    result = run("customers", str(FIXTURES / "customers.csv"), "--db", str(export))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {export} is not a DuckDB warehouse: --db (or $SLA_DB) names the warehouse "
+        "file, such as data/warehouse.duckdb; give the path of an existing warehouse, or a "
+        "new path to create one\n"
+    )
+    assert export.read_text() == "ticket_id,customer_id\nT1,C1\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--tickets", "0", "Invalid value for '--tickets': 0 is not in the range x>=1."),
+        ("--customers", "-5", "Invalid value for '--customers': -5 is not in the range x>=1."),
+        ("--seed", "-1", "Invalid value for '--seed': -1 is not in the range x>=0."),
+    ],
+)
+def test_demo_data_refuses_counts_and_seeds_it_cannot_use(tmp_path, option, value, message):
+    # Each ended in a traceback from the generator (or numpy's seeding).
+    result = CliRunner().invoke(cli, ["demo-data", "--out", str(tmp_path / "d"), option, value])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_load_refuses_a_preset_with_a_mapping_file(db: str) -> None:
+    mapping = Path(__file__).parents[1] / "docs" / "examples" / "dutch-export.toml"
+    export = FIXTURES / "presets" / "zendesk.json"
+    result = run("load", str(export), "--preset", "zendesk", "--mapping", str(mapping), "--db", db)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: --preset zendesk and --mapping {mapping} each say how to read the export: "
+        "give one of them (a mapping file is for an export no preset reads)\n"
+    )
+
+
+def test_status_takes_one_listing_at_a_time(db: str) -> None:
+    load_fixtures(db)
+    # The flag given last won: --rejected --not-applied listed no rejected row.
+    result = run("status", "--rejected", "--not-applied", "--db", db)
+    assert result.exit_code == 2
+    assert (
+        "Error: --rejected and --not-applied are two listings: give one (run sla status twice "
+        "for both)"
+    ) in result.output
+    assert "9 outstanding rejected row(s)" in run("status", "--rejected", "--db", db).output
+
+
+def test_status_listing_of_a_file_never_loaded_says_so(db: str) -> None:
+    load_fixtures(db)
+    # It said "no outstanding rejected rows", as of a file loaded without a fault.
+    result = run("status", "--rejected", "--file", "tickets.cvs", "--db", db)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: no file tickets.cvs was loaded: --file takes a path as loaded, or its end "
+        f"(loaded: {FIXTURES / 'customers.csv'}, {FIXTURES / 'tickets.csv'}; sla status lists "
+        "every load)\n"
+    )
+    listed = run("status", "--rejected", "--file", "tickets.csv", "--db", db)
+    assert "7 outstanding rejected row(s)" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (("evaluate", "--from", "2026-01", "--to", "10-2026"), "--to"),
+        (("report", "monthly", "--month", "10-2026"), "--month"),
+        (("report", "tiers", "--from", "10-2026", "--to", "2026-10"), "--from"),
+        (("report", "customer", "C1", "--from", "2026-01", "--to", "10-2026"), "--to"),
+        (("audit", "breaches", "--from", "2026-01", "--to", "10-2026"), "--to"),
+    ],
+)
+def test_a_malformed_month_names_its_option(db: str, tmp_path, command, option) -> None:
+    # "malformed month '10-2026'" left the reader to guess which of two it was.
+    load_fixtures(db)
+    result = run(*command, "--db", db)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: malformed month '10-2026' for {option}: use YYYY-MM, e.g. 2026-10\n"
+    )
+
+
+def test_as_of_help_names_the_forms_it_takes(db: str) -> None:
+    # The help said "this instant" only: not in which zone a reading without an
+    # offset is taken, nor that a date alone is accepted.
+    help_text = " ".join(run("evaluate", "--help").output.split())
+    assert "without one in the policy's report zone (Europe/Amsterdam in the built-in" in (
+        help_text
+    )
+    assert "a date alone is its midnight (default: now)" in help_text
+    load_fixtures(db)
+    for as_of in ("2026-11-01", "2026-11-01T00:00", "2026-10-31T23:00Z"):
+        result = run("evaluate", "--as-of", as_of, "--db", db)
+        assert "as of 2026-10-31T23:00:00+00:00" in result.output, as_of
+
+
+def test_a_language_or_format_named_twice_is_rendered_once(db: str, tmp_path) -> None:
+    # "--lang en,en" rendered the report twice and said "wrote" twice.
+    load_fixtures(db)
+    out = tmp_path / "reports"
+    result = run(
+        "report", "tiers", "--from", "2026-10", "--to", "2026-10", "--lang", "en, en",
+        "--format", "html,html", "--out", str(out), "--db", db,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"wrote {out / 'tiers-2026-10-2026-10.en.html'}",
+        f"wrote {out / 'tiers-2026-10-2026-10.en.manifest.json'}",
+    ]

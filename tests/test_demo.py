@@ -416,3 +416,8 @@ def test_cli_and_module_entry_points(tmp_path) -> None:
     for name in ("customers.csv", "tickets.csv", "events.csv"):
         assert digest(tmp_path / "cli" / name) == digest(tmp_path / "mod" / name)
     assert "BROKEN-TS" not in (tmp_path / "cli" / "tickets.csv").read_text(encoding="utf-8")
+
+
+def test_a_negative_seed_is_refused_by_name(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"^seed must be 0 or more, got -1$"):
+        generate(tmp_path, n_tickets=1, n_customers=1, seed=-1)

@@ -1644,3 +1644,18 @@ def test_a_correction_without_a_status_column_keeps_the_stored_status(con, tmp_p
     assert con.execute("SELECT status, subject FROM tickets").fetchall() == [
         ("resolved", "Payout delayed")
     ]
+
+
+def test_a_wide_file_without_a_required_column_says_how_many_columns_it_has(con, tmp_path) -> None:
+    # The first 12 columns were given as "the file's columns": the 3 after them,
+    # the ones a reader might look for, seemed not to be there.
+    path = tmp_path / "tickets.csv"
+    names = ["ticket_id", "customer_id", *(f"extra_{i}" for i in range(13))]
+    path.write_text(",".join(names) + "\nT1,C1" + ",x" * 13 + "\n")
+    with pytest.raises(LoadError) as caught:
+        load_file(con, path, kind="tickets")
+    assert str(caught.value) == (
+        f"{path}: no column 'created_at', which every tickets row needs (the file's columns: "
+        "ticket_id, customer_id, extra_0, extra_1, extra_2, extra_3, extra_4, extra_5, "
+        "extra_6, extra_7, extra_8, extra_9, ... (15 in all)); nothing was loaded"
+    )

@@ -909,3 +909,25 @@ def test_an_id_prefix_applies_to_mapped_and_preset_files(con) -> None:
     assert con.execute(
         "SELECT preset, id_prefix FROM loads WHERE load_id > 1 ORDER BY load_id"
     ).fetchall() == [("mapping", "B-"), ("freshdesk", "FD-")]
+
+
+def test_options_that_would_not_be_used_are_refused(con) -> None:
+    from pipeline.load import load_export
+
+    # The mapping file was used and the preset passed over (or, for a preset that
+    # derives tickets and events, the other way round), without a word.
+    mapping = EXAMPLES / "dutch-export.toml"
+    for preset in ("freshdesk", "zendesk"):
+        with pytest.raises(LoadError) as caught:
+            load_export(con, PRESETS / "freshdesk.csv", preset=preset, mapping=mapping)
+        assert str(caught.value) == (
+            f"--preset {preset} and --mapping {mapping} each say how to read the export: "
+            "give one of them (a mapping file is for an export no preset reads)"
+        )
+    with pytest.raises(LoadError) as caught:
+        load_export(con, PRESETS / "servicenow.csv", preset="servicenow", kind="events")
+    assert str(caught.value) == (
+        "--kind events: preset servicenow reads tickets and their events from the one "
+        "export; leave --kind out"
+    )
+    assert con.execute("SELECT count(*) FROM loads WHERE kind <> 'customers'").fetchall() == [(0,)]

@@ -104,7 +104,15 @@ def test_rejected_rows_are_listed_with_line_field_value_and_raw_text(con, tmp_pa
     assert list(history.rows["superseded_by"]) == [again, again]
     # By file (as loaded, or its name alone) and by reason.
     assert list_rows(con, "rejected", file="ev.csv").matching == 1
-    assert list_rows(con, "rejected", file=str(tmp_path / "other.csv")).matching == 0
+    assert list_rows(con, "not_applied", file="ev.csv").matching == 0  # loaded, no such rows
+    # A file never loaded is said to be so, not listed as one without rejections.
+    with pytest.raises(StatusError) as caught:
+        list_rows(con, "rejected", file=str(tmp_path / "other.csv"))
+    assert str(caught.value) == (
+        f"no file {tmp_path / 'other.csv'} was loaded: --file takes a path as loaded, or its "
+        f"end (loaded: {tmp_path / 'customers.csv'}, {events}, {tmp_path / 't1.csv'}; sla "
+        "status lists every load)"
+    )
     assert list_rows(con, "rejected", reason="unknown_customer").matching == 0
     with pytest.raises(StatusError, match="no rejected row has reason 'older_than_stored'"):
         list_rows(con, "rejected", reason="older_than_stored")

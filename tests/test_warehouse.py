@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import duckdb
 import pytest
 
 from pipeline.errors import WarehouseBusyError, WarehouseError
@@ -52,6 +53,58 @@ def test_a_warehouse_path_with_an_apostrophe_opens(tmp_path) -> None:
 def test_read_only_open_of_missing_warehouse(tmp_path) -> None:
     with pytest.raises(WarehouseError, match="no warehouse at"):
         connect(tmp_path / "missing.duckdb", read_only=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        # DuckDB opened an existing .csv as a view in a database in memory: a load
+        # into it reported success and was gone when the command ended.
+        ("tickets.csv", b"ticket_id,customer_id\nT1,C1\n"),
+        ("empty.csv", b""),
+        ("notes.duckdb", b"hello\n"),
+    ],
+)
+def test_a_file_that_is_not_a_warehouse_is_refused(tmp_path, name, content) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(WarehouseError) as caught:
+        connect(path)
+    assert str(caught.value) == (
+        f"{path} is not a DuckDB warehouse: --db (or $SLA_DB) names the warehouse file, such "
+        "as data/warehouse.duckdb; give the path of an existing warehouse, or a new path to "
+        "create one"
+    )
+    assert path.read_bytes() == content  # left as it was
+
+
+def test_a_folder_is_not_a_warehouse(tmp_path) -> None:
+    # $SLA_DB naming a folder gave DuckDB's "Could not read from file ...: Is a directory".
+    with pytest.raises(WarehouseError) as caught:
+        connect(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path} is a folder: --db (or $SLA_DB) names the warehouse file in it, such as "
+        f"{tmp_path / 'warehouse.duckdb'}"
+    )
+
+
+def test_a_read_only_warehouse_says_so(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "w.duckdb"
+    connect(path).close()
+
+    def refuse(*args, **kwargs):
+        raise duckdb.IOException(f'IO Error: Cannot open file "{path}": Read-only file system')
+
+    # The tests may run as root, whom no file mode stops: the refusal is DuckDB's.
+    monkeypatch.setattr(duckdb, "connect", refuse)
+    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK)
+    with pytest.raises(WarehouseError) as caught:
+        connect(path)
+    assert str(caught.value) == (
+        f"warehouse {path} cannot be written (the file or its folder is read-only): every sla "
+        "command may write to it (schema upgrades, evaluation runs); make it writable, or "
+        "work on a copy in a writable folder (--db COPY)"
+    )
 
 
 @pytest.mark.parametrize("through", [10, 20])

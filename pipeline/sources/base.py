@@ -90,6 +90,19 @@ CAUSE_DOMAINS = ("provider", "customer", "unknown")
 TIERS = ("pioneer", "professional", "business", "premium")
 
 
+COLUMNS_NAMED = 12  # a file's columns an error names; a wide export has hundreds
+
+
+def columns_named(columns: list[str] | tuple[str, ...] | pd.Index) -> str:
+    """A file's columns for an error message: the first `COLUMNS_NAMED`, and how
+    many there are in all when that is more (the list read as the whole header)."""
+    names = [str(c) for c in columns]
+    shown = ", ".join(names[:COLUMNS_NAMED])
+    if len(names) > COLUMNS_NAMED:
+        shown += f", ... ({len(names):,} in all)"
+    return shown
+
+
 # Byte order marks of UTF-16 (little and big endian): Excel's "Unicode text" and
 # some helpdesks export so. Every other byte is 0x00 in such a file.
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")

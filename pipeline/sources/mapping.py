@@ -37,6 +37,7 @@ from pipeline.sources.base import (
     EVENT_COLUMNS,
     REQUIRED,
     TICKET_COLUMNS,
+    columns_named,
     raw_json,
     read_csv_cells,
     read_xlsx_cells,
@@ -358,7 +359,7 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
     if missing:
         raise LoadError(
             f"{path}: column {missing[0]!r} named by mapping {mapping.name} is not in the "
-            f"file (its columns: {', '.join(frame.columns[:12])})"
+            f"file (its columns: {columns_named(frame.columns)})"
             + _separator_hint(frame.columns, mapping)
         )
     frame = frame.where(frame.notna() & (frame != ""), None)
