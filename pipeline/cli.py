@@ -352,8 +352,7 @@ RAW_SHOWN = 160  # characters of a row's raw text shown in a listing (csv: all)
 )
 @click.option(
     "--flagged",
-    "listing",
-    flag_value="flagged",
+    is_flag=True,
     help="List the outstanding flagged rows: loaded, but suspicious or placed by the DST rule.",
 )
 @click.option("--file", "file_", default=None, help="With a listing: only rows of this file.")
@@ -390,17 +389,22 @@ def status_command(
     *,
     rejected: bool,
     not_applied: bool,
+    flagged: bool,
     include_superseded: bool,
 ) -> None:
     """What is loaded: loads, counts, date range, outstanding rejected and not-applied
-    rows by reason, flags; with --rejected or --not-applied, the rows themselves."""
-    if rejected and not_applied:
-        # One flag used to win over the other, the one given last, without a word.
+    rows by reason, flags; with --rejected, --not-applied or --flagged, the rows
+    themselves."""
+    chosen = {"rejected": rejected, "not_applied": not_applied, "flagged": flagged}
+    listings = [name for name, given in chosen.items() if given]
+    if len(listings) > 1:
+        # One flag used to win over the others, the one given last, without a word.
+        options = [f"--{name.replace('_', '-')}" for name in listings]
         raise click.UsageError(
-            "--rejected and --not-applied are two listings: give one (run sla status twice "
-            "for both)"
+            f"{', '.join(options[:-1])} and {options[-1]} are {len(options)} listings: give "
+            "one (run sla status once for each)"
         )
-    listing = "rejected" if rejected else "not_applied" if not_applied else None
+    listing = listings[0] if listings else None
     if listing is None:
         given = {
             "--file": file_,

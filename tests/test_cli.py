@@ -849,9 +849,12 @@ def test_status_takes_one_listing_at_a_time(db: str) -> None:
     result = run("status", "--rejected", "--not-applied", "--db", db)
     assert result.exit_code == 2
     assert (
-        "Error: --rejected and --not-applied are two listings: give one (run sla status twice "
-        "for both)"
+        "Error: --rejected and --not-applied are 2 listings: give one (run sla status once "
+        "for each)"
     ) in result.output
+    result = run("status", "--flagged", "--rejected", "--not-applied", "--db", db)
+    assert result.exit_code == 2
+    assert "Error: --rejected, --not-applied and --flagged are 3 listings" in result.output
     assert "9 outstanding rejected row(s)" in run("status", "--rejected", "--db", db).output
 
 
