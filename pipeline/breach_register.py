@@ -14,8 +14,8 @@ text cell a spreadsheet would read as a formula is neutralised.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,10 @@ INSTANTS = ("clock_start", "clock_stop", "deadline", "as_of")
 XLSX_MAX_ROWS = 1_048_576
 # Control characters that XLSX (XML 1.0) cannot hold at all.
 _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# A carriage return: an XML reader turns it (and CR LF) into a line feed, which is
+# what openpyxl's registers showed; xlsxwriter would escape it as _x000D_, which
+# Excel decodes but openpyxl (and so pandas) shows as it is.
+_CARRIAGE_RETURN = re.compile(r"\r\n?")
 # What may precede a formula and still leave it one: control characters, spaces.
 _LEADING_IGNORABLE = re.compile(r"^[\x00-\x20]+")
 
@@ -184,32 +188,127 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def _is_text(column: pd.Series) -> bool:
+    return column.dtype == object or isinstance(column.dtype, pd.StringDtype)
+
+
+# What `neutralise` treats as a formula, as one pattern: a formula character
+# first, or one of =+-@ behind leading control characters and spaces.
+_FORMULA = re.compile(r"[=+\-@\t\r]|[\x00-\x20]*[=+\-@]")
+
+
 def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object or isinstance(out[col].dtype, pd.StringDtype):
+        if isinstance(out[col].dtype, pd.StringDtype):
+            # A regex over the column, not a call per cell: a register runs to a
+            # million rows. The same rule as `neutralise` (the tests check that).
+            formula = out[col].str.match(_FORMULA).fillna(value=False).to_numpy(dtype=bool)
+            if formula.any():
+                out.loc[formula, col] = "'" + out.loc[formula, col]
+        elif out[col].dtype == object:
             out[col] = out[col].map(neutralise, na_action="ignore")
     return out
 
 
-# openpyxl stamps the workbook (docProps/core.xml) and every zip entry with the
-# time of writing, so the same register written twice differed. A fixed stamp
-# makes the file a function of its rows, like the CSV, HTML and Parquet forms.
-_STAMP = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)")
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# XLSX's own limits: the text a cell holds (in UTF-16 code units, as Excel counts).
+XLSX_MAX_TEXT = 32_767
+_XLSX_DATETIME = "yyyy-mm-dd hh:mm:ss"
+# Excel counts days from 1899-12-31 and (after Lotus 1-2-3) holds a 29 February
+# 1900 that never was: serial numbers from 1 March 1900 on are one higher.
+_EXCEL_EPOCH = pd.Timestamp("1899-12-31")
+_EXCEL_LEAP_BUG_AFTER = 59
+# A fixed creation time makes the file a function of its rows, like the CSV,
+# HTML and Parquet forms; xlsxwriter gives every zip entry a fixed time itself
+# (1980-01-31) and the mode of its own temporary files (0600, whatever the umask).
+_XLSX_CREATED = dt.datetime(1980, 1, 1, tzinfo=dt.UTC)
+# Rows turned into Python values at a time: memory stays bounded at a million rows.
+_XLSX_CHUNK = 10_000
 
 
-def _make_stable(path: Path) -> None:
-    with zipfile.ZipFile(path) as source:
-        entries = [(info, source.read(info)) for info in source.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
-        for info, data in entries:
-            if info.filename == "docProps/core.xml":
-                data = _STAMP.sub(rb"\g<1>1980-01-01T00:00:00Z\g<3>", data)
-            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            target.writestr(fixed, data)
+def _excel_serial(column: pd.Series) -> pd.Series:
+    """Naive instants as Excel serial day numbers (NaN for NaT), computed as
+    xlsxwriter's `write_datetime` does, a column at a time."""
+    delta = column - _EXCEL_EPOCH
+    days = delta.dt.days
+    rest = delta - pd.to_timedelta(days, unit="D")
+    serial = days + (rest.dt.seconds + rest.dt.microseconds / 1e6) / 86400
+    return serial + (serial > _EXCEL_LEAP_BUG_AFTER)
+
+
+def _check_cell_text(out: pd.DataFrame, frame: pd.DataFrame) -> None:
+    """Raises `AuditError` naming the sheet row, ticket and field of text in `out`
+    (as written) longer than a cell holds: Excel refuses it, and xlsxwriter would
+    cut it short without a word. `frame` (the register as given) names the ticket."""
+    for col in out.columns:
+        if not _is_text(out[col]):
+            continue
+        text = out[col].astype(object)
+        # Text of at most half the limit cannot exceed it in UTF-16 code units.
+        long = text[text.map(lambda v: isinstance(v, str) and len(v) > XLSX_MAX_TEXT // 2)]
+        units = long.map(lambda v: len(v.encode("utf-16-le")) // 2)
+        over = units[units > XLSX_MAX_TEXT]
+        if len(over):
+            row = over.index[0]
+            where = f"row {out.index.get_loc(row) + 2}"
+            if {"ticket_id", "metric"} <= set(frame.columns):
+                where += f" (ticket {frame.at[row, 'ticket_id']}, {frame.at[row, 'metric']})"
+            raise AuditError(
+                f"{where}: field {col!r} is {over.iloc[0]:,} characters long as Excel counts "
+                f"them, more than an XLSX cell holds ({XLSX_MAX_TEXT:,}; {len(over):,} such "
+                "value(s) in all): write csv or parquet, which keep them whole"
+            )
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
+    """One sheet, `breaches`, its header row frozen: text as text cells (never
+    a formula, a number or a link), numbers as numbers, naive instants as dates,
+    a missing value as an empty cell.
+
+    xlsxwriter in constant-memory mode, row after row: several times as fast as
+    openpyxl (which built every cell through Python's XML library), and only one
+    row of the sheet is held in memory."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
+    workbook.set_properties({"created": _XLSX_CREATED})
+    sheet = workbook.add_worksheet("breaches")
+    sheet.freeze_panes(1, 0)
+    header = workbook.add_format({"bold": True})
+    instant = workbook.add_format({"num_format": _XLSX_DATETIME})
+    writers = []
+    columns = []
+    for number, col in enumerate(frame.columns):
+        sheet.write_string(0, number, str(col), header)
+        values = frame[col]
+        if values.dtype.kind == "M":
+            writers.append((sheet.write_number, instant))
+            values = _excel_serial(values)
+        elif values.dtype.kind == "b":
+            writers.append((sheet.write_boolean, None))
+        elif values.dtype.kind in "iuf":
+            writers.append((sheet.write_number, None))
+        elif isinstance(values.dtype, pd.StringDtype):
+            writers.append((sheet.write_string, None))
+        else:  # object: by each value's type (strings_to_* off, so text stays text)
+            writers.append((sheet.write, None))
+        columns.append(values.astype(object).where(values.notna(), None))
+    for start in range(0, len(frame), _XLSX_CHUNK):
+        chunk = [c.iloc[start : start + _XLSX_CHUNK].tolist() for c in columns]
+        for at, row in enumerate(zip(*chunk, strict=True), start=start + 1):
+            for number, value in enumerate(row):
+                if value is not None:
+                    write, style = writers[number]
+                    write(at, number, value, style)
+    workbook.close()
 
 
 def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
@@ -239,9 +338,16 @@ def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     if fmt == "xlsx":
         # Stripped before neutralising: stripped after, "\x01=1" became a formula.
         for col in out.columns:
-            if isinstance(out[col].dtype, pd.StringDtype) or out[col].dtype == object:
+            if isinstance(out[col].dtype, pd.StringDtype):
+                text = out[col].str.replace(_XLSX_ILLEGAL, "", regex=True)
+                out[col] = text.str.replace(_CARRIAGE_RETURN, "\n", regex=True)
+            elif out[col].dtype == object:
                 out[col] = out[col].map(
-                    lambda v: _XLSX_ILLEGAL.sub("", v) if isinstance(v, str) else v,
+                    lambda v: (
+                        _CARRIAGE_RETURN.sub("\n", _XLSX_ILLEGAL.sub("", v))
+                        if isinstance(v, str)
+                        else v
+                    ),
                     na_action="ignore",
                 )
     out = _neutralised(out)
@@ -255,12 +361,8 @@ def export_register(frame: pd.DataFrame, path: str | Path, fmt: str) -> Path:
     elif fmt == "xlsx":
         for col in instants:
             out[col] = out[col].dt.tz_localize(None)
-        # Named, not left to pandas: with xlsxwriter installed pandas picks it, which
-        # turns text that looks like a URL into a link (and stops at 65,530 of them).
-        out.to_excel(
-            path, index=False, sheet_name="breaches", freeze_panes=(1, 0), engine="openpyxl"
-        )
-        _make_stable(path)
+        _check_cell_text(out, frame)
+        _write_xlsx(out, path)
     else:
         path.write_text(
             "<!DOCTYPE html><meta charset='utf-8'><title>Breach register</title>\n"

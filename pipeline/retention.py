@@ -57,7 +57,7 @@ WHERE block_id >= 0
 """
 BLOCK_SIZE_SQL = "SELECT block_size FROM pragma_database_size() WHERE database_name = $name"
 RESULT_ROWS_SQL = "SELECT count(*) FROM sla_results"
-PRUNED_AT_SQL = "SELECT pruned_at FROM evaluations WHERE evaluation_id = ?"
+PRUNED_AT_SQL = "SELECT pruned_at, made_by FROM evaluations WHERE evaluation_id = ?"
 # Every table the warehouse keeps, to check a compacted copy row for row.
 TABLES_SQL = """
 SELECT table_name FROM duckdb_tables()
@@ -82,8 +82,13 @@ def require_stored(con: duckdb.DuckDBPyConnection, evaluation_id: int) -> None:
     rows = con.execute(PRUNED_AT_SQL, [evaluation_id]).fetchall()
     if rows and rows[0][0] is not None:
         pruned = pd.Timestamp(rows[0][0]).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+        by = (
+            "sla audit verify's re-run: verify keeps its record, not its rows"
+            if rows[0][1] == "verify"
+            else "sla evaluations prune"
+        )
         raise PrunedEvaluationError(
-            f"evaluation #{evaluation_id} was pruned on {pruned} (sla evaluations prune): its "
+            f"evaluation #{evaluation_id} was pruned on {pruned} ({by}): its "
             "result rows are no longer stored, only its record. Evaluate again (sla evaluate, "
             "with the same --as-of and months to reproduce it), or name a stored run "
             "(sla evaluations list)"
@@ -263,6 +268,24 @@ def prune_evaluations(
     before = _size(path)
     if not ids:
         return PruneResult((), 0, before, before)
+    removed = _remove_rows(con, ids, now)
+    return PruneResult(tuple(ids), removed, before, _size(path))
+
+
+def discard_rows(
+    con: duckdb.DuckDBPyConnection, evaluation_id: int, *, now: pd.Timestamp | None = None
+) -> int:
+    """Remove one run's result rows and mark it pruned, as a prune would, keeping
+    its record: what `sla audit verify` does with its re-run once compared.
+    Returns the number of rows removed."""
+    return _remove_rows(con, [evaluation_id], now)
+
+
+def _remove_rows(con: duckdb.DuckDBPyConnection, ids: list[int], now: pd.Timestamp | None) -> int:
+    """Delete the runs' result rows and mark them pruned at `now` (default: the
+    current time) in one transaction: no reader ever finds a run unmarked with
+    its rows gone. Then checkpoint, which lets DuckDB reuse (and, at the file's
+    end, give back) the space."""
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     con.execute("BEGIN TRANSACTION")
     try:
@@ -273,7 +296,7 @@ def prune_evaluations(
         con.execute("ROLLBACK")
         raise
     con.execute("CHECKPOINT")
-    return PruneResult(tuple(ids), int(removed), before, _size(path))
+    return int(removed)
 
 
 def warehouse_file(con: duckdb.DuckDBPyConnection) -> Path | None:

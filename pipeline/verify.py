@@ -33,6 +33,7 @@ from pipeline import __version__
 from pipeline.errors import AuditError, EvaluationError, PolicyError
 from pipeline.load import sha256_of
 from pipeline.policy import Policy
+from pipeline.retention import discard_rows
 from pipeline.warehouse import query
 
 if TYPE_CHECKING:
@@ -301,152 +302,162 @@ def verify_manifest(con: duckdb.DuckDBPyConnection, manifest_path: str | Path) -
         as_of=manifest["as_of"],
         made_by="verify",
     )
-    row_differences: tuple[str, ...] = ()
-    if own is not None and pruned_at is None:
-        row_differences = _row_differences(con, manifest["evaluation_id"], run.evaluation_id)
-    if manifest.get("package_version") not in (None, __version__):
-        made_by = (
-            f"the report was made by version {manifest['package_version']}, this is {__version__}"
-        )
-        if own is not None and pruned_at is None and not row_differences:
-            # Its judgements reproduce: only how figures are drawn from them or
-            # hashed can have changed between the versions.
-            reasons.append(
-                f"{made_by}: every stored row reproduces, so what differs is how that "
-                "version made or hashed the report's figures"
+    try:
+        row_differences: tuple[str, ...] = ()
+        if own is not None and pruned_at is None:
+            row_differences = _row_differences(con, manifest["evaluation_id"], run.evaluation_id)
+        if manifest.get("package_version") not in (None, __version__):
+            made_by = (
+                f"the report was made by version {manifest['package_version']}, "
+                f"this is {__version__}"
+            )
+            if own is not None and pruned_at is None and not row_differences:
+                # Its judgements reproduce: only how figures are drawn from them or
+                # hashed can have changed between the versions.
+                reasons.append(
+                    f"{made_by}: every stored row reproduces, so what differs is how that "
+                    "version made or hashed the report's figures"
+                )
+            else:
+                reasons.append(f"{made_by}: the evaluation code changed")
+        details: dict[str, str] = {}
+        extra = ""
+        breach_differences: tuple[str, ...] = ()
+        breach_rows: int | None = None
+        if kind == "monthly":
+            data = monthly_data(con, month, policy=policy, evaluation_id=run.evaluation_id)
+            context = build_context(con, month, policy=policy, data=data)
+            breach_differences, breach_rows = _breach_list_differences(
+                con, path.parent, manifest, data, policy.report_timezone
+            )
+            now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
+            now_csv = figures_csv(context)
+            details, added = _csv_details(path.parent / "figures.csv", manifest, now_csv)
+            extra = ", ".join(added)
+            named = manifest.get("policy_versions")
+            if named is not None and list(named) != list(context.policy_versions):
+                stated.append(
+                    f"policy_versions: the manifest names {', '.join(map(str, named)) or 'none'}, "
+                    f"the policy has {', '.join(context.policy_versions)} in force in {month}"
+                )
+                reasons.append(
+                    "the versions in force follow from the policy and the month alone: the "
+                    "manifest was edited"
+                )
+        elif kind == "tiers":
+            now = sales_figures(
+                build_tiers_context(
+                    con, first, last, policy=policy, evaluation_id=run.evaluation_id
+                )
             )
         else:
-            reasons.append(f"{made_by}: the evaluation code changed")
-    details: dict[str, str] = {}
-    extra = ""
-    breach_differences: tuple[str, ...] = ()
-    breach_rows: int | None = None
-    if kind == "monthly":
-        data = monthly_data(con, month, policy=policy, evaluation_id=run.evaluation_id)
-        context = build_context(con, month, policy=policy, data=data)
-        breach_differences, breach_rows = _breach_list_differences(
-            con, path.parent, manifest, data, policy.report_timezone
+            now = sales_figures(
+                build_customer_context(
+                    con,
+                    manifest["customer_id"],
+                    first,
+                    last,
+                    policy=policy,
+                    evaluation_id=run.evaluation_id,
+                )
+            )
+        before = manifest["figures"]
+
+        def what(key: str) -> str:
+            if key not in now:
+                return "missing now"
+            if key not in before:
+                return "missing in the manifest"
+            if details.get(key) == "":
+                # The values agree: what differs is how the hash was made (a report
+                # of another version hashes other fields of the figure).
+                return "its hash differs, but every value figures.csv holds for it reproduces" + (
+                    f" (the hash now also covers {extra})" if extra else ""
+                )
+            return "changed" + (f" ({details[key]})" if details.get(key) else "")
+
+        figure_differences = tuple(
+            f"{key}: {what(key)}"
+            for key in sorted(set(now) | set(before))
+            if now.get(key) != before.get(key)
         )
-        now = {f"{c.tier}/{c.metric}": _figure_hash(c) for c in context.cells}
-        now_csv = figures_csv(context)
-        details, added = _csv_details(path.parent / "figures.csv", manifest, now_csv)
-        extra = ", ".join(added)
-        named = manifest.get("policy_versions")
-        if named is not None and list(named) != list(context.policy_versions):
-            stated.append(
-                f"policy_versions: the manifest names {', '.join(map(str, named)) or 'none'}, "
-                f"the policy has {', '.join(context.policy_versions)} in force in {month}"
+        if row_differences and kind == "monthly":
+            # Checked before the other causes: loading data never changes stored rows, so
+            # stored rows that no longer give what the report showed were edited, even
+            # when data was loaded since (which alone would explain the row differences).
+            reasons += _stored_rows_edited(
+                con, path.parent, manifest, policy, int(manifest["evaluation_id"])
+            )
+        if row_differences and not reasons:
+            reasons.append(
+                f"the stored rows of evaluation #{manifest['evaluation_id']} are not what the "
+                "warehouse gives now, though no data was loaded since: either those stored "
+                "results (sla_results) were edited, or loaded rows (tickets, ticket_events, "
+                "plan_history) were changed in place after loading (a load records its file's "
+                "hash, not its rows). The differing rows name the tickets to look at"
+            )
+        elif breach_differences and not figure_differences and not reasons:
+            reasons.append(
+                f"every figure{' and stored row' if own is not None else ''} reproduces, yet "
+                "the breach list does not: a ticket field the list shows and no result row "
+                "holds (its subject) was changed in the warehouse (tickets) since the report, "
+                "or stored rows were rewritten together with the loaded data, or the manifest's "
+                "hash of breaches.csv was edited and sealed again"
+            )
+        elif figure_differences and not reasons:
+            reasons.append(
+                (
+                    f"every stored row of evaluation #{manifest['evaluation_id']} reproduces, "
+                    "yet a figure differs: "
+                    if own is not None and pruned_at is None
+                    else "same inputs, policy and package version, yet different figures: "
+                )
+                + "either the manifest was edited and sealed again (a figure's hash, or what "
+                "the report covers: its months or customer), or the evaluation did not "
+                "reproduce (a bug: please report it with this manifest)"
+            )
+        if (
+            kind == "monthly"
+            and manifest.get("figures_csv_sha256")
+            and hashlib.sha256(now_csv.encode()).hexdigest() != manifest["figures_csv_sha256"]
+            and not figure_differences
+        ):
+            figure_differences = (
+                "figures.csv: the manifest's hash is not that of the figures re-derived",
             )
             reasons.append(
-                "the versions in force follow from the policy and the month alone: the "
-                "manifest was edited"
+                "every figure reproduced, but not the figures.csv hash the manifest names: the "
+                "manifest was edited (or figures.csv was rendered from other numbers)"
             )
-    elif kind == "tiers":
-        now = sales_figures(
-            build_tiers_context(con, first, last, policy=policy, evaluation_id=run.evaluation_id)
-        )
-    else:
-        now = sales_figures(
-            build_customer_context(
-                con,
-                manifest["customer_id"],
-                first,
-                last,
-                policy=policy,
-                evaluation_id=run.evaluation_id,
+        differences = tuple(stated) + figure_differences + row_differences + breach_differences
+        checked, absent, altered = _check_documents(path.parent, manifest)
+        if altered:
+            differences += tuple(
+                f"document {name}: changed since it was rendered" for name in altered
             )
-        )
-    before = manifest["figures"]
-
-    def what(key: str) -> str:
-        if key not in now:
-            return "missing now"
-        if key not in before:
-            return "missing in the manifest"
-        if details.get(key) == "":
-            # The values agree: what differs is how the hash was made (a report
-            # of another version hashes other fields of the figure).
-            return "its hash differs, but every value figures.csv holds for it reproduces" + (
-                f" (the hash now also covers {extra})" if extra else ""
+            reasons.append(
+                "a document beside the manifest is not the file rendered with it: rendering is "
+                "byte-stable, so it was changed afterwards (or belongs to another rendering)"
             )
-        return "changed" + (f" ({details[key]})" if details.get(key) else "")
-
-    figure_differences = tuple(
-        f"{key}: {what(key)}"
-        for key in sorted(set(now) | set(before))
-        if now.get(key) != before.get(key)
-    )
-    if row_differences and kind == "monthly":
-        # Checked before the other causes: loading data never changes stored rows, so
-        # stored rows that no longer give what the report showed were edited, even
-        # when data was loaded since (which alone would explain the row differences).
-        reasons += _stored_rows_edited(
-            con, path.parent, manifest, policy, int(manifest["evaluation_id"])
+        return Verification(
+            not differences,
+            differences,
+            tuple(reasons),
+            run.evaluation_id,
+            len(set(now) | set(before)),
+            checked,
+            absent,
+            None
+            if own is None or pruned_at is not None
+            else _row_count(con, manifest["evaluation_id"]),
+            pruned_at,
+            None if own is None or pruned_at is not None else not row_differences,
+            None if breach_differences else breach_rows,
         )
-    if row_differences and not reasons:
-        reasons.append(
-            f"the stored rows of evaluation #{manifest['evaluation_id']} are not what the "
-            "warehouse gives now, though no data was loaded since: either those stored "
-            "results (sla_results) were edited, or loaded rows (tickets, ticket_events, "
-            "plan_history) were changed in place after loading (a load records its file's "
-            "hash, not its rows). The differing rows name the tickets to look at"
-        )
-    elif breach_differences and not figure_differences and not reasons:
-        reasons.append(
-            f"every figure{' and stored row' if own is not None else ''} reproduces, yet "
-            "the breach list does not: a ticket field the list shows and no result row "
-            "holds (its subject) was changed in the warehouse (tickets) since the report, "
-            "or stored rows were rewritten together with the loaded data, or the manifest's "
-            "hash of breaches.csv was edited and sealed again"
-        )
-    elif figure_differences and not reasons:
-        reasons.append(
-            (
-                f"every stored row of evaluation #{manifest['evaluation_id']} reproduces, "
-                "yet a figure differs: "
-                if own is not None and pruned_at is None
-                else "same inputs, policy and package version, yet different figures: "
-            )
-            + "either the manifest was edited and sealed again (a figure's hash, or what "
-            "the report covers: its months or customer), or the evaluation did not "
-            "reproduce (a bug: please report it with this manifest)"
-        )
-    if (
-        kind == "monthly"
-        and manifest.get("figures_csv_sha256")
-        and hashlib.sha256(now_csv.encode()).hexdigest() != manifest["figures_csv_sha256"]
-        and not figure_differences
-    ):
-        figure_differences = (
-            "figures.csv: the manifest's hash is not that of the figures re-derived",
-        )
-        reasons.append(
-            "every figure reproduced, but not the figures.csv hash the manifest names: the "
-            "manifest was edited (or figures.csv was rendered from other numbers)"
-        )
-    differences = tuple(stated) + figure_differences + row_differences + breach_differences
-    checked, absent, altered = _check_documents(path.parent, manifest)
-    if altered:
-        differences += tuple(f"document {name}: changed since it was rendered" for name in altered)
-        reasons.append(
-            "a document beside the manifest is not the file rendered with it: rendering is "
-            "byte-stable, so it was changed afterwards (or belongs to another rendering)"
-        )
-    return Verification(
-        not differences,
-        differences,
-        tuple(reasons),
-        run.evaluation_id,
-        len(set(now) | set(before)),
-        checked,
-        absent,
-        None
-        if own is None or pruned_at is not None
-        else _row_count(con, manifest["evaluation_id"]),
-        pruned_at,
-        None if own is None or pruned_at is not None else not row_differences,
-        None if breach_differences else breach_rows,
-    )
+    finally:
+        # Compared, the re-run's rows have served: kept, every verify added a whole
+        # evaluation to the warehouse (2 million rows at a million tickets).
+        discard_rows(con, run.evaluation_id)
 
 
 # Newest first would do as well: the manifest's own evaluation is the one that

@@ -8,10 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from pipeline.breach_register import (
     XLSX_MAX_ROWS,
+    XLSX_MAX_TEXT,
+    _neutralised,
     breach_register,
     export_register,
     neutralise,
@@ -195,12 +199,85 @@ def test_xlsx_opens_cleanly(register, tmp_path) -> None:
     assert again.read_bytes() == path.read_bytes()
 
 
-def test_xlsx_is_written_by_openpyxl_whatever_pandas_would_pick(register, tmp_path) -> None:
-    # pandas picks xlsxwriter when it is installed (or set), which writes other bytes
-    # and makes URL-like text into links: the register must not depend on that.
-    with pd.option_context("io.excel.xlsx.writer", "xlsxwriter"):
-        path = export_register(register, tmp_path / "b.xlsx", "xlsx")
-    assert load_workbook(path)["breaches"].cell(row=2, column=1).value is not None
+def test_xlsx_text_stays_text_whatever_pandas_would_pick(register, tmp_path) -> None:
+    # Written by xlsxwriter with its conversions off: text that looks like a URL
+    # or a number stays text (no link; pandas' own xlsxwriter path makes links and
+    # stops at 65,530 of them), and pandas' choice of engine plays no part.
+    linked = register.copy()
+    linked["subject"] = ["http://example.com/pay", "0042", "mailto:x@example.com"]
+    with pd.option_context("io.excel.xlsx.writer", "openpyxl"):
+        path = export_register(linked, tmp_path / "b.xlsx", "xlsx")
+    sheet = load_workbook(path)["breaches"]
+    column = [c.value for c in sheet[1]].index("subject") + 1
+    cells = [sheet.cell(row=r, column=column) for r in (2, 3, 4)]
+    assert [c.value for c in cells] == ["http://example.com/pay", "0042", "mailto:x@example.com"]
+    assert all(c.data_type == "s" and c.hyperlink is None for c in cells)
+    assert sheet.freeze_panes == "A2"  # the header stays in view
+    assert [c.value for c in sheet[1]] == list(register.columns)
+    # Still open: no clock stop, an empty cell (not 0, not 1899-12-30).
+    stop = [c.value for c in sheet[1]].index("clock_stop_utc") + 1
+    assert sheet.cell(row=4, column=stop).value is None
+
+
+def test_xlsx_bytes_do_not_depend_on_the_umask_or_the_clock(register, tmp_path) -> None:
+    import os
+
+    first = export_register(register, tmp_path / "a.xlsx", "xlsx").read_bytes()
+    old = os.umask(0o077)
+    try:
+        again = export_register(register, tmp_path / "b.xlsx", "xlsx").read_bytes()
+    finally:
+        os.umask(old)
+    assert again == first
+    assert b"1980-01-01T00:00:00Z" in _entry(tmp_path / "a.xlsx", "docProps/core.xml")
+
+
+def _entry(path: Path, name: str) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(name)
+
+
+def test_text_longer_than_a_cell_is_refused_by_row_and_field(register, tmp_path) -> None:
+    # Excel holds 32,767 characters (UTF-16 units) in a cell; xlsxwriter would cut
+    # the rest off without a word: the data would be lost, so it is refused.
+    long = register.copy()
+    long["subject"] = ["short", "x" * XLSX_MAX_TEXT, "\U0001f4b3" * (XLSX_MAX_TEXT // 2 + 1)]
+    with pytest.raises(AuditError) as caught:
+        export_register(long, tmp_path / "long.xlsx", "xlsx")
+    assert str(caught.value) == (
+        "row 4 (ticket =1+1, first_response): field 'subject' is 32,768 characters long as "
+        "Excel counts them, more than an XLSX cell holds (32,767; 1 such value(s) in all): "
+        "write csv or parquet, which keep them whole"
+    )
+    assert not (tmp_path / "long.xlsx").exists()
+    # Exactly the limit fits, and comes back whole.
+    long["subject"] = ["short", "x" * XLSX_MAX_TEXT, "y"]
+    sheet = load_workbook(export_register(long, tmp_path / "ok.xlsx", "xlsx"))["breaches"]
+    column = [c.value for c in sheet[1]].index("subject") + 1
+    assert sheet.cell(row=3, column=column).value == "x" * XLSX_MAX_TEXT
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(
+        st.none()
+        | st.text(alphabet=st.sampled_from("=+-@ \t\r\n\x00\x01\x1f\x20a1'_é"), max_size=6),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_column_rule_is_neutralise(texts: list[str | None]) -> None:
+    # _neutralised works on whole columns (a regex), `neutralise` cell by cell:
+    # both must turn exactly the same cells.
+    frame = pd.DataFrame(
+        {"t": pd.array(texts, dtype="string"), "o": pd.Series(texts, dtype=object)}
+    )
+    out = _neutralised(frame)
+    expected = [neutralise(t) for t in texts]
+    assert [None if pd.isna(v) else v for v in out["t"]] == expected
+    assert [None if pd.isna(v) else v for v in out["o"]] == expected
 
 
 def test_a_register_too_long_for_a_sheet_is_refused_by_name(tmp_path) -> None:

@@ -11,10 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.errors import AuditError
+from pipeline.errors import AuditError, PrunedEvaluationError
+from pipeline.evaluate import evaluate
 from pipeline.load import load_file
-from pipeline.report_monthly import write_monthly_report
+from pipeline.policy import Policy
+from pipeline.report_monthly import ensure_evaluation, write_monthly_report
 from pipeline.report_sales import build_customer_context, build_tiers_context, write_sales_report
+from pipeline.retention import list_evaluations, require_stored
 from pipeline.verify import SEAL, _row_differences, seal, verify_manifest
 from pipeline.warehouse import connect
 from tests.conftest import SAMPLE
@@ -43,6 +46,56 @@ def test_monthly_report_is_reproduced(sample_warehouse, report) -> None:
     # The breach lists are re-derived from the re-run, every row of breaches.csv.
     rows = (report.parent / "breaches.csv").read_bytes().count(b"\r\n") - 1
     assert rows == 65 and result.breach_rows_checked == rows
+
+
+def test_verify_keeps_the_record_of_its_re_run_not_its_rows(warehouse_file, tmp_path) -> None:
+    """Each verify stored its whole re-run: a million-ticket warehouse grew by 2
+    million rows per verify, until a prune. Now the rows go once compared; the
+    record stays, marked pruned, so that nothing reads it as a stored run."""
+    db, manifest = warehouse_file
+    shutil.copy(db, tmp_path / "w.duckdb")
+    con = connect(tmp_path / "w.duckdb")
+
+    def rows() -> int:
+        return con.execute("SELECT count(*) FROM sla_results").fetchone()[0]
+
+    before = rows()
+    first = verify_manifest(con, manifest)
+    assert rows() == before == first.rows_checked
+    second = verify_manifest(con, manifest)
+    assert rows() == before
+    # The verification itself is what it was: every figure, stored row and breach row.
+    assert first.reproduced and second.reproduced
+    assert (
+        (first.figures_checked, first.rows_checked, first.breach_rows_checked)
+        == (
+            second.figures_checked,
+            second.rows_checked,
+            second.breach_rows_checked,
+        )
+        == (len(json.loads(manifest.read_text())["figures"]), before, 65)
+    )
+    runs = list_evaluations(con).set_index("evaluation_id")
+    assert runs["made_by"].tolist() == ["report", "verify", "verify"]
+    assert (first.new_evaluation_id, second.new_evaluation_id) == (2, 3)
+    verified = runs.loc[[2, 3]]
+    assert (verified["rows_written"] == before).all() and (verified["rows_stored"] == 0).all()
+    assert verified["pruned_at"].notna().all() and pd.isna(runs.loc[1, "pruned_at"])
+    with pytest.raises(PrunedEvaluationError, match=r"sla audit verify's re-run"):
+        require_stored(con, 2)
+    # Still a mismatch is found (the comparison ran before the rows went).
+    con.execute(
+        "UPDATE sla_results SET reopens = reopens + 1 "
+        "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'"
+    )
+    tampered = verify_manifest(con, manifest)
+    assert tampered.differences == ("row T0001148 resolution: reopens: stored 1 vs re-derived 0",)
+    assert rows() == before
+    # A report of the same month reuses its own run, never one whose rows are gone,
+    # and a new evaluation's rows are stored as ever.
+    assert ensure_evaluation(con, MONTH, Policy.default()) == 1
+    evaluate(con, as_of="2026-11-01T00:00Z")
+    assert rows() > before
 
 
 def test_a_document_changed_after_rendering_is_caught(sample_warehouse, report, tmp_path) -> None:
@@ -563,13 +616,17 @@ def test_rows_are_compared_in_little_memory(warehouse_file, tmp_path) -> None:
         "UPDATE sla_results SET reopens = reopens + 1 "
         "WHERE evaluation_id = 1 AND ticket_id = 'T0001148' AND metric = 'resolution'",
     )
+    assert result.differences == ("row T0001148 resolution: reopens: stored 1 vs re-derived 0",)
     con = connect(tmp_path / "w.duckdb")
     assert con.execute("SELECT count(*) FROM sla_results WHERE evaluation_id = 1").fetchone() == (
         20006,
     )
+    # The verify's re-run keeps no rows: the same re-run, stored, to compare with.
+    stored = con.execute("SELECT as_of, month_from, month_to FROM evaluations").fetchone()
+    rerun = evaluate(con, as_of=stored[0], month_from=stored[1], month_to=stored[2])
     con.execute("SET memory_limit = '48MB'")
     con.execute("SET temp_directory = ''")
-    assert _row_differences(con, 1, result.new_evaluation_id) == (
+    assert _row_differences(con, 1, rerun.evaluation_id) == (
         "row T0001148 resolution: reopens: stored 1 vs re-derived 0",
     )
 
