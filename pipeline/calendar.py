@@ -764,7 +764,9 @@ def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray
     new_group = np.ones(len(starts), dtype=bool)
     new_group[1:] = starts[1:] > reach[:-1]
     group = np.cumsum(new_group) - 1
-    merged_ends = np.zeros(group[-1] + 1, dtype=np.int64)
+    # Not zeros: an instant before 1970 is negative, and each of its intervals
+    # ended at the epoch (1969-12-29 09:00 was open until 1970-01-01 00:00 UTC).
+    merged_ends = np.full(group[-1] + 1, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(merged_ends, group, ends)
     return starts[new_group], merged_ends
 

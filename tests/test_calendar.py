@@ -377,6 +377,21 @@ def test_matches_reference(name: str, a: dt.datetime, length: int) -> None:
     assert CALENDARS[name].working_seconds(a, b) == ref.working_seconds(SPECS[name], a, b)
 
 
+# Across the epoch: instants before 1970 are negative nanoseconds, and every open
+# interval of 1969 used to end at 1970-01-01 00:00 UTC (working time of days, not hours).
+instants_around_1970 = st.integers(0, 2 * 365 * 86_400).map(
+    lambda s: dt.datetime(1968, 12, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=s)
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(name=calendar_names, a=instants_around_1970, length=durations)
+@example(name="office", a=dt.datetime(1969, 12, 29, 8, tzinfo=dt.UTC), length=86_400)
+def test_matches_reference_before_1970(name: str, a: dt.datetime, length: int) -> None:
+    b = a + dt.timedelta(seconds=length)
+    assert CALENDARS[name].working_seconds(a, b) == ref.working_seconds(SPECS[name], a, b)
+
+
 @settings(max_examples=100, deadline=None)
 @given(name=calendar_names, a=instants, seconds=st.integers(0, 20 * 86_400))
 def test_deadline_matches_reference(name: str, a: dt.datetime, seconds: int) -> None:
