@@ -56,6 +56,9 @@ READING = r"\s*\d{4}-\d\d?-\d\d?(?:[T ]\d\d?:\d\d(?::\d\d(?:\.\d*)?)?)?\s*"
 # pandas refuses the hour 24: such a time is read as 00:00 and moved a day on.
 END_OF_DAY = r"(?<=[T ])24:00(?::00(?:\.0*)?)?(?=\s*(?:[Zz]|[+-][\d:]+|UTC)?\s*$)"
 NS_PER_DAY = 86_400 * 10**9
+# The years int64 nanoseconds hold whole (1677-09-21 to 2262-04-11), with room for
+# any zone's offset: read_text's instants beyond them are NaT, not an overflow.
+NS_YEARS = (pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01"))
 NS_PER_US = 1_000
 
 
@@ -87,8 +90,8 @@ def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndar
     """Timestamps written as text, read as the loader's SQL reads them (`sla_ts`),
     for a reader that must place instants before the loader sees them: the UTC
     instants, and which values are naive readings. An instant is NaT where the
-    value is empty or no timestamp, and for a naive reading without `naive_tz`
-    (its zone is unknown)."""
+    value is empty or no timestamp, for a naive reading without `naive_tz` (its
+    zone is unknown), and outside NS_YEARS (`beyond_nanoseconds` tells those)."""
     values = text.astype(object).where(text.notna(), None)
     aware = values.str.contains(OFFSET_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
     reading = ~aware & values.str.fullmatch(READING, na=False).to_numpy(dtype=bool)
@@ -96,8 +99,11 @@ def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndar
     ns = np.full(len(values), NAT_NS, dtype=np.int64)
     if aware.any():
         exact = utc_suffix_as_z(values[aware].str.strip())
-        parsed = pd.to_datetime(exact, format="ISO8601", errors="coerce", utc=True)
-        ns[aware] = pd.DatetimeIndex(parsed).as_unit("ns").asi8
+        parsed = pd.DatetimeIndex(
+            pd.to_datetime(exact, format="ISO8601", errors="coerce", utc=True)
+        )
+        parsed = parsed.where(_within_ns(parsed.tz_localize(None)))
+        ns[aware] = parsed.as_unit("ns").asi8
         # A fixed offset: the next midnight is one day of 24 hours on.
         moved = aware & late & (ns != NAT_NS)
         ns[moved] += NS_PER_DAY
@@ -109,11 +115,38 @@ def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndar
         local = local.where(~late[reading], local + pd.Timedelta(days=1))
     naive = reading.copy()
     naive[reading] = np.asarray(local.notna())
-    if naive_tz is not None and naive.any():
-        ns[naive] = localize_naive(local[local.notna()], naive_tz).asi8
+    placed = naive.copy()
+    placed[reading] &= _within_ns(local)
+    if naive_tz is not None and placed.any():
+        ns[placed] = localize_naive(local[placed[reading]], naive_tz).asi8
     ns = floor_us(ns)
     instants = pd.Series(ns.view("datetime64[ns]"), index=text.index).dt.tz_localize("UTC")
     return instants, naive
+
+
+def _within_ns(stamps: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray((stamps >= NS_YEARS[0]) & (stamps < NS_YEARS[1]))
+
+
+def beyond_nanoseconds(text: pd.Series) -> np.ndarray:
+    """Which values are timestamps outside NS_YEARS (9999-12-31, a year typed 0206),
+    which `read_text` gives no instant: a reader rejects them as out of range
+    (timestamp_out_of_range), not as unparseable."""
+    values, _ = end_of_day(text.astype(object).where(text.notna(), None))
+    readable = values.str.contains(OFFSET_SUFFIX, regex=True, na=False) | values.str.fullmatch(
+        READING, na=False
+    )
+    # Read as UTC whatever their offset: a day either way does not move a year
+    # across NS_YEARS by more than the margin the bounds keep.
+    stamps = pd.DatetimeIndex(
+        pd.to_datetime(
+            utc_suffix_as_z(values.where(readable).str.strip()),
+            format="ISO8601",
+            errors="coerce",
+            utc=True,
+        )
+    ).tz_localize(None)
+    return np.asarray(stamps.notna()) & ~_within_ns(stamps)
 
 
 def read_instant(text: str) -> pd.Timestamp:

@@ -89,13 +89,19 @@ FORMATS = {
 # ServiceNow export's snapshots are ordered by times cut to the microsecond, as
 # they are stored, and with 24:00 placed (they were set apart as unreadable).
 # It also flags the naive readings the DST rule placed (dst_repeated, dst_gap),
-# which a file read by version 2 lacks.
+# which a file read by version 2 lacks, and rejects a ticket's or event's time
+# before 1900 or from 2200 on (timestamp_out_of_range), which version 2 loaded
+# and the evaluation then could not count.
 READER_VERSION = 3
 # A reply this soon after creation is almost surely an auto-responder.
 AUTO_RESPONSE_SECONDS = 5
 REASONS = {
     "missing_required_field": "a required field is empty",
     "unparseable_timestamp": "not a timestamp (use ISO 8601, e.g. 2026-10-26T09:15:00+01:00)",
+    "timestamp_out_of_range": (
+        "a ticket's or event's time before 1900 or from 2200 on (a placeholder such as "
+        "9999-12-31, or a typo): leave a time that is not known empty"
+    ),
     "unknown_value": "not one of the canonical values (docs/canonical-format.md)",
     "invalid_boolean": "not a yes/no value (true/false, 1/0, yes/no, ja/nee)",
     "response_before_creation": "the first response is before the ticket was created",

@@ -326,3 +326,26 @@ def test_every_resolution_gives_the_same_nanoseconds(unit: str) -> None:
     assert to_instants(scalar, zone).ns.tolist() == expected[2:]
     bounds = local_bounds(naive[2:], zone, first_occurrence=True)
     assert bounds.tolist() == expected[2:]
+
+
+def test_read_text_gives_no_instant_beyond_the_nanosecond_years() -> None:
+    """9999-12-31 overflowed int64 nanoseconds with an exception; such a value has
+    no instant, and `beyond_nanoseconds` tells it from text that is no time."""
+    from pipeline.instants import beyond_nanoseconds, read_text
+
+    text = pd.Series(
+        [
+            "9999-12-31T00:00:00Z",
+            "1500-01-01 00:00",
+            "2262-05-01T00:00:00+01:00",
+            "2026-10-23 17:00:00",
+            "yesterday",
+            None,
+        ],
+        dtype=object,
+    )
+    instants, naive = read_text(text, "Europe/Amsterdam")
+    assert instants.isna().tolist() == [True, True, True, False, True, True]
+    assert instants.iloc[3] == pd.Timestamp("2026-10-23T15:00:00Z")
+    assert naive.tolist() == [False, True, False, True, False, False]
+    assert beyond_nanoseconds(text).tolist() == [True, True, True, False, False, False]

@@ -1659,3 +1659,50 @@ def test_a_wide_file_without_a_required_column_says_how_many_columns_it_has(con,
         "ticket_id, customer_id, extra_0, extra_1, extra_2, extra_3, extra_4, extra_5, "
         "extra_6, extra_7, extra_8, extra_9, ... (15 in all)); nothing was loaded"
     )
+
+
+def test_times_beyond_the_years_the_evaluation_counts_are_rejected(con, tmp_path) -> None:
+    """A time in 9999 (a placeholder for "never") or 1500 (a typo) loaded, and then
+    every `sla evaluate` stopped on it: the evaluation counts int64 nanoseconds."""
+    from pipeline.evaluate import evaluate
+
+    path = tmp_path / "far.csv"
+    path.write_text(
+        "ticket_id,customer_id,created_at,first_response_at,resolved_at,updated_at\n"
+        "T1,C1,9999-12-31T10:00:00+01:00,,,\n"
+        "T2,C1,2026-10-05T10:00:00+01:00,9999-12-31 10:00,,\n"
+        "T3,C1,2026-10-05T10:00:00+01:00,,2300-01-01T10:00:00Z,\n"
+        "T4,C1,1500-10-05T10:00:00+01:00,,,\n"
+        "T5,C1,2026-10-05T10:00:00+01:00,,,2200-01-01T00:00:00Z\n"
+        "T6,C1,1900-01-01T00:00:00Z,,,2199-12-31T23:59:59.999999Z\n"
+        "T7,C1,2026-10-05T10:00:00+01:00,,,\n"
+    )
+    summary = load_file(con, path, source_tz="Europe/Amsterdam")
+    rejected = con.execute(
+        "SELECT line_number, field, reason_code, value FROM rejected_rows WHERE load_id = ? "
+        "ORDER BY line_number",
+        [summary.load_id],
+    ).fetchall()
+    assert rejected == [
+        (2, "created_at", "timestamp_out_of_range", "9999-12-31T10:00:00+01:00"),
+        (3, "first_response_at", "timestamp_out_of_range", "9999-12-31 10:00"),
+        (4, "resolved_at", "timestamp_out_of_range", "2300-01-01T10:00:00Z"),
+        (5, "created_at", "timestamp_out_of_range", "1500-10-05T10:00:00+01:00"),
+        (6, "updated_at", "timestamp_out_of_range", "2200-01-01T00:00:00Z"),
+    ]
+    events = tmp_path / "far_events.csv"
+    events.write_text(
+        "ticket_id,at,kind,old_value,new_value,actor_type\n"
+        "T7,9999-12-31T10:00:00+01:00,status_change,new,open,agent\n"
+        "T7,2026-10-05T11:00:00+01:00,agent_reply,,,agent\n"
+    )
+    loaded = load_file(con, events)
+    assert loaded.rejected == {"timestamp_out_of_range": 1}
+    assert loaded.accepted == 1
+    # The two bounds' own sides: 1900-01-01 and the last microsecond of 2199 load.
+    assert sorted(r[0] for r in con.execute("SELECT ticket_id FROM tickets").fetchall()) == [
+        "T6",
+        "T7",
+    ]
+    run = evaluate(con, as_of="2026-11-01T00:00:00Z")
+    assert set(run.results["ticket_id"]) == {"T6", "T7"}

@@ -337,6 +337,22 @@ def test_servicenow_snapshots_that_cannot_be_placed_are_rejected_alone(con, tmp_
     assert (events.rows_read, events.rejected_total) == (2, 0)
 
 
+def test_servicenow_rejects_a_snapshot_beyond_the_years_counted(con, tmp_path) -> None:
+    """An update time in 9999 stopped the reader with an overflow (its snapshots are
+    ordered in int64 nanoseconds): now that snapshot alone is rejected, by the
+    loader's reason for such a time."""
+    path = sn_file(
+        tmp_path,
+        sn_row("INC1", "1", "2026-10-23 17:00:00"),
+        sn_row("INC1", "2", "9999-12-31 00:00:00"),
+        sn_row("INC1", "6", "2026-10-24 17:00:00"),
+    )
+    tickets, events = load_servicenow(con, path, source_tz="Europe/Amsterdam")
+    assert rejected(con, tickets.load_id) == [(3, "updated_at", "timestamp_out_of_range")]
+    assert events.rejected_total == 0  # the snapshot is one rejected ticket row
+    assert con.execute("SELECT ticket_id, status FROM tickets").fetchall() == [("INC1", "resolved")]
+
+
 def test_servicenow_places_a_snapshot_at_the_end_of_a_day(con, tmp_path) -> None:
     # 24:00 was no instant to this reader: the snapshot was rejected as
     # unparseable_timestamp, while the loader reads 24:00 as the next midnight.

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.instants import read_text
+from pipeline.instants import beyond_nanoseconds, read_text
 from pipeline.sources.base import naive_timestamp, raw_json, read_csv_cells
 
 STATES = {
@@ -207,11 +207,17 @@ def extract(path: str | Path, source_tz: str | None = None) -> tuple[pd.DataFram
     # being sorted last and taken as the incident's latest state. The loader
     # rejects a missing number itself; the update time is judged here, since
     # the loader would accept an empty one (a ticket's other times stand in).
+    # An update time beyond the years the evaluation counts (9999-12-31) has no
+    # instant either: it is rejected as out of range, as the loader rejects one.
     placed = frame["number"].notna() & frame["_updated"].notna()
     alone = frame[~placed].copy()
     alone["_rejected"] = np.select(
-        [alone["number"].isna(), alone[updated_col].isna()],
-        [None, "missing_required_field:updated_at"],
+        [
+            alone["number"].isna(),
+            alone[updated_col].isna(),
+            beyond_nanoseconds(alone[updated_col]),
+        ],
+        [None, "missing_required_field:updated_at", "timestamp_out_of_range:updated_at"],
         "unparseable_timestamp:updated_at",
     )
     frame = frame[placed].sort_values(["number", "_updated", "_line"], kind="stable")

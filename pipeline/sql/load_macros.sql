@@ -31,6 +31,14 @@ CREATE OR REPLACE TEMP MACRO sla_ts(s, tz) AS
         )
         WHEN sla_reading(s) THEN timezone(tz, try_cast(s AS TIMESTAMP))
     END;
+-- The instants a ticket's or an event's time may hold. The evaluation counts time
+-- in int64 nanoseconds (years 1678-2262), so a row dated 9999 (a placeholder for
+-- "never") or 1500 (a typo) used to load and then stop every `sla evaluate`; such
+-- a time is rejected instead (timestamp_out_of_range), with the same bounds as
+-- --as-of (evaluate.AS_OF_RANGE). A plan's valid_to of 9999-12-31 is fine: plans
+-- are only compared in SQL.
+CREATE OR REPLACE TEMP MACRO sla_out_of_range(t) AS
+    t < TIMESTAMPTZ '1900-01-01 00:00:00+00' OR t >= TIMESTAMPTZ '2200-01-01 00:00:00+00';
 -- A readable timestamp without an offset: its zone must be given (--source-tz).
 -- Without a zone, sla_ts gives NULL for these: callers test only the NULLs.
 CREATE OR REPLACE TEMP MACRO sla_naive(s) AS
