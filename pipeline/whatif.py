@@ -161,6 +161,10 @@ def whatif_renderables(
         + (f" --from {month_from}" if month_from else "")
         + (f" --to {month_to}" if month_to else "")
     )
+    if at > pd.Timestamp.now(tz="UTC"):
+        # As `sla evaluate` says: allowed, but open tickets are then measured up
+        # to an instant that has not come yet.
+        out.append(m("whatif_as_of_future"))
     for name, unjudged in side.attrs.get("unjudged", {}).items():
         n = unjudged["tickets"]
         if n:

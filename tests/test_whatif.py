@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pandas as pd
 import pytest
 from rich.console import Console
 
@@ -75,3 +76,15 @@ def test_the_comparison_in_english_keeps_the_codes(side) -> None:
     assert "100.0%" in premium and "50.0%" in premium and "-50.0 pp" in premium
     assert "pioneer (benchmark only -> SLA)" in text
     assert "months 2026-10 to 2026-10, both sides as of 2026-10-31T23:00:00+00:00" in text
+
+
+def test_an_as_of_in_the_future_is_noted_as_sla_evaluate_notes_it(side) -> None:
+    # sla evaluate said so; the comparison measured open tickets up to an instant
+    # that had not come yet without a word.
+    assert "in the future" not in _text(side, "en")
+    ahead = side.copy()
+    ahead.attrs = {**side.attrs, "as_of": pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=30)}
+    assert (
+        "Note: the as-of instant is in the future: open tickets count working time up to it"
+    ) in _text(ahead, "en")
+    assert "Let op: het peilmoment ligt in de toekomst" in _text(ahead, "nl")
