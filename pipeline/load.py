@@ -1038,6 +1038,16 @@ WHERE c.problem IS NULL AND c.{instant} >= w.starts AND c.{instant} < w.ends
 """
 
 
+# The span (epoch seconds) the DST scan covers: a ticket's or event's time outside
+# it is rejected (sla_out_of_range in load_macros.sql), and a plan's valid_to of
+# 9999-12-31, a common "open-ended" convention, made the scan walk every day to
+# that year (about 5 s for each customers load with a source zone).
+DST_SCAN_SPAN = (
+    int(pd.Timestamp("1900-01-01", tz="UTC").timestamp()),
+    int(pd.Timestamp("2200-01-01", tz="UTC").timestamp()),
+)
+
+
 def _flag_dst_readings(con: duckdb.DuckDBPyConnection, kind: str, params: dict) -> None:
     """Flag the accepted naive readings the DST rule placed (`dst_gap`,
     `dst_repeated`): loaded as the rule reads them, and counted per load, so that
@@ -1052,6 +1062,9 @@ def _flag_dst_readings(con: duckdb.DuckDBPyConnection, kind: str, params: dict) 
         f"ceil(epoch(max(greatest({instants}))))::BIGINT FROM checked WHERE problem IS NULL"
     ).fetchall()[0]
     if lo is None:
+        return
+    lo, hi = max(lo, DST_SCAN_SPAN[0]), min(hi, DST_SCAN_SPAN[1])
+    if lo > hi:
         return
     _run(con, "load_dst.sql", {**params, "lo": lo, "hi": hi})
     if not con.execute("SELECT count(*) FROM dst_windows").fetchall()[0][0]:

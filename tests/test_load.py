@@ -147,6 +147,31 @@ def test_naive_readings_the_dst_rule_placed_are_flagged_not_rejected(con, tmp_pa
     assert load_file(con, exact).flagged == {}
 
 
+def test_an_open_ended_plan_does_not_stretch_the_dst_scan(con, tmp_path, monkeypatch) -> None:
+    """A valid_to of 9999-12-31 (an "open-ended" plan) made the load walk every day
+    up to that year for DST changes, about 5 s per customers load with a zone; the
+    scan now stops where a ticket's time may end (DST_SCAN_SPAN), flags unchanged."""
+    from pipeline import load
+
+    scanned = []
+    run = load._run
+
+    def spy(con, name, params):
+        if name == "load_dst.sql":
+            scanned.append((params["lo"], params["hi"]))
+        return run(con, name, params)
+
+    monkeypatch.setattr(load, "_run", spy)
+    customers = tmp_path / "plans.csv"
+    customers.write_text(
+        "customer_id,tier,valid_from,valid_to\nC7,business,2026-10-25 02:30,9999-12-31\n"
+    )
+    summary = load_file(con, customers, source_tz="Europe/Amsterdam")
+    assert summary.rejected == {}
+    assert _flags(con, summary.load_id) == [(2, "valid_from", "dst_repeated")]
+    assert scanned == [(int(pd.Timestamp("2026-10-25T01:30Z").timestamp()), load.DST_SCAN_SPAN[1])]
+
+
 def test_timestamps_stored_in_utc_with_source_zone_recorded(con) -> None:
     load_tickets(con)
     created = dict(con.execute("SELECT ticket_id, created_at FROM tickets").fetchall())
