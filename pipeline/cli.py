@@ -212,6 +212,9 @@ def _print_load(summary: LoadSummary) -> None:
         f"{summary.path} ({summary.kind}, load #{summary.load_id}): read {summary.rows_read:,}, "
         f"accepted {summary.accepted:,}{split}, rejected {summary.rejected_total:,}"
     )
+    if summary.rows_read == 0:
+        # "read 0" alone reads like a reader that missed the rows of a file.
+        console.print("  the file holds no rows: a header only, or nothing")
     if summary.read_again is not None:
         console.print(f"  read again: {summary.read_again}")
     for note in _earlier_tickets_notes(summary.earlier_removed, summary.earlier_kept):

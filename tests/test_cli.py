@@ -919,3 +919,15 @@ def test_a_language_or_format_named_twice_is_rendered_once(db: str, tmp_path) ->
         f"wrote {out / 'tiers-2026-10-2026-10.en.html'}",
         f"wrote {out / 'tiers-2026-10-2026-10.en.manifest.json'}",
     ]
+
+
+def test_load_of_a_header_only_file_says_it_holds_no_rows(db: str, tmp_path) -> None:
+    load_fixtures(db)
+    empty = tmp_path / "tickets-empty.csv"
+    empty.write_text("ticket_id,customer_id,created_at\n")
+    result = run("load", str(empty), "--db", db)
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1:] == [
+        "  the file holds no rows: a header only, or nothing"
+    ]
+    assert "read 0, accepted 0, rejected 0" in result.output
