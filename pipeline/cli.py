@@ -196,6 +196,15 @@ def _earlier_tickets_notes(removed: int, kept: int) -> list[str]:
     return notes
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether two source systems are two paths to one existing file (relative
+    ones from the current folder)."""
+    try:
+        return a != b and os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
 def _print_load(summary: LoadSummary) -> None:
     console = Console(soft_wrap=True)
     if summary.unchanged_since is not None:
@@ -230,15 +239,24 @@ def _print_load(summary: LoadSummary) -> None:
         if code in DST_RULES:
             console.print(f"    {DST_RULES[code]}")
     for this, stored, rows in summary.other_sources:
-        console.print(
-            f"  id_from_other_source: {rows:,} ticket id(s) stored from {stored}, which this "
-            f"file's rows (from {this}) would replace"
-            + (
+        if _same_file(this, stored):
+            # A mapping without source_system stores the path it was named by:
+            # the same mapping named by another path looks like another desk.
+            hint = (
+                f"; both name the same mapping file: name it {stored} as before, or give "
+                f'the mapping source_system = "{stored}" so that any path to it loads as '
+                "one desk (docs/mapping.md)"
+            )
+        elif not summary.source_system_column:
+            hint = (
                 "; the file has no source_system column, so its rows are canonical: a "
                 f"correction of {stored}'s tickets names source_system {stored}"
-                if not summary.source_system_column
-                else ""
             )
+        else:
+            hint = ""
+        console.print(
+            f"  id_from_other_source: {rows:,} ticket id(s) stored from {stored}, which this "
+            f"file's rows (from {this}) would replace{hint}"
         )
     if summary.rejected:
         console.print(

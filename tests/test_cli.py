@@ -931,3 +931,34 @@ def test_load_of_a_header_only_file_says_it_holds_no_rows(db: str, tmp_path) -> 
         "  the file holds no rows: a header only, or nothing"
     ]
     assert "read 0, accepted 0, rejected 0" in result.output
+
+
+def test_one_mapping_named_by_two_paths_is_told_apart_from_another_desk(
+    db: str, tmp_path, monkeypatch
+) -> None:
+    # Without source_system a mapping stores the path it was named by; named by
+    # another path, its tickets were refused as another desk's, with no word why.
+    examples = Path(__file__).parents[1] / "docs" / "examples"
+    mapping = tmp_path / "m3.toml"
+    mapping.write_text(
+        "".join(
+            line
+            for line in (examples / "dutch-export.toml").read_text().splitlines(keepends=True)
+            if not line.startswith("source_system")
+        )
+    )
+    export = (examples / "dutch-export.csv").read_bytes()  # Windows-1252, as desks write
+    (tmp_path / "one.csv").write_bytes(export)
+    (tmp_path / "two.csv").write_bytes(export + b"\r\n")
+    monkeypatch.chdir(tmp_path)
+    run("customers", str(examples / "customers.csv"), "--db", db)
+    run("load", "one.csv", "--mapping", "m3.toml", "--db", db)
+    refused = run("load", "two.csv", "--mapping", str(mapping), "--db", db)
+    assert (
+        f"ticket id(s) stored from m3.toml, which this file's rows (from {mapping}) would "
+        "replace; both name the same mapping file: name it m3.toml as before, or give the "
+        'mapping source_system = "m3.toml" so that any path to it loads as one desk '
+        "(docs/mapping.md)\n"
+    ) in refused.output
+    again = run("load", "two.csv", "--mapping", "m3.toml", "--db", db)
+    assert "id_from_other_source" not in again.output
