@@ -440,9 +440,9 @@ def status_command(
                 f"{', '.join(named)} choose{'s' if len(named) == 1 else ''} rows of a listing: "
                 "add --rejected, --not-applied or --flagged"
             )
-        _print_status(connect(db, must_exist=True))
+        _print_status(connect(db, must_exist=True, reading=True))
         return
-    con = connect(db, must_exist=True)
+    con = connect(db, must_exist=True, reading=True)
     found = list_rows(
         con,
         listing,
@@ -1019,7 +1019,7 @@ def audit_ticket_command(
     """A ticket's full story as the evaluation saw it, and the arithmetic."""
     lang = _lang(lang)
     audit = audit_ticket(
-        connect(db, must_exist=True),
+        connect(db, must_exist=True, reading=True),
         ticket_id,
         evaluation_id=evaluation_id,
         policy_hash=_policy_hash(policy_path, evaluation_id),
@@ -1088,7 +1088,7 @@ def audit_breaches_command(
     policy_hash = _policy_hash(policy_path, evaluation_id)
     with _working(f"writing {target}"):
         frame = breach_register(
-            connect(db, must_exist=True),
+            connect(db, must_exist=True, reading=True),
             month_from=month_from,
             month_to=month_to,
             tier=tier,
@@ -1192,7 +1192,7 @@ def _size_text(size: int | None) -> str:
 @handle_errors
 def evaluations_list_command(db: str | None) -> None:
     """Every evaluation run: when, what made it, policy, as-of, months, rows, pruned."""
-    runs = list_evaluations(connect(db, must_exist=True))
+    runs = list_evaluations(connect(db, must_exist=True, reading=True))
     console = Console(soft_wrap=True)
     if runs.empty:
         console.print("no evaluations yet: sla evaluate")

@@ -73,15 +73,21 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def connect(
-    path: str | Path | None = None, *, read_only: bool = False, must_exist: bool = False
+    path: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    must_exist: bool = False,
+    reading: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed, unless `must_exist` or `read_only`) and migrate
-    the warehouse.
+    the warehouse. `reading`: the caller only reads (`sla status`, the audit's
+    lookups), so a warehouse that cannot be written (an auditor's copy on a
+    read-only share) is opened read-only instead of refused, if no migration is due.
 
     Raises `WarehouseBusyError` when another process holds the file, and
     `WarehouseError` when a read-only or must-exist open finds no warehouse, when
     the file is not a DuckDB database (an export given as the warehouse), or when
-    it cannot be written."""
+    it cannot be written (and, `reading`, needs a migration)."""
     target = Path(path) if path is not None else default_path()
     if str(target) != ":memory:":
         if (read_only or must_exist) and not target.exists():
@@ -104,6 +110,8 @@ def connect(
                 "program has it open); try again when it has finished"
             ) from None
         if not read_only and _read_only_place(target):
+            if reading:
+                return _open_current_read_only(target)
             raise WarehouseError(
                 f"warehouse {target} cannot be written (the file or its folder is read-only): "
                 "every sla command may write to it (schema upgrades, evaluation runs); make "
@@ -167,6 +175,23 @@ def _opened_in_memory(con: duckdb.DuckDBPyConnection) -> bool:
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()
     return not path or path[0][0] is None
+
+
+def _open_current_read_only(target: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse opened read-only, for a caller that only reads; refused when
+    a migration is due, which only a writable warehouse can take."""
+    con = connect(target, read_only=True)
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    due = [name for version, name in migrations() if version not in done]
+    if due:
+        con.close()
+        raise WarehouseError(
+            f"warehouse {target} cannot be written (the file or its folder is read-only), and "
+            f"this version must upgrade it first ({len(due)} migration(s) due, from {due[0]}): "
+            "open it once where it can be written, or work on a copy in a writable folder "
+            "(--db COPY)"
+        )
+    return con
 
 
 def _read_only_place(target: Path) -> bool:

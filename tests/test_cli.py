@@ -962,3 +962,23 @@ def test_one_mapping_named_by_two_paths_is_told_apart_from_another_desk(
     ) in refused.output
     again = run("load", "two.csv", "--mapping", "m3.toml", "--db", db)
     assert "id_from_other_source" not in again.output
+
+
+def test_the_commands_that_only_read_open_a_read_only_warehouse(db: str, monkeypatch) -> None:
+    from tests.test_warehouse import _writes_refused
+
+    load_fixtures(db)
+    assert run("evaluate", "--as-of", "2026-11-01T00:00:00Z", "--db", db).exit_code == 0
+    _writes_refused(monkeypatch)
+    for args in (
+        ("status",),
+        ("status", "--rejected"),
+        ("evaluations", "list"),
+        ("audit", "ticket", "T1"),
+    ):
+        result = run(*args, "--db", db)
+        assert result.exit_code == 0, (args, result.output)
+    # One that stores a run says what stops it.
+    result = run("evaluate", "--db", db)
+    assert result.exit_code == 1
+    assert "cannot be written (the file or its folder is read-only)" in result.output

@@ -107,6 +107,49 @@ def test_a_read_only_warehouse_says_so(tmp_path, monkeypatch) -> None:
     )
 
 
+def _writes_refused(monkeypatch) -> None:
+    """DuckDB refusing to open for writing, as on a read-only share; the tests may
+    run as root, whom no file mode stops."""
+    real = duckdb.connect
+
+    def refuse_writes(database, read_only=False, **kwargs):
+        if not read_only:
+            raise duckdb.IOException(f'IO Error: Cannot open file "{database}": Read-only')
+        return real(database, read_only=True, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", refuse_writes)
+    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK)
+
+
+def test_a_read_only_warehouse_is_read_by_a_command_that_only_reads(tmp_path, monkeypatch) -> None:
+    # An auditor's copy on a read-only share was refused even by sla status.
+    path = tmp_path / "w.duckdb"
+    connect(path).close()
+    _writes_refused(monkeypatch)
+    con = connect(path, must_exist=True, reading=True)
+    assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
+    with pytest.raises(duckdb.InvalidInputException, match="read-only"):
+        con.execute("CREATE TABLE scratch (a INTEGER)")
+    con.close()
+    with pytest.raises(WarehouseError, match="cannot be written"):
+        connect(path)  # a command that writes is still refused, as it says
+
+
+def test_a_read_only_warehouse_due_an_upgrade_is_refused_by_name(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "w.duckdb"
+    with connect(path) as con:
+        con.execute("DELETE FROM schema_migrations WHERE name = '070_rejected_value.sql'")
+    _writes_refused(monkeypatch)
+    with pytest.raises(WarehouseError) as caught:
+        connect(path, must_exist=True, reading=True)
+    assert str(caught.value) == (
+        f"warehouse {path} cannot be written (the file or its folder is read-only), and this "
+        "version must upgrade it first (1 migration(s) due, from 070_rejected_value.sql): "
+        "open it once where it can be written, or work on a copy in a writable folder "
+        "(--db COPY)"
+    )
+
+
 @pytest.mark.parametrize("through", [10, 20])
 def test_an_older_release_warehouse_upgrades_with_its_data(old_warehouse, through) -> None:
     """A warehouse an older release filled (schema up to migration `through`),
