@@ -49,17 +49,20 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
+def _due(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """The migrations shipped that the warehouse has not applied, in order."""
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    return [(version, name) for version, name in migrations() if version not in done]
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations not yet applied; return their names."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
     )
-    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
-    for version, name in migrations():
-        if version in done:
-            continue
+    for version, name in _due(con):
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(read_sql(name))
@@ -181,8 +184,7 @@ def _open_current_read_only(target: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse opened read-only, for a caller that only reads; refused when
     a migration is due, which only a writable warehouse can take."""
     con = connect(target, read_only=True)
-    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    due = [name for version, name in migrations() if version not in done]
+    due = [name for _, name in _due(con)]
     if due:
         con.close()
         raise WarehouseError(
