@@ -86,24 +86,28 @@ def utc_suffix_as_z(text: pd.Series) -> pd.Series:
     return text.str.replace(r"\s*UTC\s*$", "Z", regex=True)
 
 
-def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndarray]:
+def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Timestamps written as text, read as the loader's SQL reads them (`sla_ts`),
     for a reader that must place instants before the loader sees them: the UTC
-    instants, and which values are naive readings. An instant is NaT where the
-    value is empty or no timestamp, for a naive reading without `naive_tz` (its
-    zone is unknown), and outside NS_YEARS (`beyond_nanoseconds` tells those)."""
+    instants, which values are naive readings, and which are timestamps outside
+    NS_YEARS (9999-12-31, a year typed 0206: a reader rejects them as out of range,
+    timestamp_out_of_range, not as unparseable). An instant is NaT where the value
+    is empty or no timestamp, for a naive reading without `naive_tz` (its zone is
+    unknown), and outside NS_YEARS."""
     values = text.astype(object).where(text.notna(), None)
     aware = values.str.contains(OFFSET_SUFFIX, regex=True, na=False).to_numpy(dtype=bool)
     reading = ~aware & values.str.fullmatch(READING, na=False).to_numpy(dtype=bool)
     values, late = end_of_day(values)
     ns = np.full(len(values), NAT_NS, dtype=np.int64)
+    beyond = np.zeros(len(values), dtype=bool)
     if aware.any():
         exact = utc_suffix_as_z(values[aware].str.strip())
         parsed = pd.DatetimeIndex(
             pd.to_datetime(exact, format="ISO8601", errors="coerce", utc=True)
         )
-        parsed = parsed.where(_within_ns(parsed.tz_localize(None)))
-        ns[aware] = parsed.as_unit("ns").asi8
+        inside = _within_ns(parsed.tz_localize(None))
+        beyond[aware] = np.asarray(parsed.notna()) & ~inside
+        ns[aware] = parsed.where(inside).as_unit("ns").asi8
         # A fixed offset: the next midnight is one day of 24 hours on.
         moved = aware & late & (ns != NAT_NS)
         ns[moved] += NS_PER_DAY
@@ -117,36 +121,16 @@ def read_text(text: pd.Series, naive_tz: str | None) -> tuple[pd.Series, np.ndar
     naive[reading] = np.asarray(local.notna())
     placed = naive.copy()
     placed[reading] &= _within_ns(local)
+    beyond |= naive & ~placed
     if naive_tz is not None and placed.any():
         ns[placed] = localize_naive(local[placed[reading]], naive_tz).asi8
     ns = floor_us(ns)
     instants = pd.Series(ns.view("datetime64[ns]"), index=text.index).dt.tz_localize("UTC")
-    return instants, naive
+    return instants, naive, beyond
 
 
 def _within_ns(stamps: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray((stamps >= NS_YEARS[0]) & (stamps < NS_YEARS[1]))
-
-
-def beyond_nanoseconds(text: pd.Series) -> np.ndarray:
-    """Which values are timestamps outside NS_YEARS (9999-12-31, a year typed 0206),
-    which `read_text` gives no instant: a reader rejects them as out of range
-    (timestamp_out_of_range), not as unparseable."""
-    values, _ = end_of_day(text.astype(object).where(text.notna(), None))
-    readable = values.str.contains(OFFSET_SUFFIX, regex=True, na=False) | values.str.fullmatch(
-        READING, na=False
-    )
-    # Read as UTC whatever their offset: a day either way does not move a year
-    # across NS_YEARS by more than the margin the bounds keep.
-    stamps = pd.DatetimeIndex(
-        pd.to_datetime(
-            utc_suffix_as_z(values.where(readable).str.strip()),
-            format="ISO8601",
-            errors="coerce",
-            utc=True,
-        )
-    ).tz_localize(None)
-    return np.asarray(stamps.notna()) & ~_within_ns(stamps)
 
 
 def read_instant(text: str) -> pd.Timestamp:

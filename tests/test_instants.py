@@ -186,7 +186,7 @@ def test_text_is_read_as_the_loader_reads_it(sql) -> None:
         "yesterday",
         None,
     ]
-    instants, naive = read_text(pd.Series(texts), zone)
+    instants, naive, _ = read_text(pd.Series(texts), zone)
     expected = [_loader_ns(sql, text, zone) for text in texts]
     assert [None if pd.isna(i) else i.value for i in instants] == expected
     assert naive.tolist() == [True, True] + [False] * 9
@@ -227,7 +227,7 @@ def test_the_end_of_a_day_and_a_fraction_below_the_microsecond_as_the_loader(sql
     assert expected[7:9] == [None, None]
     assert expected[9] == pd.Timestamp("2026-10-26T12:00:00.123456Z").value
     assert expected[12] == pd.Timestamp("1969-12-31T23:59:59.999999Z").value
-    instants, _ = read_text(pd.Series(END_OF_DAY_AND_FRACTIONS), zone)
+    instants, _, _ = read_text(pd.Series(END_OF_DAY_AND_FRACTIONS), zone)
     assert [None if pd.isna(i) else i.value for i in instants] == expected
     readable = [(t, ns) for t, ns in zip(END_OF_DAY_AND_FRACTIONS, expected, strict=True) if ns]
     assert to_instants([t for t, _ in readable], zone).ns.tolist() == [ns for _, ns in readable]
@@ -330,8 +330,8 @@ def test_every_resolution_gives_the_same_nanoseconds(unit: str) -> None:
 
 def test_read_text_gives_no_instant_beyond_the_nanosecond_years() -> None:
     """9999-12-31 overflowed int64 nanoseconds with an exception; such a value has
-    no instant, and `beyond_nanoseconds` tells it from text that is no time."""
-    from pipeline.instants import beyond_nanoseconds, read_text
+    no instant, and `read_text` tells it from text that is no time."""
+    from pipeline.instants import read_text
 
     text = pd.Series(
         [
@@ -344,8 +344,10 @@ def test_read_text_gives_no_instant_beyond_the_nanosecond_years() -> None:
         ],
         dtype=object,
     )
-    instants, naive = read_text(text, "Europe/Amsterdam")
+    instants, naive, beyond = read_text(text, "Europe/Amsterdam")
     assert instants.isna().tolist() == [True, True, True, False, True, True]
     assert instants.iloc[3] == pd.Timestamp("2026-10-23T15:00:00Z")
     assert naive.tolist() == [False, True, False, True, False, False]
-    assert beyond_nanoseconds(text).tolist() == [True, True, True, False, False, False]
+    assert beyond.tolist() == [True, True, True, False, False, False]
+    # Without a zone a naive reading has no instant, but is still told apart.
+    assert read_text(text, None)[2].tolist() == [True, True, True, False, False, False]

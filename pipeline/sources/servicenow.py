@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.instants import beyond_nanoseconds, read_text
+from pipeline.instants import read_text
 from pipeline.sources.base import naive_timestamp, raw_json, read_csv_cells
 
 STATES = {
@@ -200,7 +200,7 @@ def extract(path: str | Path, source_tz: str | None = None) -> tuple[pd.DataFram
     # in the source zone as the loader reads them: an export may mix naive local
     # times with times that carry an offset.
     _check_zone_known(path, frame, updated_col, source_tz)
-    frame["_updated"], _ = read_text(frame[updated_col], source_tz)
+    frame["_updated"], _, beyond = read_text(frame[updated_col], source_tz)
     # A snapshot without a number belongs to no incident, and one without a
     # readable update time has no place in its incident's history: each becomes
     # a ticket row of its own, rejected with its line instead of vanishing or
@@ -215,7 +215,7 @@ def extract(path: str | Path, source_tz: str | None = None) -> tuple[pd.DataFram
         [
             alone["number"].isna(),
             alone[updated_col].isna(),
-            beyond_nanoseconds(alone[updated_col]),
+            beyond[~placed.to_numpy()],
         ],
         [None, "missing_required_field:updated_at", "timestamp_out_of_range:updated_at"],
         "unparseable_timestamp:updated_at",
