@@ -49,7 +49,7 @@ import pyarrow as pa
 
 from pipeline import __version__
 from pipeline.errors import EvaluationError
-from pipeline.instants import NAT_NS, local_bounds, localize_naive, read_instant
+from pipeline.instants import COUNTED_SPAN, NAT_NS, local_bounds, localize_naive, read_instant
 from pipeline.load import READING_SETTINGS
 from pipeline.policy import (
     METRICS,
@@ -717,7 +717,7 @@ INSTANT_FORM = re.compile(
 # The as-of instants an evaluation takes, [first, end): the engine counts in
 # nanoseconds (pandas' range ends in April 2262), and deadlines and months run
 # past the as-of instant, so the end keeps well clear of that.
-AS_OF_RANGE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2200-01-01"))
+AS_OF_RANGE = (COUNTED_SPAN[0].tz_localize(None), COUNTED_SPAN[1].tz_localize(None))
 
 
 def valid_month(month: Any, option: str | None = None) -> str:

@@ -56,6 +56,11 @@ READING = r"\s*\d{4}-\d\d?-\d\d?(?:[T ]\d\d?:\d\d(?::\d\d(?:\.\d*)?)?)?\s*"
 # pandas refuses the hour 24: such a time is read as 00:00 and moved a day on.
 END_OF_DAY = r"(?<=[T ])24:00(?::00(?:\.0*)?)?(?=\s*(?:[Zz]|[+-][\d:]+|UTC)?\s*$)"
 NS_PER_DAY = 86_400 * 10**9
+# The instants a ticket's or an event's time, and an --as-of, may be: the
+# evaluation counts time in int64 nanoseconds (NS_YEARS), and these bounds leave
+# room for deadlines after them. The loader rejects a time outside them
+# (timestamp_out_of_range: a 9999-12-31 placeholder, a year typed 1500).
+COUNTED_SPAN = (pd.Timestamp("1900-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
 # The years int64 nanoseconds hold whole (1677-09-21 to 2262-04-11), with room for
 # any zone's offset: read_text's instants beyond them are NaT, not an overflow.
 NS_YEARS = (pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01"))

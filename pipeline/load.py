@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import LoadError
-from pipeline.instants import is_zone_name
+from pipeline.instants import COUNTED_SPAN, is_zone_name
 from pipeline.sources.base import (
     ACTOR_TYPES,
     CAUSE_DOMAINS,
@@ -99,8 +99,9 @@ REASONS = {
     "missing_required_field": "a required field is empty",
     "unparseable_timestamp": "not a timestamp (use ISO 8601, e.g. 2026-10-26T09:15:00+01:00)",
     "timestamp_out_of_range": (
-        "a ticket's or event's time before 1900 or from 2200 on (a placeholder such as "
-        "9999-12-31, or a typo): leave a time that is not known empty"
+        f"a ticket's or event's time before {COUNTED_SPAN[0].year} or from "
+        f"{COUNTED_SPAN[1].year} on (a placeholder such as 9999-12-31, or a typo): leave a "
+        "time that is not known empty"
     ),
     "unknown_value": "not one of the canonical values (docs/canonical-format.md)",
     "invalid_boolean": "not a yes/no value (true/false, 1/0, yes/no, ja/nee)",
@@ -1039,13 +1040,10 @@ WHERE c.problem IS NULL AND c.{instant} >= w.starts AND c.{instant} < w.ends
 
 
 # The span (epoch seconds) the DST scan covers: a ticket's or event's time outside
-# it is rejected (sla_out_of_range in load_macros.sql), and a plan's valid_to of
-# 9999-12-31, a common "open-ended" convention, made the scan walk every day to
-# that year (about 5 s for each customers load with a source zone).
-DST_SCAN_SPAN = (
-    int(pd.Timestamp("1900-01-01", tz="UTC").timestamp()),
-    int(pd.Timestamp("2200-01-01", tz="UTC").timestamp()),
-)
+# it is rejected (COUNTED_SPAN), and a plan's valid_to of 9999-12-31, a common
+# "open-ended" convention, made the scan walk every day to that year (about 5 s
+# for each customers load with a source zone).
+DST_SCAN_SPAN = (int(COUNTED_SPAN[0].timestamp()), int(COUNTED_SPAN[1].timestamp()))
 
 
 def _flag_dst_readings(con: duckdb.DuckDBPyConnection, kind: str, params: dict) -> None:
@@ -1098,9 +1096,11 @@ def _params(
     """The parameters of a kind's load SQL. `derived`: the events come from an
     export that also gave the tickets (`load_derived`), all of source `source`."""
     base = {"tz": tz, "load_id": load_id, "sha": sha}
+    counted = {"counted_from": COUNTED_SPAN[0], "counted_to": COUNTED_SPAN[1]}
     if kind == "tickets":
         return {
             **base,
+            **counted,
             "source": source,
             "priorities": list(PRIORITIES),
             "channels": list(CHANNELS),
@@ -1112,6 +1112,7 @@ def _params(
     if kind == "events":
         return {
             **base,
+            **counted,
             # An events file of its own names no source system: its events may be
             # any desk's. A derived export's events are its own tickets'.
             "source": source if derived else None,

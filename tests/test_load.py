@@ -169,7 +169,12 @@ def test_an_open_ended_plan_does_not_stretch_the_dst_scan(con, tmp_path, monkeyp
     summary = load_file(con, customers, source_tz="Europe/Amsterdam")
     assert summary.rejected == {}
     assert _flags(con, summary.load_id) == [(2, "valid_from", "dst_repeated")]
-    assert scanned == [(int(pd.Timestamp("2026-10-25T01:30Z").timestamp()), load.DST_SCAN_SPAN[1])]
+    assert scanned == [
+        (
+            int(pd.Timestamp("2026-10-25T01:30Z").timestamp()),
+            int(pd.Timestamp("2200-01-01T00:00Z").timestamp()),
+        )
+    ]
 
 
 def test_timestamps_stored_in_utc_with_source_zone_recorded(con) -> None:

@@ -35,7 +35,7 @@ SELECT
         WHEN p."at" IS NULL AND sla_blank(p.at_raw) THEN 'missing_required_field:at'
         WHEN p.kind IS NULL THEN 'missing_required_field:kind'
         WHEN p."at" IS NULL THEN 'unparseable_timestamp:at'
-        WHEN sla_out_of_range(p."at") THEN 'timestamp_out_of_range:at'
+        WHEN sla_out_of_range(p."at", $counted_from, $counted_to) THEN 'timestamp_out_of_range:at'
         WHEN NOT list_contains($kinds, p.kind) THEN 'unknown_value:kind'
         WHEN p.actor_type IS NOT NULL AND NOT list_contains($actors, p.actor_type)
             THEN 'unknown_value:actor_type'

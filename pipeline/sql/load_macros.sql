@@ -31,14 +31,12 @@ CREATE OR REPLACE TEMP MACRO sla_ts(s, tz) AS
         )
         WHEN sla_reading(s) THEN timezone(tz, try_cast(s AS TIMESTAMP))
     END;
--- The instants a ticket's or an event's time may hold. The evaluation counts time
--- in int64 nanoseconds (years 1678-2262), so a row dated 9999 (a placeholder for
--- "never") or 1500 (a typo) used to load and then stop every `sla evaluate`; such
--- a time is rejected instead (timestamp_out_of_range), with the same bounds as
--- --as-of (evaluate.AS_OF_RANGE). A plan's valid_to of 9999-12-31 is fine: plans
+-- Whether a ticket's or an event's time lies outside the instants the evaluation
+-- counts ([lo, hi): instants.COUNTED_SPAN, bound as $counted_from, $counted_to).
+-- A row dated 9999 (a placeholder for "never") or 1500 (a typo) used to load and
+-- then stop every `sla evaluate`. A plan's valid_to of 9999-12-31 is fine: plans
 -- are only compared in SQL.
-CREATE OR REPLACE TEMP MACRO sla_out_of_range(t) AS
-    t < TIMESTAMPTZ '1900-01-01 00:00:00+00' OR t >= TIMESTAMPTZ '2200-01-01 00:00:00+00';
+CREATE OR REPLACE TEMP MACRO sla_out_of_range(t, lo, hi) AS t < lo OR t >= hi;
 -- A readable timestamp without an offset: its zone must be given (--source-tz).
 -- Without a zone, sla_ts gives NULL for these: callers test only the NULLs.
 CREATE OR REPLACE TEMP MACRO sla_naive(s) AS

@@ -54,12 +54,16 @@ SELECT
             THEN 'unparseable_timestamp:closed_at'
         WHEN updated_given IS NULL AND NOT sla_blank(updated_raw)
             THEN 'unparseable_timestamp:updated_at'
-        WHEN sla_out_of_range(created_at) THEN 'timestamp_out_of_range:created_at'
-        WHEN sla_out_of_range(first_response_at)
+        WHEN sla_out_of_range(created_at, $counted_from, $counted_to)
+            THEN 'timestamp_out_of_range:created_at'
+        WHEN sla_out_of_range(first_response_at, $counted_from, $counted_to)
             THEN 'timestamp_out_of_range:first_response_at'
-        WHEN sla_out_of_range(resolved_at) THEN 'timestamp_out_of_range:resolved_at'
-        WHEN sla_out_of_range(closed_at) THEN 'timestamp_out_of_range:closed_at'
-        WHEN sla_out_of_range(updated_given) THEN 'timestamp_out_of_range:updated_at'
+        WHEN sla_out_of_range(resolved_at, $counted_from, $counted_to)
+            THEN 'timestamp_out_of_range:resolved_at'
+        WHEN sla_out_of_range(closed_at, $counted_from, $counted_to)
+            THEN 'timestamp_out_of_range:closed_at'
+        WHEN sla_out_of_range(updated_given, $counted_from, $counted_to)
+            THEN 'timestamp_out_of_range:updated_at'
         WHEN priority IS NOT NULL AND NOT list_contains($priorities, priority)
             THEN 'unknown_value:priority'
         WHEN channel IS NOT NULL AND NOT list_contains($channels, channel)
