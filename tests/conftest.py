@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline.load import load_file
@@ -108,3 +110,21 @@ def old_warehouse(tmp_path):
         return path, customers, tickets
 
     return build
+
+
+@pytest.fixture
+def writes_refused(monkeypatch):
+    """Call it to make DuckDB refuse every open for writing, as on a read-only
+    share; the tests may run as root, whom no file mode stops."""
+    real = duckdb.connect
+
+    def refuse_writes(database, read_only=False, **kwargs):
+        if not read_only:
+            raise duckdb.IOException(f'IO Error: Cannot open file "{database}": Read-only')
+        return real(database, read_only=True, **kwargs)
+
+    def refuse() -> None:
+        monkeypatch.setattr(duckdb, "connect", refuse_writes)
+        monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK)
+
+    return refuse

@@ -964,12 +964,10 @@ def test_one_mapping_named_by_two_paths_is_told_apart_from_another_desk(
     assert "id_from_other_source" not in again.output
 
 
-def test_the_commands_that_only_read_open_a_read_only_warehouse(db: str, monkeypatch) -> None:
-    from tests.test_warehouse import _writes_refused
-
+def test_the_commands_that_only_read_open_a_read_only_warehouse(db: str, writes_refused) -> None:
     load_fixtures(db)
     assert run("evaluate", "--as-of", "2026-11-01T00:00:00Z", "--db", db).exit_code == 0
-    _writes_refused(monkeypatch)
+    writes_refused()
     for args in (
         ("status",),
         ("status", "--rejected"),

@@ -167,9 +167,40 @@ def test_compare_side_by_side() -> None:
     assert side["change"] == 0.5
 
 
+# The figures the DuckDB cells (compliance_cells.sql) and the pandas summary share.
+SUMMARY_COLUMNS = [
+    "tier",
+    "metric",
+    "benchmark_only",
+    "unjudged",
+    "tickets",
+    "met",
+    "met_within_target",
+    "breached",
+    "open",
+    "excluded",
+    "closed",
+    "compliance",
+    "within_target",
+    "median_seconds",
+    "p90_seconds",
+    "ci_low",
+    "ci_high",
+]
+
+
+def _assert_stored_is_the_frame_summary(con, run) -> None:
+    from pipeline.metrics import stored_summary
+
+    pd.testing.assert_frame_equal(
+        stored_summary(con, run.evaluation_id)[SUMMARY_COLUMNS].reset_index(drop=True),
+        compliance_summary(run.results)[SUMMARY_COLUMNS].reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
 def test_stored_summary_equals_the_frame_summary() -> None:
     from pipeline.evaluate import evaluate
-    from pipeline.metrics import stored_summary
     from tests.evaluation_fixtures import build, plan, ticket
 
     con = build(
@@ -194,24 +225,7 @@ def test_stored_summary_equals_the_frame_summary() -> None:
         [plan("C1", "premium", "2025-01-01"), plan("C2", "pioneer", "2025-01-01")],
     )
     run = evaluate(con, as_of="2026-11-01T00:00")
-    columns = [
-        "tier",
-        "metric",
-        "benchmark_only",
-        "unjudged",
-        "tickets",
-        "met",
-        "breached",
-        "open",
-        "excluded",
-        "closed",
-        "compliance",
-        "ci_low",
-        "ci_high",
-    ]
-    a = stored_summary(con, run.evaluation_id)[columns].reset_index(drop=True)
-    b = compliance_summary(run.results)[columns].reset_index(drop=True)
-    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    _assert_stored_is_the_frame_summary(con, run)
 
 
 def test_stored_cells_judge_each_tier_as_the_frame_summary_does() -> None:
@@ -279,30 +293,7 @@ def test_stored_cells_judge_each_tier_as_the_frame_summary_does() -> None:
     )
     run = evaluate(con, policy, as_of="2026-11-01T00:00")
     stored = stored_summary(con, run.evaluation_id)
-    columns = [
-        "tier",
-        "metric",
-        "benchmark_only",
-        "unjudged",
-        "tickets",
-        "met",
-        "met_within_target",
-        "breached",
-        "open",
-        "excluded",
-        "closed",
-        "compliance",
-        "within_target",
-        "median_seconds",
-        "p90_seconds",
-        "ci_low",
-        "ci_high",
-    ]
-    pd.testing.assert_frame_equal(
-        stored[columns].reset_index(drop=True),
-        compliance_summary(run.results)[columns].reset_index(drop=True),
-        check_dtype=False,
-    )
+    _assert_stored_is_the_frame_summary(con, run)
     cells = stored.set_index(["tier", "metric"])
     business = cells.loc[("business", "resolution")]
     # The SLA part only: B1 met, B2 breached; B3, B4 and OLD count without a target.

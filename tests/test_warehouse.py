@@ -88,16 +88,10 @@ def test_a_folder_is_not_a_warehouse(tmp_path) -> None:
     )
 
 
-def test_a_read_only_warehouse_says_so(tmp_path, monkeypatch) -> None:
+def test_a_read_only_warehouse_says_so(tmp_path, writes_refused) -> None:
     path = tmp_path / "w.duckdb"
     connect(path).close()
-
-    def refuse(*args, **kwargs):
-        raise duckdb.IOException(f'IO Error: Cannot open file "{path}": Read-only file system')
-
-    # The tests may run as root, whom no file mode stops: the refusal is DuckDB's.
-    monkeypatch.setattr(duckdb, "connect", refuse)
-    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK)
+    writes_refused()
     with pytest.raises(WarehouseError) as caught:
         connect(path)
     assert str(caught.value) == (
@@ -107,25 +101,13 @@ def test_a_read_only_warehouse_says_so(tmp_path, monkeypatch) -> None:
     )
 
 
-def _writes_refused(monkeypatch) -> None:
-    """DuckDB refusing to open for writing, as on a read-only share; the tests may
-    run as root, whom no file mode stops."""
-    real = duckdb.connect
-
-    def refuse_writes(database, read_only=False, **kwargs):
-        if not read_only:
-            raise duckdb.IOException(f'IO Error: Cannot open file "{database}": Read-only')
-        return real(database, read_only=True, **kwargs)
-
-    monkeypatch.setattr(duckdb, "connect", refuse_writes)
-    monkeypatch.setattr(os, "access", lambda p, mode: mode != os.W_OK)
-
-
-def test_a_read_only_warehouse_is_read_by_a_command_that_only_reads(tmp_path, monkeypatch) -> None:
+def test_a_read_only_warehouse_is_read_by_a_command_that_only_reads(
+    tmp_path, writes_refused
+) -> None:
     # An auditor's copy on a read-only share was refused even by sla status.
     path = tmp_path / "w.duckdb"
     connect(path).close()
-    _writes_refused(monkeypatch)
+    writes_refused()
     con = connect(path, must_exist=True, reading=True)
     assert con.execute("SELECT count(*) FROM tickets").fetchall() == [(0,)]
     with pytest.raises(duckdb.InvalidInputException, match="read-only"):
@@ -135,11 +117,11 @@ def test_a_read_only_warehouse_is_read_by_a_command_that_only_reads(tmp_path, mo
         connect(path)  # a command that writes is still refused, as it says
 
 
-def test_a_read_only_warehouse_due_an_upgrade_is_refused_by_name(tmp_path, monkeypatch) -> None:
+def test_a_read_only_warehouse_due_an_upgrade_is_refused_by_name(tmp_path, writes_refused) -> None:
     path = tmp_path / "w.duckdb"
     with connect(path) as con:
         con.execute("DELETE FROM schema_migrations WHERE name = '070_rejected_value.sql'")
-    _writes_refused(monkeypatch)
+    writes_refused()
     with pytest.raises(WarehouseError) as caught:
         connect(path, must_exist=True, reading=True)
     assert str(caught.value) == (
