@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipeline.audit import evaluation_info, policy_of
 from pipeline.errors import AuditError
-from pipeline.evaluate import valid_month
+from pipeline.evaluate import month_range
 from pipeline.retention import require_stored
 
 BREACH_STATUSES = ("breached", "open_breached")
@@ -112,9 +112,7 @@ def breach_register(
     both tz-aware. Text is returned as loaded; `export_register` neutralises it
     for spreadsheets. Raises `AuditError` for a malformed or uncovered month
     range, an unknown evaluation or tier; `EvaluationError` for a malformed month."""
-    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
-    if month_from > month_to:
-        raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
+    month_from, month_to = month_range(month_from, month_to, error=AuditError)
     if evaluation_id is None:
         evaluation_id = covering_evaluation(con, month_from, month_to, policy_hash)
     info = evaluation_info(con, evaluation_id)

@@ -729,6 +729,17 @@ def valid_month(month: Any, option: str | None = None) -> str:
     return month
 
 
+def month_range(
+    month_from: Any, month_to: Any, *, error: type[Exception] = EvaluationError
+) -> tuple[str, str]:
+    """The two months of a required range, each checked as `valid_month` checks it
+    (named by its option, --from and --to); `error` when they run backwards."""
+    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
+    if month_from > month_to:
+        raise error(f"the months run backwards: from {month_from} to {month_to}")
+    return month_from, month_to
+
+
 def _month_midnight(month: str) -> pd.Timestamp:
     return pd.Timestamp(f"{valid_month(month)}-01")
 

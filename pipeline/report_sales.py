@@ -22,9 +22,9 @@ from pipeline.evaluate import (
     NO_TICKETS,
     evaluate,
     month_end_as_of,
+    month_range,
     month_start,
     reusable_evaluation,
-    valid_month,
 )
 from pipeline.i18n import Messages
 from pipeline.metrics import compliance_interval, design_effect
@@ -296,9 +296,7 @@ def build_tiers_context(
     evaluation_id: int | None = None,
 ) -> TiersContext:
     policy = policy or Policy.default()
-    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
-    if month_from > month_to:
-        raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
+    month_from, month_to = month_range(month_from, month_to, error=AuditError)
     m = Messages(lang)
     versions = policy.versions_in_months(month_from, month_to)
     version = versions[-1]
@@ -528,14 +526,12 @@ def build_customer_context(
     evaluation_id: int | None = None,
 ) -> CustomerContext:
     policy = policy or Policy.default()
-    month_from, month_to = valid_month(month_from, "--from"), valid_month(month_to, "--to")
+    month_from, month_to = month_range(month_from, month_to, error=AuditError)
     names = con.execute(
         "SELECT name FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchall()
     if not names:
         raise AuditError(f"no customer {customer_id!r} in this warehouse")
-    if month_from > month_to:
-        raise AuditError(f"the months run backwards: from {month_from} to {month_to}")
     m = Messages(lang)
     versions = policy.versions_in_months(month_from, month_to)
     labels = {k: t.label for k, t in _tiers_of(versions).items()}
