@@ -37,7 +37,7 @@ from pipeline.breach_register import breach_register, export_register
 from pipeline.demo import generate
 from pipeline.errors import LoadError, PipelineError
 from pipeline.evaluate import evaluate
-from pipeline.i18n import LOCALES
+from pipeline.i18n import LOCALES, Messages
 from pipeline.load import (
     DST_RULES,
     LoadSummary,
@@ -683,10 +683,7 @@ def evaluate_command(
     if run.as_of > pd.Timestamp.now(tz="UTC"):
         # Allowed (a report of the month under way), but open tickets are then
         # measured up to an instant that has not come yet.
-        console.print(
-            "note: the as-of instant is in the future: open tickets count working time "
-            "up to it, and deadlines before it show as passed"
-        )
+        console.print(Messages("en")("as_of_future"))
     _print_summary(console, stored_summary(con, run.evaluation_id))
     counts = run_counts(con, run.evaluation_id)
     if counts["outage_calls"]:

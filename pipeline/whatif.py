@@ -162,9 +162,9 @@ def whatif_renderables(
         + (f" --to {month_to}" if month_to else "")
     )
     if at > pd.Timestamp.now(tz="UTC"):
-        # As `sla evaluate` says: allowed, but open tickets are then measured up
-        # to an instant that has not come yet.
-        out.append(m("whatif_as_of_future"))
+        # As `sla evaluate` says it: allowed, but open tickets are then measured
+        # up to an instant that has not come yet.
+        out.append(m("as_of_future"))
     for name, unjudged in side.attrs.get("unjudged", {}).items():
         n = unjudged["tickets"]
         if n:

@@ -321,7 +321,12 @@ def test_whatif_counts_each_side_and_says_when_there_is_nothing(db: str, tmp_pat
 def test_a_future_as_of_is_noted(db: str) -> None:
     load_fixtures(db)
     result = run("evaluate", "--as-of", "2099-01-01T00:00Z", "--db", db)
-    assert result.exit_code == 0 and "the as-of instant is in the future" in result.output
+    assert result.exit_code == 0
+    # The same words as sla whatif's note (locale key as_of_future).
+    assert (
+        "Note: the as-of instant is in the future: open tickets count working time up to "
+        "it, and deadlines before it show as passed.\n"
+    ) in result.output
     past = run("evaluate", "--as-of", "2026-11-01T00:00Z", "--db", db)
     assert "in the future" not in past.output
 
