@@ -1156,8 +1156,6 @@ DEPENDS_ON = {"tickets": "customers", "events": "tickets"}
 # and --id-prefix): a ticket's customer, an event's ticket. Recorded with the row
 # (rejected_rows.missing_id) so that a reload can tell whether it came since.
 MISSING_ID = {"tickets": "c.customer_id", "events": "c.ticket_id"}
-# The rows the check query rejected. Filled only for rejected rows, after the
-# check: the accepted rows pay nothing for the missing id.
 # The tickets rows rejected as another desk's, by their source system and the stored one.
 OTHER_SOURCES_SQL = """
 SELECT c.source_system, t.source_system, count(*) AS rows
@@ -1165,6 +1163,8 @@ FROM checked c JOIN tickets t USING (ticket_id)
 WHERE split_part(c.problem, ':', 1) = 'id_from_other_source'
 GROUP BY ALL ORDER BY rows DESC, 2, 1
 """
+# The rows the check query rejected. Filled only for rejected rows, after the
+# check: the accepted rows pay nothing for the missing id.
 REJECTED_ROWS_SQL = """
 INSERT INTO rejected_rows
     (load_id, file, line_number, field, reason_code, message, raw, missing_id, value)
