@@ -241,9 +241,10 @@ def _check_cell_text(out: pd.DataFrame, frame: pd.DataFrame) -> None:
     for col in out.columns:
         if not _is_text(out[col]):
             continue
-        text = out[col].astype(object)
-        # Text of at most half the limit cannot exceed it in UTF-16 code units.
-        long = text[text.map(lambda v: isinstance(v, str) and len(v) > XLSX_MAX_TEXT // 2)]
+        # Text of at most half the limit cannot exceed it in UTF-16 code units: a
+        # column operation finds the few longer values, then only those are encoded.
+        text = out[col].astype("string")
+        long = text[(text.str.len() > XLSX_MAX_TEXT // 2).fillna(value=False).to_numpy(dtype=bool)]
         units = long.map(lambda v: len(v.encode("utf-16-le")) // 2)
         over = units[units > XLSX_MAX_TEXT]
         if len(over):

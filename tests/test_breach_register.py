@@ -3,6 +3,7 @@ cleanly in Excel and pandas (types, zones, ids as text, formulas neutralised).""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -387,3 +388,28 @@ def test_a_pruned_evaluation_is_refused_and_never_taken_by_default(
     prune_evaluations(con, plan_prune(con, report_folders=[reports], keep_latest=0))
     with pytest.raises(AuditError, match="no evaluation covers 2026-10 to 2026-10"):
         breach_register(con, month_from="2026-10", month_to="2026-10")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moments=st.lists(
+        st.datetimes(min_value=dt.datetime(1900, 1, 2), max_value=dt.datetime(2199, 12, 31)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_excel_serials_are_xlsxwriters(moments: list[dt.datetime]) -> None:
+    """The register's instants are turned into Excel serial numbers a column at a
+    time (`_excel_serial`), not by xlsxwriter cell by cell: the same numbers, the
+    1900 leap-year quirk and microseconds included, over the years a time may lie in."""
+    from xlsxwriter.utility import _datetime_to_excel_datetime
+
+    from pipeline.breach_register import _excel_serial
+
+    column = pd.Series(pd.to_datetime([*moments, pd.NaT]))
+    expected = [
+        _datetime_to_excel_datetime(m, date_1904=False, remove_timezone=True) for m in moments
+    ]
+    serials = _excel_serial(column)
+    assert serials.iloc[:-1].tolist() == pytest.approx(expected, rel=0, abs=1e-9)
+    assert pd.isna(serials.iloc[-1])
