@@ -264,6 +264,45 @@ def test_zendesk_incremental_export(zcon) -> None:
     assert set(before.loc[before["ticket_id"] == "35436", "priority"]) == {"high"}
 
 
+def test_zendesk_incremental_export_as_the_api_pages_it(zcon) -> None:
+    """The shape of /api/v2/incremental/tickets/cursor.json?include=metric_sets and
+    /api/v2/incremental/ticket_events.json as the API returns them (developer.zendesk.com,
+    "Incremental Exports"; field names as in singer-io/tap-zendesk's
+    incremental_ticket_events schema): metric sets side-loaded beside the tickets,
+    a ticket listed again on the page of a later update, and child events keyed by
+    the field they change ("priority": "urgent", "previous_value": "high").
+    Before: every version of ticket 101 was rejected as duplicate_conflicting, its
+    resolution was empty, and its escalation to urgent was not read."""
+    tickets, events = load_derived(zcon, PRESETS / "zendesk_incremental.jsonl", preset="zendesk")
+    assert (tickets.rows_read, tickets.accepted, tickets.rejected) == (2, 2, {})
+    assert (events.accepted, events.rejected) == (5, {})
+    assert zcon.execute(
+        "SELECT ticket_id, status, priority, resolved_at, first_response_at FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("101", "resolved", "critical", utc("2026-10-27T11:00Z"), utc("2026-10-26T08:00Z")),
+        ("102", "waiting_on_customer", "normal", None, None),
+    ]
+    assert zcon.execute(
+        'SELECT kind, old_value, new_value FROM ticket_events ORDER BY "at", kind'
+    ).fetchall() == [
+        ("status_change", None, "new"),
+        ("agent_reply", None, None),
+        ("priority_change", "high", "critical"),
+        ("status_change", "new", "open"),
+        ("status_change", "open", "resolved"),
+    ]
+    from pipeline.evaluate import evaluate
+
+    before = evaluate(zcon, as_of="2026-10-25T00:00Z", store=False).results
+    assert set(before.loc[before["ticket_id"] == "101", "priority"]) == {"high"}
+
+
+def test_zendesk_metric_sets_that_name_no_ticket_refuse_the_file(zcon, tmp_path) -> None:
+    text = '{"tickets": [], "metric_sets": [{"id": 1, "solved_at": null}]}'
+    with pytest.raises(LoadError, match=r"field 'metric_sets': expected a list of metric sets"):
+        load_derived(zcon, zendesk(tmp_path, text), preset="zendesk")
+
+
 # --- Defects found by QA in the preset readers -------------------------------------
 
 SN_HEADER = (

@@ -53,6 +53,8 @@ CHANNELS = {
     "mobile_sdk": "web",
 }
 IT_RELEASE_TAG = "it_release"
+# The fields whose changes become events, in the order a child event is tried.
+CHANGED_FIELDS = ("status", "priority")
 
 
 TICKET_TIMES = ("created_at", "resolved_at", "updated_at")
@@ -177,14 +179,16 @@ def _times(frame: pd.DataFrame, fields: tuple[str, ...]) -> dict[str, pd.Series]
     return instants
 
 
-def _ticket_row(ticket: Any, record: int) -> dict[str, Any]:
+def _ticket_row(ticket: Any, record: int, metric_sets: dict) -> dict[str, Any]:
     base = {"_line": record, "_raw": json.dumps(ticket, ensure_ascii=False)}
     if not isinstance(ticket, dict):
         # Not a ticket at all: a row without a ticket id, which the loader rejects.
         return {**dict.fromkeys(TICKET_COLUMNS), "source_system": "zendesk", **base}
     via = ticket.get("via")
     channel = via.get("channel") if isinstance(via, dict) else via
-    metrics = ticket.get("metric_set")
+    # A ticket fetched alone carries its `metric_set`; the incremental export
+    # side-loads them beside the tickets, as `metric_sets` naming their ticket.
+    metrics = ticket["metric_set"] if "metric_set" in ticket else metric_sets.get(ticket.get("id"))
     tags = ticket.get("tags") or []
     customer = ticket.get("organization_id") or ticket.get("requester_id")
     return {
@@ -239,10 +243,14 @@ def _event_rows(event: Any, record: int, requesters: dict) -> list[dict[str, Any
         if not isinstance(child, dict):
             rows.append({**unreadable, **base})
             continue
-        field = child.get("field_name") or ("status" if "status" in child else None)
-        if child.get("event_type") in ("Change", "Create") and field == "status":
-            new = child.get("value", child.get("status"))
+        # The Ticket Audits API names the field (`field_name`, `value`); the
+        # incremental ticket event export keys the new value by the field itself
+        # (`"priority": "urgent", "previous_value": "high"`).
+        field = child.get("field_name") or next((k for k in CHANGED_FIELDS if k in child), None)
+        if field in CHANGED_FIELDS:
+            new = child["value"] if "value" in child else child.get(field)
             old = child.get("previous_value")
+        if child.get("event_type") in ("Change", "Create") and field == "status":
             rows.append(
                 {
                     **base,
@@ -253,7 +261,6 @@ def _event_rows(event: Any, record: int, requesters: dict) -> list[dict[str, Any
                 }
             )
         elif child.get("event_type") == "Change" and field == "priority":
-            new, old = child.get("value"), child.get("previous_value")
             rows.append(
                 {
                     **base,
@@ -295,6 +302,47 @@ def _records(page: Any, key: str, where: str) -> list:
     return records
 
 
+def _metric_sets(path: Path, pages: list[tuple[int | None, Any]]) -> dict[Any, Any]:
+    """The side-loaded metric sets of the file (`include=metric_sets` on the
+    incremental ticket export), by ticket id; a later page's set of a ticket
+    replaces an earlier one, as its ticket does.
+
+    Raises `LoadError` naming the page and field when `metric_sets` is not a list
+    of objects with a `ticket_id`: such a set cannot be matched to its ticket,
+    whose resolution would then be missing without a word."""
+    found: dict[Any, Any] = {}
+    for line, page in pages:
+        if not isinstance(page, dict) or "metric_sets" not in page:
+            continue
+        where = str(path) if line is None else f"{path}, line {line}"
+        sets = page["metric_sets"]
+        if not isinstance(sets, list) or not all(
+            isinstance(m, dict) and m.get("ticket_id") is not None for m in sets
+        ):
+            raise LoadError(
+                f"{where}, field 'metric_sets': expected a list of metric sets, each with "
+                f"its ticket_id, found {json.dumps(sets)[:60]}"
+            )
+        found.update((m["ticket_id"], m) for m in sets)
+    return found
+
+
+def _latest_versions(tickets: pd.DataFrame, updated: pd.Series) -> pd.DataFrame:
+    """Each ticket once, as its latest version. The incremental export lists a
+    ticket again on the page of every later update, so the pages of one export
+    hold earlier versions of it; read as rows, they differed and every version
+    was rejected as duplicate_conflicting, losing the ticket. The latest is the
+    one updated last (then the last in the file), as the loader orders versions
+    across loads; the history between them is in the ticket events. Records the
+    loader will reject (no id, a time that is no instant) are all kept."""
+    readable = tickets["ticket_id"].notna() & tickets["_rejected"].isna()
+    order = pd.DataFrame(
+        {"id": tickets["ticket_id"], "updated": updated, "line": tickets["_line"]}
+    )[readable].sort_values(["updated", "line"], na_position="first")
+    earlier = order.duplicated("id", keep="last")
+    return tickets.drop(index=order.index[earlier.to_numpy()]).reset_index(drop=True)
+
+
 def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tickets, events) as canonical text columns with `_line` (record number), `_raw`
     and `_rejected` (see `_times`).
@@ -305,11 +353,13 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = Path(path)
     tickets, events, requesters = [], [], {}
     record = 0
-    for line, page in _pages(path):
+    pages = _pages(path)
+    metric_sets = _metric_sets(path, pages)
+    for line, page in pages:
         where = str(path) if line is None else f"{path}, line {line}"
         for ticket in _records(page, "tickets", where):
             record += 1
-            row = _ticket_row(ticket, record)
+            row = _ticket_row(ticket, record, metric_sets)
             if isinstance(ticket, dict):
                 requesters[row["ticket_id"]] = ticket.get("requester_id")
             tickets.append(row)
@@ -318,7 +368,8 @@ def extract(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             events.extend(_event_rows(event, record, requesters))
     tickets_frame = pd.DataFrame(tickets, columns=[*TICKET_COLUMNS, "_line", "_raw"])
     events_frame = pd.DataFrame(events, columns=[*EVENT_COLUMNS, "_line", "_raw"])
-    _times(tickets_frame, TICKET_TIMES)
+    updated = _times(tickets_frame, TICKET_TIMES)["updated_at"]
+    tickets_frame = _latest_versions(tickets_frame, updated)
     at = _times(events_frame, ("at",))["at"]
     # The first public reply by anyone but the requester is the first response.
     # Replies whose time is not an instant are rejected above: they do not count.
