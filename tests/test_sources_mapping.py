@@ -226,6 +226,42 @@ def test_servicenow_snapshots_become_tickets_and_events(con) -> None:
     assert row[3] == "C00001"
 
 
+def test_servicenow_list_export_with_the_state_column(con) -> None:
+    """An incident list exported as CSV (List > Export > CSV): columns named by
+    field name, values as displayed (ServiceNow docs, "Default values for column
+    headers and column values"), UTF-8 with a byte order mark, every value quoted,
+    a description over two lines, and the state in `state`, the State column of
+    the incident list, not `incident_state`. Before: refused, "no column
+    'incident_state'"."""
+    tickets, events = load_servicenow(
+        con, PRESETS / "servicenow_list.csv", source_tz="Europe/Amsterdam"
+    )
+    assert (tickets.accepted, tickets.rejected, events.accepted) == (2, {}, 6)
+    assert con.execute(
+        "SELECT ticket_id, status, priority, channel, first_response_at FROM tickets ORDER BY 1"
+    ).fetchall() == [
+        ("INC0010001", "resolved", "critical", "phone", utc("2026-10-26T09:00Z")),
+        ("INC0010002", "waiting_on_third_party", "critical", "web", None),
+    ]
+    assert con.execute(
+        "SELECT ticket_id, old_value, new_value FROM ticket_events "
+        "WHERE kind = 'status_change' ORDER BY ticket_id, \"at\""
+    ).fetchall() == [
+        ("INC0010001", "new", "open"),
+        ("INC0010001", "open", "waiting_on_customer"),
+        ("INC0010001", "waiting_on_customer", "open"),
+        ("INC0010001", "open", "resolved"),
+        ("INC0010002", "new", "waiting_on_third_party"),
+    ]
+
+
+def test_servicenow_export_without_a_state_column_is_refused(con, tmp_path) -> None:
+    path = tmp_path / "incident.csv"
+    path.write_text("number,opened_at,sys_updated_on\nINC1,2026-10-26 09:00,2026-10-26 09:00\n")
+    with pytest.raises(LoadError, match=r"no column 'incident_state \(or state\)'"):
+        load_servicenow(con, path, source_tz="UTC")
+
+
 def test_zendesk_incremental_export(zcon) -> None:
     tickets, events = load_derived(zcon, PRESETS / "zendesk.json", preset="zendesk")
     assert (tickets.accepted, events.accepted) == (2, 7)

@@ -4,7 +4,8 @@ The export (an incident list or the audit-style export of `incident` with one
 row per update) holds a snapshot of the incident after each update: `number`,
 `incident_state`, `sys_updated_on` (or `sys_updated_at`), `opened_at`,
 `resolved_at`, `closed_at`, `priority`, `caller_id`, `company`, `contact_type`,
-`short_description`, `hold_reason`, `category`. The reader sorts the snapshots
+`short_description`, `hold_reason`, `category`; `state` stands in for a missing
+`incident_state`. The reader sorts the snapshots
 of each incident by update time, turns every change of state into a status
 event and every change of priority into a priority event, and takes the last
 snapshot as the ticket. Everything is done with
@@ -59,7 +60,10 @@ CHANNELS = {
     "virtual agent": "chat",
 }
 AWAITING_CALLER = {"1", "awaiting caller"}
-REQUIRED = ("number", "incident_state", "opened_at")
+REQUIRED = ("number", "opened_at")
+# The incident's state: `incident_state`, or `state`, the State column of the
+# incident list (a list exported as CSV names its columns by field name).
+STATE = ("incident_state", "state")
 UPDATED = ("sys_updated_on", "sys_updated_at")
 OPTIONAL = (
     "hold_reason",
@@ -174,25 +178,26 @@ def extract(path: str | Path, source_tz: str | None = None) -> tuple[pd.DataFram
     bad snapshots do not raise, they become rows the loader rejects."""
     path = Path(path)
     raw, lines = read_csv_cells(
-        path, what="a ServiceNow CSV export", reads=(*REQUIRED, *UPDATED, *OPTIONAL)
+        path, what="a ServiceNow CSV export", reads=(*REQUIRED, *STATE, *UPDATED, *OPTIONAL)
     )
     updated_col = next((c for c in UPDATED if c in raw.columns), None)
-    missing = [c for c in REQUIRED if c not in raw.columns] + (
-        [] if updated_col else ["sys_updated_on"]
-    )
+    state_col = next((c for c in STATE if c in raw.columns), None)
+    missing = [c for c in REQUIRED if c not in raw.columns]
+    missing += [] if state_col else ["incident_state (or state)"]
+    missing += [] if updated_col else ["sys_updated_on"]
     if missing:
         raise LoadError(f"{path}: not a ServiceNow incident export: no column {missing[0]!r}")
     frame = raw.replace("", None)
     frame["_line"] = lines
     frame["_raw"] = raw_json(raw)
-    state = _lower(frame["incident_state"]).map(STATES)
+    state = _lower(frame[state_col]).map(STATES)
     hold = _lower(frame.get("hold_reason", pd.Series("", index=frame.index)))
     status = state.where(
         state != "on_hold",
         np.where(hold.isin(AWAITING_CALLER), "waiting_on_customer", "waiting_on_third_party"),
     )
     # Unknown states pass through as written: the loader rejects them by name.
-    frame["_status"] = status.where(status.notna(), frame["incident_state"])
+    frame["_status"] = status.where(status.notna(), frame[state_col])
     if "priority" in frame.columns:
         code = _lower(frame["priority"]).str[:1].map(PRIORITIES)
         frame["_priority"] = code.where(code.notna(), frame["priority"])
