@@ -125,6 +125,10 @@ REASONS = {
     "period_ends_before_start": "the plan period ends before it starts, or when it starts (empty)",
     "overlapping_plan": "overlaps another plan period of the same customer",
     "skipped_by_mapping": "skipped by the mapping (file.skip_rows)",
+    "conflicting_values": (
+        "the column is repeated in the header (a field with several values, such as a Jira "
+        "issue in two organizations) and its copies give different values for the field"
+    ),
 }
 # Loaded rows that are listed in `flagged_rows`, and why (DST_RULES below too).
 FLAGS = {

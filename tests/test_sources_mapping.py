@@ -163,6 +163,48 @@ def test_jsm_preset(con) -> None:
     assert rows["PAY-2"][1:] == ("waiting_on_customer", "critical")
 
 
+def test_jsm_export_with_a_column_per_value_of_a_multi_valued_field(con) -> None:
+    """Jira's CSV export (all fields) repeats a column for each value of a
+    multi-valued field: Watchers, Comment, and Custom field (Organizations) for an
+    issue in two organizations (as in Jira Cloud exports seen in public code, which
+    read them back as lists). Before: the whole file was refused, "column 'Custom
+    field (Organizations)' appears twice". Now the copies are read as one value: an
+    issue in one organization loads, one in two is rejected with its line."""
+    summary = load_file(con, PRESETS / "jsm_cloud.csv", preset="jsm", source_tz="Europe/Amsterdam")
+    assert (summary.accepted, summary.rejected) == (2, {"conflicting_values": 1})
+    assert con.execute(
+        "SELECT ticket_id, customer_id, status, priority, category, created_at FROM tickets "
+        "ORDER BY 1"
+    ).fetchall() == [
+        ("PAY-1", "C00001", "resolved", "high", "Refunds", utc("2026-10-23T15:00Z")),
+        ("PAY-3", "C00001", "open", "normal", "Refunds", utc("2026-10-26T13:30Z")),
+    ]
+    assert rejected(con, summary.load_id) == [(3, "customer_id", "conflicting_values")]
+
+
+def test_a_mapping_reads_repeated_columns_only_when_it_says_so(con, tmp_path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("id,klant,klant,created\n1,C00001,,2026-10-26T09:00Z\n")
+    doc = {"columns": {"ticket_id": "id", "customer_id": "klant", "created_at": "created"}}
+    with pytest.raises(LoadError, match=r"column 'klant' appears twice"):
+        load_file(con, path, mapping=_mapping_file(tmp_path, doc))
+    doc["file"] = {"repeated_columns": "one_value"}
+    assert load_file(con, path, mapping=_mapping_file(tmp_path, doc)).accepted == 1
+    doc["file"] = {"repeated_columns": "first"}
+    with pytest.raises(LoadError, match=r"field 'file.repeated_columns': use refuse or one_value"):
+        load_file(con, path, mapping=_mapping_file(tmp_path, doc))
+
+
+def _mapping_file(tmp_path: Path, doc: dict) -> Path:
+    lines = []
+    for table, values in doc.items():
+        lines.append(f"[{table}]")
+        lines += [f'{key} = "{value}"' for key, value in values.items()]
+    path = tmp_path / "m.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def test_unknown_preset_and_bad_mapping(con, tmp_path) -> None:
     with pytest.raises(LoadError, match=r"preset 'zendesk' is not available"):
         load_file(con, PRESETS / "jsm.csv", preset="zendesk")

@@ -69,6 +69,7 @@ class Mapping:
     null_markers: tuple[str, ...]
     timestamp_formats: tuple[str, ...]
     source_tz: str | None
+    repeated_columns: str
     columns: dict[str, str]
     values: dict[str, dict[str, str]]
     constants: dict[str, str]
@@ -93,7 +94,13 @@ FILE_KEYS = (
     "null_markers",
     "timestamp_formats",
     "source_tz",
+    "repeated_columns",
 )
+# What a column the mapping reads that appears more than once in the header means:
+# refuse the file (which copy is meant is unclear), or read the copies as one field
+# that has several values (Jira repeats a column for each value of a multi-valued
+# field): a row whose copies disagree is rejected (conflicting_values).
+REPEATED_COLUMNS = ("refuse", "one_value")
 
 
 def _check_keys(
@@ -194,6 +201,9 @@ def parse_mapping(doc: dict[str, Any], name: str) -> Mapping:
             "file.source_tz",
             f"unknown time zone {tz!r}: use an IANA name such as Europe/Amsterdam or UTC",
         )
+    repeated = file.get("repeated_columns", "refuse")
+    if repeated not in REPEATED_COLUMNS:
+        raise _error(name, "file.repeated_columns", f"use {' or '.join(REPEATED_COLUMNS)}")
     for required in REQUIRED[kind]:
         if required not in columns and required not in constants:
             raise _error(
@@ -213,6 +223,7 @@ def parse_mapping(doc: dict[str, Any], name: str) -> Mapping:
         null_markers=null_markers,
         timestamp_formats=formats,
         source_tz=tz,
+        repeated_columns=repeated,
         columns=columns,
         values=values,
         constants=constants,
@@ -343,9 +354,11 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
     Raises `LoadError` naming the file (and line or column) when it cannot be
     read with the mapping."""
     path = Path(path)
+    one_value = mapping.repeated_columns == "one_value"
     options = {
         "what": f"a file read with mapping {mapping.name}",
-        "reads": set(mapping.columns.values()),
+        # Repeated columns are refused unless the mapping reads them as one value.
+        "reads": set() if one_value else set(mapping.columns.values()),
         "header_row": mapping.header_row,
         "null_markers": mapping.null_markers,
     }
@@ -364,9 +377,12 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
         )
     frame = frame.where(frame.notna() & (frame != ""), None)
     out = pd.DataFrame(index=frame.index)
+    conflicting = pd.Series(None, index=frame.index, dtype=object)
     for name in COLUMNS[mapping.kind]:
         if name in mapping.columns:
-            column = frame[mapping.columns[name]]
+            column, disagree = _one_value(frame, mapping.columns[name], with_copies=one_value)
+            reason = f"conflicting_values:{name}"
+            conflicting = conflicting.mask(conflicting.isna() & disagree, reason)
         elif name in mapping.constants:
             column = pd.Series(mapping.constants[name], index=frame.index, dtype=object)
         else:
@@ -384,5 +400,24 @@ def extract(path: str | Path, mapping: Mapping) -> pd.DataFrame:
     out["_raw"] = raw_json(frame)
     out.attrs["source_columns"] = dict(mapping.columns)  # the export's names, for messages
     # A skipped line names no field: the whole row is left out.
-    out["_rejected"] = np.where(out["_line"].isin(mapping.skip_rows), "skipped_by_mapping:", None)
+    skipped = out["_line"].isin(mapping.skip_rows).to_numpy()
+    out["_rejected"] = np.where(skipped, "skipped_by_mapping:", conflicting.to_numpy())
     return out.reset_index(drop=True)
+
+
+def _one_value(
+    frame: pd.DataFrame, column: str, *, with_copies: bool
+) -> tuple[pd.Series, pd.Series]:
+    """The values of `column`, read with its copies when the header repeats it
+    (`Tags`, `Tags.1`, ... as `read_csv_cells` names them): a row's one value is
+    the first its copies give; the second series marks rows whose copies give
+    different values, which are rejected rather than read as one of them."""
+    copies = [column] + [
+        name for name in frame.columns if re.fullmatch(re.escape(column) + r"\.\d+", name)
+    ]
+    if len(copies) == 1 or not with_copies:
+        return frame[column], pd.Series(data=False, index=frame.index)
+    values = frame[copies]
+    first = values.bfill(axis=1).iloc[:, 0]
+    disagree = (values.notna() & values.ne(first, axis=0)).any(axis=1)
+    return first, disagree
