@@ -42,6 +42,11 @@ from pipeline.retention import require_stored
 from pipeline.warehouse import query
 
 H = 3600.0
+# Below this many closed tickets a tier's share, median or 90th percentile can swing
+# by tens of points on one ticket (3 of 3 is "100%", its interval 44-100%): such
+# figures are marked, and no two-proportion test is run on them (its normal
+# approximation needs more tickets than that on each side).
+FEW_TICKETS = 30
 TIER_ORDER = ("pioneer", "professional", "business", "premium")
 # Rows a policy version judged: tickets created before the first one are left out
 # of what sales shows (nothing was promised then), and counted apart.
@@ -249,6 +254,11 @@ class MetricFigure:
     p_vs_previous: float | None
     vs_previous: str
 
+    @property
+    def few(self) -> bool:
+        """Too few closed tickets to read a share or a percentile from (but some)."""
+        return 0 < self.closed < FEW_TICKETS
+
 
 @dataclass(frozen=True)
 class TierFigure:
@@ -279,6 +289,13 @@ class TiersContext:
     unjudged: int = 0  # tickets created before the first version, left out
     first_version_from: str = ""  # that version's effective date, as the reader writes it
     data_from: str = ""  # a note when the range starts before the loaded data
+
+    few_tickets: int = FEW_TICKETS  # the threshold of MetricFigure.few, for the note
+
+    @property
+    def any_few(self) -> bool:
+        """Some tier's figures rest on too few tickets (MetricFigure.few)."""
+        return any(f.few for t in self.tiers for f in t.metrics.values())
 
     @property
     def nothing_counted(self) -> bool:
@@ -371,6 +388,8 @@ def build_tiers_context(
     def significance(frame, p: float | None, tier: str, below: str | None) -> str:
         if p is None or below is None:
             return "–"
+        if min(int(frame.loc[t, "closed"]) for t in (tier, below)) < FEW_TICKETS:
+            return m("too_few_to_compare", n=FEW_TICKETS)
         # No-break spaces: a narrow column broke "(p <" from "0,001)".
         shown = "<\u00a0" + m.number(0.001, 3) if p < 0.001 else "=\u00a0" + m.number(p, 3)
         if p >= 0.05:

@@ -675,7 +675,8 @@ def test_a_tier_that_did_worse_than_the_one_below_is_not_called_meaningful() -> 
     one_each = build_tiers_context(desk(1, 20), "2026-06", "2026-06").tiers[-1]
     assert one_each.metrics["resolution"].p_vs_previous == pytest.approx(0.1573, abs=1e-4)
     assert one_each.metrics["resolution"].within[-1][1:] == pytest.approx((0.0, 0.7935), abs=1e-4)
-    con = desk(10, 2)
+    # 30 tickets a tier: enough to be compared at all (FEW_TICKETS).
+    con = desk(15, 2)
     context = build_tiers_context(con, "2026-06", "2026-06")
     *_, business, premium = context.tiers
     assert business.metrics["resolution"].vs_previous == "–"  # no Professional tickets
@@ -841,3 +842,59 @@ def test_a_pruned_evaluation_is_refused_by_name(fixture_warehouse, tmp_path) -> 
         build_customer_context(con, "C1", "2026-10", "2026-10", evaluation_id=1)
     # Left to itself, the report evaluates again rather than reuse the pruned run.
     assert build_tiers_context(con, "2026-10", "2026-10").evaluation_id == 2
+
+
+def test_figures_from_few_tickets_are_marked_and_not_tested() -> None:
+    """Found in the sales pass: three Premium tickets answered in time read "100.0%"
+    beside Business's thousands with nothing to tell them apart, and the z-test ran
+    on them as if three tickets were enough for its normal approximation."""
+    from tests.evaluation_fixtures import build, plan, ticket
+
+    rows, plans = [], []
+    # Business: 40 customers, one ticket each, 30 answered within the hour, 10 after
+    # four days (35 working hours, past 24). Premium: 3 tickets, each within the hour.
+    for n in range(40):
+        answered = "2026-06-01T11:00" if n < 30 else "2026-06-05T11:00"
+        rows.append(ticket(f"B{n}", f"CB{n}", "2026-06-01T10:00", first_response=answered))
+        plans.append(plan(f"CB{n}", "business", "2025-01-01"))
+    for n in range(3):
+        rows.append(
+            ticket(f"P{n}", f"CP{n}", "2026-06-01T10:00", first_response="2026-06-01T11:00")
+        )
+        plans.append(plan(f"CP{n}", "premium", "2025-01-01"))
+    context = build_tiers_context(build(rows, [], plans), "2026-06", "2026-06")
+    business = next(t for t in context.tiers if t.tier == "business").metrics["first_response"]
+    premium = next(t for t in context.tiers if t.tier == "premium").metrics["first_response"]
+    assert (business.closed, business.few) == (40, False)
+    assert business.within[-1][0] == 0.75
+    assert (premium.closed, premium.few) == (3, True)
+    assert premium.within[-1][0] == 1.0
+    assert premium.within[-1][1] == pytest.approx(0.4385, abs=1e-4)
+    # The p-value is still computed (and hashed); the words do not lean on it.
+    assert premium.p_vs_previous is not None
+    assert premium.vs_previous == "too few tickets to compare (fewer than 30 on one side)"
+    assert context.any_few
+    soup = BeautifulSoup(render("tiers.html.j2", context), "html.parser")
+    column = [th.get("data-tier") for th in soup.select("#tiers thead th")].index("premium")
+    cells = {
+        tr.th.get_text(): tr.find_all(["th", "td"])[column].get_text(" ", strip=True)
+        for tr in soup.select("#tiers tbody tr")
+    }
+    assert cells["First response: within 24 h"] == "100.0% * 43.9% – 100.0%"
+    assert cells["First response: median / 90th percentile (h)"] == "1.0 / 1.0 *"
+    business_cells = {
+        tr.th.get_text(): tr.find_all(["th", "td"])[column - 1].get_text(" ", strip=True)
+        for tr in soup.select("#tiers tbody tr")
+    }
+    assert "*" not in business_cells["First response: within 24 h"]
+    assert soup.select_one("#few-note").get_text().startswith("* Fewer than 30 closed tickets")
+    dutch = build_tiers_context(build(rows, [], plans), "2026-06", "2026-06", lang="nl")
+    assert dutch.tiers[-1].metrics["first_response"].vs_previous == (
+        "te weinig tickets om te vergelijken (minder dan 30 aan één kant)"
+    )
+
+
+def test_a_large_sample_carries_no_few_tickets_mark(tiers) -> None:
+    assert not tiers.any_few
+    html = render("tiers.html.j2", tiers)
+    assert 'id="few-note"' not in html and 'class="few"' not in html
