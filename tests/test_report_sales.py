@@ -898,3 +898,12 @@ def test_a_large_sample_carries_no_few_tickets_mark(tiers) -> None:
     assert not tiers.any_few
     html = render("tiers.html.j2", tiers)
     assert 'id="few-note"' not in html and 'class="few"' not in html
+
+
+def test_the_trend_chart_does_not_call_a_share_compliance(tiers) -> None:
+    """Found in the sales pass: the per-month chart of the share answered within 24 h
+    was labelled 'Compliance (%)', for Pioneer and Professional (no SLA, benchmark
+    only) and for Premium at ~100% (its promise is 8 h: 95.8% in the table)."""
+    assert "Compliance (%)" not in tiers.trend_chart
+    assert "Share of tickets (%)" in tiers.trend_chart
+    assert "First response within 24 h, per month" in tiers.trend_chart
