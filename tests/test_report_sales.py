@@ -815,7 +815,12 @@ def test_dutch_tier_report_notes_explain_the_interval_and_read_as_dutch(con) -> 
     assert "geen toeval alleen" not in text and "Toch een aanwijzing" not in text
     english = build_tiers_context(con, "2026-01", "2026-10")
     note = BeautifulSoup(render("tiers.html.j2", english), "html.parser").select_one("#notes")
-    assert note.get_text().startswith("95% CI (Wilson). p: two-sided test")
+    # The English said only "95% CI (Wilson).": a finance lead could not tell what
+    # the grey range under each share was.
+    assert note.get_text().startswith(
+        "Under each percentage its 95% CI: the 95% confidence interval (Wilson), the range "
+        "the share would likely lie in with many more tickets. p: two-sided test"
+    )
 
 
 def test_tier_pdf_does_not_hyphenate_row_names(con, tmp_path) -> None:
