@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,7 @@ from pipeline.evaluate import (
     month_start,
     reusable_evaluation,
 )
-from pipeline.i18n import Messages
+from pipeline.i18n import Messages, condition
 from pipeline.metrics import compliance_interval, design_effect
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
@@ -34,6 +34,7 @@ from pipeline.report_monthly import (
     by_version,
     data_months,
     figure_hash,
+    promise_text,
     promises_text,
     write_document,
     write_manifest,
@@ -238,6 +239,45 @@ def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
     return m("measured", metric=m(metric).lower(), how=by_version(m, ways))
 
 
+def _outage_offer(
+    m: Messages, policy: Policy, versions: list[PolicyVersion], tier: str, labels: dict[str, str]
+) -> str:
+    """What the 24/7 outage line offers `tier` over the versions, in words: its hours,
+    the calls it takes, its first-response promise (none in the published policy)
+    and when a call may be billed; '–' where the line does not take the tier's
+    calls. Sales is asked what Premium adds here: the table must say it, even when
+    the answer is 'the same as Business'."""
+    texts = []
+    for version in versions:
+        line = version.outage_line
+        if line is None or line.match.get("tier", tier) != tier:
+            texts.append(("–", version.effective_from))
+            continue
+        calendar = policy.calendar(line.calendar)
+        metric = version.metrics.get("first_response")
+        hours = line.first_response_target_hours
+        if hours is None or metric is None or "first_response" not in line.applies_to:
+            promise = m("outage_no_promise")
+        else:
+            # Timed on the line's calendar: around the clock, clock hours.
+            clock = "clock" if calendar.is_always_open() else metric.clock
+            within = promise_text(m, Threshold(hours, hours, "hours"), replace(metric, clock=clock))
+            promise = m("outage_promise", promise=within)
+        texts.append(
+            (
+                m(
+                    "outage_offer",
+                    hours="24/7" if calendar.is_always_open() else m.calendar(line.calendar),
+                    match=m.join(condition(m, k, v, labels) for k, v in line.match.items()),
+                    promise=promise,
+                    domain=m.code("cause_domain", line.billable_cause_domain),
+                ),
+                version.effective_from,
+            )
+        )
+    return by_version(m, texts)
+
+
 @dataclass(frozen=True)
 class MetricFigure:
     """What one tier experienced of one metric."""
@@ -267,6 +307,7 @@ class TierFigure:
     price: str
     support: str
     channels: str  # the policy's support channels, in the reader's words
+    outage_line: str  # what the 24/7 outage line offers the tier, in words (policy data)
     has_sla: bool
     metrics: dict[str, MetricFigure]
 
@@ -408,6 +449,7 @@ def build_tiers_context(
             return m("price_free")
         return m("price_per_month", price=m.currency(spec.price_eur_month, "EUR"))
 
+    labels = {k: t.label for k, t in tier_specs.items()}
     figures = []
     previous = None
     for tier in TIER_ORDER:
@@ -434,6 +476,7 @@ def build_tiers_context(
                 price=price(spec),
                 support=spec.support_description(lang),
                 channels=_channel_list(m, spec.support),
+                outage_line=_outage_offer(m, policy, versions, tier, labels),
                 has_sla=spec.has_sla,
                 metrics=per_metric,
             )
@@ -447,7 +490,6 @@ def build_tiers_context(
     quantiles, monthly = chart_frames(
         con, evaluation_id, month_from, month_to, charted, sticks[charted][-1].seconds
     )
-    labels = {k: t.label for k, t in tier_specs.items()}
     distribution = charts.distribution(
         {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
         title=m("chart_dist_title", metric=m(charted)),
@@ -746,6 +788,7 @@ LANGUAGE_FIELDS = (
     "price",
     "support",
     "channels",
+    "outage_line",
     "promise",
     "vs_previous",
     "metric",

@@ -884,12 +884,14 @@ def test_figures_from_few_tickets_are_marked_and_not_tested() -> None:
     cells = {
         tr.th.get_text(): tr.find_all(["th", "td"])[column].get_text(" ", strip=True)
         for tr in soup.select("#tiers tbody tr")
+        if len(tr.find_all(["th", "td"])) > column  # not the outage line's one cell
     }
     assert cells["First response: within 24 h"] == "100.0% * 43.9% – 100.0%"
     assert cells["First response: median / 90th percentile (h)"] == "1.0 / 1.0 *"
     business_cells = {
         tr.th.get_text(): tr.find_all(["th", "td"])[column - 1].get_text(" ", strip=True)
         for tr in soup.select("#tiers tbody tr")
+        if len(tr.find_all(["th", "td"])) > column  # not the outage line's one cell
     }
     assert "*" not in business_cells["First response: within 24 h"]
     assert soup.select_one("#few-note").get_text().startswith("* Fewer than 30 closed tickets")
@@ -912,3 +914,42 @@ def test_the_trend_chart_does_not_call_a_share_compliance(tiers) -> None:
     assert "Compliance (%)" not in tiers.trend_chart
     assert "Share of tickets (%)" in tiers.trend_chart
     assert "First response within 24 h, per month" in tiers.trend_chart
+
+
+def test_the_tier_table_says_what_the_outage_line_offers_each_tier(con, tiers, tmp_path) -> None:
+    """Found in the sales pass: the outage line was only 'left out' in the small print,
+    so a Business customer weighing Premium could not read that the 24/7 line is the
+    same for both, with no response time promised and billable calls."""
+    soup = BeautifulSoup(render("tiers.html.j2", tiers), "html.parser")
+    cells = soup.select("#tiers td.outage-line")
+    assert [(td.get("colspan"), td.get_text()) for td in cells] == [
+        (
+            "4",
+            "Every tier alike: 24/7 for calls with channel outage line (outage_line) and "
+            "priority critical: no response time promised; a call may be billed when its "
+            "cause domain is customer",
+        )
+    ]
+    # A line that answers Premium's calls only, within an hour: the tiers differ.
+    policy = _policy(
+        tmp_path,
+        **{
+            'match = { channel = "outage_line", priority = "critical" }': (
+                'match = { channel = "outage_line", priority = "critical", tier = "premium" }\n'
+                "first_response_target_hours = 1"
+            )
+        },
+    )
+    premium_only = build_tiers_context(con, "2026-10", "2026-10", policy=policy, lang="nl")
+    assert [t.outage_line for t in premium_only.tiers] == [
+        "–",
+        "–",
+        "–",
+        (
+            "24/7 voor meldingen met kanaal storingsdienst (outage_line), prioriteit kritiek "
+            "(critical) en pakket Premium: eerste reactie binnen 1 uur (klok); "
+            "een melding kan worden gefactureerd bij oorzaakdomein klant"
+        ),
+    ]
+    soup = BeautifulSoup(render("tiers.html.j2", premium_only), "html.parser")
+    assert len(soup.select("#tiers td.outage-line")) == 4
