@@ -543,6 +543,17 @@ def build_tiers_context(
     )
 
 
+# Customers an unknown id may have meant: the id in another case ('c00001'), or
+# customers whose name holds the text (sales knows "De Molen", not "C00001").
+CUSTOMER_LIKE_SQL = """
+SELECT customer_id, name FROM customers
+WHERE lower(customer_id) = lower(trim($1))
+   OR (length(trim($1)) >= 3 AND name ILIKE '%' || trim($1) || '%')
+ORDER BY lower(customer_id) <> lower(trim($1)), customer_id
+LIMIT 5
+"""
+
+
 @dataclass(frozen=True)
 class CustomerTicket:
     ticket_id: str
@@ -595,7 +606,13 @@ def build_customer_context(
         "SELECT name FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchall()
     if not names:
-        raise AuditError(f"no customer {customer_id!r} in this warehouse")
+        like = con.execute(CUSTOMER_LIKE_SQL, [customer_id]).fetchall()
+        hint = (
+            "; did you mean " + ", ".join(f"{cid} ({name})" for cid, name in like) + "?"
+            if like
+            else ""
+        )
+        raise AuditError(f"no customer {customer_id!r} in this warehouse{hint}")
     m = Messages(lang)
     versions = policy.versions_in_months(month_from, month_to)
     labels = {k: t.label for k, t in _tiers_of(versions).items()}

@@ -953,3 +953,18 @@ def test_the_tier_table_says_what_the_outage_line_offers_each_tier(con, tiers, t
     ]
     soup = BeautifulSoup(render("tiers.html.j2", premium_only), "html.parser")
     assert len(soup.select("#tiers td.outage-line")) == 4
+
+
+def test_an_unknown_customer_names_the_customers_it_may_mean(con) -> None:
+    """Found in the sales pass: 'c00001' and 'De Molen' (what a salesperson knows of
+    the customer) were only 'no customer ... in this warehouse'."""
+    with pytest.raises(AuditError) as caught:
+        build_customer_context(con, "c00001", "2026-01", "2026-10")
+    assert str(caught.value) == (
+        "no customer 'c00001' in this warehouse; did you mean C00001 (Bakkerij <De Molen> & Zn)?"
+    )
+    with pytest.raises(AuditError, match=r"did you mean C00001 \(Bakkerij <De Molen> & Zn\)\?$"):
+        build_customer_context(con, "De Molen", "2026-01", "2026-10")
+    with pytest.raises(AuditError) as caught:
+        build_customer_context(con, "C99999", "2026-01", "2026-10")
+    assert str(caught.value) == "no customer 'C99999' in this warehouse"
