@@ -728,7 +728,14 @@ def build_customer_context(
             covered=covered[metric],
             metric=m(metric).lower(),
             met=m.join(
-                m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
+                # The promise beside each tier: "met 3 within the Premium promise" says
+                # nothing to a reader who does not know it is 8 working hours.
+                m(
+                    "within_promise",
+                    n=met[tier][metric],
+                    tier=labels.get(tier, tier),
+                    promise=promises_text(m, policy, versions, tier, metric, benchmark=False),
+                )
                 for tier in sla_tiers
                 if any(v.promises(tier, metric) for v in versions)
             ),
