@@ -57,6 +57,16 @@ UNJUDGED_SQL = (
     f"AND month BETWEEN ? AND ? AND NOT ({JUDGED})"
 )
 
+# Tickets of the range still open at its end: report_tiers.sql counts closed rows
+# only, so the report says how many it left out, and how many of those have already
+# passed the limit they are held to (a tier without an SLA: its benchmark's), as
+# known misses the shares do not show.
+STILL_OPEN_SQL = (
+    "SELECT count(DISTINCT ticket_id), count(DISTINCT ticket_id) FILTER "
+    "(WHERE coalesce(benchmark_status, status) = 'open_breached') FROM sla_results "
+    "WHERE evaluation_id = ? AND month BETWEEN ? AND ? AND clock_stop IS NULL "
+    f"AND status <> 'excluded' AND NOT outage_line AND {JUDGED}"
+)
 
 # The rows report_tiers.sql counts (closed, not excluded, no outage-line call, judged
 # by a version), so that the charts draw the tickets the table counts.
@@ -328,6 +338,8 @@ class TiersContext:
     distribution_chart: str
     trend_chart: str
     unjudged: int = 0  # tickets created before the first version, left out
+    still_open: int = 0  # tickets open at the end of the range, left out (STILL_OPEN_SQL)
+    open_past_limit: int = 0  # of those, already past their limit: known misses
     first_version_from: str = ""  # that version's effective date, as the reader writes it
     data_from: str = ""  # a note when the range starts before the loaded data
 
@@ -523,6 +535,9 @@ def build_tiers_context(
         "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
     ).fetchall()[0][0]
     measured = [_measured(m, versions, metric) for metric in metrics]
+    still_open, open_past_limit = con.execute(
+        STILL_OPEN_SQL, [evaluation_id, month_from, month_to]
+    ).fetchall()[0]
     return TiersContext(
         lang=lang,
         month_from=month_from,
@@ -539,6 +554,8 @@ def build_tiers_context(
         distribution_chart=distribution,
         trend_chart=trend,
         unjudged=con.execute(UNJUDGED_SQL, [evaluation_id, month_from, month_to]).fetchall()[0][0],
+        still_open=still_open,
+        open_past_limit=open_past_limit,
         first_version_from=m.date(policy.versions[0].effective_from),
     )
 
