@@ -15,6 +15,7 @@ text cell a spreadsheet would read as a formula is neutralised.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pandas as pd
 from pipeline.audit import evaluation_info, policy_of
 from pipeline.errors import AuditError
 from pipeline.evaluate import month_range
+from pipeline.policy import Policy
 from pipeline.retention import require_stored
 
 BREACH_STATUSES = ("breached", "open_breached")
@@ -94,6 +96,24 @@ def covering_evaluation(
     return int(rows[0][0])
 
 
+def tier_key(policy: Policy, given: str) -> str:
+    """The policy's key of the tier `given` names: its key or its label, in any case
+    ('Premium', as every report prints it, is `premium`). `AuditError` naming the
+    known tiers, and the closest one, for anything else ('Premuim')."""
+    names: dict[str, str] = {}
+    for version in policy.versions:
+        for key, spec in version.tiers.items():
+            names.setdefault(key.casefold(), key)
+            names.setdefault(spec.label.casefold(), key)
+    wanted = given.strip().casefold()
+    if wanted in names:
+        return names[wanted]
+    close = difflib.get_close_matches(wanted, list(names), n=1)
+    hint = f"; did you mean {names[close[0]]!r}?" if close else ""
+    known = ", ".join(sorted(set(names.values())))
+    raise AuditError(f"unknown tier {given!r} (known: {known}){hint}")
+
+
 def breach_register(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -139,9 +159,7 @@ def breach_register(
             f"are not judged in it; evaluate later data first (sla evaluate --to {month_to})"
         )
     if tier is not None:
-        known = sorted({t for v in policy.versions for t in v.tiers})
-        if tier not in known:
-            raise AuditError(f"unknown tier {tier!r} (known: {', '.join(known)})")
+        tier = tier_key(policy, tier)
     tz = policy.report_timezone
     frame = con.execute(
         _register_sql(),

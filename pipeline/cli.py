@@ -1037,8 +1037,8 @@ def audit_ticket_command(
 @click.option(
     "--tier",
     default=None,
-    help="Only this tier's breaches: its key in the policy (pioneer, professional, business, "
-    "premium in the built-in one).",
+    help="Only this tier's breaches: its key or label in the policy, in any case (premium or "
+    "Premium in the built-in one).",
 )
 @click.option(
     "--evaluation",

@@ -83,7 +83,7 @@ class Messages:
         # never ends in "90,0" with the "%" on the next.
         sign = "\u00a0%" if self.lang == "nl" else "%"
         pattern = "#,##0." + "0" * digits + sign
-        return format_percent(value, pattern, locale=self.locale)
+        return format_percent(short_of_bounds(value, digits), pattern, locale=self.locale)
 
     def points(self, value: float | None) -> str:
         """A change of a share, in percentage points with its sign."""
@@ -178,6 +178,21 @@ def status_named(m: Messages, status: str) -> str:
     words = m.word("ticket_status", status)
     quoted = m("quoted", text=words or status)
     return quoted if words is None or words == status else f"{quoted} ({status})"
+
+
+def short_of_bounds(share: float, digits: int = 1) -> float:
+    """`share` moved, if need be, so that shown as a percentage with `digits`
+    decimals it reads neither 100 nor 0 unless it is: a share short of all (1 miss
+    in 3,000) must not round to "100.0%", nor one above none to "0.0%", which a
+    reader takes for "every ticket" and "none"."""
+    step = 10.0 ** -(digits + 2)
+    # An interval's end at 1 or 0 comes out of floating point a hair inside it
+    # (0.9999999999999999): that is the bound, not a share short of it.
+    if abs(share - round(share)) < 1e-9:
+        return float(round(share))
+    if 0 < share < 1:
+        return min(max(share, step), 1 - step)
+    return share
 
 
 def condition(m: Messages, field: str, value: object, tier_labels: dict[str, str]) -> str:

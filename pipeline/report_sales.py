@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,7 @@ from pipeline.evaluate import (
     month_start,
     reusable_evaluation,
 )
-from pipeline.i18n import Messages
+from pipeline.i18n import Messages, condition
 from pipeline.metrics import compliance_interval, design_effect
 from pipeline.policy import METRICS, Policy, PolicyVersion, Threshold
 from pipeline.report_monthly import (
@@ -34,6 +34,7 @@ from pipeline.report_monthly import (
     by_version,
     data_months,
     figure_hash,
+    promise_text,
     promises_text,
     write_document,
     write_manifest,
@@ -42,6 +43,11 @@ from pipeline.retention import require_stored
 from pipeline.warehouse import query
 
 H = 3600.0
+# Below this many closed tickets a tier's share, median or 90th percentile can swing
+# by tens of points on one ticket (3 of 3 is "100%", its interval 44-100%): such
+# figures are marked, and no two-proportion test is run on them (its normal
+# approximation needs more tickets than that on each side).
+FEW_TICKETS = 30
 TIER_ORDER = ("pioneer", "professional", "business", "premium")
 # Rows a policy version judged: tickets created before the first one are left out
 # of what sales shows (nothing was promised then), and counted apart.
@@ -51,6 +57,16 @@ UNJUDGED_SQL = (
     f"AND month BETWEEN ? AND ? AND NOT ({JUDGED})"
 )
 
+# Tickets of the range still open at its end: report_tiers.sql counts closed rows
+# only, so the report says how many it left out, and how many of those have already
+# passed the limit they are held to (a tier without an SLA: its benchmark's), as
+# known misses the shares do not show.
+STILL_OPEN_SQL = (
+    "SELECT count(DISTINCT ticket_id), count(DISTINCT ticket_id) FILTER "
+    "(WHERE coalesce(benchmark_status, status) = 'open_breached') FROM sla_results "
+    "WHERE evaluation_id = ? AND month BETWEEN ? AND ? AND clock_stop IS NULL "
+    f"AND status <> 'excluded' AND NOT outage_line AND {JUDGED}"
+)
 
 # The rows report_tiers.sql counts (closed, not excluded, no outage-line call, judged
 # by a version), so that the charts draw the tickets the table counts.
@@ -233,6 +249,45 @@ def _measured(m: Messages, versions: list[PolicyVersion], metric: str) -> str:
     return m("measured", metric=m(metric).lower(), how=by_version(m, ways))
 
 
+def _outage_offer(
+    m: Messages, policy: Policy, versions: list[PolicyVersion], tier: str, labels: dict[str, str]
+) -> str:
+    """What the 24/7 outage line offers `tier` over the versions, in words: its hours,
+    the calls it takes, its first-response promise (none in the published policy)
+    and when a call may be billed; '–' where the line does not take the tier's
+    calls. Sales is asked what Premium adds here: the table must say it, even when
+    the answer is 'the same as Business'."""
+    texts = []
+    for version in versions:
+        line = version.outage_line
+        if line is None or line.match.get("tier", tier) != tier:
+            texts.append(("–", version.effective_from))
+            continue
+        calendar = policy.calendar(line.calendar)
+        metric = version.metrics.get("first_response")
+        hours = line.first_response_target_hours
+        if hours is None or metric is None or "first_response" not in line.applies_to:
+            promise = m("outage_no_promise")
+        else:
+            # Timed on the line's calendar: around the clock, clock hours.
+            clock = "clock" if calendar.is_always_open() else metric.clock
+            within = promise_text(m, Threshold(hours, hours, "hours"), replace(metric, clock=clock))
+            promise = m("outage_promise", promise=within)
+        texts.append(
+            (
+                m(
+                    "outage_offer",
+                    hours="24/7" if calendar.is_always_open() else m.calendar(line.calendar),
+                    match=m.join(condition(m, k, v, labels) for k, v in line.match.items()),
+                    promise=promise,
+                    domain=m.code("cause_domain", line.billable_cause_domain),
+                ),
+                version.effective_from,
+            )
+        )
+    return by_version(m, texts)
+
+
 @dataclass(frozen=True)
 class MetricFigure:
     """What one tier experienced of one metric."""
@@ -249,6 +304,11 @@ class MetricFigure:
     p_vs_previous: float | None
     vs_previous: str
 
+    @property
+    def few(self) -> bool:
+        """Too few closed tickets to read a share or a percentile from (but some)."""
+        return 0 < self.closed < FEW_TICKETS
+
 
 @dataclass(frozen=True)
 class TierFigure:
@@ -257,6 +317,7 @@ class TierFigure:
     price: str
     support: str
     channels: str  # the policy's support channels, in the reader's words
+    outage_line: str  # what the 24/7 outage line offers the tier, in words (policy data)
     has_sla: bool
     metrics: dict[str, MetricFigure]
 
@@ -277,8 +338,17 @@ class TiersContext:
     distribution_chart: str
     trend_chart: str
     unjudged: int = 0  # tickets created before the first version, left out
+    still_open: int = 0  # tickets open at the end of the range, left out (STILL_OPEN_SQL)
+    open_past_limit: int = 0  # of those, already past their limit: known misses
     first_version_from: str = ""  # that version's effective date, as the reader writes it
     data_from: str = ""  # a note when the range starts before the loaded data
+
+    few_tickets: int = FEW_TICKETS  # the threshold of MetricFigure.few, for the note
+
+    @property
+    def any_few(self) -> bool:
+        """Some tier's figures rest on too few tickets (MetricFigure.few)."""
+        return any(f.few for t in self.tiers for f in t.metrics.values())
 
     @property
     def nothing_counted(self) -> bool:
@@ -371,6 +441,8 @@ def build_tiers_context(
     def significance(frame, p: float | None, tier: str, below: str | None) -> str:
         if p is None or below is None:
             return "–"
+        if min(int(frame.loc[t, "closed"]) for t in (tier, below)) < FEW_TICKETS:
+            return m("too_few_to_compare", n=FEW_TICKETS)
         # No-break spaces: a narrow column broke "(p <" from "0,001)".
         shown = "<\u00a0" + m.number(0.001, 3) if p < 0.001 else "=\u00a0" + m.number(p, 3)
         if p >= 0.05:
@@ -389,6 +461,7 @@ def build_tiers_context(
             return m("price_free")
         return m("price_per_month", price=m.currency(spec.price_eur_month, "EUR"))
 
+    labels = {k: t.label for k, t in tier_specs.items()}
     figures = []
     previous = None
     for tier in TIER_ORDER:
@@ -415,6 +488,7 @@ def build_tiers_context(
                 price=price(spec),
                 support=spec.support_description(lang),
                 channels=_channel_list(m, spec.support),
+                outage_line=_outage_offer(m, policy, versions, tier, labels),
                 has_sla=spec.has_sla,
                 metrics=per_metric,
             )
@@ -428,7 +502,6 @@ def build_tiers_context(
     quantiles, monthly = chart_frames(
         con, evaluation_id, month_from, month_to, charted, sticks[charted][-1].seconds
     )
-    labels = {k: t.label for k, t in tier_specs.items()}
     distribution = charts.distribution(
         {r.tier: np.asarray(r.q, float) for r in quantiles.itertuples()},
         title=m("chart_dist_title", metric=m(charted)),
@@ -450,7 +523,10 @@ def build_tiers_context(
         months,
         [m.short_month(x) for x in months],
         title=m("chart_share_within", metric=m(charted), within=sticks[charted][-1].label),
-        ylabel=m("chart_trend_y"),
+        # A share of tickets within one yardstick, not compliance: the tiers without an
+        # SLA are drawn too, and a tier whose own promise is faster (Premium's 8 h) is
+        # held to it in the table, not here.
+        ylabel=m("chart_dist_y"),
         xlabel=m("chart_month"),
         tier_labels=labels,
         decimal=m.decimal,
@@ -459,6 +535,9 @@ def build_tiers_context(
         "SELECT policy_hash FROM evaluations WHERE evaluation_id = ?", [evaluation_id]
     ).fetchall()[0][0]
     measured = [_measured(m, versions, metric) for metric in metrics]
+    still_open, open_past_limit = con.execute(
+        STILL_OPEN_SQL, [evaluation_id, month_from, month_to]
+    ).fetchall()[0]
     return TiersContext(
         lang=lang,
         month_from=month_from,
@@ -475,8 +554,21 @@ def build_tiers_context(
         distribution_chart=distribution,
         trend_chart=trend,
         unjudged=con.execute(UNJUDGED_SQL, [evaluation_id, month_from, month_to]).fetchall()[0][0],
+        still_open=still_open,
+        open_past_limit=open_past_limit,
         first_version_from=m.date(policy.versions[0].effective_from),
     )
+
+
+# Customers an unknown id may have meant: the id in another case ('c00001'), or
+# customers whose name holds the text (sales knows "De Molen", not "C00001").
+CUSTOMER_LIKE_SQL = """
+SELECT customer_id, name FROM customers
+WHERE lower(customer_id) = lower(trim($1))
+   OR (length(trim($1)) >= 3 AND name ILIKE '%' || trim($1) || '%')
+ORDER BY lower(customer_id) <> lower(trim($1)), customer_id
+LIMIT 5
+"""
 
 
 @dataclass(frozen=True)
@@ -531,7 +623,13 @@ def build_customer_context(
         "SELECT name FROM customers WHERE customer_id = ?", [customer_id]
     ).fetchall()
     if not names:
-        raise AuditError(f"no customer {customer_id!r} in this warehouse")
+        like = con.execute(CUSTOMER_LIKE_SQL, [customer_id]).fetchall()
+        hint = (
+            "; did you mean " + ", ".join(f"{cid} ({name})" for cid, name in like) + "?"
+            if like
+            else ""
+        )
+        raise AuditError(f"no customer {customer_id!r} in this warehouse{hint}")
     m = Messages(lang)
     versions = policy.versions_in_months(month_from, month_to)
     labels = {k: t.label for k, t in _tiers_of(versions).items()}
@@ -647,7 +745,14 @@ def build_customer_context(
             covered=covered[metric],
             metric=m(metric).lower(),
             met=m.join(
-                m("within_promise", n=met[tier][metric], tier=labels.get(tier, tier))
+                # The promise beside each tier: "met 3 within the Premium promise" says
+                # nothing to a reader who does not know it is 8 working hours.
+                m(
+                    "within_promise",
+                    n=met[tier][metric],
+                    tier=labels.get(tier, tier),
+                    promise=promises_text(m, policy, versions, tier, metric, benchmark=False),
+                )
                 for tier in sla_tiers
                 if any(v.promises(tier, metric) for v in versions)
             ),
@@ -724,6 +829,7 @@ LANGUAGE_FIELDS = (
     "price",
     "support",
     "channels",
+    "outage_line",
     "promise",
     "vs_previous",
     "metric",

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from pipeline.evaluate import evaluate
-from pipeline.i18n import Messages
+from pipeline.i18n import Messages, short_of_bounds
 from pipeline.metrics import compare
 from pipeline.policy import Policy
 
@@ -95,7 +95,7 @@ def whatif_renderables(
 
     def pct(x: float) -> str:
         if english:
-            return "-" if x != x else f"{x:.1%}"
+            return "-" if x != x else f"{short_of_bounds(x):.1%}"
         return m.pct(x)
 
     def count(x: float) -> str:

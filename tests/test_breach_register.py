@@ -112,6 +112,17 @@ def test_tier_filter_and_bad_requests(con) -> None:
     ]
     with pytest.raises(AuditError, match="unknown tier 'gold'"):
         breach_register(con, month_from="2026-10", month_to="2026-10", tier="gold")
+    # Found in the sales pass: "--tier Premium", as every report prints the tier, was
+    # "unknown tier 'Premium'"; a misspelling named no tier to use instead.
+    assert breach_register(con, month_from="2026-10", month_to="2026-10", tier="Business")[
+        "ticket_id"
+    ].tolist() == ["007", "007"]
+    with pytest.raises(AuditError) as caught:
+        breach_register(con, month_from="2026-10", month_to="2026-10", tier="Premuim")
+    assert str(caught.value) == (
+        "unknown tier 'Premuim' (known: business, pioneer, premium, professional); "
+        "did you mean 'premium'?"
+    )
     with pytest.raises(AuditError, match="run sla evaluate --from 2027-01"):
         breach_register(con, month_from="2027-01", month_to="2027-01")
     # The evaluation named does not cover the months: "or pass --evaluation" told

@@ -88,3 +88,17 @@ def test_an_as_of_in_the_future_is_noted_as_sla_evaluate_notes_it(side) -> None:
         "Note: the as-of instant is in the future: open tickets count working time up to it"
     ) in _text(ahead, "en")
     assert "Let op: het peilmoment ligt in de toekomst" in _text(ahead, "nl")
+
+
+def test_a_share_short_of_all_is_not_shown_as_all(side) -> None:
+    """Found in the sales pass: the English table printed 1 miss in 3,000 as "100.0%"."""
+    nearly = side.copy()
+    nearly.attrs = side.attrs
+    premium = (nearly["tier"] == "premium") & (nearly["metric"] == "first_response")
+    nearly.loc[premium, "compliance_current"] = 2999 / 3000
+    line = next(
+        line
+        for line in _text(nearly, "en").splitlines()
+        if "premium" in line and "first_response" in line
+    )
+    assert "99.9%" in line and "100.0%" not in line
