@@ -478,6 +478,7 @@ def build_context(
                 xlabel=m("chart_month"),
                 tier_labels=tier_labels,
                 decimal=m.decimal,
+                empty_text=m("chart_trend_empty"),
             )
         )
     # Intake by the month of creation: counted by the month a row counts in, the
@@ -519,6 +520,7 @@ def build_context(
                 target_label=m("chart_target") + " (Business)",
                 limit_label=m("chart_limit"),
                 decimal=m.decimal,
+                empty_text=m("chart_dist_empty"),
             )
         )
 

@@ -714,6 +714,18 @@ def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by()
     assert cell.promise == "8 working hours; 4 working hours from 1 July 2026"
 
 
+def test_a_month_of_open_tickets_says_why_its_charts_are_empty() -> None:
+    """Bare axes, a lone tick at their left edge, read as a chart that failed to draw."""
+    con = build([ticket("O", "C1", "2026-10-05T09:00")], [], [plan("C1", "premium", "2025-01-01")])
+    for lang, trend, distribution in (
+        ("en", "No ticket met or breached its limit in these months", "clock stopped this month"),
+        ("nl", "Geen ticket haalde of overschreed zijn limiet", "stopte de klok deze maand"),
+    ):
+        context = build_context(con, MONTH, lang=lang)
+        assert [trend in svg for svg in context.trend_charts] == [True, True, False]
+        assert [distribution in svg for svg in context.distribution_charts] == [True, True]
+
+
 def test_trends_start_at_the_first_month_of_the_data() -> None:
     """Found by QA: the first month's report drew eleven empty months."""
     context = build_context(small_warehouse(), MONTH)
