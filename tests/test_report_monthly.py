@@ -714,6 +714,34 @@ def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by()
     assert cell.promise == "8 working hours; 4 working hours from 1 July 2026"
 
 
+def test_a_card_says_how_many_tickets_its_share_is_of() -> None:
+    """A manager read "100.0%" on a card as a perfect month; it was one ticket."""
+
+    def card(context, tier: str, metric: str) -> str:
+        soup = BeautifulSoup(render_html(context), "html.parser")
+        found = soup.select_one(f'#summary .card[data-tier="{tier}"][data-metric="{metric}"]')
+        return " ".join(found.get_text().split())
+
+    con = small_warehouse()  # Premium: first response 2 met, 1 breached
+    text = card(build_context(con, MONTH), "premium", "first_response")
+    assert "2 of 3 tickets met the limit · 95% CI " in text
+    dutch = card(build_context(con, MONTH, lang="nl"), "premium", "first_response")
+    assert "2 van 3 tickets binnen de limiet · 95%-BI " in dutch
+    con = small_warehouse()  # a report's evaluation is reused: change a fresh warehouse
+    con.execute("DELETE FROM tickets WHERE ticket_id IN ('A', 'B')")
+    text = card(build_context(con, MONTH), "premium", "resolution")
+    assert "100.0% 1 of 1 ticket met the limit · 95% CI 20.7% – 100.0%" in text
+    # Counted but still open: the card says so, not a bare dash.
+    con = small_warehouse()
+    con.execute("DELETE FROM tickets WHERE ticket_id IN ('A', 'B')")
+    con.execute("UPDATE tickets SET first_response_at = NULL, resolved_at = NULL")
+    text = card(build_context(con, MONTH), "premium", "resolution")
+    assert "No ticket judged yet: 1 counted, 1 of them still open." in text
+    assert "No ticket counted this month." in card(
+        build_context(con, MONTH), "business", "resolution"
+    )
+
+
 def test_a_month_of_open_tickets_says_why_its_charts_are_empty() -> None:
     """Bare axes, a lone tick at their left edge, read as a chart that failed to draw."""
     con = build([ticket("O", "C1", "2026-10-05T09:00")], [], [plan("C1", "premium", "2025-01-01")])
