@@ -9,6 +9,7 @@ in the metadata, text kept as text.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -98,10 +99,13 @@ def trend(
     target_label: str = "",
     decimal: str = ".",
     empty_text: str = "",
+    changes: Sequence[tuple[float, str]] = (),
 ) -> str:
     """One line per tier over the months (`frame`: month, tier, value); `decimal`
     is the reader's decimal sign for the tick labels; `empty_text` is written
-    across the plot when no tier has a value in any month."""
+    across the plot when no tier has a value in any month; `changes` are (x, label)
+    of policy versions taking effect, x in months from the first (0.5: between the
+    first and second), each drawn as a dotted line named at its foot."""
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.2, 2.7))
         x = np.arange(len(months))
@@ -115,6 +119,18 @@ def trend(
                     else rows[value].fillna(0).to_numpy(float)
                 )
                 ax.plot(x, y, label=tier_labels.get(tier, tier), markersize=4, **TIER_STYLE[tier])
+        for at, label in changes:
+            # A step in a line here may be a new promise, not a change in service.
+            ax.axvline(at, color="#555555", linestyle=":", linewidth=0.9)
+            ax.annotate(
+                label,
+                (at, 0),
+                xycoords=("data", "axes fraction"),
+                textcoords="offset points",
+                xytext=(3, 3),
+                fontsize=7,
+                color="#555555",
+            )
         if target is not None:
             ax.axhline(target, color="black", linewidth=0.8)
             ax.annotate(

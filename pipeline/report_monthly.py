@@ -451,7 +451,21 @@ def build_context(
         for name in closed_breaches["calendar"].unique()
         if policy.calendar(name).is_always_open()
     }
-    sentences = _sentences(m, out_cells, closed_breaches, around_the_clock)
+    # A version taking effect this month comes first: the change against last month
+    # below then compares figures judged by two sets of promises.
+    first_day = dt.date.fromisoformat(f"{month}-01")
+    sentences = [
+        m(
+            "sentence_new_version",
+            version=v.version,
+            date=m.date(v.effective_from),
+            description=m("quoted", text=v.description.strip()),
+            previous=policy.versions[i - 1].version,
+        )
+        for i, v in enumerate(policy.versions)
+        if i > 0 and v in in_month and v.effective_from >= first_day
+    ]
+    sentences += _sentences(m, out_cells, closed_breaches, around_the_clock)
     # Tickets, not rows: a ticket never answered is past both of its limits.
     past_limit = open_rows[open_rows["status"] == "open_breached"]
     sentences += _counted(m, "sentence_open_breached", past_limit["ticket_id"].nunique())
@@ -465,6 +479,13 @@ def build_context(
     # From the first month of the data: months before it would be empty ticks.
     shown_months = [x for x in months if x >= low]
     labels = [m.short_month(x) for x in shown_months]
+    # Where a later version took effect: on a month's boundary, or within the month.
+    changes = [
+        (index - 0.5 if v.effective_from.day == 1 else index, m("chart_version", version=v.version))
+        for v in policy.versions[1:]
+        for index, shown in enumerate(shown_months)
+        if shown == v.effective_from.strftime("%Y-%m") and (index or v.effective_from.day > 1)
+    ]
     trend_charts = []
     for metric in METRICS:
         part = trend_frame[(trend_frame["metric"] == metric)]
@@ -479,6 +500,7 @@ def build_context(
                 tier_labels=tier_labels,
                 decimal=m.decimal,
                 empty_text=m("chart_trend_empty"),
+                changes=changes,
             )
         )
     # Intake by the month of creation: counted by the month a row counts in, the

@@ -142,3 +142,22 @@ def test_an_empty_chart_says_why() -> None:
     assert "No ticket's clock stopped" in _distribution({}, empty_text="No ticket's clock stopped")
     # a chart with a line has no such text
     assert nothing not in _trend([0.5, np.nan], empty_text=nothing)
+
+
+def test_a_policy_version_taking_effect_is_marked_where_it_begins(monkeypatch) -> None:
+    # A step in a compliance line where the promise changed is no change in service.
+    marks = []
+
+    def keep(fig):
+        axes = fig.axes[0]
+        upright = [
+            tuple(line.get_xdata()) for line in axes.lines if len(set(line.get_xdata())) == 1
+        ]
+        marks.append((upright, [text.get_text() for text in axes.texts]))
+        charts.plt.close(fig)
+        return ""
+
+    monkeypatch.setattr(charts, "_svg", keep)
+    _trend([0.9, 0.7], changes=[(0.5, "policy 2026.2")])
+    _trend([0.9, 0.7])
+    assert marks == [([(0.5, 0.5)], ["policy 2026.2"]), ([], [])]

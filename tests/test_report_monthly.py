@@ -700,6 +700,37 @@ def test_a_promise_names_its_overrides_and_the_versions_its_rows_were_judged_by(
     assert promise.endswith("(Kritiek: 1 werkdag) vanaf 15 oktober 2026")
 
 
+def test_a_version_taking_effect_is_said_first_and_marked_on_the_trends() -> None:
+    """Found looking at July's report under a stricter Premium target: "the largest
+    change: Premium first response, -12.8 pp" read as worse service, the new
+    promise was only in the card's small print."""
+    policy = Policy.from_toml(
+        Path(__file__).parent.parent / "docs/examples/premium-4h-from-july.toml"
+    )
+    con = build(
+        [
+            ticket("J", "C1", "2026-06-10T09:00", first_response="2026-06-10T11:00"),
+            ticket("K", "C1", "2026-07-10T09:00", first_response="2026-07-10T15:00"),
+            ticket("L", "C1", "2026-08-10T09:00", first_response="2026-08-10T10:00"),
+        ],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    july = build_context(con, "2026-07", policy=policy)
+    assert july.sentences[0] == (
+        "Policy version 2026.2 took effect on 1 July 2026 (“Premium first response within 4"
+        " working hours.”): changes against earlier months compare with tickets judged by"
+        " version 2025.1."
+    )
+    dutch = build_context(con, "2026-07", policy=policy, lang="nl")
+    assert dutch.sentences[0].startswith("Beleidsversie 2026.2 geldt vanaf 1 juli 2026 („Premium")
+    assert ["policy 2026.2" in svg for svg in july.trend_charts] == [True, True, False]
+    august = build_context(con, "2026-08", policy=policy)
+    assert not any("2026.2" in sentence for sentence in august.sentences)
+    assert "policy 2026.2" in august.trend_charts[0]  # still where it began
+    assert not any("2026.2" in s for s in build_context(con, "2026-06", policy=policy).sentences)
+
+
 def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by() -> None:
     policy = Policy.from_toml(
         Path(__file__).parent.parent / "docs/examples/premium-4h-from-july.toml"
