@@ -1209,12 +1209,13 @@ def write_monthly_report(
     (every row of the breach lists) and manifest.json."""
     policy = policy or Policy.default()
     month = valid_month(month, "--month")
+    # Queried once: each language formats the same rows. Before the folder is made:
+    # a month outside the data left an empty reports/<month>/ behind.
+    data = monthly_data(con, month, policy=policy)
     folder = Path(out_dir) / month
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     context = None
-    # Queried once: each language formats the same rows.
-    data = monthly_data(con, month, policy=policy)
     for lang in langs:
         context = build_context(con, month, lang=lang, policy=policy, data=data)
         written += write_document(

@@ -363,6 +363,12 @@ def test_month_without_breaches_and_outside_the_data() -> None:
         build_context(con, "October")
 
 
+def test_a_month_outside_the_data_leaves_no_folder_behind(tmp_path) -> None:
+    with pytest.raises(EvaluationError, match="outside the loaded data"):
+        write_monthly_report(small_warehouse(), "2024-01", out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_empty_month_inside_the_data() -> None:
     con = build(
         [
