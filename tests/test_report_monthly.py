@@ -731,6 +731,10 @@ def test_a_version_taking_effect_is_said_first_and_marked_on_the_trends() -> Non
     dutch = build_context(con, "2026-07", policy=policy, lang="nl")
     assert dutch.sentences[0].startswith("Beleidsversie 2026.2 geldt vanaf 1 juli 2026 („Premium")
     assert ["policy 2026.2" in svg for svg in july.trend_charts] == [True, True, False]
+    soup = BeautifulSoup(render_html(july, for_print=True), "html.parser")
+    assert soup.select_one(".pagehead").get_text() == (
+        "SLA tiers: Business, PremiumSLA compliance report · July 2026 · policy 2026.2"
+    )
     august = build_context(con, "2026-08", policy=policy)
     assert not any("2026.2" in sentence for sentence in august.sentences)
     assert "policy 2026.2" in august.trend_charts[0]  # still where it began
