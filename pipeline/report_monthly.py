@@ -465,9 +465,11 @@ def build_context(
         for i, v in enumerate(policy.versions)
         if i > 0 and v in in_month and v.effective_from >= first_day
     ]
-    sentences += _sentences(m, out_cells, closed_breaches, around_the_clock)
     # Tickets, not rows: a ticket never answered is past both of its limits.
     past_limit = open_rows[open_rows["status"] == "open_breached"]
+    sentences += _sentences(
+        m, out_cells, closed_breaches, around_the_clock, open_past_limit=len(past_limit) > 0
+    )
     sentences += _counted(m, "sentence_open_breached", past_limit["ticket_id"].nunique())
     sentences += _counted(
         m,
@@ -825,7 +827,12 @@ def _counted(m: Messages, key: str, count: int) -> list[str]:
 
 
 def _sentences(
-    m: Messages, cells: list[Cell], breaches: pd.DataFrame, around_the_clock: set[str]
+    m: Messages,
+    cells: list[Cell],
+    breaches: pd.DataFrame,
+    around_the_clock: set[str],
+    *,
+    open_past_limit: bool = False,
 ) -> list[str]:
     if not any(c.tickets for c in cells):
         # "No breaches" would read as good news: the truth is that nothing was measured.
@@ -881,7 +888,9 @@ def _sentences(
             )
         )
     else:
-        out.append(m("sentence_no_breaches"))
+        # Beside tickets still open past their limit (said next), "no breaches" read
+        # as a clean month.
+        out.append(m("sentence_no_closed_breaches" if open_past_limit else "sentence_no_breaches"))
     return out
 
 

@@ -786,6 +786,12 @@ def test_a_card_says_how_many_tickets_its_share_is_of() -> None:
 def test_a_month_of_open_tickets_says_why_its_charts_are_empty() -> None:
     """Bare axes, a lone tick at their left edge, read as a chart that failed to draw."""
     con = build([ticket("O", "C1", "2026-10-05T09:00")], [], [plan("C1", "premium", "2025-01-01")])
+    # Nor does the summary call a month with a ticket past its limit one without breaches.
+    assert list(build_context(con, MONTH).sentences) == [
+        "No tier can be compared with last month yet.",
+        "No SLA breaches among the responses and resolutions of this month.",
+        "1 ticket is still open at month end and already past its limit (listed below).",
+    ]
     for lang, trend, distribution in (
         ("en", "No ticket met or breached its limit in these months", "clock stopped this month"),
         ("nl", "Geen ticket haalde of overschreed zijn limiet", "stopte de klok deze maand"),
