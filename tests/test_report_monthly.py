@@ -1113,10 +1113,12 @@ def test_changes_are_in_the_readers_percentage_points(con) -> None:
     assert re.search(r"t\.o\.v\. vorige maand: [+−±]\d+,\d\u00a0procentpunt", cards)
     assert " pt" not in cards
     # Each comparison stays whole on its line ("t.o.v. 12-" / "maandsgemiddelde" read badly).
-    assert [s.get_text() for s in soup.select("span.nw")][:2] == [
+    whole = [s.get_text() for s in soup.select("span.nw")]
+    assert [s for s in whole if s.startswith("t.o.v.")][:2] == [
         "t.o.v. vorige maand: −3,4\u00a0procentpunt",
         "t.o.v. 12-maandsgemiddelde: −1,2\u00a0procentpunt",
     ]
+    assert whole[0] == "95%-BI 84,9\u00a0% – 93,5\u00a0%"  # the card's interval, whole too
     english = BeautifulSoup(render_html(build_context(con, MONTH)), "html.parser").get_text(" ")
     assert re.search(r"vs last month: [+−±]\d+\.\d\u00a0pp", english)
 
