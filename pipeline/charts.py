@@ -156,7 +156,7 @@ def trend(
             _legend_above(ax)
         else:
             # Without a line the axis would end at the first month's tick.
-            ax.set_xlim(-0.5, len(months) - 0.5)
+            ax.set_xlim(-0.5, max(len(months), 1) - 0.5)  # a range of no months too
             _say_empty(ax, empty_text)
         return _svg(fig)
 

@@ -1,4 +1,5 @@
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -142,6 +143,14 @@ def test_an_empty_chart_says_why() -> None:
     assert "No ticket's clock stopped" in _distribution({}, empty_text="No ticket's clock stopped")
     # a chart with a line has no such text
     assert nothing not in _trend([0.5, np.nan], empty_text=nothing)
+    # nor does a range of no months (the tier report's empty range) warn of a singular axis
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = pd.DataFrame({"month": [], "tier": [], "compliance": []})
+        svg = charts.trend(
+            empty, [], [], title="t", ylabel="y", xlabel="x", tier_labels={}, empty_text=nothing
+        )
+    assert nothing in svg
 
 
 def test_a_policy_version_taking_effect_is_marked_where_it_begins(monkeypatch) -> None:
