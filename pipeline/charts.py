@@ -9,6 +9,7 @@ in the metadata, text kept as text.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -57,6 +58,24 @@ def _decimal_axes(ax: plt.Axes, decimal: str) -> None:
     ax.yaxis.set_major_formatter(_DecimalFormatter(decimal))
 
 
+def _legend_above(ax: plt.Axes) -> None:
+    """The legend between the title and the plot: inside it would cover a line, or
+    a target's label."""
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        ncols=4,
+        fontsize=7,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+
+
+def _say_empty(ax: plt.Axes, text: str) -> None:
+    """An empty plot says why in its middle: bare axes read as a rendering fault."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555")
+
+
 def _svg(fig: plt.Figure) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
@@ -79,9 +98,14 @@ def trend(
     target: float | None = None,
     target_label: str = "",
     decimal: str = ".",
+    empty_text: str = "",
+    changes: Sequence[tuple[float, str]] = (),
 ) -> str:
     """One line per tier over the months (`frame`: month, tier, value); `decimal`
-    is the reader's decimal sign for the tick labels."""
+    is the reader's decimal sign for the tick labels; `empty_text` is written
+    across the plot when no tier has a value in any month; `changes` are (x, label)
+    of policy versions taking effect, x in months from the first (0.5: between the
+    first and second), each drawn as a dotted line named at its foot."""
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.2, 2.7))
         x = np.arange(len(months))
@@ -95,6 +119,18 @@ def trend(
                     else rows[value].fillna(0).to_numpy(float)
                 )
                 ax.plot(x, y, label=tier_labels.get(tier, tier), markersize=4, **TIER_STYLE[tier])
+        for at, label in changes:
+            # A step in a line here may be a new promise, not a change in service.
+            ax.axvline(at, color="#555555", linestyle=":", linewidth=0.9)
+            ax.annotate(
+                label,
+                (at, 0),
+                xycoords=("data", "axes fraction"),
+                textcoords="offset points",
+                xytext=(3, 3),
+                fontsize=7,
+                color="#555555",
+            )
         if target is not None:
             ax.axhline(target, color="black", linewidth=0.8)
             ax.annotate(
@@ -117,15 +153,11 @@ def trend(
                 MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True)
             )
         if ax.get_legend_handles_labels()[0]:
-            # Between the title and the plot: inside it would cover a line.
-            ax.legend(
-                loc="lower left",
-                bbox_to_anchor=(0, 1),
-                ncols=4,
-                fontsize=7,
-                frameon=False,
-                borderaxespad=0.2,
-            )
+            _legend_above(ax)
+        else:
+            # Without a line the axis would end at the first month's tick.
+            ax.set_xlim(-0.5, max(len(months), 1) - 0.5)  # a range of no months too
+            _say_empty(ax, empty_text)
         return _svg(fig)
 
 
@@ -142,10 +174,13 @@ def distribution(
     limit_label: str,
     max_hours: float | None = None,
     decimal: str = ".",
+    empty_text: str = "",
 ) -> str:
     """ECDF per tier from percentiles 0..100 of working time (seconds); the x axis
-    ends at `max_hours` when given (the tail beyond it is cut, not rescaled);
-    `decimal` is the reader's decimal sign for the tick labels."""
+    ends at `max_hours` when given (the tail beyond it is cut, not rescaled), and
+    always far enough past the target and limit lines to show their labels;
+    `decimal` is the reader's decimal sign for the tick labels; `empty_text` is
+    written across the plot when no tier has a time."""
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(7.2, 2.6))
         share = np.linspace(0, 100, 101)
@@ -168,12 +203,20 @@ def distribution(
                 ax.annotate(
                     label, (hours, height), textcoords="offset points", xytext=(3, 0), fontsize=7
                 )
-        ax.set_title(title, loc="left", fontweight="bold")
+        ax.set_title(title, loc="left", fontweight="bold", pad=16)  # room for the legend
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 102)
-        ax.set_xlim(left=0, right=max_hours)
+        right = ax.get_xlim()[1] if max_hours is None else max_hours
+        marks = [hours for hours in (target_hours, limit_hours) if hours]
+        if marks:
+            # A line at the axis' end (a month of fast tickets ends the axis at the
+            # target) puts its label past the plot.
+            right = max(right, max(marks) * 1.15)
+        ax.set_xlim(left=0, right=right)
         _decimal_axes(ax, decimal)
-        if ax.get_legend_handles_labels()[0]:  # an empty month has no lines to name
-            ax.legend(loc="lower right", fontsize=7, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            _legend_above(ax)
+        else:
+            _say_empty(ax, empty_text)
         return _svg(fig)

@@ -451,9 +451,25 @@ def build_context(
         for name in closed_breaches["calendar"].unique()
         if policy.calendar(name).is_always_open()
     }
-    sentences = _sentences(m, out_cells, closed_breaches, around_the_clock)
+    # A version taking effect this month comes first: the change against last month
+    # below then compares figures judged by two sets of promises.
+    first_day = dt.date.fromisoformat(f"{month}-01")
+    sentences = [
+        m(
+            "sentence_new_version",
+            version=v.version,
+            date=m.date(v.effective_from),
+            description=m("quoted", text=v.description.strip()),
+            previous=policy.versions[i - 1].version,
+        )
+        for i, v in enumerate(policy.versions)
+        if i > 0 and v in in_month and v.effective_from >= first_day
+    ]
     # Tickets, not rows: a ticket never answered is past both of its limits.
     past_limit = open_rows[open_rows["status"] == "open_breached"]
+    sentences += _sentences(
+        m, out_cells, closed_breaches, around_the_clock, open_past_limit=len(past_limit) > 0
+    )
     sentences += _counted(m, "sentence_open_breached", past_limit["ticket_id"].nunique())
     sentences += _counted(
         m,
@@ -465,6 +481,13 @@ def build_context(
     # From the first month of the data: months before it would be empty ticks.
     shown_months = [x for x in months if x >= low]
     labels = [m.short_month(x) for x in shown_months]
+    # Where a later version took effect: on a month's boundary, or within the month.
+    changes = [
+        (index - 0.5 if v.effective_from.day == 1 else index, m("chart_version", version=v.version))
+        for v in policy.versions[1:]
+        for index, shown in enumerate(shown_months)
+        if shown == v.effective_from.strftime("%Y-%m") and (index or v.effective_from.day > 1)
+    ]
     trend_charts = []
     for metric in METRICS:
         part = trend_frame[(trend_frame["metric"] == metric)]
@@ -478,6 +501,8 @@ def build_context(
                 xlabel=m("chart_month"),
                 tier_labels=tier_labels,
                 decimal=m.decimal,
+                empty_text=m("chart_trend_empty"),
+                changes=changes,
             )
         )
     # Intake by the month of creation: counted by the month a row counts in, the
@@ -519,6 +544,7 @@ def build_context(
                 target_label=m("chart_target") + " (Business)",
                 limit_label=m("chart_limit"),
                 decimal=m.decimal,
+                empty_text=m("chart_dist_empty"),
             )
         )
 
@@ -801,7 +827,12 @@ def _counted(m: Messages, key: str, count: int) -> list[str]:
 
 
 def _sentences(
-    m: Messages, cells: list[Cell], breaches: pd.DataFrame, around_the_clock: set[str]
+    m: Messages,
+    cells: list[Cell],
+    breaches: pd.DataFrame,
+    around_the_clock: set[str],
+    *,
+    open_past_limit: bool = False,
 ) -> list[str]:
     if not any(c.tickets for c in cells):
         # "No breaches" would read as good news: the truth is that nothing was measured.
@@ -857,7 +888,9 @@ def _sentences(
             )
         )
     else:
-        out.append(m("sentence_no_breaches"))
+        # Beside tickets still open past their limit (said next), "no breaches" read
+        # as a clean month.
+        out.append(m("sentence_no_closed_breaches" if open_past_limit else "sentence_no_breaches"))
     return out
 
 
@@ -1185,12 +1218,13 @@ def write_monthly_report(
     (every row of the breach lists) and manifest.json."""
     policy = policy or Policy.default()
     month = valid_month(month, "--month")
+    # Queried once: each language formats the same rows. Before the folder is made:
+    # a month outside the data left an empty reports/<month>/ behind.
+    data = monthly_data(con, month, policy=policy)
     folder = Path(out_dir) / month
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     context = None
-    # Queried once: each language formats the same rows.
-    data = monthly_data(con, month, policy=policy)
     for lang in langs:
         context = build_context(con, month, lang=lang, policy=policy, data=data)
         written += write_document(

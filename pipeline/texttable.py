@@ -11,6 +11,7 @@ gives for Latin text; the last column is the one that takes the rest of a line.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +64,13 @@ def _pad(text: str, width: int, *, right: bool) -> str:
     return fill + text if right else text + fill
 
 
+def _usual_width(header: str, cells: Sequence[str]) -> int:
+    """The width nine in ten of `cells` fit in, and the longest word of `header`."""
+    sizes = sorted(display_width(" ".join(cell.split())) for cell in cells)
+    usual = sizes[math.ceil(len(sizes) * 0.9) - 1] if sizes else 1
+    return max([usual, 1] + [display_width(word) for word in header.split()])
+
+
 @dataclass(frozen=True)
 class TextTable:
     """A table as lines of text: the header's lines and each record's lines."""
@@ -85,8 +93,10 @@ def text_table(
 
     Each column but the last is as wide as its widest cell or longest header
     word; the last column takes the rest of the line. While that rest is under
-    `min_last` the widest other column gives up a cell (its cells then wrap,
-    and the column keeps only the width its wrapped lines use).
+    `min_last` a column gives up a cell (its cells then wrap, and the column
+    keeps only the width its wrapped lines use): the widest of those wider than
+    nine in ten of their cells need (a column with a rare long id), else the
+    widest.
     Columns whose index is in `right` are right-aligned (numbers).
 
     Raises ValueError when the columns cannot fit in `total` cells at all.
@@ -102,11 +112,15 @@ def text_table(
         )
         for i in range(n - 1)
     ]
+    # One ticket id of 80 characters must wrap in its own cell, not narrow every
+    # column alike: narrowed that way, "14 Oct 2026 17:00" wrapped on every row.
+    usual = [_usual_width(header[i], [row[i] for row in rows]) for i in range(n - 1)]
     room = total - gap * (n - 1) - min_last
     if room < n - 1:
         raise ValueError(f"{n} columns do not fit in {total} cells")
     while sum(widths) > room:
-        widest = max(range(n - 1), key=lambda i: widths[i])
+        over = [i for i in range(n - 1) if widths[i] > usual[i]] or range(n - 1)
+        widest = max(over, key=lambda i: widths[i])
         widths[widest] -= 1
     # A narrowed column wraps between words, so its lines may all be shorter
     # than the width left to it: keep only what they use, for the last column.

@@ -1,4 +1,5 @@
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -98,3 +99,74 @@ def test_dutch_ticks_have_a_decimal_comma() -> None:
     assert "0,5" in dutch and "2,5" in dutch
     assert not any("." in t for t in dutch)
     assert "0.5" in _tick_texts(charts.distribution(quantiles, **options))
+
+
+def _distribution(quantiles, **options):
+    return charts.distribution(
+        quantiles,
+        title="t",
+        xlabel="x",
+        ylabel="y",
+        tier_labels={"premium": "Premium"},
+        target_hours=25.5,
+        limit_hours=59.5,
+        target_label="target (Business)",
+        limit_label="limit",
+        **options,
+    )
+
+
+def test_the_distribution_shows_its_lines_labels_and_legend_clear_of_each_other(monkeypatch):
+    # One fast ticket: the axis ended at 62 h, the limit's label past it, and the
+    # legend in the lower right corner sat on the limit line and its label.
+    figures = []
+
+    def keep(fig):
+        fig.canvas.draw()
+        axes = fig.axes[0]
+        legend = axes.get_legend().get_window_extent()
+        figures.append((axes.get_xlim(), legend.y0 - axes.get_window_extent().y1))
+        charts.plt.close(fig)
+        return ""
+
+    monkeypatch.setattr(charts, "_svg", keep)
+    _distribution({"premium": np.full(101, 2 * 3600.0)})
+    _distribution({"premium": np.full(101, 2 * 3600.0)}, max_hours=40)
+    for (left, right), legend_above_plot in figures:
+        assert (left, right) == (0, pytest.approx(59.5 * 1.15))
+        assert legend_above_plot >= 0
+
+
+def test_an_empty_chart_says_why() -> None:
+    nothing = "No ticket met or breached its limit in these months"
+    assert nothing in _trend([np.nan, np.nan], empty_text=nothing)
+    assert "No ticket's clock stopped" in _distribution({}, empty_text="No ticket's clock stopped")
+    # a chart with a line has no such text
+    assert nothing not in _trend([0.5, np.nan], empty_text=nothing)
+    # nor does a range of no months (the tier report's empty range) warn of a singular axis
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = pd.DataFrame({"month": [], "tier": [], "compliance": []})
+        svg = charts.trend(
+            empty, [], [], title="t", ylabel="y", xlabel="x", tier_labels={}, empty_text=nothing
+        )
+    assert nothing in svg
+
+
+def test_a_policy_version_taking_effect_is_marked_where_it_begins(monkeypatch) -> None:
+    # A step in a compliance line where the promise changed is no change in service.
+    marks = []
+
+    def keep(fig):
+        axes = fig.axes[0]
+        upright = [
+            tuple(line.get_xdata()) for line in axes.lines if len(set(line.get_xdata())) == 1
+        ]
+        marks.append((upright, [text.get_text() for text in axes.texts]))
+        charts.plt.close(fig)
+        return ""
+
+    monkeypatch.setattr(charts, "_svg", keep)
+    _trend([0.9, 0.7], changes=[(0.5, "policy 2026.2")])
+    _trend([0.9, 0.7])
+    assert marks == [([(0.5, 0.5)], ["policy 2026.2"]), ([], [])]

@@ -363,6 +363,12 @@ def test_month_without_breaches_and_outside_the_data() -> None:
         build_context(con, "October")
 
 
+def test_a_month_outside_the_data_leaves_no_folder_behind(tmp_path) -> None:
+    with pytest.raises(EvaluationError, match="outside the loaded data"):
+        write_monthly_report(small_warehouse(), "2024-01", out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_empty_month_inside_the_data() -> None:
     con = build(
         [
@@ -700,6 +706,41 @@ def test_a_promise_names_its_overrides_and_the_versions_its_rows_were_judged_by(
     assert promise.endswith("(Kritiek: 1 werkdag) vanaf 15 oktober 2026")
 
 
+def test_a_version_taking_effect_is_said_first_and_marked_on_the_trends() -> None:
+    """Found looking at July's report under a stricter Premium target: "the largest
+    change: Premium first response, -12.8 pp" read as worse service, the new
+    promise was only in the card's small print."""
+    policy = Policy.from_toml(
+        Path(__file__).parent.parent / "docs/examples/premium-4h-from-july.toml"
+    )
+    con = build(
+        [
+            ticket("J", "C1", "2026-06-10T09:00", first_response="2026-06-10T11:00"),
+            ticket("K", "C1", "2026-07-10T09:00", first_response="2026-07-10T15:00"),
+            ticket("L", "C1", "2026-08-10T09:00", first_response="2026-08-10T10:00"),
+        ],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    july = build_context(con, "2026-07", policy=policy)
+    assert july.sentences[0] == (
+        "Policy version 2026.2 took effect on 1 July 2026 (“Premium first response within 4"
+        " working hours.”): changes against earlier months compare with tickets judged by"
+        " version 2025.1."
+    )
+    dutch = build_context(con, "2026-07", policy=policy, lang="nl")
+    assert dutch.sentences[0].startswith("Beleidsversie 2026.2 geldt vanaf 1 juli 2026 („Premium")
+    assert ["policy 2026.2" in svg for svg in july.trend_charts] == [True, True, False]
+    soup = BeautifulSoup(render_html(july, for_print=True), "html.parser")
+    assert soup.select_one(".pagehead").get_text() == (
+        "SLA tiers: Business, PremiumSLA compliance report · July 2026 · policy 2026.2"
+    )
+    august = build_context(con, "2026-08", policy=policy)
+    assert not any("2026.2" in sentence for sentence in august.sentences)
+    assert "policy 2026.2" in august.trend_charts[0]  # still where it began
+    assert not any("2026.2" in s for s in build_context(con, "2026-06", policy=policy).sentences)
+
+
 def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by() -> None:
     policy = Policy.from_toml(
         Path(__file__).parent.parent / "docs/examples/premium-4h-from-july.toml"
@@ -712,6 +753,52 @@ def test_a_card_names_the_version_a_row_created_before_the_month_was_judged_by()
     context = build_context(con, "2026-07", policy=policy)
     cell = next(c for c in context.cells if (c.tier, c.metric) == ("premium", "first_response"))
     assert cell.promise == "8 working hours; 4 working hours from 1 July 2026"
+
+
+def test_a_card_says_how_many_tickets_its_share_is_of() -> None:
+    """A manager read "100.0%" on a card as a perfect month; it was one ticket."""
+
+    def card(context, tier: str, metric: str) -> str:
+        soup = BeautifulSoup(render_html(context), "html.parser")
+        found = soup.select_one(f'#summary .card[data-tier="{tier}"][data-metric="{metric}"]')
+        return " ".join(found.get_text().split())
+
+    con = small_warehouse()  # Premium: first response 2 met, 1 breached
+    text = card(build_context(con, MONTH), "premium", "first_response")
+    assert "2 of 3 tickets met the limit · 95% CI " in text
+    dutch = card(build_context(con, MONTH, lang="nl"), "premium", "first_response")
+    assert "2 van 3 tickets binnen de limiet · 95%-BI " in dutch
+    con = small_warehouse()  # a report's evaluation is reused: change a fresh warehouse
+    con.execute("DELETE FROM tickets WHERE ticket_id IN ('A', 'B')")
+    text = card(build_context(con, MONTH), "premium", "resolution")
+    assert "100.0% 1 of 1 ticket met the limit · 95% CI 20.7% – 100.0%" in text
+    # Counted but still open: the card says so, not a bare dash.
+    con = small_warehouse()
+    con.execute("DELETE FROM tickets WHERE ticket_id IN ('A', 'B')")
+    con.execute("UPDATE tickets SET first_response_at = NULL, resolved_at = NULL")
+    text = card(build_context(con, MONTH), "premium", "resolution")
+    assert "No ticket judged yet: 1 counted, 1 of them still open." in text
+    assert "No ticket counted this month." in card(
+        build_context(con, MONTH), "business", "resolution"
+    )
+
+
+def test_a_month_of_open_tickets_says_why_its_charts_are_empty() -> None:
+    """Bare axes, a lone tick at their left edge, read as a chart that failed to draw."""
+    con = build([ticket("O", "C1", "2026-10-05T09:00")], [], [plan("C1", "premium", "2025-01-01")])
+    # Nor does the summary call a month with a ticket past its limit one without breaches.
+    assert list(build_context(con, MONTH).sentences) == [
+        "No tier can be compared with last month yet.",
+        "No SLA breaches among the responses and resolutions of this month.",
+        "1 ticket is still open at month end and already past its limit (listed below).",
+    ]
+    for lang, trend, distribution in (
+        ("en", "No ticket met or breached its limit in these months", "clock stopped this month"),
+        ("nl", "Geen ticket haalde of overschreed zijn limiet", "stopte de klok deze maand"),
+    ):
+        context = build_context(con, MONTH, lang=lang)
+        assert [trend in svg for svg in context.trend_charts] == [True, True, False]
+        assert [distribution in svg for svg in context.distribution_charts] == [True, True]
 
 
 def test_trends_start_at_the_first_month_of_the_data() -> None:
@@ -1026,10 +1113,12 @@ def test_changes_are_in_the_readers_percentage_points(con) -> None:
     assert re.search(r"t\.o\.v\. vorige maand: [+−±]\d+,\d\u00a0procentpunt", cards)
     assert " pt" not in cards
     # Each comparison stays whole on its line ("t.o.v. 12-" / "maandsgemiddelde" read badly).
-    assert [s.get_text() for s in soup.select("span.nw")][:2] == [
+    whole = [s.get_text() for s in soup.select("span.nw")]
+    assert [s for s in whole if s.startswith("t.o.v.")][:2] == [
         "t.o.v. vorige maand: −3,4\u00a0procentpunt",
         "t.o.v. 12-maandsgemiddelde: −1,2\u00a0procentpunt",
     ]
+    assert whole[0] == "95%-BI 84,9\u00a0% – 93,5\u00a0%"  # the card's interval, whole too
     english = BeautifulSoup(render_html(build_context(con, MONTH)), "html.parser").get_text(" ")
     assert re.search(r"vs last month: [+−±]\d+\.\d\u00a0pp", english)
 

@@ -65,6 +65,21 @@ def test_text_table_narrows_the_widest_column_to_leave_room_for_the_last() -> No
     assert lines[0][26:] == "subject"
 
 
+def test_text_table_narrows_a_column_of_rare_long_ids_before_the_dates() -> None:
+    # One id of 60 characters among ten: it wraps in its cell; the deadlines,
+    # the widest column of every other row, stay on one line.
+    rows = [(f"T{i:06d}", "14 Oct 2026 17:00", "subject") for i in range(9)]
+    long = "TICKET-" + "0123456789" * 5 + "-123"
+    rows.append((long, "3 Nov 2026 10:00", "subject"))
+    table = text_table(["Ticket", "Deadline", "Subject"], rows, total=50, min_last=20)
+    assert table.widths == (9, 17, 20)
+    assert all(len(r) == 1 for r in table.records[:9])
+    assert table.records[0][0] == "T000000    14 Oct 2026 17:00  subject"
+    long_id = table.records[9]
+    assert [line[:9].strip() for line in long_id] == [long[k : k + 9] for k in range(0, 61, 9)]
+    assert long_id[0][11:] == "3 Nov 2026 10:00   subject"
+
+
 def test_text_table_refuses_what_cannot_fit() -> None:
     with pytest.raises(ValueError, match="every row needs 2 cells"):
         text_table(["A", "B"], [("only one",)], total=40)
