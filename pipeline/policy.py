@@ -250,7 +250,9 @@ class Policy:
             line = _line_of(text, exc.field)
             if line is None:
                 raise
-            raise PolicyError(exc.source, exc.field, exc.message, line=line) from None
+            raise PolicyError(
+                exc.source, exc.field, exc.message, line=line, version=exc.version
+            ) from None
 
     @classmethod
     def load(cls, path: str | Path | None) -> Policy:
@@ -303,10 +305,17 @@ class Policy:
         raw_versions = doc.get("versions")
         if not isinstance(raw_versions, list | tuple) or not raw_versions:
             raise PolicyError(source, "versions", "at least one [[versions]] table is required")
-        versions = [
-            _parse_version(v, source, f"versions[{i}]", tables, built)
-            for i, v in enumerate(raw_versions)
-        ]
+        versions = []
+        for i, raw_version in enumerate(raw_versions):
+            try:
+                versions.append(
+                    _parse_version(raw_version, source, f"versions[{i}]", tables, built)
+                )
+            except PolicyError as exc:
+                name = raw_version.get("version") if isinstance(raw_version, Mapping) else None
+                if not isinstance(name, str) or not name.strip():
+                    raise
+                raise PolicyError(exc.source, exc.field, exc.message, version=name) from None
         _check_version_order(versions, source)
         return cls(
             name=name,
@@ -991,6 +1000,7 @@ def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
                 f"versions[{i}].version",
                 f"{v.version!r} is also the name of versions[{first_with[v.version]}]; "
                 "version names must be unique",
+                version=v.version,
             )
         first_with[v.version] = i
     for i in range(1, len(versions)):
@@ -1001,6 +1011,7 @@ def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
                 f"versions[{i}].effective_from",
                 f"{this.effective_from} is also the effective_from of versions[{i - 1}] "
                 f"({before.version!r}); each version needs its own date",
+                version=this.version,
             )
         if this.effective_from < before.effective_from:
             raise PolicyError(
@@ -1008,4 +1019,5 @@ def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
                 f"versions[{i}].effective_from",
                 f"{this.effective_from} is before versions[{i - 1}] ({before.version!r}, "
                 f"{before.effective_from}); list the versions oldest first",
+                version=this.version,
             )

@@ -520,7 +520,12 @@ def test_a_mistake_is_an_error_naming_the_file_and_the_field(
         Policy.from_dict(doc, source=SOURCE)
     assert caught.value.source == SOURCE
     assert caught.value.field == field
-    assert str(caught.value).startswith(f"policy {SOURCE}, field {field!r}: ")
+    # A field inside a [[versions]] table also names that version by its name.
+    index = re.match(r"versions\[(\d+)\]", field)
+    name = doc["versions"][int(index[1])].get("version") if index else None
+    version = f", version {name!r}" if isinstance(name, str) and name.strip() else ""
+    assert caught.value.version == (name if version else None)
+    assert str(caught.value).startswith(f"policy {SOURCE}{version}, field {field!r}: ")
     assert words in str(caught.value)
 
 
@@ -571,7 +576,8 @@ def test_a_policy_file_error_names_the_file(tmp_path) -> None:
         Policy.from_toml(path)
     # The file and the line (61 of the default file: first response's at_risk_share).
     assert str(caught.value).startswith(
-        f"policy {path}, line 61, field 'versions[0].metrics.first_response.at_risk_share': "
+        f"policy {path}, line 61, version '2025.1', "
+        "field 'versions[0].metrics.first_response.at_risk_share': "
     )
 
 
@@ -645,7 +651,32 @@ def test_an_error_in_a_file_names_its_line(
     with pytest.raises(PolicyError) as caught:
         Policy.from_toml(path)
     assert caught.value.line == at + offset, str(caught.value)
-    assert str(caught.value).startswith(f"policy {path}, line {at + offset}, field ")
+    version = "" if caught.value.version is None else f", version {caught.value.version!r}"
+    assert str(caught.value).startswith(f"policy {path}, line {at + offset}{version}, field ")
+
+
+def test_an_error_inside_a_version_names_that_version(tmp_path) -> None:
+    # An author thinks of "2026.2", not of the index in versions[1]: the message
+    # used to name only the index.
+    text = DEFAULT_TOML.read_text("utf-8") + SECOND_VERSION.replace(
+        "target_days = 2,", "target_days = '2',"
+    )
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(_write(tmp_path, text))
+    assert caught.value.version == "2026.2"
+    assert "line 104, version '2026.2', field 'versions[1].metrics.resolution.targets." in str(
+        caught.value
+    )
+    # A version out of order is named too; one without a name cannot be.
+    text = DEFAULT_TOML.read_text("utf-8") + SECOND_VERSION.replace("2026-07-01", "2019-07-01")
+    with pytest.raises(PolicyError, match=r", version '2026\.2', field 'versions\[1\]\.eff"):
+        Policy.from_toml(_write(tmp_path, text))
+    doc = Policy.default().document
+    del _v(doc)["version"]
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_dict(doc, source=SOURCE)
+    assert caught.value.version is None
+    assert str(caught.value).startswith(f"policy {SOURCE}, field 'versions[0].version': ")
 
 
 def test_the_default_policy_is_valid_and_its_hash_unchanged() -> None:
