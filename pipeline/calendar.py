@@ -44,6 +44,7 @@ import pandas as pd
 
 from pipeline.errors import CalendarError, WorkingTimeError
 from pipeline.instants import (
+    COUNTED_SPAN,
     NAT_NS,
     is_zone_name,
     iso_date,
@@ -58,6 +59,25 @@ NS = 10**9
 # The names a holiday may be excluded by are looked up over this span of years,
 # so that a name misspelt in a policy is an error and not a silent no-op.
 _HOLIDAY_NAME_YEARS = range(1990, 2061)
+# The local dates a closed date, closure or opening may fall on: the span of
+# instants the pipeline counts in (instants.COUNTED_SPAN). An opening until 2926
+# (a typo for 2026) was accepted and then stopped every evaluation with an
+# out-of-bounds traceback; a closed date in 9999 or 1066 could never matter.
+_DATED_SPAN = (COUNTED_SPAN[0].tz_localize(None), COUNTED_SPAN[1].tz_localize(None))
+
+
+def _check_dated(calendar: str, field: str, value: Any, local: Any) -> None:
+    """Refuse a local date or date-time outside _DATED_SPAN."""
+    first, end = _DATED_SPAN
+    if not first <= pd.Timestamp(local) <= end:
+        raise CalendarError(
+            calendar,
+            field,
+            f"{value!r} is outside the dates a calendar may name, {first.date()} to "
+            f"{end.date()} (a typo?)",
+        )
+
+
 # How far add_working_seconds may search before it declares a calendar closed.
 _MAX_SEARCH_DAYS = 366 * 200
 # The instants a span may cover: nanosecond timestamps end in April 2262, and a
@@ -185,6 +205,7 @@ def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
         raise CalendarError(calendar, field, f"malformed date-time {text!r}") from None
     if ts.tzinfo is not None:
         raise CalendarError(calendar, field, f"{text!r}: give local time without an offset")
+    _check_dated(calendar, field, text, ts)
     return np.datetime64(ts.as_unit("s").to_datetime64(), "s")
 
 
@@ -192,6 +213,7 @@ def _parse_date(calendar: str, field: str, value: Any) -> dt.date:
     day = iso_date(value)
     if day is None:
         raise CalendarError(calendar, field, f"malformed date {value!r} (use YYYY-MM-DD)")
+    _check_dated(calendar, field, value, day)
     return day
 
 
