@@ -925,15 +925,25 @@ def _parse_outage(raw: Any, source: str, where: str, tables: Mapping) -> OutageL
             source, f"{where}.calendar", f"unknown calendar {calendar!r}{_hint(calendar, tables)}"
         )
     target = raw.get("first_response_target_hours")
+    if target is not None:
+        target = _number(target, source, f"{where}.first_response_target_hours", most=MOST["hours"])
+    applies_to = _strings(
+        raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
+    )
+    if target is not None and "first_response" not in applies_to:
+        # Accepted, it would do nothing: a call's first response outside applies_to
+        # is held to its tier's target, so the line's own target was silently unused.
+        raise PolicyError(
+            source,
+            f"{where}.first_response_target_hours",
+            "the outage line's first response target only applies when applies_to "
+            'names "first_response"; add it there or leave the target out',
+        )
     return OutageLine(
         match=match,
         calendar=calendar,
-        first_response_target_hours=None
-        if target is None
-        else _number(target, source, f"{where}.first_response_target_hours", most=MOST["hours"]),
-        applies_to=_strings(
-            raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
-        ),
+        first_response_target_hours=target,
+        applies_to=applies_to,
         billable_cause_domain=_choice(
             raw.get("billable_cause_domain", "customer"),
             CAUSE_DOMAINS,

@@ -302,6 +302,16 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
+        "outage_target_not_applied",
+        # Accepted, the target was silently unused: outside applies_to a call's
+        # first response is held to its tier's target.
+        lambda d: _v(d)["outage_line"].update(
+            first_response_target_hours=1, applies_to=["resolution"]
+        ),
+        f"{OUTAGE}.first_response_target_hours",
+        'only applies when applies_to names "first_response"',
+    ),
+    (
         "outage_applies_to",
         lambda d: _v(d)["outage_line"].update(applies_to=["first_respons"]),
         f"{OUTAGE}.applies_to[0]",
