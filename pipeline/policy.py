@@ -724,7 +724,21 @@ def _rule_value(field: str, value: Any, source: str, where: str) -> Any:
     if kind is bool:
         return _boolean(value, source, where)
     if kind is str:
-        return _string(value, source, where)
+        text = _string(value, source, where)
+        # The loader trims free text and stores an empty cell as no value
+        # (sla_text in load_macros.sql): such a rule would silently match nothing.
+        if not text.strip():
+            raise PolicyError(
+                source, where, "an empty value matches no ticket (an empty cell is loaded as none)"
+            )
+        if text != text.strip():
+            raise PolicyError(
+                source,
+                where,
+                f"{text!r} has spaces at its ends, which no loaded value has (the loader "
+                f"trims them): write {text.strip()!r}",
+            )
+        return text
     return _choice(value, kind, source, where)
 
 

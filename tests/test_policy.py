@@ -302,6 +302,19 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
+        "exclude_empty_text",
+        # Accepted, the rule matched nothing: the loader stores an empty cell as none.
+        lambda d: _res(d).update(exclude=[{"rule": "x", "field": "category", "value": ""}]),
+        f"{RES}.exclude[0].value",
+        "an empty value matches no ticket",
+    ),
+    (
+        "match_padded_text",
+        lambda d: _v(d)["outage_line"].update(match={"source_system": "zendesk "}),
+        f"{OUTAGE}.match.source_system",
+        "'zendesk ' has spaces at its ends, which no loaded value has (the loader trims",
+    ),
+    (
         "outage_target_not_applied",
         # Accepted, the target was silently unused: outside applies_to a call's
         # first response is held to its tier's target.
