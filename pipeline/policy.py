@@ -768,7 +768,9 @@ def _parse_tier(key: str, spec: Any, source: str, where: str) -> Tier:
         if price is None
         else _number(price, source, f"{where}.price_eur_month", allow_zero=True),
         price_label=_string(spec.get("price_label", ""), source, f"{where}.price_label"),
-        support=_strings(spec.get("support", []), source, f"{where}.support"),
+        # The tier report names each in words of the report's language, as it
+        # names a ticket's channel: a misspelt one ("emial") was shown as it stood.
+        support=_strings(spec.get("support", []), source, f"{where}.support", choices=CHANNELS),
         support_descriptions=_texts(
             spec.get("support_description", ""), source, f"{where}.support_description"
         ),

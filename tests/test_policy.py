@@ -302,6 +302,12 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
+        "support_channel_unknown",
+        lambda d: _v(d)["tiers"]["business"].update(support=["chat", "emial"]),
+        f"{V0}.tiers.business.support[1]",
+        "unknown value 'emial' (did you mean 'email'?)",
+    ),
+    (
         "exclude_empty_text",
         # Accepted, the rule matched nothing: the loader stores an empty cell as none.
         lambda d: _res(d).update(exclude=[{"rule": "x", "field": "category", "value": ""}]),
@@ -365,7 +371,7 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "support_number",
         lambda d: _v(d)["tiers"]["pioneer"].update(support=["chat", 2]),
         f"{V0}.tiers.pioneer.support[1]",
-        "expected a string, got 2",
+        "(a string), got 2",
     ),
     (
         "pause_string",
