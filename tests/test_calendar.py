@@ -320,6 +320,13 @@ class TestBadInput:
                 "expected a string like 'BY', got 5",
             ),
             ({"colour": "blue"}, "colour", "unknown setting"),
+            # A near miss says which setting was meant.
+            ({"timezon": "UTC"}, "timezon", "unknown setting (did you mean 'timezone'?)"),
+            (
+                {"holidays": {"country": "NL", "exlude": []}},
+                "holidays.exlude",
+                "unknown setting (did you mean 'exclude'?)",
+            ),
             # Dates beyond the years the pipeline counts in: a span until 2926 (for
             # 2026) stopped every evaluation with an out-of-bounds traceback.
             (
