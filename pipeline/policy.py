@@ -762,7 +762,8 @@ def _parse_tier(key: str, spec: Any, source: str, where: str) -> Tier:
     price = spec.get("price_eur_month")
     return Tier(
         key=key,
-        label=_string(spec.get("label", key.title()), source, f"{where}.label"),
+        # Every report names the tier by it: an empty label left blank cells.
+        label=_name(spec.get("label", key.title()), source, f"{where}.label", "a label"),
         has_sla=_boolean(spec.get("has_sla", False), source, f"{where}.has_sla"),
         price_eur_month=None
         if price is None

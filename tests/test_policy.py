@@ -302,6 +302,12 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
+        "tier_label_empty",
+        lambda d: _v(d)["tiers"]["business"].update(label=" "),
+        f"{V0}.tiers.business.label",
+        "a label is required (a non-empty string), got ' '",
+    ),
+    (
         "support_channel_unknown",
         lambda d: _v(d)["tiers"]["business"].update(support=["chat", "emial"]),
         f"{V0}.tiers.business.support[1]",
