@@ -892,6 +892,15 @@ def _parse_metric(
         raise PolicyError(
             source, f"{where}.pause_statuses", "a resolved or closed status cannot pause the clock"
         )
+    if name == "first_response" and "new" in pauses:
+        # Accepted, every first response measured 0 s and was met: a ticket is
+        # `new` from its creation until an agent takes it up, usually with the reply.
+        raise PolicyError(
+            source,
+            f"{where}.pause_statuses[{pauses.index('new')}]",
+            "'new' is the status a ticket waits for its first response in, so pausing it "
+            "would stop the first response clock altogether",
+        )
     metric = Metric(
         name=name,
         clock=clock,

@@ -302,6 +302,13 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
+        "first_response_paused_while_new",
+        # Accepted, every first response was met in 0 s (the sample: 100 % in every tier).
+        lambda d: _fr(d).update(pause_statuses=["waiting_on_customer", "new"]),
+        f"{FR}.pause_statuses[1]",
+        "would stop the first response clock altogether",
+    ),
+    (
         "tier_label_empty",
         lambda d: _v(d)["tiers"]["business"].update(label=" "),
         f"{V0}.tiers.business.label",
