@@ -243,7 +243,22 @@ class Policy:
         except OSError as exc:
             raise PolicyError(str(path), "<file>", f"cannot read it: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(str(path), "<file>", f"not valid TOML: {exc}") from None
+            # The reader gives the place in its words only: "(at line 83, column 14)".
+            place = re.search(r"at line (\d+)", str(exc))
+            raise PolicyError(
+                str(path),
+                "<file>",
+                f"not valid TOML: {exc}",
+                line=int(place[1]) if place else None,
+            ) from None
+        if not doc:
+            # Not "field 'policy': a table is required": the whole file is missing.
+            raise PolicyError(
+                str(path),
+                "<file>",
+                "the file holds no settings: a policy needs a [policy] table and at least "
+                "one [[versions]] table (start from a copy of the default policy)",
+            )
         try:
             return cls.from_dict(doc, source=str(path))
         except PolicyError as exc:

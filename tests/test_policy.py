@@ -704,6 +704,21 @@ def test_an_error_in_a_file_names_its_line(
     assert str(caught.value).startswith(f"policy {path}, line {at + offset}{version}, field ")
 
 
+def test_an_empty_or_broken_file_says_so_with_its_line(tmp_path) -> None:
+    # An empty file was "field 'policy': a table is required here, got nothing".
+    for text in ("", "# only a comment\n\n"):
+        with pytest.raises(PolicyError, match="the file holds no settings") as caught:
+            Policy.from_toml(_write(tmp_path, text))
+        assert caught.value.field == "<file>"
+    # Invalid TOML: the reader's line is the error's line, as for any other mistake.
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(_write(tmp_path, '[policy]\nname = "x"\nsource = "unclosed\n'))
+    assert caught.value.line == 3
+    assert str(caught.value).startswith(
+        f"policy {tmp_path / 'policy.toml'}, line 3, field '<file>'"
+    )
+
+
 def test_an_error_inside_a_version_names_that_version(tmp_path) -> None:
     # An author thinks of "2026.2", not of the index in versions[1]: the message
     # used to name only the index.
