@@ -851,18 +851,6 @@ def _parse_metric(
     for tier in tiers.values():
         if tier.has_sla and tier.key not in targets:
             raise PolicyError(source, f"{where}.targets", f"SLA tier {tier.key!r} has no target")
-    for key in targets:
-        # Accepted, it was never used: a tier without an SLA is measured against the
-        # benchmark tier's targets (and no report shows a no-SLA tier's own target).
-        spec = tiers.get(key)
-        if key != benchmark and not (spec and spec.has_sla):
-            raise PolicyError(
-                source,
-                f"{where}.targets.{key}",
-                f"tier {key!r} has no SLA here (has_sla is not true), so its tickets are "
-                f"measured against the benchmark_tier {benchmark!r} and this target is never "
-                "used: set has_sla = true, make it the benchmark_tier, or leave it out",
-            )
     by_priority = _thresholds(
         _table(raw, "by_priority", source, f"{where}.by_priority", required=False),
         PRIORITIES,

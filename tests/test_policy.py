@@ -302,13 +302,6 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
-        "target_of_a_tier_without_sla",
-        # Accepted, never used: Pioneer is measured against the benchmark, Business.
-        lambda d: _fr(d)["targets"].update(pioneer={"target_hours": 48}),
-        f"{FR}.targets.pioneer",
-        "so its tickets are measured against the benchmark_tier 'business'",
-    ),
-    (
         "first_response_paused_while_new",
         # Accepted, every first response was met in 0 s (the sample: 100 % in every tier).
         lambda d: _fr(d).update(pause_statuses=["waiting_on_customer", "new"]),
