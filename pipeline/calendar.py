@@ -27,10 +27,11 @@ closures, plus openings (an explicit opening wins, e.g. a release Saturday).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from importlib import resources
@@ -44,6 +45,7 @@ import pandas as pd
 
 from pipeline.errors import CalendarError, WorkingTimeError
 from pipeline.instants import (
+    COUNTED_SPAN,
     NAT_NS,
     is_zone_name,
     iso_date,
@@ -58,6 +60,31 @@ NS = 10**9
 # The names a holiday may be excluded by are looked up over this span of years,
 # so that a name misspelt in a policy is an error and not a silent no-op.
 _HOLIDAY_NAME_YEARS = range(1990, 2061)
+# The local dates a closed date, closure or opening may fall on: the span of
+# instants the pipeline counts in (instants.COUNTED_SPAN). An opening until 2926
+# (a typo for 2026) was accepted and then stopped every evaluation with an
+# out-of-bounds traceback; a closed date in 9999 or 1066 could never matter.
+_DATED_SPAN = (COUNTED_SPAN[0].tz_localize(None), COUNTED_SPAN[1].tz_localize(None))
+
+
+def _did_you_mean(key: Any, known: Iterable[str]) -> str:
+    """' (did you mean 'timezone'?)' for a near miss of a known setting, else ''."""
+    close = difflib.get_close_matches(str(key), sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_dated(calendar: str, field: str, value: Any, local: Any) -> None:
+    """Refuse a local date or date-time outside _DATED_SPAN."""
+    first, end = _DATED_SPAN
+    if not first <= pd.Timestamp(local) <= end:
+        raise CalendarError(
+            calendar,
+            field,
+            f"{value!r} is outside the dates a calendar may name, {first.date()} to "
+            f"{end.date()} (a typo?)",
+        )
+
+
 # How far add_working_seconds may search before it declares a calendar closed.
 _MAX_SEARCH_DAYS = 366 * 200
 # The instants a span may cover: nanosecond timestamps end in April 2262, and a
@@ -185,6 +212,7 @@ def _parse_local(calendar: str, field: str, text: Any) -> np.datetime64:
         raise CalendarError(calendar, field, f"malformed date-time {text!r}") from None
     if ts.tzinfo is not None:
         raise CalendarError(calendar, field, f"{text!r}: give local time without an offset")
+    _check_dated(calendar, field, text, ts)
     return np.datetime64(ts.as_unit("s").to_datetime64(), "s")
 
 
@@ -192,6 +220,7 @@ def _parse_date(calendar: str, field: str, value: Any) -> dt.date:
     day = iso_date(value)
     if day is None:
         raise CalendarError(calendar, field, f"malformed date {value!r} (use YYYY-MM-DD)")
+    _check_dated(calendar, field, value, day)
     return day
 
 
@@ -290,7 +319,8 @@ class Calendar:
             raise CalendarError(name, "<table>", "a calendar is a table of settings")
         unknown = set(data) - _KNOWN_KEYS
         if unknown:
-            raise CalendarError(name, sorted(unknown)[0], "unknown setting")
+            key = sorted(unknown)[0]
+            raise CalendarError(name, key, f"unknown setting{_did_you_mean(key, _KNOWN_KEYS)}")
 
         tz = data.get("timezone")
         if not isinstance(tz, str):
@@ -353,7 +383,9 @@ class Calendar:
             raise CalendarError(name, "holidays", "expected { country = 'NL', exclude = [...] }")
         unknown = set(raw) - {"country", "subdiv", "exclude"}
         if unknown:
-            raise CalendarError(name, f"holidays.{sorted(unknown)[0]}", "unknown setting")
+            key = sorted(unknown)[0]
+            hint = _did_you_mean(key, ("country", "subdiv", "exclude"))
+            raise CalendarError(name, f"holidays.{key}", f"unknown setting{hint}")
         exclude = raw.get("exclude", [])
         if not isinstance(exclude, list | tuple) or not all(isinstance(x, str) for x in exclude):
             raise CalendarError(name, "holidays.exclude", "expected a list of holiday names")

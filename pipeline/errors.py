@@ -26,15 +26,29 @@ class WorkingTimeError(PipelineError, ValueError):
 
 
 class PolicyError(PipelineError, ValueError):
-    """A policy file is invalid. The message names the file and the field."""
+    """A policy file is invalid. The message names the file, the version (when the
+    mistake is inside one) and the field."""
 
-    def __init__(self, source: str, field: str, message: str, *, line: int | None = None) -> None:
+    def __init__(
+        self,
+        source: str,
+        field: str,
+        message: str,
+        *,
+        line: int | None = None,
+        version: str | None = None,
+    ) -> None:
         self.source = source
         self.field = field
         self.message = message  # without the file and field, for callers that name them
         self.line = line  # in the file, where it could be found
-        # "FILE, line N, field 'x'", as a load error names a row.
+        # The `version` name of the [[versions]] table the field is in: an author
+        # thinks of "2026.2", not of the table's index in `versions[1]`.
+        self.version = version
+        # "FILE, line N, version 'V', field 'x'", as a load error names a row.
         where = source if line is None else f"{source}, line {line}"
+        if version is not None:
+            where += f", version {version!r}"
         super().__init__(f"policy {where}, field {field!r}: {message}")
 
 

@@ -243,14 +243,31 @@ class Policy:
         except OSError as exc:
             raise PolicyError(str(path), "<file>", f"cannot read it: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise PolicyError(str(path), "<file>", f"not valid TOML: {exc}") from None
+            # The reader gives the place in its words only: "(at line 83, column 14)".
+            place = re.search(r"at line (\d+)", str(exc))
+            raise PolicyError(
+                str(path),
+                "<file>",
+                f"not valid TOML: {exc}",
+                line=int(place[1]) if place else None,
+            ) from None
+        if not doc:
+            # Not "field 'policy': a table is required": the whole file is missing.
+            raise PolicyError(
+                str(path),
+                "<file>",
+                "the file holds no settings: a policy needs a [policy] table and at least "
+                "one [[versions]] table (start from a copy of the default policy)",
+            )
         try:
             return cls.from_dict(doc, source=str(path))
         except PolicyError as exc:
             line = _line_of(text, exc.field)
             if line is None:
                 raise
-            raise PolicyError(exc.source, exc.field, exc.message, line=line) from None
+            raise PolicyError(
+                exc.source, exc.field, exc.message, line=line, version=exc.version
+            ) from None
 
     @classmethod
     def load(cls, path: str | Path | None) -> Policy:
@@ -303,10 +320,17 @@ class Policy:
         raw_versions = doc.get("versions")
         if not isinstance(raw_versions, list | tuple) or not raw_versions:
             raise PolicyError(source, "versions", "at least one [[versions]] table is required")
-        versions = [
-            _parse_version(v, source, f"versions[{i}]", tables, built)
-            for i, v in enumerate(raw_versions)
-        ]
+        versions = []
+        for i, raw_version in enumerate(raw_versions):
+            try:
+                versions.append(
+                    _parse_version(raw_version, source, f"versions[{i}]", tables, built)
+                )
+            except PolicyError as exc:
+                name = raw_version.get("version") if isinstance(raw_version, Mapping) else None
+                if not isinstance(name, str) or not name.strip():
+                    raise
+                raise PolicyError(exc.source, exc.field, exc.message, version=name) from None
         _check_version_order(versions, source)
         return cls(
             name=name,
@@ -715,7 +739,21 @@ def _rule_value(field: str, value: Any, source: str, where: str) -> Any:
     if kind is bool:
         return _boolean(value, source, where)
     if kind is str:
-        return _string(value, source, where)
+        text = _string(value, source, where)
+        # The loader trims free text and stores an empty cell as no value
+        # (sla_text in load_macros.sql): such a rule would silently match nothing.
+        if not text.strip():
+            raise PolicyError(
+                source, where, "an empty value matches no ticket (an empty cell is loaded as none)"
+            )
+        if text != text.strip():
+            raise PolicyError(
+                source,
+                where,
+                f"{text!r} has spaces at its ends, which no loaded value has (the loader "
+                f"trims them): write {text.strip()!r}",
+            )
+        return text
     return _choice(value, kind, source, where)
 
 
@@ -739,13 +777,16 @@ def _parse_tier(key: str, spec: Any, source: str, where: str) -> Tier:
     price = spec.get("price_eur_month")
     return Tier(
         key=key,
-        label=_string(spec.get("label", key.title()), source, f"{where}.label"),
+        # Every report names the tier by it: an empty label left blank cells.
+        label=_name(spec.get("label", key.title()), source, f"{where}.label", "a label"),
         has_sla=_boolean(spec.get("has_sla", False), source, f"{where}.has_sla"),
         price_eur_month=None
         if price is None
         else _number(price, source, f"{where}.price_eur_month", allow_zero=True),
         price_label=_string(spec.get("price_label", ""), source, f"{where}.price_label"),
-        support=_strings(spec.get("support", []), source, f"{where}.support"),
+        # The tier report names each in words of the report's language, as it
+        # names a ticket's channel: a misspelt one ("emial") was shown as it stood.
+        support=_strings(spec.get("support", []), source, f"{where}.support", choices=CHANNELS),
         support_descriptions=_texts(
             spec.get("support_description", ""), source, f"{where}.support_description"
         ),
@@ -866,6 +907,15 @@ def _parse_metric(
         raise PolicyError(
             source, f"{where}.pause_statuses", "a resolved or closed status cannot pause the clock"
         )
+    if name == "first_response" and "new" in pauses:
+        # Accepted, every first response measured 0 s and was met: a ticket is
+        # `new` from its creation until an agent takes it up, usually with the reply.
+        raise PolicyError(
+            source,
+            f"{where}.pause_statuses[{pauses.index('new')}]",
+            "'new' is the status a ticket waits for its first response in, so pausing it "
+            "would stop the first response clock altogether",
+        )
     metric = Metric(
         name=name,
         clock=clock,
@@ -916,15 +966,25 @@ def _parse_outage(raw: Any, source: str, where: str, tables: Mapping) -> OutageL
             source, f"{where}.calendar", f"unknown calendar {calendar!r}{_hint(calendar, tables)}"
         )
     target = raw.get("first_response_target_hours")
+    if target is not None:
+        target = _number(target, source, f"{where}.first_response_target_hours", most=MOST["hours"])
+    applies_to = _strings(
+        raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
+    )
+    if target is not None and "first_response" not in applies_to:
+        # Accepted, it would do nothing: a call's first response outside applies_to
+        # is held to its tier's target, so the line's own target was silently unused.
+        raise PolicyError(
+            source,
+            f"{where}.first_response_target_hours",
+            "the outage line's first response target only applies when applies_to "
+            'names "first_response"; add it there or leave the target out',
+        )
     return OutageLine(
         match=match,
         calendar=calendar,
-        first_response_target_hours=None
-        if target is None
-        else _number(target, source, f"{where}.first_response_target_hours", most=MOST["hours"]),
-        applies_to=_strings(
-            raw.get("applies_to", list(METRICS)), source, f"{where}.applies_to", choices=METRICS
-        ),
+        first_response_target_hours=target,
+        applies_to=applies_to,
         billable_cause_domain=_choice(
             raw.get("billable_cause_domain", "customer"),
             CAUSE_DOMAINS,
@@ -991,6 +1051,7 @@ def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
                 f"versions[{i}].version",
                 f"{v.version!r} is also the name of versions[{first_with[v.version]}]; "
                 "version names must be unique",
+                version=v.version,
             )
         first_with[v.version] = i
     for i in range(1, len(versions)):
@@ -1001,6 +1062,7 @@ def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
                 f"versions[{i}].effective_from",
                 f"{this.effective_from} is also the effective_from of versions[{i - 1}] "
                 f"({before.version!r}); each version needs its own date",
+                version=this.version,
             )
         if this.effective_from < before.effective_from:
             raise PolicyError(
@@ -1008,4 +1070,5 @@ def _check_version_order(versions: list[PolicyVersion], source: str) -> None:
                 f"versions[{i}].effective_from",
                 f"{this.effective_from} is before versions[{i - 1}] ({before.version!r}, "
                 f"{before.effective_from}); list the versions oldest first",
+                version=this.version,
             )

@@ -320,6 +320,27 @@ class TestBadInput:
                 "expected a string like 'BY', got 5",
             ),
             ({"colour": "blue"}, "colour", "unknown setting"),
+            # A near miss says which setting was meant.
+            ({"timezon": "UTC"}, "timezon", "unknown setting (did you mean 'timezone'?)"),
+            (
+                {"holidays": {"country": "NL", "exlude": []}},
+                "holidays.exlude",
+                "unknown setting (did you mean 'exclude'?)",
+            ),
+            # Dates beyond the years the pipeline counts in: a span until 2926 (for
+            # 2026) stopped every evaluation with an out-of-bounds traceback.
+            (
+                {"openings": [["2026-11-11T10:00", "2926-11-11T14:00"]]},
+                "openings[0]",
+                "'2926-11-11T14:00' is outside the dates a calendar may name, 1900-01-01 to",
+            ),
+            (
+                {"closures": [["1066-10-14T09:00", "2026-10-14T12:00"]]},
+                "closures[0]",
+                "'1066-10-14T09:00' is outside the dates",
+            ),
+            ({"closed_dates": ["9999-12-31"]}, "closed_dates[0]", "'9999-12-31' is outside"),
+            ({"closed_dates": [dt.date(1899, 12, 31)]}, "closed_dates[0]", "is outside the dates"),
             ({"timezone": "+01:00"}, "timezone", "unknown time zone"),
             ({"weekly": {}}, "weekly", "never open"),
         ],

@@ -302,6 +302,48 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
     ),
     # 6. the outage line names known metrics, fields and values
     (
+        "first_response_paused_while_new",
+        # Accepted, every first response was met in 0 s (the sample: 100 % in every tier).
+        lambda d: _fr(d).update(pause_statuses=["waiting_on_customer", "new"]),
+        f"{FR}.pause_statuses[1]",
+        "would stop the first response clock altogether",
+    ),
+    (
+        "tier_label_empty",
+        lambda d: _v(d)["tiers"]["business"].update(label=" "),
+        f"{V0}.tiers.business.label",
+        "a label is required (a non-empty string), got ' '",
+    ),
+    (
+        "support_channel_unknown",
+        lambda d: _v(d)["tiers"]["business"].update(support=["chat", "emial"]),
+        f"{V0}.tiers.business.support[1]",
+        "unknown value 'emial' (did you mean 'email'?)",
+    ),
+    (
+        "exclude_empty_text",
+        # Accepted, the rule matched nothing: the loader stores an empty cell as none.
+        lambda d: _res(d).update(exclude=[{"rule": "x", "field": "category", "value": ""}]),
+        f"{RES}.exclude[0].value",
+        "an empty value matches no ticket",
+    ),
+    (
+        "match_padded_text",
+        lambda d: _v(d)["outage_line"].update(match={"source_system": "zendesk "}),
+        f"{OUTAGE}.match.source_system",
+        "'zendesk ' has spaces at its ends, which no loaded value has (the loader trims",
+    ),
+    (
+        "outage_target_not_applied",
+        # Accepted, the target was silently unused: outside applies_to a call's
+        # first response is held to its tier's target.
+        lambda d: _v(d)["outage_line"].update(
+            first_response_target_hours=1, applies_to=["resolution"]
+        ),
+        f"{OUTAGE}.first_response_target_hours",
+        'only applies when applies_to names "first_response"',
+    ),
+    (
         "outage_applies_to",
         lambda d: _v(d)["outage_line"].update(applies_to=["first_respons"]),
         f"{OUTAGE}.applies_to[0]",
@@ -342,7 +384,7 @@ MISTAKES: list[tuple[str, Callable[[dict], object], str, str]] = [
         "support_number",
         lambda d: _v(d)["tiers"]["pioneer"].update(support=["chat", 2]),
         f"{V0}.tiers.pioneer.support[1]",
-        "expected a string, got 2",
+        "(a string), got 2",
     ),
     (
         "pause_string",
@@ -520,7 +562,12 @@ def test_a_mistake_is_an_error_naming_the_file_and_the_field(
         Policy.from_dict(doc, source=SOURCE)
     assert caught.value.source == SOURCE
     assert caught.value.field == field
-    assert str(caught.value).startswith(f"policy {SOURCE}, field {field!r}: ")
+    # A field inside a [[versions]] table also names that version by its name.
+    index = re.match(r"versions\[(\d+)\]", field)
+    name = doc["versions"][int(index[1])].get("version") if index else None
+    version = f", version {name!r}" if isinstance(name, str) and name.strip() else ""
+    assert caught.value.version == (name if version else None)
+    assert str(caught.value).startswith(f"policy {SOURCE}{version}, field {field!r}: ")
     assert words in str(caught.value)
 
 
@@ -571,7 +618,8 @@ def test_a_policy_file_error_names_the_file(tmp_path) -> None:
         Policy.from_toml(path)
     # The file and the line (61 of the default file: first response's at_risk_share).
     assert str(caught.value).startswith(
-        f"policy {path}, line 61, field 'versions[0].metrics.first_response.at_risk_share': "
+        f"policy {path}, line 61, version '2025.1', "
+        "field 'versions[0].metrics.first_response.at_risk_share': "
     )
 
 
@@ -645,7 +693,47 @@ def test_an_error_in_a_file_names_its_line(
     with pytest.raises(PolicyError) as caught:
         Policy.from_toml(path)
     assert caught.value.line == at + offset, str(caught.value)
-    assert str(caught.value).startswith(f"policy {path}, line {at + offset}, field ")
+    version = "" if caught.value.version is None else f", version {caught.value.version!r}"
+    assert str(caught.value).startswith(f"policy {path}, line {at + offset}{version}, field ")
+
+
+def test_an_empty_or_broken_file_says_so_with_its_line(tmp_path) -> None:
+    # An empty file was "field 'policy': a table is required here, got nothing".
+    for text in ("", "# only a comment\n\n"):
+        with pytest.raises(PolicyError, match="the file holds no settings") as caught:
+            Policy.from_toml(_write(tmp_path, text))
+        assert caught.value.field == "<file>"
+    # Invalid TOML: the reader's line is the error's line, as for any other mistake.
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(_write(tmp_path, '[policy]\nname = "x"\nsource = "unclosed\n'))
+    assert caught.value.line == 3
+    assert str(caught.value).startswith(
+        f"policy {tmp_path / 'policy.toml'}, line 3, field '<file>'"
+    )
+
+
+def test_an_error_inside_a_version_names_that_version(tmp_path) -> None:
+    # An author thinks of "2026.2", not of the index in versions[1]: the message
+    # used to name only the index.
+    text = DEFAULT_TOML.read_text("utf-8") + SECOND_VERSION.replace(
+        "target_days = 2,", "target_days = '2',"
+    )
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(_write(tmp_path, text))
+    assert caught.value.version == "2026.2"
+    assert "line 104, version '2026.2', field 'versions[1].metrics.resolution.targets." in str(
+        caught.value
+    )
+    # A version out of order is named too; one without a name cannot be.
+    text = DEFAULT_TOML.read_text("utf-8") + SECOND_VERSION.replace("2026-07-01", "2019-07-01")
+    with pytest.raises(PolicyError, match=r", version '2026\.2', field 'versions\[1\]\.eff"):
+        Policy.from_toml(_write(tmp_path, text))
+    doc = Policy.default().document
+    del _v(doc)["version"]
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_dict(doc, source=SOURCE)
+    assert caught.value.version is None
+    assert str(caught.value).startswith(f"policy {SOURCE}, field 'versions[0].version': ")
 
 
 def test_the_default_policy_is_valid_and_its_hash_unchanged() -> None:
