@@ -127,6 +127,8 @@ class MonthlyReportContext:
     policy_hash: str
     policy_versions: tuple[str, ...]
     tier_set: str
+    # The footnote on the tiers without an SLA: the tier they are measured against.
+    benchmark_note: str
     trend_months: int
     cells: tuple[Cell, ...]
     sentences: tuple[str, ...]
@@ -528,9 +530,11 @@ def build_context(
     for metric in METRICS:
         part = quantiles[quantiles["metric"] == metric]
         spec = version.metrics.get(metric)
-        business = spec.targets.get("business") if spec else None
+        # The lines show the promise the tiers without an SLA are measured against:
+        # the metric's benchmark tier, which a policy may name otherwise than Business.
+        benchmark = spec.targets.get(spec.benchmark_tier) if spec else None
         t_s, l_s = (
-            policy.threshold_seconds(business, spec.calendar_name) if business else (None, None)
+            policy.threshold_seconds(benchmark, spec.calendar_name) if benchmark else (None, None)
         )
         distribution_charts.append(
             charts.distribution(
@@ -541,7 +545,11 @@ def build_context(
                 tier_labels=tier_labels,
                 target_hours=None if t_s is None else t_s / 3600,
                 limit_hours=None if l_s is None or l_s == t_s else l_s / 3600,
-                target_label=m("chart_target") + " (Business)",
+                target_label=(
+                    f"{m('chart_target')} ({tier_labels.get(spec.benchmark_tier, '')})"
+                    if benchmark
+                    else m("chart_target")
+                ),
                 limit_label=m("chart_limit"),
                 decimal=m.decimal,
                 empty_text=m("chart_dist_empty"),
@@ -633,6 +641,15 @@ def build_context(
         policy_hash=data.policy_hash,
         policy_versions=versions,
         tier_set=", ".join(sla_tiers),
+        benchmark_note=m(
+            "benchmark_only",
+            tier=" / ".join(
+                dict.fromkeys(
+                    tier_labels.get(spec.benchmark_tier, spec.benchmark_tier)
+                    for spec in version.metrics.values()
+                )
+            ),
+        ),
         trend_months=len(shown_months),
         cells=tuple(out_cells),
         sentences=tuple(sentences),

@@ -485,6 +485,31 @@ def test_a_version_taking_effect_mid_month_shows_both_promises() -> None:
     assert cells[("premium", "resolution")] == "target 3, limit 7 working days"
 
 
+def test_the_distribution_lines_show_the_metrics_benchmark_tier() -> None:
+    """Found by QA: the lines were Business's targets by name, labelled "(Business)",
+    under a policy that measures the tiers without an SLA against another tier."""
+    doc = Policy.default().document
+    first_response = doc["versions"][0]["metrics"]["first_response"]
+    first_response["benchmark_tier"] = "premium"
+    first_response["targets"]["premium"] = {"target_hours": 6}
+    con = build(
+        [ticket("P1", "C1", "2026-10-20T09:00", first_response="2026-10-20T10:00")],
+        [],
+        [plan("C1", "premium", "2026-01-01")],
+    )
+    default, changed = (
+        build_context(con, MONTH, policy=policy).distribution_charts
+        for policy in (Policy.default(), Policy.from_dict(doc))
+    )
+    assert "target (Business)" in default[0] and "target (Business)" in default[1]
+    assert "target (Premium)" in changed[0] and "target (Business)" in changed[1]
+    assert "target (Business)" not in changed[0]
+    # The footnote names both tiers the version measures against.
+    assert "measured against Premium / Business targets" in render_html(
+        build_context(con, MONTH, policy=Policy.from_dict(doc))
+    )
+
+
 def test_a_version_dropping_an_sla_mid_month_judges_the_tier_on_its_sla_rows() -> None:
     """From 15 October Premium has no SLA: its later tickets are benchmark only and
     must not lift (or sink) Premium's compliance; they are counted apart."""
