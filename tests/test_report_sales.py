@@ -1009,6 +1009,16 @@ def test_tickets_still_open_are_counted_apart_with_their_known_misses() -> None:
     soup = BeautifulSoup(render("tiers.html.j2", context), "html.parser")
     assert soup.select_one("#still-open").get_text() == (
         "2 tickets still open at the end of the period are left out of the figures, which "
-        "count closed tickets only; 1 of them have already passed their limit (a tier "
-        "without an SLA: its benchmark's), misses the shares do not show yet."
+        "count closed tickets only. Already past their limit (for a tier without an SLA: "
+        "its benchmark's), and so misses the shares do not show yet: 1."
+    )
+    # One past the limit reads in Dutch as well as many (no verb to agree).
+    dutch = BeautifulSoup(
+        render("tiers.html.j2", build_tiers_context(con, "2026-10", "2026-10", lang="nl")),
+        "html.parser",
+    )
+    assert (
+        dutch.select_one("#still-open")
+        .get_text()
+        .endswith("en dus missers die de percentages nog niet tonen: 1.")
     )
