@@ -1,3 +1,3 @@
 """SLA compliance reporting pipeline."""
 
-__version__ = "0.3.2"
+__version__ = "0.3.3"

@@ -203,7 +203,7 @@ def test_a_manifest_of_an_older_version_says_what_reproduces(
     assert result.rows_reproduced is True
     assert result.documents_checked == ("figures.csv",)
     assert (
-        "the report was made by version 0.1.0, this is 0.3.2: every stored row reproduces, "
+        "the report was made by version 0.1.0, this is 0.3.3: every stored row reproduces, "
         "so what differs is how that version made or hashed the report's figures"
     ) in result.reasons
     # A value that did change is still named as changed, field by field.
