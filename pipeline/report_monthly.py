@@ -870,7 +870,10 @@ def _sentences(
         )
     else:
         out.append(m("sentence_no_change"))
-    if sla:
+    if sla and all(c.compliance == 1 for c in sla):
+        # "Lowest compliance: ... at 100.0%" reads as a warning where there is none.
+        out.append(m("sentence_all_met"))
+    elif sla:
         worst = min(sla, key=lambda c: (c.compliance, c.tier, c.metric))
         out.append(
             m(

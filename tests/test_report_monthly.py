@@ -357,6 +357,17 @@ def test_month_without_breaches_and_outside_the_data() -> None:
     context = build_context(con, MONTH)
     assert context.breaches == ()
     assert "No SLA breaches this month." in context.sentences
+    # Found by QA: a month at 100% everywhere was summed up as its "lowest compliance".
+    assert {c.compliance for c in context.sla_cells} == {1.0, None}  # None: none measured
+    assert not any(s.startswith("Lowest compliance") for s in context.sentences)
+    assert context.sentences[-2:] == (
+        "Every tier with an SLA met its limit on every ticket measured (100% compliance).",
+        "No SLA breaches this month.",
+    )
+    assert (
+        "Elk pakket met een SLA bleef bij elk gemeten ticket binnen de limiet "
+        "(100\u00a0% naleving)." in build_context(con, MONTH, lang="nl").sentences
+    )
     with pytest.raises(EvaluationError, match="outside the loaded data"):
         build_context(con, "2024-01")
     with pytest.raises(EvaluationError, match="malformed month"):
