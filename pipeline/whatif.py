@@ -11,7 +11,7 @@ import pandas as pd
 from pipeline.evaluate import evaluate
 from pipeline.i18n import Messages, short_of_bounds
 from pipeline.metrics import compare
-from pipeline.policy import Policy
+from pipeline.policy import METRICS, Policy
 
 
 def whatif(
@@ -38,6 +38,23 @@ def whatif(
         con, other, month_from=month_from, month_to=month_to, as_of=base.as_of, store=False
     )
     side = compare(base.results, alt.results)
+    # Tiers in the policies' own order (Pioneer up to Premium, as every report
+    # lists them), not alphabetically; a tier neither names (unknown) last.
+    tier_rank = {
+        key: rank
+        for rank, key in enumerate(
+            dict.fromkeys(k for run in (base, alt) for v in run.policy.versions for k in v.tiers)
+        )
+    }
+    side = (
+        side.assign(
+            _tier=side["tier"].map(tier_rank).fillna(len(tier_rank)),
+            _metric=side["metric"].map({m: i for i, m in enumerate(METRICS)}),
+        )
+        .sort_values(["_tier", "tier", "_metric"], kind="stable")
+        .drop(columns=["_tier", "_metric"])
+        .reset_index(drop=True)
+    )
     # The instant both sides saw, so that either can be stored and checked with
     # `sla evaluate --as-of` (the default, now, is gone by the time anyone asks).
     side.attrs["as_of"] = base.as_of

@@ -102,3 +102,20 @@ def test_a_share_short_of_all_is_not_shown_as_all(side) -> None:
         if "premium" in line and "first_response" in line
     )
     assert "99.9%" in line and "100.0%" not in line
+
+
+def test_the_tiers_stand_in_the_policys_order(side) -> None:
+    """Found by QA: the tiers came alphabetically (business, pioneer, premium,
+    professional), not Pioneer up to Premium as every report lists them."""
+    assert list(side["tier"]) == [
+        "pioneer",
+        "pioneer",
+        "business",
+        "business",
+        "premium",
+        "premium",
+    ]
+    assert list(side["metric"]) == ["first_response", "resolution"] * 3
+    text = _text(side, "en")
+    lines = [line for line in text.splitlines() if "first_response" in line]
+    assert [line.strip("│ ").split()[0] for line in lines] == ["pioneer", "business", "premium"]
