@@ -27,11 +27,10 @@ closures, plus openings (an explicit opening wins, e.g. a release Saturday).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import itertools
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from importlib import resources
@@ -43,7 +42,7 @@ import holidays as holidays_lib
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import CalendarError, WorkingTimeError
+from pipeline.errors import CalendarError, WorkingTimeError, did_you_mean
 from pipeline.instants import (
     COUNTED_SPAN,
     NAT_NS,
@@ -65,12 +64,6 @@ _HOLIDAY_NAME_YEARS = range(1990, 2061)
 # (a typo for 2026) was accepted and then stopped every evaluation with an
 # out-of-bounds traceback; a closed date in 9999 or 1066 could never matter.
 _DATED_SPAN = (COUNTED_SPAN[0].tz_localize(None), COUNTED_SPAN[1].tz_localize(None))
-
-
-def _did_you_mean(key: Any, known: Iterable[str]) -> str:
-    """' (did you mean 'timezone'?)' for a near miss of a known setting, else ''."""
-    close = difflib.get_close_matches(str(key), sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_dated(calendar: str, field: str, value: Any, local: Any) -> None:
@@ -320,7 +313,7 @@ class Calendar:
         unknown = set(data) - _KNOWN_KEYS
         if unknown:
             key = sorted(unknown)[0]
-            raise CalendarError(name, key, f"unknown setting{_did_you_mean(key, _KNOWN_KEYS)}")
+            raise CalendarError(name, key, f"unknown setting{did_you_mean(key, _KNOWN_KEYS)}")
 
         tz = data.get("timezone")
         if not isinstance(tz, str):
@@ -384,7 +377,7 @@ class Calendar:
         unknown = set(raw) - {"country", "subdiv", "exclude"}
         if unknown:
             key = sorted(unknown)[0]
-            hint = _did_you_mean(key, ("country", "subdiv", "exclude"))
+            hint = did_you_mean(key, ("country", "subdiv", "exclude"))
             raise CalendarError(name, f"holidays.{key}", f"unknown setting{hint}")
         exclude = raw.get("exclude", [])
         if not isinstance(exclude, list | tuple) or not all(isinstance(x, str) for x in exclude):

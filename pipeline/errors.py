@@ -6,6 +6,16 @@ that the CLI can show it as it is.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: object, known: Iterable[str]) -> str:
+    """' (did you mean 'timezone'?)' for a near miss of a known name, else '': the
+    hint every error about a misspelt key or value ends with."""
+    close = difflib.get_close_matches(str(word), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
 
 class PipelineError(Exception):
     """Base class: an error the user can act on. The CLI prints it without a traceback."""

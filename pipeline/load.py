@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import difflib
 import hashlib
 import json
 import re
@@ -34,7 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import LoadError
+from pipeline.errors import LoadError, did_you_mean
 from pipeline.instants import COUNTED_SPAN, is_zone_name
 from pipeline.sources.base import (
     ACTOR_TYPES,
@@ -754,8 +753,7 @@ def _normalise(
             )
         by_lower.setdefault(key, c)
         if key not in fields:
-            close = difflib.get_close_matches(key, fields, n=1)
-            ignored.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            ignored.append(f"{c!r}{did_you_mean(key, fields)}")
     missing = [name for name in REQUIRED[kind] if name not in by_lower]
     if missing and header:
         raise LoadError(

@@ -14,7 +14,6 @@ file does not change it, and every result row carries it.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import hashlib
 import json
 import math
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.calendar import Calendar, builtin_tables
-from pipeline.errors import CalendarError, PolicyError
+from pipeline.errors import CalendarError, PolicyError, did_you_mean
 from pipeline.i18n import LOCALES
 from pipeline.instants import is_zone_name, iso_date, local_bounds
 from pipeline.sources.base import CAUSE_DOMAINS, CHANNELS, PRIORITIES, STATUSES, TIERS
@@ -565,15 +564,10 @@ def _field(where: str, key: object) -> str:
     return f"{where}.{key}" if where else str(key)
 
 
-def _suggestion(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _hint(word: str, choices: Iterable[str]) -> str:
     """' (did you mean ...?)' for a near miss, else the names that are known."""
     choices = list(choices)
-    return _suggestion(word, choices) or f" (known: {', '.join(choices) or 'none'})"
+    return did_you_mean(word, choices) or f" (known: {', '.join(choices) or 'none'})"
 
 
 def _check_keys(
@@ -643,7 +637,7 @@ def _choice(value: Any, choices: tuple[str, ...], source: str, where: str) -> st
         raise PolicyError(
             source,
             where,
-            f"unknown value {value!r}{_suggestion(value, choices)}; "
+            f"unknown value {value!r}{did_you_mean(value, choices)}; "
             f"use one of {', '.join(choices)}",
         )
     return value
